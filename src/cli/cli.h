@@ -1,0 +1,38 @@
+/* cli.h: the command-line layer. One file per command group under src/cli/; main.c holds the
+ * dispatch table. Each command receives the effective configuration (defaults, file, environment,
+ * global flags already applied) and its own arguments, argv[0] being the command name.
+ * Commands return an exit code: 0 success, 1 failure, 2 usage error. */
+#ifndef SG_CLI_H
+#define SG_CLI_H
+
+#include "core/config.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+struct cli_ctx {
+    struct sg_config *cfg; /* effective configuration; commands may override entries from flags */
+};
+
+struct cli_command {
+    const char *name;    /* first word after `stargap` */
+    const char *summary; /* one line for `stargap help` */
+    const char *usage;   /* full help text for `stargap COMMAND --help` */
+    int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+};
+
+/* True when argv[1..] asks for help (--help or -h as the first argument). */
+int cli_wants_help(int argc, char **argv);
+
+/* Prints "stargap CMD: message" to stderr and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) SG_PRINTF(2, 3);
+
+/* Parses a non-negative decimal integer argument; returns 0 and sets *out, or -1 on bad text. */
+int cli_parse_long(const char *s, long *out);
+
+/* Command entry points (one per command group file). */
+int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
+
+extern const char cli_config_usage[];
+
+#endif
