@@ -182,8 +182,8 @@ int main(int argc, char **argv)
     uint32_t *con = malloc((n + 1) * sizeof *con);
     uint8_t *stk = malloc(n + 1);
     double rate[10000];
-    printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | ECE | Brier | "
-           "calibrated | train s | pred/s | SHAP pred/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | gap, enrolled Y-1 | ECE | Brier | "
+           "calibrated | train s | pred/s | SHAP pred/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NM; k++) {
         if (only && strcmp(only, features_measures[k])) continue;
         for (size_t i = 1; i <= n; i++) {

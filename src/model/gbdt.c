@@ -14,7 +14,7 @@
 void gbdt_params_default(struct gbdt_params *prm)
 {
     prm->max_trees = 500;
-    prm->learning_rate = 0.1;
+    prm->learning_rate = 0.2;
     prm->max_depth = 6;
     prm->max_leaves = 31;
     prm->min_child_weight = 20.0;

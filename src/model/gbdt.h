@@ -63,7 +63,7 @@ struct gbdt {
     struct gbdt_prep *prep;  /* owned; NULL until gbdt_prepare */
 };
 
-/* Defaults: 500 trees, learning rate 0.1, depth 6, 31 leaves, min_child_weight 20, lambda 1,
+/* Defaults: 500 trees, learning rate 0.2, depth 6, 31 leaves, min_child_weight 20, lambda 1,
  * 255 bins, early stopping after 20 rounds, 2 threads. */
 void gbdt_params_default(struct gbdt_params *prm);
 
