@@ -171,6 +171,18 @@ static void compute(const struct stars_params *p, const struct stars_contract_in
     s->with_improvement = with_impr;
     s->with_new = with_new;
     s->n_required = p->min_measures[which][in->cls];
+    int any_nr = 0, nreq = 0;
+    for (size_t i = 0; i < p->nmeasures; i++) {
+        const struct stars_measure_def *m = &p->measures[i];
+        if (in->m[i].not_required) any_nr = 1;
+        if (which == 0 && m->part != 'C') continue;
+        if (which == 1 && m->part != 'D') continue;
+        if (which == 2 && (m->flags & STARS_F_OVERALL_ONCE)) continue;
+        if (m->category == STARS_CAT_IMPROVEMENT || in->m[i].not_required) continue;
+        if ((m->flags & STARS_F_NEW) && !with_new) continue;
+        nreq++;
+    }
+    if (any_nr && s->n_required >= 0) s->n_required = (nreq + 1) / 2;
     double sw = 0, swx = 0;
     for (size_t i = 0; i < p->nmeasures; i++) {
         const struct stars_measure_def *m = &p->measures[i];
@@ -182,11 +194,11 @@ static void compute(const struct stars_params *p, const struct stars_contract_in
         int impr = m->category == STARS_CAT_IMPROVEMENT;
         if (impr && !with_impr) continue;
         if ((m->flags & STARS_F_NEW) && !with_new) continue;
+        if (!impr) s->n_counted++; /* weight-0 measures still count for eligibility */
         double w = m->weight;
         if (in->puerto_rico_only && (m->flags & STARS_F_PR_ZERO)) w = 0;
         if (w <= 0) continue;
         s->n++;
-        if (!impr) s->n_counted++;
         sw += w;
         swx += w * star;
     }
@@ -344,7 +356,10 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
                 out->new_measure_hold_harmless = 1;
             }
         }
-        if (!out->part_c.rated || !out->part_d.rated) memset(&out->overall, 0, sizeof out->overall);
+        if (!out->part_c.rated || !out->part_d.rated) {
+            out->overall.rated = 0; /* an overall rating needs both summaries */
+            out->overall.rating = 0;
+        }
     } else {
         int type = pdp ? STARS_PART_D_PDP : STARS_PART_C;
         int which = pdp ? 1 : 0;

@@ -171,6 +171,8 @@ struct stars_measure_input {
     int star;        /* a star already assigned (e.g. published, CAHPS, improvement); 0 = none */
     int data_issue;  /* CMS identified issues with the data: 1 star */
     int prior_star;  /* last year's star for the disaster rule; 0 = none */
+    int not_required; /* the contract is not required to report it (CMS status "Plan not
+                         required to report measure"): left out of the required count */
 };
 
 /* Input of stars_rate(): one contract in one star year. */
@@ -204,7 +206,11 @@ struct stars_summary {
     int rated;          /* 1 when the contract gets this rating */
     int n;              /* rated measures used (including improvement when used) */
     int n_counted;      /* rated measures counted for eligibility (no improvement measures) */
-    int n_required;     /* minimum needed for the contract class (-1: type not rated) */
+    int n_required;     /* minimum rated measures needed (-1: the contract type has no such
+                           rating). When any measure input has not_required set, the minimum is
+                           derived as TN Table 6 does: half of the required non-improvement
+                           measures, odd counts rounded up; otherwise the year's table for the
+                           contract class is used */
     double mean;        /* weighted mean of measure stars */
     double variance;    /* weighted variance n*SUM w(x-mean)^2 / (W (n-1)) */
     double reward;      /* reward factor 0, 0.1 .. 0.4 */
