@@ -401,7 +401,7 @@ void stars_table_input(const struct stars_table *t, const struct stars_table_con
     in->puerto_rico_only = c->pr_only;
     for (int r = 0; r < STARS_NRATING; r++) in->fac[r] = c->fac[r];
     double d = -1;
-    for (int k = 0; k < 2; k++)
+    for (int k = 1; k < 2; k++)
         if (isfinite(c->disaster[k]) && c->disaster[k] > d) d = c->disaster[k];
     in->disaster_pct = d < 0 ? 0 : d;
     for (size_t i = 0; i < t->p->nmeasures; i++) {
