@@ -45,7 +45,7 @@ const char cli_stars_usage[] =
     "  --params FILE         year-parameter file (default: DATA_DIR/stars/Y.txt)\n"
     "  --format csv|json     output format of `rate` (default csv)\n"
     "  --explain             `rate`: add mean, reward factor, CAI and hold-harmless columns\n"
-    "  --prior DIR2          `cutpoints`: prior year's data table, for guardrails\n"
+    "  --prior DIR2          `cutpoints`, `compare`: prior year's data table, for guardrails\n"
     "  --folds N             `cutpoints`: resampling folds (default 10; 1 = none)\n"
     "  --no-outlier-deletion `cutpoints`: skip Tukey outer-fence deletion\n"
     "  --no-guardrails       `cutpoints`: skip guardrails\n";
@@ -274,6 +274,10 @@ static size_t collect(const struct stars_table *t, size_t m, int pdp, double *ou
     for (size_t i = 0; i < t->n; i++) {
         const struct stars_table_contract *c = &t->c[i];
         if (!c->has_score[m]) continue;
+        double ex = t->p->cut_disaster_exclusion;
+        if (ex > 0 && ((isfinite(c->disaster[0]) && c->disaster[0] >= ex) ||
+                       (isfinite(c->disaster[1]) && c->disaster[1] >= ex)))
+            continue; /* the "60 percent rule" (through the 2025 Star Ratings) */
         int is_pdp = stars_table_class(c) == STARS_CLASS_PDP;
         if (t->p->measures[m].part == 'C' ? is_pdp : is_pdp != pdp) continue;
         out[n++] = c->score[m];
@@ -292,54 +296,77 @@ static void print_cut_row(const struct stars_measure_def *md, const char *plan,
     printf("\n");
 }
 
+/* Computes the cut points of measure m for plan group pdp from t's scores, with guardrails
+ * against the prior table pt (may be NULL). Returns 0 or -1 (message printed). */
+static int compute_cut(const struct sopts *o, const struct stars_table *t, size_t m, int pdp,
+                       const struct stars_params *pp, const struct stars_table *pt, double *buf,
+                       double *pbuf, struct stars_cut *cut)
+{
+    const struct stars_measure_def *md = &t->p->measures[m];
+    size_t n = collect(t, m, pdp, buf);
+    const struct stars_cut *prior = NULL;
+    double range = 0;
+    if (pt) {
+        int pm = stars_find_code(pp, md->code);
+        if (pm >= 0) {
+            prior = &pt->cuts[2 * pm + pdp];
+            size_t pn = collect(pt, (size_t)pm, pdp, pbuf);
+            double lo, hi;
+            range = stars_restricted_range(&pp->measures[pm], pbuf, pn, &lo, &hi);
+        }
+    }
+    char err[SG_ERRLEN];
+    if (stars_cutpoints(md, buf, n, prior, range, &o->cut, cut, err, sizeof err)) {
+        fprintf(stderr, "stargap stars: cutpoints %s %s: %s\n", md->cms_id,
+                md->part == 'C' ? "MA" : (pdp ? "PDP" : "MA-PD"), err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the prior year's parameters and data table for guardrails. */
+static int load_prior(struct cli_ctx *ctx, const struct sopts *o, struct stars_params *pp,
+                      struct stars_table *pt)
+{
+    if (load_params(ctx, o, o->year - 1, pp)) return -1;
+    if (load_table(o->prior, pp, pt, (1u << STARS_FILE_CUT_C) | (1u << STARS_FILE_CUT_D))) {
+        stars_table_fini(pt);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_cutpoints(struct cli_ctx *ctx, struct sopts *o, const struct stars_params *p,
                          struct stars_table *t)
 {
-    struct stars_params pp;
-    struct stars_table pt;
+    struct stars_params *pp = malloc(sizeof *pp);
+    struct stars_table *pt = malloc(sizeof *pt);
     int have_prior = 0, rc = CLI_FAIL;
     double *buf = malloc((t->n + 1) * sizeof *buf), *pbuf = NULL;
-    if (!buf) return CLI_FAIL;
+    if (!buf || !pp || !pt) goto out;
     if (o->prior) {
-        if (load_params(ctx, o, o->year - 1, &pp)) goto out;
-        if (load_table(o->prior, &pp, &pt, (1u << STARS_FILE_CUT_C) | (1u << STARS_FILE_CUT_D))) {
-            stars_table_fini(&pt);
-            goto out;
-        }
+        if (load_prior(ctx, o, pp, pt)) goto out;
         have_prior = 1;
-        pbuf = malloc((pt.n + 1) * sizeof *pbuf);
+        pbuf = malloc((pt->n + 1) * sizeof *pbuf);
         if (!pbuf) goto out;
     }
     printf("measure_id,code,plan_type,star2,star3,star4,star5\n");
     for (size_t m = 0; m < p->nmeasures; m++) {
         const struct stars_measure_def *md = &p->measures[m];
-        if (md->method != STARS_METHOD_CLUSTER) continue; /* CAHPS: percentiles + tests; improvement: no public scores */
+        /* CAHPS stars come from percentiles and significance tests; improvement scores are not
+         * published */
+        if (md->method != STARS_METHOD_CLUSTER) continue;
         for (int pdp = 0; pdp < (md->part == 'D' ? 2 : 1); pdp++) {
-            size_t n = collect(t, m, pdp, buf);
-            const struct stars_cut *prior = NULL;
-            double range = 0;
-            if (have_prior) {
-                int pm = stars_find_code(&pp, md->code);
-                if (pm >= 0) {
-                    prior = &pt.cuts[2 * pm + pdp];
-                    size_t pn = collect(&pt, (size_t)pm, pdp, pbuf);
-                    double lo, hi;
-                    range = stars_restricted_range(&pp.measures[pm], pbuf, pn, &lo, &hi);
-                }
-            }
             struct stars_cut cut;
-            char err[SG_ERRLEN];
-            const char *plan = md->part == 'C' ? "MA" : (pdp ? "PDP" : "MA-PD");
-            if (stars_cutpoints(md, buf, n, prior, range, &o->cut, &cut, err, sizeof err)) {
-                fprintf(stderr, "stargap stars: cutpoints %s %s: %s\n", md->cms_id, plan, err);
-                continue;
-            }
-            print_cut_row(md, plan, &cut);
+            if (compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut)) continue;
+            print_cut_row(md, md->part == 'C' ? "MA" : (pdp ? "PDP" : "MA-PD"), &cut);
         }
     }
     rc = CLI_OK;
 out:
-    if (have_prior) stars_table_fini(&pt);
+    if (have_prior) stars_table_fini(pt);
+    free(pp);
+    free(pt);
     free(buf);
     free(pbuf);
     return rc;
@@ -358,9 +385,9 @@ static void pct_line(const char *what, long match, long total)
            total ? 100.0 * (double)match / (double)total : 100.0);
 }
 
-static int cmd_compare(struct sopts *o, const struct stars_params *p, struct stars_table *t)
+static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_params *p,
+                       struct stars_table *t)
 {
-    (void)o;
     long match[5] = {0}, total[5] = {0}, extra = 0, isnp = 0;
     const char *names[5] = {"part_c", "part_d_mapd", "part_d_pdp", "overall", "part_d"};
     /* mismatches are collected and printed after the agreement lines */
@@ -458,6 +485,48 @@ static int cmd_compare(struct sopts *o, const struct stars_params *p, struct sta
             }
         }
     }
+    /* cut points computed from the scores against the published ones (informational: CMS's fold
+     * assignment cannot be reproduced, see docs/STARS.md) */
+    long cp_exact = 0, cp_near = 0, cp_total = 0;
+    if (have_ms) {
+        struct stars_params *pp = malloc(sizeof *pp);
+        struct stars_table *pt = malloc(sizeof *pt);
+        double *buf = malloc((t->n + 1) * sizeof *buf), *pbuf = NULL;
+        int have_prior = 0, ok = pp && pt && buf;
+        if (ok && o->prior) {
+            ok = !load_prior(ctx, o, pp, pt);
+            have_prior = ok;
+            if (ok) ok = (pbuf = malloc((pt->n + 1) * sizeof *pbuf)) != NULL;
+        }
+        for (size_t m = 0; ok && m < p->nmeasures; m++) {
+            const struct stars_measure_def *md = &p->measures[m];
+            if (md->method != STARS_METHOD_CLUSTER) continue;
+            for (int pdp = 0; pdp < (md->part == 'D' ? 2 : 1); pdp++) {
+                struct stars_cut cut;
+                const struct stars_cut *pub = &t->cuts[2 * m + pdp];
+                if (!pub->valid || compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut))
+                    continue;
+                double unit = pow(10.0, -md->precision);
+                for (int k = 0; k < 4; k++) {
+                    if (!pub->present[k] || !cut.present[k]) continue;
+                    cp_total++;
+                    double d = fabs(pub->t[k] - cut.t[k]);
+                    if (d < unit / 2) cp_exact++;
+                    if (d < unit * 1.5) cp_near++;
+                }
+            }
+        }
+        if (have_prior) stars_table_fini(pt);
+        free(pp);
+        free(pt);
+        free(buf);
+        free(pbuf);
+        if (!ok) {
+            fclose(mm);
+            free(lines);
+            return CLI_FAIL;
+        }
+    }
     fclose(mm);
     printf("star_year,%d\n", p->star_year);
     for (int k = 0; k < 5; k++) pct_line(names[k], match[k], total[k]);
@@ -466,6 +535,8 @@ static int cmd_compare(struct sopts *o, const struct stars_params *p, struct sta
     if (have_ms) {
         pct_line("measure_stars_non_disaster", ms_match[0], ms_total[0]);
         pct_line("measure_stars_disaster_affected", ms_match[1], ms_total[1]);
+        pct_line(o->prior ? "cutpoints_exact_guardrailed" : "cutpoints_exact_no_prior", cp_exact, cp_total);
+        pct_line(o->prior ? "cutpoints_within_1_guardrailed" : "cutpoints_within_1_no_prior", cp_near, cp_total);
     }
     if (lines && llen) fputs(lines, stdout);
     free(lines);
@@ -532,7 +603,7 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
     if (!strcmp(o.sub, "rate")) rc = cmd_rate(&o, p, t);
     else if (!strcmp(o.sub, "measure-stars")) rc = cmd_measure_stars(p, t);
     else if (!strcmp(o.sub, "cutpoints")) rc = cmd_cutpoints(ctx, &o, p, t);
-    else rc = cmd_compare(&o, p, t);
+    else rc = cmd_compare(ctx, &o, p, t);
     stars_table_fini(t);
 out:
     free(p);

@@ -327,6 +327,12 @@ static int year_key(struct pctx *c, struct stars_params *p, const char *key, con
             return perr(c, SG_ERANGE, key, ": must be in [1, 5]", val);
         return SG_OK;
     }
+    if (!strcmp(key, "cut_disaster_exclusion")) {
+        if ((rc = parse_double(c, key, val, &p->cut_disaster_exclusion))) return rc;
+        if (p->cut_disaster_exclusion < 0 || p->cut_disaster_exclusion > 100)
+            return perr(c, SG_ERANGE, key, ": must be in [0, 100]", val);
+        return SG_OK;
+    }
     if (!strcmp(key, "new_measure_thresholds")) {
         if (!strcmp(val, "yes")) p->new_measure_thresholds = 1;
         else if (!strcmp(val, "no")) p->new_measure_thresholds = 0;

@@ -88,6 +88,8 @@ struct stars_params {
     int star_year;
     double disaster_threshold;  /* percent of enrollees in disaster areas (25) */
     double hold_harmless_min;   /* improvement hold-harmless applies from this rating (4.0) */
+    double cut_disaster_exclusion; /* contracts with >= this % enrollees in disaster areas are
+                                      left out of cut-point clustering (60 through 2025; 0 = none) */
     int new_measure_thresholds; /* reward thresholds exist with/without new measures */
     size_t nmeasures;
     struct stars_measure_def measures[STARS_MAX_MEASURES];
