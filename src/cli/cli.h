@@ -36,5 +36,9 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generat
 
 extern const char cli_config_usage[];
 extern const char cli_generate_usage[];
+int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
+
+extern const char cli_config_usage[];
+extern const char cli_stars_usage[];
 
 #endif
