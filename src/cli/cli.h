@@ -34,11 +34,10 @@ int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
 
-extern const char cli_config_usage[];
-extern const char cli_generate_usage[];
 int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
 
 extern const char cli_config_usage[];
+extern const char cli_generate_usage[];
 extern const char cli_stars_usage[];
 
 #endif
