@@ -477,7 +477,7 @@ static void test_calibration_applied(void **state)
     struct model_train_params prm;
     model_train_params_default(&prm);
     prm.force_kind = MODEL_LOGREG;
-    prm.lr.l2 = 1e5;
+    prm.lr.l2 = 1000.0;
     struct model *m;
     char err[SG_ERRLEN];
     assert_int_equal(model_train(&X, y, "COL", 2025, &prm, &m, err, sizeof err), SG_OK);
