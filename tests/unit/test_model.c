@@ -327,6 +327,18 @@ static void test_treeshap_trained(void **state)
     assert_true(g.n_trees >= 1);
     for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
     gbdt_free_members(&g);
+    /* trees of more than 64 nodes take the general path of gbdt_shap */
+    prm.max_depth = 7;
+    prm.max_leaves = 60;
+    prm.min_child_weight = 1.0;
+    prm.max_trees = 5;
+    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err), SG_OK);
+    uint32_t most = 0;
+    for (size_t t = 0; t < g.n_trees; t++)
+        if (g.trees[t].n_nodes > most) most = g.trees[t].n_nodes;
+    assert_true(most > 64);
+    for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
+    gbdt_free_members(&g);
     free(rows);
     free(y);
     model_matrix_fini(&X);
