@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     uint8_t *stk = malloc(n + 1);
     double rate[10000];
     printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | gap, enrolled Y-1 | ECE | Brier | "
-           "calibrated | train s | pred/s | SHAP pred/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "calibrated | train s (CPU s) | pred/CPU-s | SHAP pred/CPU-s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NM; k++) {
         if (only && strcmp(only, features_measures[k])) continue;
         for (size_t i = 1; i <= n; i++) {
