@@ -103,8 +103,8 @@ static double merge_cost(const struct node *a, const struct node *b)
 }
 
 /* Ward over sorted values xs[0..n). Writes the clusters' [lo, hi] ranges in ascending order into
- * lo/hi (k entries at most) and returns their number, or -1 on allocation failure.
- * `nodes` and `heap` are scratch of n entries each. */
+ * lo/hi (k entries at most) and returns their number. `nodes` is scratch of n entries, `heap`
+ * of 3n (n-1 neighbour pairs plus at most two new pairs per merge). */
 static int ward_sorted(const double *xs, size_t n, int k, struct node *nodes, struct hent *heap,
                        double *lo, double *hi)
 {
@@ -163,7 +163,7 @@ int stars_ward(const double *x, size_t n, int k, int *labels, int *nclusters)
     int rc = SG_ENOMEM;
     double *xs = malloc(n * sizeof *xs);
     struct node *nodes = malloc(n * sizeof *nodes);
-    struct hent *heap = malloc(n * sizeof *heap);
+    struct hent *heap = malloc(3 * n * sizeof *heap); /* n-1 pairs + 2 per merge */
     double *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
     if (!xs || !nodes || !heap || !lo || !hi) goto fail;
     memcpy(xs, x, n * sizeof *xs);
@@ -269,7 +269,7 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
     double *xs = malloc((n ? n : 1) * sizeof *xs), *run = malloc((n ? n : 1) * sizeof *run);
     int *fold = malloc((n ? n : 1) * sizeof *fold);
     struct node *nodes = malloc((n ? n : 1) * sizeof *nodes);
-    struct hent *heap = malloc((n ? n : 1) * sizeof *heap);
+    struct hent *heap = malloc(3 * (n ? n : 1) * sizeof *heap);
     size_t kept = 0;
     if (!xs || !run || !fold || !nodes || !heap) {
         sg_errf(err, errlen, rc, "cut points: out of memory");
