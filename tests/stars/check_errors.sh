@@ -1,0 +1,40 @@
+#!/bin/sh
+# check_errors.sh STARGAP DATA_DIR: bad input gets a message naming file, line and column, and
+# the exit code 1 (never a crash or a silent result); `rate` prints CMS's published ratings for
+# contracts read off the published Summary file.
+set -u
+bin=$1 data=$2
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() { # expect NAME EXIT_CODE NEEDLE -- command...
+    name=$1 code=$2 needle=$3; shift 4
+    "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    if [ $rc -ne "$code" ] || ! grep -qF -- "$needle" "$tmp/err" "$tmp/out"; then
+        echo "FAIL $name: exit $rc"; cat "$tmp/err"; fail=1
+    else
+        echo "ok   $name"
+    fi
+}
+src="$data/cms/2025"
+expect missing-dir 1 "/nonexistent: cannot open directory" -- "$bin" stars rate --star-year 2025 --data-table /nonexistent
+expect usage 2 "--star-year is required" -- "$bin" stars rate --data-table "$src"
+expect no-params 1 "year parameters for 2019" -- "$bin" stars rate --star-year 2019 --data-table "$src"
+mkdir "$tmp/t1" && cp "$src"/*.csv "$tmp/t1/"
+f="$tmp/t1/2025 Star Ratings Data Table - Measure Stars (Dec 2 2024).csv"
+sed -i '3s/C01: Breast Cancer Screening/C01: Bogus Measure/' "$f"
+expect unknown-measure 1 "Measure Stars (Dec 2 2024).csv:3: column 6: measure 'C01: Bogus Measure' is not in the 2025 year parameters" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t1"
+cp "$src"/*"Measure Stars"* "$tmp/t1/"
+sed -i '7s/^\(H0028 ,[^,]*,"[^"]*",[^,]*,[^,]*,\)4,/\17,/' "$f"
+expect bad-star 1 "Measure Stars (Dec 2 2024).csv:7: column 6 (C01, contract H0028): star '7' is not 1..5" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t1"
+mkdir "$tmp/t2" && cp "$src"/*"Measure Stars"* "$src"/*CAI* "$tmp/t2/"
+expect missing-summary 1 "no '* - Summary Rating*.csv' file" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t2"
+mkdir "$tmp/t3" && cp "$src"/*.csv "$tmp/t3/"
+printf 'x,"unterminated\n' >>"$tmp/t3/2025 Star Ratings Data Table - CAI (Dec 2 2024).csv"
+expect bad-quote 1 "CAI (Dec 2 2024).csv:765: field 2: quoted field never closed" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t3"
+# published ratings read off the 2025 Summary file: H0028 3.5/3.5/3.5 (MA-PD), E3014 PDP 4.5
+"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" || fail=1
+for want in "H0028,MA-PD,3.5,3.5,3.5" "E3014,PDP,,4.5," "H0022,MA-PD,,,"; do
+    if grep -qx "$want" "$tmp/rate.csv"; then echo "ok   rate $want"; else echo "FAIL rate: no line $want"; fail=1; fi
+done
+exit $fail
