@@ -366,3 +366,26 @@ fail:
     free(heap);
     return rc;
 }
+
+void stars_projection_cuts(const struct stars_params *p, const struct stars_cut *cuts,
+                           const double *ranges, int best, struct stars_cut *out)
+{
+    for (size_t i = 0; i < p->nmeasures; i++) {
+        const struct stars_measure_def *m = &p->measures[i];
+        double cap = m->scale == STARS_SCALE_PCT ? 5.0 : (ranges && ranges[i] > 0 ? 0.05 * ranges[i] : 0);
+        int bounded = m->method == STARS_METHOD_CLUSTER && !(m->flags & STARS_F_NO_GUARDRAIL);
+        /* easier means lower thresholds when higher is better, higher ones when lower is better */
+        double shift = (best ? -cap : cap) * (m->higher_is_better ? 1 : -1);
+        for (int j = 0; j < 2; j++) {
+            out[2 * i + j] = cuts[2 * i + j];
+            if (!bounded || !cuts[2 * i + j].valid) continue;
+            for (int k = 0; k < 4; k++) {
+                if (!out[2 * i + j].present[k]) continue;
+                double t = stars_round_half_up(out[2 * i + j].t[k] + shift, m->precision);
+                if (m->scale == STARS_SCALE_PCT && t > 100) t = 100;
+                if (m->scale != STARS_SCALE_SIGNED && t < 0) t = 0;
+                out[2 * i + j].t[k] = t;
+            }
+        }
+    }
+}

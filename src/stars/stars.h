@@ -289,6 +289,17 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
                     const struct stars_cut_options *opt, struct stars_cut *out, char *err,
                     size_t errlen) SG_WUR;
 
+/* Projection: the cut points a plan can expect next year, bounded by the guardrails. Given this
+ * year's cut points `cuts` (2 per measure, as for stars_rate) writes into `out` (same shape) the
+ * best case (best = 1: every threshold moved by the full guardrail cap in the plan's favour) or
+ * the worst case (best = 0: moved against it). The cap is 5 points for 0-100 measures and 5% of
+ * ranges[i] (this year's restricted range of measure i; NULL or <= 0: unchanged) otherwise.
+ * Measures without guardrails (new, improvement) keep their cut points: CMS does not bound them.
+ * Rating a contract's projected scores with stars_rate() against `cuts`, the best case and the
+ * worst case gives the expected, highest and lowest plausible stars. */
+void stars_projection_cuts(const struct stars_params *p, const struct stars_cut *cuts,
+                           const double *ranges, int best, struct stars_cut *out);
+
 /* Tukey outer fences of the scores (rounded to display precision) for measure m, capped at the
  * measure's range, into *lo and *hi. Returns the restricted range (max - min of the scores inside the
  * fences), the quantity guardrails for non-percentage measures take 5% of; -1 when n == 0. */

@@ -499,6 +499,37 @@ static void test_cutpoints_and_guardrails(void **state)
     assert_int_equal(stars_cutpoints(a, sc, 3, NULL, 0, &o, &out, err, sizeof err), SG_EINVAL);
 }
 
+static void test_projection(void **state)
+{
+    (void)state;
+    static struct stars_cut cuts[2 * STARS_MAX_MEASURES], best[2 * STARS_MAX_MEASURES],
+        worst[2 * STARS_MAX_MEASURES];
+    memset(cuts, 0, sizeof cuts);
+    /* C01 (0-100, higher): 50/60/70/80 -> best 45/55/65/75, worst 55/65/75/85 */
+    cuts[0] = (struct stars_cut){1, {50, 60, 70, 80}, {1, 1, 1, 1}};
+    /* C03 (lower, non-negative, 2 dp): 1.39/0.76/0.37/0.12, range 2.0 -> cap 0.10:
+     * best 1.49/0.86/0.47/0.22 */
+    cuts[4] = (struct stars_cut){1, {1.39, 0.76, 0.37, 0.12}, {1, 1, 1, 1}};
+    /* C04 (improvement, no guardrail): unchanged */
+    cuts[6] = (struct stars_cut){1, {-0.1, 0, 0.2, 0.5}, {1, 1, 1, 1}};
+    double ranges[STARS_MAX_MEASURES] = {0};
+    ranges[2] = 2.0;
+    stars_projection_cuts(&P, cuts, ranges, 1, best);
+    stars_projection_cuts(&P, cuts, ranges, 0, worst);
+    assert_near(best[0].t[0], 45, EPS);
+    assert_near(worst[0].t[3], 85, EPS);
+    assert_near(best[4].t[0], 1.49, EPS);
+    assert_near(best[4].t[3], 0.22, EPS);
+    assert_near(worst[4].t[3], 0.02, EPS);
+    assert_near(best[6].t[2], 0.2, EPS);
+    /* score 57 on C01: 2 stars now, 3 in the best case, 2 in the worst; 0.8 on C03: 2 now,
+     * 3 in the best case (<= 0.86) */
+    assert_int_equal(stars_score_star(&P.measures[0], &cuts[0], 57), 2);
+    assert_int_equal(stars_score_star(&P.measures[0], &best[0], 57), 3);
+    assert_int_equal(stars_score_star(&P.measures[0], &worst[0], 57), 2);
+    assert_int_equal(stars_score_star(&P.measures[2], &best[4], 0.8), 3);
+}
+
 static void expect_parse_error(const char *text, const char *needle)
 {
     static struct stars_params p;
@@ -583,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_ward),
         cmocka_unit_test(test_percentile_and_fences),
         cmocka_unit_test(test_cutpoints_and_guardrails),
+        cmocka_unit_test(test_projection),
         cmocka_unit_test(test_params_errors),
         cmocka_unit_test(test_shipped_years),
     };
