@@ -32,8 +32,8 @@ const char cli_stars_usage[] =
     "Subcommands:\n"
     "  rate           rate every contract from the published measure stars:\n"
     "                 contract_id,contract_type,part_c,part_d,overall\n"
-    "  measure-stars  stars from the published scores and cut points:\n"
-    "                 contract_id,measure_id,code,score,star\n"
+    "  measure-stars  stars from the published scores and cut points (clustered measures;\n"
+    "                 CAHPS cut points are base groups only): contract_id,measure_id,code,score,star\n"
     "  cutpoints      cut points computed from the scores (Tukey, resampling, Ward, guardrails):\n"
     "                 measure_id,code,plan_type,star2,star3,star4,star5\n"
     "  compare        how many of CMS's published ratings and measure stars are reproduced,\n"
@@ -46,6 +46,7 @@ const char cli_stars_usage[] =
     "  --format csv|json     output format of `rate` (default csv)\n"
     "  --explain             `rate`: add mean, reward factor, CAI and hold-harmless columns\n"
     "  --prior DIR2          `cutpoints`, `compare`: prior year's data table, for guardrails\n"
+    "                        (and, in `compare`, last year's stars for the disaster rule)\n"
     "  --folds N             `cutpoints`: resampling folds (default 10; 1 = none)\n"
     "  --no-outlier-deletion `cutpoints`: skip Tukey outer-fence deletion\n"
     "  --no-guardrails       `cutpoints`: skip guardrails\n";
@@ -258,7 +259,7 @@ static int cmd_measure_stars(const struct stars_params *p, struct stars_table *t
         for (size_t m = 0; m < p->nmeasures; m++) {
             const struct stars_measure_def *md = &p->measures[m];
             const struct stars_cut *cut = cut_for(t, m, c);
-            if (!c->has_score[m] || !cut->valid) continue;
+            if (md->method != STARS_METHOD_CLUSTER || !c->has_score[m] || !cut->valid) continue;
             printf("%s,%s,%s,%.*f,%d\n", c->id, md->cms_id, md->code, md->precision,
                    stars_round_half_up(c->score[m], md->precision),
                    stars_score_star(md, cut, c->score[m]));
@@ -379,6 +380,16 @@ static int disaster_affected(const struct stars_params *p, const struct stars_ta
     return 0;
 }
 
+/* Last year's published star of measure `code` for contract `id` in the prior table, 0 if none. */
+static int prior_star(const struct stars_table *pt, const char *id, const char *code)
+{
+    int pm = stars_find_code(pt->p, code);
+    if (pm < 0) return 0;
+    for (size_t i = 0; i < pt->n; i++)
+        if (!strcmp(pt->c[i].id, id)) return pt->c[i].star[pm];
+    return 0;
+}
+
 static void pct_line(const char *what, long match, long total)
 {
     printf("agreement,%s,%ld,%ld,%.2f%%\n", what, match, total,
@@ -393,8 +404,22 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
     /* mismatches are collected and printed after the agreement lines */
     char *lines = NULL;
     size_t llen = 0;
+    struct stars_params *pp = malloc(sizeof *pp);
+    struct stars_table *pt = malloc(sizeof *pt);
+    int have_prior = 0;
+    if (!pp || !pt || (o->prior && load_prior(ctx, o, pp, pt))) {
+        free(pp);
+        free(pt);
+        return CLI_FAIL;
+    }
+    have_prior = o->prior != NULL;
     FILE *mm = open_memstream(&lines, &llen);
-    if (!mm) return CLI_FAIL;
+    if (!mm) {
+        if (have_prior) stars_table_fini(pt);
+        free(pp);
+        free(pt);
+        return CLI_FAIL;
+    }
     for (size_t i = 0; i < t->n; i++) {
         const struct stars_table_contract *c = &t->c[i];
         if (!c->in_summary) continue;
@@ -411,6 +436,9 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
             fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
             fclose(mm);
             free(lines);
+            if (have_prior) stars_table_fini(pt);
+            free(pp);
+            free(pt);
             return CLI_FAIL;
         }
         const struct stars_summary *s[3] = {&r.part_c, &r.part_d, &r.overall};
@@ -464,16 +492,26 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
     long ms_match[2] = {0}, ms_total[2] = {0};
     int have_ms = t->have[STARS_FILE_MEASURE_DATA] && t->have[STARS_FILE_CUT_C];
     if (have_ms) {
-        for (size_t i = 0; i < t->n; i++) {
+        struct stars_result *res = malloc(sizeof *res);
+        for (size_t i = 0; res && i < t->n; i++) {
             const struct stars_table_contract *c = &t->c[i];
             int dis = disaster_affected(p, c);
+            struct stars_contract_input in;
+            char err[SG_ERRLEN];
+            stars_table_input(t, c, 0, 1, &in);
+            for (size_t m = 0; have_prior && m < p->nmeasures; m++)
+                in.m[m].prior_star = prior_star(pt, c->id, p->measures[m].code);
+            if (stars_rate(p, &in, t->cuts, NULL, res, err, sizeof err)) {
+                fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
+                continue;
+            }
             for (size_t m = 0; m < p->nmeasures; m++) {
                 const struct stars_measure_def *md = &p->measures[m];
                 const struct stars_cut *cut = cut_for(t, m, c);
                 if (md->method != STARS_METHOD_CLUSTER || !c->has_score[m] || !c->star[m] ||
-                    !cut->valid)
+                    !cut->valid || !res->m[m].star)
                     continue;
-                int s = stars_score_star(md, cut, c->score[m]);
+                int s = res->m[m].star;
                 ms_total[dis]++;
                 if (s == c->star[m]) {
                     ms_match[dis]++;
@@ -484,27 +522,23 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                 }
             }
         }
+        free(res);
     }
     /* cut points computed from the scores against the published ones (informational: CMS's fold
      * assignment cannot be reproduced, see docs/STARS.md) */
     long cp_exact = 0, cp_near = 0, cp_total = 0;
     if (have_ms) {
-        struct stars_params *pp = malloc(sizeof *pp);
-        struct stars_table *pt = malloc(sizeof *pt);
-        double *buf = malloc((t->n + 1) * sizeof *buf), *pbuf = NULL;
-        int have_prior = 0, ok = pp && pt && buf;
-        if (ok && o->prior) {
-            ok = !load_prior(ctx, o, pp, pt);
-            have_prior = ok;
-            if (ok) ok = (pbuf = malloc((pt->n + 1) * sizeof *pbuf)) != NULL;
-        }
+        double *buf = malloc((t->n + 1) * sizeof *buf);
+        double *pbuf = have_prior ? malloc((pt->n + 1) * sizeof *pbuf) : NULL;
+        int ok = buf && (!have_prior || pbuf);
         for (size_t m = 0; ok && m < p->nmeasures; m++) {
             const struct stars_measure_def *md = &p->measures[m];
             if (md->method != STARS_METHOD_CLUSTER) continue;
             for (int pdp = 0; pdp < (md->part == 'D' ? 2 : 1); pdp++) {
                 struct stars_cut cut;
                 const struct stars_cut *pub = &t->cuts[2 * m + pdp];
-                if (!pub->valid || compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut))
+                if (!pub->valid ||
+                    compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut))
                     continue;
                 double unit = pow(10.0, -md->precision);
                 for (int k = 0; k < 4; k++) {
@@ -516,17 +550,20 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                 }
             }
         }
-        if (have_prior) stars_table_fini(pt);
-        free(pp);
-        free(pt);
         free(buf);
         free(pbuf);
         if (!ok) {
             fclose(mm);
             free(lines);
+            if (have_prior) stars_table_fini(pt);
+            free(pp);
+            free(pt);
             return CLI_FAIL;
         }
     }
+    if (have_prior) stars_table_fini(pt);
+    free(pp);
+    free(pt);
     fclose(mm);
     printf("star_year,%d\n", p->star_year);
     for (int k = 0; k < 5; k++) pct_line(names[k], match[k], total[k]);
@@ -534,7 +571,9 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
     printf("isnp_inferred,%ld\n", isnp);
     if (have_ms) {
         pct_line("measure_stars_non_disaster", ms_match[0], ms_total[0]);
-        pct_line("measure_stars_disaster_affected", ms_match[1], ms_total[1]);
+        pct_line(o->prior ? "measure_stars_disaster_affected_with_prior_year"
+                          : "measure_stars_disaster_affected_no_prior_year",
+                 ms_match[1], ms_total[1]);
         pct_line(o->prior ? "cutpoints_exact_guardrailed" : "cutpoints_exact_no_prior", cp_exact, cp_total);
         pct_line(o->prior ? "cutpoints_within_1_guardrailed" : "cutpoints_within_1_no_prior", cp_near, cp_total);
     }

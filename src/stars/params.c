@@ -149,7 +149,8 @@ static int parse_flags(struct pctx *c, char *s, unsigned *out)
     static const struct { const char *n; unsigned f; } fl[] = {
         {"new", STARS_F_NEW},           {"no_guardrail", STARS_F_NO_GUARDRAIL},
         {"snp_only", STARS_F_SNP_ONLY}, {"overall_once", STARS_F_OVERALL_ONCE},
-        {"pr_zero", STARS_F_PR_ZERO},   {"no_disaster", STARS_F_NO_DISASTER}};
+        {"pr_zero", STARS_F_PR_ZERO},   {"no_disaster", STARS_F_NO_DISASTER},
+        {"hos", STARS_F_HOS}};
     *out = 0;
     if (!strcmp(s, "-") || !*s) return SG_OK;
     for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " ")) {

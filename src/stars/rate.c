@@ -288,7 +288,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
             r->star = stars_score_star(m, cut, mi->score);
             r->source = STARS_SRC_SCORE;
         }
-        if (r->star && r->source != STARS_SRC_DATA_ISSUE && out->disaster_affected &&
+        double dpct = (m->flags & STARS_F_HOS) ? in->disaster_pct_prior : in->disaster_pct;
+        if (r->star && r->source != STARS_SRC_DATA_ISSUE && dpct >= p->disaster_threshold &&
             !(m->flags & STARS_F_NO_DISASTER) && mi->prior_star > r->star) {
             r->star = mi->prior_star;
             r->source = STARS_SRC_PRIOR_YEAR;

@@ -53,6 +53,8 @@ enum stars_class { STARS_CLASS_COST, STARS_CLASS_CCP, STARS_CLASS_CCP_SNP, STARS
 #define STARS_F_OVERALL_ONCE 0x08u /* duplicate of a Part C measure: left out of the overall */
 #define STARS_F_PR_ZERO 0x10u      /* weight 0 for Puerto-Rico-only contracts */
 #define STARS_F_NO_DISASTER 0x20u  /* not adjusted by the disaster rule (call center) */
+#define STARS_F_HOS 0x40u          /* HOS survey data: the disaster rule looks at the disasters of the
+                                      year before the measurement year */
 
 /* One measure of a star year (a row of the [measures] section). This is also the row the
  * storage layer seeds into its `measures` catalog table. */
@@ -183,7 +185,9 @@ struct stars_contract_input {
     int offers_part_d;               /* MA-PD (1) or MA-only (0); ignored for PDPs */
     int puerto_rico_only;            /* adherence measures get weight 0 */
     int fac[STARS_NRATING];          /* final adjustment category per rating type; 0 = no CAI */
-    double disaster_pct;             /* % enrollees in FEMA IA areas (largest relevant year) */
+    double disaster_pct;             /* % enrollees in FEMA IA areas in the measurement year */
+    double disaster_pct_prior;       /* the same for the year before, which HOS measures (flag
+                                        hos) are adjusted for; 0 when unknown */
     struct stars_measure_input m[STARS_MAX_MEASURES]; /* indexed like params->measures */
 };
 
@@ -235,7 +239,7 @@ struct stars_result {
     struct stars_summary highest_with_improvement;    /* the "step 3" computation */
     int hold_harmless;          /* 1: without-improvement result used for the highest rating */
     int new_measure_hold_harmless; /* 1: the without-new-measures result was used somewhere */
-    int disaster_affected;      /* disaster_pct >= threshold */
+    int disaster_affected;      /* disaster_pct >= threshold (new-measure hold-harmless) */
     char explanation[512];      /* one-line account of the hold-harmless decisions */
 };
 

@@ -400,10 +400,8 @@ void stars_table_input(const struct stars_table *t, const struct stars_table_con
     in->offers_part_d = stars_table_offers_part_d(c);
     in->puerto_rico_only = c->pr_only;
     for (int r = 0; r < STARS_NRATING; r++) in->fac[r] = c->fac[r];
-    double d = -1;
-    for (int k = 1; k < 2; k++)
-        if (isfinite(c->disaster[k]) && c->disaster[k] > d) d = c->disaster[k];
-    in->disaster_pct = d < 0 ? 0 : d;
+    in->disaster_pct = isfinite(c->disaster[1]) ? c->disaster[1] : 0;
+    in->disaster_pct_prior = isfinite(c->disaster[0]) ? c->disaster[0] : 0;
     for (size_t i = 0; i < t->p->nmeasures; i++) {
         in->m[i].not_required = c->not_required[i];
         if (use_stars) in->m[i].star = c->star[i];

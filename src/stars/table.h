@@ -78,8 +78,8 @@ enum stars_class stars_table_class(const struct stars_table_contract *c);
 int stars_table_offers_part_d(const struct stars_table_contract *c);
 
 /* Builds the stars_rate() input for contract c: published stars when use_stars, scores (and the
- * data-issue flags) when use_scores; disaster_pct = the later disaster column (the
- * measurement year, whose disasters decide the new-measure hold-harmless for HEDIS measures). */
+ * data-issue flags) when use_scores; disaster_pct = the later disaster column (the measurement
+ * year), disaster_pct_prior = the earlier one (HOS measures are adjusted for that year). */
 void stars_table_input(const struct stars_table *t, const struct stars_table_contract *c,
                        int use_stars, int use_scores, struct stars_contract_input *in);
 
