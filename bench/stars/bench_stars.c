@@ -9,8 +9,8 @@
  * The files are read and parsed once before timing; each part is repeated N times (default 21)
  * and the median, minimum and maximum wall-clock times are printed. Defaults: star year 2025 on
  * the copy in tests/data/cms/2025. */
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +22,9 @@
 #include "stars/stars.h"
 #include "stars/table.h"
 
-static const char *const tags[STARS_NFILE] = {" - Measure Stars", " - Measure Data", " - Summary Rating",
-                                             " - CAI", " - Part C Cut Points", " - Part D Cut Points",
-                                             " - Notes"};
+static const char *const tags[STARS_NFILE] = {
+    " - Measure Stars",     " - Measure Data",      " - Summary Rating", " - CAI",
+    " - Part C Cut Points", " - Part D Cut Points", " - Notes"};
 
 static double now_ms(void)
 {
@@ -67,7 +67,8 @@ static int load(const char *dir, struct stars_table *t)
         while (!rc && (rc = sg_csv_next(c, err, sizeof err)) == 1) {
             size_t nf = sg_csv_nfields(c);
             if (nf > STARS_TABLE_MAX_COLS) nf = STARS_TABLE_MAX_COLS;
-            for (size_t i = 0; i < nf; i++) fl[i] = sg_csv_field(c, i);
+            for (size_t i = 0; i < nf; i++)
+                fl[i] = sg_csv_field(c, i);
             rc = stars_table_feed(t, (enum stars_file_kind)kind, sg_csv_record(c), sg_csv_line(c),
                                   fl, nf, path, err, sizeof err);
         }
@@ -84,8 +85,8 @@ static int load(const char *dir, struct stars_table *t)
 static void report(const char *what, double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
-    printf("%-44s median %9.3f ms   min %9.3f ms   max %9.3f ms   (%d runs)\n", what, v[n / 2], v[0],
-           v[n - 1], n);
+    printf("%-44s median %9.3f ms   min %9.3f ms   max %9.3f ms   (%d runs)\n", what, v[n / 2],
+           v[0], v[n - 1], n);
 }
 
 int main(int argc, char **argv)
@@ -94,12 +95,18 @@ int main(int argc, char **argv)
     const char *dir = NULL, *params = NULL;
     char dbuf[1024], pbuf[1024], err[SG_ERRLEN];
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--year")) year = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--data-table")) dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--params")) params = argv[i + 1];
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--year"))
+            year = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--data-table"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--params"))
+            params = argv[i + 1];
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: bench_stars [--year Y] [--data-table DIR] [--params FILE] [--reps N]\n");
+            fprintf(
+                stderr,
+                "usage: bench_stars [--year Y] [--data-table DIR] [--params FILE] [--reps N]\n");
             return 2;
         }
     }
@@ -136,7 +143,11 @@ int main(int argc, char **argv)
         (void)stars_table_infer_isnp(&t, &t.c[i], &in[nin]);
         nin++;
     }
-    struct job { size_t m; double *s; size_t n; } jobs[2 * STARS_MAX_MEASURES];
+    struct job {
+        size_t m;
+        double *s;
+        size_t n;
+    } jobs[2 * STARS_MAX_MEASURES];
     size_t nj = 0, nscores = 0;
     for (size_t m = 0; m < p.nmeasures; m++) {
         if (p.measures[m].method != STARS_METHOD_CLUSTER) continue;
@@ -146,7 +157,8 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < t.n; i++) {
                 const struct stars_table_contract *c = &t.c[i];
                 int is_pdp = stars_table_class(c) == STARS_CLASS_PDP;
-                if (!c->has_score[m] || (p.measures[m].part == 'C' ? is_pdp : is_pdp != pdp)) continue;
+                if (!c->has_score[m] || (p.measures[m].part == 'C' ? is_pdp : is_pdp != pdp))
+                    continue;
                 s[n++] = c->score[m];
             }
             jobs[nj++] = (struct job){m, s, n};
@@ -178,16 +190,18 @@ int main(int argc, char **argv)
         double t0 = now_ms();
         for (size_t j = 0; j < nj; j++) {
             struct stars_cut cut;
-            if (stars_cutpoints(&p.measures[jobs[j].m], jobs[j].s, jobs[j].n, NULL, 0, &o, &cut, err,
-                                sizeof err))
+            if (stars_cutpoints(&p.measures[jobs[j].m], jobs[j].s, jobs[j].n, NULL, 0, &o, &cut,
+                                err, sizeof err))
                 fprintf(stderr, "bench_stars: %s\n", err);
         }
         times[r] = now_ms() - t0;
     }
-    snprintf(what, sizeof what, "cut points %zu measure/plan rows, %zu scores, 10 folds", nj, nscores);
+    snprintf(what, sizeof what, "cut points %zu measure/plan rows, %zu scores, 10 folds", nj,
+             nscores);
     report(what, times, reps);
 
-    for (size_t j = 0; j < nj; j++) free(jobs[j].s);
+    for (size_t j = 0; j < nj; j++)
+        free(jobs[j].s);
     free(in);
     free(res);
     free(times);

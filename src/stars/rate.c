@@ -65,7 +65,8 @@ double stars_distance_to_next(const struct stars_measure_def *m, const struct st
 /* Reads an optional comparison operator at *s. */
 static int read_op(const char **s, char op[3])
 {
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     op[0] = op[1] = op[2] = '\0';
     if (**s == '<' || **s == '>') {
         op[0] = *(*s)++;
@@ -77,21 +78,25 @@ static int read_op(const char **s, char op[3])
 
 static int read_num(const char **s, double *v)
 {
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     char *end;
     *v = strtod(*s, &end);
     if (end == *s || !isfinite(*v)) return 0;
     *s = end;
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     if (**s == '%') (*s)++;
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     return 1;
 }
 
 int stars_parse_band(const char *cell, int star, int higher_is_better, struct stars_cut *cut)
 {
     const char *s = cell;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     if (!*s) return SG_OK; /* empty band: level absent */
     if (star < 1 || star > 5) return SG_EINVAL;
     char op1[3], op2[3] = "";
@@ -102,7 +107,8 @@ int stars_parse_band(const char *cell, int star, int higher_is_better, struct st
         s += 2;
         if (!read_op(&s, op2) || !read_num(&s, &b)) return SG_EPARSE;
     }
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     if (*s) return SG_EPARSE;
     if (star == 1) { /* 1 star only bounds star 2; its own threshold is implied */
         if (!has_op) return SG_EPARSE;
@@ -129,13 +135,16 @@ int stars_parse_band(const char *cell, int star, int higher_is_better, struct st
 int stars_parse_score(const char *cell, double *out, int *data_issue)
 {
     *data_issue = 0;
-    while (*cell == ' ') cell++;
+    while (*cell == ' ')
+        cell++;
     char *end;
     double v = strtod(cell, &end);
     if (end != cell && isfinite(v)) {
-        while (*end == ' ') end++;
+        while (*end == ' ')
+            end++;
         if (*end == '%') end++;
-        while (*end == ' ') end++;
+        while (*end == ' ')
+            end++;
         if (!*end) {
             *out = v;
             return 1;
@@ -159,7 +168,10 @@ double stars_reward_factor(const struct stars_reward_row *row, double mean, doub
     return 0;
 }
 
-static int is_snp_class(enum stars_class c) { return c == STARS_CLASS_CCP_SNP || c == STARS_CLASS_ISNP; }
+static int is_snp_class(enum stars_class c)
+{
+    return c == STARS_CLASS_CCP_SNP || c == STARS_CLASS_ISNP;
+}
 
 /* Computes one summary or overall variant. `type` is the reward/CAI rating type; `which` 0 part
  * C, 1 part D, 2 overall (index of min_measures). */
@@ -220,9 +232,9 @@ static void compute(const struct stars_params *p, const struct stars_contract_in
         ss += w * (star - s->mean) * (star - s->mean);
     }
     s->variance = s->n > 1 ? s->n * ss / (sw * (s->n - 1)) : 0;
-    s->reward = opt && opt->no_reward
-                    ? 0
-                    : stars_reward_factor(&p->reward[with_impr][with_new][type], s->mean, s->variance);
+    s->reward = opt && opt->no_reward ? 0
+                                      : stars_reward_factor(&p->reward[with_impr][with_new][type],
+                                                            s->mean, s->variance);
     int fac = in->fac[type];
     s->cai = (opt && opt->no_cai) || fac <= 0 ? 0 : p->cai[type][fac - 1];
     s->raw = s->mean + s->reward + s->cai;
@@ -241,7 +253,8 @@ static void highest(const struct stars_params *p, const struct stars_contract_in
     *hh = 0;
     *final = *w;
     if (opt && opt->no_hold_harmless) return;
-    if (wo->rated && wo->rating >= p->hold_harmless_min - 1e-9 && (!w->rated || w->rating < wo->rating)) {
+    if (wo->rated && wo->rating >= p->hold_harmless_min - 1e-9 &&
+        (!w->rated || w->rating < wo->rating)) {
         *final = *wo;
         *hh = 1;
     }
@@ -256,9 +269,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
         return sg_errf(err, errlen, SG_EINVAL, "contract_type: unknown contract class");
     for (int t = 0; t < STARS_NRATING; t++)
         if (in->fac[t] < 0 || (size_t)in->fac[t] > p->nfac[t])
-            return sg_errf(err, errlen, SG_EINVAL,
-                           "adjustment_category.%s: %d is outside 1..%zu", stars_rating_type_name(t),
-                           in->fac[t], p->nfac[t]);
+            return sg_errf(err, errlen, SG_EINVAL, "adjustment_category.%s: %d is outside 1..%zu",
+                           stars_rating_type_name(t), in->fac[t], p->nfac[t]);
     int pdp = in->cls == STARS_CLASS_PDP;
     int mapd = !pdp && in->offers_part_d;
     out->disaster_affected = in->disaster_pct >= p->disaster_threshold;
@@ -388,8 +400,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
                         : out->highest == STARS_HIGHEST_PART_C ? "Part C summary"
                                                                : "Part D summary";
     if (!w->rated && !wo->rated)
-        snprintf(ex, exn, "%s not rated: %d of the required %d measures rated", hname,
-                 w->n_counted, w->n_required);
+        snprintf(ex, exn, "%s not rated: %d of the required %d measures rated", hname, w->n_counted,
+                 w->n_required);
     else if (hh)
         snprintf(ex, exn,
                  "improvement hold-harmless: %s without improvement %.1f >= %.1f and with "
@@ -398,7 +410,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
     else
         snprintf(ex, exn, "%s with improvement %.1f used (without improvement %.1f%s)", hname,
                  w->rating, wo->rating,
-                 wo->rating >= p->hold_harmless_min ? ", not higher" : ", below the hold-harmless floor");
+                 wo->rating >= p->hold_harmless_min ? ", not higher"
+                                                    : ", below the hold-harmless floor");
     if (out->new_measure_hold_harmless) {
         size_t l = strlen(ex);
         snprintf(ex + l, exn - l, "; disaster-affected: rated without the new measures (higher)");
