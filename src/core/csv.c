@@ -140,6 +140,14 @@ int sg_cp1252_to_utf8(struct sg_buf *out, const char *s, size_t n)
                                     0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
                                     0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
     for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] < 0x80) j++; /* ASCII runs are copied as they are */
+        if (j > i) {
+            int rc = sg_buf_append(out, s + i, j - i);
+            if (rc) return rc;
+            if (j == n) break;
+            i = j;
+        }
         unsigned char b = (unsigned char)s[i];
         unsigned cp = b < 0x80 ? b : (b < 0xA0 ? hi[b - 0x80] : b);
         char u[3];
@@ -244,6 +252,7 @@ static int csv_finish(struct sg_csv *c, char *err, size_t errlen)
 int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
 {
     int rc;
+    const int dl = (unsigned char)c->delim; /* bytes come back as 0..255 */
     c->nf = 0;
     sg_buf_reset(&c->raw);
     if (!c->started) {
@@ -287,26 +296,41 @@ int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
                         break;
                     }
                 }
+                if (ch != '"' && ch != '\n' && ch != '\r') {
+                    /* fast path: copy the run of ordinary bytes in the chunk at once */
+                    size_t s0 = c->pos - 1, e = c->pos;
+                    while (e < c->end && c->chunk[e] != '"' && c->chunk[e] != '\n' &&
+                           c->chunk[e] != '\r')
+                        e++;
+                    if ((rc = csv_put(c, c->chunk + s0, e - s0, err, errlen))) return rc;
+                    c->pos = e;
+                    continue;
+                }
                 if (ch == '\n') c->line++;
                 if (ch == '\r' && csv_peek(c) != '\n') c->line++;
                 char b = (char)ch;
                 if ((rc = csv_put(c, &b, 1, err, errlen))) return rc;
             }
-            if (ch != -1 && ch != c->delim && ch != '\n' && ch != '\r')
+            if (ch != -1 && ch != dl && ch != '\n' && ch != '\r')
                 return sg_errf(err, errlen, SG_EPARSE,
                                "%s:%ld: field %zu: unexpected character '%c' after closing quote",
                                c->name, c->line, c->nf, (ch >= 32 && ch < 127) ? ch : '?');
         } else {
-            while (ch >= 0 && ch != c->delim && ch != '\n' && ch != '\r') {
-                char b = (char)ch;
-                if ((rc = csv_put(c, &b, 1, err, errlen))) return rc;
+            while (ch >= 0 && ch != dl && ch != '\n' && ch != '\r') {
+                /* ch is chunk[pos-1]: copy it with the rest of the run in the chunk */
+                size_t s0 = c->pos - 1, e = c->pos;
+                while (e < c->end && c->chunk[e] != dl && c->chunk[e] != '\n' &&
+                       c->chunk[e] != '\r')
+                    e++;
+                if ((rc = csv_put(c, c->chunk + s0, e - s0, err, errlen))) return rc;
+                c->pos = e;
                 ch = csv_getc(c);
             }
             if (ch == -2)
                 return sg_errf(err, errlen, SG_EIO, "%s: read error: %s", c->name, strerror(errno));
         }
         if ((rc = csv_put(c, "", 1, err, errlen))) return rc;
-        if (ch == c->delim) {
+        if (ch == dl) {
             if ((rc = csv_new_field(c, err, errlen))) return rc;
             ch = csv_getc(c);
             continue;
