@@ -37,4 +37,17 @@ expect bad-quote 1 "CAI (Dec 2 2024).csv:765: field 2: quoted field never closed
 for want in "H0028,MA-PD,3.5,3.5,3.5" "E3014,PDP,,4.5," "H0022,MA-PD,,,"; do
     if grep -qx "$want" "$tmp/rate.csv"; then echo "ok   rate $want"; else echo "FAIL rate: no line $want"; fail=1; fi
 done
+expect bad-folds 2 "--folds: '0' is not 1..100" -- "$bin" stars cutpoints --star-year 2025 --data-table "$src" --folds 0
+# cutpoints: one row per clustered measure of the year file, two for Part D (MA-PD and PDP)
+params="$(dirname "$0")/../../data/stars/2025.txt"
+nc=$(grep -c '^C[0-9]* |.*| cluster |' "$params") nd=$(grep -c '^D[0-9]* |.*| cluster |' "$params")
+"$bin" stars cutpoints --star-year 2025 --data-table "$src" --folds 1 --no-outlier-deletion \
+    --no-guardrails >"$tmp/cut.csv" || fail=1
+if head -1 "$tmp/cut.csv" | grep -qx "measure_id,code,plan_type,star2,star3,star4,star5" &&
+   grep -q "^C01,BCS,MA," "$tmp/cut.csv" && grep -q "^D08,PDC-DR,PDP," "$tmp/cut.csv" &&
+   [ "$(wc -l <"$tmp/cut.csv")" -eq $((1 + nc + 2 * nd)) ]; then
+    echo "ok   cutpoints layout"
+else
+    echo "FAIL cutpoints layout"; fail=1
+fi
 exit $fail
