@@ -285,6 +285,12 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
             return sg_errf(err, errlen, SG_EINVAL, "measures.%s: star must be 1..5", m->code);
         if (mi->has_score && !isfinite(mi->score))
             return sg_errf(err, errlen, SG_EINVAL, "measures.%s: score is not a number", m->code);
+        if (mi->has_score && m->scale == STARS_SCALE_PCT && (mi->score < 0 || mi->score > 100))
+            return sg_errf(err, errlen, SG_ERANGE, "measures.%s: score %g is outside 0..100",
+                           m->code, mi->score);
+        if (mi->has_score && m->scale == STARS_SCALE_NONNEG && mi->score < 0)
+            return sg_errf(err, errlen, SG_ERANGE, "measures.%s: score %g is negative", m->code,
+                           mi->score);
         /* a contract is only rated on the measures of the parts it has */
         if ((m->part == 'C' && pdp) || (m->part == 'D' && !pdp && !mapd)) continue;
         const struct stars_cut *cut = NULL;

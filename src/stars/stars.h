@@ -276,8 +276,9 @@ struct stars_result {
  * cuts[2*i] for MA (and MA-PD Part D), cuts[2*i+1] for PDP Part D; used for measures given as
  * scores and for distances. Stars are taken in this order: data issue -> 1; given star; score
  * against cut points; then the disaster rule may raise it to prior_star. Fills *out completely.
- * Returns SG_OK, or SG_EINVAL (star outside 1..5, FAC outside the table, bad class) naming the
- * measure code in err. */
+ * Returns SG_OK, or SG_EINVAL (star outside 1..5, FAC outside the table, bad class, score not a
+ * number) or SG_ERANGE (score outside the measure's scale) naming the field in err
+ * ("measures.GSD: ...", "adjustment_category.part_c: ..."). */
 int stars_rate(const struct stars_params *p, const struct stars_contract_input *in,
                const struct stars_cut *cuts, const struct stars_options *opt,
                struct stars_result *out, char *err, size_t errlen) SG_WUR;

@@ -170,6 +170,18 @@ static void test_bands_and_stars(void **state)
     assert_int_equal(issue, 1);
 }
 
+/* A heap copy of s with the first `from` replaced by `to` (the caller frees). */
+static char *replace_once(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    assert_non_null(at);
+    size_t n = strlen(s) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    return out;
+}
+
 static void set_stars(struct stars_contract_input *in, const int *stars)
 {
     for (size_t i = 0; i < P.nmeasures; i++) in->m[i].star = stars[i];
@@ -334,6 +346,53 @@ static void test_disaster_and_scores(void **state)
     assert_int_equal(r.m[4].star, 2);  /* call center (no_disaster): not adjusted */
     assert_int_equal(r.m[5].star, 1);  /* data issue: missing data, current year */
     assert_true(r.disaster_affected);
+
+    /* validation names the field */
+    in.m[0].score = 101;
+    assert_int_equal(stars_rate(&P, &in, cuts, NULL, &r, err, sizeof err), SG_ERANGE);
+    assert_string_equal(err, "measures.AAA: score 101 is outside 0..100");
+    in.m[0].score = 55;
+    in.m[2] = (struct stars_measure_input){.has_score = 1, .score = -0.5};
+    assert_int_equal(stars_rate(&P, &in, cuts, NULL, &r, err, sizeof err), SG_ERANGE);
+    assert_string_equal(err, "measures.CCC: score -0.5 is negative");
+    in.m[2] = (struct stars_measure_input){.star = 6};
+    assert_int_equal(stars_rate(&P, &in, cuts, NULL, &r, err, sizeof err), SG_EINVAL);
+    assert_string_equal(err, "measures.CCC: star must be 1..5");
+}
+
+static void test_new_measure_hold_harmless(void **state)
+{
+    (void)state;
+    /* the mini year with C02 (weight 3) marked new and new-measure thresholds */
+    char *t1 = replace_once(mini, "new_measure_thresholds = no", "new_measure_thresholds = yes");
+    char *text = replace_once(t1, "| no | - | Measure B", "| no | new | Measure B");
+    free(t1);
+    static struct stars_params q;
+    char err[SG_ERRLEN];
+    int rc = stars_params_parse(text, strlen(text), "new.txt", &q, err, sizeof err);
+    if (rc) fail_msg("%s", err);
+    assert_true(q.new_measure_thresholds);
+    assert_true(q.measures[1].flags & STARS_F_NEW);
+    /* MA-only, C01 = 5, C02 (new) = 1, C03 = 5.
+     * With the new measure: mean (5 + 3 + 10)/6 = 3.0, variance 3*(4 + 12 + 8)/(6*2) = 6 -> 3.0.
+     * Without it: mean 5, variance 0 -> +0.4 -> 5.0. A disaster-affected contract gets the higher,
+     * 5.0; an unaffected one 3.0. */
+    struct stars_contract_input in = {.cls = STARS_CLASS_CCP};
+    in.m[0].star = 5;
+    in.m[1].star = 1;
+    in.m[2].star = 5;
+    struct stars_result r;
+    assert_int_equal(stars_rate(&q, &in, NULL, NULL, &r, err, sizeof err), SG_OK);
+    assert_near(r.part_c.rating, 3.0, EPS);
+    assert_near(r.part_c.variance, 6.0, EPS);
+    assert_false(r.new_measure_hold_harmless);
+    in.disaster_pct = 30;
+    assert_int_equal(stars_rate(&q, &in, NULL, NULL, &r, err, sizeof err), SG_OK);
+    assert_near(r.part_c.rating, 5.0, EPS);
+    assert_int_equal(r.part_c.with_new, 0);
+    assert_true(r.new_measure_hold_harmless);
+    assert_non_null(strstr(r.explanation, "without the new measures"));
+    free(text);
 }
 
 /* Brute-force Ward over all cluster pairs (not only neighbours), O(n^3), for cross-checks. */
@@ -611,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_too_few_measures),
         cmocka_unit_test(test_overall_and_pr),
         cmocka_unit_test(test_disaster_and_scores),
+        cmocka_unit_test(test_new_measure_hold_harmless),
         cmocka_unit_test(test_ward),
         cmocka_unit_test(test_percentile_and_fences),
         cmocka_unit_test(test_cutpoints_and_guardrails),
