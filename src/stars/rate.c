@@ -134,8 +134,20 @@ int stars_parse_band(const char *cell, int star, int higher_is_better, struct st
 
 int stars_parse_score(const char *cell, double *out, int *data_issue)
 {
+    /* CMS's status texts (2024-2026 data tables); each means "no score / no star" */
+    static const char *const status[] = {"Plan too new to be measured",
+                                         "Not enough data available",
+                                         "Plan not required to report",
+                                         "Not required to report",
+                                         "Plan too small to be measured",
+                                         "No data available",
+                                         "Benefit not offered by plan",
+                                         "CMS identified issues with this plan",
+                                         "Medicare shows only a Star Rating",
+                                         "Not applicable",
+                                         "Not available"};
     *data_issue = 0;
-    while (*cell == ' ')
+    while (*cell == ' ' || *cell == '\t')
         cell++;
     char *end;
     double v = strtod(cell, &end);
@@ -143,15 +155,20 @@ int stars_parse_score(const char *cell, double *out, int *data_issue)
         while (*end == ' ')
             end++;
         if (*end == '%') end++;
-        while (*end == ' ')
+        while (*end == ' ' || *end == '\t')
             end++;
         if (!*end) {
             *out = v;
             return 1;
         }
     }
-    if (strcasestr(cell, "identified issues")) *data_issue = 1;
-    return 0;
+    if (!*cell) return 0;
+    for (size_t i = 0; i < sizeof status / sizeof *status; i++)
+        if (!strncasecmp(cell, status[i], strlen(status[i]))) {
+            if (i == 7) *data_issue = 1;
+            return 0;
+        }
+    return -1;
 }
 
 double stars_reward_factor(const struct stars_reward_row *row, double mean, double variance)

@@ -183,8 +183,9 @@ int stars_parse_band(const char *cell, int star, int higher_is_better,
                      struct stars_cut *cut) SG_WUR;
 
 /* Parses a CMS score cell: "76%", "84", "0.15", "-0.2". Returns 1 and *out for a number, 0 for
- * a status text (no score), and sets *data_issue when the text is CMS's "identified issues with
- * this plan's data". */
+ * an empty cell or one of CMS's status texts ("Plan too small to be measured", "Not enough data
+ * available", ...: no score), -1 for anything else. Sets *data_issue when the text is CMS's
+ * "CMS identified issues with this plan's data". */
 int stars_parse_score(const char *cell, double *out, int *data_issue);
 
 /* ---------------------------------------------------------------- rating a contract */

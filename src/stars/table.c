@@ -179,10 +179,15 @@ static int feed_measures(struct stars_table *t, enum stars_file_kind kind, long 
         double v;
         int issue;
         int num = stars_parse_score(f[j], &v, &issue);
+        if (num < 0)
+            return sg_errf(err, errlen, SG_EPARSE,
+                           "%s:%ld: column %zu (%s, contract %s): cannot read '%s' as a %s", file,
+                           line, j + 1, t->p->measures[m].cms_id, id, f[j],
+                           kind == STARS_FILE_MEASURE_STARS ? "star" : "score");
         if (issue) c->data_issue[m] = 1;
         if (!num && kind == STARS_FILE_MEASURE_STARS && strcasestr(f[j], "not required to report"))
             c->not_required[m] = 1;
-        if (!num) continue;
+        if (num <= 0) continue;
         if (kind == STARS_FILE_MEASURE_STARS) {
             if (v != floor(v) || v < 1 || v > 5)
                 return sg_errf(err, errlen, SG_EPARSE,

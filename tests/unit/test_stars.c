@@ -168,6 +168,9 @@ static void test_bands_and_stars(void **state)
     assert_int_equal(issue, 0);
     assert_int_equal(stars_parse_score("CMS identified issues with this plan's data", &v, &issue), 0);
     assert_int_equal(issue, 1);
+    assert_int_equal(stars_parse_score("", &v, &issue), 0);
+    assert_int_equal(stars_parse_score("7x6%", &v, &issue), -1);
+    assert_int_equal(stars_parse_score("n/a-ish", &v, &issue), -1);
 }
 
 /* A heap copy of s with the first `from` replaced by `to` (the caller frees). */
