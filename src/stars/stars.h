@@ -13,8 +13,8 @@
  *      weighted mean and variance, reward factor, CAI, improvement and new-measure hold-harmless,
  *      half-star rounding, minimum-measure eligibility.
  * Measures are identified by their stable code or name; Cxx ids change from year to year.
- * Nothing here allocates except stars_cutpoints' scratch (freed before return) and
- * stars_ward(); there is no I/O. */
+ * Memory: only scratch inside stars_ward(), stars_cutpoints() and stars_restricted_range(),
+ * freed before they return; there is no I/O and no global state. */
 #ifndef SG_STARS_H
 #define SG_STARS_H
 
@@ -337,7 +337,8 @@ void stars_projection_cuts(const struct stars_params *p, const struct stars_cut 
 
 /* Tukey outer fences of the scores (rounded to display precision) for measure m, capped at the
  * measure's range, into *lo and *hi. Returns the restricted range (max - min of the scores inside
- * the fences), the quantity guardrails for non-percentage measures take 5% of; -1 when n == 0. */
+ * the fences), the quantity guardrails for non-percentage measures take 5% of; -1 when n == 0 or
+ * memory runs out. */
 double stars_restricted_range(const struct stars_measure_def *m, const double *scores, size_t n,
                               double *lo, double *hi);
 
