@@ -232,7 +232,7 @@ struct stars_measure_result {
     int star; /* 1..5, 0 = unrated */
     enum stars_star_source source;
     double score;    /* rounded score when one was given, else NAN */
-    double weight;   /* weight used in the summary/overall (0 when not counted) */
+    double weight;   /* weight in the summaries (0 when unrated or zero-weighted) */
     int next_star;   /* star the next threshold gives; 0 when none */
     double distance; /* score change needed to reach next_star (0 when none) */
 };
