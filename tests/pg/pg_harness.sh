@@ -17,7 +17,9 @@
 # everything lives in one mktemp directory recorded in STATE_DIR/root. PostgreSQL refuses to run
 # as root, so when the harness runs as root (CI) the server runs as the `postgres` system user
 # (created by Debian's postgresql package) on directories it owns. Missing binaries are an error,
-# never a silent skip: `make deps` installs them.
+# never a silent skip: `make deps` installs them. The test server runs with fsync and
+# synchronous_commit off (throw-away data); SG_PG_DURABLE=1 keeps PostgreSQL's durable defaults
+# (used by the benchmarks so that write figures include the WAL flush).
 set -euo pipefail
 
 PG_BIN="${SG_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -114,16 +116,19 @@ do_start() {
         die "initdb failed"
     fi
     # A test server: durability is not needed, isolation is. No TCP listener at all.
+    local durability="fsync = off
+synchronous_commit = off
+full_page_writes = off"
+    [ "${SG_PG_DURABLE:-0}" = 1 ] && durability="# durable defaults (SG_PG_DURABLE=1)"
     cat >>"$root/data/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$root/sock'
 unix_socket_permissions = 0777
 port = $PG_PORT
 max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-shared_buffers = 128MB
+$durability
+shared_buffers = 256MB
+max_wal_size = 4GB
 log_min_messages = warning
 log_min_error_statement = panic
 timezone = 'UTC'
