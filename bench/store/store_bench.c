@@ -21,6 +21,7 @@
 
 #include "core/config.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "db/migrate.h"
 #include "db/store.h"
 
@@ -287,6 +288,9 @@ int main(int argc, char **argv)
     struct sg_config cfg;
     char err[SG_ERRLEN];
     if (sg_config_init(&cfg)) return 1;
+    if (sg_config_load_env(&cfg, err, sizeof err)) die("environment", SG_EINVAL, err);
+    enum sg_log_level lvl;
+    if (!sg_log_parse_level(cfg.log_level, &lvl)) sg_log_set_level(lvl);
     cfg.pool_min = o.threads;
     struct store *st;
     int rc = store_open(o.db, &cfg, &st, err, sizeof err);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/hash.h"
@@ -153,6 +154,13 @@ static void g_ts(char out[STORE_TS_LEN], const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col)) out[0] = '\0';
     else ts_from_pg(PQgetvalue(r, row, col), out);
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ---- statements and errors ---- */
@@ -743,6 +751,16 @@ done:
     return rc;
 }
 
+/* Orders the batch by member (qsort over indices) so that the member-leading unique index and the
+ * foreign key lookups walk their b-trees in order instead of jumping at random. */
+static int cmp_member(const void *a, const void *b, void *ctx)
+{
+    const struct store_prediction *rows = ctx;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    int c = strcmp(rows[i].member_hash, rows[j].member_hash);
+    return c ? c : (i > j) - (i < j);
+}
+
 static int pg_prediction_batch_create(struct store *st, const struct store_actor *a,
                                       const struct store_prediction *rows, size_t n,
                                       const char *now, char *err, size_t errlen)
@@ -750,10 +768,15 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     struct px x;
     struct sg_buf b;
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    double t0 = mono_ms();
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    qsort_r(order, n, sizeof *order, cmp_member, (void *)rows);
+    double t_sort = mono_ms();
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
-    /* Members first: a missing member fails here, before a million rows travel. */
-    if (!rc) rc = bump_members(&x, rows, n, now);
+    double t_bump = mono_ms();
     if (!rc)
         rc = copy_start(&x, "predictions_copy",
                         "COPY predictions (prediction_id, member_hash, measure_code,"
@@ -762,7 +785,7 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     if (!rc) {
         int copy_rc = SG_OK;
         for (size_t i = 0; i < n && !copy_rc; i++) {
-            const struct store_prediction *p = &rows[i];
+            const struct store_prediction *p = &rows[order[i]];
             copy_rc = copy_field(&b, p->prediction_id, 0);
             if (!copy_rc) copy_rc = copy_field(&b, p->member_hash, 0);
             if (!copy_rc) copy_rc = copy_field(&b, p->measure_code, 0);
@@ -776,13 +799,19 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
             if (!copy_rc) copy_rc = copy_field(&b, p->model_version, 0);
             if (!copy_rc) copy_rc = copy_field(&b, p->prediction_date[0] ? p->prediction_date : now, 1);
             if (copy_rc == SG_ETOOBIG || copy_rc == SG_ENOMEM)
-                copy_rc = sg_errf(err, errlen, copy_rc, "rows[%zu]: row too large for COPY", i);
+                copy_rc = sg_errf(err, errlen, copy_rc, "rows[%u]: row too large for COPY",
+                                  (unsigned)order[i]);
             else if (!copy_rc)
                 copy_rc = copy_flush(&x, "predictions_copy", &b, 0);
         }
         rc = copy_end(&x, "predictions_copy", &b, copy_rc ? "client error" : NULL);
         if (copy_rc) rc = copy_rc;
     }
+    double t_copy = mono_ms();
+    /* Member totals after the rows: the foreign key checks of COPY then read member rows that
+     * this transaction has not rewritten yet (measured: about twice as fast as the other way). */
+    if (!rc) rc = bump_members(&x, rows, n, now);
+    double t_members = mono_ms();
     if (!rc) {
         char cnt[32];
         snprintf(cnt, sizeof cnt, "%zu", n);
@@ -793,6 +822,10 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     sg_buf_fini(&b);
+    free(order);
+    LOG_DEBUG("event=prediction_batch rows=%zu sort_ms=%.0f copy_ms=%.0f members_ms=%.0f"
+              " commit_ms=%.0f rc=%d", n, t_sort - t0, t_copy - t_bump, t_members - t_copy,
+              mono_ms() - t_members, rc);
     return rc;
 }
 
