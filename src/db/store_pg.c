@@ -282,7 +282,7 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
         if (rc) {
             if (attempt == 0 && px_reconnect(x)) continue;
             if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
-            LOG_ERROR("db statement=%s prepare failed", st->name);
+            LOG_ERROR("event=db_prepare_error stmt=%s", st->name);
             return rc;
         }
         PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, NULL, NULL, 0);
