@@ -343,6 +343,7 @@ static int v_enum(char *err, size_t errlen, const char *field, int v, int n)
 struct store_codes {
     pthread_mutex_t mu;
     int loaded;
+    time_t loaded_at;  /* a miss reloads at most once a second (another process may have seeded) */
     char (*codes)[STORE_CODE_LEN];
     size_t n;
 };
@@ -367,6 +368,7 @@ static int codes_load(struct store *st, char *err, size_t errlen)
     for (size_t i = 0; i < l.n; i++) /* unique */
         if (c->n == 0 || strcmp(c->codes[c->n - 1], c->codes[i])) memmove(c->codes[c->n++], c->codes[i], STORE_CODE_LEN);
     c->loaded = 1;
+    c->loaded_at = time(NULL);
     store_measure_list_free(&l);
     return SG_OK;
 }
@@ -398,6 +400,10 @@ static int v_code(struct store *st, char *err, size_t errlen, const char *field,
     pthread_mutex_lock(&c->mu);
     if (!c->loaded) rc = codes_load(st, err, errlen);
     int found = rc == SG_OK && c->n && bsearch(s, c->codes, c->n, STORE_CODE_LEN, code_cmp);
+    if (rc == SG_OK && !found && time(NULL) != c->loaded_at) {
+        rc = codes_load(st, err, errlen);
+        found = rc == SG_OK && c->n && bsearch(s, c->codes, c->n, STORE_CODE_LEN, code_cmp);
+    }
     pthread_mutex_unlock(&c->mu);
     if (rc) return rc;
     if (!found) return sg_errf(err, errlen, SG_EINVAL, "%s: unknown measure '%s'", field, s);
