@@ -3320,3 +3320,11 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
     *out = &s->base;
     return SG_OK;
 }
+
+int store_pg_pool_stats(struct store *st, struct pg_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!st || st->ops != &pg_ops) return SG_EUNSUPPORTED;
+    pg_pool_stats(S(st)->pool, out);
+    return SG_OK;
+}

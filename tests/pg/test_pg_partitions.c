@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "db/migrate.h"
+#include "db/pg_pool.h"
 #include "db/store.h"
 
 static const char *url(void)
@@ -137,10 +138,35 @@ static void test_partitions_and_retention(void **state)
     store_close(st);
 }
 
+/* The pool counters reach the service through the store (for /metrics). */
+static void test_pool_stats_through_store(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN];
+    struct sg_config cfg;
+    assert_int_equal(sg_config_init(&cfg), SG_OK);
+    cfg.pool_min = 2;
+    cfg.pool_max = 3;
+    struct store *st;
+    assert_int_equal(store_open(url(), &cfg, &st, err, sizeof err), SG_OK);
+    struct pg_pool_stats ps;
+    assert_int_equal(store_pg_pool_stats(st, &ps), SG_OK);
+    assert_int_equal(ps.total, 2);
+    assert_int_equal(ps.idle, 2);
+    assert_int_equal(ps.in_use, 0);
+    assert_int_equal(ps.max, 3);
+    store_close(st);
+    assert_int_equal(store_open("sqlite::memory:", NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(store_pg_pool_stats(st, &ps), SG_EUNSUPPORTED);
+    assert_int_equal(ps.total, 0);
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partitions_and_retention),
+        cmocka_unit_test(test_pool_stats_through_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
