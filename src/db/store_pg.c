@@ -217,13 +217,17 @@ static void px_close(struct px *x)
 
 /* When the first statement of an operation fails because the connection is gone (the server
  * restarted since the connection was last checked), nothing of the operation has happened:
- * swap in a fresh connection and let the caller retry once. */
+ * swap in a fresh connection and let the caller retry once. Returns 1 (retry), 0 (not a lost
+ * connection, or not the first statement), or a negative sg_err when no new connection could be
+ * had (err is set; x holds no connection any more). */
 static int px_reconnect(struct px *x)
 {
     if (x->used || PQstatus(x->pg) != CONNECTION_BAD) return 0;
     pg_pool_release(x->s->pool, x->c, 1);
     x->c = NULL;
-    if (pg_pool_acquire(x->s->pool, &x->c, x->err, x->errlen)) return 0;
+    x->pg = NULL;
+    int rc = pg_pool_acquire(x->s->pool, &x->c, x->err, x->errlen);
+    if (rc) return rc;
     x->pg = (PGconn *)pg_pool_conn_pg(x->c);
     x->broken = 0;
     return 1;
@@ -239,13 +243,11 @@ static int px_cmd(struct px *x, const char *sql)
             x->used = 1;
             return SG_OK;
         }
-        if (attempt == 0 && px_reconnect(x)) {
+        int again = attempt == 0 ? px_reconnect(x) : 0;
+        if (again) {
             PQclear(r);
+            if (again < 0) return again;
             continue;
-        }
-        if (!x->c) {
-            PQclear(r);
-            return SG_EBUSY;
         }
         int rc = px_fail(x, sql, r);
         PQclear(r);
@@ -264,7 +266,7 @@ static int px_commit(struct px *x)
 {
     int rc = px_cmd(x, "COMMIT");
     x->tx = 0;
-    if (rc) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
+    if (rc && x->pg) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
     return rc;
 }
 
@@ -280,7 +282,9 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
     for (int attempt = 0;; attempt++) {
         int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
         if (rc) {
-            if (attempt == 0 && px_reconnect(x)) continue;
+            int again = attempt == 0 ? px_reconnect(x) : 0;
+            if (again < 0) return again;
+            if (again) continue;
             if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
             LOG_ERROR("event=db_prepare_error stmt=%s", st->name);
             return rc;
@@ -293,8 +297,10 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
             else PQclear(r);
             return SG_OK;
         }
-        if (attempt == 0 && px_reconnect(x)) {
+        int again = attempt == 0 ? px_reconnect(x) : 0;
+        if (again) {
             PQclear(r);
+            if (again < 0) return again;
             continue;
         }
         rc = px_fail(x, st->name, r);
@@ -3169,6 +3175,14 @@ static int pg_maintain(struct store *st, const char *api_before_ts, const char *
     memset(out, 0, sizeof *out);
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    /* Take the chain head first, as every writer does before it touches audit_log: dropping an
+     * audit_log partition locks the parent table, and the opposite order could deadlock with a
+     * writer that holds the head and waits to insert. */
+    if (!rc) {
+        PGresult *r = NULL;
+        rc = px_exec(&x, &audit_head_lock, NULL, &r);
+        PQclear(r);
+    }
     int year = 0, month = 0;
     if (!rc && sscanf(now, "%4d-%2d", &year, &month) != 2)
         rc = sg_errf(err, errlen, SG_EINVAL, "now: not a timestamp");
