@@ -35,4 +35,7 @@ int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 
 extern const char cli_config_usage[];
 
+int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
+extern const char cli_measure_usage[];
+
 #endif
