@@ -98,7 +98,7 @@ struct rd {
     const struct meas_engine *eng;
     struct meas_patient *p;
     struct meas_error *e;
-    char where[160]; /* location of the current resource */
+    const char *where; /* location of the current resource (borrowed) */
 };
 
 static int fail(struct rd *r, int code, const char *field, const char *fmt, ...) SG_PRINTF(4, 5);
@@ -305,12 +305,18 @@ static void ref_id(const char *ref, const char **id, size_t *n)
     *n = len - (size_t)(*id - ref);
 }
 
+static int refers_to_patient(const struct meas_patient *p, const char *ref);
+
 static int note_subject(struct rd *r, json_t *res, const char *key)
 {
     json_t *s = json_object_get(res, key);
     if (!s) return SG_OK;
     const char *ref = str(s, "reference");
     if (!ref) return SG_OK; /* identifier-only or display-only references cannot be checked */
+    if (r->p->has_patient) { /* check now; keep only references seen before the Patient */
+        if (refers_to_patient(r->p, ref)) return SG_OK;
+        return fail(r, SG_EINVAL, key, "reference '%s' does not resolve to the Patient of this input", ref);
+    }
     uint32_t off, where;
     struct mx_ref *slot;
     if (pool_add(r->p, ref, strlen(ref), &off) != SG_OK) return SG_ENOMEM;
@@ -647,8 +653,7 @@ static int rd_medication(struct rd *r, json_t *res)
 int mx_add_resource(const struct meas_engine *eng, struct meas_patient *p, json_t *res, const char *fullurl,
                     const char *where, struct meas_error *e)
 {
-    struct rd r = {eng, p, e, ""};
-    snprintf(r.where, sizeof r.where, "%s", where);
+    struct rd r = {eng, p, e, where};
     if (!json_is_object(res)) return fail(&r, SG_EINVAL, NULL, "resource is not a JSON object");
     const char *rt = str(res, "resourceType");
     if (!rt) return fail(&r, SG_EINVAL, "resourceType", "resource has no resourceType");
@@ -693,7 +698,7 @@ int mx_finish(const struct meas_engine *eng, struct meas_patient *p, struct meas
     for (size_t i = 0; i < p->refs.n; i++) {
         const char *ref = mx_str(p, p->refs.v[i].ref);
         if (!refers_to_patient(p, ref)) {
-            snprintf(r.where, sizeof r.where, "%s", mx_str(p, p->refs.v[i].where));
+            r.where = mx_str(p, p->refs.v[i].where);
             return fail(&r, SG_EINVAL, NULL, "reference '%s' does not resolve to the Patient of this input", ref);
         }
     }
@@ -729,7 +734,7 @@ int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas
     if (!json_is_object(b)) return fail(&r, SG_EPARSE, NULL, "input is not a JSON object");
     const char *rt = str(b, "resourceType");
     if (!rt || strcmp(rt, "Bundle")) {
-        snprintf(r.where, sizeof r.where, "resourceType");
+        r.where = "resourceType";
         return fail(&r, SG_EINVAL, NULL, "resourceType is '%s', expected 'Bundle'", rt ? rt : "(missing)");
     }
     const char *bt = str(b, "type");
