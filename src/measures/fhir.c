@@ -232,7 +232,7 @@ static struct cql_dt add_qty(struct cql_dt d, const struct mx_qty *q, int extra_
 }
 
 /* Choice kinds of a timing element before the birthDate is known. */
-enum { TK_NONE = 0, TK_IVL, TK_AGE, TK_RANGE };
+enum { TK_NONE = 0, TK_IVL, TK_PERIOD, TK_AGE, TK_RANGE }; /* TK_IVL: a dateTime point */
 
 /* Reads prefix[x] (DateTime, Instant, Period, Age, Range; Timing -> null) as a kind + data. */
 static int read_timing(struct rd *r, json_t *res, const char *prefix, uint8_t *kind, struct cql_ivl *ivl,
@@ -257,7 +257,7 @@ static int read_timing(struct rd *r, json_t *res, const char *prefix, uint8_t *k
     snprintf(k, sizeof k, "%sPeriod", prefix);
     json_t *per = json_object_get(res, k);
     if (per) {
-        *kind = TK_IVL;
+        *kind = TK_PERIOD;
         return read_period(r, per, k, ivl);
     }
     snprintf(k, sizeof k, "%sAge", prefix);
@@ -396,14 +396,13 @@ static int rd_condition(struct rd *r, json_t *res)
 /* prevalenceInterval(), after the birthDate is known. */
 static void finish_condition(struct meas_patient *p, const struct mx_pending_cond *pc)
 {
-    struct cql_ivl on = pc->on_kind == TK_IVL ? pc->on : age_interval(&p->birth, pc->on_kind, &pc->on_lo, &pc->on_hi);
+    struct cql_ivl on = (pc->on_kind == TK_IVL || pc->on_kind == TK_PERIOD)
+                            ? pc->on : age_interval(&p->birth, pc->on_kind, &pc->on_lo, &pc->on_hi);
     struct cql_ivl ab = cql_ivl_null();
     if (pc->ab_kind == TK_IVL) {
-        if (pc->ab.lo_closed && pc->ab.hi_closed && !pc->ab.null &&
-            cql_dt_cmp(&pc->ab.lo, &pc->ab.hi, CQL_PTIME) == 0)
-            ab = pc->ab; /* abatementDateTime: Interval[dt, dt] */
-        else if (!pc->ab.null) /* abatementPeriod: Interval[low, high) */
-            ab = cql_ivl_make(pc->ab.lo, 1, pc->ab.hi, 0);
+        ab = pc->ab; /* abatementDateTime: Interval[dt, dt] */
+    } else if (pc->ab_kind == TK_PERIOD) {
+        if (!pc->ab.null) ab = cql_ivl_make(pc->ab.lo, 1, pc->ab.hi, 0); /* Interval[low, high) */
     } else if (pc->ab_kind != TK_NONE) {
         ab = age_interval(&p->birth, pc->ab_kind, &pc->ab_lo, &pc->ab_hi);
     }

@@ -288,6 +288,42 @@ static void test_cms122_most_recent(void **state)
     ASSERT_POPS(eval_text(buf, MEAS_CMS122), 1, 1, 0, 0);
 }
 
+/* prevalenceInterval(): abatement and clinical status decide the end. */
+static void test_condition_prevalence(void **state)
+{
+    (void)state;
+    const char *head = PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") ",";
+    char buf[4096];
+#define HTN(status, extra)                                                                                           \
+    "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":"                                 \
+    "\"http://terminology.hl7.org/CodeSystem/condition-clinical\",\"code\":\"" status "\"}]},"                         \
+    "\"code\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/sid/icd-10-cm\",\"code\":\"I10\"}]},"                   \
+    "\"subject\":{\"reference\":\"Patient/b\"}" extra "}"
+    /* resolved on 2024-12-31: [2020-01-01, 2024-12-31] misses the first half of 2025 */
+    snprintf(buf, sizeof buf, "%s%s", head, HTN("resolved", ",\"onsetDateTime\":\"2020-01-01\",\"abatementDateTime\":\"2024-12-31\""));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* resolved with no abatement: [onset, null) has an unknown end -> overlaps is null -> out */
+    snprintf(buf, sizeof buf, "%s%s", head, HTN("resolved", ",\"onsetDateTime\":\"2020-01-01\""));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* abatementPeriod end 2025-01-02 (day precision): Interval[low, high) ends 2025-01-01 -> overlaps */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("inactive", ",\"onsetDateTime\":\"2020-01-01\",\"abatementPeriod\":{\"start\":\"2024-12-01\",\"end\":\"2025-01-02\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0); /* [.., 2025-01-01] vs full-precision window: null */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("inactive", ",\"onsetDateTime\":\"2020-01-01\",\"abatementPeriod\":{\"start\":\"2024-12-01\",\"end\":\"2025-01-03\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 1, 1, 0, 0); /* ends 2025-01-02: decided at day level */
+    /* onsetAge 50 years for a man born 1970-01-01, abated at 51: [2020-01-01, 2022-01-01) -> out */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("resolved", ",\"onsetAge\":{\"value\":50,\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"},"
+                 "\"abatementAge\":{\"value\":51,\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* active from age 55 (2025-01-01) on: in */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("active", ",\"onsetAge\":{\"value\":55,\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 1, 1, 0, 0);
+#undef HTN
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[512];
@@ -492,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_cms125_window),       cmocka_unit_test(test_cms165_bp),
         cmocka_unit_test(test_cms122_most_recent),  cmocka_unit_test(test_bulk_grouping),
         cmocka_unit_test(test_reports),             cmocka_unit_test(test_measure_names),
+        cmocka_unit_test(test_condition_prevalence),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
