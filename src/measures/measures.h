@@ -27,12 +27,12 @@
 enum meas_id { MEAS_CMS125 = 0, MEAS_CMS130, MEAS_CMS165, MEAS_CMS122, MEAS_CMS131, MEAS_COUNT };
 
 struct meas_info {
-    const char *cms;      /* "CMS125" */
-    const char *code;     /* Star/HEDIS code: "BCS", "COL", "CBP", "GSD", "EED" */
-    const char *library;  /* CQL library / Measure name: "BreastCancerScreeningFHIR" */
-    const char *title;    /* human title */
-    const char *url;      /* canonical Measure url used in reports */
-    int inverse;          /* 1 when a lower score is better (CMS122: numerator = poor control) */
+    const char *cms;     /* "CMS125" */
+    const char *code;    /* Star/HEDIS code: "BCS", "COL", "CBP", "GSD", "EED" */
+    const char *library; /* CQL library / Measure name: "BreastCancerScreeningFHIR" */
+    const char *title;   /* human title */
+    const char *url;     /* canonical Measure url used in reports */
+    int inverse;         /* 1 when a lower score is better (CMS122: numerator = poor control) */
 };
 
 /* Static description of a measure (never NULL for a valid id). */
@@ -68,10 +68,10 @@ int meas_period_parse(const char *start, const char *end, struct meas_period *ou
 
 /* A validation error in FHIR input: what the endpoint turns into an OperationOutcome. */
 struct meas_error {
-    int code;            /* enum sg_err (SG_EPARSE, SG_EINVAL, ...) */
-    int line;            /* line in the input text when known, else 0 */
-    char where[256];     /* FHIRPath-like location, e.g. "Bundle.entry[3].resource.period.start" */
-    char msg[512];       /* human text naming what is wrong */
+    int code;        /* enum sg_err (SG_EPARSE, SG_EINVAL, ...) */
+    int line;        /* line in the input text when known, else 0 */
+    char where[256]; /* FHIRPath-like location, e.g. "Bundle.entry[3].resource.period.start" */
+    char msg[512];   /* human text naming what is wrong */
 };
 
 /* Builds a FHIR OperationOutcome (issue severity error, code invalid/structure/processing,
@@ -119,17 +119,18 @@ int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, e
  * hashes member_id (core/hash.h sg_hmac_sha256_hex) and stores measure code, period and the four
  * populations. Plain data, no pointers. */
 struct meas_result {
-    char member_id[128];   /* meas_patient_member_id (raw: hash it before storing) */
-    char patient_id[128];  /* Patient.id */
-    char cms[8];           /* "CMS125" */
-    char code[4];          /* "BCS" */
+    char member_id[128];  /* meas_patient_member_id (raw: hash it before storing) */
+    char patient_id[128]; /* Patient.id */
+    char cms[8];          /* "CMS125" */
+    char code[4];         /* "BCS" */
     char period_start[11], period_end[11];
     struct meas_pops pops;
 };
 
 /* Fills r from a patient and its evaluation (truncating over-long ids). */
-void meas_result_fill(const struct meas_patient *p, enum meas_id id, const struct meas_period *period,
-                      const struct meas_pops *pops, struct meas_result *r);
+void meas_result_fill(const struct meas_patient *p, enum meas_id id,
+                      const struct meas_period *period, const struct meas_pops *pops,
+                      struct meas_result *r);
 
 /* Individual MeasureReport (status complete, type individual, subject Patient/<id>, the four
  * population counts, a measureScore for the patient). Caller owns it; NULL on ENOMEM. */
@@ -187,11 +188,11 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
 struct meas_case {
     enum meas_id id;
     char uuid[64];
-    char title[256];      /* "series title" from expected_results.csv when present, else the
-                             MeasureReport's test-case description */
+    char title[256]; /* "series title" from expected_results.csv when present, else the
+                        MeasureReport's test-case description */
     struct meas_pops expected, got;
-    int agree;            /* all four populations equal */
-    int error;            /* 0, or the sg_err of reading/evaluating the case (msg in errmsg) */
+    int agree; /* all four populations equal */
+    int error; /* 0, or the sg_err of reading/evaluating the case (msg in errmsg) */
     char errmsg[512];
 };
 
@@ -201,7 +202,7 @@ typedef void (*meas_case_fn)(const struct meas_case *c, void *ud);
  * for each in a stable order (measure directory, then uuid). Returns SG_OK, or SG_EIO when dir
  * cannot be read (err says which). A case that cannot be read is reported through fn with
  * `error` set, not as a failure of the run. */
-int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud, char *err,
-                   size_t errlen) SG_WUR;
+int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud,
+                   char *err, size_t errlen) SG_WUR;
 
 #endif
