@@ -759,13 +759,7 @@ int mx_add_resource(const struct meas_engine *eng, struct meas_patient *p, json_
     else
         return SG_OK; /* not read by these measures */
     if (rc != SG_OK) return rc;
-    return note_subject(&r, res,
-                        !strcmp(rt, "Encounter") || !strcmp(rt, "Observation") ||
-                                !strcmp(rt, "Condition") || !strcmp(rt, "Procedure") ||
-                                !strcmp(rt, "ServiceRequest") || !strcmp(rt, "MedicationRequest") ||
-                                !strcmp(rt, "DeviceRequest")
-                            ? "subject"
-                            : "patient");
+    return note_subject(&r, res, "subject"); /* all seven types name the patient in subject */
 }
 
 /* Does a subject reference point at this patient? */

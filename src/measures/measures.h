@@ -160,11 +160,12 @@ json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
 
 /* ---- input streams (the CLI and batch jobs) ---------------------------------------------- */
 
-/* Iterates patients from paths, each one of: a Bundle JSON file, a directory (its .json Bundle
- * files and .ndjson files; or, when it holds Patient.ndjson, a Bulk FHIR export), an NDJSON
- * file with one Bundle per line. A Bulk export directory holds one NDJSON file per resource type
- * with each file's resources grouped by patient in the order of Patient.ndjson; memory is
- * bounded by the largest single patient (or line), not by the file. */
+/* Iterates patients from paths, each one of: a Bundle JSON file, an NDJSON file with one Bundle
+ * per line, a directory of such files (.json, .ndjson, .jsonl; not recursive), or a Bulk FHIR
+ * export directory (Patient.ndjson or Patient.NNN.ndjson plus one or more NDJSON files per
+ * resource type, patients in any order). Bundles and lines are read one at a time; a Bulk export
+ * is grouped through an offset index of its resource lines (24 bytes per line), the resources
+ * themselves being held for one patient at a time (input.c). */
 struct meas_input;
 
 int meas_input_open(char *const *paths, size_t n, struct meas_input **out, char *err,
