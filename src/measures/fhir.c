@@ -540,9 +540,11 @@ static int rd_procedure(struct rd *r, json_t *res)
     struct mx_qty lo, hi;
     if (read_timing(r, res, "performed", &kind, &pr->performed, &lo, &hi) != SG_OK)
         return SG_EINVAL;
-    /* performedAge/performedRange need the birthDate, unknown until the Patient is read: not
-     * supported (null), see docs/MEASURES.md */
-    if (kind == TK_AGE || kind == TK_RANGE) pr->performed = cql_ivl_null();
+    if (kind == TK_AGE || kind == TK_RANGE) { /* needs the birthDate: resolved in mx_finish */
+        pr->age_kind = kind;
+        pr->age_lo = lo;
+        pr->age_hi = hi;
+    }
     return SG_OK;
 }
 

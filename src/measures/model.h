@@ -58,6 +58,8 @@ struct mx_proc {
     vs_mask code;
     struct cql_ivl performed;
     uint8_t completed;
+    uint8_t age_kind; /* performedAge/performedRange: resolved once the birthDate is known */
+    struct mx_qty age_lo, age_hi;
 };
 
 struct mx_sreq {

@@ -374,6 +374,29 @@ static void test_condition_prevalence(void **state)
 #undef HTN
 }
 
+/* CMS130: a colonoscopy recorded by age (performedAge) ends on the day before the next
+ * birthday: age 50 for a man born 1970-01-01 -> [2020-01-01, 2021-01-01) ends 2020-12-31, inside
+ * the 9-year window [2016-01-01, 2025-12-31]; age 40 ends 2010-12-31, outside. */
+static void test_cms130_performed_age(void **state)
+{
+    (void)state;
+#define COLO(age)                                                                                  \
+    "{\"resourceType\":\"Procedure\",\"status\":\"completed\",\"code\":{\"coding\":[{\"system\":"  \
+    "\"http://www.ama-assn.org/go/"                                                                \
+    "cpt\",\"code\":\"44388\"}]},\"subject\":{\"reference\":\"Patient/"                            \
+    "d\"},\"performedAge\":{\"value\":" age                                                        \
+    ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"}}"
+    ASSERT_POPS(
+        eval_text(COLO("50") "," OFFICE("e1", "d", "2025-03-01") "," PAT("d", "male", "1970-01-01"),
+                  MEAS_CMS130),
+        1, 1, 0, 1);
+    ASSERT_POPS(
+        eval_text(COLO("40") "," OFFICE("e1", "d", "2025-03-01") "," PAT("d", "male", "1970-01-01"),
+                  MEAS_CMS130),
+        1, 1, 0, 0);
+#undef COLO
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[512];
@@ -608,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_reports),
         cmocka_unit_test(test_measure_names),
         cmocka_unit_test(test_condition_prevalence),
+        cmocka_unit_test(test_cms130_performed_age),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
