@@ -794,6 +794,11 @@ int mx_finish(const struct meas_engine *eng, struct meas_patient *p, struct meas
     }
     for (size_t i = 0; i < p->pend.n; i++)
         finish_condition(p, &p->pend.v[i]);
+    for (size_t i = 0; i < p->proc.n; i++) {
+        struct mx_proc *pr = &p->proc.v[i];
+        if (pr->age_kind)
+            pr->performed = age_interval(&p->birth, pr->age_kind, &pr->age_lo, &pr->age_hi);
+    }
     /* Observation.encounter -> Encounter index (getEncounter: E.id = reference.getId()) */
     for (size_t i = 0; i < p->obs.n; i++) {
         struct mx_obs *o = &p->obs.v[i];
