@@ -218,19 +218,59 @@ void meas_input_close(struct meas_input *in)
     free(in);
 }
 
-/* Reads the next non-blank line. 1 line, 0 EOF, SG_ETOOBIG / SG_EIO. */
+/* Reads one line without its newline into *buf, growing it to at most max + 2 bytes (getline
+ * has no cap). Returns 1 (a line, *len bytes), 0 (EOF), SG_ETOOBIG (the line is longer than max;
+ * the rest of it is skipped so the next call reads the next line), SG_EIO or SG_ENOMEM. */
+static int read_capped(FILE *f, char **buf, size_t *cap, size_t *len, size_t max)
+{
+    size_t n = 0;
+    int any = 0;
+    for (;;) {
+        if (*cap - n < 2 || !*buf) {
+            if (*cap >= max + 2) {
+                int c;
+                while ((c = getc(f)) != EOF && c != '\n') {
+                }
+                return SG_ETOOBIG;
+            }
+            size_t nc = *cap ? *cap * 2 : 65536;
+            if (nc > max + 2) nc = max + 2;
+            char *nb = realloc(*buf, nc);
+            if (!nb) return SG_ENOMEM;
+            *buf = nb;
+            *cap = nc;
+        }
+        if (!fgets(*buf + n, (int)(*cap - n), f)) {
+            if (ferror(f)) return SG_EIO;
+            break;
+        }
+        any = 1;
+        n += strlen(*buf + n);
+        if (n && (*buf)[n - 1] == '\n') {
+            n--;
+            break;
+        }
+    }
+    if (!any) return 0;
+    (*buf)[n] = '\0';
+    *len = n;
+    return 1;
+}
+
+/* Reads the next non-blank line. 1 line, 0 EOF, SG_ETOOBIG (that line skipped) / SG_EIO. */
 static int next_line(FILE *f, char **line, size_t *cap, long *lineno, size_t *len)
 {
     for (;;) {
-        ssize_t n = getline(line, cap, f);
-        if (n < 0) return ferror(f) ? SG_EIO : 0;
+        size_t n;
+        int r = read_capped(f, line, cap, &n, MEAS_MAX_RECORD);
+        if (r == 0) return 0;
         (*lineno)++;
-        if ((size_t)n > MEAS_MAX_RECORD) return SG_ETOOBIG;
-        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r' || (*line)[n - 1] == ' '))
+        if (r < 0) return r;
+        while (n > 0 && ((*line)[n - 1] == '\r' || (*line)[n - 1] == ' '))
             n--;
         (*line)[n] = '\0';
         if (n > 0) {
-            *len = (size_t)n;
+            *len = n;
             return 1;
         }
     }
@@ -386,15 +426,17 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
         long lineno = 0;
         for (;;) {
             off_t off = ftello(bk->rf[i]);
-            ssize_t n = getline(&line, &cap, bk->rf[i]);
-            if (n < 0) break;
+            size_t n;
+            int got = read_capped(bk->rf[i], &line, &cap, &n, MEAS_MAX_RECORD);
+            if (got == 0) break;
             lineno++;
-            if ((size_t)n > MEAS_MAX_RECORD) {
-                efill(e, SG_ETOOBIG, (int)lineno, bk->rfiles[i], "line too long");
-                rc = SG_ETOOBIG;
+            if (got < 0) {
+                efill(e, got, (int)lineno, bk->rfiles[i], "%s",
+                      got == SG_ETOOBIG ? "line too long" : "read error");
+                rc = got;
                 break;
             }
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+            while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
                 line[--n] = '\0';
             if (n == 0) continue;
             /* lines without a patient reference are indexed under "" and reported at the end */
