@@ -180,19 +180,20 @@ static int str_in(const char *s, const char *const *list)
     return 0;
 }
 
-/* A dateTime element: absent -> null (SG_OK); present but malformed -> error. */
-static int read_dt(struct rd *r, json_t *obj, const char *key, const char *field,
+/* A dateTime element obj.key: absent -> null (SG_OK); present but malformed -> an error naming
+ * parent.key (or key when parent is NULL). The name is only built on the error path. */
+static int read_dt(struct rd *r, json_t *obj, const char *key, const char *parent,
                    struct cql_dt *out)
 {
     *out = cql_dt_null();
     json_t *v = json_object_get(obj, key);
     if (!v) return SG_OK;
-    if (!json_is_string(v) || cql_dt_parse(json_string_value(v), out) != SG_OK)
-        return fail(r, SG_EINVAL, field, "invalid date/dateTime %s%s%s",
-                    json_is_string(v) ? "'" : "",
-                    json_is_string(v) ? json_string_value(v) : "(not a string)",
-                    json_is_string(v) ? "'" : "");
-    return SG_OK;
+    if (json_is_string(v) && cql_dt_parse(json_string_value(v), out) == SG_OK) return SG_OK;
+    char field[128];
+    snprintf(field, sizeof field, "%s%s%s", parent ? parent : "", parent ? "." : "", key);
+    if (!json_is_string(v))
+        return fail(r, SG_EINVAL, field, "invalid date/dateTime (not a string)");
+    return fail(r, SG_EINVAL, field, "invalid date/dateTime '%s'", json_string_value(v));
 }
 
 /* FHIRHelpers.ToInterval(Period): Interval[start, end], or Interval(null, end] without a start. */
@@ -202,11 +203,8 @@ static int read_period(struct rd *r, json_t *per, const char *field, struct cql_
     if (!per) return SG_OK;
     if (!json_is_object(per)) return fail(r, SG_EINVAL, field, "Period must be an object");
     struct cql_dt s, e;
-    char f[96];
-    snprintf(f, sizeof f, "%s.start", field);
-    if (read_dt(r, per, "start", f, &s) != SG_OK) return SG_EINVAL;
-    snprintf(f, sizeof f, "%s.end", field);
-    if (read_dt(r, per, "end", f, &e) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, per, "start", field, &s) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, per, "end", field, &e) != SG_OK) return SG_EINVAL;
     if (s.prec != CQL_PNULL && e.prec != CQL_PNULL && cql_dt_cmp(&s, &e, CQL_PTIME) == 1)
         return fail(r, SG_EINVAL, field, "Period start is after its end");
     *out = cql_ivl_make(s, s.prec != CQL_PNULL, e, 1);
@@ -267,41 +265,40 @@ enum { TK_NONE = 0, TK_IVL, TK_PERIOD, TK_AGE, TK_RANGE }; /* TK_IVL: a dateTime
 static int read_timing(struct rd *r, json_t *res, const char *prefix, uint8_t *kind,
                        struct cql_ivl *ivl, struct mx_qty *lo, struct mx_qty *hi)
 {
-    char k[64];
     *kind = TK_NONE;
     *ivl = cql_ivl_null();
     memset(lo, 0, sizeof *lo);
     memset(hi, 0, sizeof *hi);
-    const char *pt[] = {"DateTime", "Instant"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(k, sizeof k, "%s%s", prefix, pt[i]);
-        if (json_object_get(res, k)) {
+    /* one pass over the keys for prefix[x] (valid FHIR has at most one) */
+    size_t pl = strlen(prefix);
+    const char *key;
+    json_t *v;
+    json_object_foreach(res, key, v)
+    {
+        if (strncmp(key, prefix, pl)) continue;
+        const char *x = key + pl;
+        if (!strcmp(x, "DateTime") || !strcmp(x, "Instant")) {
             struct cql_dt d;
-            if (read_dt(r, res, k, k, &d) != SG_OK) return SG_EINVAL;
+            if (read_dt(r, res, key, NULL, &d) != SG_OK) return SG_EINVAL;
             *ivl = cql_ivl_point(d);
             *kind = TK_IVL;
             return SG_OK;
         }
-    }
-    snprintf(k, sizeof k, "%sPeriod", prefix);
-    json_t *per = json_object_get(res, k);
-    if (per) {
-        *kind = TK_PERIOD;
-        return read_period(r, per, k, ivl);
-    }
-    snprintf(k, sizeof k, "%sAge", prefix);
-    json_t *age = json_object_get(res, k);
-    if (age) {
-        read_qty(age, lo);
-        *kind = TK_AGE;
-        return SG_OK;
-    }
-    snprintf(k, sizeof k, "%sRange", prefix);
-    json_t *rg = json_object_get(res, k);
-    if (rg) {
-        read_qty(json_object_get(rg, "low"), lo);
-        read_qty(json_object_get(rg, "high"), hi);
-        *kind = TK_RANGE;
+        if (!strcmp(x, "Period")) {
+            *kind = TK_PERIOD;
+            return read_period(r, v, key, ivl);
+        }
+        if (!strcmp(x, "Age")) {
+            read_qty(v, lo);
+            *kind = TK_AGE;
+            return SG_OK;
+        }
+        if (!strcmp(x, "Range")) {
+            read_qty(json_object_get(v, "low"), lo);
+            read_qty(json_object_get(v, "high"), hi);
+            *kind = TK_RANGE;
+            return SG_OK;
+        }
     }
     return SG_OK;
 }
@@ -562,7 +559,7 @@ static int rd_servicerequest(struct rd *r, json_t *res)
     s->code = concept_mask(r, json_object_get(res, "code"));
     s->order = (uint8_t)is_order(res);
     struct cql_dt d;
-    if (read_dt(r, res, "authoredOn", "authoredOn", &d) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &d) != SG_OK) return SG_EINVAL;
     s->authored = cql_ivl_point(d);
     return SG_OK;
 }
@@ -587,7 +584,7 @@ static int rd_devicerequest(struct rd *r, json_t *res)
         if (++n > 1) d->dnp = -1; /* singleton from: several -> error, read as null */
     }
     struct cql_dt a;
-    if (read_dt(r, res, "authoredOn", "authoredOn", &a) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &a) != SG_OK) return SG_EINVAL;
     d->authored = cql_ivl_point(a);
     return SG_OK;
 }
@@ -677,7 +674,7 @@ static int med_request_period(struct rd *r, json_t *res, struct cql_ivl *out)
         days = qty.v / (dose.v * doses_per_day);
     struct cql_dt start = cql_dt_null(), a, vs;
     if (!bounds.null && bounds.lo.prec != CQL_PNULL) start = cql_date_from(cql_ivl_start(&bounds));
-    if (read_dt(r, res, "authoredOn", "authoredOn", &a) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &a) != SG_OK) return SG_EINVAL;
     if (start.prec == CQL_PNULL) start = cql_date_from(a);
     struct cql_ivl validity;
     if (read_period(r, json_object_get(dr, "validityPeriod"), "dispenseRequest.validityPeriod",
@@ -822,6 +819,23 @@ int mx_finish(const struct meas_engine *eng, struct meas_patient *p, struct meas
     return SG_OK;
 }
 
+/* "Bundle.entry[i].resource" without snprintf (called for every entry). */
+static void entry_where(char out[64], size_t i)
+{
+    static const char pre[] = "Bundle.entry[", post[] = "].resource";
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i && n < 20);
+    memcpy(out, pre, sizeof pre - 1);
+    char *w = out + sizeof pre - 1;
+    while (n)
+        *w++ = digits[--n];
+    memcpy(w, post, sizeof post);
+}
+
 int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas_patient *p,
                            struct meas_error *e)
 {
@@ -850,7 +864,7 @@ int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas
     json_array_foreach(entries, i, en)
     {
         json_t *res = json_object_get(en, "resource");
-        snprintf(where, sizeof where, "Bundle.entry[%zu].resource", i);
+        entry_where(where, i);
         if (!res) continue; /* e.g. a DELETE in a transaction */
         int rc = mx_add_resource(eng, p, res, str(en, "fullUrl"), where, e);
         if (rc != SG_OK) return rc;
