@@ -154,14 +154,20 @@ json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
             "patient", "reference", pref, "evidence", "detail", "reference", mref);
         json_t *sec = json_pack("{s:s, s:{s:s}, s:[{s:s}]}", "title", mi->title, "focus",
                                 "reference", mref, "entry", "reference", dref);
-        ok = di && sec && !json_array_append_new(sections, sec) &&
-             !json_array_append_new(entries,
-                                    json_pack("{s:s, s:o}", "fullUrl", murn, "resource", mr)) &&
-             !json_array_append_new(entries,
-                                    json_pack("{s:s, s:o}", "fullUrl", durn, "resource", di));
-        if (!ok) {
-            if (!sec) json_decref(di);
+        if (!di || !sec) {
+            json_decref(di);
+            json_decref(sec);
+            json_decref(mr);
+            ok = 0;
+            break;
         }
+        /* json_pack "o" and json_array_append_new steal their argument, also on failure */
+        json_t *me = json_pack("{s:s, s:o}", "fullUrl", murn, "resource", mr);
+        json_t *de = json_pack("{s:s, s:o}", "fullUrl", durn, "resource", di);
+        int a1 = json_array_append_new(sections, sec);
+        int a2 = json_array_append_new(entries, me);
+        int a3 = json_array_append_new(entries, de);
+        ok = !a1 && !a2 && !a3;
     }
     if (!ok) {
         json_decref(b);
