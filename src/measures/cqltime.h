@@ -47,8 +47,10 @@ struct cql_dt cql_dt_make(int y, int m, int d, int hh, int mi, int ss, int ms);
 struct cql_dt cql_date_make(int y, int m, int d);
 /* "date from dt": the date part (day precision); null stays null, coarser precision kept. */
 struct cql_dt cql_date_from(struct cql_dt dt);
+/* The minimum (0001-01-01T00:00:00.000) and maximum (9999-12-31T23:59:59.999) DateTime. */
 struct cql_dt cql_dt_min(void);
 struct cql_dt cql_dt_max(void);
+/* A null DateTime. */
 static inline struct cql_dt cql_dt_null(void)
 {
     struct cql_dt z = {0, 0, 0, 0, CQL_PNULL};
@@ -74,9 +76,11 @@ struct cql_dt cql_dt_add_days(struct cql_dt dt, long n);
  * that is a single value when a has day precision. Returns CQL_F when either is null. */
 enum cql_bool cql_years_between(const struct cql_dt *a, const struct cql_dt *b, int *lo, int *hi);
 
-/* Interval constructors. */
+/* Interval[lo, hi] with the given closedness (a bound with prec CQL_PNULL is a null bound). */
 struct cql_ivl cql_ivl_make(struct cql_dt lo, int lo_closed, struct cql_dt hi, int hi_closed);
-struct cql_ivl cql_ivl_point(struct cql_dt p); /* Interval[p, p]; null interval when p is null */
+/* Interval[p, p]; the null interval when p is null. */
+struct cql_ivl cql_ivl_point(struct cql_dt p);
+/* The null interval. */
 static inline struct cql_ivl cql_ivl_null(void)
 {
     struct cql_ivl z;
@@ -105,6 +109,7 @@ enum cql_bool cql_starts_during(const struct cql_ivl *a, const struct cql_ivl *b
 enum cql_bool cql_ends_on_or_before(const struct cql_ivl *a, const struct cql_dt *p, int prec);
 enum cql_bool cql_starts_on_or_before(const struct cql_ivl *a, const struct cql_dt *p, int prec);
 
+/* Three-valued and / or / not. */
 static inline enum cql_bool cql_and(enum cql_bool a, enum cql_bool b)
 {
     if (a == CQL_F || b == CQL_F) return CQL_F;

@@ -85,10 +85,12 @@ struct meas_patient;
  * set the measures need is missing), SG_ENOMEM; err says which file or value set. */
 int meas_engine_new(const char *valuesets_dir, struct meas_engine **out, char *err,
                     size_t errlen) SG_WUR;
+/* Frees the engine (NULL is fine). */
 void meas_engine_free(struct meas_engine *e);
 
 /* A reusable patient model (empty). NULL on allocation failure. Free with meas_patient_free. */
 struct meas_patient *meas_patient_new(void);
+/* Frees a patient model (NULL is fine). */
 void meas_patient_free(struct meas_patient *p);
 /* Empties the model, keeping its memory for the next patient. */
 void meas_patient_reset(struct meas_patient *p);
@@ -168,8 +170,11 @@ json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
  * themselves being held for one patient at a time (input.c). */
 struct meas_input;
 
+/* Opens the n paths (files or directories, checked now). SG_EIO names an unreadable path;
+ * *out is NULL on failure. */
 int meas_input_open(char *const *paths, size_t n, struct meas_input **out, char *err,
                     size_t errlen) SG_WUR;
+/* Closes the input and frees it (NULL is fine). */
 void meas_input_close(struct meas_input *in);
 
 /* Reads the next patient into p. Returns 1 (a patient), 0 (end of input), or a negative sg_err:
