@@ -44,4 +44,7 @@ extern const char cli_stars_usage[];
 extern const char cli_migrate_usage[];
 extern const char cli_maintain_usage[];
 
+int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
+extern const char cli_measure_usage[];
+
 #endif
