@@ -37,6 +37,10 @@ struct pf_enum_result {
 int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fixed_m, int fixed_k,
                  struct pf_enum_result *out, char *err, size_t errlen);
 
+/* Fills an outcome from per-measure star distributions and expected closures mu[m]. */
+int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, const double *mu,
+                    struct pf_outcome *out, char *err, size_t errlen);
+
 /* xoshiro256** seeded through splitmix64: a small local PRNG (core/rng.h is being added on
  * another branch; swap when it lands). */
 struct pf_rng {

@@ -226,6 +226,40 @@ void pf_closure_probs(const struct pf_problem *p, const struct pf_candidates *c,
     }
 }
 
+int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, const double *mu,
+                    struct pf_outcome *out, char *err, size_t errlen)
+{
+    int stars_exp[PF_MAX_MEASURES];
+    int rc;
+    memset(out, 0, sizeof *out);
+    for (size_t m = 0; m < p->n_measures; m++) {
+        const struct pf_measure *ms = &p->measures[m];
+        struct pf_measure_outcome *mo = &out->m[m];
+        mo->exp_closures = mu[m];
+        double c = (double)ms->compliant + mu[m], den = (double)ms->denominator;
+        mo->exp_rate = den > 0 ? (ms->lower_is_better ? 100.0 * (den - c) / den : 100.0 * c / den) : 0;
+        mo->star_at_exp = pf_star_for_count(ms, ms->compliant + lround(mu[m]));
+        stars_exp[m] = mo->star_at_exp;
+        for (int k = 0; k <= 5; k++) {
+            mo->p_star[k] = d[m].p[k];
+            mo->exp_star += k * d[m].p[k];
+        }
+    }
+    if ((rc = p->rater.rate(p->rater.ctx, stars_exp, p->n_measures, &out->at_exp)))
+        return sg_errf(err, errlen, rc, "rater: failed (%s)", sg_strerror(rc));
+    struct pf_revenue rv;
+    pf_econ_revenue(&p->cfg->econ, out->at_exp.overall, p->members, &rv);
+    out->revenue_at_exp = rv.annual;
+    struct pf_enum_result er;
+    if ((rc = pf_enumerate(p, d, -1, 0, &er, err, errlen))) return rc;
+    out->exp_overall_raw = er.exp_raw;
+    out->exp_overall = er.exp_overall;
+    memcpy(out->p_overall, er.p_overall, sizeof out->p_overall);
+    for (int i = 8; i <= 10; i++) out->p_overall_ge4 += er.p_overall[i];
+    out->exp_revenue = er.exp_revenue;
+    return SG_OK;
+}
+
 int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, struct pf_outcome *out,
                 char *err, size_t errlen)
 {
@@ -255,10 +289,8 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
         memcpy(pos, off, nm * sizeof *pos);
         for (size_t i = 0; i < p->n_gaps; i++) grouped[pos[p->gaps[i].measure]++] = pclose[i];
     }
-    int stars_exp[PF_MAX_MEASURES];
     for (size_t m = 0; m < nm; m++) {
         const struct pf_measure *ms = &p->measures[m];
-        struct pf_measure_outcome *mo = &out->m[m];
         pf_star_thresholds(ms, ms->cut, need[m]);
         if (exact || cnt[m] <= PF_NORMAL_ABOVE) {
             double *pmf;
@@ -272,32 +304,8 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
         } else {
             pf_stardist_normal(ms, need[m], mu[m], var[m], &d[m]);
         }
-        mo->exp_closures = mu[m];
-        double c = (double)ms->compliant + mu[m], den = (double)ms->denominator;
-        mo->exp_rate = den > 0 ? (ms->lower_is_better ? 100.0 * (den - c) / den : 100.0 * c / den) : 0;
-        mo->star_at_exp = pf_star_for_count(ms, ms->compliant + lround(mu[m]));
-        stars_exp[m] = mo->star_at_exp;
-        for (int k = 0; k <= 5; k++) {
-            mo->p_star[k] = d[m].p[k];
-            mo->exp_star += k * d[m].p[k];
-        }
     }
-    if ((rc = p->rater.rate(p->rater.ctx, stars_exp, nm, &out->at_exp))) {
-        rc = sg_errf(err, errlen, rc, "rater: failed (%s)", sg_strerror(rc));
-        goto fail;
-    }
-    {
-        struct pf_revenue rv;
-        pf_econ_revenue(&p->cfg->econ, out->at_exp.overall, p->members, &rv);
-        out->revenue_at_exp = rv.annual;
-    }
-    struct pf_enum_result er;
-    if ((rc = pf_enumerate(p, d, -1, 0, &er, err, errlen))) goto fail;
-    out->exp_overall_raw = er.exp_raw;
-    out->exp_overall = er.exp_overall;
-    memcpy(out->p_overall, er.p_overall, sizeof out->p_overall);
-    for (int i = 8; i <= 10; i++) out->p_overall_ge4 += er.p_overall[i];
-    out->exp_revenue = er.exp_revenue;
+    rc = pf_outcome_fill(p, d, mu, out, err, errlen);
 fail:
     free(grouped);
     return rc;
