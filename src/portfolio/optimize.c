@@ -29,6 +29,7 @@
 #define OPT_EXACT_MAX 256 /* problems with at most this many gaps use exact distributions */
 #define OPT_ROUNDS 3
 #define OPT_MAX_AFF 8
+#define OPT_POLISH_MAX 64 /* candidates up to which the plan is polished on the exact objective */
 
 struct opt_list {
     size_t *items; /* candidate indices, best key first */
@@ -61,6 +62,8 @@ struct opt_state {
     uint8_t *chosen;
     double budget_left;
     long count_left; /* < 0: no limit */
+    int mode;        /* 0: best gain per dollar, commit half runs; 1: same, whole runs;
+                        2: largest gain, whole runs (the knapsack's "best single" heuristic) */
 };
 
 static double gap_dmu(const struct opt_state *s, uint32_t g)
@@ -171,7 +174,7 @@ static int refresh(struct opt_state *s, struct opt_list *l)
         double g, c;
         int rc = run_gain(s, l, r, &g, &c);
         if (rc) return rc;
-        double ratio = c > 0 ? g / c : 0.0;
+        double ratio = s->mode == 2 ? g : c > 0 ? g / c : 0.0;
         if (ratio > l->best_ratio * (1.0 + 1e-12) + 1e-300 || l->best_r == 0) {
             l->best_ratio = ratio;
             l->best_r = r;
@@ -355,6 +358,26 @@ static int reset_state(struct opt_state *s, const struct pf_opt_params *prm)
     return SG_OK;
 }
 
+/* Sets the state to "the items of plan are worked". */
+static int set_state(struct opt_state *s, const struct pf_opt_params *prm, const uint8_t *plan)
+{
+    reset_state(s, prm);
+    for (size_t i = 0; i < s->c->n; i++) {
+        if (!plan[i]) continue;
+        const struct pf_intervention *it = &s->c->items[i];
+        s->chosen[i] = 1;
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            size_t m = s->p->gaps[g].measure;
+            s->mu[m] += gap_dmu(s, g);
+            s->var[m] += gap_dvar(s, g);
+            if (s->exact)
+                s->curp[s->gpos[g]] = 1.0 - s->p->gaps[g].gap_probability * (1.0 - s->succ[m]);
+        }
+    }
+    return SG_OK;
+}
+
 /* v[m][k] = E[U | star_m = k] over the other measures' current star distributions. */
 static int linearize(struct opt_state *s, enum pf_objective obj, char *err, size_t errlen)
 {
@@ -402,9 +425,15 @@ static int greedy(struct opt_state *s, const struct pf_opt_params *prm)
         if (best == SIZE_MAX || !(br > 1e-15)) break;
         struct opt_list *l = &s->lists[best];
         size_t r = l->best_r;
+        /* cached runs of untouched lists may have gone stale as the budget shrank */
+        if (l->pcost[l->pos + r] - l->pcost[l->pos] > s->budget_left + 1e-9 ||
+            (s->count_left >= 0 && (long)r > s->count_left)) {
+            if ((rc = refresh(s, l))) return rc;
+            continue;
+        }
         uint64_t touched = 0;
-        commit(s, l, r == 1 ? 1 : (r + 1) / 2, &touched);
-        if (r == 1) {
+        commit(s, l, r == 1 || s->mode != 0 ? r : (r + 1) / 2, &touched);
+        if (r == 1 && s->mode != 2) {
             /* concave part: keep taking this list's next item while it beats the others */
             for (size_t m = 0; m < s->nm; m++)
                 if (touched & (1ULL << m))
@@ -431,6 +460,80 @@ static int greedy(struct opt_state *s, const struct pf_opt_params *prm)
 double pf_objective_value(enum pf_objective obj, const struct pf_outcome *o)
 {
     return obj == PF_OBJECTIVE_STARS ? o->exp_overall_raw : o->exp_revenue;
+}
+
+static int plan_objective(const struct pf_problem *p, const struct pf_candidates *c,
+                          const uint8_t *mask, int exact, enum pf_objective obj, double *pclose,
+                          double *val, char *err, size_t errlen)
+{
+    struct pf_outcome o;
+    pf_closure_probs(p, c, mask, pclose);
+    int rc = pf_evaluate(p, pclose, exact, &o, err, errlen);
+    *val = rc ? -INFINITY : pf_objective_value(obj, &o);
+    return rc;
+}
+
+/* Local search on the exact objective for small candidate lists: moves drop up to two chosen
+ * items and add up to two unchosen ones (drop-two only up to OPT_POLISH_DROP2 candidates), first
+ * improvement, until no move improves. This is where the combinatorics of a few items around a
+ * cut point matter most, and where the greedy's ratio rule can be fooled by a tight budget. */
+#define OPT_POLISH_DROP2 24
+static int polish(const struct pf_problem *p, const struct pf_candidates *c,
+                  const struct pf_opt_params *prm, int exact, uint8_t *mask, double *obj,
+                  double *pclose, char *err, size_t errlen)
+{
+    size_t n = c->n;
+    size_t dmax = n <= OPT_POLISH_DROP2 ? 2 : 1;
+    int rc;
+    for (int pass = 0; pass < 100; pass++) {
+        double spend = 0;
+        long cnt = 0;
+        for (size_t i = 0; i < n; i++)
+            if (mask[i]) spend += c->items[i].cost, cnt++;
+        int improved = 0;
+        /* d1 < d2 chosen (n = none), a1 < a2 unchosen (n = none) */
+        for (size_t d1 = 0; d1 <= n && !improved; d1++) {
+            if (d1 < n && !mask[d1]) continue;
+            for (size_t d2 = d1 < n && dmax > 1 ? d1 + 1 : n; d2 <= n && !improved; d2++) {
+                if (d2 < n && !mask[d2]) continue;
+                double sp = spend - (d1 < n ? c->items[d1].cost : 0) - (d2 < n ? c->items[d2].cost : 0);
+                long ct = cnt - (d1 < n) - (d2 < n);
+                for (size_t a1 = 0; a1 <= n && !improved; a1++) {
+                    if (a1 < n && mask[a1]) continue;
+                    for (size_t a2 = a1 < n ? a1 + 1 : n; a2 <= n && !improved; a2++) {
+                        if (a2 < n && mask[a2]) continue;
+                        if (a1 == n && a2 == n && (d1 == n || d1 < n)) {
+                            if (d1 == n) continue; /* empty move */
+                        }
+                        double sp2 = sp + (a1 < n ? c->items[a1].cost : 0) +
+                                     (a2 < n ? c->items[a2].cost : 0);
+                        long ct2 = ct + (a1 < n) + (a2 < n);
+                        if (sp2 > prm->budget + 1e-9) continue;
+                        if (prm->max_count > 0 && ct2 > prm->max_count) continue;
+                        if (d1 < n) mask[d1] = 0;
+                        if (d2 < n) mask[d2] = 0;
+                        if (a1 < n) mask[a1] = 1;
+                        if (a2 < n) mask[a2] = 1;
+                        double v;
+                        if ((rc = plan_objective(p, c, mask, exact, prm->objective, pclose, &v,
+                                                 err, errlen)))
+                            return rc;
+                        if (v > *obj + 1e-12 * (fabs(*obj) + 1)) {
+                            *obj = v;
+                            improved = 1;
+                        } else {
+                            if (d1 < n) mask[d1] = 1;
+                            if (d2 < n) mask[d2] = 1;
+                            if (a1 < n) mask[a1] = 0;
+                            if (a2 < n) mask[a2] = 0;
+                        }
+                    }
+                }
+            }
+        }
+        if (!improved) break;
+    }
+    return SG_OK;
 }
 
 int pf_objective_parse(const char *s, enum pf_objective *out, char *err, size_t errlen)
@@ -529,7 +632,7 @@ int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
                 const struct pf_opt_params *prm, struct pf_opt_result *out, char *err, size_t errlen)
 {
     struct opt_state *s = NULL;
-    uint8_t *best = NULL;
+    uint8_t *best = NULL, *round_plan = NULL;
     double *pclose = NULL;
     int rc;
     memset(out, 0, sizeof *out);
@@ -543,8 +646,9 @@ int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
     if ((rc = pf_problem_check(p, err, errlen))) return rc;
     s = calloc(1, sizeof *s);
     best = calloc(c->n ? c->n : 1, 1);
+    round_plan = calloc(c->n ? c->n : 1, 1);
     pclose = malloc((p->n_gaps ? p->n_gaps : 1) * sizeof *pclose);
-    if (!s || !best || !pclose) {
+    if (!s || !best || !round_plan || !pclose) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "optimize: out of memory");
         goto fail;
     }
@@ -588,22 +692,37 @@ int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
     for (int round = 0; round < OPT_ROUNDS; round++) {
         /* linearize around the current state (round 0: no intervention; then the last plan) */
         if ((rc = linearize(s, prm->objective, err, errlen))) goto fail;
-        if ((rc = greedy(s, prm))) {
-            rc = sg_errf(err, errlen, rc, "optimize: %s", sg_strerror(rc));
-            goto fail;
+        /* three greedy variants on the same linearization; keep the best evaluated plan and
+         * re-linearize around it */
+        double round_best = -INFINITY;
+        for (int mode = 0; mode < 3; mode++) {
+            s->mode = mode;
+            if ((rc = greedy(s, prm))) {
+                rc = sg_errf(err, errlen, rc, "optimize: %s", sg_strerror(rc));
+                goto fail;
+            }
+            struct pf_outcome o;
+            pf_closure_probs(p, c, s->chosen, pclose);
+            if ((rc = pf_evaluate(p, pclose, s->exact, &o, err, errlen))) goto fail;
+            double obj = pf_objective_value(prm->objective, &o);
+            if (obj > round_best) {
+                round_best = obj;
+                memcpy(round_plan, s->chosen, c->n ? c->n : 1);
+            }
         }
-        struct pf_outcome o;
-        pf_closure_probs(p, c, s->chosen, pclose);
-        if ((rc = pf_evaluate(p, pclose, s->exact, &o, err, errlen))) goto fail;
-        double obj = pf_objective_value(prm->objective, &o);
         out->rounds = round + 1;
-        if (obj > best_obj + 1e-12) {
-            best_obj = obj;
-            memcpy(best, s->chosen, c->n ? c->n : 1);
+        /* the state the next linearization starts from: this round's best plan */
+        if ((rc = set_state(s, prm, round_plan))) goto fail;
+        if (round_best > best_obj + 1e-12) {
+            best_obj = round_best;
+            memcpy(best, round_plan, c->n ? c->n : 1);
         } else if (round > 0) {
             break; /* no improvement from re-linearizing */
         }
     }
+    if (c->n <= OPT_POLISH_MAX && !prm->no_polish &&
+        (rc = polish(p, c, prm, s->exact, best, &best_obj, pclose, err, errlen)))
+        goto fail;
     /* never worse than doing nothing */
     if (best_obj < out->objective_baseline) memset(best, 0, c->n ? c->n : 1);
     if ((rc = summarize(p, c, best, s->exact, prm->objective, &out->baseline, pclose, &out->plan,
@@ -631,6 +750,7 @@ done:
         free(s);
     }
     free(best);
+    free(round_plan);
     free(pclose);
     return rc;
 }

@@ -156,6 +156,7 @@ struct pf_opt_params {
     double budget;                /* dollars, > 0 */
     long max_count;               /* most interventions; 0 = no limit */
     enum pf_objective objective;  /* E[raw overall] or E[revenue] */
+    int no_polish;                /* testing: skip the exact local search on small lists */
 };
 
 struct pf_plan_summary {
