@@ -12,6 +12,7 @@
 static const struct cli_command commands[] = {
     {"config", "print the effective configuration (secrets masked)", cli_config_usage, cli_config_run},
     {"version", "print the version", "usage: stargap version\n", cli_version_run},
+    {"stars", "CMS Star Ratings: rate, measure-stars, cutpoints, compare", cli_stars_usage, cli_stars_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
