@@ -139,10 +139,11 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
                 char *err, size_t errlen) SG_WUR;
 
 /* Exact Poisson-binomial pmf of the number of successes of n independent Bernoulli(p[i]):
- * *pmf (caller frees) holds P(K = lo + j) for j < *len. Entries below 1e-17 relative to the
- * running maximum are dropped from the edges as the DP proceeds, which makes the cost
- * O(n * width) with width ~ 17 standard deviations instead of O(n^2); the dropped mass is
- * below n*1e-17. Fails with SG_EINVAL (p outside [0,1]) or SG_ENOMEM. */
+ * *pmf (caller frees) holds P(K = lo + j) for j < *len. Computed by the O(n^2) DP on blocks of
+ * 512 and pairwise convolution of the blocks' pmfs; entries below 1e-17 of the peak are dropped
+ * from the edges (the pmf of m probabilities stays ~18 standard deviations wide), which makes
+ * the cost ~O(n log n) for realistic p; the dropped mass is below n*1e-17. Fails with SG_EINVAL
+ * (p outside [0,1]) or SG_ENOMEM. */
 int pf_poisson_binomial(const double *p, size_t n, double **pmf, size_t *lo, size_t *len) SG_WUR;
 
 /* ---- optimizer (optimize.c) ---- */

@@ -485,6 +485,24 @@ static void test_poisson_binomial(void **state)
         NEAR(pmf[k - lo], exp(lb), 1e-12);
     }
     free(pmf);
+    /* unequal p, n = 3,000 (blocks + convolution) against a plain O(n^2) DP without truncation */
+    size_t n2 = 3000;
+    double *full = calloc(n2 + 1, sizeof *full);
+    full[0] = 1.0;
+    uint64_t x = 12345;
+    for (size_t i = 0; i < n2; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        pp[i] = (double)(x >> 11) * 0x1.0p-53;
+        for (size_t k = i + 1; k > 0; k--) full[k] = full[k] * (1 - pp[i]) + full[k - 1] * pp[i];
+        full[0] *= 1 - pp[i];
+    }
+    assert_int_equal(pf_poisson_binomial(pp, n2, &pmf, &lo, &len), SG_OK);
+    for (size_t k = 0; k <= n2; k++) {
+        double got = k >= lo && k < lo + len ? pmf[k - lo] : 0.0;
+        NEAR(got, full[k], 1e-14);
+    }
+    free(pmf);
+    free(full);
     pp[7] = 1.5;
     assert_int_equal(pf_poisson_binomial(pp, n, &pmf, &lo, &len), SG_EINVAL);
     assert_null(pmf);
