@@ -227,9 +227,9 @@ static int refresh_touched(struct opt_state *s, uint64_t touched)
 }
 
 /* Sorting key of a candidate: weighted expected closures added per dollar. */
-static const double *sort_key;
-static int cmp_key(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b, void *ctx)
 {
+    const double *sort_key = ctx;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     if (sort_key[x] != sort_key[y]) return sort_key[x] > sort_key[y] ? -1 : 1;
     return x < y ? -1 : x > y;
@@ -289,9 +289,8 @@ static int build_lists(struct opt_state *s, char *err, size_t errlen)
         struct opt_list *l = &s->lists[prim[i]];
         l->items[l->n++] = i;
     }
-    sort_key = key;
-    for (size_t m = 0; m < s->nm; m++) qsort(s->lists[m].items, s->lists[m].n, sizeof(size_t), cmp_key);
-    sort_key = NULL;
+    for (size_t m = 0; m < s->nm; m++)
+        qsort_r(s->lists[m].items, s->lists[m].n, sizeof(size_t), cmp_key, key);
     for (size_t m = 0; m < s->nm; m++) {
         struct opt_list *l = &s->lists[m];
         int slot[PF_MAX_MEASURES];
@@ -573,9 +572,10 @@ static int summarize(const struct pf_problem *p, const struct pf_candidates *c, 
 }
 
 /* Naive orders: take candidates in the order of key (descending) while they fit. */
-static const double *naive_key1, *naive_key2;
-static int cmp_naive(const void *a, const void *b)
+static int cmp_naive(const void *a, const void *b, void *ctx)
 {
+    const double *const *keys = ctx;
+    const double *naive_key1 = keys[0], *naive_key2 = keys[1];
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     if (naive_key1[x] != naive_key1[y]) return naive_key1[x] > naive_key1[y] ? -1 : 1;
     if (naive_key2[x] != naive_key2[y]) return naive_key2[x] > naive_key2[y] ? -1 : 1;
@@ -607,10 +607,8 @@ static int naive_plan(const struct pf_problem *p, const struct pf_candidates *c,
         k2[i] = by_weight ? gp : w;
         ord[i] = i;
     }
-    naive_key1 = k1;
-    naive_key2 = k2;
-    qsort(ord, n, sizeof *ord, cmp_naive);
-    naive_key1 = naive_key2 = NULL;
+    const double *keys[2] = {k1, k2};
+    qsort_r(ord, n, sizeof *ord, cmp_naive, (void *)keys);
     memset(mask, 0, n ? n : 1);
     double left = prm->budget;
     long cnt = 0;

@@ -63,9 +63,9 @@ static int candidate_values(const struct pf_problem *p, const struct pf_candidat
     return SG_OK;
 }
 
-static const double *sim_key;
-static int cmp_desc(const void *a, const void *b)
+static int cmp_desc(const void *a, const void *b, void *ctx)
 {
+    const double *sim_key = ctx;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     if (sim_key[x] != sim_key[y]) return sim_key[x] > sim_key[y] ? -1 : 1;
     return x < y ? -1 : x > y;
@@ -86,9 +86,7 @@ static int strategy_mask(const struct pf_problem *p, const struct pf_candidates 
     }
     if ((rc = candidate_values(p, c, val, prim, err, errlen))) goto done;
     for (size_t i = 0; i < n; i++) ord[i] = i;
-    sim_key = val;
-    qsort(ord, n, sizeof *ord, cmp_desc);
-    sim_key = NULL;
+    qsort_r(ord, n, sizeof *ord, cmp_desc, val);
     memset(mask, 0, n ? n : 1);
     if (s->strategy == PF_STRATEGY_TRIPLE_WEIGHTED) {
         double left = s->budget > 0 ? s->budget : INFINITY;

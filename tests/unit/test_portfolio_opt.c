@@ -575,6 +575,41 @@ static void test_bad_input(void **state)
     pf_candidates_free(&c);
 }
 
+/* A contract with no open gaps: nothing to choose, nothing to simulate beyond the baseline. */
+static void test_no_gaps(void **state)
+{
+    (void)state;
+    load_cfg();
+    struct pf_measure ms[1] = {mk("GSD", 'C', 3, 54, 77, 87, 91, 100, 80)};
+    struct pf_testrater tr = {ms, 1, 35, 10, 0, 0};
+    struct pf_problem p = {ms, 1, NULL, 0, &cfg, {pf_testrater_rate, &tr}, 100};
+    struct pf_candidates c;
+    char err[SG_ERRLEN];
+    assert_int_equal(pf_candidates_build(&p, 1, &c, err, sizeof err), SG_OK);
+    assert_int_equal(c.n, 0);
+    struct pf_opt_params prm = {1000, 0, PF_OBJECTIVE_REVENUE, 0};
+    struct pf_opt_result r;
+    assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
+    assert_int_equal(r.plan.n_chosen, 0);
+    NEAR(r.plan.spend, 0, 0);
+    NEAR(r.plan.gain, 0, 1e-9);
+    /* GSD 80% -> 3 stars: raw overall (35 + 9) / 13 */
+    NEAR(r.baseline.exp_overall_raw, 44.0 / 13, 1e-12);
+    pf_opt_result_free(&r);
+    struct pf_scenario sc = {PF_STRATEGY_OPTIMIZER, NULL, 500, PF_OBJECTIVE_STARS, NULL, 0, 10, 1};
+    struct pf_sim_result sr;
+    assert_int_equal(pf_simulate(&p, &c, &sc, &sr, err, sizeof err), SG_OK);
+    NEAR(sr.investment, 0, 0);
+    assert_int_equal(sr.members_impacted, 0);
+    NEAR(sr.mc_exp_overall, 3.5, 0);
+    pf_sim_result_free(&sr);
+    struct pf_snapshot snap;
+    assert_int_equal(pf_snapshot_compute(&p, NULL, &snap, err, sizeof err), SG_OK);
+    assert_int_equal(snap.total_gaps, 0);
+    assert_int_equal(snap.members_with_gaps, 0);
+    pf_candidates_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_optimizer_beats_naive),
         cmocka_unit_test(test_strategies),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_no_gaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
