@@ -32,10 +32,13 @@ struct pf_enum_result {
 };
 
 /* Enumerates the joint stars (with measure fixed_m forced to star fixed_k when fixed_m >= 0),
- * pruning each measure's unlikely stars so at most 20,000 combinations are rated, and calls the
- * rater on each. */
+ * pruning each measure's unlikely stars (below 1e-9, then the least likely first) so at most
+ * max_combos combinations are rated, and calls the rater on each. */
 int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fixed_m, int fixed_k,
-                 struct pf_enum_result *out, char *err, size_t errlen);
+                 double max_combos, struct pf_enum_result *out, char *err, size_t errlen);
+
+#define PF_ENUM_MAX 20000.0 /* combinations rated when evaluating an outcome */
+#define PF_ENUM_LINEAR 2000.0 /* per conditional expectation in the optimizer's linearization */
 
 /* Fills an outcome from per-measure star distributions and expected closures mu[m]. */
 int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, const double *mu,

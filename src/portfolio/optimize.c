@@ -393,7 +393,7 @@ static int linearize(struct opt_state *s, enum pf_objective obj, char *err, size
         s->v[m][0] = 0.0;
         for (int k = 1; k <= 5; k++) {
             struct pf_enum_result er;
-            if ((rc = pf_enumerate(s->p, d, (int)m, k, &er, err, errlen))) return rc;
+            if ((rc = pf_enumerate(s->p, d, (int)m, k, PF_ENUM_LINEAR, &er, err, errlen))) return rc;
             s->v[m][k] = obj == PF_OBJECTIVE_STARS ? er.exp_raw : er.exp_smooth;
         }
     }

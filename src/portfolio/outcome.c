@@ -9,7 +9,6 @@
 #include "portfolio/internal.h"
 #include "portfolio/plan.h"
 
-#define PF_ENUM_MAX 20000      /* joint star combinations rated per enumeration */
 #define PF_NORMAL_ABOVE 2000   /* open gaps above which pf_evaluate(exact=0) uses the normal */
 
 /* The direct DP: adds one Bernoulli at a time to the pmf, dropping edge entries below 1e-17
@@ -165,7 +164,7 @@ struct support {
 };
 
 int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fixed_m, int fixed_k,
-                 struct pf_enum_result *out, char *err, size_t errlen)
+                 double max_combos, struct pf_enum_result *out, char *err, size_t errlen)
 {
     size_t nm = p->n_measures;
     struct support sup[PF_MAX_MEASURES];
@@ -214,7 +213,7 @@ int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fi
     for (;;) {
         double prod = 1.0;
         for (size_t m = 0; m < nm; m++) prod *= sup[m].n;
-        if (prod <= PF_ENUM_MAX) break;
+        if (prod <= max_combos) break;
         size_t worst = 0;
         double wp = 2.0;
         for (size_t m = 0; m < nm; m++)
@@ -305,7 +304,7 @@ int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, con
     pf_econ_revenue(&p->cfg->econ, out->at_exp.overall, p->members, &rv);
     out->revenue_at_exp = rv.annual;
     struct pf_enum_result er;
-    if ((rc = pf_enumerate(p, d, -1, 0, &er, err, errlen))) return rc;
+    if ((rc = pf_enumerate(p, d, -1, 0, PF_ENUM_MAX, &er, err, errlen))) return rc;
     out->exp_overall_raw = er.exp_raw;
     out->exp_overall = er.exp_overall;
     memcpy(out->p_overall, er.p_overall, sizeof out->p_overall);
