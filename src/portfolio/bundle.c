@@ -184,3 +184,19 @@ const char *pf_intervention_type(const struct pf_problem *p, const struct pf_can
         pf_config_itype(p->cfg, p->measures[p->gaps[c->gap_index[it->first]].measure].code);
     return t ? t->type : "";
 }
+
+size_t pf_intervention_measures(const struct pf_problem *p, const struct pf_candidates *c, size_t i,
+                                const char **codes, size_t cap)
+{
+    const struct pf_intervention *it = &c->items[i];
+    uint64_t seen[(PF_MAX_MEASURES + 63) / 64] = {0};
+    size_t n = 0;
+    for (uint32_t t = 0; t < it->n_gaps; t++) {
+        size_t m = p->gaps[c->gap_index[it->first + t]].measure;
+        if (seen[m / 64] & (1ULL << (m % 64))) continue;
+        seen[m / 64] |= 1ULL << (m % 64);
+        if (n < cap) codes[n] = p->measures[m].code;
+        n++;
+    }
+    return n;
+}

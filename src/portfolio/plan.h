@@ -66,6 +66,11 @@ void pf_candidates_free(struct pf_candidates *c);
 const char *pf_intervention_type(const struct pf_problem *p, const struct pf_candidates *c,
                                  size_t i);
 
+/* Writes the measure codes an item covers (borrowed from the problem's measures, in the item's
+ * gap order, each once) into codes[0..cap) and returns how many there are (may exceed cap). */
+size_t pf_intervention_measures(const struct pf_problem *p, const struct pf_candidates *c, size_t i,
+                                const char **codes, size_t cap);
+
 /* ---- valuation (value.c) ---- */
 
 /* The marginal value of one closure on a measure, amortized toward the best reachable star. */

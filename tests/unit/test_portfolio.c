@@ -322,6 +322,11 @@ static void test_bundling(void **state)
     assert_int_equal(c.items[0].rule, 0);
     NEAR(c.items[0].cost, 60.0, 1e-9);
     assert_string_equal(pf_intervention_type(&p, &c, 0), "lab_work");
+    const char *codes[4];
+    assert_int_equal(pf_intervention_measures(&p, &c, 0, codes, 4), 2);
+    assert_string_equal(codes[0], "GSD");
+    assert_string_equal(codes[1], "KED");
+    assert_int_equal(pf_intervention_measures(&p, &c, 0, codes, 1), 2); /* count beyond cap */
     assert_int_equal(c.items[4].member, 2);
     NEAR(c.items[4].cost, 40.0, 1e-9);
     assert_string_equal(pf_intervention_type(&p, &c, 4), "pharmacy_outreach");
