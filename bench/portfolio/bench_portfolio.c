@@ -152,7 +152,7 @@ int main(int argc, char **argv)
             goto fail;
         pf_candidates_value(&p, mv, &cb);
         double t3 = now_s();
-        struct pf_opt_params prm = {budget, 0, PF_OBJECTIVE_STARS, 0};
+        struct pf_opt_params prm = {budget, 0, PF_OBJECTIVE_STARS, 0, 0};
         tr.calls = 0;
         if (pf_optimize(&p, &cb, &prm, &r, err, sizeof err)) goto fail;
         double t4 = now_s();

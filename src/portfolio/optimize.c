@@ -32,7 +32,9 @@
 #define OPT_POLISH_MAX 64 /* candidates up to which the plan is polished on the exact objective */
 
 struct opt_list {
-    size_t *items; /* candidate indices, best key first */
+    size_t *items; /* candidate indices, best key first (exchange may put chosen ones first) */
+    size_t *orig;  /* the sorted order, restored before each greedy pass */
+    int dirty;     /* items differs from orig */
     size_t n, pos;
     int aff[OPT_MAX_AFF]; /* measures touched by the list's items */
     int n_aff;
@@ -239,11 +241,50 @@ static void free_lists(struct opt_state *s)
 {
     for (size_t m = 0; m < PF_MAX_MEASURES; m++) {
         free(s->lists[m].items);
+        free(s->lists[m].orig);
         free(s->lists[m].pmu);
         free(s->lists[m].pvar);
         free(s->lists[m].pcost);
     }
     memset(s->lists, 0, sizeof s->lists);
+}
+
+/* Recomputes a list's prefix sums of cost and, per affected measure, added closure mean and
+ * variance, for its current item order. */
+static void list_prefix(struct opt_state *s, struct opt_list *l)
+{
+    size_t na = (size_t)(l->n_aff ? l->n_aff : 1);
+    int slot[PF_MAX_MEASURES];
+    for (int x = 0; x < l->n_aff; x++) slot[l->aff[x]] = x;
+    memset(l->pmu, 0, na * sizeof(double));
+    memset(l->pvar, 0, na * sizeof(double));
+    l->pcost[0] = 0;
+    for (size_t j = 0; j < l->n; j++) {
+        const struct pf_intervention *it = &s->c->items[l->items[j]];
+        memcpy(l->pmu + (j + 1) * na, l->pmu + j * na, na * sizeof(double));
+        memcpy(l->pvar + (j + 1) * na, l->pvar + j * na, na * sizeof(double));
+        l->pcost[j + 1] = l->pcost[j] + it->cost;
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            size_t a = (size_t)slot[s->p->gaps[g].measure];
+            l->pmu[(j + 1) * na + a] += gap_dmu(s, g);
+            l->pvar[(j + 1) * na + a] += gap_dvar(s, g);
+        }
+    }
+}
+
+/* Puts a list's chosen items first (each part in sorted order) and points pos after them, so
+ * that "the last chosen" and "the next unchosen" are contiguous for the exchange moves. */
+static void list_chosen_first(struct opt_state *s, struct opt_list *l)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < l->n; j++)
+        if (s->chosen[l->orig[j]]) l->items[k++] = l->orig[j];
+    l->pos = k;
+    for (size_t j = 0; j < l->n; j++)
+        if (!s->chosen[l->orig[j]]) l->items[k++] = l->orig[j];
+    l->dirty = 1;
+    list_prefix(s, l);
 }
 
 /* Builds the per-measure lists (once per optimization; the greedy only resets pos). */
@@ -319,18 +360,13 @@ static int build_lists(struct opt_state *s, char *err, size_t errlen)
             rc = sg_errf(err, errlen, SG_ENOMEM, "optimize: out of memory");
             goto done;
         }
-        for (size_t j = 0; j < l->n; j++) {
-            const struct pf_intervention *it = &c->items[l->items[j]];
-            memcpy(l->pmu + (j + 1) * na, l->pmu + j * na, na * sizeof(double));
-            memcpy(l->pvar + (j + 1) * na, l->pvar + j * na, na * sizeof(double));
-            l->pcost[j + 1] = l->pcost[j] + it->cost;
-            for (uint32_t t = 0; t < it->n_gaps; t++) {
-                uint32_t g = c->gap_index[it->first + t];
-                size_t a = (size_t)slot[p->gaps[g].measure];
-                l->pmu[(j + 1) * na + a] += gap_dmu(s, g);
-                l->pvar[(j + 1) * na + a] += gap_dvar(s, g);
-            }
+        l->orig = malloc((l->n ? l->n : 1) * sizeof *l->orig);
+        if (!l->orig) {
+            rc = sg_errf(err, errlen, SG_ENOMEM, "optimize: out of memory");
+            goto done;
         }
+        memcpy(l->orig, l->items, l->n * sizeof *l->orig);
+        list_prefix(s, l);
     }
 done:
     free(key);
@@ -353,7 +389,15 @@ static int reset_state(struct opt_state *s, const struct pf_opt_params *prm)
     memset(s->chosen, 0, s->c->n ? s->c->n : 1);
     s->budget_left = prm->budget;
     s->count_left = prm->max_count > 0 ? prm->max_count : -1;
-    for (size_t m = 0; m < s->nm; m++) s->lists[m].pos = 0;
+    for (size_t m = 0; m < s->nm; m++) {
+        struct opt_list *l = &s->lists[m];
+        l->pos = 0;
+        if (l->dirty) {
+            memcpy(l->items, l->orig, l->n * sizeof *l->items);
+            l->dirty = 0;
+            list_prefix(s, l);
+        }
+    }
     return SG_OK;
 }
 
@@ -365,6 +409,8 @@ static int set_state(struct opt_state *s, const struct pf_opt_params *prm, const
         if (!plan[i]) continue;
         const struct pf_intervention *it = &s->c->items[i];
         s->chosen[i] = 1;
+        s->budget_left -= it->cost;
+        if (s->count_left > 0) s->count_left--;
         for (uint32_t t = 0; t < it->n_gaps; t++) {
             uint32_t g = s->c->gap_index[it->first + t];
             size_t m = s->p->gaps[g].measure;
@@ -452,6 +498,153 @@ static int greedy(struct opt_state *s, const struct pf_opt_params *prm)
             }
         }
         if ((rc = refresh_touched(s, touched))) return rc;
+    }
+    return SG_OK;
+}
+
+/* ---- exchange: move budget between lists ----
+ * After a greedy pass, a move drops the last k (0, 1, 2, 4, 8) chosen items of one list and adds
+ * the next j (1, 2, 4, ...) items of another, when the surrogate objective rises; the best move
+ * is applied, up to OPT_XCH_ITERS times. It repairs the greedy's commitments to a measure whose
+ * cut point turned out to be a worse buy than another's. */
+#define OPT_XCH_ITERS 20
+#define OPT_XCH_REM 8
+
+/* Star distribution of measure m after dropping items rem[0..nrem) and adding items [from, to)
+ * of list l (exact mode), or with the given closure mean/variance changes (normal mode). */
+static int move_dist(struct opt_state *s, size_t m, const size_t *rem, size_t nrem,
+                     const struct opt_list *l, size_t from, size_t to, double dmu, double dvar,
+                     struct pf_stardist *d)
+{
+    const struct pf_measure *ms = &s->p->measures[m];
+    if (!s->exact) {
+        pf_stardist_normal(ms, s->need[m], s->mu[m] + dmu, s->var[m] + dvar, d);
+        return SG_OK;
+    }
+    size_t n = s->goff[m + 1] - s->goff[m];
+    double *q = s->scratch;
+    memcpy(q, s->curp + s->goff[m], n * sizeof *q);
+    for (size_t r = 0; r < nrem; r++) {
+        const struct pf_intervention *it = &s->c->items[rem[r]];
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            if (s->p->gaps[g].measure == m)
+                q[s->gpos[g] - s->goff[m]] = 1.0 - s->p->gaps[g].gap_probability;
+        }
+    }
+    for (size_t j = from; j < to; j++) {
+        const struct pf_intervention *it = &s->c->items[l->items[j]];
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            if (s->p->gaps[g].measure == m)
+                q[s->gpos[g] - s->goff[m]] =
+                    1.0 - s->p->gaps[g].gap_probability * (1.0 - s->succ[m]);
+        }
+    }
+    double *pmf;
+    size_t lo, len;
+    int rc = pf_poisson_binomial(q, n, &pmf, &lo, &len);
+    if (rc) return rc;
+    pf_stardist_pmf(ms, s->need[m], pmf, lo, len, d);
+    free(pmf);
+    return SG_OK;
+}
+
+static int exchange(struct opt_state *s)
+{
+    int rc;
+    for (size_t m = 0; m < s->nm; m++) {
+        list_chosen_first(s, &s->lists[m]);
+        if ((rc = update_measure(s, m))) return rc;
+    }
+    for (int iter = 0; iter < OPT_XCH_ITERS; iter++) {
+        double best_d = 0.0;
+        size_t bA = 0, bk = 0, bB = 0, bj = 0;
+        size_t brem[OPT_XCH_REM];
+        int found = 0;
+        for (size_t A = 0; A < s->nm; A++) {
+            struct opt_list *la = &s->lists[A];
+            size_t rem[OPT_XCH_REM], nrem = 0;
+            for (size_t q = la->pos; q > 0 && nrem < OPT_XCH_REM; q--)
+                rem[nrem++] = la->items[q - 1]; /* chosen-first order: all chosen */
+            double rmu[PF_MAX_MEASURES] = {0}, rvar[PF_MAX_MEASURES] = {0}, freed = 0;
+            uint64_t rmask = 0;
+            size_t done = 0;
+            for (size_t k = 0; k <= nrem; k = k ? k * 2 : 1) {
+                if (k == 0 && A > 0) continue; /* additions alone: once */
+                for (; done < k; done++) {
+                    const struct pf_intervention *it = &s->c->items[rem[done]];
+                    freed += it->cost;
+                    for (uint32_t t = 0; t < it->n_gaps; t++) {
+                        uint32_t g = s->c->gap_index[it->first + t];
+                        size_t m = s->p->gaps[g].measure;
+                        rmu[m] += gap_dmu(s, g);
+                        rvar[m] += gap_dvar(s, g);
+                        rmask |= 1ULL << m;
+                    }
+                }
+                double avail = s->budget_left + freed;
+                long cavail = s->count_left < 0 ? -1 : s->count_left + (long)k;
+                for (size_t B = 0; B < s->nm; B++) {
+                    if (B == A && k > 0) continue;
+                    struct opt_list *lb = &s->lists[B];
+                    size_t left = lb->n - lb->pos;
+                    uint64_t amask = 0;
+                    for (int x = 0; x < lb->n_aff; x++) amask |= 1ULL << lb->aff[x];
+                    for (size_t j = 1; j <= left; j *= 2) {
+                        double cost = lb->pcost[lb->pos + j] - lb->pcost[lb->pos];
+                        if (cost > avail + 1e-9 || (cavail >= 0 && (long)j > cavail)) break;
+                        double dsum = 0.0;
+                        uint64_t mm = rmask | amask;
+                        for (size_t m = 0; m < s->nm; m++) {
+                            if (!(mm & (1ULL << m))) continue;
+                            double amu = 0, avar = 0;
+                            for (int x = 0; x < lb->n_aff; x++)
+                                if ((size_t)lb->aff[x] == m) {
+                                    size_t na = (size_t)lb->n_aff;
+                                    amu = lb->pmu[(lb->pos + j) * na + (size_t)x] -
+                                          lb->pmu[lb->pos * na + (size_t)x];
+                                    avar = lb->pvar[(lb->pos + j) * na + (size_t)x] -
+                                           lb->pvar[lb->pos * na + (size_t)x];
+                                }
+                            struct pf_stardist d;
+                            if ((rc = move_dist(s, m, rem, k, lb, lb->pos, lb->pos + j,
+                                                amu - rmu[m], avar - rvar[m], &d)))
+                                return rc;
+                            dsum += dist_value(s, m, &d) - s->fcur[m];
+                        }
+                        if (dsum > best_d + 1e-12 * (fabs(best_d) + 1e-300)) {
+                            best_d = dsum;
+                            bA = A, bk = k, bB = B, bj = j;
+                            memcpy(brem, rem, k * sizeof *rem);
+                            found = 1;
+                        }
+                    }
+                }
+            }
+        }
+        if (!found || !(best_d > 1e-12)) break;
+        uint64_t touched = 0;
+        for (size_t r = 0; r < bk; r++) {
+            const struct pf_intervention *it = &s->c->items[brem[r]];
+            s->chosen[brem[r]] = 0;
+            s->budget_left += it->cost;
+            if (s->count_left >= 0) s->count_left++;
+            for (uint32_t t = 0; t < it->n_gaps; t++) {
+                uint32_t g = s->c->gap_index[it->first + t];
+                size_t m = s->p->gaps[g].measure;
+                s->mu[m] -= gap_dmu(s, g);
+                s->var[m] -= gap_dvar(s, g);
+                if (s->exact) s->curp[s->gpos[g]] = 1.0 - s->p->gaps[g].gap_probability;
+                touched |= 1ULL << m;
+            }
+        }
+        commit(s, &s->lists[bB], bj, &touched);
+        for (size_t m = 0; m < s->nm; m++)
+            if (touched & (1ULL << m))
+                if ((rc = update_measure(s, m))) return rc;
+        list_chosen_first(s, &s->lists[bA]);
+        list_chosen_first(s, &s->lists[bB]);
     }
     return SG_OK;
 }
@@ -696,6 +889,22 @@ int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
         for (int mode = 0; mode < 3; mode++) {
             s->mode = mode;
             if ((rc = greedy(s, prm))) {
+                rc = sg_errf(err, errlen, rc, "optimize: %s", sg_strerror(rc));
+                goto fail;
+            }
+            struct pf_outcome o;
+            pf_closure_probs(p, c, s->chosen, pclose);
+            if ((rc = pf_evaluate(p, pclose, s->exact, &o, err, errlen))) goto fail;
+            double obj = pf_objective_value(prm->objective, &o);
+            if (obj > round_best) {
+                round_best = obj;
+                memcpy(round_plan, s->chosen, c->n ? c->n : 1);
+            }
+        }
+        /* exchange moves from the round's best plan; kept when the evaluated objective rises
+         * (the moves follow the surrogate) */
+        if (!prm->no_exchange) {
+            if ((rc = set_state(s, prm, round_plan)) || (rc = exchange(s))) {
                 rc = sg_errf(err, errlen, rc, "optimize: %s", sg_strerror(rc));
                 goto fail;
             }

@@ -163,6 +163,7 @@ struct pf_opt_params {
     long max_count;               /* most interventions; 0 = no limit */
     enum pf_objective objective;  /* E[raw overall] or E[revenue] */
     int no_polish;                /* testing: skip the exact local search on small lists */
+    int no_exchange;              /* testing: skip the exchange moves after each greedy pass */
 };
 
 struct pf_plan_summary {

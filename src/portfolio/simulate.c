@@ -254,7 +254,7 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
                 mask[s->interventions[j]] = 1;
             }
         } else if (s->strategy == PF_STRATEGY_OPTIMIZER) {
-            struct pf_opt_params prm = {s->budget, 0, s->objective, 0};
+            struct pf_opt_params prm = {s->budget, 0, s->objective, 0, 0};
             struct pf_opt_result r;
             if ((rc = pf_optimize(p, c, &prm, &r, err, errlen))) goto fail;
             for (size_t j = 0; j < r.plan.n_chosen; j++) mask[r.plan.chosen[j]] = 1;

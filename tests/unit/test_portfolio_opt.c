@@ -177,6 +177,7 @@ static size_t make_small(void)
     return ng;
 }
 
+/* no_polish: 0 = the full optimizer, 1 = without the exact local search, 2 = greedy alone */
 static void run_small(enum pf_objective obj, int bundles, int no_polish, int n_inst, double *worst,
                       int *hits)
 {
@@ -209,7 +210,7 @@ static void run_small(enum pf_objective obj, int bundles, int no_polish, int n_i
             double v = brute_obj(&p, &c, mask, obj);
             if (v > best) best = v;
         }
-        struct pf_opt_params prm = {budget, 0, obj, no_polish};
+        struct pf_opt_params prm = {budget, 0, obj, no_polish >= 1, no_polish >= 2};
         struct pf_opt_result r;
         assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
         assert_true(r.plan.spend <= budget + 1e-9);
@@ -242,15 +243,19 @@ static void test_optimizer_exhaustive(void **state)
     static const char *const on[2] = {"singles", "bundles"};
     for (int obj = 0; obj < 2; obj++)
         for (int b = 0; b < 2; b++)
-            for (int np = 1; np >= 0; np--) {
+            for (int np = 2; np >= 0; np--) {
                 lcg_state = 20261125 + (uint64_t)(obj * 2 + b);
                 run_small((enum pf_objective)obj, b, np, 60, &worst, &hits);
                 printf("%s, %s, %s: optimum in %d/60 instances, worst share of the optimal gain "
                        "%.4f\n",
-                       obj ? "revenue" : "stars", on[b], np ? "greedy only" : "greedy + polish",
+                       obj ? "revenue" : "stars", on[b],
+                       np == 2 ? "greedy only" : np == 1 ? "greedy + exchange" : "full (+ local search)",
                        hits, worst);
-                /* with the exact local search every instance reaches >= 90% of the optimal gain */
+                /* with the exact local search every instance reaches >= 90% of the optimal gain;
+                 * without it (the path large portfolios take), greedy + exchange still reaches
+                 * 99% on the stars objective with single interventions */
                 if (!np) assert_true(worst >= 0.90);
+                if (np == 1 && obj == 0 && b == 0) assert_true(worst >= 0.99);
             }
 }
 
@@ -420,7 +425,7 @@ static void test_optimizer_beats_naive(void **state)
         for (int obj = 0; obj < 2; obj++) {
             struct pf_candidates c;
             assert_int_equal(pf_candidates_build(&p, bundles, &c, err, sizeof err), SG_OK);
-            struct pf_opt_params prm = {150000, 0, (enum pf_objective)obj, 0};
+            struct pf_opt_params prm = {150000, 0, (enum pf_objective)obj, 0, 0};
             struct pf_opt_result r;
             assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
             printf("%s %s: base P4 %.3f; gain %.6g (P4 %.3f, spend %.0f) vs by-probability %.6g, "
@@ -499,7 +504,7 @@ static void test_bad_input(void **state)
     char err[SG_ERRLEN];
     assert_int_equal(pf_candidates_build(&p, 1, &c, err, sizeof err), SG_OK);
     struct pf_opt_result o;
-    struct pf_opt_params prm = {0, 0, PF_OBJECTIVE_STARS, 0};
+    struct pf_opt_params prm = {0, 0, PF_OBJECTIVE_STARS, 0, 0};
     assert_int_equal(pf_optimize(&p, &c, &prm, &o, err, sizeof err), SG_EINVAL);
     assert_non_null(strstr(err, "budget"));
     prm.budget = -10;
@@ -587,7 +592,7 @@ static void test_no_gaps(void **state)
     char err[SG_ERRLEN];
     assert_int_equal(pf_candidates_build(&p, 1, &c, err, sizeof err), SG_OK);
     assert_int_equal(c.n, 0);
-    struct pf_opt_params prm = {1000, 0, PF_OBJECTIVE_REVENUE, 0};
+    struct pf_opt_params prm = {1000, 0, PF_OBJECTIVE_REVENUE, 0, 0};
     struct pf_opt_result r;
     assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
     assert_int_equal(r.plan.n_chosen, 0);

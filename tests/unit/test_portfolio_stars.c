@@ -153,7 +153,7 @@ static void test_optimize_with_engine(void **state)
     for (int m = 0; m < 3; m++) assert_true(mv[m].value >= 0 && isfinite(mv[m].value));
     double *pclose = malloc(9 * sizeof *pclose);
     for (int obj = 0; obj < 2; obj++) {
-        struct pf_opt_params prm = {300, 0, (enum pf_objective)obj, 0};
+        struct pf_opt_params prm = {300, 0, (enum pf_objective)obj, 0, 0};
         struct pf_opt_result r;
         assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
         assert_true(r.plan.spend <= 300 + 1e-9);
