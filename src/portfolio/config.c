@@ -3,74 +3,70 @@
  * (`key = value`). They work on a text buffer so that the CLI, the API and the tests can feed
  * them from anywhere; every error names the file, the line and the field.
  *
- * The CSV reader is a small local one (quoted fields, "" escapes, CRLF): core/ has no CSV helper
- * yet and these files are tiny, so a library would add a dependency for a few lines. */
+ * CSV goes through core/csv.h (the project's one CSV reader) over an fmemopen'ed buffer. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/csv.h"
 #include "core/fileio.h"
 #include "portfolio/portfolio.h"
 
 #define CSV_MAX_FIELDS 8
 #define CSV_FIELD_LEN 256
 
+/* Reads CSV records from a text buffer with core/csv.h (through fmemopen), skipping blank
+ * records and records whose first field starts with '#'. */
 struct csv_reader {
-    const char *p, *end;
+    FILE *f;
+    struct sg_csv *csv;
     long line;
 };
 
-/* Reads one record into fields; returns the number of fields, 0 at the end, -1 on a malformed
- * or oversized field. Blank lines and lines starting with '#' are skipped. */
-static int csv_next(struct csv_reader *r, char fields[CSV_MAX_FIELDS][CSV_FIELD_LEN])
+static int csv_begin(struct csv_reader *r, const char *text, size_t len, const char *name,
+                     char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (len == 0) return sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
+    r->f = fmemopen((void *)text, len, "r");
+    if (!r->f) return sg_errf(err, errlen, SG_ENOMEM, "%s: cannot open buffer", name);
+    struct sg_csv_opts o = {SG_CSV_UTF8, ',', 64 * 1024, CSV_MAX_FIELDS};
+    int rc = sg_csv_open(&r->csv, r->f, name, &o, err, errlen);
+    if (rc) {
+        fclose(r->f);
+        r->f = NULL;
+    }
+    return rc;
+}
+
+static void csv_end(struct csv_reader *r)
+{
+    sg_csv_free(r->csv);
+    if (r->f) fclose(r->f);
+    memset(r, 0, sizeof *r);
+}
+
+/* Copies the next record's fields (each at most CSV_FIELD_LEN - 1 bytes) into fields. Returns the
+ * number of fields, 0 at the end, or a negative sg_err with err filled. */
+static int csv_next(struct csv_reader *r, char fields[CSV_MAX_FIELDS][CSV_FIELD_LEN],
+                    const char *name, char *err, size_t errlen)
 {
     for (;;) {
-        if (r->p >= r->end) return 0;
-        r->line++;
-        if (*r->p == '#' || *r->p == '\n' || *r->p == '\r') {
-            while (r->p < r->end && *r->p != '\n') r->p++;
-            if (r->p < r->end) r->p++;
-            continue;
+        int rc = sg_csv_next(r->csv, err, errlen);
+        if (rc <= 0) return rc;
+        size_t nf = sg_csv_nfields(r->csv);
+        r->line = sg_csv_line(r->csv);
+        const char *f0 = sg_csv_field(r->csv, 0);
+        if (f0[0] == '#' || (nf == 1 && f0[0] == '\0')) continue;
+        for (size_t i = 0; i < nf; i++) {
+            if (sg_csv_field_len(r->csv, i) >= CSV_FIELD_LEN)
+                return sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: field %zu longer than %d bytes",
+                               name, r->line, i + 1, CSV_FIELD_LEN - 1);
+            memcpy(fields[i], sg_csv_field(r->csv, i), sg_csv_field_len(r->csv, i) + 1);
         }
-        break;
-    }
-    int nf = 0;
-    for (;;) {
-        if (nf >= CSV_MAX_FIELDS) return -1;
-        size_t len = 0;
-        char *f = fields[nf++];
-        if (r->p < r->end && *r->p == '"') {
-            r->p++;
-            for (;;) {
-                if (r->p >= r->end) return -1;
-                if (*r->p == '"') {
-                    if (r->p + 1 < r->end && r->p[1] == '"') r->p++;
-                    else {
-                        r->p++;
-                        break;
-                    }
-                }
-                if (*r->p == '\n') r->line++;
-                if (len + 1 >= CSV_FIELD_LEN) return -1;
-                f[len++] = *r->p++;
-            }
-        } else {
-            while (r->p < r->end && *r->p != ',' && *r->p != '\n' && *r->p != '\r') {
-                if (len + 1 >= CSV_FIELD_LEN) return -1;
-                f[len++] = *r->p++;
-            }
-        }
-        f[len] = '\0';
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == '\r') r->p++;
-        if (r->p < r->end && *r->p == '\n') r->p++;
-        else if (r->p < r->end) return -1; /* junk after a closing quote */
-        return nf;
+        return (int)nf;
     }
 }
 
@@ -143,15 +139,27 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
 {
     static const char *const hdr[] = {"measure", "intervention_type", "cost", "success_rate",
                                       "description"};
-    struct csv_reader r = {text, text + len, 0};
+    struct csv_reader r;
     char f[CSV_MAX_FIELDS][CSV_FIELD_LEN];
     int rc, nf;
     c->n_itypes = 0;
-    nf = csv_next(&r, f);
-    if (nf <= 0) return sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
-    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) return rc;
+    if ((rc = csv_begin(&r, text, len, name, err, errlen))) return rc;
+    nf = csv_next(&r, f, name, err, errlen);
+    if (nf < 0) {
+        rc = nf;
+        goto fail;
+    }
+    if (nf == 0) {
+        rc = sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
+        goto fail;
+    }
+    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) goto fail;
     size_t n = 0;
-    while ((nf = csv_next(&r, f)) != 0) {
+    while ((nf = csv_next(&r, f, name, err, errlen)) != 0) {
+        if (nf < 0) {
+            rc = nf;
+            goto fail;
+        }
         if (nf != 5) {
             rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected 5 fields, found %d", name,
                          r.line, nf);
@@ -196,10 +204,10 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
         n++;
     }
     c->n_itypes = n;
+    csv_end(&r);
     return SG_OK;
 fail:
-    if (nf < 0)
-        rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: malformed CSV record", name, r.line);
+    csv_end(&r);
     c->n_itypes = 0;
     return rc;
 }
@@ -209,20 +217,30 @@ int pf_config_parse_bundles(struct pf_config *c, const char *text, size_t len, c
 {
     static const char *const hdr[] = {"bundle", "intervention_type", "measures", "shared_cost",
                                       "description"};
-    struct csv_reader r = {text, text + len, 0};
+    struct csv_reader r;
     char f[CSV_MAX_FIELDS][CSV_FIELD_LEN];
     int rc, nf;
     c->n_rules = 0;
-    nf = csv_next(&r, f);
-    if (nf <= 0) return sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
-    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) return rc;
+    if ((rc = csv_begin(&r, text, len, name, err, errlen))) return rc;
+    nf = csv_next(&r, f, name, err, errlen);
+    if (nf < 0) {
+        rc = nf;
+        goto fail;
+    }
+    if (nf == 0) {
+        rc = sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
+        goto fail;
+    }
+    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) goto fail;
     size_t n = 0;
-    while ((nf = csv_next(&r, f)) != 0) {
+    while ((nf = csv_next(&r, f, name, err, errlen)) != 0) {
+        if (nf < 0) {
+            rc = nf;
+            goto fail;
+        }
         if (nf != 5) {
-            rc = nf < 0 ? sg_errf(err, errlen, SG_EPARSE, "%s:%ld: malformed CSV record", name,
-                                  r.line)
-                        : sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected 5 fields, found %d",
-                                  name, r.line, nf);
+            rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected 5 fields, found %d", name,
+                         r.line, nf);
             goto fail;
         }
         if (n >= PF_MAX_RULES) {
@@ -281,8 +299,10 @@ int pf_config_parse_bundles(struct pf_config *c, const char *text, size_t len, c
         n++;
     }
     c->n_rules = n;
+    csv_end(&r);
     return SG_OK;
 fail:
+    csv_end(&r);
     c->n_rules = 0;
     return rc;
 }
