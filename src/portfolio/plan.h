@@ -186,11 +186,13 @@ struct pf_opt_result {
     int rounds;                          /* linearization rounds run */
 };
 
-/* Chooses candidates under the budget (and max_count) to maximize the objective (greedy with
- * per-measure lookahead runs over a conditionally linearized objective, re-linearized and
- * re-run; see docs/PORTFOLIO.md) and evaluates the plan and the two naive orders. Fails with
- * SG_EINVAL naming "budget" (<= 0 or not finite) or "max_count" (< 0), or SG_ENOMEM. Free with
- * pf_opt_result_free. Candidate values (items[].value) are not required. */
+/* Chooses candidates under the budget (and max_count) to maximize the objective: greedy with
+ * per-measure lookahead runs over a conditionally linearized objective (three variants), exchange
+ * moves between measures, re-linearized and re-run (up to 3 rounds), and with <= 64 candidates an
+ * exact local search (docs/PORTFOLIO.md). Evaluates the plan and the two naive orders. Fails with
+ * SG_EINVAL naming "budget" (<= 0 or not finite), "max_count" (< 0) or "objective", the problem's
+ * validation errors, or SG_ENOMEM. Free with pf_opt_result_free (also after a failure). Candidate
+ * values (items[].value) are not required. */
 int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
                 const struct pf_opt_params *prm, struct pf_opt_result *out, char *err,
                 size_t errlen) SG_WUR;
