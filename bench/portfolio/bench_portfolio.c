@@ -39,7 +39,10 @@ static uint64_t xr(void)
     rs ^= rs << 17;
     return rs;
 }
-static double uni(void) { return (double)(xr() >> 11) * 0x1.0p-53; }
+static double uni(void)
+{
+    return (double)(xr() >> 11) * 0x1.0p-53;
+}
 
 /* Counts rater calls, to estimate the cost with the real Star Ratings engine (~2.3 us per
  * stars_rate call on this machine for a 2026 MA-PD contract). */
@@ -73,10 +76,14 @@ int main(int argc, char **argv)
     int reps = 3;
     double budget = 1000000;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--gaps")) n_gaps = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--runs")) runs = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--budget")) budget = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--gaps"))
+            n_gaps = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--runs"))
+            runs = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--budget"))
+            budget = atof(argv[i + 1]);
     }
     if (reps < 1 || reps > MAXREP || n_gaps < 11) {
         fprintf(stderr, "bad arguments\n");
@@ -94,11 +101,11 @@ int main(int argc, char **argv)
         char part;
         double w, c[4], rate;
     } def[11] = {
-        {"BCS", 'C', 1, {58, 71, 76, 84}, 72},   {"COL", 'C', 1, {48, 60, 70, 78}, 66},
-        {"CBP", 'C', 3, {67, 75, 80, 86}, 74},   {"BPD", 'C', 0, {0, 0, 0, 0}, 60},
-        {"GSD", 'C', 3, {54, 77, 87, 91}, 78},   {"KED", 'C', 1, {34, 51, 62, 74}, 55},
-        {"EED", 'C', 1, {60, 72, 80, 86}, 70},   {"SUPD", 'D', 1, {81, 85, 89, 93}, 82},
-        {"PDC-DR", 'D', 3, {83, 86, 89, 92}, 83}, {"PDC-RASA", 'D', 3, {84, 88, 91, 93}, 85},
+        {"BCS", 'C', 1, {58, 71, 76, 84}, 72},     {"COL", 'C', 1, {48, 60, 70, 78}, 66},
+        {"CBP", 'C', 3, {67, 75, 80, 86}, 74},     {"BPD", 'C', 0, {0, 0, 0, 0}, 60},
+        {"GSD", 'C', 3, {54, 77, 87, 91}, 78},     {"KED", 'C', 1, {34, 51, 62, 74}, 55},
+        {"EED", 'C', 1, {60, 72, 80, 86}, 70},     {"SUPD", 'D', 1, {81, 85, 89, 93}, 82},
+        {"PDC-DR", 'D', 3, {83, 86, 89, 92}, 83},  {"PDC-RASA", 'D', 3, {84, 88, 91, 93}, 85},
         {"PDC-STA", 'D', 3, {84, 88, 90, 93}, 84},
     };
     struct pf_measure ms[11];
@@ -177,16 +184,19 @@ int main(int argc, char **argv)
                    r.by_weight.gain);
         pf_opt_result_free(&r);
         double rates[11];
-        for (int m = 0; m < 11; m++) rates[m] = 0.25;
-        struct pf_scenario sc = {PF_STRATEGY_CLOSURE, rates, 0, PF_OBJECTIVE_STARS, NULL, 0, runs, 42};
+        for (int m = 0; m < 11; m++)
+            rates[m] = 0.25;
+        struct pf_scenario sc = {
+            PF_STRATEGY_CLOSURE, rates, 0, PF_OBJECTIVE_STARS, NULL, 0, runs, 42};
         double t7 = now_s();
         if (pf_simulate(&p, NULL, &sc, &sr, err, sizeof err)) goto fail;
         double t8 = now_s();
         if (rep == reps - 1)
-            printf("simulation closure 25%%: overall %.1f -> %.1f, exact P(>=4) %.3f, MC P(>=4) %.3f "
-                   "(%ld runs), revenue impact %.0f, investment %.0f, gaps closed %.0f, members %ld\n",
-                   sr.base.overall, sr.proj.overall, sr.exact_proj.p_overall_ge4, sr.mc_p_ge4,
-                   sr.runs, sr.revenue_impact, sr.investment, sr.gaps_closed, sr.members_impacted);
+            printf(
+                "simulation closure 25%%: overall %.1f -> %.1f, exact P(>=4) %.3f, MC P(>=4) %.3f "
+                "(%ld runs), revenue impact %.0f, investment %.0f, gaps closed %.0f, members %ld\n",
+                sr.base.overall, sr.proj.overall, sr.exact_proj.p_overall_ge4, sr.mc_p_ge4, sr.runs,
+                sr.revenue_impact, sr.investment, sr.gaps_closed, sr.members_impacted);
         pf_sim_result_free(&sr);
         sc.strategy = PF_STRATEGY_OPTIMIZER;
         sc.budget = budget;
@@ -216,11 +226,12 @@ int main(int argc, char **argv)
         t_wall[rep] = wall_s() - w0;
     }
     printf("median wall seconds per repetition (all stages): %.3f\n", med(t_wall, reps));
-    printf("median CPU seconds: candidates singles %.3f, bundles %.3f; valuation %.3f; optimize stars "
-           "%.3f, revenue %.3f; simulate closure (exact + %ld MC runs) %.3f; simulate optimizer "
-           "%.3f; snapshot %.3f\n",
-           med(t_single, reps), med(t_bundle, reps), med(t_value, reps), med(t_opt_s, reps),
-           med(t_opt_r, reps), runs, med(t_sim, reps), med(t_simopt, reps), med(t_snap, reps));
+    printf(
+        "median CPU seconds: candidates singles %.3f, bundles %.3f; valuation %.3f; optimize stars "
+        "%.3f, revenue %.3f; simulate closure (exact + %ld MC runs) %.3f; simulate optimizer "
+        "%.3f; snapshot %.3f\n",
+        med(t_single, reps), med(t_bundle, reps), med(t_value, reps), med(t_opt_s, reps),
+        med(t_opt_r, reps), runs, med(t_sim, reps), med(t_simopt, reps), med(t_snap, reps));
     free(gaps);
     free(val);
     return 0;

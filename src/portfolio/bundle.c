@@ -56,9 +56,10 @@ int pf_problem_check(const struct pf_problem *p, char *err, size_t errlen)
                            "measure %s: %ld open gaps but only %ld non-compliant members", ms->code,
                            open[m], ms->denominator - ms->compliant);
         if (open[m] && !pf_config_itype(p->cfg, ms->code))
-            return sg_errf(err, errlen, SG_EINVAL,
-                           "measure %s: has open gaps but no intervention type in the configuration",
-                           ms->code);
+            return sg_errf(
+                err, errlen, SG_EINVAL,
+                "measure %s: has open gaps but no intervention type in the configuration",
+                ms->code);
     }
     return SG_OK;
 }
@@ -109,14 +110,16 @@ int pf_candidates_build(const struct pf_problem *p, int use_bundles, struct pf_c
         rc = sg_errf(err, errlen, SG_ENOMEM, "candidates: out of memory for %zu gaps", n);
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
     sort_by_member(p->gaps, order, n);
 
     size_t ni = 0, ng = 0;
     for (size_t a = 0; a < n;) {
         size_t b = a;
         uint32_t member = p->gaps[order[a]].member;
-        while (b < n && p->gaps[order[b]].member == member) b++;
+        while (b < n && p->gaps[order[b]].member == member)
+            b++;
         /* gaps order[a..b) belong to one member; used[] marks those placed in a bundle */
         uint8_t used_small[64];
         uint8_t *used = (b - a) <= sizeof used_small ? used_small : calloc(b - a, 1);
@@ -176,7 +179,8 @@ void pf_candidates_free(struct pf_candidates *c)
     memset(c, 0, sizeof *c);
 }
 
-const char *pf_intervention_type(const struct pf_problem *p, const struct pf_candidates *c, size_t i)
+const char *pf_intervention_type(const struct pf_problem *p, const struct pf_candidates *c,
+                                 size_t i)
 {
     const struct pf_intervention *it = &c->items[i];
     if (it->rule >= 0) return p->cfg->rules[it->rule].type;

@@ -73,8 +73,10 @@ static int csv_next(struct csv_reader *r, char fields[CSV_MAX_FIELDS][CSV_FIELD_
 static void trim(char *s)
 {
     size_t n = strlen(s), a = 0;
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
-    while (s[a] == ' ' || s[a] == '\t') a++;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    while (s[a] == ' ' || s[a] == '\t')
+        a++;
     if (a) memmove(s, s + a, n - a + 1);
 }
 
@@ -84,7 +86,8 @@ static int parse_double(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &e);
     if (e == s || errno || !isfinite(v)) return -1;
-    while (*e == ' ' || *e == '\t') e++;
+    while (*e == ' ' || *e == '\t')
+        e++;
     if (*e) return -1;
     *out = v;
     return 0;
@@ -125,7 +128,10 @@ bad:;
     return sg_errf(err, errlen, SG_EPARSE, "%s:1: header must be '%s'", name, list);
 }
 
-void pf_config_init(struct pf_config *c) { memset(c, 0, sizeof *c); }
+void pf_config_init(struct pf_config *c)
+{
+    memset(c, 0, sizeof *c);
+}
 
 const struct pf_itype *pf_config_itype(const struct pf_config *c, const char *measure)
 {
@@ -172,7 +178,8 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
         }
         struct pf_itype *t = &c->itypes[n];
         memset(t, 0, sizeof *t);
-        for (int i = 0; i < 4; i++) trim(f[i]);
+        for (int i = 0; i < 4; i++)
+            trim(f[i]);
         if (copy_field(t->measure, sizeof t->measure, f[0])) {
             rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: field measure: empty or too long", name,
                          r.line);
@@ -184,8 +191,8 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
             goto fail;
         }
         if (parse_double(f[2], &t->cost) || !(t->cost > 0)) {
-            rc = sg_errf(err, errlen, SG_ERANGE, "%s:%ld: field cost: '%s' is not a positive number",
-                         name, r.line, f[2]);
+            rc = sg_errf(err, errlen, SG_ERANGE,
+                         "%s:%ld: field cost: '%s' is not a positive number", name, r.line, f[2]);
             goto fail;
         }
         if (parse_double(f[3], &t->success) || t->success < 0 || t->success > 1) {
@@ -250,15 +257,18 @@ int pf_config_parse_bundles(struct pf_config *c, const char *text, size_t len, c
         }
         struct pf_bundle_rule *b = &c->rules[n];
         memset(b, 0, sizeof *b);
-        for (int i = 0; i < 4; i++) trim(f[i]);
-        if (copy_field(b->name, sizeof b->name, f[0]) || copy_field(b->type, sizeof b->type, f[1])) {
+        for (int i = 0; i < 4; i++)
+            trim(f[i]);
+        if (copy_field(b->name, sizeof b->name, f[0]) ||
+            copy_field(b->type, sizeof b->type, f[1])) {
             rc = sg_errf(err, errlen, SG_EPARSE,
                          "%s:%ld: field bundle/intervention_type: empty or too long", name, r.line);
             goto fail;
         }
         if (parse_double(f[3], &b->shared_cost) || !(b->shared_cost >= 0)) {
-            rc = sg_errf(err, errlen, SG_ERANGE,
-                         "%s:%ld: field shared_cost: '%s' is not a number >= 0", name, r.line, f[3]);
+            rc =
+                sg_errf(err, errlen, SG_ERANGE,
+                        "%s:%ld: field shared_cost: '%s' is not a number >= 0", name, r.line, f[3]);
             goto fail;
         }
         copy_trunc(b->desc, sizeof b->desc, f[4]);
@@ -421,7 +431,8 @@ int pf_econ_parse(struct pf_econ *e, const char *text, size_t len, const char *n
     }
     if (e->bid_pmpm < 0) {
         if (bid_ratio < 0) {
-            rc = sg_errf(err, errlen, SG_EINVAL, "%s: field bid_pmpm or bid_ratio is missing", name);
+            rc =
+                sg_errf(err, errlen, SG_EINVAL, "%s: field bid_pmpm or bid_ratio is missing", name);
             goto fail;
         }
         e->bid_pmpm = bid_ratio * e->benchmark_pmpm;
@@ -445,9 +456,12 @@ int pf_config_load_dir(struct pf_config *c, const char *dir, char *err, size_t e
         if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= (int)sizeof path)
             return sg_errf(err, errlen, SG_ETOOBIG, "%s: path too long", dir);
         if ((rc = sg_read_file(path, 1 << 20, &text, &len, err, errlen))) return rc;
-        if (i == 0) rc = pf_config_parse_interventions(c, text, len, path, err, errlen);
-        else if (i == 1) rc = pf_config_parse_bundles(c, text, len, path, err, errlen);
-        else rc = pf_econ_parse(&c->econ, text, len, path, err, errlen);
+        if (i == 0)
+            rc = pf_config_parse_interventions(c, text, len, path, err, errlen);
+        else if (i == 1)
+            rc = pf_config_parse_bundles(c, text, len, path, err, errlen);
+        else
+            rc = pf_econ_parse(&c->econ, text, len, path, err, errlen);
         free(text);
         if (rc) {
             pf_config_init(c);

@@ -60,13 +60,15 @@ int pf_econ_check(const struct pf_econ *e, char *err, size_t errlen)
 {
     if (!(e->benchmark_pmpm > 0))
         return sg_errf(err, errlen, SG_ERANGE, "economics: benchmark_pmpm must be > 0");
-    if (!(e->bid_pmpm > 0)) return sg_errf(err, errlen, SG_ERANGE, "economics: bid_pmpm must be > 0");
+    if (!(e->bid_pmpm > 0))
+        return sg_errf(err, errlen, SG_ERANGE, "economics: bid_pmpm must be > 0");
     if (!(e->risk_score > 0))
         return sg_errf(err, errlen, SG_ERANGE, "economics: risk_score must be > 0");
     if (e->n_bonus > PF_MAX_LEVELS || e->n_rebate > PF_MAX_LEVELS)
         return sg_errf(err, errlen, SG_ETOOBIG, "economics: too many bonus/rebate rows");
     for (size_t i = 0; i < e->n_bonus; i++)
-        if (e->bonus_pct[i] < 0 || e->bonus_pct[i] > 100 || (i && e->bonus_min[i] <= e->bonus_min[i - 1]))
+        if (e->bonus_pct[i] < 0 || e->bonus_pct[i] > 100 ||
+            (i && e->bonus_min[i] <= e->bonus_min[i - 1]))
             return sg_errf(err, errlen, SG_EINVAL, "economics: bonus row %zu invalid", i + 1);
     for (size_t i = 0; i < e->n_rebate; i++)
         if (e->rebate_pct[i] < 0 || e->rebate_pct[i] > 100 ||

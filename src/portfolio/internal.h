@@ -24,11 +24,11 @@ void pf_stardist_pmf(const struct pf_measure *m, const long need[6], const doubl
 
 /* Summary of the overall rating over independent measure star distributions. */
 struct pf_enum_result {
-    double exp_raw;        /* E[raw overall] */
-    double exp_overall;    /* E[half-star overall] */
-    double p_overall[11];  /* P(overall = i/2) */
-    double exp_revenue;    /* E[revenue(half-star overall)] */
-    double exp_smooth;     /* E[pf_econ_smooth_revenue(raw)] */
+    double exp_raw;       /* E[raw overall] */
+    double exp_overall;   /* E[half-star overall] */
+    double p_overall[11]; /* P(overall = i/2) */
+    double exp_revenue;   /* E[revenue(half-star overall)] */
+    double exp_smooth;    /* E[pf_econ_smooth_revenue(raw)] */
 };
 
 /* Enumerates the joint stars (with measure fixed_m forced to star fixed_k when fixed_m >= 0),
@@ -37,7 +37,7 @@ struct pf_enum_result {
 int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fixed_m, int fixed_k,
                  double max_combos, struct pf_enum_result *out, char *err, size_t errlen);
 
-#define PF_ENUM_MAX 20000.0 /* combinations rated when evaluating an outcome */
+#define PF_ENUM_MAX 20000.0   /* combinations rated when evaluating an outcome */
 #define PF_ENUM_LINEAR 2000.0 /* per conditional expectation in the optimizer's linearization */
 
 /* Fills an outcome from per-measure star distributions and expected closures mu[m]. */

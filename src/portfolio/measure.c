@@ -11,7 +11,8 @@
 double pf_round_display(double rate, int precision)
 {
     double scale = 1.0;
-    for (int i = 0; i < precision; i++) scale *= 10.0;
+    for (int i = 0; i < precision; i++)
+        scale *= 10.0;
     /* the small epsilon absorbs binary error in 100*c/den (e.g. 83.4999999999 for 83.5) */
     return floor(rate * scale + 0.5 + 1e-9) / scale;
 }
@@ -35,8 +36,10 @@ int pf_star_for_rate(const struct pf_measure *m, const double cut[4], double rat
     double r = pf_round_display(rate, m->precision);
     int star = 1;
     for (int k = 0; k < 4; k++) {
-        if (m->lower_is_better ? r <= cut[k] : r >= cut[k]) star = k + 2;
-        else break;
+        if (m->lower_is_better ? r <= cut[k] : r >= cut[k])
+            star = k + 2;
+        else
+            break;
     }
     return star;
 }
@@ -55,8 +58,10 @@ void pf_star_thresholds(const struct pf_measure *m, const double cut[4], long ne
         long lo = 0, hi = m->denominator + 1;
         while (lo < hi) {
             long mid = lo + (hi - lo) / 2;
-            if (pf_star_for_rate(m, cut, pf_rate(m, mid)) >= k) hi = mid;
-            else lo = mid + 1;
+            if (pf_star_for_rate(m, cut, pf_rate(m, mid)) >= k)
+                hi = mid;
+            else
+                lo = mid + 1;
         }
         need[k] = lo;
     }
@@ -69,7 +74,8 @@ int pf_measure_check(const struct pf_measure *m, char *err, size_t errlen)
     if (m->part != 'C' && m->part != 'D')
         return sg_errf(err, errlen, SG_EINVAL, "measure %s: part must be C or D", c);
     if (!(m->weight >= 0.0) || m->weight > 10.0)
-        return sg_errf(err, errlen, SG_ERANGE, "measure %s: weight %g outside [0,10]", c, m->weight);
+        return sg_errf(err, errlen, SG_ERANGE, "measure %s: weight %g outside [0,10]", c,
+                       m->weight);
     if (m->precision < 0 || m->precision > 6)
         return sg_errf(err, errlen, SG_ERANGE, "measure %s: precision %d outside [0,6]", c,
                        m->precision);

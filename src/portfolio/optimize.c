@@ -117,7 +117,8 @@ static int measure_dist(struct opt_state *s, size_t m, double dmu, double dvar,
 static double dist_value(const struct opt_state *s, size_t m, const struct pf_stardist *d)
 {
     double f = 0.0;
-    for (int k = 0; k <= 5; k++) f += d->p[k] * s->v[m][k];
+    for (int k = 0; k <= 5; k++)
+        f += d->p[k] * s->v[m][k];
     return f;
 }
 
@@ -138,7 +139,8 @@ static int run_gain(struct opt_state *s, const struct opt_list *l, size_t r, dou
     double g = 0.0;
     for (int k = 0; k < l->n_aff; k++) {
         size_t m = (size_t)l->aff[k];
-        double dmu = l->pmu[b * (size_t)l->n_aff + (size_t)k] - l->pmu[a * (size_t)l->n_aff + (size_t)k];
+        double dmu =
+            l->pmu[b * (size_t)l->n_aff + (size_t)k] - l->pmu[a * (size_t)l->n_aff + (size_t)k];
         double dvar =
             l->pvar[b * (size_t)l->n_aff + (size_t)k] - l->pvar[a * (size_t)l->n_aff + (size_t)k];
         if (dmu == 0.0 && dvar == 0.0) continue;
@@ -167,8 +169,10 @@ static int refresh(struct opt_state *s, struct opt_list *l)
     size_t lo = 1, hi = rem;
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
-        if (l->pcost[l->pos + mid] - l->pcost[l->pos] <= s->budget_left + 1e-9) lo = mid;
-        else hi = mid - 1;
+        if (l->pcost[l->pos + mid] - l->pcost[l->pos] <= s->budget_left + 1e-9)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     size_t maxr = lo;
     if (s->count_left > 0 && (size_t)s->count_left < maxr) maxr = (size_t)s->count_left;
@@ -255,7 +259,8 @@ static void list_prefix(struct opt_state *s, struct opt_list *l)
 {
     size_t na = (size_t)(l->n_aff ? l->n_aff : 1);
     int slot[PF_MAX_MEASURES];
-    for (int x = 0; x < l->n_aff; x++) slot[l->aff[x]] = x;
+    for (int x = 0; x < l->n_aff; x++)
+        slot[l->aff[x]] = x;
     memset(l->pmu, 0, na * sizeof(double));
     memset(l->pvar, 0, na * sizeof(double));
     l->pcost[0] = 0;
@@ -335,7 +340,8 @@ static int build_lists(struct opt_state *s, char *err, size_t errlen)
     for (size_t m = 0; m < s->nm; m++) {
         struct opt_list *l = &s->lists[m];
         int slot[PF_MAX_MEASURES];
-        for (size_t j = 0; j < PF_MAX_MEASURES; j++) slot[j] = -1;
+        for (size_t j = 0; j < PF_MAX_MEASURES; j++)
+            slot[j] = -1;
         for (size_t j = 0; j < l->n; j++) {
             const struct pf_intervention *it = &c->items[l->items[j]];
             for (uint32_t t = 0; t < it->n_gaps; t++) {
@@ -439,7 +445,8 @@ static int linearize(struct opt_state *s, enum pf_objective obj, char *err, size
         s->v[m][0] = 0.0;
         for (int k = 1; k <= 5; k++) {
             struct pf_enum_result er;
-            if ((rc = pf_enumerate(s->p, d, (int)m, k, PF_ENUM_LINEAR, &er, err, errlen))) return rc;
+            if ((rc = pf_enumerate(s->p, d, (int)m, k, PF_ENUM_LINEAR, &er, err, errlen)))
+                return rc;
             s->v[m][k] = obj == PF_OBJECTIVE_STARS ? er.exp_raw : er.exp_smooth;
         }
     }
@@ -590,7 +597,8 @@ static int exchange(struct opt_state *s)
                     struct opt_list *lb = &s->lists[B];
                     size_t left = lb->n - lb->pos;
                     uint64_t amask = 0;
-                    for (int x = 0; x < lb->n_aff; x++) amask |= 1ULL << lb->aff[x];
+                    for (int x = 0; x < lb->n_aff; x++)
+                        amask |= 1ULL << lb->aff[x];
                     for (size_t j = 1; j <= left; j *= 2) {
                         double cost = lb->pcost[lb->pos + j] - lb->pcost[lb->pos];
                         if (cost > avail + 1e-9 || (cavail >= 0 && (long)j > cavail)) break;
@@ -688,7 +696,8 @@ static int polish(const struct pf_problem *p, const struct pf_candidates *c,
             if (d1 < n && !mask[d1]) continue;
             for (size_t d2 = d1 < n && dmax > 1 ? d1 + 1 : n; d2 <= n && !improved; d2++) {
                 if (d2 < n && !mask[d2]) continue;
-                double sp = spend - (d1 < n ? c->items[d1].cost : 0) - (d2 < n ? c->items[d2].cost : 0);
+                double sp =
+                    spend - (d1 < n ? c->items[d1].cost : 0) - (d2 < n ? c->items[d2].cost : 0);
                 long ct = cnt - (d1 < n) - (d2 < n);
                 for (size_t a1 = 0; a1 <= n && !improved; a1++) {
                     if (a1 < n && mask[a1]) continue;
@@ -707,8 +716,8 @@ static int polish(const struct pf_problem *p, const struct pf_candidates *c,
                         if (a1 < n) mask[a1] = 1;
                         if (a2 < n) mask[a2] = 1;
                         double v;
-                        if ((rc = plan_objective(p, c, mask, exact, prm->objective, pclose, &v,
-                                                 err, errlen)))
+                        if ((rc = plan_objective(p, c, mask, exact, prm->objective, pclose, &v, err,
+                                                 errlen)))
                             return rc;
                         if (v > *obj + 1e-12 * (fabs(*obj) + 1)) {
                             *obj = v;
@@ -730,24 +739,27 @@ static int polish(const struct pf_problem *p, const struct pf_candidates *c,
 
 int pf_objective_parse(const char *s, enum pf_objective *out, char *err, size_t errlen)
 {
-    if (s && !strcmp(s, "stars")) *out = PF_OBJECTIVE_STARS;
-    else if (s && !strcmp(s, "revenue")) *out = PF_OBJECTIVE_REVENUE;
+    if (s && !strcmp(s, "stars"))
+        *out = PF_OBJECTIVE_STARS;
+    else if (s && !strcmp(s, "revenue"))
+        *out = PF_OBJECTIVE_REVENUE;
     else
-        return sg_errf(err, errlen, SG_EINVAL, "objective: unknown '%s' (expected stars or revenue)",
-                       s ? s : "");
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "objective: unknown '%s' (expected stars or revenue)", s ? s : "");
     return SG_OK;
 }
 
 /* Fills a plan summary from a chosen mask. */
 static int summarize(const struct pf_problem *p, const struct pf_candidates *c, const uint8_t *mask,
-                     int exact, enum pf_objective obj, const struct pf_outcome *base, double *pclose,
-                     struct pf_plan_summary *ps, char *err, size_t errlen)
+                     int exact, enum pf_objective obj, const struct pf_outcome *base,
+                     double *pclose, struct pf_plan_summary *ps, char *err, size_t errlen)
 {
     size_t n = 0;
     int rc;
     free(ps->chosen);
     memset(ps, 0, sizeof *ps);
-    for (size_t i = 0; i < c->n; i++) n += mask[i] != 0;
+    for (size_t i = 0; i < c->n; i++)
+        n += mask[i] != 0;
     ps->chosen = malloc((n ? n : 1) * sizeof *ps->chosen);
     if (!ps->chosen) return sg_errf(err, errlen, SG_ENOMEM, "optimize: out of memory");
     for (size_t i = 0; i < c->n; i++)
@@ -820,7 +832,8 @@ static int naive_plan(const struct pf_problem *p, const struct pf_candidates *c,
 }
 
 int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
-                const struct pf_opt_params *prm, struct pf_opt_result *out, char *err, size_t errlen)
+                const struct pf_opt_params *prm, struct pf_opt_result *out, char *err,
+                size_t errlen)
 {
     struct opt_state *s = NULL;
     uint8_t *best = NULL, *round_plan = NULL;
@@ -864,12 +877,15 @@ int pf_optimize(const struct pf_problem *p, const struct pf_candidates *c,
             rc = sg_errf(err, errlen, SG_ENOMEM, "optimize: out of memory");
             goto fail;
         }
-        for (size_t i = 0; i < p->n_gaps; i++) cnt[p->gaps[i].measure]++;
+        for (size_t i = 0; i < p->n_gaps; i++)
+            cnt[p->gaps[i].measure]++;
         s->goff[0] = 0;
-        for (size_t m = 0; m < s->nm; m++) s->goff[m + 1] = s->goff[m] + cnt[m];
+        for (size_t m = 0; m < s->nm; m++)
+            s->goff[m + 1] = s->goff[m] + cnt[m];
         size_t pos[PF_MAX_MEASURES];
         memcpy(pos, s->goff, s->nm * sizeof *pos);
-        for (size_t i = 0; i < p->n_gaps; i++) s->gpos[i] = pos[p->gaps[i].measure]++;
+        for (size_t i = 0; i < p->n_gaps; i++)
+            s->gpos[i] = pos[p->gaps[i].measure]++;
     }
     if ((rc = build_lists(s, err, errlen))) goto fail;
 

@@ -9,7 +9,7 @@
 #include "portfolio/internal.h"
 #include "portfolio/plan.h"
 
-#define PF_NORMAL_ABOVE 2000   /* open gaps above which pf_evaluate(exact=0) uses the normal */
+#define PF_NORMAL_ABOVE 2000 /* open gaps above which pf_evaluate(exact=0) uses the normal */
 
 /* The direct DP: adds one Bernoulli at a time to the pmf, dropping edge entries below 1e-17
  * of the peak as it goes. */
@@ -30,8 +30,10 @@ static int pb_dp(const double *p, size_t n, double **pmf, size_t *lo, size_t *le
         if (f[a] > mx) mx = f[a];
         b++;
         double thr = mx * 1e-17;
-        while (a < b && f[a] < thr) f[a++] = 0.0;
-        while (b > a && f[b] < thr) f[b--] = 0.0;
+        while (a < b && f[a] < thr)
+            f[a++] = 0.0;
+        while (b > a && f[b] < thr)
+            f[b--] = 0.0;
     }
     size_t w = b - a + 1;
     double *out = malloc(w * sizeof *out);
@@ -77,7 +79,8 @@ static int pb_rec(const double *p, size_t n, double **pmf, size_t *lo, size_t *l
     for (size_t i = 0; i < na; i++) {
         double ai = a[i];
         double *ci = c + i;
-        for (size_t j = 0; j < nb; j++) ci[j] += ai * b[j];
+        for (size_t j = 0; j < nb; j++)
+            ci[j] += ai * b[j];
     }
     free(a);
     free(b);
@@ -85,8 +88,10 @@ static int pb_rec(const double *p, size_t n, double **pmf, size_t *lo, size_t *l
     for (size_t k = 0; k < nc; k++)
         if (c[k] > mx) mx = c[k];
     size_t s = 0, e = nc; /* keep c[s..e) */
-    while (s + 1 < e && c[s] < mx * 1e-17) s++;
-    while (e - 1 > s && c[e - 1] < mx * 1e-17) e--;
+    while (s + 1 < e && c[s] < mx * 1e-17)
+        s++;
+    while (e - 1 > s && c[e - 1] < mx * 1e-17)
+        e--;
     if (s > 0) memmove(c, c + s, (e - s) * sizeof *c);
     *pmf = c;
     *lo = la + lb + s;
@@ -108,7 +113,8 @@ static void stardist_finish(struct pf_stardist *d, const double ge[6])
     /* ge[k] = P(star >= k), k = 2..5, non-increasing */
     d->p[0] = 0.0;
     d->p[1] = 1.0 - ge[2];
-    for (int k = 2; k <= 4; k++) d->p[k] = ge[k] - ge[k + 1];
+    for (int k = 2; k <= 4; k++)
+        d->p[k] = ge[k] - ge[k + 1];
     d->p[5] = ge[5];
     for (int k = 1; k <= 5; k++)
         if (d->p[k] < 0) d->p[k] = 0; /* rounding noise */
@@ -126,10 +132,14 @@ void pf_stardist_normal(const struct pf_measure *m, const long need[6], double m
     double sd = var > 1e-12 ? sqrt(var) : 0.0;
     for (int k = 2; k <= 5; k++) {
         double t = (double)(need[k] - m->compliant); /* closures needed for star >= k */
-        if (t <= 0) ge[k] = 1.0;
-        else if (need[k] > m->denominator) ge[k] = 0.0;
-        else if (sd == 0.0) ge[k] = mu + 1e-9 >= t ? 1.0 : 0.0;
-        else ge[k] = 0.5 * erfc((t - 0.5 - mu) / (sd * M_SQRT2));
+        if (t <= 0)
+            ge[k] = 1.0;
+        else if (need[k] > m->denominator)
+            ge[k] = 0.0;
+        else if (sd == 0.0)
+            ge[k] = mu + 1e-9 >= t ? 1.0 : 0.0;
+        else
+            ge[k] = 0.5 * erfc((t - 0.5 - mu) / (sd * M_SQRT2));
         if (k > 2 && ge[k] > ge[k - 1]) ge[k] = ge[k - 1];
     }
     stardist_finish(d, ge);
@@ -147,10 +157,13 @@ void pf_stardist_pmf(const struct pf_measure *m, const long need[6], const doubl
     for (int k = 2; k <= 5; k++) {
         long t = need[k] - m->compliant;
         double s = 0.0;
-        if (need[k] > m->denominator) s = 0.0;
-        else if (t <= (long)lo) s = 1.0;
+        if (need[k] > m->denominator)
+            s = 0.0;
+        else if (t <= (long)lo)
+            s = 1.0;
         else
-            for (size_t j = (size_t)t - lo; j < len; j++) s += pmf[j];
+            for (size_t j = (size_t)t - lo; j < len; j++)
+                s += pmf[j];
         ge[k] = s > 1.0 ? 1.0 : s;
         if (k > 2 && ge[k] > ge[k - 1]) ge[k] = ge[k - 1];
     }
@@ -212,7 +225,8 @@ int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fi
      * the smallest overall, until the product of support sizes is small enough */
     for (;;) {
         double prod = 1.0;
-        for (size_t m = 0; m < nm; m++) prod *= sup[m].n;
+        for (size_t m = 0; m < nm; m++)
+            prod *= sup[m].n;
         if (prod <= max_combos) break;
         size_t worst = 0;
         double wp = 2.0;
@@ -225,8 +239,10 @@ int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fi
     }
     for (size_t m = 0; m < nm; m++) {
         double t = 0;
-        for (int i = 0; i < sup[m].n; i++) t += sup[m].prob[i];
-        for (int i = 0; i < sup[m].n; i++) sup[m].prob[i] /= t;
+        for (int i = 0; i < sup[m].n; i++)
+            t += sup[m].prob[i];
+        for (int i = 0; i < sup[m].n; i++)
+            sup[m].prob[i] /= t;
     }
     double rev[11];
     for (int i = 0; i <= 10; i++) {
@@ -251,11 +267,12 @@ int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fi
         out->exp_overall += pr * r.overall;
         out->p_overall[h] += pr;
         out->exp_revenue += pr * rev[h];
-        out->exp_smooth += pr * (r.overall > 0 ? pf_econ_smooth_revenue(&p->cfg->econ, r.overall_raw,
-                                                                         p->members)
-                                               : rev[0]);
+        out->exp_smooth +=
+            pr * (r.overall > 0 ? pf_econ_smooth_revenue(&p->cfg->econ, r.overall_raw, p->members)
+                                : rev[0]);
         size_t m = 0;
-        while (m < nm && ++idx[m] >= sup[m].n) idx[m++] = 0;
+        while (m < nm && ++idx[m] >= sup[m].n)
+            idx[m++] = 0;
         if (m == nm) break;
     }
     return SG_OK;
@@ -266,7 +283,8 @@ void pf_closure_probs(const struct pf_problem *p, const struct pf_candidates *c,
 {
     double succ[PF_MAX_MEASURES], cost[PF_MAX_MEASURES];
     pf_measure_itypes(p, succ, cost);
-    for (size_t i = 0; i < p->n_gaps; i++) pclose[i] = 1.0 - p->gaps[i].gap_probability;
+    for (size_t i = 0; i < p->n_gaps; i++)
+        pclose[i] = 1.0 - p->gaps[i].gap_probability;
     if (!c || !chosen) return;
     for (size_t i = 0; i < c->n; i++) {
         if (!chosen[i]) continue;
@@ -290,7 +308,8 @@ int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, con
         struct pf_measure_outcome *mo = &out->m[m];
         mo->exp_closures = mu[m];
         double c = (double)ms->compliant + mu[m], den = (double)ms->denominator;
-        mo->exp_rate = den > 0 ? (ms->lower_is_better ? 100.0 * (den - c) / den : 100.0 * c / den) : 0;
+        mo->exp_rate =
+            den > 0 ? (ms->lower_is_better ? 100.0 * (den - c) / den : 100.0 * c / den) : 0;
         mo->star_at_exp = pf_star_for_count(ms, ms->compliant + lround(mu[m]));
         stars_exp[m] = mo->star_at_exp;
         for (int k = 0; k <= 5; k++) {
@@ -308,7 +327,8 @@ int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, con
     out->exp_overall_raw = er.exp_raw;
     out->exp_overall = er.exp_overall;
     memcpy(out->p_overall, er.p_overall, sizeof out->p_overall);
-    for (int i = 8; i <= 10; i++) out->p_overall_ge4 += er.p_overall[i];
+    for (int i = 8; i <= 10; i++)
+        out->p_overall_ge4 += er.p_overall[i];
     out->exp_revenue = er.exp_revenue;
     return SG_OK;
 }
@@ -334,13 +354,15 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
         var[m] += q * (1.0 - q);
     }
     off[0] = 0;
-    for (size_t m = 0; m < nm; m++) off[m + 1] = off[m] + cnt[m];
+    for (size_t m = 0; m < nm; m++)
+        off[m + 1] = off[m] + cnt[m];
     grouped = malloc((p->n_gaps ? p->n_gaps : 1) * sizeof *grouped);
     if (!grouped) return sg_errf(err, errlen, SG_ENOMEM, "evaluate: out of memory");
     {
         size_t pos[PF_MAX_MEASURES];
         memcpy(pos, off, nm * sizeof *pos);
-        for (size_t i = 0; i < p->n_gaps; i++) grouped[pos[p->gaps[i].measure]++] = pclose[i];
+        for (size_t i = 0; i < p->n_gaps; i++)
+            grouped[pos[p->gaps[i].measure]++] = pclose[i];
     }
     for (size_t m = 0; m < nm; m++) {
         const struct pf_measure *ms = &p->measures[m];
@@ -349,7 +371,8 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
             double *pmf;
             size_t lo, len;
             if ((rc = pf_poisson_binomial(grouped + off[m], cnt[m], &pmf, &lo, &len))) {
-                rc = sg_errf(err, errlen, rc, "evaluate: measure %s: %s", ms->code, sg_strerror(rc));
+                rc =
+                    sg_errf(err, errlen, rc, "evaluate: measure %s: %s", ms->code, sg_strerror(rc));
                 goto fail;
             }
             pf_stardist_pmf(ms, need[m], pmf, lo, len, &d[m]);
@@ -374,10 +397,14 @@ static uint64_t splitmix64(uint64_t *x)
 
 void pf_rng_seed(struct pf_rng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t pf_rng_next(struct pf_rng *r)
 {
@@ -392,4 +419,7 @@ uint64_t pf_rng_next(struct pf_rng *r)
     return result;
 }
 
-double pf_rng_uniform(struct pf_rng *r) { return (double)(pf_rng_next(r) >> 11) * 0x1.0p-53; }
+double pf_rng_uniform(struct pf_rng *r)
+{
+    return (double)(pf_rng_next(r) >> 11) * 0x1.0p-53;
+}

@@ -35,13 +35,13 @@ int pf_problem_check(const struct pf_problem *p, char *err, size_t errlen) SG_WU
 /* ---- candidate interventions and bundling (bundle.c) ---- */
 
 struct pf_intervention {
-    uint32_t member;   /* the member it is for */
-    uint32_t first;    /* its gaps are gap_index[first .. first+n_gaps-1] */
-    uint32_t n_gaps;   /* 1 for a single, >= 2 for a bundle */
-    int32_t rule;      /* index into cfg->rules for a bundle, -1 for a single */
-    double cost;       /* dollars */
-    double value;      /* estimated value in dollars (pf_candidates_value) */
-    double priority;   /* 0-100 (pf_candidates_value) */
+    uint32_t member; /* the member it is for */
+    uint32_t first;  /* its gaps are gap_index[first .. first+n_gaps-1] */
+    uint32_t n_gaps; /* 1 for a single, >= 2 for a bundle */
+    int32_t rule;    /* index into cfg->rules for a bundle, -1 for a single */
+    double cost;     /* dollars */
+    double value;    /* estimated value in dollars (pf_candidates_value) */
+    double priority; /* 0-100 (pf_candidates_value) */
 };
 
 struct pf_candidates {
@@ -75,14 +75,14 @@ size_t pf_intervention_measures(const struct pf_problem *p, const struct pf_cand
 
 /* The marginal value of one closure on a measure, amortized toward the best reachable star. */
 struct pf_marginal {
-    int star_now;            /* measure star at the reference count */
-    int star_target;         /* star level the value is amortized toward (0 = none reachable) */
-    long closures_needed;    /* closures from the reference count to star_target */
-    double star_gain;        /* measure stars per closure */
-    double part_c_gain;      /* Part C summary (raw weighted value) per closure */
-    double part_d_gain;      /* Part D summary per closure */
-    double overall_gain;     /* raw overall rating per closure */
-    double value;            /* dollars per closure (smoothed revenue, pf_econ_smooth_revenue) */
+    int star_now;         /* measure star at the reference count */
+    int star_target;      /* star level the value is amortized toward (0 = none reachable) */
+    long closures_needed; /* closures from the reference count to star_target */
+    double star_gain;     /* measure stars per closure */
+    double part_c_gain;   /* Part C summary (raw weighted value) per closure */
+    double part_d_gain;   /* Part D summary per closure */
+    double overall_gain;  /* raw overall rating per closure */
+    double value;         /* dollars per closure (smoothed revenue, pf_econ_smooth_revenue) */
 };
 
 /* Computes pf_marginal for every measure at the expected year-end count without intervention
@@ -122,13 +122,13 @@ struct pf_measure_outcome {
 
 struct pf_outcome {
     struct pf_measure_outcome m[PF_MAX_MEASURES];
-    struct pf_ratings at_exp;   /* ratings of the stars at the expected rates */
-    double exp_overall_raw;     /* E[raw overall] over the star distributions */
-    double exp_overall;         /* E[published (half-star) overall] */
-    double p_overall[11];       /* P(overall = i/2), i = 0..10 (0 = not rated) */
-    double p_overall_ge4;       /* P(overall >= 4) */
-    double exp_revenue;         /* E[annual revenue at the published overall] */
-    double revenue_at_exp;      /* revenue at at_exp.overall */
+    struct pf_ratings at_exp; /* ratings of the stars at the expected rates */
+    double exp_overall_raw;   /* E[raw overall] over the star distributions */
+    double exp_overall;       /* E[published (half-star) overall] */
+    double p_overall[11];     /* P(overall = i/2), i = 0..10 (0 = not rated) */
+    double p_overall_ge4;     /* P(overall >= 4) */
+    double exp_revenue;       /* E[annual revenue at the published overall] */
+    double revenue_at_exp;    /* revenue at at_exp.overall */
 };
 
 /* Per-gap closure probabilities of a plan: 1 - gp, or 1 - gp*(1 - s) for gaps covered by a
@@ -159,15 +159,15 @@ enum pf_objective { PF_OBJECTIVE_STARS = 0, PF_OBJECTIVE_REVENUE = 1 };
 int pf_objective_parse(const char *s, enum pf_objective *out, char *err, size_t errlen) SG_WUR;
 
 struct pf_opt_params {
-    double budget;                /* dollars, > 0 */
-    long max_count;               /* most interventions; 0 = no limit */
-    enum pf_objective objective;  /* E[raw overall] or E[revenue] */
-    int no_polish;                /* testing: skip the exact local search on small lists */
-    int no_exchange;              /* testing: skip the exchange moves after each greedy pass */
+    double budget;               /* dollars, > 0 */
+    long max_count;              /* most interventions; 0 = no limit */
+    enum pf_objective objective; /* E[raw overall] or E[revenue] */
+    int no_polish;               /* testing: skip the exact local search on small lists */
+    int no_exchange;             /* testing: skip the exchange moves after each greedy pass */
 };
 
 struct pf_plan_summary {
-    size_t *chosen;        /* owned: indices into the candidate list, ascending */
+    size_t *chosen; /* owned: indices into the candidate list, ascending */
     size_t n_chosen;
     double spend;          /* dollars */
     struct pf_outcome out; /* expected outcome with the plan */
@@ -178,12 +178,12 @@ struct pf_plan_summary {
 };
 
 struct pf_opt_result {
-    struct pf_outcome baseline;          /* no intervention */
+    struct pf_outcome baseline; /* no intervention */
     double objective_baseline;
-    struct pf_plan_summary plan;         /* the optimizer's choice */
+    struct pf_plan_summary plan;           /* the optimizer's choice */
     struct pf_plan_summary by_probability; /* naive: highest gap probability first */
     struct pf_plan_summary by_weight;      /* naive: highest measure weight first */
-    int rounds;                          /* linearization rounds run */
+    int rounds;                            /* linearization rounds run */
 };
 
 /* Chooses candidates under the budget (and max_count) to maximize the objective: greedy with
@@ -221,28 +221,28 @@ const char *pf_strategy_name(enum pf_strategy s);
 
 struct pf_scenario {
     enum pf_strategy strategy;
-    const double *closure_rate;   /* CLOSURE: per measure, in [0,1]; a NaN entry = not set */
-    double budget;                /* BALANCED, OPTIMIZER: > 0; TRIPLE_WEIGHTED: <= 0 = no limit */
-    enum pf_objective objective;  /* OPTIMIZER */
-    const size_t *interventions;  /* INTERVENTIONS: candidate indices */
+    const double *closure_rate;  /* CLOSURE: per measure, in [0,1]; a NaN entry = not set */
+    double budget;               /* BALANCED, OPTIMIZER: > 0; TRIPLE_WEIGHTED: <= 0 = no limit */
+    enum pf_objective objective; /* OPTIMIZER */
+    const size_t *interventions; /* INTERVENTIONS: candidate indices */
     size_t n_interventions;
-    long runs;                    /* Monte Carlo runs (0 = none; at most 1,000,000) */
-    uint64_t seed;                /* Monte Carlo seed */
+    long runs;     /* Monte Carlo runs (0 = none; at most 1,000,000) */
+    uint64_t seed; /* Monte Carlo seed */
 };
 
 struct pf_sim_measure {
-    double rate_now;        /* current rate (percent) */
-    double rate_base;       /* expected year-end rate without intervention */
-    double rate_proj;       /* expected year-end rate under the scenario */
+    double rate_now;                    /* current rate (percent) */
+    double rate_base;                   /* expected year-end rate without intervention */
+    double rate_proj;                   /* expected year-end rate under the scenario */
     int star_now, star_base, star_proj; /* stars of those rates */
     int star_easy, star_hard; /* star of rate_proj with cut points moved by -/+ guardrail */
-    double exp_star_proj;   /* E[star] under the scenario (exact distribution) */
-    double exact_p_star[6]; /* P(star = k) from the exact Poisson-binomial distribution */
-    double mc_p_star[6];    /* the Monte Carlo frequencies of the same */
-    double mc_mean_closures; /* Monte Carlo mean of the closures */
+    double exp_star_proj;     /* E[star] under the scenario (exact distribution) */
+    double exact_p_star[6];   /* P(star = k) from the exact Poisson-binomial distribution */
+    double mc_p_star[6];      /* the Monte Carlo frequencies of the same */
+    double mc_mean_closures;  /* Monte Carlo mean of the closures */
     long open_gaps, gaps_worked;
     double exp_closed_base, exp_closed_proj; /* expected closures among the open gaps */
-    double *pmf;            /* owned: exact P(closures = pmf_lo + j) under the scenario */
+    double *pmf; /* owned: exact P(closures = pmf_lo + j) under the scenario */
     size_t pmf_lo, pmf_len;
 };
 
@@ -253,16 +253,16 @@ struct pf_sim_result {
     struct pf_ratings now, base, proj;        /* at current / baseline / projected expected rates */
     struct pf_ratings proj_easy, proj_hard;   /* projected, cut points -/+ guardrail */
     struct pf_outcome exact_base, exact_proj; /* exact distributions without / with the scenario */
-    double mc_overall[11];   /* Monte Carlo P(overall = i/2) */
-    double mc_exp_overall;   /* Monte Carlo E[overall] */
-    double mc_p_ge4;         /* Monte Carlo P(overall >= 4) */
+    double mc_overall[11];                    /* Monte Carlo P(overall = i/2) */
+    double mc_exp_overall;                    /* Monte Carlo E[overall] */
+    double mc_p_ge4;                          /* Monte Carlo P(overall >= 4) */
     long runs;
     double revenue_base, revenue_proj, revenue_impact; /* expected annual revenue */
-    double investment;       /* dollars */
-    double roi;              /* revenue_impact / investment (0 when nothing is invested) */
-    double gaps_closed;      /* expected closures added by the scenario */
-    long members_impacted;   /* members with at least one worked gap */
-    size_t n_worked;         /* interventions worked (0 for closure-rate scenarios) */
+    double investment;                                 /* dollars */
+    double roi;            /* revenue_impact / investment (0 when nothing is invested) */
+    double gaps_closed;    /* expected closures added by the scenario */
+    long members_impacted; /* members with at least one worked gap */
+    size_t n_worked;       /* interventions worked (0 for closure-rate scenarios) */
 };
 
 /* Runs a scenario: baseline and projected rates and stars per measure, Part C, Part D and
@@ -279,26 +279,27 @@ void pf_sim_result_free(struct pf_sim_result *r);
 /* ---- snapshot (snapshot.c) ---- */
 
 struct pf_snapshot {
-    long members;                           /* enrolled members (problem->members) */
-    long members_with_gaps;                 /* distinct members with an open gap */
+    long members;           /* enrolled members (problem->members) */
+    long members_with_gaps; /* distinct members with an open gap */
     long total_gaps;
-    long gaps_by_measure[PF_MAX_MEASURES];  /* per problem measure */
-    long gaps_by_tier[PF_NTIERS];           /* enum pf_tier */
-    double star_current;                    /* overall at the current rates */
-    double star_projected;                  /* overall at the expected year-end rates */
+    long gaps_by_measure[PF_MAX_MEASURES]; /* per problem measure */
+    long gaps_by_tier[PF_NTIERS];          /* enum pf_tier */
+    double star_current;                   /* overall at the current rates */
+    double star_projected;                 /* overall at the expected year-end rates */
     struct pf_ratings current, projected;
-    double estimated_value;                 /* sum of the gaps' estimated values */
+    double estimated_value; /* sum of the gaps' estimated values */
 };
 
 /* Aggregates the open gaps. gap_value (n_gaps, may be NULL) are the values from pf_gap_values;
  * with NULL they are computed here. */
-int pf_snapshot_compute(const struct pf_problem *p, const double *gap_value, struct pf_snapshot *out,
-                        char *err, size_t errlen) SG_WUR;
+int pf_snapshot_compute(const struct pf_problem *p, const double *gap_value,
+                        struct pf_snapshot *out, char *err, size_t errlen) SG_WUR;
 
 /* Ranks members by the total value of their open gaps (members with >= min_gaps gaps), best
  * first, ties by member index; writes up to `limit` members and totals. Returns the count
  * written (>= 0) or a negative sg_err. */
-long pf_rank_members(const struct pf_problem *p, const double *gap_value, long min_gaps, size_t limit,
-                     uint32_t *member, double *total, long *n_gaps, char *err, size_t errlen) SG_WUR;
+long pf_rank_members(const struct pf_problem *p, const double *gap_value, long min_gaps,
+                     size_t limit, uint32_t *member, double *total, long *n_gaps, char *err,
+                     size_t errlen) SG_WUR;
 
 #endif

@@ -13,14 +13,14 @@
 
 #include "core/err.h"
 
-#define PF_CODE_LEN 16      /* measure code (BCS, PDC-DR, ...) incl. NUL */
-#define PF_NAME_LEN 32      /* intervention type / rule name incl. NUL */
-#define PF_DESC_LEN 128     /* description incl. NUL */
-#define PF_MAX_MEASURES 64  /* measures per problem */
-#define PF_MAX_ITYPES 64    /* rows of interventions.csv */
-#define PF_MAX_RULES 32     /* rows of bundles.csv */
-#define PF_BUNDLE_MAX 6     /* measures per bundle rule */
-#define PF_MAX_LEVELS 12    /* rows of the bonus / rebate tables */
+#define PF_CODE_LEN 16     /* measure code (BCS, PDC-DR, ...) incl. NUL */
+#define PF_NAME_LEN 32     /* intervention type / rule name incl. NUL */
+#define PF_DESC_LEN 128    /* description incl. NUL */
+#define PF_MAX_MEASURES 64 /* measures per problem */
+#define PF_MAX_ITYPES 64   /* rows of interventions.csv */
+#define PF_MAX_RULES 32    /* rows of bundles.csv */
+#define PF_BUNDLE_MAX 6    /* measures per bundle rule */
+#define PF_MAX_LEVELS 12   /* rows of the bonus / rebate tables */
 
 /* One Star measure of one contract: its cut points and where the contract stands. The rate is in
  * percent in the measure's own direction; a gap closure adds one to `compliant`. */
@@ -72,10 +72,10 @@ struct pf_bundle_rule {
  * Payment per member-month = bid + rebate_share(r) * (benchmark*(1+bonus(r)) - bid) when the bid
  * is below the bonus-adjusted benchmark, else the benchmark; times the risk score. */
 struct pf_econ {
-    double benchmark_pmpm;  /* county benchmark per member per month, before the bonus */
-    double bid_pmpm;        /* the plan's bid for Part A/B benefits per member per month */
-    double risk_score;      /* average risk score applied to bid and benchmark (1.0 = average) */
-    int double_bonus;       /* 1 = qualifying (double-bonus) county: bonus percentages doubled */
+    double benchmark_pmpm; /* county benchmark per member per month, before the bonus */
+    double bid_pmpm;       /* the plan's bid for Part A/B benefits per member per month */
+    double risk_score;     /* average risk score applied to bid and benchmark (1.0 = average) */
+    int double_bonus;      /* 1 = qualifying (double-bonus) county: bonus percentages doubled */
     size_t n_bonus;
     double bonus_min[PF_MAX_LEVELS]; /* ascending rating thresholds ... */
     double bonus_pct[PF_MAX_LEVELS]; /* ... and the benchmark increase in percent from there */

@@ -85,7 +85,8 @@ static int strategy_mask(const struct pf_problem *p, const struct pf_candidates 
         goto done;
     }
     if ((rc = candidate_values(p, c, val, prim, err, errlen))) goto done;
-    for (size_t i = 0; i < n; i++) ord[i] = i;
+    for (size_t i = 0; i < n; i++)
+        ord[i] = i;
     qsort_r(ord, n, sizeof *ord, cmp_desc, val);
     memset(mask, 0, n ? n : 1);
     if (s->strategy == PF_STRATEGY_TRIPLE_WEIGHTED) {
@@ -94,7 +95,8 @@ static int strategy_mask(const struct pf_problem *p, const struct pf_candidates 
             const struct pf_intervention *it = &c->items[ord[j]];
             int triple = 0;
             for (uint32_t t = 0; t < it->n_gaps; t++)
-                if (p->measures[p->gaps[c->gap_index[it->first + t]].measure].weight >= 3.0) triple = 1;
+                if (p->measures[p->gaps[c->gap_index[it->first + t]].measure].weight >= 3.0)
+                    triple = 1;
             if (!triple || it->cost > left + 1e-9) continue;
             mask[ord[j]] = 1;
             left -= it->cost;
@@ -102,8 +104,10 @@ static int strategy_mask(const struct pf_problem *p, const struct pf_candidates 
     } else { /* BALANCED: an equal share per measure with open gaps, then the leftover by value */
         double share[PF_MAX_MEASURES] = {0};
         size_t with[PF_MAX_MEASURES] = {0}, nwith = 0;
-        for (size_t i = 0; i < n; i++) with[prim[i]]++;
-        for (size_t m = 0; m < p->n_measures; m++) nwith += with[m] > 0;
+        for (size_t i = 0; i < n; i++)
+            with[prim[i]]++;
+        for (size_t m = 0; m < p->n_measures; m++)
+            nwith += with[m] > 0;
         for (size_t m = 0; m < p->n_measures; m++)
             share[m] = with[m] && nwith ? s->budget / (double)nwith : 0.0;
         double left = s->budget;
@@ -152,7 +156,8 @@ static int check_scenario(const struct pf_problem *p, const struct pf_candidates
     case PF_STRATEGY_BALANCED:
     case PF_STRATEGY_OPTIMIZER:
         if (!(s->budget > 0) || !isfinite(s->budget))
-            return sg_errf(err, errlen, SG_EINVAL, "budget: must be a positive amount for strategy %s",
+            return sg_errf(err, errlen, SG_EINVAL,
+                           "budget: must be a positive amount for strategy %s",
                            pf_strategy_name(s->strategy));
         break;
     case PF_STRATEGY_TRIPLE_WEIGHTED:
@@ -168,8 +173,7 @@ static int check_scenario(const struct pf_problem *p, const struct pf_candidates
                 return sg_errf(err, errlen, SG_EINVAL, "interventions[%zu]: index %zu out of range",
                                j, s->interventions[j]);
         break;
-    default:
-        return sg_errf(err, errlen, SG_EINVAL, "strategy: unknown value %d", (int)s->strategy);
+    default: return sg_errf(err, errlen, SG_EINVAL, "strategy: unknown value %d", (int)s->strategy);
     }
     if (!c)
         return sg_errf(err, errlen, SG_EINVAL, "candidates: required for strategy %s",
@@ -182,7 +186,8 @@ static int check_scenario(const struct pf_problem *p, const struct pf_candidates
 static int shifted_star(const struct pf_measure *m, double rate, double shift)
 {
     double cut[4];
-    for (int k = 0; k < 4; k++) cut[k] = m->lower_is_better ? m->cut[k] - shift : m->cut[k] + shift;
+    for (int k = 0; k < 4; k++)
+        cut[k] = m->lower_is_better ? m->cut[k] - shift : m->cut[k] + shift;
     return pf_star_for_rate(m, cut, rate);
 }
 
@@ -247,8 +252,9 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         if (s->strategy == PF_STRATEGY_INTERVENTIONS) {
             for (size_t j = 0; j < s->n_interventions; j++) {
                 if (mask[s->interventions[j]]) {
-                    rc = sg_errf(err, errlen, SG_EINVAL, "interventions[%zu]: index %zu listed twice",
-                                 j, s->interventions[j]);
+                    rc = sg_errf(err, errlen, SG_EINVAL,
+                                 "interventions[%zu]: index %zu listed twice", j,
+                                 s->interventions[j]);
                     goto fail;
                 }
                 mask[s->interventions[j]] = 1;
@@ -257,7 +263,8 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
             struct pf_opt_params prm = {s->budget, 0, s->objective, 0, 0};
             struct pf_opt_result r;
             if ((rc = pf_optimize(p, c, &prm, &r, err, errlen))) goto fail;
-            for (size_t j = 0; j < r.plan.n_chosen; j++) mask[r.plan.chosen[j]] = 1;
+            for (size_t j = 0; j < r.plan.n_chosen; j++)
+                mask[r.plan.chosen[j]] = 1;
             pf_opt_result_free(&r);
         } else if ((rc = strategy_mask(p, c, s, mask, err, errlen))) {
             goto fail;
@@ -301,7 +308,8 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         out->gaps_closed += pproj[i] - pbase[i];
     }
     off[0] = 0;
-    for (size_t m = 0; m < nm; m++) off[m + 1] = off[m] + cnt[m];
+    for (size_t m = 0; m < nm; m++)
+        off[m + 1] = off[m] + cnt[m];
     struct pf_stardist db[PF_MAX_MEASURES], dp[PF_MAX_MEASURES];
     int st_now[PF_MAX_MEASURES], st_base[PF_MAX_MEASURES], st_proj[PF_MAX_MEASURES];
     int st_easy[PF_MAX_MEASURES], st_hard[PF_MAX_MEASURES];
@@ -309,7 +317,8 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         const double *src = pass ? pproj : pbase;
         size_t pos[PF_MAX_MEASURES];
         memcpy(pos, off, nm * sizeof *pos);
-        for (size_t i = 0; i < ng; i++) grouped[pos[p->gaps[i].measure]++] = src[i];
+        for (size_t i = 0; i < ng; i++)
+            grouped[pos[p->gaps[i].measure]++] = src[i];
         for (size_t m = 0; m < nm; m++) {
             const struct pf_measure *ms = &p->measures[m];
             long need[6];
@@ -317,7 +326,8 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
             size_t lo, len;
             pf_star_thresholds(ms, ms->cut, need);
             if ((rc = pf_poisson_binomial(grouped + off[m], cnt[m], &pmf, &lo, &len))) {
-                rc = sg_errf(err, errlen, rc, "simulate: measure %s: %s", ms->code, sg_strerror(rc));
+                rc =
+                    sg_errf(err, errlen, rc, "simulate: measure %s: %s", ms->code, sg_strerror(rc));
                 goto fail;
             }
             pf_stardist_pmf(ms, need, pmf, lo, len, pass ? &dp[m] : &db[m]);
@@ -339,8 +349,10 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         sm->rate_now = pf_rate(ms, ms->compliant);
         double den = (double)ms->denominator;
         double cb = (double)ms->compliant + mub[m], cp = (double)ms->compliant + mup[m];
-        sm->rate_base = den > 0 ? (ms->lower_is_better ? 100.0 * (den - cb) / den : 100.0 * cb / den) : 0;
-        sm->rate_proj = den > 0 ? (ms->lower_is_better ? 100.0 * (den - cp) / den : 100.0 * cp / den) : 0;
+        sm->rate_base =
+            den > 0 ? (ms->lower_is_better ? 100.0 * (den - cb) / den : 100.0 * cb / den) : 0;
+        sm->rate_proj =
+            den > 0 ? (ms->lower_is_better ? 100.0 * (den - cp) / den : 100.0 * cp / den) : 0;
         sm->star_now = st_now[m] = pf_star_for_count(ms, ms->compliant);
         sm->star_base = st_base[m] = pf_star_for_count(ms, ms->compliant + lround(mub[m]));
         sm->star_proj = st_proj[m] = pf_star_for_count(ms, ms->compliant + lround(mup[m]));
@@ -376,7 +388,8 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         double sum_closed[PF_MAX_MEASURES] = {0};
         pf_rng_seed(&rng, s->seed);
         for (long run = 0; run < s->runs; run++) {
-            for (size_t m = 0; m < nm; m++) counts[m] = 0;
+            for (size_t m = 0; m < nm; m++)
+                counts[m] = 0;
             for (size_t i = 0; i < ng; i++)
                 if (pf_rng_uniform(&rng) < pproj[i]) counts[p->gaps[i].measure]++;
             for (size_t m = 0; m < nm; m++) {
@@ -395,11 +408,14 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
         }
         double R = (double)s->runs;
         for (size_t m = 0; m < nm; m++) {
-            for (int k = 0; k <= 5; k++) out->m[m].mc_p_star[k] /= R;
+            for (int k = 0; k <= 5; k++)
+                out->m[m].mc_p_star[k] /= R;
             out->m[m].mc_mean_closures = sum_closed[m] / R;
         }
-        for (int i = 0; i <= 10; i++) out->mc_overall[i] /= R;
-        for (int i = 8; i <= 10; i++) out->mc_p_ge4 += out->mc_overall[i];
+        for (int i = 0; i <= 10; i++)
+            out->mc_overall[i] /= R;
+        for (int i = 8; i <= 10; i++)
+            out->mc_p_ge4 += out->mc_overall[i];
         out->mc_exp_overall /= R;
     }
     rc = SG_OK;

@@ -28,8 +28,8 @@ static int gap_values(const struct pf_problem *p, const double *given, double **
     return SG_OK;
 }
 
-int pf_snapshot_compute(const struct pf_problem *p, const double *gap_value, struct pf_snapshot *out,
-                        char *err, size_t errlen)
+int pf_snapshot_compute(const struct pf_problem *p, const double *gap_value,
+                        struct pf_snapshot *out, char *err, size_t errlen)
 {
     double *own = NULL;
     const double *val;
@@ -92,8 +92,9 @@ static int cmp_total(const void *a, const void *b)
     return x->member < y->member ? -1 : x->member > y->member;
 }
 
-long pf_rank_members(const struct pf_problem *p, const double *gap_value, long min_gaps, size_t limit,
-                     uint32_t *member, double *total, long *n_gaps, char *err, size_t errlen)
+long pf_rank_members(const struct pf_problem *p, const double *gap_value, long min_gaps,
+                     size_t limit, uint32_t *member, double *total, long *n_gaps, char *err,
+                     size_t errlen)
 {
     double *own = NULL;
     const double *val;

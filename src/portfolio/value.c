@@ -39,7 +39,8 @@ int pf_marginal_value_at(const struct pf_problem *p, size_t mi, long count, cons
         st[mi] = t;
         if ((rc = p->rater.rate(p->rater.ctx, st, p->n_measures, &r1)))
             return sg_errf(err, errlen, rc, "rater: failed (%s)", sg_strerror(rc));
-        double v = (pf_econ_smooth_revenue(&p->cfg->econ, r1.overall_raw, p->members) - m0) / (double)k;
+        double v =
+            (pf_econ_smooth_revenue(&p->cfg->econ, r1.overall_raw, p->members) - m0) / (double)k;
         double ov = (r1.overall_raw - r0.overall_raw) / (double)k;
         /* best dollars per closure; the overall gain breaks ties (e.g. a zero economic value) */
         if (v > best + 1e-9 || (fabs(v - best) <= 1e-9 && ov > best_overall)) {
@@ -57,7 +58,8 @@ int pf_marginal_value_at(const struct pf_problem *p, size_t mi, long count, cons
     return SG_OK;
 }
 
-int pf_marginal_values(const struct pf_problem *p, struct pf_marginal *out, char *err, size_t errlen)
+int pf_marginal_values(const struct pf_problem *p, struct pf_marginal *out, char *err,
+                       size_t errlen)
 {
     int rc;
     double nat[PF_MAX_MEASURES] = {0}, open_left[PF_MAX_MEASURES] = {0};

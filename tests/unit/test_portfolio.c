@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include "portfolio/plan.h"
 #include "portfolio/portfolio.h"
@@ -61,24 +62,24 @@ static void test_config_errors(void **state)
     const char *bad_rate = "measure,intervention_type,cost,success_rate,description\n"
                            "GSD,lab_work,45,0.3,x\n"
                            "KED,lab_work,40,1.4,y\n";
-    assert_int_equal(pf_config_parse_interventions(&c, bad_rate, strlen(bad_rate), "iv.csv", err,
-                                                   sizeof err),
-                     SG_ERANGE);
+    assert_int_equal(
+        pf_config_parse_interventions(&c, bad_rate, strlen(bad_rate), "iv.csv", err, sizeof err),
+        SG_ERANGE);
     assert_non_null(strstr(err, "iv.csv:3"));
     assert_non_null(strstr(err, "success_rate"));
     assert_int_equal(c.n_itypes, 0);
 
     const char *bad_cost = "measure,intervention_type,cost,success_rate,description\n"
                            "GSD,lab_work,-5,0.3,x\n";
-    assert_int_equal(pf_config_parse_interventions(&c, bad_cost, strlen(bad_cost), "iv.csv", err,
-                                                   sizeof err),
-                     SG_ERANGE);
+    assert_int_equal(
+        pf_config_parse_interventions(&c, bad_cost, strlen(bad_cost), "iv.csv", err, sizeof err),
+        SG_ERANGE);
     assert_non_null(strstr(err, "cost"));
 
     const char *bad_hdr = "measure,type,cost\nGSD,lab,4\n";
-    assert_int_equal(pf_config_parse_interventions(&c, bad_hdr, strlen(bad_hdr), "iv.csv", err,
-                                                   sizeof err),
-                     SG_EPARSE);
+    assert_int_equal(
+        pf_config_parse_interventions(&c, bad_hdr, strlen(bad_hdr), "iv.csv", err, sizeof err),
+        SG_EPARSE);
     assert_non_null(strstr(err, "header"));
 
     const char *dup = "measure,intervention_type,cost,success_rate,description\n"
@@ -90,16 +91,16 @@ static void test_config_errors(void **state)
                        "# comment\r\n"
                        "GSD,lab_work,45,0.3,\"draw, \"\"HbA1c\"\"\"\r\n"
                        "KED,lab_work,40,0.45,y\r\n";
-    assert_int_equal(pf_config_parse_interventions(&c, good, strlen(good), "iv.csv", err, sizeof err),
-                     SG_OK);
+    assert_int_equal(
+        pf_config_parse_interventions(&c, good, strlen(good), "iv.csv", err, sizeof err), SG_OK);
     assert_int_equal(c.n_itypes, 2);
     assert_string_equal(c.itypes[0].desc, "draw, \"HbA1c\"");
 
     const char *b_unknown = "bundle,intervention_type,measures,shared_cost,description\n"
                             "labs,lab_work,GSD;EED,10,x\n";
-    assert_int_equal(pf_config_parse_bundles(&c, b_unknown, strlen(b_unknown), "b.csv", err,
-                                             sizeof err),
-                     SG_EINVAL);
+    assert_int_equal(
+        pf_config_parse_bundles(&c, b_unknown, strlen(b_unknown), "b.csv", err, sizeof err),
+        SG_EINVAL);
     assert_non_null(strstr(err, "b.csv:2"));
     assert_non_null(strstr(err, "EED"));
     const char *b_cost = "bundle,intervention_type,measures,shared_cost,description\n"
@@ -336,7 +337,8 @@ static void test_bundling(void **state)
     assert_int_equal(pf_candidates_build(&p, 0, &c, err, sizeof err), SG_OK);
     assert_int_equal(c.n, 7);
     total = 0;
-    for (size_t i = 0; i < c.n; i++) total += c.items[i].cost;
+    for (size_t i = 0; i < c.n; i++)
+        total += c.items[i].cost;
     NEAR(total, 45 + 40 + 160 + 95 + 45 + 30 + 30, 1e-9);
     pf_candidates_free(&c);
     /* bad input: a gap probability outside [0,1], an unknown measure index */
@@ -419,8 +421,10 @@ static void test_gap_values(void **state)
     char err[SG_ERRLEN];
     pf_config_init(&c);
     make_econ(&c.econ);
-    const char *iv = "measure,intervention_type,cost,success_rate,description\nX,lab_work,50,0.4,x\n";
-    assert_int_equal(pf_config_parse_interventions(&c, iv, strlen(iv), "iv", err, sizeof err), SG_OK);
+    const char *iv =
+        "measure,intervention_type,cost,success_rate,description\nX,lab_work,50,0.4,x\n";
+    assert_int_equal(pf_config_parse_interventions(&c, iv, strlen(iv), "iv", err, sizeof err),
+                     SG_OK);
     struct pf_measure x = mk("X", 'C', 3, 0, 54, 77, 87, 91, 200, 172);
     struct pf_testrater tr = {&x, 1, 35, 10, 0, 0};
     struct pf_gap g[2] = {{0, 0, PF_TIER_HIGH, 1.0}, {1, 0, PF_TIER_LOW, 0.75}};
@@ -473,10 +477,12 @@ static void test_poisson_binomial(void **state)
     /* all equal p: the binomial closed form, with n = 20,000 (truncation far below 1e-12) */
     size_t n = 20000;
     double *pp = malloc(n * sizeof *pp);
-    for (size_t i = 0; i < n; i++) pp[i] = 0.3;
+    for (size_t i = 0; i < n; i++)
+        pp[i] = 0.3;
     assert_int_equal(pf_poisson_binomial(pp, n, &pmf, &lo, &len), SG_OK);
     double mass = 0;
-    for (size_t j = 0; j < len; j++) mass += pmf[j];
+    for (size_t j = 0; j < len; j++)
+        mass += pmf[j];
     NEAR(mass, 1.0, 1e-10);
     /* entries below 1e-17 of the peak are dropped: |z| <= sqrt(2 ln 1e17) = 8.9 sd on each side,
      * so the window is ~18 sd = ~1,150 wide (sd = 64.8) instead of 20,001 */
@@ -498,7 +504,8 @@ static void test_poisson_binomial(void **state)
     for (size_t i = 0; i < n2; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         pp[i] = (double)(x >> 11) * 0x1.0p-53;
-        for (size_t k = i + 1; k > 0; k--) full[k] = full[k] * (1 - pp[i]) + full[k - 1] * pp[i];
+        for (size_t k = i + 1; k > 0; k--)
+            full[k] = full[k] * (1 - pp[i]) + full[k - 1] * pp[i];
         full[0] *= 1 - pp[i];
     }
     assert_int_equal(pf_poisson_binomial(pp, n2, &pmf, &lo, &len), SG_OK);
@@ -519,8 +526,10 @@ static void test_snapshot(void **state)
     (void)state;
     load_cfg();
     make_six();
-    struct pf_gap gaps[] = {{0, 0, PF_TIER_HIGH, 0.8}, {0, 1, PF_TIER_MEDIUM, 0.5},
-                            {0, 2, PF_TIER_LOW, 0.3},  {5, 3, PF_TIER_HIGH, 0.9},
+    struct pf_gap gaps[] = {{0, 0, PF_TIER_HIGH, 0.8},
+                            {0, 1, PF_TIER_MEDIUM, 0.5},
+                            {0, 2, PF_TIER_LOW, 0.3},
+                            {5, 3, PF_TIER_HIGH, 0.9},
                             {7, 0, PF_TIER_HIGH, 0.7}};
     struct pf_problem p = {six, 6, gaps, 5, &cfg, {pf_testrater_rate, &six_rater}, 1000};
     struct pf_snapshot s;

@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include "portfolio/plan.h"
 #include "portfolio/portfolio.h"
@@ -49,7 +50,10 @@ static uint32_t lcg(void)
     lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (uint32_t)(lcg_state >> 33);
 }
-static double unif(void) { return (lcg() + 0.5) / 2147483648.0; }
+static double unif(void)
+{
+    return (lcg() + 0.5) / 2147483648.0;
+}
 
 static struct pf_measure mk(const char *code, char part, double w, double c2, double c3, double c4,
                             double c5, long den, long comp)
@@ -76,7 +80,8 @@ static double success_of(const struct pf_measure *m)
 static void brute_pclose(const struct pf_problem *p, const struct pf_candidates *c,
                          const uint8_t *mask, double *q)
 {
-    for (size_t i = 0; i < p->n_gaps; i++) q[i] = 1.0 - p->gaps[i].gap_probability;
+    for (size_t i = 0; i < p->n_gaps; i++)
+        q[i] = 1.0 - p->gaps[i].gap_probability;
     for (size_t i = 0; i < c->n; i++) {
         if (!mask[i]) continue;
         for (uint32_t t = 0; t < c->items[i].n_gaps; t++) {
@@ -112,7 +117,8 @@ static void brute_eval(const struct pf_problem *p, const double *q, double *exp_
     *exp_raw = *exp_rev = *p_ge4 = 0;
     int st[8] = {0};
     size_t total = 1;
-    for (size_t m = 0; m < nm; m++) total *= 5;
+    for (size_t m = 0; m < nm; m++)
+        total *= 5;
     for (size_t code = 0; code < total; code++) {
         size_t x = code;
         double pr = 1.0;
@@ -193,7 +199,8 @@ static void run_small(enum pf_objective obj, int bundles, int no_polish, int n_i
         assert_int_equal(rc, SG_OK);
         assert_true(c.n <= 14);
         double total = 0;
-        for (size_t i = 0; i < c.n; i++) total += c.items[i].cost;
+        for (size_t i = 0; i < c.n; i++)
+            total += c.items[i].cost;
         double budget = total * (0.2 + 0.5 * unif());
         /* exhaustive search */
         uint8_t mask[16];
@@ -215,7 +222,8 @@ static void run_small(enum pf_objective obj, int bundles, int no_polish, int n_i
         assert_int_equal(pf_optimize(&p, &c, &prm, &r, err, sizeof err), SG_OK);
         assert_true(r.plan.spend <= budget + 1e-9);
         memset(mask, 0, sizeof mask);
-        for (size_t j = 0; j < r.plan.n_chosen; j++) mask[r.plan.chosen[j]] = 1;
+        for (size_t j = 0; j < r.plan.n_chosen; j++)
+            mask[r.plan.chosen[j]] = 1;
         double got = brute_obj(&p, &c, mask, obj);
         /* the module's own evaluation of its plan agrees with the brute force */
         NEAR(r.plan.objective, got, 1e-9 * fabs(got) + 1e-9);
@@ -225,7 +233,8 @@ static void run_small(enum pf_objective obj, int bundles, int no_polish, int n_i
         double ratio = best - base > 1e-9 * fabs(best) ? (got - base) / (best - base) : 1.0;
         if (ratio < *worst) *worst = ratio;
         if (ratio < 0.9 && getenv("PF_DEBUG"))
-            fprintf(stderr, "inst %d obj %d: base %.6f best %.6f got %.6f plan %.6f n=%zu chosen=%zu\n",
+            fprintf(stderr,
+                    "inst %d obj %d: base %.6f best %.6f got %.6f plan %.6f n=%zu chosen=%zu\n",
                     inst, (int)obj, base, best, got, r.plan.objective, c.n, r.plan.n_chosen);
         if (got >= best - 1e-9 * fabs(best)) (*hits)++;
         pf_opt_result_free(&r);
@@ -249,7 +258,9 @@ static void test_optimizer_exhaustive(void **state)
                 printf("%s, %s, %s: optimum in %d/60 instances, worst share of the optimal gain "
                        "%.4f\n",
                        obj ? "revenue" : "stars", on[b],
-                       np == 2 ? "greedy only" : np == 1 ? "greedy + exchange" : "full (+ local search)",
+                       np == 2   ? "greedy only"
+                       : np == 1 ? "greedy + exchange"
+                                 : "full (+ local search)",
                        hits, worst);
                 /* with the exact local search every instance reaches >= 90% of the optimal gain;
                  * without it (the path large portfolios take), greedy + exchange still reaches
@@ -272,7 +283,8 @@ static void test_simulate_closure_by_hand(void **state)
                                mk("PDC-DR", 'D', 3, 83, 86, 89, 92, 100, 90)};
     struct pf_testrater tr = {ms, 2, 35, 10, 7, 2};
     struct pf_gap g[10];
-    for (uint32_t i = 0; i < 10; i++) g[i] = (struct pf_gap){i, 0, PF_TIER_HIGH, 1.0};
+    for (uint32_t i = 0; i < 10; i++)
+        g[i] = (struct pf_gap){i, 0, PF_TIER_HIGH, 1.0};
     struct pf_problem p = {ms, 2, g, 10, &cfg, {pf_testrater_rate, &tr}, 1000};
     double rates[2] = {0.5, NAN};
     struct pf_scenario sc = {PF_STRATEGY_CLOSURE, rates, 0, PF_OBJECTIVE_STARS, NULL, 0, 2000, 1};
@@ -355,7 +367,8 @@ static void test_monte_carlo_vs_exact(void **state)
             }
         NEAR(r.m[m].mc_mean_closures, r.m[m].exp_closed_proj, 5 * sqrt(var / (double)R));
         double mass = 0;
-        for (size_t j = 0; j < r.m[m].pmf_len; j++) mass += r.m[m].pmf[j];
+        for (size_t j = 0; j < r.m[m].pmf_len; j++)
+            mass += r.m[m].pmf[j];
         NEAR(mass, 1.0, 1e-12);
         for (int k = 1; k <= 5; k++) {
             double pe = r.m[m].exact_p_star[k];
@@ -399,14 +412,15 @@ static size_t make_big(void)
     for (int m = 0; m < 6; m++) {
         long den = 6000 + (long)(lcg() % 2000);
         long comp = (long)(rate[m] / 100.0 * (double)den);
-        big_ms[m] = mk(codes[m], parts[m], w[m], cuts[m][0], cuts[m][1], cuts[m][2], cuts[m][3],
-                       den, comp);
+        big_ms[m] =
+            mk(codes[m], parts[m], w[m], cuts[m][0], cuts[m][1], cuts[m][2], cuts[m][3], den, comp);
         long open = den - comp;
         for (long k = 0; k < open && ng < cap; k++) {
             double u = unif();
             big_gaps[ng++] = (struct pf_gap){lcg() % 40000, (uint16_t)m,
-                                             u > 0.6 ? PF_TIER_HIGH : u > 0.3 ? PF_TIER_MEDIUM
-                                                                              : PF_TIER_LOW,
+                                             u > 0.6   ? PF_TIER_HIGH
+                                             : u > 0.3 ? PF_TIER_MEDIUM
+                                                       : PF_TIER_LOW,
                                              0.35 + 0.65 * u * u};
         }
     }
@@ -431,8 +445,8 @@ static void test_optimizer_beats_naive(void **state)
             printf("%s %s: base P4 %.3f; gain %.6g (P4 %.3f, spend %.0f) vs by-probability %.6g, "
                    "by-weight %.6g\n",
                    obj ? "revenue" : "stars", bundles ? "bundles" : "singles",
-                   r.baseline.p_overall_ge4, r.plan.gain,
-                   r.plan.out.p_overall_ge4, r.plan.spend, r.by_probability.gain, r.by_weight.gain);
+                   r.baseline.p_overall_ge4, r.plan.gain, r.plan.out.p_overall_ge4, r.plan.spend,
+                   r.by_probability.gain, r.by_weight.gain);
             assert_true(r.plan.spend <= 150000 + 1e-6);
             assert_true(r.by_probability.spend <= 150000 + 1e-6);
             assert_true(r.plan.gain > 0);
@@ -460,8 +474,8 @@ static void test_strategies(void **state)
     struct pf_candidates c;
     assert_int_equal(pf_candidates_build(&p, 0, &c, err, sizeof err), SG_OK);
     struct pf_sim_result r;
-    struct pf_scenario sc = {PF_STRATEGY_TRIPLE_WEIGHTED, NULL, 50000, PF_OBJECTIVE_STARS, NULL, 0,
-                             100, 3};
+    struct pf_scenario sc = {
+        PF_STRATEGY_TRIPLE_WEIGHTED, NULL, 50000, PF_OBJECTIVE_STARS, NULL, 0, 100, 3};
     assert_int_equal(pf_simulate(&p, &c, &sc, &r, err, sizeof err), SG_OK);
     assert_true(r.investment <= 50000 + 1e-6 && r.investment > 45000);
     assert_int_equal(r.m[1].gaps_worked, 0); /* KED: weight 1 */
@@ -472,7 +486,8 @@ static void test_strategies(void **state)
     sc.strategy = PF_STRATEGY_BALANCED;
     assert_int_equal(pf_simulate(&p, &c, &sc, &r, err, sizeof err), SG_OK);
     assert_true(r.investment <= 50000 + 1e-6);
-    for (int m = 0; m < 6; m++) assert_true(r.m[m].gaps_worked > 0); /* every measure gets a share */
+    for (int m = 0; m < 6; m++)
+        assert_true(r.m[m].gaps_worked > 0); /* every measure gets a share */
     double bal = r.exact_proj.exp_overall_raw;
     pf_sim_result_free(&r);
     sc.strategy = PF_STRATEGY_OPTIMIZER;

@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include "core/fileio.h"
 #include "portfolio/plan.h"
@@ -74,7 +75,8 @@ static void make_contract(struct stars_adapter *a, const struct pf_measure *ms, 
     a->base.cls = STARS_CLASS_CCP;
     a->base.offers_part_d = 1;
     for (size_t i = 0; i < params.nmeasures; i++)
-        if (!(params.measures[i].flags & STARS_F_SNP_ONLY)) a->base.m[i].star = 3 + (int)(i % 3 == 0);
+        if (!(params.measures[i].flags & STARS_F_SNP_ONLY))
+            a->base.m[i].star = 3 + (int)(i % 3 == 0);
     for (size_t k = 0; k < n; k++) {
         int j = stars_find_code(&params, ms[k].code);
         assert_true(j >= 0);
@@ -139,18 +141,18 @@ static void test_optimize_with_engine(void **state)
                                mk("PDC-DR", 'D', 3, 83, 86, 89, 92, 50, 42)};
     struct stars_adapter a;
     make_contract(&a, ms, 3);
-    struct pf_gap g[9] = {{0, 0, PF_TIER_HIGH, 0.9}, {1, 0, PF_TIER_HIGH, 0.8},
-                          {2, 0, PF_TIER_MEDIUM, 0.6}, {0, 1, PF_TIER_HIGH, 0.9},
-                          {3, 1, PF_TIER_HIGH, 0.7},   {4, 1, PF_TIER_LOW, 0.3},
-                          {1, 2, PF_TIER_HIGH, 0.95},  {5, 2, PF_TIER_MEDIUM, 0.5},
-                          {6, 2, PF_TIER_HIGH, 0.85}};
+    struct pf_gap g[9] = {
+        {0, 0, PF_TIER_HIGH, 0.9},  {1, 0, PF_TIER_HIGH, 0.8},   {2, 0, PF_TIER_MEDIUM, 0.6},
+        {0, 1, PF_TIER_HIGH, 0.9},  {3, 1, PF_TIER_HIGH, 0.7},   {4, 1, PF_TIER_LOW, 0.3},
+        {1, 2, PF_TIER_HIGH, 0.95}, {5, 2, PF_TIER_MEDIUM, 0.5}, {6, 2, PF_TIER_HIGH, 0.85}};
     struct pf_problem p = {ms, 3, g, 9, &cfg, {adapter_rate, &a}, 20000};
     struct pf_candidates c;
     char err[SG_ERRLEN];
     assert_int_equal(pf_candidates_build(&p, 0, &c, err, sizeof err), SG_OK);
     struct pf_marginal mv[3];
     assert_int_equal(pf_marginal_values(&p, mv, err, sizeof err), SG_OK);
-    for (int m = 0; m < 3; m++) assert_true(mv[m].value >= 0 && isfinite(mv[m].value));
+    for (int m = 0; m < 3; m++)
+        assert_true(mv[m].value >= 0 && isfinite(mv[m].value));
     double *pclose = malloc(9 * sizeof *pclose);
     for (int obj = 0; obj < 2; obj++) {
         struct pf_opt_params prm = {300, 0, (enum pf_objective)obj, 0, 0};
