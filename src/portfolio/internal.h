@@ -44,14 +44,4 @@ int pf_enumerate(const struct pf_problem *p, const struct pf_stardist *d, int fi
 int pf_outcome_fill(const struct pf_problem *p, const struct pf_stardist *d, const double *mu,
                     struct pf_outcome *out, char *err, size_t errlen);
 
-/* xoshiro256** seeded through splitmix64: a small local PRNG (core/rng.h is being added on
- * another branch; swap when it lands). */
-struct pf_rng {
-    uint64_t s[4];
-};
-void pf_rng_seed(struct pf_rng *r, uint64_t seed);
-uint64_t pf_rng_next(struct pf_rng *r);
-/* Uniform double in [0,1). */
-double pf_rng_uniform(struct pf_rng *r);
-
 #endif

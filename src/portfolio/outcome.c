@@ -1,7 +1,7 @@
 /* outcome.c: the expected outcome of a plan. Each measure's year-end closures are a
  * Poisson-binomial count (independent members, one probability each); its star distribution
  * follows from the count thresholds of the cut points; the overall rating's distribution is
- * obtained by enumerating the joint measure stars through the rater. Also the local PRNG. */
+ * obtained by enumerating the joint measure stars through the rater. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,41 +385,4 @@ int pf_evaluate(const struct pf_problem *p, const double *pclose, int exact, str
 fail:
     free(grouped);
     return rc;
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void pf_rng_seed(struct pf_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t pf_rng_next(struct pf_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double pf_rng_uniform(struct pf_rng *r)
-{
-    return (double)(pf_rng_next(r) >> 11) * 0x1.0p-53;
 }

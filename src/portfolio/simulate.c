@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "portfolio/internal.h"
 #include "portfolio/plan.h"
 
@@ -382,16 +383,16 @@ int pf_simulate(const struct pf_problem *p, const struct pf_candidates *c,
 
     /* Monte Carlo over member-level draws */
     if (s->runs > 0) {
-        struct pf_rng rng;
+        struct sg_rng rng;
         long counts[PF_MAX_MEASURES];
         int stars[PF_MAX_MEASURES];
         double sum_closed[PF_MAX_MEASURES] = {0};
-        pf_rng_seed(&rng, s->seed);
+        sg_rng_seed(&rng, s->seed);
         for (long run = 0; run < s->runs; run++) {
             for (size_t m = 0; m < nm; m++)
                 counts[m] = 0;
             for (size_t i = 0; i < ng; i++)
-                if (pf_rng_uniform(&rng) < pproj[i]) counts[p->gaps[i].measure]++;
+                if (sg_rng_uniform(&rng) < pproj[i]) counts[p->gaps[i].measure]++;
             for (size_t m = 0; m < nm; m++) {
                 stars[m] = pf_star_for_count(&p->measures[m], p->measures[m].compliant + counts[m]);
                 out->m[m].mc_p_star[stars[m]] += 1.0;
