@@ -65,6 +65,18 @@ int cli_star_years(const struct sg_config *cfg, int *years, int max, int *n, cha
     return *n ? SG_OK : sg_errf(err, errlen, SG_ENOTFOUND, "%s: no YYYY.txt year files", dir);
 }
 
+/* Copies src into dst[size]; SG_ERANGE (naming the field) when it does not fit. */
+static int copy_field(char *dst, size_t size, const char *src, const char *field, int year,
+                      const char *code, char *err, size_t errlen)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return sg_errf(err, errlen, SG_ERANGE, "star year %d, measure %s: %s longer than %zu bytes",
+                       year, code, field, size - 1);
+    memcpy(dst, src, n + 1);
+    return SG_OK;
+}
+
 /* Maps one year's measure definitions onto catalog rows. */
 static int params_to_rows(const struct stars_params *p, struct store_measure *rows, char *err,
                           size_t errlen)
@@ -74,14 +86,16 @@ static int params_to_rows(const struct stars_params *p, struct store_measure *ro
         struct store_measure *r = &rows[i];
         memset(r, 0, sizeof *r);
         r->star_year = p->star_year;
-        snprintf(r->code, sizeof r->code, "%s", m->code);
-        snprintf(r->cms_id, sizeof r->cms_id, "%s", m->cms_id);
-        snprintf(r->name, sizeof r->name, "%s", m->name);
         r->part = m->part;
         const char *domain = m->domain;
         for (size_t k = 0; k < p->ndomains; k++)
             if (!strcmp(p->domains[k].id, m->domain)) domain = p->domains[k].name;
-        snprintf(r->domain, sizeof r->domain, "%s", domain);
+        int y = p->star_year, rc;
+        if ((rc = copy_field(r->code, sizeof r->code, m->code, "code", y, m->code, err, errlen)) ||
+            (rc = copy_field(r->cms_id, sizeof r->cms_id, m->cms_id, "cms_id", y, m->code, err, errlen)) ||
+            (rc = copy_field(r->name, sizeof r->name, m->name, "name", y, m->code, err, errlen)) ||
+            (rc = copy_field(r->domain, sizeof r->domain, domain, "domain", y, m->code, err, errlen)))
+            return rc;
         if (store_weight_cat_parse(stars_category_name(m->category), &r->weighting_category))
             return sg_errf(err, errlen, SG_EINVAL, "star year %d, measure %s: unknown category %s",
                            p->star_year, m->code, stars_category_name(m->category));
