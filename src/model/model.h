@@ -14,7 +14,9 @@
  *      ece_max, Platt scaling (log-odds' = a * log-odds + b, fitted on the validation part) is
  *      applied when it lowers that error. Platt scaling is linear in the log-odds, so SHAP values
  *      stay exact: they are multiplied by a and the base value becomes a * base + b;
- *   5. AUC, Brier score, log loss and ECE are measured on the held-out test rows. */
+ *   5. AUC, Brier score, log loss and ECE are measured on the held-out test rows.
+ * A trained or loaded model is read-only: model_predict*, model_margin and model_explain may be
+ * called from many threads at once. */
 #ifndef SG_MODEL_MODEL_H
 #define SG_MODEL_MODEL_H
 

@@ -444,6 +444,57 @@ static void test_train_determinism_roundtrip(void **state)
     model_matrix_fini(&X);
 }
 
+/* Corrupted model texts (random byte changes, deterministic) must load or fail cleanly, never
+ * crash; whatever loads must score and explain (run under the sanitizers in CI). */
+static void test_load_corrupted(void **state)
+{
+    (void)state;
+    struct model_matrix X;
+    size_t n = 3000;
+    uint8_t *y = malloc(n);
+    make_data(&X, y, n, 4, 17);
+    struct model_train_params prm;
+    model_train_params_default(&prm);
+    prm.force_kind = MODEL_GBDT;
+    prm.gb.max_trees = 8;
+    prm.gb.max_leaves = 6;
+    struct model *m;
+    char err[SG_ERRLEN];
+    assert_int_equal(model_train(&X, y, "EED", 2025, &prm, &m, err, sizeof err), SG_OK);
+    char *t = save_text(m);
+    size_t len = strlen(t);
+    char *c = malloc(len + 1);
+    struct sg_rng r;
+    sg_rng_seed(&r, 2024);
+    static const char alphabet[] = "0123456789-.xpa \nfe";
+    int loaded = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(c, t, len + 1);
+        int edits = 1 + (int)sg_rng_below(&r, 3);
+        for (int e = 0; e < edits; e++)
+            c[sg_rng_below(&r, len)] = alphabet[sg_rng_below(&r, sizeof alphabet - 1)];
+        struct model *q;
+        int rc = model_load(c, len, &q, err, sizeof err);
+        if (rc == SG_OK) {
+            loaded++;
+            double phi[4];
+            struct model_explanation ex;
+            (void)model_predict(q, model_matrix_row(&X, 0));
+            assert_int_equal(model_explain(q, model_matrix_row(&X, 1), phi, &ex), SG_OK);
+            model_free(q);
+        } else {
+            assert_null(q);
+            assert_true(rc == SG_EPARSE || rc == SG_EUNSUPPORTED);
+        }
+    }
+    assert_true(loaded > 0 && loaded < 3000);
+    free(c);
+    free(t);
+    model_free(m);
+    free(y);
+    model_matrix_fini(&X);
+}
+
 /* Histograms of large nodes are split into fixed chunks: 1 and 2 threads give the same trees. */
 static void test_gbdt_threads_identical(void **state)
 {
@@ -642,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_treeshap_trained),
         cmocka_unit_test(test_train_determinism_roundtrip),
         cmocka_unit_test(test_gbdt_threads_identical),
+        cmocka_unit_test(test_load_corrupted),
         cmocka_unit_test(test_calibration_applied),
         cmocka_unit_test(test_recommendation_text),
         cmocka_unit_test(test_tier_and_inputs),
