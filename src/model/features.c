@@ -105,6 +105,12 @@ int features_contract_rates(const uint32_t *contract, const uint8_t *status, siz
     return SG_OK;
 }
 
+enum features_status features_prior_status(int denominator, int exclusion, int numerator)
+{
+    if (!denominator || exclusion) return FEATURES_NOT_ELIGIBLE;
+    return numerator ? FEATURES_MET : FEATURES_OPEN;
+}
+
 int features_label(int denominator, int exclusion, int numerator)
 {
     if (!denominator || exclusion) return -1;

@@ -70,6 +70,11 @@ void features_build_row(const struct features_member *mem, int year, double cont
 int features_contract_rates(const uint32_t *contract, const uint8_t *status, size_t n,
                             size_t n_contracts, double *rate) SG_WUR;
 
+/* Prior-year status of a measure result row (flags 0/1): FEATURES_MET when in the denominator,
+ * not excluded and in the numerator; FEATURES_OPEN when in the denominator, not excluded and not
+ * in the numerator; FEATURES_NOT_ELIGIBLE otherwise (no row at all is also NOT_ELIGIBLE). */
+enum features_status features_prior_status(int denominator, int exclusion, int numerator);
+
 /* Label of a measure-year result for training: 1 when the gap stayed open (in the denominator,
  * not excluded, numerator 0), 0 when closed; -1 when the row is not a training row. */
 int features_label(int denominator, int exclusion, int numerator);

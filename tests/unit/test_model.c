@@ -665,6 +665,10 @@ static void test_features(void **state)
     assert_int_equal(features_label(1, 0, 1), 0);
     assert_int_equal(features_label(1, 1, 0), -1);
     assert_int_equal(features_label(0, 0, 0), -1);
+    assert_int_equal(features_prior_status(1, 0, 1), FEATURES_MET);
+    assert_int_equal(features_prior_status(1, 0, 0), FEATURES_OPEN);
+    assert_int_equal(features_prior_status(1, 1, 0), FEATURES_NOT_ELIGIBLE);
+    assert_int_equal(features_prior_status(0, 0, 0), FEATURES_NOT_ELIGIBLE);
 
     /* contract rates: contract 0 has 40 eligible (30 met), contract 1 has 10 (all met): the
      * small one gets the overall rate 40/50 */
