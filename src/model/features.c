@@ -16,15 +16,15 @@ int features_measure_index(const char *code)
     return -1;
 }
 
-static const char *const BASE_NAMES[] = {"age", "female", "dual", "lis", "disability",
-                                         "enrolled_prior_year"};
+static const char *const BASE_NAMES[] = {"age", "female",     "dual",
+                                         "lis", "disability", "enrolled_prior_year"};
 
 int features_set_names(struct model_matrix *m, const char *const *extra_names, size_t n_extra,
                        char *err, size_t errlen)
 {
     if (m->p != FEATURES_N_BASE + n_extra)
-        return sg_errf(err, errlen, SG_EINVAL, "feature matrix has %zu columns, expected %zu",
-                       m->p, (size_t)FEATURES_N_BASE + n_extra);
+        return sg_errf(err, errlen, SG_EINVAL, "feature matrix has %zu columns, expected %zu", m->p,
+                       (size_t)FEATURES_N_BASE + n_extra);
     size_t j = 0;
     int rc;
     char name[MODEL_NAME_MAX];
@@ -72,7 +72,8 @@ void features_build_row(const struct features_member *mem, int year, double cont
     out[j++] = (float)open;
     /* unknown contract rate: 0.5, an uninformative midpoint, keeps the value finite */
     out[j++] = isfinite(contract_prior_rate) ? (float)contract_prior_rate : 0.5f;
-    for (size_t k = 0; k < n_extra; k++) out[j++] = isfinite(extra[k]) ? (float)extra[k] : 0.0f;
+    for (size_t k = 0; k < n_extra; k++)
+        out[j++] = isfinite(extra[k]) ? (float)extra[k] : 0.0f;
 }
 
 int features_contract_rates(const uint32_t *contract, const uint8_t *status, size_t n,

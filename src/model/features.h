@@ -44,11 +44,12 @@ enum features_status {
 };
 
 struct features_member {
-    int birth_year;      /* from birth_date */
-    int female;          /* sex F */
+    int birth_year;            /* from birth_date */
+    int female;                /* sex F */
     int dual, lis, disability; /* 0/1 */
     int enrolled_prior_year;   /* see above */
-    uint8_t prior[FEATURES_N_MEASURES]; /* enum features_status for Y-1, by features_measures order */
+    uint8_t
+        prior[FEATURES_N_MEASURES]; /* enum features_status for Y-1, by features_measures order */
 };
 
 /* Fills the p = FEATURES_N_BASE + n_extra column names of m (which must have that many
