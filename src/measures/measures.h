@@ -160,6 +160,12 @@ json_t *meas_report_summary(enum meas_id id, const struct meas_period *period,
 json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
                          const struct meas_pops *pops, size_t n, const struct meas_period *period);
 
+/* Wraps gaps Bundles as the $care-gaps operation returns them (DEQM
+ * Parameters-single-gaps-*-indv-report01): a Parameters resource with one parameter
+ * {name "return", resource Bundle} per Bundle. Takes ownership of the n bundles (also on
+ * failure). Caller owns the result; NULL on ENOMEM. */
+json_t *meas_gaps_parameters(json_t **bundles, size_t n);
+
 /* ---- input streams (the CLI and batch jobs) ---------------------------------------------- */
 
 /* Iterates patients from paths, each one of: a Bundle JSON file, an NDJSON file with one Bundle

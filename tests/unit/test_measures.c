@@ -632,7 +632,21 @@ static void test_reports(void **state)
         assert_string_equal(json_string_value(json_object_get(c, "code")), want[i]);
     }
     json_decref(ex);
-    json_decref(g);
+    /* $care-gaps output: the shared example's Parameters wrapper */
+    json_t *exp = json_load_file(
+        STARGAP_TEST_DATA "/deqm/Parameters-single-gaps-open-indv-report01.json", 0, &je);
+    assert_non_null(exp);
+    json_t *par = meas_gaps_parameters(&g, 1);
+    assert_non_null(par);
+    assert_true(
+        json_equal(json_object_get(par, "resourceType"), json_object_get(exp, "resourceType")));
+    json_t *p0 = json_array_get(json_object_get(par, "parameter"), 0);
+    json_t *e0 = json_array_get(json_object_get(exp, "parameter"), 0);
+    assert_true(json_equal(json_object_get(p0, "name"), json_object_get(e0, "name")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(p0, "resource"), "type")),
+                        "document");
+    json_decref(exp);
+    json_decref(par);
     meas_patient_free(p);
 }
 
