@@ -126,6 +126,7 @@ struct meas_result {
     char cms[8];          /* "CMS125" */
     char code[4];         /* "BCS" */
     char period_start[11], period_end[11];
+    int measurement_year; /* year of period_end (store_measure_result.measurement_year) */
     struct meas_pops pops;
 };
 

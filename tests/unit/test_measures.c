@@ -275,6 +275,7 @@ static void test_reader_errors(void **state)
     assert_string_equal(r.member_id, "M123");
     assert_string_equal(r.code, "COL");
     assert_string_equal(r.period_end, "2025-12-31");
+    assert_int_equal(r.measurement_year, 2025);
     meas_patient_free(p);
 }
 
