@@ -212,44 +212,40 @@ int main(int argc, char **argv)
 
     static const char *xnames[NX] = {"pcp_visits",      "specialist_visits",  "ed_visits",
                                      "inpatient_stays", "chronic_conditions", "risk_score"};
-    uint32_t *con = malloc((n + 1) * sizeof *con);
-    uint8_t *stk = malloc(n + 1);
-    double rate[10000];
+    /* the storage side will fill these plain structs the same way (docs/MODELS.md, Wiring) */
+    uint32_t *con = calloc(n + 1, sizeof *con);
+    struct features_member *fms = calloc(n + 1, sizeof *fms);
+    uint32_t *sel = malloc((n + 1) * sizeof *sel);
+    if (!con || !fms || !sel) return 1;
+    for (size_t i = 1; i <= n; i++) {
+        con[i] = mem[i].contract;
+        fms[i] =
+            (struct features_member){mem[i].birth_year, mem[i].female,    mem[i].dual, mem[i].lis,
+                                     mem[i].disability, enrolled_prev[i], {0}};
+        memcpy(fms[i].prior, st_prev + i * NM, NM);
+    }
     printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | gap, enrolled "
            "Y-1 | ECE | Brier | "
            "calibrated | train s (CPU s) | pred/CPU-s | SHAP pred/CPU-s "
            "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NM; k++) {
         if (only && strcmp(only, features_measures[k])) continue;
-        for (size_t i = 1; i <= n; i++) {
-            con[i] = mem[i].contract;
-            stk[i] = st_prev[i * NM + (size_t)k];
-        }
-        if (features_contract_rates(con + 1, stk + 1, n, sp.contracts, rate)) return 1;
         size_t rows = 0;
         for (size_t i = 1; i <= n; i++) {
             uint8_t v = st_cur[i * NM + (size_t)k];
-            rows += v == FEATURES_OPEN || v == FEATURES_MET;
+            if (v == FEATURES_OPEN || v == FEATURES_MET) sel[rows++] = (uint32_t)i;
         }
         struct model_matrix X;
-        if (model_matrix_init(&X, rows, FEATURES_N_BASE + NX) ||
-            features_set_names(&X, xnames, NX, err, sizeof err))
+        if (features_build_matrix(fms, con, n + 1, sp.contracts, xprev, xnames, NX, k, Y, sel, rows,
+                                  &X, err, sizeof err)) {
+            fprintf(stderr, "bench_model: %s\n", err);
             return 1;
+        }
         uint8_t *y = malloc(rows);
         double *pg = malloc(rows * sizeof *pg);
-        size_t r = 0;
-        for (size_t i = 1; i <= n; i++) {
-            uint8_t v = st_cur[i * NM + (size_t)k];
-            if (v != FEATURES_OPEN && v != FEATURES_MET) continue;
-            struct features_member fm = {
-                mem[i].birth_year, mem[i].female,    mem[i].dual, mem[i].lis,
-                mem[i].disability, enrolled_prev[i], {0}};
-            memcpy(fm.prior, st_prev + i * NM, NM);
-            features_build_row(&fm, Y, rate[mem[i].contract], xprev + i * NX, NX,
-                               model_matrix_row(&X, r));
-            y[r] = v == FEATURES_OPEN;
-            pg[r] = 1.0 - ptrue[i * NM + (size_t)k];
-            r++;
+        for (size_t r = 0; r < rows; r++) {
+            y[r] = st_cur[sel[r] * NM + (size_t)k] == FEATURES_OPEN;
+            pg[r] = 1.0 - ptrue[sel[r] * NM + (size_t)k];
         }
         /* bench hold-out: 20% of rows, seeded */
         uint32_t *idx = malloc(rows * sizeof *idx);
@@ -355,7 +351,8 @@ int main(int argc, char **argv)
         model_matrix_fini(&H);
     }
     free(con);
-    free(stk);
+    free(fms);
+    free(sel);
     free(mem);
     free(st_prev);
     free(st_cur);

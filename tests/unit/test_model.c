@@ -707,6 +707,40 @@ static void test_features(void **state)
     assert_int_equal(features_contract_rates(con, st, 60, 2, rate), SG_OK);
     assert_true(fabs(rate[0] - 0.75) < 1e-15);
     assert_true(fabs(rate[1] - 0.8) < 1e-15);
+
+    /* the one-call builder gives the same rows as building them one by one */
+    struct features_member ms[60];
+    double xs[60];
+    for (int i = 0; i < 60; i++) {
+        ms[i] = (struct features_member){
+            .birth_year = 1940 + i % 30, .female = i % 2, .enrolled_prior_year = 1};
+        ms[i].prior[2] = st[i]; /* CBP */
+        xs[i] = i % 7 ? (double)i : NAN;
+    }
+    const char *one[] = {"pcp_visits"};
+    uint32_t pick[3] = {59, 0, 44};
+    struct model_matrix M;
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 2, 2025, pick, 3, &M, err, sizeof err),
+        SG_OK);
+    assert_int_equal(M.n, 3);
+    float expect[FEATURES_N_BASE + 1];
+    for (int q = 0; q < 3; q++) {
+        features_build_row(&ms[pick[q]], 2025, rate[con[pick[q]]], &xs[pick[q]], 1, expect);
+        assert_memory_equal(model_matrix_row(&M, (size_t)q), expect, sizeof expect);
+    }
+    assert_true(model_matrix_row(&M, 1)[FEATURES_N_BASE - 1] == 0.75f);
+    assert_true(model_matrix_row(&M, 0)[FEATURES_N_BASE - 1] == 0.8f);
+    assert_string_equal(M.names[FEATURES_N_BASE], "pcp_visits");
+    model_matrix_fini(&M);
+    uint32_t bad[1] = {60};
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 2, 2025, bad, 1, &M, err, sizeof err),
+        SG_EINVAL);
+    assert_non_null(strstr(err, "row 0"));
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 11, 2025, pick, 1, &M, err, sizeof err),
+        SG_EINVAL);
 }
 
 int main(void)
