@@ -549,6 +549,21 @@ int model_check_features(const struct model *m, char *const *names, size_t p, ch
     return SG_OK;
 }
 
+int model_summary(const struct model *m, struct sg_buf *out)
+{
+    char learner[48];
+    if (m->kind == MODEL_GBDT)
+        snprintf(learner, sizeof learner, "gbdt (%zu trees)", m->gb.n_trees);
+    else
+        snprintf(learner, sizeof learner, "logreg");
+    return sg_buf_printf(out,
+                         "%s %d: %s, %zu rows; CV AUC logreg %.4f gbdt %.4f; calibration %s; "
+                         "held out n=%zu: AUC %.4f, Brier %.4f, log loss %.4f, ECE %.4f",
+                         m->measure, m->year, learner, m->n_rows, m->cv_auc_logreg, m->cv_auc_gbdt,
+                         m->calibrated ? "Platt" : "none", m->test.n, m->test.auc, m->test.brier,
+                         m->test.logloss, m->test.ece);
+}
+
 /* ---- text format -------------------------------------------------------------------------- */
 
 static const char *kind_name(int k)

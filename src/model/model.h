@@ -135,6 +135,11 @@ const char *model_risk_tier(double p, double high, double medium);
 int model_recommendation(const char *measure, const struct model_explanation *ex,
                          struct sg_buf *out) SG_WUR;
 
+/* Appends a one-line summary for `stargap train` / `stargap models`: measure, year, learner
+ * (trees), rows, CV AUCs, calibration and the held-out metrics. Returns SG_OK or the buffer's
+ * error. */
+int model_summary(const struct model *m, struct sg_buf *out) SG_WUR;
+
 /* Serializes the model in the versioned text format (floating-point values as C99 hex floats,
  * so model_load gives back bit-identical numbers). Returns SG_OK or the buffer's error. */
 int model_save(const struct model *m, struct sg_buf *out) SG_WUR;

@@ -393,6 +393,13 @@ static void test_train_determinism_roundtrip(void **state)
     assert_true(a->test.auc > 0.7 && a->test.auc < 1.0);
     assert_true(a->test.ece < 0.1);
 
+    struct sg_buf sb;
+    sg_buf_init(&sb, 1024);
+    assert_int_equal(model_summary(a, &sb), SG_OK);
+    assert_non_null(strstr(sg_buf_str(&sb), "CBP 2025: gbdt ("));
+    assert_non_null(strstr(sg_buf_str(&sb), "held out n=1200"));
+    sg_buf_fini(&sb);
+
     /* bit-exact round trip: load then save gives the same text and the same predictions */
     struct model *c;
     assert_int_equal(model_load(ta, strlen(ta), &c, err, sizeof err), SG_OK);
