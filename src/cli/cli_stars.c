@@ -45,7 +45,11 @@ const char cli_stars_usage[] =
     "  --data-table DIR      directory with the CMS data table CSVs of that year\n"
     "  --params FILE         year-parameter file (default: DATA_DIR/stars/Y.txt)\n"
     "  --format csv|json     output format of `rate` (default csv)\n"
-    "  --explain             `rate`: add mean, reward factor, CAI and hold-harmless columns\n"
+    "  --explain             `rate`: add mean, reward factor, CAI, hold-harmless and class\n"
+    "                        columns\n"
+    "  --isnp ID[,ID...]     `rate`: these SNP contracts are I-SNP-only (CMS does not publish\n"
+    "                        it; without this every SNP contract is rated as CCP with SNP and\n"
+    "                        `rate` says where that assumption changes the result)\n"
     "  --prior DIR2          `cutpoints`, `compare`: prior year's data table, for guardrails\n"
     "                        (and, in `compare`, last year's stars for the disaster rule)\n"
     "  --folds N             `cutpoints`: resampling folds (default 10; 1 = none)\n"
@@ -55,7 +59,7 @@ const char cli_stars_usage[] =
 struct sopts {
     const char *sub;
     long year;
-    const char *dir, *params, *prior, *format;
+    const char *dir, *params, *prior, *format, *isnp;
     int explain;
     struct stars_cut_options cut;
 };
@@ -170,30 +174,142 @@ static void fmt_rating(char *b, size_t n, const struct stars_summary *s)
         b[0] = '\0';
 }
 
+/* Index of contract `id` in t (sorted by id), or -1. */
+static long find_contract(const struct stars_table *t, const char *id)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->c[mid].id, id);
+        if (!c) return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Parses the --isnp list (comma-separated contract ids) into flags[] (one per contract of t).
+ * Every id must be an SNP contract of the data table. Returns 0 or -1 (message printed). */
+static int parse_isnp(const char *list, const struct stars_table *t, unsigned char *flags)
+{
+    const char *s = list;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        char id[16];
+        while (n && s[n - 1] == ' ')
+            n--;
+        while (n && *s == ' ') {
+            s++;
+            n--;
+        }
+        if (!n || n >= sizeof id) {
+            fprintf(stderr, "stargap stars: --isnp: '%.*s' is not a contract id\n", (int)n, s);
+            return -1;
+        }
+        memcpy(id, s, n);
+        id[n] = '\0';
+        long i = find_contract(t, id);
+        if (i < 0) {
+            fprintf(stderr, "stargap stars: --isnp: contract %s is not in the data table\n", id);
+            return -1;
+        }
+        if (stars_table_class(&t->c[i]) != STARS_CLASS_CCP_SNP) {
+            fprintf(stderr,
+                    "stargap stars: --isnp: contract %s is not an SNP contract (the Summary "
+                    "file's SNP column says No or its organization type is %s)\n",
+                    id, t->c[i].org_type);
+            return -1;
+        }
+        flags[i] = 1;
+        s += strcspn(s, ",");
+        if (*s == ',') s++;
+    }
+    return 0;
+}
+
+static int same_rating(const struct stars_summary *a, const struct stars_summary *b)
+{
+    return a->rated == b->rated && (!a->rated || fabs(a->rating - b->rating) < 1e-9);
+}
+
+/* For an SNP contract rated under the assumed class CCP with SNP: writes into note what it would
+ * get as I-SNP-only when that differs (the assumption matters), else an empty string. */
+static void isnp_alternative(const struct stars_params *p, const struct stars_contract_input *in,
+                             const struct stars_result *r, char *note, size_t n)
+{
+    note[0] = '\0';
+    struct stars_contract_input *alt = malloc(sizeof *alt);
+    struct stars_result *ra = malloc(sizeof *ra);
+    if (alt && ra) {
+        *alt = *in;
+        alt->cls = STARS_CLASS_ISNP;
+        if (stars_rate(p, alt, NULL, NULL, ra, NULL, 0) == SG_OK &&
+            (!same_rating(&r->part_c, &ra->part_c) || !same_rating(&r->part_d, &ra->part_d) ||
+             !same_rating(&r->overall, &ra->overall))) {
+            char a[16], b[16], d[16];
+            fmt_rating(a, sizeof a, &ra->part_c);
+            fmt_rating(b, sizeof b, &ra->part_d);
+            fmt_rating(d, sizeof d, &ra->overall);
+            snprintf(note, n,
+                     "class assumed CCP with SNP (CMS does not publish which SNP contracts are "
+                     "I-SNP-only); as I-SNP-only: part_c %s, part_d %s, overall %s",
+                     a[0] ? a : "-", b[0] ? b : "-", d[0] ? d : "-");
+        }
+    }
+    free(alt);
+    free(ra);
+}
+
 static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_table *t)
 {
     int json = o->format && !strcmp(o->format, "json");
+    unsigned char *isnp = calloc(t->n + 1, 1);
+    if (!isnp) return CLI_FAIL;
+    if (o->isnp && parse_isnp(o->isnp, t, isnp)) {
+        free(isnp);
+        return CLI_FAIL;
+    }
+    if (t->recalculated)
+        fprintf(stderr,
+                "stargap stars: note: the data table's Notes say CMS recalculated these ratings "
+                "and kept the higher of the original and the recalculated rating; ratings are "
+                "computed with the Technical Notes' reward thresholds (docs/STARS.md)\n");
     if (json)
         printf("[");
     else {
         printf("contract_id,contract_type,part_c,part_d,overall");
         if (o->explain)
             printf(",part_c_mean,part_c_reward,part_c_cai,part_d_mean,part_d_reward,part_d_cai,"
-                   "overall_mean,overall_reward,overall_cai,hold_harmless,explanation");
+                   "overall_mean,overall_reward,overall_cai,hold_harmless,explanation,class,"
+                   "class_note");
         printf("\n");
     }
     int first = 1;
+    long assumed = 0, matters = 0;
     for (size_t i = 0; i < t->n; i++) {
         const struct stars_table_contract *c = &t->c[i];
         if (!c->in_summary) continue;
         struct stars_contract_input in;
         struct stars_result r;
-        char err[SG_ERRLEN];
+        char err[SG_ERRLEN], note[256] = "";
         stars_table_input(t, c, 1, 0, &in);
-        (void)stars_table_infer_isnp(t, c, &in);
+        if (isnp[i]) in.cls = STARS_CLASS_ISNP;
         if (stars_rate(p, &in, NULL, NULL, &r, err, sizeof err)) {
             fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
+            free(isnp);
             return CLI_FAIL;
+        }
+        int class_assumed = in.cls == STARS_CLASS_CCP_SNP;
+        if (class_assumed) {
+            assumed++;
+            isnp_alternative(p, &in, &r, note, sizeof note);
+            if (note[0]) {
+                matters++;
+                fprintf(stderr, "stargap stars: note: %s: %s (--isnp %s to rate it so)\n", c->id,
+                        note, c->id);
+            }
         }
         char a[16], b[16], d[16];
         fmt_rating(a, sizeof a, &r.part_c);
@@ -201,9 +317,10 @@ static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_
         fmt_rating(d, sizeof d, &r.overall);
         if (json) {
             printf("%s\n {\"contract_id\":\"%s\",\"contract_type\":\"%s\",\"part_c\":%s,"
-                   "\"part_d\":%s,\"overall\":%s",
+                   "\"part_d\":%s,\"overall\":%s,\"class\":\"%s\",\"class_assumed\":%s",
                    first ? "" : ",", c->id, contract_type(c), a[0] ? a : "null", b[0] ? b : "null",
-                   d[0] ? d : "null");
+                   d[0] ? d : "null", stars_class_name(in.cls), class_assumed ? "true" : "false");
+            if (note[0]) printf(",\"class_note\":\"%s\"", note);
             if (o->explain) {
                 const struct stars_summary *s[3] = {&r.part_c, &r.part_d, &r.overall};
                 const char *nm[3] = {"part_c", "part_d", "overall"};
@@ -225,13 +342,21 @@ static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_
                     else
                         printf(",,,");
                 }
-                printf(",%s,\"%s\"", r.hold_harmless ? "yes" : "no", r.explanation);
+                printf(",%s,\"%s\",%s%s,\"%s\"", r.hold_harmless ? "yes" : "no", r.explanation,
+                       stars_class_name(in.cls), class_assumed ? " (assumed)" : "", note);
             }
             printf("\n");
         }
         first = 0;
     }
     if (json) printf("\n]\n");
+    if (assumed)
+        fprintf(stderr,
+                "stargap stars: note: %ld SNP contracts rated as CCP with SNP (assumed: the data "
+                "table does not say which are I-SNP-only); for %ld of them the result depends on "
+                "it\n",
+                assumed, matters);
+    free(isnp);
     return CLI_OK;
 }
 
@@ -605,7 +730,7 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
             o.cut.guardrails = 0;
         else if (!strcmp(a, "--star-year") || !strcmp(a, "--data-table") ||
                  !strcmp(a, "--params") || !strcmp(a, "--prior") || !strcmp(a, "--folds") ||
-                 !strcmp(a, "--format")) {
+                 !strcmp(a, "--format") || !strcmp(a, "--isnp")) {
             if (!v) return cli_usage_error("stars", "option %s needs a value", a);
             i++;
             if (!strcmp(a, "--star-year")) {
@@ -622,6 +747,8 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
                 o.params = v;
             else if (!strcmp(a, "--prior"))
                 o.prior = v;
+            else if (!strcmp(a, "--isnp"))
+                o.isnp = v;
             else {
                 if (strcmp(v, "csv") && strcmp(v, "json"))
                     return cli_usage_error("stars", "--format: '%s' is not csv or json", v);
@@ -633,6 +760,8 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (!o.year) return cli_usage_error("stars", "--star-year is required");
     if (!o.dir) return cli_usage_error("stars", "--data-table is required");
+    if (o.isnp && strcmp(o.sub, "rate"))
+        return cli_usage_error("stars", "--isnp is an option of `rate`");
 
     struct stars_params *p = malloc(sizeof *p);
     struct stars_table *t = malloc(sizeof *t);
