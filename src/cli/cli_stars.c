@@ -508,6 +508,145 @@ static int prior_star(const struct stars_table *pt, const char *id, const char *
     return 0;
 }
 
+/* ---- why a published rating differs: the reward factor alone? ----
+ * A mismatch whose published value is what the same measure stars (same mean, variance and CAI)
+ * give with another reward factor can only come from other reward-factor percentile thresholds
+ * than the Technical Notes' (TN Tables 8-9): the thresholds of another calculation run. */
+
+static const double reward_tab[3][3] = {{0, 0, 0}, {0.2, 0.1, 0}, {0.4, 0.3, 0}};
+
+/* Mean category (0 below the 65th percentile, 1 relatively high, 2 high) and variance category
+ * (0 low, 1 medium, 2 high) exactly as stars_reward_factor() decides them. */
+static void reward_cats(const struct stars_reward_row *row, double mean, double var, int *mc,
+                        int *vc)
+{
+    double mu = stars_round_half_up(mean, 6), v = stars_round_half_up(var, 6);
+    *mc = mu >= row->mean_p85 - 1e-12 ? 2 : mu >= row->mean_p65 - 1e-12 ? 1 : 0;
+    *vc = v < row->var_p30 - 1e-12 ? 0 : v < row->var_p70 - 1e-12 ? 1 : 2;
+}
+
+/* The TN thresholds that must move, and how far, to take a summary from reward categories
+ * (mc0,vc0) to (mc,vc): returns the total distance and, when b is not NULL, appends a
+ * description ("85th-percentile mean threshold above 4.054054 (TN 4.000000)"). */
+static double threshold_moves(const struct stars_reward_row *row, const struct stars_summary *s,
+                              int mc0, int vc0, int mc, int vc, const char *variant, char *b,
+                              size_t n)
+{
+    double mu = stars_round_half_up(s->mean, 6), v = stars_round_half_up(s->variance, 6);
+    /* thresholds indexed by the category boundary they open: mean 1 = p65, 2 = p85; variance
+     * 1 = p30 (low/medium), 2 = p70 (medium/high) */
+    const double mt[3] = {0, row->mean_p65, row->mean_p85};
+    const double vt[3] = {0, row->var_p30, row->var_p70};
+    const char *mn[3] = {"", "65th", "85th"}, *vn[3] = {"", "30th", "70th"};
+    double d = 0;
+    for (int j = 1; j <= 2; j++) {
+        /* mean boundary j separates categories j-1 and j */
+        int was = mc0 >= j, is = mc >= j;
+        if (was != is) {
+            d += fabs(mu - mt[j]);
+            if (b) {
+                size_t l = strlen(b);
+                snprintf(b + l, n - l, "%s%s%s%s%s-percentile mean threshold %s %.6f (TN %.6f)",
+                         l ? "; " : "", variant[0] ? "(" : "", variant, variant[0] ? ") " : "", mn[j],
+                         was ? "above" : "at or below", mu, mt[j]);
+            }
+        }
+        /* variance boundary j separates categories j-1 and j (higher = more variance) */
+        was = vc0 >= j;
+        is = vc >= j;
+        if (was != is) {
+            d += fabs(v - vt[j]);
+            if (b) {
+                size_t l = strlen(b);
+                snprintf(b + l, n - l,
+                         "%s%s%s%s%s-percentile variance threshold %s %.6f (TN %.6f)",
+                         l ? "; " : "", variant[0] ? "(" : "", variant, variant[0] ? ") " : "",
+                         vn[j], was ? "above" : "at or below", v, vt[j]);
+            }
+        }
+    }
+    return d;
+}
+
+/* Looks for the smallest move of the TN reward thresholds (Tables 8-9) that turns the computed
+ * rating into the published one `pub`, the measure stars and CAI staying as they are. For the
+ * contract's highest rating both improvement variants and the hold-harmless rule are redone.
+ * Returns 1 and the description in b when one exists, else 0. */
+static int reward_explains(const struct stars_params *p, const struct stars_result *r, int k,
+                           int type, double pub, char *b, size_t n)
+{
+    const struct stars_summary *s[3] = {&r->part_c, &r->part_d, &r->overall};
+    int is_highest = (r->highest == STARS_HIGHEST_OVERALL && k == 2) ||
+                     (r->highest == STARS_HIGHEST_PART_C && k == 0) ||
+                     (r->highest == STARS_HIGHEST_PART_D && k == 1);
+    const struct stars_summary *v[2];
+    int nv = 1;
+    v[0] = s[k];
+    if (is_highest && r->highest_without_improvement.rated && r->highest_with_improvement.rated) {
+        v[0] = &r->highest_without_improvement;
+        v[1] = &r->highest_with_improvement;
+        nv = 2;
+    }
+    const struct stars_reward_row *row[2];
+    int mc0[2], vc0[2];
+    for (int j = 0; j < nv; j++) {
+        row[j] = &p->reward[v[j]->with_improvement][v[j]->with_new][type];
+        reward_cats(row[j], v[j]->mean, v[j]->variance, &mc0[j], &vc0[j]);
+    }
+    double best = INFINITY;
+    int bm[2] = {0, 0}, bv[2] = {0, 0};
+    int ncomb = nv == 2 ? 81 : 9;
+    for (int cmb = 0; cmb < ncomb; cmb++) {
+        int mc[2] = {cmb % 3, nv == 2 ? (cmb / 9) % 3 : 0}, vc[2] = {(cmb / 3) % 3, cmb / 27};
+        double rt[2], cost = 0;
+        int same = 1;
+        for (int j = 0; j < nv; j++) {
+            rt[j] = stars_half_star(v[j]->mean + reward_tab[mc[j]][vc[j]] + v[j]->cai);
+            cost += threshold_moves(row[j], v[j], mc0[j], vc0[j], mc[j], vc[j], "", NULL, 0);
+            same = same && mc[j] == mc0[j] && vc[j] == vc0[j];
+        }
+        double fin = rt[0];
+        if (nv == 2) /* improvement hold-harmless, as in stars_rate */
+            fin = rt[0] >= p->hold_harmless_min - 1e-9 && rt[1] < rt[0] ? rt[0] : rt[1];
+        if (same || fabs(fin - pub) > 1e-9 || cost >= best) continue;
+        best = cost;
+        for (int j = 0; j < nv; j++) {
+            bm[j] = mc[j];
+            bv[j] = vc[j];
+        }
+    }
+    if (!isfinite(best)) return 0;
+    b[0] = '\0';
+    for (int j = 0; j < nv; j++)
+        (void)threshold_moves(row[j], v[j], mc0[j], vc0[j], bm[j], bv[j],
+                              nv == 1   ? ""
+                              : j == 0 ? "without improvement"
+                                       : "with improvement",
+                              b, n);
+    return 1;
+}
+
+/* Number of the contract's clustered-measure stars that differ from what its score gives with the
+ * published cut points, for a contract not affected by the disaster rule (0 when affected or when
+ * scores and cut points are not published). */
+static int off_cut_stars(const struct stars_params *p, const struct stars_table *t,
+                         const struct stars_table_contract *c)
+{
+    int n = 0;
+    for (int k = 0; k < 2; k++)
+        if (isfinite(c->disaster[k]) && c->disaster[k] >= p->disaster_threshold) return 0;
+    for (size_t m = 0; m < p->nmeasures; m++) {
+        const struct stars_measure_def *md = &p->measures[m];
+        int pdp = md->part == 'D' && stars_table_class(c) == STARS_CLASS_PDP;
+        const struct stars_cut *cut = &t->cuts[2 * m + pdp];
+        if (md->method != STARS_METHOD_CLUSTER || !c->has_score[m] || !c->star[m] ||
+            c->data_issue[m] || !cut->valid)
+            continue;
+        if (stars_score_star(md, cut, c->score[m]) != c->star[m]) n++;
+    }
+    return n;
+}
+
 static void pct_line(const char *what, long match, long total)
 {
     printf("agreement,%s,%ld,%ld,%.2f%%\n", what, match, total,
@@ -519,6 +658,12 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
 {
     long match[5] = {0}, total[5] = {0}, extra = 0, isnp = 0;
     const char *names[5] = {"part_c", "part_d_mapd", "part_d_pdp", "overall", "part_d"};
+    /* mismatch classes: reward factor only (per slot), eligibility, other */
+    long cls_reward[4] = {0}, cls_elig = 0, cls_other = 0;
+    /* agreement of ratings stargap gives a reward factor of 0 / > 0, and of rewarded ratings of
+     * contracts whose measure stars do not follow the published cut points */
+    long rw_match[2] = {0}, rw_total[2] = {0}, orig_match = 0, orig_total = 0, orig_contracts = 0;
+    int have_ms = t->have[STARS_FILE_MEASURE_DATA] && t->have[STARS_FILE_CUT_C];
     /* mismatches are collected and printed after the agreement lines */
     char *lines = NULL;
     size_t llen = 0;
@@ -548,10 +693,13 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         if (stars_table_infer_isnp(t, c, &in)) {
             isnp++;
             fprintf(mm,
-                    "note,%s,class,,,\"treated as I-SNP-only: CMS rated it with fewer measures "
-                    "than the CCP-with-SNP minimum\"\n",
+                    "note,%s,class,,,assumption,\"treated as I-SNP-only (assumed, inferred from "
+                    "the published rating status: CMS does not publish the class): CMS rated it "
+                    "with fewer measures than the CCP-with-SNP minimum\"\n",
                     c->id);
         }
+        int orig = t->recalculated && have_ms && off_cut_stars(p, t, c) > 0;
+        orig_contracts += orig;
         if (stars_rate(p, &in, NULL, NULL, &r, err, sizeof err)) {
             fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
             fclose(mm);
@@ -580,40 +728,70 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
             }
             total[slot]++;
             if (k == 1) total[4]++;
-            if (s[k]->rated && fabs(s[k]->rating - pub) < 1e-9) {
+            int ok = s[k]->rated && fabs(s[k]->rating - pub) < 1e-9;
+            if (s[k]->rated) {
+                int rw = s[k]->reward > 0;
+                rw_total[rw]++;
+                rw_match[rw] += ok;
+                if (rw && orig) {
+                    orig_total++;
+                    orig_match += ok;
+                }
+            }
+            if (ok) {
                 match[slot]++;
                 if (k == 1) match[4]++;
                 continue;
             }
-            char why[400];
-            if (!s[k]->rated && k == 2 && (!r.part_c.rated || !r.part_d.rated))
+            char why[600], how[400];
+            int cls = 2; /* 0 reward, 1 eligibility, 2 other */
+            static const char *const cls_name[3] = {"reward", "eligibility", "other"};
+            int type = slot == 0 ? STARS_PART_C : slot == 1 ? STARS_PART_D_MAPD
+                                              : slot == 2 ? STARS_PART_D_PDP
+                                                          : STARS_OVERALL;
+            if (!s[k]->rated && k == 2 && (!r.part_c.rated || !r.part_d.rated)) {
+                cls = 1;
                 snprintf(why, sizeof why, "not rated by stargap: no %s summary",
                          r.part_c.rated ? "Part D" : "Part C");
-            else if (!s[k]->rated)
+            } else if (!s[k]->rated) {
+                cls = 1;
                 snprintf(why, sizeof why,
                          "not rated by stargap: %d of the %d required measures rated",
                          s[k]->n_counted, s[k]->n_required);
-            else
+            } else {
+                int rwd = reward_explains(p, &r, k, type, pub, how, sizeof how);
+                if (rwd) cls = 0;
                 snprintf(why, sizeof why,
-                         "%s (mean %.6f, variance %.6f, reward %.1f, CAI %.6f, raw %.6f%s)%s",
+                         "%s (mean %.6f, variance %.6f, reward %.1f, CAI %.6f, raw %.6f%s)%s%s%s",
                          pub > s[k]->rating ? "published higher" : "published lower", s[k]->mean,
                          s[k]->variance, s[k]->reward, s[k]->cai, s[k]->raw,
                          s[k]->with_improvement ? "" : ", without improvement",
-                         t->recalculated
-                             ? "; the data table's Notes say CMS recalculated these ratings and "
-                               "kept the higher of the original and the recalculated rating: the "
-                               "published measure stars and the Technical Notes' reward "
-                               "thresholds do not come from one run"
+                         rwd ? "; the same stars and CAI give the published rating with another "
+                               "reward factor if the run CMS published had the "
+                             : "",
+                         rwd ? how : "",
+                         t->recalculated && rwd
+                             ? "; the data table's Notes say CMS recalculated the ratings and "
+                               "kept the higher of the original and the recalculated rating, and "
+                               "the Technical Notes' reward thresholds (Tables 8-9) are those of "
+                               "the original run"
                              : "");
+            }
+            if (cls == 0)
+                cls_reward[slot]++;
+            else if (cls == 1)
+                cls_elig++;
+            else
+                cls_other++;
             char comp[16];
             fmt_rating(comp, sizeof comp, s[k]);
-            fprintf(mm, "mismatch,%s,%s,%.1f,%s,\"%s\"\n", c->id, label, pub, comp, why);
+            fprintf(mm, "mismatch,%s,%s,%.1f,%s,%s,\"%s\"\n", c->id, label, pub, comp, cls_name[cls],
+                    why);
         }
     }
     /* measure stars from scores and published cut points (clustered measures only: CAHPS cut
      * points are base groups, improvement scores are not published) */
     long ms_match[2] = {0}, ms_total[2] = {0};
-    int have_ms = t->have[STARS_FILE_MEASURE_DATA] && t->have[STARS_FILE_CUT_C];
     if (have_ms) {
         struct stars_result *res = malloc(sizeof *res);
         for (size_t i = 0; res && i < t->n; i++) {
@@ -693,6 +871,16 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         pct_line(names[k], match[k], total[k]);
     printf("extra_ratings,%ld\n", extra);
     printf("isnp_inferred,%ld\n", isnp);
+    printf("mismatch_classes,reward,%ld,eligibility,%ld,other,%ld\n",
+           cls_reward[0] + cls_reward[1] + cls_reward[2] + cls_reward[3], cls_elig, cls_other);
+    for (int k = 0; k < 4; k++)
+        printf("mismatch_reward,%s,%ld\n", names[k], cls_reward[k]);
+    pct_line("ratings_reward_0", rw_match[0], rw_total[0]);
+    pct_line("ratings_reward_positive", rw_match[1], rw_total[1]);
+    if (t->recalculated && have_ms) {
+        printf("original_run_contracts,%ld\n", orig_contracts);
+        pct_line("ratings_reward_positive_original_run_contracts", orig_match, orig_total);
+    }
     if (have_ms) {
         pct_line("measure_stars_non_disaster", ms_match[0], ms_total[0]);
         pct_line(o->prior ? "measure_stars_disaster_affected_with_prior_year"
