@@ -568,62 +568,147 @@ static double threshold_moves(const struct stars_reward_row *row, const struct s
     return d;
 }
 
-/* Looks for the smallest move of the TN reward thresholds (Tables 8-9) that turns the computed
- * rating into the published one `pub`, the measure stars and CAI staying as they are. For the
- * contract's highest rating both improvement variants and the hold-harmless rule are redone.
- * Returns 1 and the description in b when one exists, else 0. */
-static int reward_explains(const struct stars_params *p, const struct stars_result *r, int k,
-                           int type, double pub, char *b, size_t n)
+/* One mismatched rating, reduced to what the reward factor acts on. */
+struct miss {
+    int type;                  /* reward/CAI rating type (enum stars_rating_type) */
+    int nv;                    /* 1; 2 for a highest rating: [0] without, [1] with improvement */
+    struct stars_summary v[2]; /* the summaries the published value is compared with */
+    double pub;                /* published rating */
+    int mc[2], vc[2];          /* reward categories of the smallest explaining move */
+};
+
+static void make_miss(const struct stars_result *r, int k, int type, double pub, struct miss *m)
 {
     const struct stars_summary *s[3] = {&r->part_c, &r->part_d, &r->overall};
     int is_highest = (r->highest == STARS_HIGHEST_OVERALL && k == 2) ||
                      (r->highest == STARS_HIGHEST_PART_C && k == 0) ||
                      (r->highest == STARS_HIGHEST_PART_D && k == 1);
-    const struct stars_summary *v[2];
-    int nv = 1;
-    v[0] = s[k];
-    if (is_highest && r->highest_without_improvement.rated && r->highest_with_improvement.rated) {
-        v[0] = &r->highest_without_improvement;
-        v[1] = &r->highest_with_improvement;
-        nv = 2;
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    m->pub = pub;
+    m->nv = 1;
+    m->v[0] = *s[k];
+    if (is_highest && r->highest_without_improvement.rated && r->highest_with_improvement.rated &&
+        r->highest_without_improvement.with_new == s[k]->with_new) {
+        m->v[0] = r->highest_without_improvement;
+        m->v[1] = r->highest_with_improvement;
+        m->nv = 2;
     }
-    const struct stars_reward_row *row[2];
-    int mc0[2], vc0[2];
-    for (int j = 0; j < nv; j++) {
-        row[j] = &p->reward[v[j]->with_improvement][v[j]->with_new][type];
-        reward_cats(row[j], v[j]->mean, v[j]->variance, &mc0[j], &vc0[j]);
-    }
+}
+
+/* The rating of a miss with reward factors rw[] per variant (improvement hold-harmless redone). */
+static double miss_rating(const struct stars_params *p, const struct miss *m, const double *rw)
+{
+    double rt[2];
+    for (int j = 0; j < m->nv; j++)
+        rt[j] = stars_half_star(m->v[j].mean + rw[j] + m->v[j].cai);
+    if (m->nv == 1) return rt[0];
+    return rt[0] >= p->hold_harmless_min - 1e-9 && rt[1] < rt[0] ? rt[0] : rt[1];
+}
+
+static const struct stars_reward_row *tn_row(const struct stars_params *p, const struct miss *m,
+                                             int j)
+{
+    return &p->reward[m->v[j].with_improvement][m->v[j].with_new][m->type];
+}
+
+/* Looks for the smallest move of the TN reward thresholds (Tables 8-9) that turns the computed
+ * rating into the published one, the measure stars and CAI staying as they are; keeps it in
+ * m->mc/vc. Returns 1 and the description in b when one exists, else 0. */
+static int reward_explains(const struct stars_params *p, struct miss *m, char *b, size_t n)
+{
+    int mc0[2] = {0, 0}, vc0[2] = {0, 0};
+    for (int j = 0; j < m->nv; j++)
+        reward_cats(tn_row(p, m, j), m->v[j].mean, m->v[j].variance, &mc0[j], &vc0[j]);
     double best = INFINITY;
-    int bm[2] = {0, 0}, bv[2] = {0, 0};
-    int ncomb = nv == 2 ? 81 : 9;
+    int ncomb = m->nv == 2 ? 81 : 9;
     for (int cmb = 0; cmb < ncomb; cmb++) {
-        int mc[2] = {cmb % 3, nv == 2 ? (cmb / 9) % 3 : 0}, vc[2] = {(cmb / 3) % 3, cmb / 27};
-        double rt[2], cost = 0;
+        int mc[2] = {cmb % 3, m->nv == 2 ? (cmb / 9) % 3 : 0}, vc[2] = {(cmb / 3) % 3, cmb / 27};
+        double rw[2] = {0, 0}, cost = 0;
         int same = 1;
-        for (int j = 0; j < nv; j++) {
-            rt[j] = stars_half_star(v[j]->mean + reward_tab[mc[j]][vc[j]] + v[j]->cai);
-            cost += threshold_moves(row[j], v[j], mc0[j], vc0[j], mc[j], vc[j], "", NULL, 0);
+        for (int j = 0; j < m->nv; j++) {
+            rw[j] = reward_tab[mc[j]][vc[j]];
+            cost += threshold_moves(tn_row(p, m, j), &m->v[j], mc0[j], vc0[j], mc[j], vc[j], "",
+                                    NULL, 0);
             same = same && mc[j] == mc0[j] && vc[j] == vc0[j];
         }
-        double fin = rt[0];
-        if (nv == 2) /* improvement hold-harmless, as in stars_rate */
-            fin = rt[0] >= p->hold_harmless_min - 1e-9 && rt[1] < rt[0] ? rt[0] : rt[1];
-        if (same || fabs(fin - pub) > 1e-9 || cost >= best) continue;
+        if (same || fabs(miss_rating(p, m, rw) - m->pub) > 1e-9 || cost >= best) continue;
         best = cost;
-        for (int j = 0; j < nv; j++) {
-            bm[j] = mc[j];
-            bv[j] = vc[j];
+        for (int j = 0; j < m->nv; j++) {
+            m->mc[j] = mc[j];
+            m->vc[j] = vc[j];
         }
     }
     if (!isfinite(best)) return 0;
     b[0] = '\0';
-    for (int j = 0; j < nv; j++)
-        (void)threshold_moves(row[j], v[j], mc0[j], vc0[j], bm[j], bv[j],
-                              nv == 1   ? ""
+    for (int j = 0; j < m->nv; j++)
+        (void)threshold_moves(tn_row(p, m, j), &m->v[j], mc0[j], vc0[j], m->mc[j], m->vc[j],
+                              m->nv == 1  ? ""
                               : j == 0 ? "without improvement"
                                        : "with improvement",
                               b, n);
     return 1;
+}
+
+/* Bounds on one row of reward thresholds implied by the explained misses: lo[i] (threshold must be
+ * above, -INF = none) and hi[i] (at or below, +INF = none); i = mean_p65, mean_p85, var_p30,
+ * var_p70. */
+struct row_bounds {
+    double lo[4], hi[4];
+    int used;
+};
+
+static void bounds_init(struct row_bounds *b)
+{
+    for (int i = 0; i < 4; i++) {
+        b->lo[i] = -INFINITY;
+        b->hi[i] = INFINITY;
+    }
+    b->used = 0;
+}
+
+static void bounds_add(const struct stars_params *p, const struct miss *m, int j,
+                       struct row_bounds *b)
+{
+    int mc0, vc0;
+    reward_cats(tn_row(p, m, j), m->v[j].mean, m->v[j].variance, &mc0, &vc0);
+    double mu = stars_round_half_up(m->v[j].mean, 6), v = stars_round_half_up(m->v[j].variance, 6);
+    for (int k = 1; k <= 2; k++) {
+        if ((mc0 >= k) != (m->mc[j] >= k) || (vc0 >= k) != (m->vc[j] >= k)) b->used = 1;
+        if ((mc0 >= k) != (m->mc[j] >= k)) {
+            if (mc0 >= k)
+                b->lo[k - 1] = fmax(b->lo[k - 1], mu);
+            else
+                b->hi[k - 1] = fmin(b->hi[k - 1], mu);
+        }
+        if ((vc0 >= k) != (m->vc[j] >= k)) {
+            if (vc0 >= k)
+                b->lo[k + 1] = fmax(b->lo[k + 1], v);
+            else
+                b->hi[k + 1] = fmin(b->hi[k + 1], v);
+        }
+    }
+}
+
+/* The thresholds closest to the TN's row that satisfy the bounds (6 decimals), in out. Returns
+ * 0, or -1 when the bounds contradict each other. */
+static int bounds_row(const struct stars_reward_row *tn, const struct row_bounds *b,
+                      struct stars_reward_row *out)
+{
+    double t[4] = {tn->mean_p65, tn->mean_p85, tn->var_p30, tn->var_p70};
+    for (int i = 0; i < 4; i++) {
+        if (t[i] <= b->lo[i]) t[i] = b->lo[i] + 1e-6;
+        if (t[i] > b->hi[i]) t[i] = b->hi[i];
+        if (t[i] <= b->lo[i]) return -1;
+    }
+    if (t[1] < t[0]) t[1] = t[0]; /* keep the percentiles ordered */
+    if (t[3] < t[2]) t[3] = t[2];
+    *out = *tn;
+    out->mean_p65 = t[0];
+    out->mean_p85 = t[1];
+    out->var_p30 = t[2];
+    out->var_p70 = t[3];
+    return 0;
 }
 
 /* Number of the contract's clustered-measure stars that differ from what its score gives with the
@@ -664,6 +749,9 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
      * contracts whose measure stars do not follow the published cut points */
     long rw_match[2] = {0}, rw_total[2] = {0}, orig_match = 0, orig_total = 0, orig_contracts = 0;
     int have_ms = t->have[STARS_FILE_MEASURE_DATA] && t->have[STARS_FILE_CUT_C];
+    /* the mismatches the reward factor alone explains, for the one-run consistency check */
+    struct miss *misses = NULL;
+    size_t nmiss = 0, miss_cap = 0;
     /* mismatches are collected and printed after the agreement lines */
     char *lines = NULL;
     size_t llen = 0;
@@ -704,6 +792,7 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
             fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
             fclose(mm);
             free(lines);
+            free(misses);
             if (have_prior) stars_table_fini(pt);
             free(pp);
             free(pt);
@@ -759,8 +848,21 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                          "not rated by stargap: %d of the %d required measures rated",
                          s[k]->n_counted, s[k]->n_required);
             } else {
-                int rwd = reward_explains(p, &r, k, type, pub, how, sizeof how);
-                if (rwd) cls = 0;
+                struct miss ms;
+                make_miss(&r, k, type, pub, &ms);
+                int rwd = reward_explains(p, &ms, how, sizeof how);
+                if (rwd) {
+                    cls = 0;
+                    if (nmiss == miss_cap) {
+                        size_t nc = miss_cap ? 2 * miss_cap : 64;
+                        struct miss *nm = realloc(misses, nc * sizeof *nm);
+                        if (nm) {
+                            misses = nm;
+                            miss_cap = nc;
+                        }
+                    }
+                    if (nmiss < miss_cap) misses[nmiss++] = ms;
+                }
                 snprintf(why, sizeof why,
                          "%s (mean %.6f, variance %.6f, reward %.1f, CAI %.6f, raw %.6f%s)%s%s%s",
                          pub > s[k]->rating ? "published higher" : "published lower", s[k]->mean,
@@ -856,6 +958,7 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         if (!ok) {
             fclose(mm);
             free(lines);
+            free(misses);
             if (have_prior) stars_table_fini(pt);
             free(pp);
             free(pt);
@@ -881,6 +984,54 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         printf("original_run_contracts,%ld\n", orig_contracts);
         pct_line("ratings_reward_positive_original_run_contracts", orig_match, orig_total);
     }
+    if (nmiss) {
+        /* one set of reward thresholds per rating type and variant, as close to the TN's as the
+         * explained misses allow: does it reproduce all of them (one other run), or do they
+         * contradict each other? */
+        struct row_bounds bd[2][2][STARS_NRATING];
+        struct stars_reward_row cand[2][2][STARS_NRATING];
+        int bad[2][2][STARS_NRATING] = {{{0}}};
+        for (int a1 = 0; a1 < 2; a1++)
+            for (int a2 = 0; a2 < 2; a2++)
+                for (int ty = 0; ty < STARS_NRATING; ty++)
+                    bounds_init(&bd[a1][a2][ty]);
+        for (size_t i = 0; i < nmiss; i++)
+            for (int j = 0; j < misses[i].nv; j++) {
+                const struct stars_summary *v = &misses[i].v[j];
+                bounds_add(p, &misses[i], j,
+                           &bd[v->with_improvement][v->with_new][misses[i].type]);
+            }
+        for (int a1 = 0; a1 < 2; a1++)
+            for (int a2 = 0; a2 < 2; a2++)
+                for (int ty = 0; ty < STARS_NRATING; ty++) {
+                    const struct stars_reward_row *tn = &p->reward[a1][a2][ty];
+                    bad[a1][a2][ty] = bounds_row(tn, &bd[a1][a2][ty], &cand[a1][a2][ty]) != 0;
+                    if (!bd[a1][a2][ty].used) continue;
+                    const struct stars_reward_row *c = &cand[a1][a2][ty];
+                    printf("one_run_thresholds,%s,%s_improvement,%s_new,%s,mean_p65,%.6f,"
+                           "mean_p85,%.6f,var_p30,%.6f,var_p70,%.6f,tn,%.6f,%.6f,%.6f,%.6f\n",
+                           stars_rating_type_name(ty), a1 ? "with" : "without",
+                           a2 ? "with" : "without",
+                           bad[a1][a2][ty] ? "contradictory" : "consistent", c->mean_p65,
+                           c->mean_p85, c->var_p30, c->var_p70, tn->mean_p65, tn->mean_p85,
+                           tn->var_p30, tn->var_p70);
+                }
+        long repro = 0;
+        for (size_t i = 0; i < nmiss; i++) {
+            const struct miss *m = &misses[i];
+            double rw[2] = {0, 0};
+            int ok = 1;
+            for (int j = 0; j < m->nv; j++) {
+                const struct stars_summary *v = &m->v[j];
+                if (bad[v->with_improvement][v->with_new][m->type]) ok = 0;
+                rw[j] = stars_reward_factor(&cand[v->with_improvement][v->with_new][m->type],
+                                            v->mean, v->variance);
+            }
+            if (ok && fabs(miss_rating(p, m, rw) - m->pub) < 1e-9) repro++;
+        }
+        pct_line("reward_mismatches_reproduced_by_one_run", repro, (long)nmiss);
+    }
+    free(misses);
     if (have_ms) {
         pct_line("measure_stars_non_disaster", ms_match[0], ms_total[0]);
         pct_line(o->prior ? "measure_stars_disaster_affected_with_prior_year"
