@@ -547,8 +547,8 @@ static double threshold_moves(const struct stars_reward_row *row, const struct s
             if (b) {
                 size_t l = strlen(b);
                 snprintf(b + l, n - l, "%s%s%s%s%s-percentile mean threshold %s %.6f (TN %.6f)",
-                         l ? "; " : "", variant[0] ? "(" : "", variant, variant[0] ? ") " : "", mn[j],
-                         was ? "above" : "at or below", mu, mt[j]);
+                         l ? "; " : "", variant[0] ? "(" : "", variant, variant[0] ? ") " : "",
+                         mn[j], was ? "above" : "at or below", mu, mt[j]);
             }
         }
         /* variance boundary j separates categories j-1 and j (higher = more variance) */
@@ -558,8 +558,7 @@ static double threshold_moves(const struct stars_reward_row *row, const struct s
             d += fabs(v - vt[j]);
             if (b) {
                 size_t l = strlen(b);
-                snprintf(b + l, n - l,
-                         "%s%s%s%s%s-percentile variance threshold %s %.6f (TN %.6f)",
+                snprintf(b + l, n - l, "%s%s%s%s%s-percentile variance threshold %s %.6f (TN %.6f)",
                          l ? "; " : "", variant[0] ? "(" : "", variant, variant[0] ? ") " : "",
                          vn[j], was ? "above" : "at or below", v, vt[j]);
             }
@@ -643,9 +642,9 @@ static int reward_explains(const struct stars_params *p, struct miss *m, char *b
     b[0] = '\0';
     for (int j = 0; j < m->nv; j++)
         (void)threshold_moves(tn_row(p, m, j), &m->v[j], mc0[j], vc0[j], m->mc[j], m->vc[j],
-                              m->nv == 1  ? ""
-                              : j == 0 ? "without improvement"
-                                       : "with improvement",
+                              m->nv == 1 ? ""
+                              : j == 0   ? "without improvement"
+                                         : "with improvement",
                               b, n);
     return 1;
 }
@@ -835,9 +834,10 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
             char why[600], how[400];
             int cls = 2; /* 0 reward, 1 eligibility, 2 other */
             static const char *const cls_name[3] = {"reward", "eligibility", "other"};
-            int type = slot == 0 ? STARS_PART_C : slot == 1 ? STARS_PART_D_MAPD
-                                              : slot == 2 ? STARS_PART_D_PDP
-                                                          : STARS_OVERALL;
+            int type = slot == 0   ? STARS_PART_C
+                       : slot == 1 ? STARS_PART_D_MAPD
+                       : slot == 2 ? STARS_PART_D_PDP
+                                   : STARS_OVERALL;
             if (!s[k]->rated && k == 2 && (!r.part_c.rated || !r.part_d.rated)) {
                 cls = 1;
                 snprintf(why, sizeof why, "not rated by stargap: no %s summary",
@@ -887,8 +887,8 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                 cls_other++;
             char comp[16];
             fmt_rating(comp, sizeof comp, s[k]);
-            fprintf(mm, "mismatch,%s,%s,%.1f,%s,%s,\"%s\"\n", c->id, label, pub, comp, cls_name[cls],
-                    why);
+            fprintf(mm, "mismatch,%s,%s,%.1f,%s,%s,\"%s\"\n", c->id, label, pub, comp,
+                    cls_name[cls], why);
         }
     }
     /* measure stars from scores and published cut points (clustered measures only: CAHPS cut
@@ -998,8 +998,7 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         for (size_t i = 0; i < nmiss; i++)
             for (int j = 0; j < misses[i].nv; j++) {
                 const struct stars_summary *v = &misses[i].v[j];
-                bounds_add(p, &misses[i], j,
-                           &bd[v->with_improvement][v->with_new][misses[i].type]);
+                bounds_add(p, &misses[i], j, &bd[v->with_improvement][v->with_new][misses[i].type]);
             }
         for (int a1 = 0; a1 < 2; a1++)
             for (int a2 = 0; a2 < 2; a2++)

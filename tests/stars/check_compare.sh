@@ -15,7 +15,9 @@
 #     minimum, and so its overall); none is of class "other";
 #   - 2024: the rewarded ratings of contracts whose published measure stars do not follow the
 #     published (recalculated) cut points - stars of the original October 2023 run - all agree:
-#     the TN reward thresholds are those of the original run.
+#     the TN reward thresholds are those of the original run;
+#   - 2024: the reward mismatches do not contradict each other: one set of reward thresholds per
+#     rating type (those of the recalculation run) reproduces all of them.
 # Measure stars from scores and published cut points must match for every non-CAHPS measure of
 # every contract that is not disaster-affected, except the listed known_measure_exceptions.csv.
 set -u
@@ -63,6 +65,15 @@ else
 fi
 if [ "$year" = 2024 ]; then
     all ratings_reward_positive_original_run_contracts 15
+    # one set of reward thresholds per rating type (the recalculation run's) reproduces every
+    # reward mismatch: they do not contradict each other
+    all reward_mismatches_reproduced_by_one_run 40
+    if grep -q '^one_run_thresholds,.*,contradictory,' "$out" ||
+       ! grep -q '^one_run_thresholds,part_d_mapd,with_improvement,with_new,consistent,' "$out"; then
+        echo "FAIL $year one-run thresholds"; grep '^one_run_thresholds,' "$out"; fail=1
+    else
+        echo "ok   $year one-run thresholds consistent"
+    fi
 fi
 grep '^measure_mismatch,' "$out" | cut -d, -f2-4 | while read -r m; do
     if ! grep -q "^$year,$m\$" "$here/known_measure_exceptions.csv"; then
