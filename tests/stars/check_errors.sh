@@ -37,7 +37,7 @@ mkdir "$tmp/t3" && cp "$src"/*.csv "$tmp/t3/"
 printf 'x,"unterminated\n' >>"$tmp/t3/2025 Star Ratings Data Table - CAI (Dec 2 2024).csv"
 expect bad-quote 1 "CAI (Dec 2 2024).csv:765: field 2: quoted field never closed" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t3"
 # published ratings read off the 2025 Summary file: H0028 3.5/3.5/3.5 (MA-PD), E3014 PDP 4.5
-"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" || fail=1
+"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" 2>"$tmp/rate.err" || fail=1
 for want in "H0028,MA-PD,3.5,3.5,3.5" "E3014,PDP,,4.5," "H0022,MA-PD,,,"; do
     if grep -qx "$want" "$tmp/rate.csv"; then echo "ok   rate $want"; else echo "FAIL rate: no line $want"; fail=1; fi
 done
