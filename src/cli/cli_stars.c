@@ -32,8 +32,9 @@ const char cli_stars_usage[] =
     "Subcommands:\n"
     "  rate           rate every contract from the published measure stars:\n"
     "                 contract_id,contract_type,part_c,part_d,overall\n"
-    "  measure-stars  stars from the published scores and cut points:\n"
-    "                 contract_id,measure_id,code,score,star\n"
+    "  measure-stars  stars from the published scores and cut points (clustered measures;\n"
+    "                 CAHPS cut points are base groups only): "
+    "contract_id,measure_id,code,score,star\n"
     "  cutpoints      cut points computed from the scores (Tukey, resampling, Ward, guardrails):\n"
     "                 measure_id,code,plan_type,star2,star3,star4,star5\n"
     "  compare        how many of CMS's published ratings and measure stars are reproduced,\n"
@@ -46,6 +47,7 @@ const char cli_stars_usage[] =
     "  --format csv|json     output format of `rate` (default csv)\n"
     "  --explain             `rate`: add mean, reward factor, CAI and hold-harmless columns\n"
     "  --prior DIR2          `cutpoints`, `compare`: prior year's data table, for guardrails\n"
+    "                        (and, in `compare`, last year's stars for the disaster rule)\n"
     "  --folds N             `cutpoints`: resampling folds (default 10; 1 = none)\n"
     "  --no-outlier-deletion `cutpoints`: skip Tukey outer-fence deletion\n"
     "  --no-guardrails       `cutpoints`: skip guardrails\n";
@@ -59,33 +61,16 @@ struct sopts {
 };
 
 static const char *const file_tags[STARS_NFILE] = {
-    " - Measure Stars", " - Measure Data", " - Summary Rating", " - CAI",
+    " - Measure Stars",     " - Measure Data",      " - Summary Rating", " - CAI",
     " - Part C Cut Points", " - Part D Cut Points", " - Notes"};
 
 static int load_params(struct cli_ctx *ctx, const struct sopts *o, long year,
                        struct stars_params *p)
 {
-    char path[2048], err[SG_ERRLEN];
-    if (o->params && year == o->year) {
-        snprintf(path, sizeof path, "%s", o->params);
-    } else {
-        const char *dd = ctx->cfg->data_dir[0] ? ctx->cfg->data_dir : STARGAP_SOURCE_DIR "/data";
-        snprintf(path, sizeof path, "%s/stars/%ld.txt", dd, year);
-    }
-    char *text;
-    size_t len;
-    if (sg_read_file(path, PARAMS_MAX, &text, &len, err, sizeof err)) {
+    char err[SG_ERRLEN];
+    const char *override = (o->params && year == o->year) ? o->params : NULL;
+    if (cli_load_star_params(ctx->cfg, override, (int)year, p, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap stars: year parameters for %ld: %s\n", year, err);
-        return -1;
-    }
-    int rc = stars_params_parse(text, len, path, p, err, sizeof err);
-    free(text);
-    if (rc) {
-        fprintf(stderr, "stargap stars: %s\n", err);
-        return -1;
-    }
-    if (p->star_year != year) {
-        fprintf(stderr, "stargap stars: %s is for star year %d, not %ld\n", path, p->star_year, year);
         return -1;
     }
     return 0;
@@ -94,7 +79,8 @@ static int load_params(struct cli_ctx *ctx, const struct sopts *o, long year,
 /* Finds the CSV of each kind in dir; paths[k] empty when absent. */
 static int find_files(const char *dir, char paths[STARS_NFILE][1024])
 {
-    for (int k = 0; k < STARS_NFILE; k++) paths[k][0] = '\0';
+    for (int k = 0; k < STARS_NFILE; k++)
+        paths[k][0] = '\0';
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "stargap stars: %s: cannot open directory: %s\n", dir, strerror(errno));
@@ -145,7 +131,8 @@ static int load_table(const char *dir, const struct stars_params *p, struct star
         while (!rc && (rc = sg_csv_next(csv, err, sizeof err)) == 1) {
             size_t nf = sg_csv_nfields(csv);
             if (nf > STARS_TABLE_MAX_COLS) nf = STARS_TABLE_MAX_COLS;
-            for (size_t i = 0; i < nf; i++) fields[i] = sg_csv_field(csv, i);
+            for (size_t i = 0; i < nf; i++)
+                fields[i] = sg_csv_field(csv, i);
             rc = stars_table_feed(t, (enum stars_file_kind)k, sg_csv_record(csv), sg_csv_line(csv),
                                   fields, nf, paths[k], err, sizeof err);
         }
@@ -177,14 +164,17 @@ static const char *contract_type(const struct stars_table_contract *c)
 
 static void fmt_rating(char *b, size_t n, const struct stars_summary *s)
 {
-    if (s->rated) snprintf(b, n, "%.1f", s->rating);
-    else b[0] = '\0';
+    if (s->rated)
+        snprintf(b, n, "%.1f", s->rating);
+    else
+        b[0] = '\0';
 }
 
 static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_table *t)
 {
     int json = o->format && !strcmp(o->format, "json");
-    if (json) printf("[");
+    if (json)
+        printf("[");
     else {
         printf("contract_id,contract_type,part_c,part_d,overall");
         if (o->explain)
@@ -212,8 +202,8 @@ static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_
         if (json) {
             printf("%s\n {\"contract_id\":\"%s\",\"contract_type\":\"%s\",\"part_c\":%s,"
                    "\"part_d\":%s,\"overall\":%s",
-                   first ? "" : ",", c->id, contract_type(c), a[0] ? a : "null",
-                   b[0] ? b : "null", d[0] ? d : "null");
+                   first ? "" : ",", c->id, contract_type(c), a[0] ? a : "null", b[0] ? b : "null",
+                   d[0] ? d : "null");
             if (o->explain) {
                 const struct stars_summary *s[3] = {&r.part_c, &r.part_d, &r.overall};
                 const char *nm[3] = {"part_c", "part_d", "overall"};
@@ -230,8 +220,10 @@ static int cmd_rate(struct sopts *o, const struct stars_params *p, struct stars_
             if (o->explain) {
                 const struct stars_summary *s[3] = {&r.part_c, &r.part_d, &r.overall};
                 for (int k = 0; k < 3; k++) {
-                    if (s[k]->rated) printf(",%.6f,%.1f,%.6f", s[k]->mean, s[k]->reward, s[k]->cai);
-                    else printf(",,,");
+                    if (s[k]->rated)
+                        printf(",%.6f,%.1f,%.6f", s[k]->mean, s[k]->reward, s[k]->cai);
+                    else
+                        printf(",,,");
                 }
                 printf(",%s,\"%s\"", r.hold_harmless ? "yes" : "no", r.explanation);
             }
@@ -258,7 +250,7 @@ static int cmd_measure_stars(const struct stars_params *p, struct stars_table *t
         for (size_t m = 0; m < p->nmeasures; m++) {
             const struct stars_measure_def *md = &p->measures[m];
             const struct stars_cut *cut = cut_for(t, m, c);
-            if (!c->has_score[m] || !cut->valid) continue;
+            if (md->method != STARS_METHOD_CLUSTER || !c->has_score[m] || !cut->valid) continue;
             printf("%s,%s,%s,%.*f,%d\n", c->id, md->cms_id, md->code, md->precision,
                    stars_round_half_up(c->score[m], md->precision),
                    stars_score_star(md, cut, c->score[m]));
@@ -290,8 +282,10 @@ static void print_cut_row(const struct stars_measure_def *md, const char *plan,
 {
     printf("%s,%s,%s", md->cms_id, md->code, plan);
     for (int k = 0; k < 4; k++) {
-        if (cut->present[k]) printf(",%.*f", md->precision, cut->t[k]);
-        else printf(",");
+        if (cut->present[k])
+            printf(",%.*f", md->precision, cut->t[k]);
+        else
+            printf(",");
     }
     printf("\n");
 }
@@ -379,6 +373,16 @@ static int disaster_affected(const struct stars_params *p, const struct stars_ta
     return 0;
 }
 
+/* Last year's published star of measure `code` for contract `id` in the prior table, 0 if none. */
+static int prior_star(const struct stars_table *pt, const char *id, const char *code)
+{
+    int pm = stars_find_code(pt->p, code);
+    if (pm < 0) return 0;
+    for (size_t i = 0; i < pt->n; i++)
+        if (!strcmp(pt->c[i].id, id)) return pt->c[i].star[pm];
+    return 0;
+}
+
 static void pct_line(const char *what, long match, long total)
 {
     printf("agreement,%s,%ld,%ld,%.2f%%\n", what, match, total,
@@ -393,8 +397,22 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
     /* mismatches are collected and printed after the agreement lines */
     char *lines = NULL;
     size_t llen = 0;
+    struct stars_params *pp = malloc(sizeof *pp);
+    struct stars_table *pt = malloc(sizeof *pt);
+    int have_prior = 0;
+    if (!pp || !pt || (o->prior && load_prior(ctx, o, pp, pt))) {
+        free(pp);
+        free(pt);
+        return CLI_FAIL;
+    }
+    have_prior = o->prior != NULL;
     FILE *mm = open_memstream(&lines, &llen);
-    if (!mm) return CLI_FAIL;
+    if (!mm) {
+        if (have_prior) stars_table_fini(pt);
+        free(pp);
+        free(pt);
+        return CLI_FAIL;
+    }
     for (size_t i = 0; i < t->n; i++) {
         const struct stars_table_contract *c = &t->c[i];
         if (!c->in_summary) continue;
@@ -404,13 +422,18 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
         stars_table_input(t, c, 1, 0, &in);
         if (stars_table_infer_isnp(t, c, &in)) {
             isnp++;
-            fprintf(mm, "note,%s,class,,,\"treated as I-SNP-only: CMS rated it with fewer measures "
-                        "than the CCP-with-SNP minimum\"\n", c->id);
+            fprintf(mm,
+                    "note,%s,class,,,\"treated as I-SNP-only: CMS rated it with fewer measures "
+                    "than the CCP-with-SNP minimum\"\n",
+                    c->id);
         }
         if (stars_rate(p, &in, NULL, NULL, &r, err, sizeof err)) {
             fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
             fclose(mm);
             free(lines);
+            if (have_prior) stars_table_fini(pt);
+            free(pp);
+            free(pt);
             return CLI_FAIL;
         }
         const struct stars_summary *s[3] = {&r.part_c, &r.part_d, &r.overall};
@@ -423,8 +446,10 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
             if (!is_num) {
                 if (s[k]->rated) {
                     extra++;
-                    fprintf(mm, "extra,%s,%s,\"%s\",%.1f,rated by stargap but CMS published no rating\n",
-                            c->id, label, c->published[k], s[k]->rating);
+                    fprintf(
+                        mm,
+                        "extra,%s,%s,\"%s\",%.1f,rated by stargap but CMS published no rating\n",
+                        c->id, label, c->published[k], s[k]->rating);
                 }
                 continue;
             }
@@ -440,7 +465,8 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                 snprintf(why, sizeof why, "not rated by stargap: no %s summary",
                          r.part_c.rated ? "Part D" : "Part C");
             else if (!s[k]->rated)
-                snprintf(why, sizeof why, "not rated by stargap: %d of the %d required measures rated",
+                snprintf(why, sizeof why,
+                         "not rated by stargap: %d of the %d required measures rated",
                          s[k]->n_counted, s[k]->n_required);
             else
                 snprintf(why, sizeof why,
@@ -464,47 +490,53 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
     long ms_match[2] = {0}, ms_total[2] = {0};
     int have_ms = t->have[STARS_FILE_MEASURE_DATA] && t->have[STARS_FILE_CUT_C];
     if (have_ms) {
-        for (size_t i = 0; i < t->n; i++) {
+        struct stars_result *res = malloc(sizeof *res);
+        for (size_t i = 0; res && i < t->n; i++) {
             const struct stars_table_contract *c = &t->c[i];
             int dis = disaster_affected(p, c);
+            struct stars_contract_input in;
+            char err[SG_ERRLEN];
+            stars_table_input(t, c, 0, 1, &in);
+            for (size_t m = 0; have_prior && m < p->nmeasures; m++)
+                in.m[m].prior_star = prior_star(pt, c->id, p->measures[m].code);
+            if (stars_rate(p, &in, t->cuts, NULL, res, err, sizeof err)) {
+                fprintf(stderr, "stargap stars: contract %s: %s\n", c->id, err);
+                continue;
+            }
             for (size_t m = 0; m < p->nmeasures; m++) {
                 const struct stars_measure_def *md = &p->measures[m];
                 const struct stars_cut *cut = cut_for(t, m, c);
                 if (md->method != STARS_METHOD_CLUSTER || !c->has_score[m] || !c->star[m] ||
-                    !cut->valid)
+                    !cut->valid || !res->m[m].star)
                     continue;
-                int s = stars_score_star(md, cut, c->score[m]);
+                int s = res->m[m].star;
                 ms_total[dis]++;
                 if (s == c->star[m]) {
                     ms_match[dis]++;
                 } else if (!dis) {
-                    fprintf(mm, "measure_mismatch,%s,%s,%s,%d,%d,\"score %.*f\"\n", c->id, md->cms_id,
-                            md->code, c->star[m], s, md->precision,
+                    fprintf(mm, "measure_mismatch,%s,%s,%s,%d,%d,\"score %.*f\"\n", c->id,
+                            md->cms_id, md->code, c->star[m], s, md->precision,
                             stars_round_half_up(c->score[m], md->precision));
                 }
             }
         }
+        free(res);
     }
     /* cut points computed from the scores against the published ones (informational: CMS's fold
      * assignment cannot be reproduced, see docs/STARS.md) */
     long cp_exact = 0, cp_near = 0, cp_total = 0;
     if (have_ms) {
-        struct stars_params *pp = malloc(sizeof *pp);
-        struct stars_table *pt = malloc(sizeof *pt);
-        double *buf = malloc((t->n + 1) * sizeof *buf), *pbuf = NULL;
-        int have_prior = 0, ok = pp && pt && buf;
-        if (ok && o->prior) {
-            ok = !load_prior(ctx, o, pp, pt);
-            have_prior = ok;
-            if (ok) ok = (pbuf = malloc((pt->n + 1) * sizeof *pbuf)) != NULL;
-        }
+        double *buf = malloc((t->n + 1) * sizeof *buf);
+        double *pbuf = have_prior ? malloc((pt->n + 1) * sizeof *pbuf) : NULL;
+        int ok = buf && (!have_prior || pbuf);
         for (size_t m = 0; ok && m < p->nmeasures; m++) {
             const struct stars_measure_def *md = &p->measures[m];
             if (md->method != STARS_METHOD_CLUSTER) continue;
             for (int pdp = 0; pdp < (md->part == 'D' ? 2 : 1); pdp++) {
                 struct stars_cut cut;
                 const struct stars_cut *pub = &t->cuts[2 * m + pdp];
-                if (!pub->valid || compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut))
+                if (!pub->valid ||
+                    compute_cut(o, t, m, pdp, pp, have_prior ? pt : NULL, buf, pbuf, &cut))
                     continue;
                 double unit = pow(10.0, -md->precision);
                 for (int k = 0; k < 4; k++) {
@@ -516,27 +548,35 @@ static int cmd_compare(struct cli_ctx *ctx, struct sopts *o, const struct stars_
                 }
             }
         }
-        if (have_prior) stars_table_fini(pt);
-        free(pp);
-        free(pt);
         free(buf);
         free(pbuf);
         if (!ok) {
             fclose(mm);
             free(lines);
+            if (have_prior) stars_table_fini(pt);
+            free(pp);
+            free(pt);
             return CLI_FAIL;
         }
     }
+    if (have_prior) stars_table_fini(pt);
+    free(pp);
+    free(pt);
     fclose(mm);
     printf("star_year,%d\n", p->star_year);
-    for (int k = 0; k < 5; k++) pct_line(names[k], match[k], total[k]);
+    for (int k = 0; k < 5; k++)
+        pct_line(names[k], match[k], total[k]);
     printf("extra_ratings,%ld\n", extra);
     printf("isnp_inferred,%ld\n", isnp);
     if (have_ms) {
         pct_line("measure_stars_non_disaster", ms_match[0], ms_total[0]);
-        pct_line("measure_stars_disaster_affected", ms_match[1], ms_total[1]);
-        pct_line(o->prior ? "cutpoints_exact_guardrailed" : "cutpoints_exact_no_prior", cp_exact, cp_total);
-        pct_line(o->prior ? "cutpoints_within_1_guardrailed" : "cutpoints_within_1_no_prior", cp_near, cp_total);
+        pct_line(o->prior ? "measure_stars_disaster_affected_with_prior_year"
+                          : "measure_stars_disaster_affected_no_prior_year",
+                 ms_match[1], ms_total[1]);
+        pct_line(o->prior ? "cutpoints_exact_guardrailed" : "cutpoints_exact_no_prior", cp_exact,
+                 cp_total);
+        pct_line(o->prior ? "cutpoints_within_1_guardrailed" : "cutpoints_within_1_no_prior",
+                 cp_near, cp_total);
     }
     if (lines && llen) fputs(lines, stdout);
     free(lines);
@@ -547,7 +587,9 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct sopts o = {0};
     stars_cut_options_default(&o.cut);
-    if (argc < 2) return cli_usage_error("stars", "missing subcommand (rate, measure-stars, cutpoints, compare)");
+    if (argc < 2)
+        return cli_usage_error("stars",
+                               "missing subcommand (rate, measure-stars, cutpoints, compare)");
     o.sub = argv[1];
     if (strcmp(o.sub, "rate") && strcmp(o.sub, "measure-stars") && strcmp(o.sub, "cutpoints") &&
         strcmp(o.sub, "compare"))
@@ -555,11 +597,15 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--explain")) o.explain = 1;
-        else if (!strcmp(a, "--no-outlier-deletion")) o.cut.outlier_deletion = 0;
-        else if (!strcmp(a, "--no-guardrails")) o.cut.guardrails = 0;
-        else if (!strcmp(a, "--star-year") || !strcmp(a, "--data-table") || !strcmp(a, "--params") ||
-                 !strcmp(a, "--prior") || !strcmp(a, "--folds") || !strcmp(a, "--format")) {
+        if (!strcmp(a, "--explain"))
+            o.explain = 1;
+        else if (!strcmp(a, "--no-outlier-deletion"))
+            o.cut.outlier_deletion = 0;
+        else if (!strcmp(a, "--no-guardrails"))
+            o.cut.guardrails = 0;
+        else if (!strcmp(a, "--star-year") || !strcmp(a, "--data-table") ||
+                 !strcmp(a, "--params") || !strcmp(a, "--prior") || !strcmp(a, "--folds") ||
+                 !strcmp(a, "--format")) {
             if (!v) return cli_usage_error("stars", "option %s needs a value", a);
             i++;
             if (!strcmp(a, "--star-year")) {
@@ -570,9 +616,12 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
                 if (cli_parse_long(v, &f) || f < 1 || f > 100)
                     return cli_usage_error("stars", "--folds: '%s' is not 1..100", v);
                 o.cut.folds = (int)f;
-            } else if (!strcmp(a, "--data-table")) o.dir = v;
-            else if (!strcmp(a, "--params")) o.params = v;
-            else if (!strcmp(a, "--prior")) o.prior = v;
+            } else if (!strcmp(a, "--data-table"))
+                o.dir = v;
+            else if (!strcmp(a, "--params"))
+                o.params = v;
+            else if (!strcmp(a, "--prior"))
+                o.prior = v;
             else {
                 if (strcmp(v, "csv") && strcmp(v, "json"))
                     return cli_usage_error("stars", "--format: '%s' is not csv or json", v);
@@ -590,20 +639,25 @@ int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv)
     int rc = CLI_FAIL;
     if (!p || !t) goto out;
     if (load_params(ctx, &o, o.year, p)) goto out;
-    unsigned need = (1u << STARS_FILE_MEASURE_STARS) | (1u << STARS_FILE_SUMMARY) |
-                    (1u << STARS_FILE_CAI);
+    unsigned need =
+        (1u << STARS_FILE_MEASURE_STARS) | (1u << STARS_FILE_SUMMARY) | (1u << STARS_FILE_CAI);
     if (!strcmp(o.sub, "measure-stars"))
-        need |= (1u << STARS_FILE_MEASURE_DATA) | (1u << STARS_FILE_CUT_C) | (1u << STARS_FILE_CUT_D);
+        need |=
+            (1u << STARS_FILE_MEASURE_DATA) | (1u << STARS_FILE_CUT_C) | (1u << STARS_FILE_CUT_D);
     if (!strcmp(o.sub, "cutpoints")) need |= (1u << STARS_FILE_MEASURE_DATA);
     if (load_table(o.dir, p, t, need)) {
         stars_table_fini(t);
         goto out;
     }
     qsort(t->c, t->n, sizeof *t->c, cmp_contract);
-    if (!strcmp(o.sub, "rate")) rc = cmd_rate(&o, p, t);
-    else if (!strcmp(o.sub, "measure-stars")) rc = cmd_measure_stars(p, t);
-    else if (!strcmp(o.sub, "cutpoints")) rc = cmd_cutpoints(ctx, &o, p, t);
-    else rc = cmd_compare(ctx, &o, p, t);
+    if (!strcmp(o.sub, "rate"))
+        rc = cmd_rate(&o, p, t);
+    else if (!strcmp(o.sub, "measure-stars"))
+        rc = cmd_measure_stars(p, t);
+    else if (!strcmp(o.sub, "cutpoints"))
+        rc = cmd_cutpoints(ctx, &o, p, t);
+    else
+        rc = cmd_compare(ctx, &o, p, t);
     stars_table_fini(t);
 out:
     free(p);

@@ -23,18 +23,18 @@ struct sg_csv {
     char delim;
     size_t max_fields;
     unsigned char chunk[CSV_CHUNK];
-    size_t pos, end;      /* read position and fill of chunk */
-    int eof;              /* the FILE reported end of input */
-    int started;          /* BOM check done */
-    long line;            /* current physical line (1-based) */
-    long rec_line;        /* line on which the current record starts */
-    long nrec;            /* records read */
-    struct sg_buf raw;    /* raw bytes of the record's fields, each NUL-terminated */
-    struct sg_buf out;    /* the fields after transcoding/validation */
-    size_t *roff;         /* offsets of the raw fields */
-    size_t *off;          /* offsets of the output fields */
-    size_t *len;          /* lengths of the output fields */
-    size_t nf, cap_f;     /* fields in the current record, allocated slots */
+    size_t pos, end;   /* read position and fill of chunk */
+    int eof;           /* the FILE reported end of input */
+    int started;       /* BOM check done */
+    long line;         /* current physical line (1-based) */
+    long rec_line;     /* line on which the current record starts */
+    long nrec;         /* records read */
+    struct sg_buf raw; /* raw bytes of the record's fields, each NUL-terminated */
+    struct sg_buf out; /* the fields after transcoding/validation */
+    size_t *roff;      /* offsets of the raw fields */
+    size_t *off;       /* offsets of the output fields */
+    size_t *len;       /* lengths of the output fields */
+    size_t nf, cap_f;  /* fields in the current record, allocated slots */
 };
 
 int sg_csv_open(struct sg_csv **out, FILE *f, const char *name, const struct sg_csv_opts *opts,
@@ -102,8 +102,8 @@ static int csv_peek(struct sg_csv *c)
 static int csv_new_field(struct sg_csv *c, char *err, size_t errlen)
 {
     if (c->nf >= c->max_fields)
-        return sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: more than %zu fields in a record",
-                       c->name, c->rec_line, c->max_fields);
+        return sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: more than %zu fields in a record", c->name,
+                       c->rec_line, c->max_fields);
     if (c->nf == c->cap_f) {
         size_t n = c->cap_f ? c->cap_f * 2 : 64;
         if (n > c->max_fields) n = c->max_fields;
@@ -135,11 +135,19 @@ static int csv_put(struct sg_csv *c, const void *p, size_t n, char *err, size_t 
 int sg_cp1252_to_utf8(struct sg_buf *out, const char *s, size_t n)
 {
     /* Code points of 0x80..0x9F; the five undefined bytes map to the C1 controls. */
-    static const uint16_t hi[32] = {
-        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+    static const uint16_t hi[32] = {0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+                                    0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
     for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] < 0x80) j++; /* ASCII runs are copied as they are */
+        if (j > i) {
+            int rc = sg_buf_append(out, s + i, j - i);
+            if (rc) return rc;
+            if (j == n) break;
+            i = j;
+        }
         unsigned char b = (unsigned char)s[i];
         unsigned cp = b < 0x80 ? b : (b < 0xA0 ? hi[b - 0x80] : b);
         char u[3];
@@ -227,8 +235,8 @@ static int csv_finish(struct sg_csv *c, char *err, size_t errlen)
             rc = sg_cp1252_to_utf8(&c->out, s, n);
         } else {
             if (c->enc == SG_CSV_UTF8 && !sg_utf8_valid(s, n))
-                return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: field %zu: invalid UTF-8",
-                               c->name, c->rec_line, i + 1);
+                return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: field %zu: invalid UTF-8", c->name,
+                               c->rec_line, i + 1);
             rc = sg_buf_append(&c->out, s, n);
         }
         if (!rc) rc = sg_buf_append(&c->out, "", 1);
@@ -244,6 +252,7 @@ static int csv_finish(struct sg_csv *c, char *err, size_t errlen)
 int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
 {
     int rc;
+    const int dl = (unsigned char)c->delim; /* bytes come back as 0..255 */
     c->nf = 0;
     sg_buf_reset(&c->raw);
     if (!c->started) {
@@ -259,7 +268,8 @@ int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
         }
     }
     int ch = csv_getc(c);
-    if (ch == -2) return sg_errf(err, errlen, SG_EIO, "%s: read error: %s", c->name, strerror(errno));
+    if (ch == -2)
+        return sg_errf(err, errlen, SG_EIO, "%s: read error: %s", c->name, strerror(errno));
     if (ch == -1) return 0;
     c->rec_line = c->line;
     c->nrec++;
@@ -274,9 +284,10 @@ int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
                     return sg_errf(err, errlen, SG_EIO, "%s: read error: %s", c->name,
                                    strerror(errno));
                 if (ch == -1)
-                    return sg_errf(err, errlen, SG_EPARSE,
-                                   "%s:%ld: field %zu: quoted field never closed (opened on line %ld)",
-                                   c->name, c->rec_line, c->nf, qline);
+                    return sg_errf(
+                        err, errlen, SG_EPARSE,
+                        "%s:%ld: field %zu: quoted field never closed (opened on line %ld)",
+                        c->name, c->rec_line, c->nf, qline);
                 if (ch == '"') {
                     if (csv_peek(c) == '"') {
                         (void)csv_getc(c);
@@ -285,26 +296,41 @@ int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
                         break;
                     }
                 }
+                if (ch != '"' && ch != '\n' && ch != '\r') {
+                    /* fast path: copy the run of ordinary bytes in the chunk at once */
+                    size_t s0 = c->pos - 1, e = c->pos;
+                    while (e < c->end && c->chunk[e] != '"' && c->chunk[e] != '\n' &&
+                           c->chunk[e] != '\r')
+                        e++;
+                    if ((rc = csv_put(c, c->chunk + s0, e - s0, err, errlen))) return rc;
+                    c->pos = e;
+                    continue;
+                }
                 if (ch == '\n') c->line++;
                 if (ch == '\r' && csv_peek(c) != '\n') c->line++;
                 char b = (char)ch;
                 if ((rc = csv_put(c, &b, 1, err, errlen))) return rc;
             }
-            if (ch != -1 && ch != c->delim && ch != '\n' && ch != '\r')
+            if (ch != -1 && ch != dl && ch != '\n' && ch != '\r')
                 return sg_errf(err, errlen, SG_EPARSE,
                                "%s:%ld: field %zu: unexpected character '%c' after closing quote",
                                c->name, c->line, c->nf, (ch >= 32 && ch < 127) ? ch : '?');
         } else {
-            while (ch >= 0 && ch != c->delim && ch != '\n' && ch != '\r') {
-                char b = (char)ch;
-                if ((rc = csv_put(c, &b, 1, err, errlen))) return rc;
+            while (ch >= 0 && ch != dl && ch != '\n' && ch != '\r') {
+                /* ch is chunk[pos-1]: copy it with the rest of the run in the chunk */
+                size_t s0 = c->pos - 1, e = c->pos;
+                while (e < c->end && c->chunk[e] != dl && c->chunk[e] != '\n' &&
+                       c->chunk[e] != '\r')
+                    e++;
+                if ((rc = csv_put(c, c->chunk + s0, e - s0, err, errlen))) return rc;
+                c->pos = e;
                 ch = csv_getc(c);
             }
             if (ch == -2)
                 return sg_errf(err, errlen, SG_EIO, "%s: read error: %s", c->name, strerror(errno));
         }
         if ((rc = csv_put(c, "", 1, err, errlen))) return rc;
-        if (ch == c->delim) {
+        if (ch == dl) {
             if ((rc = csv_new_field(c, err, errlen))) return rc;
             ch = csv_getc(c);
             continue;
@@ -317,19 +343,37 @@ int sg_csv_next(struct sg_csv *c, char *err, size_t errlen)
     return rc ? rc : 1;
 }
 
-size_t sg_csv_nfields(const struct sg_csv *c) { return c->nf; }
+size_t sg_csv_nfields(const struct sg_csv *c)
+{
+    return c->nf;
+}
 
 const char *sg_csv_field(const struct sg_csv *c, size_t i)
 {
     return i < c->nf ? c->out.data + c->off[i] : "";
 }
 
-size_t sg_csv_field_len(const struct sg_csv *c, size_t i) { return i < c->nf ? c->len[i] : 0; }
+size_t sg_csv_field_len(const struct sg_csv *c, size_t i)
+{
+    return i < c->nf ? c->len[i] : 0;
+}
 
-long sg_csv_line(const struct sg_csv *c) { return c->rec_line; }
+long sg_csv_line(const struct sg_csv *c)
+{
+    return c->rec_line;
+}
 
-long sg_csv_record(const struct sg_csv *c) { return c->nrec; }
+long sg_csv_record(const struct sg_csv *c)
+{
+    return c->nrec;
+}
 
-const char *sg_csv_name(const struct sg_csv *c) { return c->name; }
+const char *sg_csv_name(const struct sg_csv *c)
+{
+    return c->name;
+}
 
-enum sg_csv_encoding sg_csv_encoding_used(const struct sg_csv *c) { return c->enc; }
+enum sg_csv_encoding sg_csv_encoding_used(const struct sg_csv *c)
+{
+    return c->enc;
+}

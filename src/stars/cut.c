@@ -38,7 +38,7 @@ double stars_percentile(const double *x, size_t n, double p)
     double np = (double)n * p;
     double j = floor(np + 1e-12);
     size_t jj = (size_t)j;
-    if (np - j > 1e-12) return x[jj < n ? jj : n - 1];          /* x(j+1), 1-based */
+    if (np - j > 1e-12) return x[jj < n ? jj : n - 1]; /* x(j+1), 1-based */
     if (jj == 0) return x[0];
     if (jj >= n) return x[n - 1];
     return (x[jj - 1] + x[jj]) / 2;
@@ -53,8 +53,8 @@ struct node {
 
 struct hent {
     double cost;
-    int left;     /* node index of the left member (also the tie-break: leftmost first) */
-    int vl, vr;   /* versions of left and right when pushed */
+    int left;   /* node index of the left member (also the tie-break: leftmost first) */
+    int vl, vr; /* versions of left and right when pushed */
 };
 
 static int hless(const struct hent *a, const struct hent *b)
@@ -103,8 +103,8 @@ static double merge_cost(const struct node *a, const struct node *b)
 }
 
 /* Ward over sorted values xs[0..n). Writes the clusters' [lo, hi] ranges in ascending order into
- * lo/hi (k entries at most) and returns their number, or -1 on allocation failure.
- * `nodes` and `heap` are scratch of n entries each. */
+ * lo/hi (k entries at most) and returns their number. `nodes` is scratch of n entries, `heap`
+ * of 3n (n-1 neighbour pairs plus at most two new pairs per merge). */
 static int ward_sorted(const double *xs, size_t n, int k, struct node *nodes, struct hent *heap,
                        double *lo, double *hi)
 {
@@ -163,7 +163,7 @@ int stars_ward(const double *x, size_t n, int k, int *labels, int *nclusters)
     int rc = SG_ENOMEM;
     double *xs = malloc(n * sizeof *xs);
     struct node *nodes = malloc(n * sizeof *nodes);
-    struct hent *heap = malloc(n * sizeof *heap);
+    struct hent *heap = malloc(3 * n * sizeof *heap); /* n-1 pairs + 2 per merge */
     double *lo = malloc(n * sizeof *lo), *hi = malloc(n * sizeof *hi);
     if (!xs || !nodes || !heap || !lo || !hi) goto fail;
     memcpy(xs, x, n * sizeof *xs);
@@ -171,7 +171,8 @@ int stars_ward(const double *x, size_t n, int k, int *labels, int *nclusters)
     int c = ward_sorted(xs, n, k, nodes, heap, lo, hi);
     for (size_t i = 0; i < n; i++) {
         int j = 0;
-        while (j + 1 < c && x[i] > hi[j]) j++;
+        while (j + 1 < c && x[i] > hi[j])
+            j++;
         labels[i] = j;
     }
     *nclusters = c;
@@ -211,7 +212,8 @@ double stars_restricted_range(const struct stars_measure_def *m, const double *s
     if (n == 0) return -1;
     double *xs = malloc(n * sizeof *xs);
     if (!xs) return -1;
-    for (size_t i = 0; i < n; i++) xs[i] = stars_round_half_up(scores[i], m->precision);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = stars_round_half_up(scores[i], m->precision);
     qsort(xs, n, sizeof *xs, cmp_double);
     fences(m, xs, n, lo, hi);
     double mn = INFINITY, mx = -INFINITY;
@@ -260,8 +262,10 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
 {
     memset(out, 0, sizeof *out);
     struct stars_cut_options o;
-    if (opt) o = *opt;
-    else stars_cut_options_default(&o);
+    if (opt)
+        o = *opt;
+    else
+        stars_cut_options_default(&o);
     if (o.folds < 1 || o.folds > 100)
         return sg_errf(err, errlen, SG_EINVAL, "folds: must be 1..100 (got %d)", o.folds);
     int improvement = m->method == STARS_METHOD_IMPROVEMENT;
@@ -269,7 +273,7 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
     double *xs = malloc((n ? n : 1) * sizeof *xs), *run = malloc((n ? n : 1) * sizeof *run);
     int *fold = malloc((n ? n : 1) * sizeof *fold);
     struct node *nodes = malloc((n ? n : 1) * sizeof *nodes);
-    struct hent *heap = malloc((n ? n : 1) * sizeof *heap);
+    struct hent *heap = malloc(3 * (n ? n : 1) * sizeof *heap);
     size_t kept = 0;
     if (!xs || !run || !fold || !nodes || !heap) {
         sg_errf(err, errlen, rc, "cut points: out of memory");
@@ -281,13 +285,18 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
     if (o.outlier_deletion && kept > 0) {
         /* improvement measures: fences separately below and at/above zero */
         size_t neg = 0;
-        while (improvement && neg < kept && xs[neg] < 0) neg++;
+        while (improvement && neg < kept && xs[neg] < 0)
+            neg++;
         double lo1, hi1, lo2, hi2;
         size_t w = 0;
-        if (improvement && neg > 0) fences(m, xs, neg, &lo1, &hi1);
-        else lo1 = hi1 = 0;
-        if (kept > neg) fences(m, xs + neg, kept - neg, &lo2, &hi2);
-        else lo2 = hi2 = 0;
+        if (improvement && neg > 0)
+            fences(m, xs, neg, &lo1, &hi1);
+        else
+            lo1 = hi1 = 0;
+        if (kept > neg)
+            fences(m, xs + neg, kept - neg, &lo2, &hi2);
+        else
+            lo2 = hi2 = 0;
         for (size_t i = 0; i < kept; i++) {
             int in_neg = improvement && i < neg;
             double lo = in_neg ? lo1 : lo2, hi = in_neg ? hi1 : hi2;
@@ -302,7 +311,8 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
     }
     /* fold of each sorted score: a seeded permutation, dealt round-robin into the folds */
     uint64_t seed = o.seed;
-    for (size_t i = 0; i < kept; i++) fold[i] = (int)(i % (size_t)o.folds);
+    for (size_t i = 0; i < kept; i++)
+        fold[i] = (int)(i % (size_t)o.folds);
     for (size_t i = kept - 1; i > 0; i--) {
         size_t j = (size_t)(splitmix(&seed) % (i + 1));
         int t = fold[i];
@@ -321,7 +331,8 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
             run_cuts(m, lo, hi, c, 1, sum, cnt);
         } else {
             size_t neg = 0;
-            while (neg < rn && run[neg] < 0) neg++;
+            while (neg < rn && run[neg] < 0)
+                neg++;
             if (neg > 0) {
                 int c = ward_sorted(run, neg, 2, nodes, heap, lo, hi);
                 /* the upper negative cluster is 2 stars */
@@ -345,8 +356,8 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
         out->t[k] = sum[k] / cnt[k];
         out->present[k] = 1;
     }
-    int guard = o.guardrails && prior && prior->valid && !improvement &&
-                !(m->flags & STARS_F_NO_GUARDRAIL);
+    int guard =
+        o.guardrails && prior && prior->valid && !improvement && !(m->flags & STARS_F_NO_GUARDRAIL);
     double cap = m->scale == STARS_SCALE_PCT ? 5.0 : 0.05 * prior_range;
     if (guard && cap > 0)
         for (int k = 0; k < 4; k++) {
@@ -365,4 +376,28 @@ fail:
     free(nodes);
     free(heap);
     return rc;
+}
+
+void stars_projection_cuts(const struct stars_params *p, const struct stars_cut *cuts,
+                           const double *ranges, int best, struct stars_cut *out)
+{
+    for (size_t i = 0; i < p->nmeasures; i++) {
+        const struct stars_measure_def *m = &p->measures[i];
+        double cap =
+            m->scale == STARS_SCALE_PCT ? 5.0 : (ranges && ranges[i] > 0 ? 0.05 * ranges[i] : 0);
+        int bounded = m->method == STARS_METHOD_CLUSTER && !(m->flags & STARS_F_NO_GUARDRAIL);
+        /* easier means lower thresholds when higher is better, higher ones when lower is better */
+        double shift = (best ? -cap : cap) * (m->higher_is_better ? 1 : -1);
+        for (int j = 0; j < 2; j++) {
+            out[2 * i + j] = cuts[2 * i + j];
+            if (!bounded || !cuts[2 * i + j].valid) continue;
+            for (int k = 0; k < 4; k++) {
+                if (!out[2 * i + j].present[k]) continue;
+                double t = stars_round_half_up(out[2 * i + j].t[k] + shift, m->precision);
+                if (m->scale == STARS_SCALE_PCT && t > 100) t = 100;
+                if (m->scale != STARS_SCALE_SIGNED && t < 0) t = 0;
+                out[2 * i + j].t[k] = t;
+            }
+        }
+    }
 }

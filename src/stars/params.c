@@ -25,11 +25,11 @@ struct pctx {
 };
 
 static const char *const rating_names[STARS_NRATING] = {"part_c", "part_d_mapd", "part_d_pdp",
-                                                         "overall"};
-static const char *const class_names[STARS_NCLASS] = {"cost", "ccp", "ccp_snp", "isnp",
-                                                       "msa", "pffs", "pdp"};
-static const char *const category_names[] = {"process", "outcome", "intermediate_outcome",
-                                              "patient_experience", "access", "improvement"};
+                                                        "overall"};
+static const char *const class_names[STARS_NCLASS] = {"cost", "ccp",  "ccp_snp", "isnp",
+                                                      "msa",  "pffs", "pdp"};
+static const char *const category_names[] = {
+    "process", "outcome", "intermediate_outcome", "patient_experience", "access", "improvement"};
 
 const char *stars_rating_type_name(int t)
 {
@@ -62,9 +62,11 @@ int stars_class_parse(const char *s)
 
 static char *trim(char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
     return s;
 }
 
@@ -86,8 +88,8 @@ static int split(char *s, char **cells, int max)
 static int perr(struct pctx *c, int code, const char *col, const char *what, const char *val)
 {
     return sg_errf(c->err, c->errlen, code, "%s:%d: %s%s%s%s%s%s", c->name, c->line,
-                   col ? "column " : "", col ? col : "", what, val ? " (got '" : "",
-                   val ? val : "", val ? "')" : "");
+                   col ? "column " : "", col ? col : "", what, val ? " (got '" : "", val ? val : "",
+                   val ? "')" : "");
 }
 
 static int parse_double(struct pctx *c, const char *col, const char *s, double *out)
@@ -139,17 +141,23 @@ static int col_index(struct pctx *c, const struct table *t, const char *want, in
                    c->name, c->line, want);
 }
 
-#define COL(name)                                                                              \
-    int i_##name;                                                                              \
-    if ((rc = col_index(c, t, #name, &i_##name))) return rc;                                  \
-    const char *name = cells[i_##name];
+#define COL(name)                                                                                  \
+    int i_##name;                                                                                  \
+    if ((rc = col_index(c, t, #name, &i_##name))) return rc;                                       \
+    const char *name = cells[i_##name]
 
 static int parse_flags(struct pctx *c, char *s, unsigned *out)
 {
-    static const struct { const char *n; unsigned f; } fl[] = {
-        {"new", STARS_F_NEW},           {"no_guardrail", STARS_F_NO_GUARDRAIL},
-        {"snp_only", STARS_F_SNP_ONLY}, {"overall_once", STARS_F_OVERALL_ONCE},
-        {"pr_zero", STARS_F_PR_ZERO},   {"no_disaster", STARS_F_NO_DISASTER}};
+    static const struct {
+        const char *n;
+        unsigned f;
+    } fl[] = {{"new", STARS_F_NEW},
+              {"no_guardrail", STARS_F_NO_GUARDRAIL},
+              {"snp_only", STARS_F_SNP_ONLY},
+              {"overall_once", STARS_F_OVERALL_ONCE},
+              {"pr_zero", STARS_F_PR_ZERO},
+              {"no_disaster", STARS_F_NO_DISASTER},
+              {"hos", STARS_F_HOS}};
     *out = 0;
     if (!strcmp(s, "-") || !*s) return SG_OK;
     for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " ")) {
@@ -165,8 +173,19 @@ static int parse_flags(struct pctx *c, char *s, unsigned *out)
 static int row_measure(struct pctx *c, struct stars_params *p, const struct table *t, char **cells)
 {
     int rc;
-    COL(cms_id) COL(code) COL(part) COL(domain) COL(category) COL(weight) COL(direction)
-    COL(precision) COL(scale) COL(method) COL(member_level) COL(flags) COL(name)
+    COL(cms_id);
+    COL(code);
+    COL(part);
+    COL(domain);
+    COL(category);
+    COL(weight);
+    COL(direction);
+    COL(precision);
+    COL(scale);
+    COL(method);
+    COL(member_level);
+    COL(flags);
+    COL(name);
     if (p->nmeasures == STARS_MAX_MEASURES)
         return perr(c, SG_ETOOBIG, NULL, "too many measures", NULL);
     struct stars_measure_def *m = &p->measures[p->nmeasures];
@@ -186,22 +205,37 @@ static int row_measure(struct pctx *c, struct stars_params *p, const struct tabl
         return perr(c, SG_EPARSE, "category", ": unknown weighting category", category);
     m->category = (enum stars_category)k;
     if ((rc = parse_double(c, "weight", weight, &m->weight))) return rc;
-    if (m->weight < 0 || m->weight > 10) return perr(c, SG_ERANGE, "weight", ": out of range", weight);
-    if (!strcmp(direction, "higher")) m->higher_is_better = 1;
-    else if (!strcmp(direction, "lower")) m->higher_is_better = 0;
-    else return perr(c, SG_EPARSE, "direction", ": must be higher or lower", direction);
+    if (m->weight < 0 || m->weight > 10)
+        return perr(c, SG_ERANGE, "weight", ": out of range", weight);
+    if (!strcmp(direction, "higher"))
+        m->higher_is_better = 1;
+    else if (!strcmp(direction, "lower"))
+        m->higher_is_better = 0;
+    else
+        return perr(c, SG_EPARSE, "direction", ": must be higher or lower", direction);
     if ((rc = parse_int(c, "precision", precision, 0, 9, &m->precision))) return rc;
-    if (!strcmp(scale, "pct")) m->scale = STARS_SCALE_PCT;
-    else if (!strcmp(scale, "nonneg")) m->scale = STARS_SCALE_NONNEG;
-    else if (!strcmp(scale, "signed")) m->scale = STARS_SCALE_SIGNED;
-    else return perr(c, SG_EPARSE, "scale", ": must be pct, nonneg or signed", scale);
-    if (!strcmp(method, "cluster")) m->method = STARS_METHOD_CLUSTER;
-    else if (!strcmp(method, "cahps")) m->method = STARS_METHOD_CAHPS;
-    else if (!strcmp(method, "improvement")) m->method = STARS_METHOD_IMPROVEMENT;
-    else return perr(c, SG_EPARSE, "method", ": must be cluster, cahps or improvement", method);
-    if (!strcmp(member_level, "yes")) m->member_level = 1;
-    else if (!strcmp(member_level, "no")) m->member_level = 0;
-    else return perr(c, SG_EPARSE, "member_level", ": must be yes or no", member_level);
+    if (!strcmp(scale, "pct"))
+        m->scale = STARS_SCALE_PCT;
+    else if (!strcmp(scale, "nonneg"))
+        m->scale = STARS_SCALE_NONNEG;
+    else if (!strcmp(scale, "signed"))
+        m->scale = STARS_SCALE_SIGNED;
+    else
+        return perr(c, SG_EPARSE, "scale", ": must be pct, nonneg or signed", scale);
+    if (!strcmp(method, "cluster"))
+        m->method = STARS_METHOD_CLUSTER;
+    else if (!strcmp(method, "cahps"))
+        m->method = STARS_METHOD_CAHPS;
+    else if (!strcmp(method, "improvement"))
+        m->method = STARS_METHOD_IMPROVEMENT;
+    else
+        return perr(c, SG_EPARSE, "method", ": must be cluster, cahps or improvement", method);
+    if (!strcmp(member_level, "yes"))
+        m->member_level = 1;
+    else if (!strcmp(member_level, "no"))
+        m->member_level = 0;
+    else
+        return perr(c, SG_EPARSE, "member_level", ": must be yes or no", member_level);
     (void)flags;
     if ((rc = parse_flags(c, cells[i_flags], &m->flags))) return rc;
     if ((m->method == STARS_METHOD_IMPROVEMENT) != (m->category == STARS_CAT_IMPROVEMENT))
@@ -226,7 +260,9 @@ static int row_measure(struct pctx *c, struct stars_params *p, const struct tabl
 static int row_domain(struct pctx *c, struct stars_params *p, const struct table *t, char **cells)
 {
     int rc;
-    COL(id) COL(part) COL(name)
+    COL(id);
+    COL(part);
+    COL(name);
     if (p->ndomains == STARS_MAX_DOMAINS)
         return perr(c, SG_ETOOBIG, NULL, "too many domains", NULL);
     struct stars_domain_def *d = &p->domains[p->ndomains];
@@ -243,11 +279,18 @@ static int row_domain(struct pctx *c, struct stars_params *p, const struct table
 static int row_min(struct pctx *c, struct stars_params *p, const struct table *t, char **cells)
 {
     int rc, r, cl, mn, nof;
-    COL(rating) COL(class) COL(min) COL(of)
-    if (!strcmp(rating, "part_c")) r = 0;
-    else if (!strcmp(rating, "part_d")) r = 1;
-    else if (!strcmp(rating, "overall")) r = 2;
-    else return perr(c, SG_EPARSE, "rating", ": must be part_c, part_d or overall", rating);
+    COL(rating);
+    COL(class);
+    COL(min);
+    COL(of);
+    if (!strcmp(rating, "part_c"))
+        r = 0;
+    else if (!strcmp(rating, "part_d"))
+        r = 1;
+    else if (!strcmp(rating, "overall"))
+        r = 2;
+    else
+        return perr(c, SG_EPARSE, "rating", ": must be part_c, part_d or overall", rating);
     if ((cl = stars_class_parse(class)) < 0)
         return perr(c, SG_EPARSE, "class", ": unknown contract class", class);
     if ((rc = parse_int(c, "min", min, 1, STARS_MAX_MEASURES, &mn)) ||
@@ -261,17 +304,27 @@ static int row_min(struct pctx *c, struct stars_params *p, const struct table *t
 
 static int which(struct pctx *c, const char *col, const char *s, int allow_any, int *out)
 {
-    if (!strcmp(s, "with")) *out = 1;
-    else if (!strcmp(s, "without")) *out = 0;
-    else if (allow_any && !strcmp(s, "any")) *out = 2;
-    else return perr(c, SG_EPARSE, col, ": must be with, without or any", s);
+    if (!strcmp(s, "with"))
+        *out = 1;
+    else if (!strcmp(s, "without"))
+        *out = 0;
+    else if (allow_any && !strcmp(s, "any"))
+        *out = 2;
+    else
+        return perr(c, SG_EPARSE, col, ": must be with, without or any", s);
     return SG_OK;
 }
 
 static int row_reward(struct pctx *c, struct stars_params *p, const struct table *t, char **cells)
 {
     int rc, imp = 0, nw = 0, r;
-    COL(improvement) COL(new) COL(rating) COL(mean_p65) COL(mean_p85) COL(var_p30) COL(var_p70)
+    COL(improvement);
+    COL(new);
+    COL(rating);
+    COL(mean_p65);
+    COL(mean_p85);
+    COL(var_p30);
+    COL(var_p70);
     if ((rc = which(c, "improvement", improvement, 0, &imp)) || (rc = which(c, "new", new, 1, &nw)))
         return rc;
     if ((r = stars_rating_type_parse(rating)) < 0)
@@ -297,7 +350,9 @@ static int row_cai(struct pctx *c, struct stars_params *p, const struct table *t
 {
     int rc, r, nfac;
     double v;
-    COL(rating) COL(fac) COL(value)
+    COL(rating);
+    COL(fac);
+    COL(value);
     if ((r = stars_rating_type_parse(rating)) < 0)
         return perr(c, SG_EPARSE, "rating", ": unknown rating type", rating);
     if ((rc = parse_int(c, "fac", fac, 1, STARS_MAX_FAC, &nfac)) ||
@@ -334,9 +389,12 @@ static int year_key(struct pctx *c, struct stars_params *p, const char *key, con
         return SG_OK;
     }
     if (!strcmp(key, "new_measure_thresholds")) {
-        if (!strcmp(val, "yes")) p->new_measure_thresholds = 1;
-        else if (!strcmp(val, "no")) p->new_measure_thresholds = 0;
-        else return perr(c, SG_EPARSE, key, ": must be yes or no", val);
+        if (!strcmp(val, "yes"))
+            p->new_measure_thresholds = 1;
+        else if (!strcmp(val, "no"))
+            p->new_measure_thresholds = 0;
+        else
+            return perr(c, SG_EPARSE, key, ": must be yes or no", val);
         return SG_OK;
     }
     return perr(c, SG_EPARSE, NULL, "unknown key in [year]", key);
@@ -345,7 +403,8 @@ static int year_key(struct pctx *c, struct stars_params *p, const char *key, con
 /* Checks made once the whole file is read. */
 static int finish(struct pctx *c, struct stars_params *p)
 {
-    if (!p->star_year) return sg_errf(c->err, c->errlen, SG_EPARSE, "%s: [year] lacks star_year", c->name);
+    if (!p->star_year)
+        return sg_errf(c->err, c->errlen, SG_EPARSE, "%s: [year] lacks star_year", c->name);
     if (!p->nmeasures)
         return sg_errf(c->err, c->errlen, SG_EPARSE, "%s: no [measures] rows", c->name);
     for (int imp = 0; imp < 2; imp++)
@@ -373,7 +432,8 @@ int stars_params_parse(const char *text, size_t len, const char *name, struct st
 {
     memset(p, 0, sizeof *p);
     for (int r = 0; r < 3; r++)
-        for (int k = 0; k < STARS_NCLASS; k++) p->min_measures[r][k] = p->of_measures[r][k] = -1;
+        for (int k = 0; k < STARS_NCLASS; k++)
+            p->min_measures[r][k] = p->of_measures[r][k] = -1;
     p->disaster_threshold = 25;
     p->hold_harmless_min = 4;
     struct pctx c = {name ? name : "<params>", 0, err, errlen};
@@ -385,7 +445,8 @@ int stars_params_parse(const char *text, size_t len, const char *name, struct st
     int rc = SG_OK;
     while (pos < len) {
         size_t e = pos;
-        while (e < len && text[e] != '\n') e++;
+        while (e < len && text[e] != '\n')
+            e++;
         c.line++;
         size_t ll = e - pos;
         if (ll >= sizeof line) return perr(&c, SG_ETOOBIG, NULL, "line too long", NULL);
@@ -396,8 +457,8 @@ int stars_params_parse(const char *text, size_t len, const char *name, struct st
         char *s = trim(line);
         if (!*s || *s == '#') continue;
         if (*s == '[') {
-            static const char *const names[] = {"", "[year]", "[domains]", "[measures]",
-                                                "[min_measures]", "[reward]", "[cai]"};
+            static const char *const names[] = {
+                "", "[year]", "[domains]", "[measures]", "[min_measures]", "[reward]", "[cai]"};
             size_t k;
             for (k = 1; k < sizeof names / sizeof *names; k++)
                 if (!strcmp(s, names[k])) break;
@@ -417,7 +478,8 @@ int stars_params_parse(const char *text, size_t len, const char *name, struct st
         }
         if (!have_cols) {
             if (!eq || strncmp(s, "columns", 7) || trim(s + 7) != eq)
-                return perr(&c, SG_EPARSE, NULL, "a table section must start with 'columns = ...'", s);
+                return perr(&c, SG_EPARSE, NULL, "a table section must start with 'columns = ...'",
+                            s);
             char *cells[MAX_COLS];
             int n = split(eq + 1, cells, MAX_COLS);
             if (n < 0) return perr(&c, SG_ETOOBIG, NULL, "too many columns", NULL);

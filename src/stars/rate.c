@@ -65,7 +65,8 @@ double stars_distance_to_next(const struct stars_measure_def *m, const struct st
 /* Reads an optional comparison operator at *s. */
 static int read_op(const char **s, char op[3])
 {
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     op[0] = op[1] = op[2] = '\0';
     if (**s == '<' || **s == '>') {
         op[0] = *(*s)++;
@@ -77,21 +78,25 @@ static int read_op(const char **s, char op[3])
 
 static int read_num(const char **s, double *v)
 {
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     char *end;
     *v = strtod(*s, &end);
     if (end == *s || !isfinite(*v)) return 0;
     *s = end;
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     if (**s == '%') (*s)++;
-    while (**s == ' ') (*s)++;
+    while (**s == ' ')
+        (*s)++;
     return 1;
 }
 
 int stars_parse_band(const char *cell, int star, int higher_is_better, struct stars_cut *cut)
 {
     const char *s = cell;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     if (!*s) return SG_OK; /* empty band: level absent */
     if (star < 1 || star > 5) return SG_EINVAL;
     char op1[3], op2[3] = "";
@@ -102,7 +107,8 @@ int stars_parse_band(const char *cell, int star, int higher_is_better, struct st
         s += 2;
         if (!read_op(&s, op2) || !read_num(&s, &b)) return SG_EPARSE;
     }
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     if (*s) return SG_EPARSE;
     if (star == 1) { /* 1 star only bounds star 2; its own threshold is implied */
         if (!has_op) return SG_EPARSE;
@@ -128,21 +134,41 @@ int stars_parse_band(const char *cell, int star, int higher_is_better, struct st
 
 int stars_parse_score(const char *cell, double *out, int *data_issue)
 {
+    /* CMS's status texts (2024-2026 data tables); each means "no score / no star" */
+    static const char *const status[] = {"Plan too new to be measured",
+                                         "Not enough data available",
+                                         "Plan not required to report",
+                                         "Not required to report",
+                                         "Plan too small to be measured",
+                                         "No data available",
+                                         "Benefit not offered by plan",
+                                         "CMS identified issues with this plan",
+                                         "Medicare shows only a Star Rating",
+                                         "Not applicable",
+                                         "Not available"};
     *data_issue = 0;
-    while (*cell == ' ') cell++;
+    while (*cell == ' ' || *cell == '\t')
+        cell++;
     char *end;
     double v = strtod(cell, &end);
     if (end != cell && isfinite(v)) {
-        while (*end == ' ') end++;
+        while (*end == ' ')
+            end++;
         if (*end == '%') end++;
-        while (*end == ' ') end++;
+        while (*end == ' ' || *end == '\t')
+            end++;
         if (!*end) {
             *out = v;
             return 1;
         }
     }
-    if (strcasestr(cell, "identified issues")) *data_issue = 1;
-    return 0;
+    if (!*cell) return 0;
+    for (size_t i = 0; i < sizeof status / sizeof *status; i++)
+        if (!strncasecmp(cell, status[i], strlen(status[i]))) {
+            if (i == 7) *data_issue = 1;
+            return 0;
+        }
+    return -1;
 }
 
 double stars_reward_factor(const struct stars_reward_row *row, double mean, double variance)
@@ -159,7 +185,10 @@ double stars_reward_factor(const struct stars_reward_row *row, double mean, doub
     return 0;
 }
 
-static int is_snp_class(enum stars_class c) { return c == STARS_CLASS_CCP_SNP || c == STARS_CLASS_ISNP; }
+static int is_snp_class(enum stars_class c)
+{
+    return c == STARS_CLASS_CCP_SNP || c == STARS_CLASS_ISNP;
+}
 
 /* Computes one summary or overall variant. `type` is the reward/CAI rating type; `which` 0 part
  * C, 1 part D, 2 overall (index of min_measures). */
@@ -220,9 +249,9 @@ static void compute(const struct stars_params *p, const struct stars_contract_in
         ss += w * (star - s->mean) * (star - s->mean);
     }
     s->variance = s->n > 1 ? s->n * ss / (sw * (s->n - 1)) : 0;
-    s->reward = opt && opt->no_reward
-                    ? 0
-                    : stars_reward_factor(&p->reward[with_impr][with_new][type], s->mean, s->variance);
+    s->reward = opt && opt->no_reward ? 0
+                                      : stars_reward_factor(&p->reward[with_impr][with_new][type],
+                                                            s->mean, s->variance);
     int fac = in->fac[type];
     s->cai = (opt && opt->no_cai) || fac <= 0 ? 0 : p->cai[type][fac - 1];
     s->raw = s->mean + s->reward + s->cai;
@@ -241,7 +270,8 @@ static void highest(const struct stars_params *p, const struct stars_contract_in
     *hh = 0;
     *final = *w;
     if (opt && opt->no_hold_harmless) return;
-    if (wo->rated && wo->rating >= p->hold_harmless_min - 1e-9 && (!w->rated || w->rating < wo->rating)) {
+    if (wo->rated && wo->rating >= p->hold_harmless_min - 1e-9 &&
+        (!w->rated || w->rating < wo->rating)) {
         *final = *wo;
         *hh = 1;
     }
@@ -256,9 +286,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
         return sg_errf(err, errlen, SG_EINVAL, "contract_type: unknown contract class");
     for (int t = 0; t < STARS_NRATING; t++)
         if (in->fac[t] < 0 || (size_t)in->fac[t] > p->nfac[t])
-            return sg_errf(err, errlen, SG_EINVAL,
-                           "adjustment_category.%s: %d is outside 1..%zu", stars_rating_type_name(t),
-                           in->fac[t], p->nfac[t]);
+            return sg_errf(err, errlen, SG_EINVAL, "adjustment_category.%s: %d is outside 1..%zu",
+                           stars_rating_type_name(t), in->fac[t], p->nfac[t]);
     int pdp = in->cls == STARS_CLASS_PDP;
     int mapd = !pdp && in->offers_part_d;
     out->disaster_affected = in->disaster_pct >= p->disaster_threshold;
@@ -273,6 +302,12 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
             return sg_errf(err, errlen, SG_EINVAL, "measures.%s: star must be 1..5", m->code);
         if (mi->has_score && !isfinite(mi->score))
             return sg_errf(err, errlen, SG_EINVAL, "measures.%s: score is not a number", m->code);
+        if (mi->has_score && m->scale == STARS_SCALE_PCT && (mi->score < 0 || mi->score > 100))
+            return sg_errf(err, errlen, SG_ERANGE, "measures.%s: score %g is outside 0..100",
+                           m->code, mi->score);
+        if (mi->has_score && m->scale == STARS_SCALE_NONNEG && mi->score < 0)
+            return sg_errf(err, errlen, SG_ERANGE, "measures.%s: score %g is negative", m->code,
+                           mi->score);
         /* a contract is only rated on the measures of the parts it has */
         if ((m->part == 'C' && pdp) || (m->part == 'D' && !pdp && !mapd)) continue;
         const struct stars_cut *cut = NULL;
@@ -288,7 +323,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
             r->star = stars_score_star(m, cut, mi->score);
             r->source = STARS_SRC_SCORE;
         }
-        if (r->star && r->source != STARS_SRC_DATA_ISSUE && out->disaster_affected &&
+        double dpct = (m->flags & STARS_F_HOS) ? in->disaster_pct_prior : in->disaster_pct;
+        if (r->star && r->source != STARS_SRC_DATA_ISSUE && dpct >= p->disaster_threshold &&
             !(m->flags & STARS_F_NO_DISASTER) && mi->prior_star > r->star) {
             r->star = mi->prior_star;
             r->source = STARS_SRC_PRIOR_YEAR;
@@ -387,8 +423,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
                         : out->highest == STARS_HIGHEST_PART_C ? "Part C summary"
                                                                : "Part D summary";
     if (!w->rated && !wo->rated)
-        snprintf(ex, exn, "%s not rated: %d of the required %d measures rated", hname,
-                 w->n_counted, w->n_required);
+        snprintf(ex, exn, "%s not rated: %d of the required %d measures rated", hname, w->n_counted,
+                 w->n_required);
     else if (hh)
         snprintf(ex, exn,
                  "improvement hold-harmless: %s without improvement %.1f >= %.1f and with "
@@ -397,7 +433,8 @@ int stars_rate(const struct stars_params *p, const struct stars_contract_input *
     else
         snprintf(ex, exn, "%s with improvement %.1f used (without improvement %.1f%s)", hname,
                  w->rating, wo->rating,
-                 wo->rating >= p->hold_harmless_min ? ", not higher" : ", below the hold-harmless floor");
+                 wo->rating >= p->hold_harmless_min ? ", not higher"
+                                                    : ", below the hold-harmless floor");
     if (out->new_measure_hold_harmless) {
         size_t l = strlen(ex);
         snprintf(ex + l, exn - l, "; disaster-affected: rated without the new measures (higher)");

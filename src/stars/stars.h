@@ -13,8 +13,8 @@
  *      weighted mean and variance, reward factor, CAI, improvement and new-measure hold-harmless,
  *      half-star rounding, minimum-measure eligibility.
  * Measures are identified by their stable code or name; Cxx ids change from year to year.
- * Nothing here allocates except stars_cutpoints' scratch (freed before return) and
- * stars_ward(); there is no I/O. */
+ * Memory: only scratch inside stars_ward(), stars_cutpoints() and stars_restricted_range(),
+ * freed before they return; there is no I/O and no global state. */
 #ifndef SG_STARS_H
 #define SG_STARS_H
 
@@ -30,21 +30,42 @@
 #define STARS_NAME_LEN 160
 
 /* The four rating types that have their own reward thresholds and CAI tables. */
-enum stars_rating_type { STARS_PART_C = 0, STARS_PART_D_MAPD, STARS_PART_D_PDP, STARS_OVERALL,
-                         STARS_NRATING };
+enum stars_rating_type {
+    STARS_PART_C = 0,
+    STARS_PART_D_MAPD,
+    STARS_PART_D_PDP,
+    STARS_OVERALL,
+    STARS_NRATING
+};
 
-enum stars_category { STARS_CAT_PROCESS, STARS_CAT_OUTCOME, STARS_CAT_INTERMEDIATE_OUTCOME,
-                      STARS_CAT_PATIENT_EXPERIENCE, STARS_CAT_ACCESS, STARS_CAT_IMPROVEMENT };
+enum stars_category {
+    STARS_CAT_PROCESS,
+    STARS_CAT_OUTCOME,
+    STARS_CAT_INTERMEDIATE_OUTCOME,
+    STARS_CAT_PATIENT_EXPERIENCE,
+    STARS_CAT_ACCESS,
+    STARS_CAT_IMPROVEMENT
+};
 
 enum stars_method { STARS_METHOD_CLUSTER, STARS_METHOD_CAHPS, STARS_METHOD_IMPROVEMENT };
 
-enum stars_scale { STARS_SCALE_PCT,    /* 0..100: guardrail +-5 points, fences capped at 0/100 */
-                   STARS_SCALE_NONNEG, /* >= 0: guardrail 5% of the prior restricted range */
-                   STARS_SCALE_SIGNED };
+enum stars_scale {
+    STARS_SCALE_PCT,    /* 0..100: guardrail +-5 points, fences capped at 0/100 */
+    STARS_SCALE_NONNEG, /* >= 0: guardrail 5% of the prior restricted range */
+    STARS_SCALE_SIGNED
+};
 
 /* Contract classes of TN Tables 5-7 (they set the minimum measure counts). */
-enum stars_class { STARS_CLASS_COST, STARS_CLASS_CCP, STARS_CLASS_CCP_SNP, STARS_CLASS_ISNP,
-                   STARS_CLASS_MSA, STARS_CLASS_PFFS, STARS_CLASS_PDP, STARS_NCLASS };
+enum stars_class {
+    STARS_CLASS_COST,
+    STARS_CLASS_CCP,
+    STARS_CLASS_CCP_SNP,
+    STARS_CLASS_ISNP,
+    STARS_CLASS_MSA,
+    STARS_CLASS_PFFS,
+    STARS_CLASS_PDP,
+    STARS_NCLASS
+};
 
 /* Measure flags (the `flags` cell of a measure row). */
 #define STARS_F_NEW 0x01u          /* new or respecified this year: weight-1 year, new-measure HH */
@@ -53,23 +74,26 @@ enum stars_class { STARS_CLASS_COST, STARS_CLASS_CCP, STARS_CLASS_CCP_SNP, STARS
 #define STARS_F_OVERALL_ONCE 0x08u /* duplicate of a Part C measure: left out of the overall */
 #define STARS_F_PR_ZERO 0x10u      /* weight 0 for Puerto-Rico-only contracts */
 #define STARS_F_NO_DISASTER 0x20u  /* not adjusted by the disaster rule (call center) */
+#define STARS_F_HOS                                                                                \
+    0x40u /* HOS survey data: the disaster rule looks at the disasters of the                      \
+             year before the measurement year */
 
 /* One measure of a star year (a row of the [measures] section). This is also the row the
  * storage layer seeds into its `measures` catalog table. */
 struct stars_measure_def {
-    char cms_id[8];              /* CMS id for this star year ("C10", "D08"); changes yearly */
-    char code[STARS_CODE_LEN];   /* stable code: HEDIS abbreviation (GSD, PDC-DR) or a slug */
-    char name[STARS_NAME_LEN];   /* CMS measure name as printed in that year's data table */
-    char part;                   /* 'C' or 'D' */
-    char domain[8];              /* domain id ("HD2") */
-    enum stars_category category;/* weighting category */
-    double weight;               /* weight in summary and overall ratings */
-    int higher_is_better;        /* 1 higher is better, 0 lower is better */
-    int precision;               /* display decimals (scores are rounded half-up to this) */
-    enum stars_scale scale;      /* value range (guardrail and fence rules) */
-    enum stars_method method;    /* how CMS assigns its stars */
-    int member_level;            /* 1 when stargap computes it from member data */
-    unsigned flags;              /* STARS_F_* */
+    char cms_id[8];               /* CMS id for this star year ("C10", "D08"); changes yearly */
+    char code[STARS_CODE_LEN];    /* stable code: HEDIS abbreviation (GSD, PDC-DR) or a slug */
+    char name[STARS_NAME_LEN];    /* CMS measure name as printed in that year's data table */
+    char part;                    /* 'C' or 'D' */
+    char domain[8];               /* domain id ("HD2") */
+    enum stars_category category; /* weighting category */
+    double weight;                /* weight in summary and overall ratings */
+    int higher_is_better;         /* 1 higher is better, 0 lower is better */
+    int precision;                /* display decimals (scores are rounded half-up to this) */
+    enum stars_scale scale;       /* value range (guardrail and fence rules) */
+    enum stars_method method;     /* how CMS assigns its stars */
+    int member_level;             /* 1 when stargap computes it from member data */
+    unsigned flags;               /* STARS_F_* */
 };
 
 struct stars_domain_def {
@@ -86,10 +110,11 @@ struct stars_reward_row {
 /* Everything that changes from one star year to the next. Plain data: copy freely. */
 struct stars_params {
     int star_year;
-    double disaster_threshold;  /* percent of enrollees in disaster areas (25) */
-    double hold_harmless_min;   /* improvement hold-harmless applies from this rating (4.0) */
-    double cut_disaster_exclusion; /* contracts with >= this % enrollees in disaster areas are
-                                      left out of cut-point clustering (60 through 2025; 0 = none) */
+    double disaster_threshold; /* percent of enrollees in disaster areas (25) */
+    double hold_harmless_min;  /* improvement hold-harmless applies from this rating (4.0) */
+    double
+        cut_disaster_exclusion; /* contracts with >= this % enrollees in disaster areas are
+                                   left out of cut-point clustering (60 through 2025; 0 = none) */
     int new_measure_thresholds; /* reward thresholds exist with/without new measures */
     size_t nmeasures;
     struct stars_measure_def measures[STARS_MAX_MEASURES];
@@ -132,7 +157,7 @@ int stars_class_parse(const char *s);
  * higher is better: star k+2 when score >= t[k]; lower is better: star k+2 when score <= t[k].
  * A star level CMS left empty has present[k] = 0. */
 struct stars_cut {
-    int valid;      /* cut points are known */
+    int valid; /* cut points are known */
     double t[4];
     int present[4];
 };
@@ -154,73 +179,82 @@ double stars_distance_to_next(const struct stars_measure_def *m, const struct st
 /* Parses one CMS band cell ("< 58 %", ">= 58 % to < 71 %", "> 10 % to <= 12 %", "<= 7 %",
  * "100%") for star `star` (1..5) into cut->t[star-2] (star 1 gives the threshold of star 2).
  * An empty cell leaves the level absent. Returns SG_OK or SG_EPARSE. */
-int stars_parse_band(const char *cell, int star, int higher_is_better, struct stars_cut *cut) SG_WUR;
+int stars_parse_band(const char *cell, int star, int higher_is_better,
+                     struct stars_cut *cut) SG_WUR;
 
 /* Parses a CMS score cell: "76%", "84", "0.15", "-0.2". Returns 1 and *out for a number, 0 for
- * a status text (no score), and sets *data_issue when the text is CMS's "identified issues with
- * this plan's data". */
+ * an empty cell or one of CMS's status texts ("Plan too small to be measured", "Not enough data
+ * available", ...: no score), -1 for anything else. Sets *data_issue when the text is CMS's
+ * "CMS identified issues with this plan's data". */
 int stars_parse_score(const char *cell, double *out, int *data_issue);
 
 /* ---------------------------------------------------------------- rating a contract */
 
-enum stars_star_source { STARS_SRC_NONE = 0, STARS_SRC_GIVEN, STARS_SRC_SCORE, STARS_SRC_DATA_ISSUE,
-                         STARS_SRC_PRIOR_YEAR };
+enum stars_star_source {
+    STARS_SRC_NONE = 0,
+    STARS_SRC_GIVEN,
+    STARS_SRC_SCORE,
+    STARS_SRC_DATA_ISSUE,
+    STARS_SRC_PRIOR_YEAR
+};
 
 /* A contract's value for one measure; measures the caller has nothing for stay all-zero. */
 struct stars_measure_input {
-    int has_score;   /* score is set */
-    double score;    /* raw score (rounded to display precision by the engine) */
-    int star;        /* a star already assigned (e.g. published, CAHPS, improvement); 0 = none */
-    int data_issue;  /* CMS identified issues with the data: 1 star */
-    int prior_star;  /* last year's star for the disaster rule; 0 = none */
+    int has_score;    /* score is set */
+    double score;     /* raw score (rounded to display precision by the engine) */
+    int star;         /* a star already assigned (e.g. published, CAHPS, improvement); 0 = none */
+    int data_issue;   /* CMS identified issues with the data: 1 star */
+    int prior_star;   /* last year's star for the disaster rule; 0 = none */
     int not_required; /* the contract is not required to report it (CMS status "Plan not
                          required to report measure"): left out of the required count */
 };
 
 /* Input of stars_rate(): one contract in one star year. */
 struct stars_contract_input {
-    enum stars_class cls;            /* contract class (min measure counts) */
-    int offers_part_d;               /* MA-PD (1) or MA-only (0); ignored for PDPs */
-    int puerto_rico_only;            /* adherence measures get weight 0 */
-    int fac[STARS_NRATING];          /* final adjustment category per rating type; 0 = no CAI */
-    double disaster_pct;             /* % enrollees in FEMA IA areas (largest relevant year) */
+    enum stars_class cls;      /* contract class (min measure counts) */
+    int offers_part_d;         /* MA-PD (1) or MA-only (0); ignored for PDPs */
+    int puerto_rico_only;      /* adherence measures get weight 0 */
+    int fac[STARS_NRATING];    /* final adjustment category per rating type; 0 = no CAI */
+    double disaster_pct;       /* % enrollees in FEMA IA areas in the measurement year */
+    double disaster_pct_prior; /* the same for the year before, which HOS measures (flag
+                                  hos) are adjusted for; 0 when unknown */
     struct stars_measure_input m[STARS_MAX_MEASURES]; /* indexed like params->measures */
 };
 
 struct stars_options {
-    int no_reward;    /* leave out the reward factor (ablation) */
-    int no_cai;       /* leave out the CAI (ablation) */
+    int no_reward;        /* leave out the reward factor (ablation) */
+    int no_cai;           /* leave out the CAI (ablation) */
     int no_hold_harmless; /* always use the with-improvement rating */
 };
 
 /* Why a measure got its star, and how far it is from the next one. */
 struct stars_measure_result {
-    int star;                    /* 1..5, 0 = unrated */
+    int star; /* 1..5, 0 = unrated */
     enum stars_star_source source;
-    double score;                /* rounded score when one was given, else NAN */
-    double weight;               /* weight used in the summary/overall (0 when not counted) */
-    int next_star;               /* star the next threshold gives; 0 when none */
-    double distance;             /* score change needed to reach next_star (0 when none) */
+    double score;    /* rounded score when one was given, else NAN */
+    double weight;   /* weight in the summaries (0 when unrated or zero-weighted) */
+    int next_star;   /* star the next threshold gives; 0 when none */
+    double distance; /* score change needed to reach next_star (0 when none) */
 };
 
 /* One summary (Part C, Part D) or overall computation. */
 struct stars_summary {
-    int rated;          /* 1 when the contract gets this rating */
-    int n;              /* rated measures used (including improvement when used) */
-    int n_counted;      /* rated measures counted for eligibility (no improvement measures) */
-    int n_required;     /* minimum rated measures needed (-1: the contract type has no such
-                           rating). When any measure input has not_required set, the minimum is
-                           derived as TN Table 6 does: half of the required non-improvement
-                           measures, odd counts rounded up; otherwise the year's table for the
-                           contract class is used */
-    double mean;        /* weighted mean of measure stars */
-    double variance;    /* weighted variance n*SUM w(x-mean)^2 / (W (n-1)) */
-    double reward;      /* reward factor 0, 0.1 .. 0.4 */
-    double cai;         /* CAI added */
-    double raw;         /* mean + reward + cai */
-    double rating;      /* half-star rating (0 when not rated) */
+    int rated;            /* 1 when the contract gets this rating */
+    int n;                /* rated measures used (including improvement when used) */
+    int n_counted;        /* rated measures counted for eligibility (no improvement measures) */
+    int n_required;       /* minimum rated measures needed (-1: the contract type has no such
+                             rating). When any measure input has not_required set, the minimum is
+                             derived as TN Table 6 does: half of the required non-improvement
+                             measures, odd counts rounded up; otherwise the year's table for the
+                             contract class is used */
+    double mean;          /* weighted mean of measure stars */
+    double variance;      /* weighted variance n*SUM w(x-mean)^2 / (W (n-1)) */
+    double reward;        /* reward factor 0, 0.1 .. 0.4 */
+    double cai;           /* CAI added */
+    double raw;           /* mean + reward + cai */
+    double rating;        /* half-star rating (0 when not rated) */
     int with_improvement; /* the improvement measure(s) are in this result */
-    int with_new;       /* new measures are in this result */
+    int with_new;         /* new measures are in this result */
 };
 
 enum stars_highest { STARS_HIGHEST_OVERALL, STARS_HIGHEST_PART_C, STARS_HIGHEST_PART_D };
@@ -228,23 +262,24 @@ enum stars_highest { STARS_HIGHEST_OVERALL, STARS_HIGHEST_PART_C, STARS_HIGHEST_
 /* Output of stars_rate(). */
 struct stars_result {
     struct stars_measure_result m[STARS_MAX_MEASURES]; /* indexed like params->measures */
-    int domain_star[STARS_MAX_DOMAINS];                 /* 0 = not rated */
-    struct stars_summary part_c, part_d, overall;       /* final ratings */
-    enum stars_highest highest;  /* which rating is the contract's highest */
-    struct stars_summary highest_without_improvement; /* the "step 2" computation */
-    struct stars_summary highest_with_improvement;    /* the "step 3" computation */
-    int hold_harmless;          /* 1: without-improvement result used for the highest rating */
+    int domain_star[STARS_MAX_DOMAINS];                /* 0 = not rated */
+    struct stars_summary part_c, part_d, overall;      /* final ratings */
+    enum stars_highest highest;                        /* which rating is the contract's highest */
+    struct stars_summary highest_without_improvement;  /* the "step 2" computation */
+    struct stars_summary highest_with_improvement;     /* the "step 3" computation */
+    int hold_harmless;             /* 1: without-improvement result used for the highest rating */
     int new_measure_hold_harmless; /* 1: the without-new-measures result was used somewhere */
-    int disaster_affected;      /* disaster_pct >= threshold */
-    char explanation[512];      /* one-line account of the hold-harmless decisions */
+    int disaster_affected;         /* disaster_pct >= threshold (new-measure hold-harmless) */
+    char explanation[512];         /* one-line account of the hold-harmless decisions */
 };
 
 /* Rates one contract. `cuts` (may be NULL) holds cut points per measure index and plan type:
  * cuts[2*i] for MA (and MA-PD Part D), cuts[2*i+1] for PDP Part D; used for measures given as
  * scores and for distances. Stars are taken in this order: data issue -> 1; given star; score
  * against cut points; then the disaster rule may raise it to prior_star. Fills *out completely.
- * Returns SG_OK, or SG_EINVAL (star outside 1..5, FAC outside the table, bad class) naming the
- * measure code in err. */
+ * Returns SG_OK, or SG_EINVAL (star outside 1..5, FAC outside the table, bad class, score not a
+ * number) or SG_ERANGE (score outside the measure's scale) naming the field in err
+ * ("measures.GSD: ...", "adjustment_category.part_c: ..."). */
 int stars_rate(const struct stars_params *p, const struct stars_contract_input *in,
                const struct stars_cut *cuts, const struct stars_options *opt,
                struct stars_result *out, char *err, size_t errlen) SG_WUR;
@@ -259,10 +294,10 @@ double stars_reward_factor(const struct stars_reward_row *row, double mean, doub
 /* ---------------------------------------------------------------- cut points */
 
 struct stars_cut_options {
-    int folds;              /* mean resampling folds (10); 1 = cluster all scores once */
-    int outlier_deletion;   /* Tukey outer fences (1) */
-    int guardrails;         /* clamp against prior cut points (1) */
-    unsigned long seed;     /* fold assignment seed (8675309) */
+    int folds;            /* mean resampling folds (10); 1 = cluster all scores once */
+    int outlier_deletion; /* Tukey outer fences (1) */
+    int guardrails;       /* clamp against prior cut points (1) */
+    unsigned long seed;   /* fold assignment seed (8675309) */
 };
 
 /* Default options: 10 folds, outlier deletion and guardrails on, seed 8675309. */
@@ -289,9 +324,21 @@ int stars_cutpoints(const struct stars_measure_def *m, const double *scores, siz
                     const struct stars_cut_options *opt, struct stars_cut *out, char *err,
                     size_t errlen) SG_WUR;
 
+/* Projection: the cut points a plan can expect next year, bounded by the guardrails. Given this
+ * year's cut points `cuts` (2 per measure, as for stars_rate) writes into `out` (same shape) the
+ * best case (best = 1: every threshold moved by the full guardrail cap in the plan's favour) or
+ * the worst case (best = 0: moved against it). The cap is 5 points for 0-100 measures and 5% of
+ * ranges[i] (this year's restricted range of measure i; NULL or <= 0: unchanged) otherwise.
+ * Measures without guardrails (new, improvement) keep their cut points: CMS does not bound them.
+ * Rating a contract's projected scores with stars_rate() against `cuts`, the best case and the
+ * worst case gives the expected, highest and lowest plausible stars. */
+void stars_projection_cuts(const struct stars_params *p, const struct stars_cut *cuts,
+                           const double *ranges, int best, struct stars_cut *out);
+
 /* Tukey outer fences of the scores (rounded to display precision) for measure m, capped at the
- * measure's range, into *lo and *hi. Returns the restricted range (max - min of the scores inside the
- * fences), the quantity guardrails for non-percentage measures take 5% of; -1 when n == 0. */
+ * measure's range, into *lo and *hi. Returns the restricted range (max - min of the scores inside
+ * the fences), the quantity guardrails for non-percentage measures take 5% of; -1 when n == 0 or
+ * memory runs out. */
 double stars_restricted_range(const struct stars_measure_def *m, const double *scores, size_t n,
                               double *lo, double *hi);
 

@@ -10,17 +10,19 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const kind_names[STARS_NFILE] = {"Measure Stars", "Measure Data", "Summary",
-                                                    "CAI", "Part C Cut Points",
-                                                    "Part D Cut Points", "Notes"};
+static const char *const kind_names[STARS_NFILE] = {
+    "Measure Stars",     "Measure Data",      "Summary", "CAI",
+    "Part C Cut Points", "Part D Cut Points", "Notes"};
 
 void stars_table_init(struct stars_table *t, const struct stars_params *p)
 {
     memset(t, 0, sizeof *t);
     t->p = p;
     for (int k = 0; k < STARS_NFILE; k++)
-        for (int i = 0; i < STARS_TABLE_MAX_COLS; i++) t->col_measure[k][i] = -1;
-    for (int i = 0; i < 8; i++) t->col_sum[i] = t->col_cai[i] = -1;
+        for (int i = 0; i < STARS_TABLE_MAX_COLS; i++)
+            t->col_measure[k][i] = -1;
+    for (int i = 0; i < 8; i++)
+        t->col_sum[i] = t->col_cai[i] = -1;
 }
 
 void stars_table_fini(struct stars_table *t)
@@ -33,9 +35,11 @@ void stars_table_fini(struct stars_table *t)
 /* Copies s without surrounding spaces into dst (cap bytes, truncating). */
 static void copy_trim(char *dst, size_t cap, const char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
     if (n >= cap) n = cap - 1;
     memcpy(dst, s, n);
     dst[n] = '\0';
@@ -87,14 +91,15 @@ static int map_measures(struct stars_table *t, enum stars_file_kind kind, const 
         if (!h[0]) continue;
         char part = h[0];
         if ((part != 'C' && part != 'D') || !isdigit((unsigned char)h[1]) || !strchr(h, ':'))
-            return sg_errf(err, errlen, SG_EPARSE,
-                           "%s:%ld: column %zu: expected a measure header like 'C01: Name', got '%s'",
-                           file, line, j + 1, h);
+            return sg_errf(
+                err, errlen, SG_EPARSE,
+                "%s:%ld: column %zu: expected a measure header like 'C01: Name', got '%s'", file,
+                line, j + 1, h);
         int m = stars_find_name(t->p, part, h);
         if (m < 0)
             return sg_errf(err, errlen, SG_EPARSE,
-                           "%s:%ld: column %zu: measure '%s' is not in the %d year parameters", file,
-                           line, j + 1, h, t->p->star_year);
+                           "%s:%ld: column %zu: measure '%s' is not in the %d year parameters",
+                           file, line, j + 1, h, t->p->star_year);
         if (seen[m])
             return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: column %zu: measure '%s' appears twice",
                            file, line, j + 1, h);
@@ -143,10 +148,11 @@ static int feed_measures(struct stars_table *t, enum stars_file_kind kind, long 
 {
     if (rec == 2) {
         if (nf < 6 || !cell_is(f[0], "CONTRACT_ID"))
-            return sg_errf(err, errlen, SG_EPARSE,
-                           "%s:%ld: column 1: unknown layout: expected 'CONTRACT_ID' (a CMS %s file "
-                           "has 4 header rows)",
-                           file, line, kind_names[kind]);
+            return sg_errf(
+                err, errlen, SG_EPARSE,
+                "%s:%ld: column 1: unknown layout: expected 'CONTRACT_ID' (a CMS %s file "
+                "has 4 header rows)",
+                file, line, kind_names[kind]);
         return SG_OK;
     }
     if (rec == 3) {
@@ -156,7 +162,8 @@ static int feed_measures(struct stars_table *t, enum stars_file_kind kind, long 
     }
     if (rec < 5) return SG_OK;
     if (!t->header_ok[kind])
-        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: data before the measure header row", file, line);
+        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: data before the measure header row", file,
+                       line);
     char id[16];
     copy_trim(id, sizeof id, f[0]);
     if (!id[0]) return SG_OK; /* trailing blank rows */
@@ -172,10 +179,15 @@ static int feed_measures(struct stars_table *t, enum stars_file_kind kind, long 
         double v;
         int issue;
         int num = stars_parse_score(f[j], &v, &issue);
+        if (num < 0)
+            return sg_errf(err, errlen, SG_EPARSE,
+                           "%s:%ld: column %zu (%s, contract %s): cannot read '%s' as a %s", file,
+                           line, j + 1, t->p->measures[m].cms_id, id, f[j],
+                           kind == STARS_FILE_MEASURE_STARS ? "star" : "score");
         if (issue) c->data_issue[m] = 1;
         if (!num && kind == STARS_FILE_MEASURE_STARS && strcasestr(f[j], "not required to report"))
             c->not_required[m] = 1;
-        if (!num) continue;
+        if (num <= 0) continue;
         if (kind == STARS_FILE_MEASURE_STARS) {
             if (v != floor(v) || v < 1 || v > 5)
                 return sg_errf(err, errlen, SG_EPARSE,
@@ -190,8 +202,8 @@ static int feed_measures(struct stars_table *t, enum stars_file_kind kind, long 
     return SG_OK;
 }
 
-static int feed_summary(struct stars_table *t, long rec, long line, const char *const *f,
-                        size_t nf, const char *file, char *err, size_t errlen)
+static int feed_summary(struct stars_table *t, long rec, long line, const char *const *f, size_t nf,
+                        const char *file, char *err, size_t errlen)
 {
     if (rec == 2) {
         int id = find_col(f, nf, "Contract Number"), snp = -1, pc, pd, ov;
@@ -204,10 +216,11 @@ static int feed_summary(struct stars_table *t, long rec, long line, const char *
         int d2 = d1 >= 0 ? find_col(f + d1 + 1, nf - (size_t)d1 - 1, "Disaster %") : -1;
         if (d2 >= 0) d2 += d1 + 1;
         if (id != 0 || pc < 0 || pd < 0 || ov < 0)
-            return sg_errf(err, errlen, SG_EPARSE,
-                           "%s:%ld: unknown Summary layout: expected 'Contract Number' and the Part "
-                           "C Summary, Part D Summary and Overall columns",
-                           file, line);
+            return sg_errf(
+                err, errlen, SG_EPARSE,
+                "%s:%ld: unknown Summary layout: expected 'Contract Number' and the Part "
+                "C Summary, Part D Summary and Overall columns",
+                file, line);
         int *cs = t->col_sum;
         cs[0] = snp, cs[1] = d1, cs[2] = d2, cs[3] = pc, cs[4] = pd, cs[5] = ov;
         if (d1 >= 0) copy_trim(t->disaster_label[0], sizeof t->disaster_label[0], f[d1]);
@@ -305,23 +318,27 @@ static int feed_cut(struct stars_table *t, enum stars_file_kind kind, long rec, 
     }
     if (rec < 5) return SG_OK;
     if (!t->header_ok[kind])
-        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: data before the measure header row", file, line);
+        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: data before the measure header row", file,
+                       line);
     const char *label = f[from - 1];
     char b[32];
     copy_trim(b, sizeof b, label);
     if (!b[0] && (kind == STARS_FILE_CUT_C || nf < 1)) return SG_OK;
     if (!b[0]) return SG_OK;
     int star = 0;
-    if (strlen(b) == 5 && b[0] >= '1' && b[0] <= '5' && !strcasecmp(b + 1, "star")) star = b[0] - '0';
+    if (strlen(b) == 5 && b[0] >= '1' && b[0] <= '5' && !strcasecmp(b + 1, "star"))
+        star = b[0] - '0';
     if (!star)
-        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: column %zu: expected '1star'..'5star', got '%s'",
-                       file, line, from, b);
+        return sg_errf(err, errlen, SG_EPARSE,
+                       "%s:%ld: column %zu: expected '1star'..'5star', got '%s'", file, line, from,
+                       b);
     int pdp = 0;
     if (kind == STARS_FILE_CUT_D) {
-        if (cell_is(f[0], "PDP")) pdp = 1;
+        if (cell_is(f[0], "PDP"))
+            pdp = 1;
         else if (!cell_is(f[0], "MA-PD"))
-            return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: column 1: expected MA-PD or PDP, got '%s'",
-                           file, line, f[0]);
+            return sg_errf(err, errlen, SG_EPARSE,
+                           "%s:%ld: column 1: expected MA-PD or PDP, got '%s'", file, line, f[0]);
     }
     for (size_t j = from; j < nf && j < STARS_TABLE_MAX_COLS; j++) {
         int m = t->col_measure[kind][j];
@@ -344,7 +361,8 @@ int stars_table_feed(struct stars_table *t, enum stars_file_kind kind, long rec,
     t->have[kind] = 1;
     switch (kind) {
     case STARS_FILE_MEASURE_STARS:
-    case STARS_FILE_MEASURE_DATA: return feed_measures(t, kind, rec, line, f, nf, file, err, errlen);
+    case STARS_FILE_MEASURE_DATA:
+        return feed_measures(t, kind, rec, line, f, nf, file, err, errlen);
     case STARS_FILE_SUMMARY: return feed_summary(t, rec, line, f, nf, file, err, errlen);
     case STARS_FILE_CAI: return feed_cai(t, rec, line, f, nf, file, err, errlen);
     case STARS_FILE_CUT_C:
@@ -372,7 +390,8 @@ int stars_table_check(const struct stars_table *t, char *err, size_t errlen)
         if (!found)
             return sg_errf(err, errlen, SG_EPARSE,
                            "data table: the Measure Stars file has no column for %s (%s: %s)",
-                           t->p->measures[i].cms_id, t->p->measures[i].code, t->p->measures[i].name);
+                           t->p->measures[i].cms_id, t->p->measures[i].code,
+                           t->p->measures[i].name);
     }
     return SG_OK;
 }
@@ -399,11 +418,10 @@ void stars_table_input(const struct stars_table *t, const struct stars_table_con
     in->cls = stars_table_class(c);
     in->offers_part_d = stars_table_offers_part_d(c);
     in->puerto_rico_only = c->pr_only;
-    for (int r = 0; r < STARS_NRATING; r++) in->fac[r] = c->fac[r];
-    double d = -1;
-    for (int k = 1; k < 2; k++)
-        if (isfinite(c->disaster[k]) && c->disaster[k] > d) d = c->disaster[k];
-    in->disaster_pct = d < 0 ? 0 : d;
+    for (int r = 0; r < STARS_NRATING; r++)
+        in->fac[r] = c->fac[r];
+    in->disaster_pct = isfinite(c->disaster[1]) ? c->disaster[1] : 0;
+    in->disaster_pct_prior = isfinite(c->disaster[0]) ? c->disaster[0] : 0;
     for (size_t i = 0; i < t->p->nmeasures; i++) {
         in->m[i].not_required = c->not_required[i];
         if (use_stars) in->m[i].star = c->star[i];

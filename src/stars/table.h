@@ -12,9 +12,16 @@
 
 #include "stars/stars.h"
 
-enum stars_file_kind { STARS_FILE_MEASURE_STARS, STARS_FILE_MEASURE_DATA, STARS_FILE_SUMMARY,
-                       STARS_FILE_CAI, STARS_FILE_CUT_C, STARS_FILE_CUT_D, STARS_FILE_NOTES,
-                       STARS_NFILE };
+enum stars_file_kind {
+    STARS_FILE_MEASURE_STARS,
+    STARS_FILE_MEASURE_DATA,
+    STARS_FILE_SUMMARY,
+    STARS_FILE_CAI,
+    STARS_FILE_CUT_C,
+    STARS_FILE_CUT_D,
+    STARS_FILE_NOTES,
+    STARS_NFILE
+};
 
 #define STARS_TABLE_MAX_CONTRACTS 100000
 #define STARS_TABLE_MAX_COLS 256
@@ -28,25 +35,25 @@ struct stars_table_contract {
     char published[3][48];  /* Part C, Part D, Overall cells of the Summary file, trimmed */
     int pr_only;            /* CAI file: Puerto Rico Only = Yes */
     int fac[STARS_NRATING]; /* CAI file FACs; 0 = N/A */
-    int star[STARS_MAX_MEASURES];       /* published measure star, 0 = none */
-    int has_score[STARS_MAX_MEASURES];  /* Measure Data cell is a number */
+    int star[STARS_MAX_MEASURES];      /* published measure star, 0 = none */
+    int has_score[STARS_MAX_MEASURES]; /* Measure Data cell is a number */
     double score[STARS_MAX_MEASURES];
-    int data_issue[STARS_MAX_MEASURES]; /* "CMS identified issues" in either file */
+    int data_issue[STARS_MAX_MEASURES];   /* "CMS identified issues" in either file */
     int not_required[STARS_MAX_MEASURES]; /* Measure Stars says "... not required to report ..." */
-    int in_summary;                     /* row present in the Summary file */
+    int in_summary;                       /* row present in the Summary file */
 };
 
 struct stars_table {
-    const struct stars_params *p;      /* borrowed; must outlive the table */
-    struct stars_table_contract *c;    /* owned array */
+    const struct stars_params *p;   /* borrowed; must outlive the table */
+    struct stars_table_contract *c; /* owned array */
     size_t n, cap;
     struct stars_cut cuts[2 * STARS_MAX_MEASURES]; /* published: [2i] MA / MA-PD, [2i+1] PDP */
-    int have[STARS_NFILE];             /* records of that kind were fed */
-    int recalculated;                  /* the Notes file says ratings were recalculated */
-    char disaster_label[2][48];        /* headers of the two disaster columns */
+    int have[STARS_NFILE];                         /* records of that kind were fed */
+    int recalculated;           /* the Notes file says ratings were recalculated */
+    char disaster_label[2][48]; /* headers of the two disaster columns */
     /* layout state while feeding */
     int col_measure[STARS_NFILE][STARS_TABLE_MAX_COLS]; /* column -> measure index, -1 */
-    int col_sum[8];                    /* Summary/CAI column positions */
+    int col_sum[8];                                     /* Summary/CAI column positions */
     int col_cai[8];
     int header_ok[STARS_NFILE];
 };
@@ -78,8 +85,8 @@ enum stars_class stars_table_class(const struct stars_table_contract *c);
 int stars_table_offers_part_d(const struct stars_table_contract *c);
 
 /* Builds the stars_rate() input for contract c: published stars when use_stars, scores (and the
- * data-issue flags) when use_scores; disaster_pct = the later disaster column (the
- * measurement year, whose disasters decide the new-measure hold-harmless for HEDIS measures). */
+ * data-issue flags) when use_scores; disaster_pct = the later disaster column (the measurement
+ * year), disaster_pct_prior = the earlier one (HOS measures are adjusted for that year). */
 void stars_table_input(const struct stars_table *t, const struct stars_table_contract *c,
                        int use_stars, int use_scores, struct stars_contract_input *in);
 
