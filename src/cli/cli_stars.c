@@ -3,7 +3,11 @@
  * Reads the year parameters (data/stars/YYYY.txt) and CMS's published Star Ratings Data Table
  * CSVs from a directory (exactly as CMS publishes them: cp1252 or UTF-8 with BOM, 4 header rows),
  * feeds them to the pure stars module and prints CSV (or JSON for `rate`). All file reading is
- * here; src/stars/ does no I/O. */
+ * here; src/stars/ does no I/O. `rate` uses only inputs (an SNP contract's unpublished I-SNP-only
+ * status comes from --isnp, else it is assumed CCP with SNP and said so); `compare` may use the
+ * published answers to explain: it infers I-SNP-only contracts (reported as assumptions) and
+ * classifies each mismatch, e.g. whether another reward factor alone reproduces it
+ * (docs/STARS.md, "Why 2024 does not reach 100%"). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
