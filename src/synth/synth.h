@@ -8,12 +8,15 @@
  * effects, whose intercept per measure-year is solved so the expected rate equals the measure's
  * target (the CMS 2026 national averages). docs/MODELS.md states the model and its sources.
  *
- * The compliance probability of a year depends only on what the written files show for the
- * year before (prior statuses, utilization, attributes, contract) plus the contract effect, so
- * the probabilities written to true_probabilities.csv for the last year are the best any model
- * of those files can do (up to the contract effect, which a model sees through the contract's
- * prior-year rate). Output is deterministic for a seed: every member draws from its own PRNG
- * streams (core/rng.h), so results do not depend on processing order. */
+ * The compliance probability of a year is taken at the start of the year: it depends on what
+ * the written files show for the year before (prior statuses, utilization, attributes,
+ * contract) plus the contract effect and, for SUPD, the probability of statin therapy in the
+ * year given the member's state at its start (therapy the year before, visible as the prior
+ * PDC-STA status, and the latent conditions behind it); it is never conditioned on the year's
+ * outcome. The probabilities written to true_probabilities.csv for the last year are therefore
+ * the best a model can do (docs/MODELS.md). Output is deterministic for a seed: every member
+ * draws from its own PRNG streams (core/rng.h), so results do not depend on processing order.
+ * synth_write_fhir writes the same portfolio as FHIR R4 Bulk NDJSON for the measure engine. */
 #ifndef SG_SYNTH_SYNTH_H
 #define SG_SYNTH_SYNTH_H
 

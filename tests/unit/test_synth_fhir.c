@@ -241,6 +241,35 @@ static void test_round_trip(void **state)
     meas_engine_free(eng);
 }
 
+/* meas_valueset_codes: the HbA1c Laboratory Test expansion (copied file) lists five LOINC codes
+ * that are in no other value set; sorted as strings they are 17855-8, 17856-6, 4548-4, 4549-2,
+ * 96595-4, and four are asked for. A value set the measures do not use is not found. */
+static void test_valueset_codes(void **state)
+{
+    (void)state;
+    char err[512];
+    struct meas_engine *eng = NULL;
+    assert_int_equal(meas_engine_new(VSDIR, &eng, err, sizeof err), SG_OK);
+    struct meas_code c[4];
+    size_t n = 0;
+    assert_int_equal(meas_valueset_codes(eng,
+                                         "http://cts.nlm.nih.gov/fhir/ValueSet/"
+                                         "2.16.840.1.113883.3.464.1003.198.12.1013|20240101",
+                                         c, 4, &n, err, sizeof err),
+                     SG_OK);
+    assert_int_equal(n, 4);
+    static const char *const want[4] = {"17855-8", "17856-6", "4548-4", "4549-2"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(c[i].system, "http://loinc.org");
+        assert_string_equal(c[i].code, want[i]);
+    }
+    assert_int_equal(meas_valueset_codes(eng, "http://example.org/ValueSet/x", c, 4, &n, err,
+                                         sizeof err),
+                     SG_ENOTFOUND);
+    assert_int_equal(n, 0);
+    meas_engine_free(eng);
+}
+
 /* Same seed, same bytes; a missing value-set directory fails before anything is written. */
 static void test_determinism_and_errors(void **state)
 {
@@ -291,6 +320,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_determinism_and_errors),
+        cmocka_unit_test(test_valueset_codes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
