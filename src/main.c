@@ -12,6 +12,8 @@
 static const struct cli_command commands[] = {
     {"config", "print the effective configuration (secrets masked)", cli_config_usage, cli_config_run},
     {"version", "print the version", "usage: stargap version\n", cli_version_run},
+    {"migrate", "apply, revert or list schema migrations", cli_migrate_usage, cli_migrate_run},
+    {"maintain", "retention of logs and audit rows; next partitions", cli_maintain_usage, cli_maintain_run},
     {"serve", "run the HTTP API server", cli_serve_usage, cli_serve_run},
     {"keys", "create, list and revoke API keys", cli_keys_usage, cli_keys_run},
 };

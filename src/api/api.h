@@ -12,24 +12,21 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/memberid.h"
 #include "db/store.h"
 #include "http/http.h"
 #include "http/logq.h"
 
 struct api_app {
-    struct store *st;              /* borrowed; outlives the server */
-    const struct sg_config *cfg;   /* borrowed */
-    uint8_t *hash_key;             /* member-ID HMAC key (owned) */
-    size_t hash_key_len;
+    struct store *st;                 /* borrowed; outlives the server */
+    const struct sg_config *cfg;      /* borrowed */
+    const struct sg_memberid *member; /* member-ID HMAC key (borrowed) */
 };
 
-/* Fills app for store st and configuration cfg, taking a copy of the HMAC key (key, keylen).
- * Returns SG_OK or SG_ENOMEM. Release with api_fini. */
-int api_init(struct api_app *app, struct store *st, const struct sg_config *cfg, const void *key,
-             size_t keylen) SG_WUR;
-
-/* Wipes and frees the key copy. */
-void api_fini(struct api_app *app);
+/* Fills app with borrowed pointers to the store, the configuration and the member-ID key; all
+ * three must outlive the server. */
+void api_init(struct api_app *app, struct store *st, const struct sg_config *cfg,
+              const struct sg_memberid *member);
 
 /* Returns the route table (static; *n entries). Patterns are full paths ("/api/v1/gaps/{id}"). */
 const struct http_route *api_routes(size_t *n);

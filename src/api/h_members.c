@@ -5,6 +5,7 @@
 
 #include "api/api_internal.h"
 #include "core/hash.h"
+#include "core/memberid.h"
 
 static const struct api_param page_params[] = {
     {"limit", AP_INT, 1, STORE_MAX_LIMIT, NULL},
@@ -37,7 +38,7 @@ void api_h_member_create(struct http_request *req, struct http_response *res)
     long birth_year = 0;
     struct store_member m, out;
     memset(&m, 0, sizeof m);
-    if (api_get_str(req, res, body, "member_id", 1, 128, &member_id) < 0 ||
+    if (api_get_str(req, res, body, "member_id", 1, SG_MEMBERID_MAX_ID, &member_id) < 0 ||
         api_get_str(req, res, body, "contract_id", 1, STORE_CONTRACT_LEN - 1, &contract) < 0 ||
         api_get_int(req, res, body, "birth_year", 0, 1900, 2100, &birth_year) < 0 ||
         api_get_str(req, res, body, "sex", 0, 1, &sex) < 0 ||
@@ -50,8 +51,10 @@ void api_h_member_create(struct http_request *req, struct http_response *res)
         goto done;
     }
     const struct api_app *app = APP(req);
-    if (sg_hmac_sha256_hex(app->hash_key, app->hash_key_len, member_id, m.member_hash) != SG_OK) {
-        http_error(req, res, 500, "internal_error", "internal error");
+    char err[SG_ERRLEN] = "";
+    int rc = sg_memberid_hash(app->member, member_id, m.member_hash, err, sizeof err);
+    if (rc) {
+        api_store_error(req, res, rc, err); /* the message never contains the ID */
         goto done;
     }
     /* the raw ID is no longer needed: wipe jansson's copy before anything else happens */
@@ -62,8 +65,7 @@ void api_h_member_create(struct http_request *req, struct http_response *res)
     m.active = 1;
     struct store_actor a = ACTOR(req);
     int created = 0;
-    char err[SG_ERRLEN] = "";
-    int rc = store_member_get_or_create(app->st, &a, &m, &out, &created, err, sizeof err);
+    rc = store_member_get_or_create(app->st, &a, &m, &out, &created, err, sizeof err);
     if (rc) {
         api_store_error(req, res, rc, err);
         goto done;

@@ -66,28 +66,13 @@ const struct http_route *api_routes(size_t *n)
     return routes;
 }
 
-int api_init(struct api_app *app, struct store *st, const struct sg_config *cfg, const void *key,
-             size_t keylen)
+void api_init(struct api_app *app, struct store *st, const struct sg_config *cfg,
+              const struct sg_memberid *member)
 {
     memset(app, 0, sizeof *app);
     app->st = st;
     app->cfg = cfg;
-    app->hash_key = malloc(keylen ? keylen : 1);
-    if (!app->hash_key) return SG_ENOMEM;
-    memcpy(app->hash_key, key, keylen);
-    app->hash_key_len = keylen;
-    return SG_OK;
-}
-
-void api_fini(struct api_app *app)
-{
-    if (app->hash_key) {
-        volatile uint8_t *p = app->hash_key;
-        for (size_t i = 0; i < app->hash_key_len; i++) p[i] = 0;
-        free(app->hash_key);
-    }
-    app->hash_key = NULL;
-    app->hash_key_len = 0;
+    app->member = member;
 }
 
 int api_key_lookup(void *ctx, const char *key_hash, char *name, enum http_role *role)
@@ -110,8 +95,10 @@ static void ts_from_ms(int64_t ms, char out[STORE_TS_LEN])
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, STORE_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000) * 1000);
+    char tmp[96];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000) * 1000);
+    http_copy(out, STORE_TS_LEN, tmp);
 }
 
 int api_log_sink(void *ctx, const struct http_log_row *rows, size_t n)

@@ -32,10 +32,14 @@ int cli_parse_long(const char *s, long *out);
 /* Command entry points (one per command group file). */
 int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_migrate.c */
+int cli_maintain_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_migrate.c */
 int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_serve.c */
 int cli_keys_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_keys.c */
 
 extern const char cli_config_usage[];
+extern const char cli_migrate_usage[];
+extern const char cli_maintain_usage[];
 extern const char cli_serve_usage[];
 extern const char cli_keys_usage[];
 

@@ -71,22 +71,19 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     struct http_server *srv = NULL;
     struct api_app app;
     memset(&app, 0, sizeof app);
-    uint8_t key[SG_MEMBERID_KEY_MAX];
-    size_t keylen = 0;
+    struct sg_memberid member;
+    int have_member = 0;
 
     if (store_open(cfg->db, cfg, &st, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap serve: %s\n", err);
         goto out;
     }
-    if (sg_memberid_load_key(cfg, key, sizeof key, &keylen, err, sizeof err) != SG_OK) {
+    if (sg_memberid_init(&member, cfg, NULL, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap serve: %s\n", err);
         goto out;
     }
-    if (api_init(&app, st, cfg, key, keylen) != SG_OK) {
-        fprintf(stderr, "stargap serve: out of memory\n");
-        goto out;
-    }
-    memset(key, 0, sizeof key);
+    have_member = 1;
+    api_init(&app, st, cfg, &member);
     struct store_schema_status ss;
     if (store_schema_status(st, &ss, err, sizeof err) == SG_OK && (ss.pending || ss.changed))
         LOG_WARN("schema not current version=%d latest=%d pending=%d changed=%d; run 'stargap migrate up'",
@@ -147,7 +144,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     ret = CLI_OK;
 out:
     http_server_stop(srv, 0);
-    api_fini(&app);
+    if (have_member) sg_memberid_fini(&member);
     store_close(st);
     return ret;
 }

@@ -963,9 +963,16 @@ char *store_json_kv(size_t n, const char *const *keys, const char *const *values
 
 /* Maps a backend's failed statement to an sg_err with the PHI-safe message
  * "<stmt>: <server code>: <server message>" and logs it at error level. kind: 0 = other,
- * 1 = unique violation (-> SG_ECONFLICT), 2 = foreign key / check / not null (-> SG_EINVAL). */
+ * 1 = unique violation (-> SG_ECONFLICT), 2 = foreign key / check / not null (-> SG_EINVAL),
+ * 3 = busy / lock timeout / serialization failure (-> SG_EBUSY). */
 int store_db_error(char *err, size_t errlen, int kind, const char *stmt, const char *code,
                    const char *msg);
+
+/* JSON array text of iv->measure_codes (heap, free()); NULL on allocation failure. */
+char *store_json_codes(const struct store_intervention *iv);
+/* Parses a JSON array of measure codes into iv->measure_codes / n_measure_codes.
+ * Returns SG_OK or SG_EPARSE. */
+int store_parse_codes(const char *json, struct store_intervention *iv) SG_WUR;
 
 /* Today's date (UTC) from a `now` timestamp: the first 10 characters. */
 void store_date_of(const char *ts, char out[STORE_DATE_LEN]);

@@ -199,7 +199,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, len, "Allow", r->allow, sizeof r->allow);
     header_value(p, len, "Content-Type", r->ctype, sizeof r->ctype);
-    (void)sg_buf_append(&transcript, p, len);
+    if (sg_buf_append(&transcript, p, len) != SG_OK) fprintf(stderr, "transcript full\n");
     return len;
 }
 
@@ -249,7 +249,7 @@ static void http(const char *method, const char *path, const char *key, const ch
     assert_int_equal(rc, CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-    (void)sg_buf_append(&transcript, r->body.data ? r->body.data : "", r->body.len);
+    if (sg_buf_append(&transcript, r->body.data ? r->body.data : "", r->body.len) != SG_OK) fprintf(stderr, "transcript full\n");
     if (r->body.len && strncmp(r->ctype, "application/json", 16) == 0) {
         json_error_t je;
         r->json = json_loadb(r->body.data, r->body.len, 0, &je);
