@@ -49,7 +49,14 @@ struct req_state {
     struct sg_buf body;
     double start_s;
     int too_big;
+    unsigned long long received; /* body bytes seen, kept or not */
+    int answer_now;              /* far over the limit: answer 413 on the next call */
 };
+
+/* A body over the limit is read and discarded up to this multiple of the limit, so the client
+ * receives its 413 on a connection that stays usable; beyond it the 413 is sent at once and the
+ * connection closed rather than reading an unbounded upload. */
+#define DRAIN_FACTOR 4ULL
 
 static double mono_now(void)
 {
@@ -293,19 +300,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             errno = 0;
             unsigned long long v = strtoull(cl, &end, 10);
             if (errno || end == cl || v > (unsigned long long)s->o.body_limit) st->too_big = 1;
+            /* far too large: do not even start reading it */
+            if (st->too_big && (errno || end == cl || v > DRAIN_FACTOR * (unsigned long long)s->o.body_limit))
+                st->answer_now = 1;
         }
         *con_cls = st;
         return MHD_YES;
     }
-    if (*upload_data_size > 0 && !st->too_big) {
-        int rc = sg_buf_append(&st->body, upload_data, *upload_data_size);
-        if (rc == SG_ETOOBIG) st->too_big = 1;
-        else if (rc != SG_OK) return MHD_NO;
-        *upload_data_size = 0;
-        return MHD_YES;
+    if (*upload_data_size > 0 && !st->answer_now) {
+        st->received += *upload_data_size;
+        if (!st->too_big) {
+            int rc = sg_buf_append(&st->body, upload_data, *upload_data_size);
+            if (rc == SG_ETOOBIG) st->too_big = 1;
+            else if (rc != SG_OK) return MHD_NO;
+        }
+        if (!st->too_big || st->received <= DRAIN_FACTOR * (unsigned long long)s->o.body_limit) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
     }
-    /* Final call, or a body that is already known to be too large: answer now (for the latter
-     * MHD closes the connection after the 413 instead of reading the rest). */
+    /* Final call, or a body far over the limit: answer now (for the latter MHD closes the
+     * connection after the 413 instead of reading the rest). */
     *upload_data_size = 0;
     atomic_fetch_add(&s->inflight, 1);
     struct http_request req;
