@@ -52,6 +52,32 @@ int main(int argc, char **argv)
     struct store *st;
     if (store_open(argv[1], NULL, &st, err, sizeof err)) die("open", err);
 
+    /* Predictions and gaps must name catalog measures. When the catalog has not been seeded for
+     * 2025 (the seeding command belongs to the measures work), the five measures the benchmark
+     * uses are added (CMS 2025 ids; names marked as benchmark rows). */
+    struct store_measure cat[5];
+    memset(cat, 0, sizeof cat);
+    static const char *const cms_ids[5] = {"C01", "C02", "C11", "C10", "C09"}; /* 2025 cut-point table */
+    static const double weights[5] = {1, 1, 3, 3, 1};      /* process 1, intermediate outcome 3 */
+    static const int intermediate[5] = {0, 0, 1, 1, 0};
+    size_t ncat = 0;
+    for (int k = 0; k < 5; k++) {
+        struct store_measure m;
+        if (store_measure_get(st, 2025, measures[k], &m, err, sizeof err) == SG_OK) continue;
+        struct store_measure *c = &cat[ncat++];
+        c->star_year = 2025;
+        snprintf(c->code, sizeof c->code, "%s", measures[k]);
+        snprintf(c->cms_id, sizeof c->cms_id, "%s", cms_ids[k]);
+        snprintf(c->name, sizeof c->name, "%s (benchmark catalog row)", measures[k]);
+        c->part = 'C';
+        snprintf(c->domain, sizeof c->domain, "%s", "Managing Chronic (Long Term) Conditions");
+        c->weighting_category = intermediate[k] ? STORE_WCAT_INTERMEDIATE_OUTCOME : STORE_WCAT_PROCESS;
+        c->weight = weights[k];
+        c->direction = STORE_HIGHER_BETTER;
+        c->member_level = 1;
+    }
+    if (ncat && store_measure_upsert_batch(st, &actor, cat, ncat, err, sizeof err)) die("measures", err);
+
     char path[4096];
     snprintf(path, sizeof path, "%s/members.txt", argv[2]);
     FILE *fm = fopen(path, "w");
