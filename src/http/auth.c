@@ -112,8 +112,7 @@ int http_keycache_get(struct http_keycache *kc, const char *key_hash, double now
     }
     if (victim == kc->next) kc->next = (kc->next + 1) % CACHE_SLOTS;
     struct slot *s = &kc->slots[victim];
-    memcpy(s->hash, key_hash, SG_HEX64_LEN);
-    s->hash[SG_HEX64_LEN - 1] = '\0';
+    http_copy(s->hash, sizeof s->hash, key_hash);
     http_copy(s->name, sizeof s->name, name);
     s->role = *role;
     s->expires_s = now_s + HTTP_KEYCACHE_TTL_S;
