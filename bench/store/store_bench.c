@@ -21,6 +21,7 @@
 
 #include "core/config.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "db/migrate.h"
 #include "db/store.h"
 
@@ -255,6 +256,7 @@ static long num_arg(const char *name, const char *v, long min, long max)
 int main(int argc, char **argv)
 {
     struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2};
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -287,6 +289,9 @@ int main(int argc, char **argv)
     struct sg_config cfg;
     char err[SG_ERRLEN];
     if (sg_config_init(&cfg)) return 1;
+    if (sg_config_load_env(&cfg, err, sizeof err)) die("environment", SG_EINVAL, err);
+    enum sg_log_level lvl;
+    if (!sg_log_parse_level(cfg.log_level, &lvl)) sg_log_set_level(lvl);
     cfg.pool_min = o.threads;
     struct store *st;
     int rc = store_open(o.db, &cfg, &st, err, sizeof err);
