@@ -183,7 +183,9 @@ static void test_jsonw_matches_jansson(void **state)
     json_t *mine = json_loads(sg_buf_str(&b), 0, &je);
     if (!mine) fprintf(stderr, "jsonw output invalid: %s in %s\n", je.text, sg_buf_str(&b));
     assert_non_null(mine);
-    char *ref_text = json_dumps(api_enc_gap(&g), JSON_REAL_PRECISION(10));
+    json_t *ref_doc = api_enc_gap(&g);
+    char *ref_text = json_dumps(ref_doc, JSON_REAL_PRECISION(10));
+    json_decref(ref_doc);
     json_t *ref = json_loads(ref_text, 0, &je);
     assert_true(json_equal(json_array_get(mine, 1), ref));
     assert_non_null(strstr(sg_buf_str(&b), "\"gap_probability\":0.3,"));
