@@ -1074,6 +1074,35 @@ static void test_keepalive_and_pipelining(void **state)
     assert_non_null(strstr(buf, "HTTP/1.1 404"));
 }
 
+/* A declared body far above the limit is refused at once with 413, without reading it. */
+static void test_huge_declared_body(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[512];
+    snprintf(req, sizeof req,
+             "POST /api/v1/members HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Type: application/json\r\n"
+             "Content-Length: 100000000\r\n\r\n{\"member_id\":\"",
+             key_writer);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char buf[4096];
+    size_t used = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (used < sizeof buf - 1 && poll(&p, 1, 5000) > 0) {
+        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+    close(fd);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 413", 12), 0);
+    assert_non_null(strstr(buf, "\"too_large\""));
+    assert_non_null(strstr(buf, "X-Request-ID: "));
+}
+
 static void test_raw_member_id_never_kept(void **state)
 {
     (void)state;
@@ -1276,6 +1305,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_admin_and_metrics),
         cmocka_unit_test(test_openapi_served),
         cmocka_unit_test(test_keepalive_and_pipelining),
+        cmocka_unit_test(test_huge_declared_body),
         cmocka_unit_test(test_raw_member_id_never_kept),
         cmocka_unit_test(test_graceful_shutdown),
         cmocka_unit_test(test_raw_member_id_not_in_db),
