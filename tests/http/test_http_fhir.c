@@ -59,6 +59,7 @@ static char db_url[2048], tmpdir[256], server_log[512], key_reader[128];
 static char base_on[128], base_off[128];
 static pid_t pid_on, pid_off;
 static CURL *curl;
+static int servers_failed; /* a server exited non-zero (cmocka ignores a failed teardown) */
 
 /* ---------------------------------------------------------------- processes */
 
@@ -124,12 +125,15 @@ static pid_t start_server(const char *valuesets, char *base, size_t baselen)
     return pid;
 }
 
-static void stop_server(pid_t pid)
+/* Stops a server with SIGTERM; returns its exit status (0 after a graceful stop; a sanitizer
+ * report at exit makes it non-zero). */
+static int stop_server(pid_t pid)
 {
-    if (pid <= 0) return;
+    if (pid <= 0) return 0;
     kill(pid, SIGTERM);
     int st;
     waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 /* ---------------------------------------------------------------- HTTP */
@@ -350,15 +354,21 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    stop_server(pid_on);
-    stop_server(pid_off);
+    int rc_on = stop_server(pid_on), rc_off = stop_server(pid_off);
+    servers_failed = rc_on || rc_off;
+    if (rc_on || rc_off) {
+        fprintf(stderr, "server exit status %d / %d; log:\n", rc_on, rc_off);
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "cat '%s' >&2", server_log);
+        if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+    }
     for (int i = 0; i < ncases; i++) free(cases[i].bundle);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    return 0;
+    return rc_on || rc_off ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -581,5 +591,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_engine_not_configured),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return rc || servers_failed ? 1 : 0;
 }
