@@ -458,6 +458,36 @@ static int group_teardown(void **state)
 
 /* ---------------------------------------------------------------- tests */
 
+/* `stargap keys`: usage errors exit 2, a failed operation 1; a revoked key stays listed. */
+static void test_keys_cli(void **state)
+{
+    (void)state;
+    char out[4096];
+    stargap("keys", "create", "--name", "x-bad-role", "--role", "boss", out, sizeof out, 2);
+    stargap("keys", "create", "--name", "t-admin", "--role", "reader", out, sizeof out, 2); /* duplicate */
+    stargap("keys", "create", "--name", "x-missing-role", NULL, NULL, out, sizeof out, 2);
+    stargap("keys", "revoke", "no-such-key", NULL, NULL, NULL, out, sizeof out, 1);
+    stargap("keys", "frobnicate", NULL, NULL, NULL, NULL, out, sizeof out, 2);
+    stargap("keys", "list", NULL, NULL, NULL, NULL, out, sizeof out, 0);
+    const char *line = strstr(out, "t-revoked");
+    assert_non_null(line);
+    const char *eol = strchr(line, '\n');
+    assert_non_null(eol);
+    char row[256];
+    snprintf(row, sizeof row, "%.*s", (int)(eol - line), line);
+    assert_non_null(strstr(row, "writer"));
+    const char *last = strrchr(row, ' ');
+    assert_non_null(last);
+    assert_string_not_equal(last + 1, "-"); /* REVOKED holds a timestamp */
+    const char *admin = strstr(out, "t-admin");
+    assert_non_null(admin);
+    eol = strchr(admin, '\n');
+    snprintf(row, sizeof row, "%.*s", (int)(eol - admin), admin);
+    last = strrchr(row, ' ');
+    assert_string_equal(last + 1, "-"); /* an active key */
+    assert_null(strstr(out, "sgk_")); /* keys are never listed */
+}
+
 static void test_health(void **state)
 {
     (void)state;
@@ -1293,6 +1323,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys_cli),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_request_id),
         cmocka_unit_test(test_auth_and_roles),
