@@ -31,7 +31,10 @@ static void fhir_reply(struct http_response *res, int status, json_t *doc)
 /* Answers status with an OperationOutcome for a struct meas_error (code, where, msg). */
 static void fhir_fail(struct http_response *res, int status, const struct meas_error *e)
 {
-    http_copy(res->error_msg, sizeof res->error_msg, e->msg);
+    /* The message may quote the client's data (a reference 'Patient/<id>', a date): it goes to
+     * the client only. The request log (api_logs) gets the location, never a value. */
+    snprintf(res->error_msg, sizeof res->error_msg, "invalid FHIR input%s%.120s",
+             e->where[0] ? " at " : "", e->where);
     json_t *oo = meas_error_outcome(e);
     if (!oo) {
         http_error(NULL, res, 500, "internal_error", "out of memory");

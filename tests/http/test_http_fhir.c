@@ -36,6 +36,7 @@
 
 #define MAX_CASES 256
 #define PERIOD "periodStart=2025-01-01&periodEnd=2025-12-31"
+#define CANARY "PHI-CANARY-5521" /* a patient id sent in rejected Bundles: must not be kept */
 
 static const char *const dirs[5] = {
     "CMS125-BreastCancerScreeningFHIR", "CMS130-ColonCancerScreeningFHIR",
@@ -351,6 +352,61 @@ static int group_setup(void **state)
     return 0;
 }
 
+/* 1 when CANARY (and every test patient id) occurs nowhere in the database: the SQLite file and
+ * its WAL, or a pg_dump of the PostgreSQL database. The servers are stopped, so the request log
+ * queue has been written. */
+static int file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    struct sg_buf b;
+    sg_buf_init(&b, 1u << 30);
+    char chunk[65536];
+    size_t n;
+    int ok = 1;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (sg_buf_append(&b, chunk, n) != SG_OK) ok = 0;
+    fclose(f);
+    int found = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; ok && b.len >= nl && i <= b.len - nl && !found; i++)
+        found = !memcmp(b.data + i, needle, nl);
+    sg_buf_fini(&b);
+    return found;
+}
+
+static int canary_absent(void)
+{
+    char files[2][2100];
+    int nfiles = 0;
+    if (!strncmp(db_url, "sqlite:", 7)) {
+        snprintf(files[nfiles++], sizeof files[0], "%s", db_url + 7);
+        snprintf(files[nfiles++], sizeof files[0], "%s-wal", db_url + 7);
+    } else {
+        const char *bin = getenv("SG_PG_BIN") ? getenv("SG_PG_BIN") : "/usr/lib/postgresql/15/bin";
+        char dump[600], out[64];
+        snprintf(dump, sizeof dump, "%s/pg_dump", bin);
+        snprintf(files[nfiles++], sizeof files[0], "%s/dump.sql", tmpdir);
+        const char *argv[] = {dump, "--data-only", "-f", files[0], "-d", db_url, NULL};
+        if (run_out(argv, out, sizeof out) != 0) {
+            fprintf(stderr, "pg_dump failed\n");
+            return 0;
+        }
+    }
+    for (int k = 0; k < nfiles; k++) {
+        if (file_has(files[k], CANARY)) {
+            fprintf(stderr, "%s found in %s\n", CANARY, files[k]);
+            return 0;
+        }
+        for (int i = 0; i < ncases; i++)
+            if (file_has(files[k], cases[i].patient_id)) {
+                fprintf(stderr, "a test patient id found in %s\n", files[k]);
+                return 0;
+            }
+    }
+    return 1;
+}
+
 static int group_teardown(void **state)
 {
     (void)state;
@@ -362,6 +418,7 @@ static int group_teardown(void **state)
         snprintf(cmd, sizeof cmd, "cat '%s' >&2", server_log);
         if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
     }
+    if (!servers_failed && !canary_absent()) servers_failed = 1;
     for (int i = 0; i < ncases; i++) free(cases[i].bundle);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
@@ -506,10 +563,10 @@ static void test_errors(void **state)
     /* a bad date and a reference to nothing, in an otherwise valid Bundle */
     const char *bad_date =
         "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
-        "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"female\","
+        "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" CANARY "\",\"gender\":\"female\","
         "\"birthDate\":\"1960-01-01\"}},"
         "{\"resource\":{\"resourceType\":\"Encounter\",\"id\":\"e1\",\"status\":\"finished\","
-        "\"subject\":{\"reference\":\"Patient/p1\"},"
+        "\"subject\":{\"reference\":\"Patient/" CANARY "\"},"
         "\"period\":{\"start\":\"2025-02-30T10:00:00Z\",\"end\":\"2025-03-01T10:00:00Z\"}}}]}";
     post(base_on, ev, bad_date, NULL, key_reader, &r);
     expect_oo(&r, 400, NULL, "Bundle.entry[1].resource.period.start", "bad date");
@@ -519,10 +576,10 @@ static void test_errors(void **state)
         "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"female\","
         "\"birthDate\":\"1960-01-01\"}},"
         "{\"resource\":{\"resourceType\":\"Encounter\",\"id\":\"e1\",\"status\":\"finished\","
-        "\"subject\":{\"reference\":\"Patient/somebody-else\"},"
+        "\"subject\":{\"reference\":\"Patient/" CANARY "\"},"
         "\"period\":{\"start\":\"2025-02-03T10:00:00Z\",\"end\":\"2025-02-03T11:00:00Z\"}}}]}";
     post(base_on, cg, dangling, NULL, key_reader, &r);
-    expect_oo(&r, 400, NULL, "Bundle.entry[1]", "reference to nothing");
+    expect_oo(&r, 400, CANARY, "Bundle.entry[1]", "reference to nothing"); /* told to the client */
     resp_free(&r);
 
     /* parameters */
