@@ -90,7 +90,8 @@ static int read_params(struct http_request *req, struct http_response *res,
         }
     }
     if (!ps || !*ps) {
-        fhir_failf(res, 400, SG_EINVAL, "periodStart", "%s", "periodStart is required (YYYY-MM-DD)");
+        fhir_failf(res, 400, SG_EINVAL, "periodStart", "%s",
+                   "periodStart is required (YYYY-MM-DD)");
         return -1;
     }
     if (!pe || !*pe) {
@@ -166,7 +167,8 @@ void api_h_fhir_evaluate(struct http_request *req, struct http_response *res)
     if (meas_parse_id(name, &id) != SG_OK) {
         fhir_failf(res, 404, SG_ENOTFOUND, "Measure",
                    "unknown Measure '%.120s' (CMS125, CMS130, CMS165, CMS122, CMS131 or BCS, COL, "
-                   "CBP, GSD, EED)", name);
+                   "CBP, GSD, EED)",
+                   name);
         return;
     }
     struct meas_period period;

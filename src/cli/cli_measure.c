@@ -40,7 +40,8 @@ const char cli_measure_usage[] =
     "measure_results of that database (migrated, catalog seeded: 'stargap migrate up'), keyed by\n"
     "the HMAC of the member ID (the Patient identifier typed MB, else Patient.id) and the Star\n"
     "measure code, measurement year = year of --period-end, source 'fhir'; GSD is stored as the\n"
-    "Star measure (numerator = glycemic status controlled, the complement of CMS122's poor-control\n"
+    "Star measure (numerator = glycemic status controlled, the complement of CMS122's "
+    "poor-control\n"
     "numerator among the non-excluded denominator). --contract ID is then required: the contract\n"
     "of members created by this run (existing members keep theirs). Re-running replaces the rows.\n"
     "\n"
@@ -60,7 +61,6 @@ static int print_json(json_t *j)
     free(s);
     return 0;
 }
-
 
 /* ---- persistence to measure_results ------------------------------------------------------- */
 
@@ -104,7 +104,8 @@ static void star_row(const char *member_hash, const struct meas_result *r, enum 
     row->denominator = r->pops.denominator;
     row->denominator_exclusion = r->pops.denominator_exclusion;
     if (meas_info(id)->inverse)
-        row->numerator = r->pops.denominator && !r->pops.denominator_exclusion && !r->pops.numerator;
+        row->numerator =
+            r->pops.denominator && !r->pops.denominator_exclusion && !r->pops.numerator;
     else
         row->numerator = r->pops.numerator;
     snprintf(row->source, sizeof row->source, "%s", DB_SOURCE);
@@ -133,8 +134,10 @@ static int db_flush(struct db_sink *d, char *err, size_t errlen)
     int rc = store_measure_result_upsert_batch(d->st, &db_actor, d->rows, d->nrows, detail,
                                                sizeof detail);
     if (rc)
-        return sg_errf(err, errlen, rc, "measure_results batch %ld (%zu patients, nothing of it "
-                       "written): %s", d->batches + 1, d->npatients, detail);
+        return sg_errf(err, errlen, rc,
+                       "measure_results batch %ld (%zu patients, nothing of it "
+                       "written): %s",
+                       d->batches + 1, d->npatients, detail);
     d->batches++;
     d->rows_written += (long)d->nrows;
     d->nrows = d->npatients = 0;

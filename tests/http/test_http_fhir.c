@@ -12,6 +12,7 @@
  * CMS122 when it is not). Then each error path: not JSON, wrong resourceType, a bad date, a
  * reference to another patient, bad or missing period parameters, an unknown parameter, an
  * unknown measure, a bad measureId, a wrong Content-Type, no key. */
+#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,7 +28,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -79,7 +79,8 @@ static int run_out(const char *const argv[], char *out, size_t outlen)
     close(pfd[1]);
     size_t used = 0;
     ssize_t n;
-    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0) used += (size_t)n;
+    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0)
+        used += (size_t)n;
     out[used] = '\0';
     close(pfd[0]);
     int st;
@@ -122,7 +123,8 @@ static pid_t start_server(const char *valuesets, char *base, size_t baselen)
     const char *at = strstr(line, "listening on http://127.0.0.1:");
     if (!at) fprintf(stderr, "server did not start: '%s' (log %s)\n", line, server_log);
     assert_non_null(at);
-    snprintf(base, baselen, "http://127.0.0.1:%d", atoi(at + strlen("listening on http://127.0.0.1:")));
+    snprintf(base, baselen, "http://127.0.0.1:%d",
+             atoi(at + strlen("listening on http://127.0.0.1:")));
     return pid;
 }
 
@@ -158,9 +160,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     size_t len = sz * n;
     if (len > 13 && !strncasecmp(p, "Content-Type:", 13)) {
         const char *v = p + 13;
-        while (*v == ' ') v++;
+        while (*v == ' ')
+            v++;
         size_t vl = len - (size_t)(v - p);
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n')) vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+            vl--;
         snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)vl, v);
     }
     return len;
@@ -210,7 +214,10 @@ static void resp_free(struct resp *r)
     json_decref(r->json);
 }
 
-static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
 /* Asserts a 4xx FHIR OperationOutcome whose diagnostics contain needle and whose expression (if
  * want_expr) contains want_expr. */
@@ -218,7 +225,8 @@ static void expect_oo(struct resp *r, long status, const char *needle, const cha
                       const char *what)
 {
     if (r->status != status)
-        fprintf(stderr, "%s: status %ld want %ld: %s\n", what, r->status, status, sg_buf_str(&r->body));
+        fprintf(stderr, "%s: status %ld want %ld: %s\n", what, r->status, status,
+                sg_buf_str(&r->body));
     assert_int_equal(r->status, status);
     assert_string_equal(r->ctype, "application/fhir+json");
     assert_string_equal(jstr(r->json, "resourceType"), "OperationOutcome");
@@ -227,11 +235,14 @@ static void expect_oo(struct resp *r, long status, const char *needle, const cha
     assert_string_equal(jstr(issue, "severity"), "error");
     const char *diag = jstr(issue, "diagnostics");
     assert_non_null(diag);
-    if (needle && !strstr(diag, needle)) fprintf(stderr, "%s: '%s' lacks '%s'\n", what, diag, needle);
+    if (needle && !strstr(diag, needle))
+        fprintf(stderr, "%s: '%s' lacks '%s'\n", what, diag, needle);
     if (needle) assert_non_null(strstr(diag, needle));
     if (want_expr) {
         const char *ex = json_string_value(json_array_get(json_object_get(issue, "expression"), 0));
-        if (!ex || !strstr(ex, want_expr)) fprintf(stderr, "%s: expression '%s' lacks '%s'\n", what, ex ? ex : "(none)", want_expr);
+        if (!ex || !strstr(ex, want_expr))
+            fprintf(stderr, "%s: expression '%s' lacks '%s'\n", what, ex ? ex : "(none)",
+                    want_expr);
         assert_non_null(ex);
         assert_non_null(strstr(ex, want_expr));
     }
@@ -269,7 +280,8 @@ static int pop_count(json_t *group, const char *code)
     json_array_foreach(json_object_get(group, "population"), i, pop)
     {
         json_t *cc = json_array_get(json_object_get(json_object_get(pop, "code"), "coding"), 0);
-        if (!strcmp(jstr(cc, "code"), code)) return (int)json_integer_value(json_object_get(pop, "count"));
+        if (!strcmp(jstr(cc, "code"), code))
+            return (int)json_integer_value(json_object_get(pop, "count"));
     }
     return -1; /* absent */
 }
@@ -339,8 +351,8 @@ static int group_setup(void **state)
     char out[4096];
     const char *mig[] = {STARGAP_BINARY, "--db", db_url, "migrate", "up", NULL};
     if (run_out(mig, out, sizeof out) != 0) return -1;
-    const char *kc[] = {STARGAP_BINARY, "--db", db_url, "keys", "create", "--name", "fhir-reader",
-                        "--role", "reader", NULL};
+    const char *kc[] = {STARGAP_BINARY, "--db",        db_url,   "keys",   "create",
+                        "--name",       "fhir-reader", "--role", "reader", NULL};
     if (run_out(kc, out, sizeof out) != 0) return -1;
     out[strcspn(out, "\n")] = '\0';
     snprintf(key_reader, sizeof key_reader, "%.127s", out);
@@ -419,7 +431,8 @@ static int group_teardown(void **state)
         if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
     }
     if (!servers_failed && !canary_absent()) servers_failed = 1;
-    for (int i = 0; i < ncases; i++) free(cases[i].bundle);
+    for (int i = 0; i < ncases; i++)
+        free(cases[i].bundle);
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     char cmd[400];
@@ -441,7 +454,8 @@ static void test_evaluate_all_cases(void **state)
         snprintf(path, sizeof path, "/api/v1/fhir/Measure/%s/$evaluate-measure?" PERIOD, cms[t->m]);
         struct resp r;
         post(base_on, path, t->bundle, i % 2 ? "application/json" : NULL, key_reader, &r);
-        if (r.status != 200) fprintf(stderr, "%s %s: %ld %s\n", cms[t->m], t->uuid, r.status, sg_buf_str(&r.body));
+        if (r.status != 200)
+            fprintf(stderr, "%s %s: %ld %s\n", cms[t->m], t->uuid, r.status, sg_buf_str(&r.body));
         assert_int_equal(r.status, 200);
         assert_string_equal(r.ctype, "application/fhir+json");
         assert_string_equal(jstr(r.json, "resourceType"), "MeasureReport");
@@ -459,7 +473,8 @@ static void test_evaluate_all_cases(void **state)
         int want[4] = {t->ip, t->den, t->excl, t->num};
         for (int k = 0; k < 4; k++) {
             if (got[k] != want[k])
-                fprintf(stderr, "%s %s population %d: got %d want %d\n", cms[t->m], t->uuid, k, got[k], want[k]);
+                fprintf(stderr, "%s %s population %d: got %d want %d\n", cms[t->m], t->uuid, k,
+                        got[k], want[k]);
             assert_int_equal(got[k], want[k]);
         }
         resp_free(&r);
@@ -497,8 +512,9 @@ static void test_care_gaps_all_cases(void **state)
         {
             json_t *res = json_object_get(e, "resource");
             if (strcmp(jstr(res, "resourceType"), "DetectedIssue")) continue;
-            json_t *cc = json_object_get(json_array_get(json_object_get(res, "modifierExtension"), 0),
-                                         "valueCodeableConcept");
+            json_t *cc =
+                json_object_get(json_array_get(json_object_get(res, "modifierExtension"), 0),
+                                "valueCodeableConcept");
             status = jstr(json_array_get(json_object_get(cc, "coding"), 0), "code");
         }
         if (applicable) {
@@ -583,30 +599,36 @@ static void test_errors(void **state)
     resp_free(&r);
 
     /* parameters */
-    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-01-01&periodEnd=2025-02-30",
-         good, NULL, key_reader, &r);
+    post(
+        base_on,
+        "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-01-01&periodEnd=2025-02-30",
+        good, NULL, key_reader, &r);
     expect_oo(&r, 400, "periodEnd", "periodEnd", "bad periodEnd");
     resp_free(&r);
-    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-12-31&periodEnd=2025-01-01",
-         good, NULL, key_reader, &r);
+    post(
+        base_on,
+        "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-12-31&periodEnd=2025-01-01",
+        good, NULL, key_reader, &r);
     expect_oo(&r, 400, "after", "periodStart", "start after end");
     resp_free(&r);
-    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-01-01", good, NULL,
-         key_reader, &r);
+    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?periodStart=2025-01-01", good,
+         NULL, key_reader, &r);
     expect_oo(&r, 400, "periodEnd is required", "periodEnd", "missing periodEnd");
     resp_free(&r);
-    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?" PERIOD "&subject=Patient/1", good,
-         NULL, key_reader, &r);
+    post(base_on, "/api/v1/fhir/Measure/CMS125/$evaluate-measure?" PERIOD "&subject=Patient/1",
+         good, NULL, key_reader, &r);
     expect_oo(&r, 400, "subject", "subject", "unknown parameter");
     resp_free(&r);
-    post(base_on, "/api/v1/fhir/Measure/CMS999/$evaluate-measure?" PERIOD, good, NULL, key_reader, &r);
+    post(base_on, "/api/v1/fhir/Measure/CMS999/$evaluate-measure?" PERIOD, good, NULL, key_reader,
+         &r);
     expect_oo(&r, 404, "CMS999", "Measure", "unknown measure");
     resp_free(&r);
     post(base_on, "/api/v1/fhir/Measure/$care-gaps?" PERIOD "&measureId=CMS125,XYZ", good, NULL,
          key_reader, &r);
     expect_oo(&r, 400, "XYZ", "measureId", "bad measureId");
     resp_free(&r);
-    post(base_on, "/api/v1/fhir/Measure/$care-gaps?" PERIOD "&measureId=", good, NULL, key_reader, &r);
+    post(base_on, "/api/v1/fhir/Measure/$care-gaps?" PERIOD "&measureId=", good, NULL, key_reader,
+         &r);
     expect_oo(&r, 400, "measureId", "measureId", "empty measureId");
     resp_free(&r);
 
@@ -642,10 +664,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "sqlite")) snprintf(db_url, sizeof db_url, "%s", argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_evaluate_all_cases),
-        cmocka_unit_test(test_care_gaps_all_cases),
-        cmocka_unit_test(test_care_gaps_lists),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_evaluate_all_cases),    cmocka_unit_test(test_care_gaps_all_cases),
+        cmocka_unit_test(test_care_gaps_lists),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_engine_not_configured),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -12,6 +12,7 @@
  * rates per measure; a second run changes nothing (idempotent) and keeps the members' contract;
  * a run without --contract is refused; no raw member ID in the database (SQLite file bytes, or a
  * pg_dump of the database). */
+#include <cmocka.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -49,9 +49,9 @@ static const char *const cms122_exceptions[2] = {"6630d394-c81d-42f5-a218-40b73a
                                                  "8956ebb5-d3c0-4112-a34a-200961713efd"};
 
 struct tcase {
-    int m;                /* index into dirs */
-    char bundle[1600];    /* patient Bundle path */
-    char member_id[256];  /* raw member ID */
+    int m;               /* index into dirs */
+    char bundle[1600];   /* patient Bundle path */
+    char member_id[256]; /* raw member ID */
     char hash[SG_HEX64_LEN];
     int ip, den, excl, num; /* expected eCQM populations */
 };
@@ -67,7 +67,8 @@ static void hmac_hex(const char *id, char out[SG_HEX64_LEN])
     unsigned int len = 0;
     HMAC(EVP_sha256(), HMAC_KEY, (int)strlen(HMAC_KEY), (const unsigned char *)id, strlen(id), mac,
          &len);
-    for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", mac[i]);
+    for (unsigned i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", mac[i]);
 }
 
 static int pop_count(json_t *group, const char *code)
@@ -172,10 +173,10 @@ static void add_mb_case(void)
         if (strcmp(json_string_value(json_object_get(r, "resourceType")), "Patient")) continue;
         json_t *ids = json_object_get(r, "identifier");
         if (!ids) json_object_set_new(r, "identifier", ids = json_array());
-        json_array_append_new(
-            ids, json_pack("{s:{s:[{s:s,s:s}]},s:s,s:s}", "type", "coding", "system",
-                           "http://terminology.hl7.org/CodeSystem/v2-0203", "code", "MB", "system",
-                           "urn:test:member", "value", MB_ID));
+        json_array_append_new(ids,
+                              json_pack("{s:{s:[{s:s,s:s}]},s:s,s:s}", "type", "coding", "system",
+                                        "http://terminology.hl7.org/CodeSystem/v2-0203", "code",
+                                        "MB", "system", "urn:test:member", "value", MB_ID));
     }
     assert_true(ncases < MAX_CASES);
     struct tcase *t = &cases[ncases++];
@@ -273,8 +274,8 @@ static void check_rows(struct store *st)
     assert_true(numer[3] > 0 && cms122_num > 0); /* both sides of the rule are exercised */
     for (int m = 0; m < 5; m++) {
         struct store_measure_rate_list rl;
-        assert_int_equal(store_measure_result_rates(st, codes[m], CONTRACT, YEAR, &rl, err, sizeof err),
-                         SG_OK);
+        assert_int_equal(
+            store_measure_result_rates(st, codes[m], CONTRACT, YEAR, &rl, err, sizeof err), SG_OK);
         assert_int_equal(rl.n, 1);
         assert_int_equal(rl.items[0].eligible, eligible[m]);
         assert_int_equal(rl.items[0].numerator, numer[m]);
@@ -298,7 +299,8 @@ static void assert_no_raw_ids(const char *path)
     for (int i = 0; i < ncases; i++) {
         size_t idl = strlen(cases[i].member_id);
         for (long k = 0; k + (long)idl <= n; k++)
-            if (!memcmp(buf + k, cases[i].member_id, idl)) fail_msg("raw member ID found in %s", path);
+            if (!memcmp(buf + k, cases[i].member_id, idl))
+                fail_msg("raw member ID found in %s", path);
     }
     free(buf);
 }
@@ -313,7 +315,8 @@ static void test_measure_db(void **state)
     assert_int_equal(run(mig, 1), 0);
     /* --db without --contract is a usage error and writes nothing */
     assert_int_equal(eval_measure(0, NULL), 2);
-    for (int m = 0; m < 5; m++) assert_int_equal(eval_measure(m, CONTRACT), 0);
+    for (int m = 0; m < 5; m++)
+        assert_int_equal(eval_measure(m, CONTRACT), 0);
 
     struct store *st;
     char err[SG_ERRLEN];
@@ -322,7 +325,8 @@ static void test_measure_db(void **state)
     store_close(st);
 
     /* idempotent: the same run again (and with another contract, which existing members keep) */
-    for (int m = 0; m < 5; m++) assert_int_equal(eval_measure(m, m % 2 ? "H9999" : CONTRACT), 0);
+    for (int m = 0; m < 5; m++)
+        assert_int_equal(eval_measure(m, m % 2 ? "H9999" : CONTRACT), 0);
     assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
     check_rows(st);
     struct store_measure_rate_list rl;
