@@ -12,7 +12,6 @@
  * CMS122 when it is not). Then each error path: not JSON, wrong resourceType, a bad date, a
  * reference to another patient, bad or missing period parameters, an unknown parameter, an
  * unknown measure, a bad measureId, a wrong Content-Type, no key. */
-#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +27,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 #include <curl/curl.h>
 #include <jansson.h>

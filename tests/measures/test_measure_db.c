@@ -12,7 +12,6 @@
  * rates per measure; a second run changes nothing (idempotent) and keeps the members' contract;
  * a run without --contract is refused; no raw member ID in the database (SQLite file bytes, or a
  * pg_dump of the database). */
-#include <cmocka.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
