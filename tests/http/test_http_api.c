@@ -1159,7 +1159,7 @@ static void test_raw_member_id_never_kept(void **state)
 struct sd_thread {
     int idx;
     int acked[SD_PER_THREAD];
-    int sent;
+    _Atomic int sent; /* read by the main thread while the writers run */
 };
 
 static size_t on_null_write(char *p, size_t sz, size_t n, void *ud)
@@ -1205,7 +1205,13 @@ static void test_graceful_shutdown(void **state)
         t[i].idx = i;
         pthread_create(&th[i], NULL, sd_main, &t[i]);
     }
-    usleep(300000); /* let writes flow */
+    /* let writes flow: wait until at least 40 have been sent (at most 10 s) */
+    for (int w = 0; w < 100; w++) {
+        int sent = 0;
+        for (int i = 0; i < SD_THREADS; i++) sent += t[i].sent;
+        if (sent >= 40) break;
+        usleep(100000);
+    }
     int rc = stop_server(server_pid);
     server_pid = 0;
     for (int i = 0; i < SD_THREADS; i++) pthread_join(th[i], NULL);
@@ -1298,7 +1304,7 @@ static void test_rate_limit(void **state)
     http("GET", "/api/v1/gaps?limit=1", key_reader, NULL, NULL, &r);
     expect_error(&r, 429, "rate_limited", NULL, "over limit");
     long ra = atol(r.retry_after);
-    assert_true(ra >= 19 && ra <= 20);
+    assert_true(ra >= 15 && ra <= 20); /* 20 s minus the time the three requests took */
     resp_free(&r);
     http("GET", "/api/v1/gaps?limit=1", key_admin, NULL, NULL, &r);
     expect_status(&r, 200, "other key");
