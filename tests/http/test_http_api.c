@@ -1039,6 +1039,7 @@ static void test_admin_and_metrics(void **state)
     assert_non_null(strstr(t, "http_request_duration_seconds_bucket{route=\"/health\",method=\"GET\",le=\"+Inf\"}"));
     assert_non_null(strstr(t, "api_log_rows_dropped_total 0\n"));
     assert_non_null(strstr(t, "http_connections "));
+    assert_non_null(strstr(t, is_pg ? "stargap_store_info{backend=\"postgres\"} 1" : "stargap_store_info{backend=\"sqlite\"} 1"));
     resp_free(&r);
 }
 
