@@ -918,7 +918,24 @@ static void test_interventions(void **state)
         http("GET", path, key_reader, NULL, NULL, &r);
         assert_string_equal(jstr(r.json, "status"), "closed");
         resp_free(&r);
+        /* the closing is audited on the gap, by the writer: seed create + close */
+        snprintf(path, sizeof path, "/api/v1/admin/audit?entity_type=gap&entity_id=%s", gap_id[7][k]);
+        http("GET", path, key_admin, NULL, NULL, &r);
+        expect_status(&r, 200, "closed gap audit");
+        assert_int_equal(jint(r.json, "total"), 2);
+        assert_string_equal(jstr(json_array_get(json_object_get(r.json, "items"), 0), "user_id"), "t-writer");
+        resp_free(&r);
     }
+    /* iv1: created and updated once (the rejected PATCHes wrote nothing), both by the writer */
+    snprintf(path, sizeof path, "/api/v1/admin/audit?entity_type=intervention&entity_id=%s", iv1);
+    http("GET", path, key_admin, NULL, NULL, &r);
+    expect_status(&r, 200, "iv audit");
+    json_t *items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), 2);
+    for (size_t i = 0; i < 2; i++) assert_string_equal(jstr(json_array_get(items, i), "user_id"), "t-writer");
+    assert_string_equal(jstr(json_array_get(items, 1), "action"), "create");
+    assert_string_equal(jstr(json_array_get(items, 0), "ip_address"), "127.0.0.1");
+    resp_free(&r);
 }
 
 static void test_portfolio_stars_sims(void **state)
