@@ -85,7 +85,9 @@ static int read_params(struct http_request *req, struct http_response *res,
         else if (measure_ids && !strcmp(k, "measureId"))
             mid = req->query[i].value;
         else {
-            fhir_failf(res, 400, SG_EINVAL, k, "unknown query parameter '%.200s'", k);
+            fhir_failf(res, 400, SG_EINVAL, k, "unknown query parameter '%.64s' (accepted: %s)", k,
+                       measure_ids ? "periodStart, periodEnd, measureId"
+                                   : "periodStart, periodEnd");
             return -1;
         }
     }
@@ -158,8 +160,12 @@ static struct meas_patient *read_patient(const struct meas_engine *eng, struct h
     return p;
 }
 
+/* Both handlers validate the query before anything else (the route-table test probes them with
+ * an unknown parameter and no application state). */
 void api_h_fhir_evaluate(struct http_request *req, struct http_response *res)
 {
+    struct meas_period period;
+    if (read_params(req, res, &period, NULL)) return;
     const struct meas_engine *eng = engine_or_503(req, res);
     if (!eng) return;
     enum meas_id id;
@@ -171,8 +177,6 @@ void api_h_fhir_evaluate(struct http_request *req, struct http_response *res)
                    name);
         return;
     }
-    struct meas_period period;
-    if (read_params(req, res, &period, NULL)) return;
     struct meas_patient *p = read_patient(eng, req, res);
     if (!p) return;
     struct meas_pops pops;
@@ -192,11 +196,11 @@ void api_h_fhir_evaluate(struct http_request *req, struct http_response *res)
 
 void api_h_fhir_care_gaps(struct http_request *req, struct http_response *res)
 {
-    const struct meas_engine *eng = engine_or_503(req, res);
-    if (!eng) return;
     struct meas_period period;
     unsigned mask = 0;
     if (read_params(req, res, &period, &mask)) return;
+    const struct meas_engine *eng = engine_or_503(req, res);
+    if (!eng) return;
     struct meas_patient *p = read_patient(eng, req, res);
     if (!p) return;
     enum meas_id ids[MEAS_COUNT];
