@@ -11,6 +11,8 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 struct cli_ctx {
     struct sg_config *cfg; /* effective configuration; commands may override entries from flags */
+    const char *db_flag;   /* value of a --db flag on the command line, NULL when not given (a
+                              command may treat an explicit --db as a request to write) */
 };
 
 struct cli_command {
@@ -58,15 +60,18 @@ int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_migrate.c */
 int cli_maintain_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_migrate.c */
-int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
-
+int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_serve.c */
+int cli_keys_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_keys.c */
 int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
+int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
 
 extern const char cli_config_usage[];
 extern const char cli_generate_usage[];
 extern const char cli_stars_usage[];
 extern const char cli_migrate_usage[];
 extern const char cli_maintain_usage[];
+extern const char cli_serve_usage[];
+extern const char cli_keys_usage[];
 
 int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
 extern const char cli_measure_usage[];
