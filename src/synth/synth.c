@@ -531,9 +531,9 @@ struct fhir {
     struct synth_code code[R_N][SYNTH_FHIR_MAX_CODES];
     size_t ncode[R_N];
     struct out *o[F_NFILES];
-    char pid[32];   /* Patient.id of the current member */
-    unsigned nres;  /* resources of the current member (ids) */
-    size_t total;   /* resources written */
+    char pid[32];    /* Patient.id of the current member */
+    unsigned nres;   /* resources of the current member (ids) */
+    size_t total;    /* resources written */
     struct sg_rng r; /* the member's FHIR detail stream */
 };
 
@@ -700,7 +700,8 @@ static void put_mmhg(struct out *o, const char *loinc, int v)
     put_coding(o, "http://loinc.org", loinc);
     put_str(o, ",\"valueQuantity\":{\"value\":");
     put_u(o, (unsigned long)v);
-    put_str(o, ",\"unit\":\"mm[Hg]\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}");
+    put_str(o,
+            ",\"unit\":\"mm[Hg]\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}");
 }
 
 /* Blood pressure (the observation-bp profile: panel 85354-9, components 8480-6 and 8462-4). */
@@ -769,8 +770,7 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if ((m->cond & C_HTN) && w_condition(fx, R_HTN, past_date(r, m, Y))) return -1;
     if ((m->cond & C_DIAB) && w_condition(fx, R_DIABETES, past_date(r, m, Y))) return -1;
     if ((m->flags & X_ESRD) && w_condition(fx, R_ESRD, past_date(r, m, Y))) return -1;
-    if ((m->flags & X_MASTECTOMY) && w_procedure(fx, R_BILAT_MAST, past_date(r, m, Y)))
-        return -1;
+    if ((m->flags & X_MASTECTOMY) && w_procedure(fx, R_BILAT_MAST, past_date(r, m, Y))) return -1;
     if ((m->flags & X_COLECTOMY) && w_procedure(fx, R_COLECTOMY, past_date(r, m, Y))) return -1;
     if (!enrolled) return 0; /* no care in Y: not in any initial population */
 
@@ -851,8 +851,9 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
                 w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y, 1, last.m - 1), V_PERCENT,
                       5.5 + 0.1 * (double)sg_rng_below(r, 70)))
                 return -1;
-            double v = met ? (sg_rng_bernoulli(r, 0.05) ? 9.0 : 5.2 + 0.1 * (double)sg_rng_below(r, 38))
-                           : 9.1 + 0.1 * (double)sg_rng_below(r, 40);
+            double v =
+                met ? (sg_rng_bernoulli(r, 0.05) ? 9.0 : 5.2 + 0.1 * (double)sg_rng_below(r, 38))
+                    : 9.1 + 0.1 * (double)sg_rng_below(r, 40);
             if (w_obs(fx, R_HBA1C, "laboratory", last, V_PERCENT, v)) return -1;
         }
     }
@@ -982,7 +983,7 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
             double p0 = statin_p0(m->cond, (Y2 - m->birth_year - 72) / 10.0);
             if (first || !prev[i].enrolled) {
                 sstat[i] = p0; /* first year seen: the baseline draw of draw_member */
-                statin[i] = (uint8_t)!!(m->flags & X_STATIN);
+                statin[i] = (uint8_t) !!(m->flags & X_STATIN);
             } else {
                 struct sg_rng rs;
                 sg_rng_seed2(&rs, prm->seed, (((uint64_t)i + 1) << 8) | (0x40 + yi));
@@ -1162,8 +1163,8 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     return generate(prm, dir, NULL, sum, err, errlen);
 }
 
-int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud,
-                     const char *dir, struct synth_summary *sum, char *err, size_t errlen)
+int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud, const char *dir,
+                     struct synth_summary *sum, char *err, size_t errlen)
 {
     struct synth_summary local;
     if (!sum) sum = &local;

@@ -82,8 +82,8 @@ struct synth_code {
  * their number in *n (at least one). The wiring passes the measure engine's
  * meas_valueset_codes (the project ships no value sets: they come from a directory).
  * Returns SG_OK or a negative sg_err with err filled. */
-typedef int (*synth_code_fn)(void *ud, const char *valueset_url, struct synth_code *out,
-                             size_t max, size_t *n, char *err, size_t errlen);
+typedef int (*synth_code_fn)(void *ud, const char *valueset_url, struct synth_code *out, size_t max,
+                             size_t *n, char *err, size_t errlen);
 
 /* Generates the same portfolio as synth_write_csv (same parameters, same members, same
  * statuses) and writes it into the existing directory dir as FHIR R4 Bulk NDJSON:
@@ -95,8 +95,7 @@ typedef int (*synth_code_fn)(void *ud, const char *valueset_url, struct synth_co
  * value set used. Files are written under temporary names and renamed at the end. Memory does
  * not grow with the output (resources are streamed member by member). Returns SG_OK, SG_EINVAL,
  * SG_ENOMEM, SG_EIO or the resolver's error, with err filled. */
-int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud,
-                     const char *dir, struct synth_summary *sum, char *err,
-                     size_t errlen) SG_WUR;
+int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud, const char *dir,
+                     struct synth_summary *sum, char *err, size_t errlen) SG_WUR;
 
 #endif

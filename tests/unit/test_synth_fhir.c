@@ -32,8 +32,8 @@ static const struct synth_params PRM = {6000, 5, 2023, 2025, 11};
 static const char *const CODES[NF] = {"BCS", "COL", "CBP", "GSD", "EED"};
 static char dir_csv[64], dir_fhir[64], dir_cli[64];
 
-static const char *const CSV_FILES[] = {"members.csv", "measure_results.csv",
-                                        "member_features.csv", "true_probabilities.csv"};
+static const char *const CSV_FILES[] = {"members.csv", "measure_results.csv", "member_features.csv",
+                                        "true_probabilities.csv"};
 static const char *const FHIR_FILES[] = {"Patient.ndjson", "Condition.ndjson", "Encounter.ndjson",
                                          "Observation.ndjson", "Procedure.ndjson"};
 
@@ -147,8 +147,8 @@ static void test_round_trip(void **state)
         if (year != PRM.year_last) continue;
         for (int k = 0; k < NF; k++)
             if (!strcmp(code, CODES[k])) {
-                want[id * NF + (size_t)k] = (struct pops4){1, (uint8_t)ip, (uint8_t)dn,
-                                                           (uint8_t)ex, (uint8_t)nu};
+                want[id * NF + (size_t)k] =
+                    (struct pops4){1, (uint8_t)ip, (uint8_t)dn, (uint8_t)ex, (uint8_t)nu};
                 rows++;
             }
     }
@@ -263,9 +263,9 @@ static void test_valueset_codes(void **state)
         assert_string_equal(c[i].system, "http://loinc.org");
         assert_string_equal(c[i].code, want[i]);
     }
-    assert_int_equal(meas_valueset_codes(eng, "http://example.org/ValueSet/x", c, 4, &n, err,
-                                         sizeof err),
-                     SG_ENOTFOUND);
+    assert_int_equal(
+        meas_valueset_codes(eng, "http://example.org/ValueSet/x", c, 4, &n, err, sizeof err),
+        SG_ENOTFOUND);
     assert_int_equal(n, 0);
     meas_engine_free(eng);
 }
