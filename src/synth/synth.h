@@ -46,6 +46,8 @@ struct synth_params {
     uint64_t seed;    /* PRNG seed */
 };
 
+/* What was generated. The row counts describe the portfolio: synth_write_fhir fills them too
+ * (the rows synth_write_csv would write for the same parameters). */
 struct synth_summary {
     size_t members;                       /* rows of members.csv */
     size_t result_rows;                   /* rows of measure_results.csv */
