@@ -21,6 +21,7 @@ static const struct sg_config_entry table[] = {
     INT(pool_min, "5", 0, 1000, "PostgreSQL pool: connections kept open"),
     INT(pool_max, "20", 1, 1000, "PostgreSQL pool: most connections"),
     INT(pool_max_lifetime_s, "3600", 1, 604800, "recycle pooled connections after this many seconds"),
+    INT(pool_acquire_timeout_ms, "5000", 1, 600000, "wait for a free pooled connection (ms)"),
     INT(sqlite_busy_timeout_ms, "5000", 0, 600000, "SQLite busy timeout in milliseconds"),
     INT(api_log_retention_days, "90", 1, 36500, "days of api_logs kept by maintenance"),
     INT(audit_retention_days, "2557", 2557, 36500, "days of audit_log kept (at least 7 years)"),

@@ -1,0 +1,3129 @@
+/* store_pg.c: the PostgreSQL backend of the storage interface (store.h).
+ *
+ * Every statement is a named prepared statement (prepared lazily per pooled connection, see
+ * pg_pool.h) executed with PQexecPrepared: no SQL text is ever built from input. Writes run in
+ * one transaction together with their audit_log row. The audit chain is serialized by a
+ * transaction-level advisory lock (AUDIT_LOCK_KEY): the writer that holds it reads the chain
+ * head, computes the next row's hash (store_audit_hash, shared with the SQLite backend) and
+ * appends; the lock is released at COMMIT/ROLLBACK, so concurrent writers form one chain.
+ * Batches of predictions go through COPY inside the same transaction, so a failed batch writes
+ * nothing. Errors name the statement and the server's SQLSTATE and primary message; the DETAIL
+ * and CONTEXT fields (which can quote row values) are never read, and for data exceptions
+ * (class 22, whose messages quote the offending input) only the SQLSTATE is reported.
+ *
+ * Timestamps travel as text: the pool sets TimeZone=UTC and DateStyle=ISO, and
+ * ts_from_pg() turns "YYYY-MM-DD HH:MM:SS[.f]+00" into store.h's "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "db/pg_pool.h"
+#include "db/store.h"
+
+#define AUDIT_LOCK_KEY 727361001 /* pg_advisory_xact_lock key of the audit chain */
+#define MAX_PARAMS 40
+#define NUMLEN 40
+
+struct pg_store {
+    struct store base; /* must be first */
+    struct pg_pool *pool;
+};
+
+/* A named statement: prepared under `name` on each connection the first time it is used. */
+struct stmt {
+    const char *name;
+    int nparams;
+    const char *sql;
+};
+#define STMT(id, n, text) static const struct stmt id = {#id, n, text}
+
+/* One operation's hold on a pooled connection. */
+struct px {
+    struct pg_store *s;
+    struct pg_pool_conn *c;
+    PGconn *pg;
+    int used;   /* a statement succeeded on this connection in this operation */
+    int tx;     /* inside BEGIN */
+    int broken; /* the connection failed: close it on release */
+    char *err;
+    size_t errlen;
+};
+
+/* ---- parameters ---- */
+
+struct params {
+    const char *v[MAX_PARAMS];
+    char num[MAX_PARAMS][NUMLEN];
+    int n;
+};
+
+static void p_init(struct params *p) { p->n = 0; }
+
+static void p_raw(struct params *p, const char *s)
+{
+    if (p->n < MAX_PARAMS) p->v[p->n++] = s;
+}
+/* A required text value ("" stays ""). */
+static void p_str(struct params *p, const char *s) { p_raw(p, s ? s : ""); }
+/* An optional text value: NULL or "" is SQL NULL. */
+static void p_opt(struct params *p, const char *s) { p_raw(p, (s && *s) ? s : NULL); }
+static void p_ll(struct params *p, long long x)
+{
+    if (p->n >= MAX_PARAMS) return;
+    snprintf(p->num[p->n], NUMLEN, "%lld", x);
+    p->v[p->n] = p->num[p->n];
+    p->n++;
+}
+/* A real; NAN is SQL NULL. %.17g round-trips every double. */
+static void p_dbl(struct params *p, double x)
+{
+    if (p->n >= MAX_PARAMS) return;
+    if (isnan(x)) {
+        p->v[p->n++] = NULL;
+        return;
+    }
+    snprintf(p->num[p->n], NUMLEN, "%.17g", x);
+    p->v[p->n] = p->num[p->n];
+    p->n++;
+}
+static void p_bool(struct params *p, int b) { p_raw(p, b ? "t" : "f"); }
+/* A tri-state flag: -1 is NULL. */
+static void p_tri(struct params *p, int b) { p_raw(p, b < 0 ? NULL : b ? "t" : "f"); }
+
+/* ---- results ---- */
+
+static int g_null(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col); }
+static const char *g_str(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+}
+static void g_copy(char *dst, size_t cap, const PGresult *r, int row, int col)
+{
+    snprintf(dst, cap, "%s", g_str(r, row, col));
+}
+static long long g_ll(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+static int g_int(const PGresult *r, int row, int col) { return (int)g_ll(r, row, col); }
+static double g_dbl(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NAN : strtod(PQgetvalue(r, row, col), NULL);
+}
+static int g_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+static int g_tri(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? -1 : PQgetvalue(r, row, col)[0] == 't';
+}
+/* JSON column as a heap string (NULL for SQL NULL); sets *oom on allocation failure. */
+static char *g_json(const PGresult *r, int row, int col, int *oom)
+{
+    if (PQgetisnull(r, row, col)) return NULL;
+    char *s = strdup(PQgetvalue(r, row, col));
+    if (!s) *oom = 1;
+    return s;
+}
+
+/* "2026-11-25 18:30:59.1234+00" -> "2026-11-25T18:30:59.123400Z"; "" for NULL. */
+static void ts_from_pg(const char *in, char out[STORE_TS_LEN])
+{
+    out[0] = '\0';
+    if (!in || strlen(in) < 19) return;
+    char frac[7] = "000000";
+    const char *p = in + 19;
+    if (*p == '.') {
+        p++;
+        for (int i = 0; i < 6 && isdigit((unsigned char)*p); i++, p++) frac[i] = *p;
+    }
+    snprintf(out, STORE_TS_LEN, "%.10sT%.8s.%sZ", in, in + 11, frac);
+}
+static void g_ts(char out[STORE_TS_LEN], const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col)) out[0] = '\0';
+    else ts_from_pg(PQgetvalue(r, row, col), out);
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- statements and errors ---- */
+
+/* Maps a failed result to an sg_err through store_db_error (PHI-safe message, logged). */
+static int px_fail(struct px *x, const char *what, const PGresult *r)
+{
+    if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char line[256];
+    if (!msg) { /* connection-level failure: libpq's own message has no row data */
+        const char *m = PQerrorMessage(x->pg);
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(m, "\n"), m);
+        msg = line;
+    }
+    int kind = 0;
+    if (state && !strcmp(state, "23505")) kind = 1;
+    else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
+                       !strcmp(state, "55P03") || !strcmp(state, "57014")))
+        kind = 3;
+    else if (state && (!strcmp(state, "23503") || !strcmp(state, "23514") ||
+                       !strcmp(state, "23502") || !strncmp(state, "22", 2)))
+        kind = 2;
+    if (state && !strncmp(state, "22", 2)) msg = "data exception (value not shown)";
+    return store_db_error(x->err, x->errlen, kind, what, state ? state : "08006", msg);
+}
+
+/* Acquires a connection for one operation. */
+static int px_open(struct pg_store *s, struct px *x, char *err, size_t errlen)
+{
+    memset(x, 0, sizeof *x);
+    x->s = s;
+    x->err = err;
+    x->errlen = errlen;
+    int rc = pg_pool_acquire(s->pool, &x->c, err, errlen);
+    if (rc) return rc;
+    x->pg = (PGconn *)pg_pool_conn_pg(x->c);
+    return SG_OK;
+}
+
+/* Releases the connection, rolling back a transaction left open by a failure. */
+static void px_close(struct px *x)
+{
+    if (!x->c) return;
+    if (x->tx && !x->broken) {
+        PGresult *r = PQexec(x->pg, "ROLLBACK");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) x->broken = 1;
+        PQclear(r);
+    }
+    pg_pool_release(x->s->pool, x->c, x->broken);
+    x->c = NULL;
+}
+
+/* When the first statement of an operation fails because the connection is gone (the server
+ * restarted since the connection was last checked), nothing of the operation has happened:
+ * swap in a fresh connection and let the caller retry once. */
+static int px_reconnect(struct px *x)
+{
+    if (x->used || PQstatus(x->pg) != CONNECTION_BAD) return 0;
+    pg_pool_release(x->s->pool, x->c, 1);
+    x->c = NULL;
+    if (pg_pool_acquire(x->s->pool, &x->c, x->err, x->errlen)) return 0;
+    x->pg = (PGconn *)pg_pool_conn_pg(x->c);
+    x->broken = 0;
+    return 1;
+}
+
+/* Runs a plain command (BEGIN, COMMIT, ROLLBACK). */
+static int px_cmd(struct px *x, const char *sql)
+{
+    for (int attempt = 0;; attempt++) {
+        PGresult *r = PQexec(x->pg, sql);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            x->used = 1;
+            return SG_OK;
+        }
+        if (attempt == 0 && px_reconnect(x)) {
+            PQclear(r);
+            continue;
+        }
+        if (!x->c) {
+            PQclear(r);
+            return SG_EBUSY;
+        }
+        int rc = px_fail(x, sql, r);
+        PQclear(r);
+        return rc;
+    }
+}
+
+static int px_begin(struct px *x)
+{
+    int rc = px_cmd(x, "BEGIN");
+    if (!rc) x->tx = 1;
+    return rc;
+}
+
+static int px_commit(struct px *x)
+{
+    int rc = px_cmd(x, "COMMIT");
+    x->tx = 0;
+    if (rc) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
+    return rc;
+}
+
+/* Executes a prepared statement with p's parameters; *out (may be NULL) receives the result on
+ * success (PQclear it). */
+static int px_exec(struct px *x, const struct stmt *st, const struct params *p, PGresult **out)
+{
+    if (out) *out = NULL;
+    int n = p ? p->n : 0;
+    if (n != st->nparams)
+        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
+                       st->name, n, st->nparams);
+    for (int attempt = 0;; attempt++) {
+        int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+        if (rc) {
+            if (attempt == 0 && px_reconnect(x)) continue;
+            if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
+            LOG_ERROR("db statement=%s prepare failed", st->name);
+            return rc;
+        }
+        PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, NULL, NULL, 0);
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+            x->used = 1;
+            if (out) *out = r;
+            else PQclear(r);
+            return SG_OK;
+        }
+        if (attempt == 0 && px_reconnect(x)) {
+            PQclear(r);
+            continue;
+        }
+        rc = px_fail(x, st->name, r);
+        PQclear(r);
+        return rc;
+    }
+}
+
+/* Number of rows a command touched. */
+static long long cmd_rows(const PGresult *r)
+{
+    const char *t = PQcmdTuples((PGresult *)r);
+    return t && *t ? strtoll(t, NULL, 10) : 0;
+}
+
+static struct pg_store *S(struct store *st) { return (struct pg_store *)st; }
+
+/* Copies a PostgreSQL DATE ("YYYY-MM-DD") or "" for NULL. */
+static void g_date(char out[STORE_DATE_LEN], const PGresult *r, int row, int col)
+{
+    snprintf(out, STORE_DATE_LEN, "%s", g_str(r, row, col));
+}
+
+/* Fills list->total/has_more from a count and the page. */
+static void page_done(long long total, size_t n, const struct store_page *pg, long long *out_total,
+                      int *has_more)
+{
+    *out_total = total;
+    *has_more = pg ? (long long)pg->offset + (long long)n < total : 0;
+}
+
+/* ---- the audit chain ---- */
+
+STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
+STMT(audit_append, 11,
+     "WITH h AS (UPDATE audit_head SET last_id = $1, last_hash = $11 WHERE id = 1) "
+     "INSERT INTO audit_log (audit_id, event_type, entity_type, entity_id, action, user_id, changes,"
+     " ip_address, timestamp, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9,"
+     " $10, $11)");
+
+/* Appends one audit row inside the caller's transaction. The row lock on audit_head serializes
+ * writers until COMMIT, so the chain never forks. */
+static int px_audit(struct px *x, const struct store_actor *a, const char *event_type,
+                    const char *entity_type, const char *entity_id, const char *action,
+                    const char *changes, const char *now)
+{
+    struct store_audit row;
+    memset(&row, 0, sizeof row);
+    store_audit_fill(&row, a, event_type, entity_type, entity_id, action, changes, now);
+    PGresult *r;
+    int rc = px_exec(x, &audit_head_lock, NULL, &r);
+    if (rc) return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
+    }
+    row.audit_id = g_ll(r, 0, 0) + 1;
+    g_copy(row.prev_hash, sizeof row.prev_hash, r, 0, 1);
+    PQclear(r);
+    if (store_audit_hash(&row, row.hash))
+        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: hashing failed");
+    struct params p;
+    p_init(&p);
+    p_ll(&p, row.audit_id);
+    p_str(&p, row.event_type);
+    p_str(&p, row.entity_type);
+    p_opt(&p, row.entity_id);
+    p_str(&p, row.action);
+    p_str(&p, row.user_id);
+    p_raw(&p, row.changes);
+    p_opt(&p, row.ip_address);
+    p_str(&p, row.timestamp);
+    p_str(&p, row.prev_hash);
+    p_str(&p, row.hash);
+    return px_exec(x, &audit_append, &p, NULL);
+}
+
+/* Audit with store_json_kv changes built from n key/value pairs. */
+static int px_audit_kv(struct px *x, const struct store_actor *a, const char *event_type,
+                       const char *entity_type, const char *entity_id, const char *action,
+                       size_t n, const char *const *keys, const char *const *vals, const char *now)
+{
+    char *changes = store_json_kv(n, keys, vals);
+    if (!changes) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+    int rc = px_audit(x, a, event_type, entity_type, entity_id, action, changes, now);
+    free(changes);
+    return rc;
+}
+
+/* An audited read of member-level data: its own short transaction (audit row only). */
+static int audit_read(struct px *x, const struct store_actor *a, const char *entity_type,
+                      const char *entity_id, const char *what, const char *now)
+{
+    if (!a) return SG_OK;
+    const char *k[] = {"read"};
+    const char *v[] = {what};
+    int rc = px_begin(x);
+    if (!rc) rc = px_audit_kv(x, a, "data_access", entity_type, entity_id, "read", 1, k, v, now);
+    if (!rc) rc = px_commit(x);
+    return rc;
+}
+
+/* ---- members ---- */
+
+#define MEMBER_COLS                                                                            \
+    "member_hash, contract_id, first_seen, last_updated, total_predictions, active, birth_year," \
+    " sex, dual_eligible, lis, disabled, created_at, updated_at"
+
+static void row_member(const PGresult *r, int i, struct store_member *m)
+{
+    memset(m, 0, sizeof *m);
+    g_copy(m->member_hash, sizeof m->member_hash, r, i, 0);
+    g_copy(m->contract_id, sizeof m->contract_id, r, i, 1);
+    g_ts(m->first_seen, r, i, 2);
+    g_ts(m->last_updated, r, i, 3);
+    m->total_predictions = (long)g_ll(r, i, 4);
+    m->active = g_bool(r, i, 5);
+    m->birth_year = g_int(r, i, 6);
+    enum store_sex sex = STORE_SEX_UNKNOWN;
+    if (!g_null(r, i, 7) && store_sex_parse(g_str(r, i, 7), &sex)) sex = STORE_SEX_UNKNOWN;
+    m->sex = sex;
+    m->dual_eligible = g_tri(r, i, 8);
+    m->lis = g_tri(r, i, 9);
+    m->disabled = g_tri(r, i, 10);
+    g_ts(m->created_at, r, i, 11);
+    g_ts(m->updated_at, r, i, 12);
+}
+
+STMT(member_insert, 9,
+     "INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active, birth_year,"
+     " sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
+     " ON CONFLICT (member_hash) DO NOTHING RETURNING " MEMBER_COLS);
+STMT(member_select, 1, "SELECT " MEMBER_COLS " FROM members WHERE member_hash = $1");
+STMT(member_activity, 3,
+     "UPDATE members SET active = $2, last_updated = $3 WHERE member_hash = $1");
+
+static void member_params(struct params *p, const struct store_member *m, const char *now)
+{
+    p_init(p);
+    p_str(p, m->member_hash);
+    p_str(p, m->contract_id);
+    p_str(p, now);
+    p_bool(p, m->active);
+    if (m->birth_year > 0) p_ll(p, m->birth_year);
+    else p_raw(p, NULL);
+    const char *sx = store_sex_name(m->sex);
+    p_opt(p, m->sex == STORE_SEX_UNKNOWN ? NULL : sx);
+    p_tri(p, m->dual_eligible);
+    p_tri(p, m->lis);
+    p_tri(p, m->disabled);
+}
+
+/* Inserts m unless it exists; *created says whether it did. *out (may be NULL) gets the row. */
+static int member_insert_tx(struct px *x, const struct store_actor *a, const struct store_member *m,
+                            const char *now, struct store_member *out, int *created)
+{
+    struct params p;
+    PGresult *r;
+    member_params(&p, m, now);
+    *created = 0;
+    int rc = px_exec(x, &member_insert, &p, &r);
+    if (rc) return rc;
+    if (PQntuples(r) == 1) {
+        *created = 1;
+        if (out) row_member(r, 0, out);
+        PQclear(r);
+        const char *k[] = {"contract_id"};
+        const char *v[] = {m->contract_id};
+        return px_audit_kv(x, a, "data_change", "member", m->member_hash, "create", 1, k, v, now);
+    }
+    PQclear(r);
+    if (!out) return SG_OK;
+    p_init(&p);
+    p_str(&p, m->member_hash);
+    rc = px_exec(x, &member_select, &p, &r);
+    if (rc) return rc;
+    if (PQntuples(r) == 1) row_member(r, 0, out);
+    else rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "member_select: member vanished");
+    PQclear(r);
+    return rc;
+}
+
+static int pg_member_create(struct store *st, const struct store_actor *a,
+                            const struct store_member *m, const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    int created = 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = member_insert_tx(&x, a, m, now, NULL, &created);
+    if (!rc && !created)
+        rc = sg_errf(err, errlen, SG_ECONFLICT, "member_hash: member already exists");
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_member_get(struct store *st, const char *member_hash, struct store_member *out,
+                         char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    rc = px_exec(&x, &member_select, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) row_member(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_member_get_or_create(struct store *st, const struct store_actor *a,
+                                   const struct store_member *m, const char *now,
+                                   struct store_member *out, int *created, char *err,
+                                   size_t errlen)
+{
+    struct px x;
+    int c = 0;
+    memset(out, 0, sizeof *out);
+    if (created) *created = 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = member_insert_tx(&x, a, m, now, out, &c);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (!rc && created) *created = c;
+    return rc;
+}
+
+static int pg_member_update_activity(struct store *st, const struct store_actor *a,
+                                     const char *member_hash, int active, const char *now,
+                                     char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, member_hash);
+        p_bool(&p, active);
+        p_str(&p, now);
+        rc = px_exec(&x, &member_activity, &p, &r);
+    }
+    if (!rc && cmd_rows(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+    PQclear(r);
+    if (!rc) {
+        const char *k[] = {"active"};
+        const char *v[] = {active ? "true" : "false"};
+        rc = px_audit_kv(&x, a, "data_change", "member", member_hash, "update", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+/* ---- COPY helpers ---- */
+
+/* Appends s to b escaped for COPY's text format ("\N" for NULL). */
+static int copy_field(struct sg_buf *b, const char *s, int last)
+{
+    int rc = SG_OK;
+    if (!s) {
+        rc = sg_buf_append(b, "\\N", 2);
+    } else {
+        const char *run = s;
+        for (const char *q = s;; q++) {
+            char c = *q;
+            const char *esc = NULL;
+            if (c == '\\') esc = "\\\\";
+            else if (c == '\t') esc = "\\t";
+            else if (c == '\n') esc = "\\n";
+            else if (c == '\r') esc = "\\r";
+            if (esc || !c) {
+                if (q > run && (rc = sg_buf_append(b, run, (size_t)(q - run)))) return rc;
+                if (!c) break;
+                if ((rc = sg_buf_puts(b, esc))) return rc;
+                run = q + 1;
+            }
+        }
+    }
+    if (!rc) rc = sg_buf_append(b, last ? "\n" : "\t", 1);
+    return rc;
+}
+
+static int copy_num(struct sg_buf *b, double x, int last)
+{
+    char t[NUMLEN];
+    if (isnan(x)) return copy_field(b, NULL, last);
+    snprintf(t, sizeof t, "%.17g", x);
+    return copy_field(b, t, last);
+}
+
+static int copy_ll(struct sg_buf *b, long long x, int last)
+{
+    char t[NUMLEN];
+    snprintf(t, sizeof t, "%lld", x);
+    return copy_field(b, t, last);
+}
+
+#define COPY_CHUNK (1 << 20)
+
+/* Starts COPY `sql` (a constant statement) on x's connection. */
+static int copy_start(struct px *x, const char *what, const char *sql)
+{
+    PGresult *r = PQexec(x->pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        int rc = px_fail(x, what, r);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    return SG_OK;
+}
+
+/* Sends the buffered rows once the buffer holds a chunk (or always when force). */
+static int copy_flush(struct px *x, const char *what, struct sg_buf *b, int force)
+{
+    if (b->len == 0 || (!force && b->len < COPY_CHUNK)) return SG_OK;
+    if (b->len > 0x7fffffff || PQputCopyData(x->pg, b->data, (int)b->len) != 1) {
+        x->broken = PQstatus(x->pg) == CONNECTION_BAD;
+        return sg_errf(x->err, x->errlen, SG_EDB, "%s: sending COPY data failed", what);
+    }
+    sg_buf_reset(b);
+    return SG_OK;
+}
+
+/* Ends COPY: sends the rest (or aborts when `abort_msg`) and collects the server's verdict. */
+static int copy_end(struct px *x, const char *what, struct sg_buf *b, const char *abort_msg)
+{
+    int rc = SG_OK;
+    if (!abort_msg) rc = copy_flush(x, what, b, 1);
+    if (PQputCopyEnd(x->pg, (abort_msg || rc) ? "aborted by client" : NULL) != 1) {
+        x->broken = 1;
+        return rc ? rc : sg_errf(x->err, x->errlen, SG_EDB, "%s: ending COPY failed", what);
+    }
+    PGresult *r;
+    while ((r = PQgetResult(x->pg))) {
+        if (!rc && !abort_msg && PQresultStatus(r) != PGRES_COMMAND_OK) rc = px_fail(x, what, r);
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* ---- predictions ---- */
+
+#define PRED_COLS                                                                              \
+    "prediction_id, member_hash, measure_code, measurement_year, gap_probability, risk_tier,"   \
+    " risk_score, shap_values, top_features, recommendation, model_version, prediction_date,"   \
+    " created_at"
+
+static int row_prediction(const PGresult *r, int i, struct store_prediction *p)
+{
+    int oom = 0;
+    memset(p, 0, sizeof *p);
+    g_copy(p->prediction_id, sizeof p->prediction_id, r, i, 0);
+    g_copy(p->member_hash, sizeof p->member_hash, r, i, 1);
+    g_copy(p->measure_code, sizeof p->measure_code, r, i, 2);
+    p->measurement_year = g_int(r, i, 3);
+    p->gap_probability = g_dbl(r, i, 4);
+    enum store_risk_tier t = STORE_TIER_LOW;
+    if (store_risk_tier_parse(g_str(r, i, 5), &t)) t = STORE_TIER_LOW;
+    p->risk_tier = t;
+    p->risk_score = g_dbl(r, i, 6);
+    p->shap_values = g_json(r, i, 7, &oom);
+    p->top_features = g_json(r, i, 8, &oom);
+    g_copy(p->recommendation, sizeof p->recommendation, r, i, 9);
+    g_copy(p->model_version, sizeof p->model_version, r, i, 10);
+    g_ts(p->prediction_date, r, i, 11);
+    g_ts(p->created_at, r, i, 12);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+
+/* Counts rows per member (open addressing over borrowed member_hash pointers) so the members'
+ * total_predictions can be bumped with one statement per batch. */
+struct member_count {
+    const char *hash;
+    long long n;
+};
+
+static uint64_t hex_key(const char *h)
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 16 && h[i]; i++) k = (k << 4) | (uint64_t)(isdigit((unsigned char)h[i]) ? h[i] - '0' : (h[i] | 32) - 'a' + 10);
+    return k;
+}
+
+STMT(member_bump, 3,
+     "UPDATE members m SET total_predictions = m.total_predictions + u.n, last_updated = $3"
+     " FROM unnest($1::text[], $2::bigint[]) AS u(h, n) WHERE m.member_hash = u.h");
+
+static int bump_members(struct px *x, const struct store_prediction *rows, size_t n, const char *now)
+{
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    struct member_count *tab = calloc(cap, sizeof *tab);
+    struct sg_buf hs, ns;
+    sg_buf_init(&hs, (size_t)1 << 31);
+    sg_buf_init(&ns, (size_t)1 << 31);
+    int rc = SG_OK;
+    size_t distinct = 0;
+    if (!tab) {
+        rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "predictions: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (size_t)hex_key(rows[i].member_hash) & (cap - 1);
+        while (tab[j].hash && strcmp(tab[j].hash, rows[i].member_hash)) j = (j + 1) & (cap - 1);
+        if (!tab[j].hash) {
+            tab[j].hash = rows[i].member_hash;
+            distinct++;
+        }
+        tab[j].n++;
+    }
+    rc = sg_buf_puts(&hs, "{");
+    if (!rc) rc = sg_buf_puts(&ns, "{");
+    size_t k = 0;
+    for (size_t j = 0; j < cap && !rc; j++) {
+        if (!tab[j].hash) continue;
+        const char *sep = k++ ? "," : "";
+        rc = sg_buf_printf(&hs, "%s%s", sep, tab[j].hash); /* validated 64 hex: no quoting */
+        if (!rc) rc = sg_buf_printf(&ns, "%s%lld", sep, tab[j].n);
+    }
+    if (!rc) rc = sg_buf_puts(&hs, "}");
+    if (!rc) rc = sg_buf_puts(&ns, "}");
+    if (rc) {
+        rc = sg_errf(x->err, x->errlen, rc, "predictions: member totals too large");
+        goto done;
+    }
+    struct params p;
+    p_init(&p);
+    p_raw(&p, sg_buf_str(&hs));
+    p_raw(&p, sg_buf_str(&ns));
+    p_str(&p, now);
+    PGresult *r;
+    rc = px_exec(x, &member_bump, &p, &r);
+    if (!rc) {
+        if ((size_t)cmd_rows(r) != distinct)
+            rc = sg_errf(x->err, x->errlen, SG_EINVAL, "member_hash: no such member");
+        PQclear(r);
+    }
+done:
+    free(tab);
+    sg_buf_fini(&hs);
+    sg_buf_fini(&ns);
+    return rc;
+}
+
+/* Orders the batch by member (qsort over indices) so that the member-leading unique index and the
+ * foreign key lookups walk their b-trees in order instead of jumping at random. */
+static int cmp_member(const void *a, const void *b, void *ctx)
+{
+    const struct store_prediction *rows = ctx;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    int c = strcmp(rows[i].member_hash, rows[j].member_hash);
+    return c ? c : (i > j) - (i < j);
+}
+
+static int pg_prediction_batch_create(struct store *st, const struct store_actor *a,
+                                      const struct store_prediction *rows, size_t n,
+                                      const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    double t0 = mono_ms();
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    qsort_r(order, n, sizeof *order, cmp_member, (void *)rows);
+    double t_sort = mono_ms();
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    double t_bump = mono_ms();
+    if (!rc)
+        rc = copy_start(&x, "predictions_copy",
+                        "COPY predictions (prediction_id, member_hash, measure_code,"
+                        " measurement_year, gap_probability, risk_tier, risk_score, shap_values,"
+                        " top_features, recommendation, model_version, prediction_date) FROM STDIN");
+    if (!rc) {
+        int copy_rc = SG_OK;
+        for (size_t i = 0; i < n && !copy_rc; i++) {
+            const struct store_prediction *p = &rows[order[i]];
+            copy_rc = copy_field(&b, p->prediction_id, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->member_hash, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->measure_code, 0);
+            if (!copy_rc) copy_rc = copy_ll(&b, p->measurement_year, 0);
+            if (!copy_rc) copy_rc = copy_num(&b, p->gap_probability, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, store_risk_tier_name(p->risk_tier), 0);
+            if (!copy_rc) copy_rc = copy_num(&b, p->risk_score, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->shap_values, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->top_features, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->recommendation[0] ? p->recommendation : NULL, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->model_version, 0);
+            if (!copy_rc) copy_rc = copy_field(&b, p->prediction_date[0] ? p->prediction_date : now, 1);
+            if (copy_rc == SG_ETOOBIG || copy_rc == SG_ENOMEM)
+                copy_rc = sg_errf(err, errlen, copy_rc, "rows[%u]: row too large for COPY",
+                                  (unsigned)order[i]);
+            else if (!copy_rc)
+                copy_rc = copy_flush(&x, "predictions_copy", &b, 0);
+        }
+        rc = copy_end(&x, "predictions_copy", &b, copy_rc ? "client error" : NULL);
+        if (copy_rc) rc = copy_rc;
+    }
+    double t_copy = mono_ms();
+    /* Member totals after the rows: the foreign key checks of COPY then read member rows that
+     * this transaction has not rewritten yet (measured: about twice as fast as the other way). */
+    if (!rc) rc = bump_members(&x, rows, n, now);
+    double t_members = mono_ms();
+    if (!rc) {
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%zu", n);
+        const char *k[] = {"count"};
+        const char *v[] = {cnt};
+        rc = px_audit_kv(&x, a, "data_change", "prediction", NULL, "batch_create", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    free(order);
+    LOG_DEBUG("event=prediction_batch rows=%zu sort_ms=%.0f copy_ms=%.0f members_ms=%.0f"
+              " commit_ms=%.0f rc=%d", n, t_sort - t0, t_copy - t_bump, t_members - t_copy,
+              mono_ms() - t_members, rc);
+    return rc;
+}
+
+STMT(prediction_select, 1, "SELECT " PRED_COLS " FROM predictions WHERE prediction_id = $1::uuid");
+STMT(prediction_by_member, 5,
+     "SELECT " PRED_COLS " FROM predictions WHERE member_hash = $1"
+     " AND ($2::text IS NULL OR measure_code = $2) AND ($3::int = 0 OR measurement_year = $3)"
+     " ORDER BY prediction_date DESC, prediction_id LIMIT $4 OFFSET $5");
+STMT(prediction_by_member_count, 3,
+     "SELECT count(*) FROM predictions WHERE member_hash = $1"
+     " AND ($2::text IS NULL OR measure_code = $2) AND ($3::int = 0 OR measurement_year = $3)");
+STMT(prediction_latest, 2,
+     "SELECT " PRED_COLS " FROM predictions WHERE member_hash = $1 AND measure_code = $2"
+     " ORDER BY prediction_date DESC, prediction_id LIMIT 1");
+STMT(prediction_delete_old, 1, "DELETE FROM predictions WHERE prediction_date < $1");
+
+static int pg_prediction_get(struct store *st, const char *id, struct store_prediction *out,
+                             char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, id);
+    rc = px_exec(&x, &prediction_select, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) rc = row_prediction(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "prediction_id: no such prediction");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+/* Allocates list storage for n items of size sz (n may be 0). */
+static int list_alloc(void **items, size_t n, size_t sz, char *err, size_t errlen)
+{
+    *items = n ? calloc(n, sz) : NULL;
+    if (n && !*items) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    return SG_OK;
+}
+
+static int pg_prediction_get_by_member(struct store *st, const char *member_hash,
+                                       const char *measure_code, int year,
+                                       const struct store_page *pg,
+                                       struct store_prediction_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_opt(&p, measure_code);
+    p_ll(&p, year);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = px_exec(&x, &prediction_by_member, &p, &r);
+    if (!rc) {
+        int nt = PQntuples(r);
+        rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+        for (int i = 0; i < nt && !rc; i++, out->n++) rc = row_prediction(r, i, &out->items[i]);
+    }
+    PQclear(r);
+    r = NULL;
+    if (!rc) {
+        long long total = (long long)out->n;
+        if (pg->offset > 0 || (long long)out->n >= pg->limit) {
+            p.n = 3;
+            rc = px_exec(&x, &prediction_by_member_count, &p, &r);
+            if (!rc) total = g_ll(r, 0, 0);
+            PQclear(r);
+        }
+        page_done(total, out->n, pg, &out->total, &out->has_more);
+    }
+    px_close(&x);
+    if (rc) store_prediction_list_free(out);
+    return rc;
+}
+
+static int pg_prediction_get_latest(struct store *st, const char *member_hash,
+                                    const char *measure_code, struct store_prediction *out,
+                                    char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_str(&p, measure_code);
+    rc = px_exec(&x, &prediction_latest, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) rc = row_prediction(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "prediction: none for this member and measure");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_prediction_delete_old(struct store *st, const struct store_actor *a,
+                                    const char *before_ts, const char *now, long long *deleted,
+                                    char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    *deleted = 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, before_ts);
+        rc = px_exec(&x, &prediction_delete_old, &p, &r);
+    }
+    long long n = rc ? 0 : cmd_rows(r);
+    PQclear(r);
+    if (!rc) {
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%lld", n);
+        const char *k[] = {"count", "before"};
+        const char *v[] = {cnt, before_ts};
+        rc = px_audit_kv(&x, a, "data_change", "prediction", NULL, "delete", 2, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (!rc) *deleted = n;
+    return rc;
+}
+
+/* ---- portfolio snapshots ---- */
+
+#define SNAP_COLS                                                                              \
+    "snapshot_id, contract_id, measurement_year, snapshot_date, total_members, total_gaps,"    \
+    " gaps_by_measure, gaps_by_tier, star_rating_current, star_rating_projected,"              \
+    " estimated_value, created_at"
+
+static int row_snapshot(const PGresult *r, int i, struct store_snapshot *s)
+{
+    int oom = 0;
+    memset(s, 0, sizeof *s);
+    g_copy(s->snapshot_id, sizeof s->snapshot_id, r, i, 0);
+    g_copy(s->contract_id, sizeof s->contract_id, r, i, 1);
+    s->measurement_year = g_int(r, i, 2);
+    g_ts(s->snapshot_date, r, i, 3);
+    s->total_members = (long)g_ll(r, i, 4);
+    s->total_gaps = (long)g_ll(r, i, 5);
+    s->gaps_by_measure = g_json(r, i, 6, &oom);
+    s->gaps_by_tier = g_json(r, i, 7, &oom);
+    s->star_rating_current = g_dbl(r, i, 8);
+    s->star_rating_projected = g_dbl(r, i, 9);
+    s->estimated_value = g_dbl(r, i, 10);
+    g_ts(s->created_at, r, i, 11);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+
+STMT(snapshot_insert, 11,
+     "INSERT INTO portfolio_snapshots (snapshot_id, contract_id, measurement_year, snapshot_date,"
+     " total_members, total_gaps, gaps_by_measure, gaps_by_tier, star_rating_current,"
+     " star_rating_projected, estimated_value) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb,"
+     " $8::jsonb, $9, $10, $11)");
+#define SNAP_WHERE                                                                             \
+    " WHERE coalesce(contract_id, '') = coalesce($1::text, '')"                                \
+    " AND ($2::int = 0 OR measurement_year = $2)"
+STMT(snapshot_latest, 2,
+     "SELECT " SNAP_COLS " FROM portfolio_snapshots" SNAP_WHERE
+     " ORDER BY snapshot_date DESC, snapshot_id DESC LIMIT 1");
+STMT(snapshot_history, 4,
+     "SELECT " SNAP_COLS " FROM portfolio_snapshots" SNAP_WHERE
+     " ORDER BY snapshot_date DESC, snapshot_id DESC LIMIT $3 OFFSET $4");
+STMT(snapshot_history_count, 2, "SELECT count(*) FROM portfolio_snapshots" SNAP_WHERE);
+STMT(snapshot_trends, 3,
+     "SELECT " SNAP_COLS " FROM portfolio_snapshots" SNAP_WHERE
+     " AND snapshot_date >= $3 ORDER BY snapshot_date, snapshot_id");
+
+static int pg_snapshot_create(struct store *st, const struct store_actor *a,
+                              const struct store_snapshot *s, const char *now, char *err,
+                              size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, s->snapshot_id);
+        p_opt(&p, s->contract_id);
+        p_ll(&p, s->measurement_year);
+        p_str(&p, s->snapshot_date[0] ? s->snapshot_date : now);
+        p_ll(&p, s->total_members);
+        p_ll(&p, s->total_gaps);
+        p_raw(&p, s->gaps_by_measure);
+        p_raw(&p, s->gaps_by_tier);
+        p_dbl(&p, s->star_rating_current);
+        p_dbl(&p, s->star_rating_projected);
+        p_dbl(&p, s->estimated_value);
+        rc = px_exec(&x, &snapshot_insert, &p, NULL);
+    }
+    if (!rc) {
+        const char *k[] = {"contract_id"};
+        const char *v[] = {s->contract_id[0] ? s->contract_id : NULL};
+        rc = px_audit_kv(&x, a, "data_change", "snapshot", s->snapshot_id, "create", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+/* Runs a list statement and decodes every row with `dec` into a freshly allocated array. */
+typedef int (*row_decoder)(const PGresult *r, int i, void *item);
+
+static int fetch_list(struct px *x, const struct stmt *stm, const struct params *p, void **items,
+                      size_t *n, size_t item_size, row_decoder dec)
+{
+    PGresult *r = NULL;
+    *items = NULL;
+    *n = 0;
+    int rc = px_exec(x, stm, p, &r);
+    if (rc) return rc;
+    int nt = PQntuples(r);
+    rc = list_alloc(items, (size_t)nt, item_size, x->err, x->errlen);
+    for (int i = 0; i < nt && !rc; i++) {
+        rc = dec(r, i, (char *)*items + (size_t)i * item_size);
+        (*n)++;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int count_query(struct px *x, const struct stmt *stm, const struct params *p,
+                       long long *total)
+{
+    PGresult *r = NULL;
+    int rc = px_exec(x, stm, p, &r);
+    if (!rc) *total = g_ll(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int dec_snapshot(const PGresult *r, int i, void *it) { return row_snapshot(r, i, it); }
+
+static int pg_snapshot_get_latest(struct store *st, const char *contract_id, int year,
+                                  struct store_snapshot *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, contract_id);
+    p_ll(&p, year);
+    rc = px_exec(&x, &snapshot_latest, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) rc = row_snapshot(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "snapshot: none for this contract and year");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_snapshot_get_history(struct store *st, const char *contract_id, int year,
+                                   const struct store_page *pg, struct store_snapshot_list *out,
+                                   char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, contract_id);
+    p_ll(&p, year);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = fetch_list(&x, &snapshot_history, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_snapshot);
+    long long total = 0;
+    p.n = 2;
+    if (!rc) rc = count_query(&x, &snapshot_history_count, &p, &total);
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_snapshot_list_free(out);
+    return rc;
+}
+
+static int pg_snapshot_get_trends(struct store *st, const char *contract_id, int year,
+                                  const char *since_ts, struct store_snapshot_list *out, char *err,
+                                  size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, contract_id);
+    p_ll(&p, year);
+    p_str(&p, since_ts);
+    rc = fetch_list(&x, &snapshot_trends, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_snapshot);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_snapshot_list_free(out);
+    return rc;
+}
+
+/* ---- gaps ---- */
+
+#define GAP_COLS                                                                               \
+    "gap_id, member_hash, contract_id, measure_code, measurement_year, gap_probability,"       \
+    " priority_score, intervention_type, estimated_cost, estimated_value, status,"             \
+    " assigned_date, completed_date, closed_date, created_at, updated_at"
+
+static int row_gap(const PGresult *r, int i, struct store_gap *g)
+{
+    memset(g, 0, sizeof *g);
+    g_copy(g->gap_id, sizeof g->gap_id, r, i, 0);
+    g_copy(g->member_hash, sizeof g->member_hash, r, i, 1);
+    g_copy(g->contract_id, sizeof g->contract_id, r, i, 2);
+    g_copy(g->measure_code, sizeof g->measure_code, r, i, 3);
+    g->measurement_year = g_int(r, i, 4);
+    g->gap_probability = g_dbl(r, i, 5);
+    g->priority_score = g_dbl(r, i, 6);
+    g_copy(g->intervention_type, sizeof g->intervention_type, r, i, 7);
+    g->estimated_cost = g_dbl(r, i, 8);
+    g->estimated_value = g_dbl(r, i, 9);
+    enum store_gap_status s = STORE_GAP_IDENTIFIED;
+    if (store_gap_status_parse(g_str(r, i, 10), &s)) s = STORE_GAP_IDENTIFIED;
+    g->status = s;
+    g_date(g->assigned_date, r, i, 11);
+    g_date(g->completed_date, r, i, 12);
+    g_date(g->closed_date, r, i, 13);
+    g_ts(g->created_at, r, i, 14);
+    g_ts(g->updated_at, r, i, 15);
+    return SG_OK;
+}
+static int dec_gap(const PGresult *r, int i, void *it) { return row_gap(r, i, it); }
+
+STMT(gap_insert, 13,
+     "INSERT INTO gap_analysis (gap_id, member_hash, contract_id, measure_code, measurement_year,"
+     " gap_probability, priority_score, intervention_type, estimated_cost, estimated_value,"
+     " status, assigned_date, completed_date, closed_date)"
+     " SELECT $1, m.member_hash, m.contract_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+     " FROM members m WHERE m.member_hash = $2");
+STMT(gap_select, 1, "SELECT " GAP_COLS " FROM gap_analysis WHERE gap_id = $1::uuid");
+STMT(gap_select_lock, 1, "SELECT " GAP_COLS " FROM gap_analysis WHERE gap_id = $1::uuid FOR UPDATE");
+STMT(gap_by_member, 1,
+     "SELECT " GAP_COLS " FROM gap_analysis WHERE member_hash = $1"
+     " ORDER BY measurement_year DESC, measure_code");
+STMT(gap_high_priority, 3,
+     "SELECT " GAP_COLS " FROM gap_analysis WHERE status IN ('identified', 'assigned')"
+     " AND priority_score >= $1 AND ($2::text IS NULL OR contract_id = $2)"
+     " ORDER BY priority_score DESC, gap_id LIMIT $3");
+STMT(gap_set_status, 5,
+     "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
+     " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
+#define GAP_COUNT_WHERE                                                                        \
+    " WHERE ($1::text IS NULL OR measure_code = $1) AND ($2::text IS NULL OR status = $2)"     \
+    " AND ($3::text IS NULL OR contract_id = $3) AND ($4::int = 0 OR measurement_year = $4)"
+STMT(gap_count_sum, 4, "SELECT coalesce(sum(n), 0) FROM gap_counts" GAP_COUNT_WHERE);
+STMT(gap_count_scan, 5,
+     "SELECT count(*) FROM gap_analysis" GAP_COUNT_WHERE " AND priority_score >= $5");
+
+static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
+                         const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, g->gap_id);
+        p_str(&p, g->member_hash);
+        p_str(&p, g->measure_code);
+        p_ll(&p, g->measurement_year);
+        p_dbl(&p, g->gap_probability);
+        p_dbl(&p, g->priority_score);
+        p_opt(&p, g->intervention_type);
+        p_dbl(&p, g->estimated_cost);
+        p_dbl(&p, g->estimated_value);
+        p_str(&p, store_gap_status_name(g->status));
+        p_opt(&p, g->assigned_date);
+        p_opt(&p, g->completed_date);
+        p_opt(&p, g->closed_date);
+        rc = px_exec(&x, &gap_insert, &p, &r);
+    }
+    if (!rc && cmd_rows(r) != 1) rc = sg_errf(err, errlen, SG_EINVAL, "member_hash: no such member");
+    PQclear(r);
+    r = NULL;
+    if (!rc) {
+        struct params q;
+        p_init(&q);
+        p_str(&q, g->gap_id);
+        rc = px_exec(&x, &gap_select, &q, &r);
+    }
+    if (!rc) {
+        struct store_gap after;
+        row_gap(r, 0, &after);
+        char *ch = store_json_gap(NULL, &after);
+        rc = ch ? px_audit(&x, a, "data_change", "gap", g->gap_id, "create", ch, now)
+                : sg_errf(err, errlen, SG_ENOMEM, "audit: out of memory");
+        free(ch);
+    }
+    PQclear(r);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *out, char *err,
+                      size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, gap_id);
+    rc = px_exec(&x, &gap_select, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) row_gap(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "gap_id: no such gap");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+/* The gap list statements, one per combination of present filters and sort order, built once
+ * from constant fragments (never from input) so each prepared statement has a plan that fits its
+ * filters: a single statement with "$n IS NULL OR ..." conditions gets a generic plan that
+ * cannot pick the right index once PostgreSQL switches from custom plans. */
+#define GF_MEASURE 1
+#define GF_STATUS 2
+#define GF_PRIORITY 4
+#define GF_CONTRACT 8
+#define GF_YEAR 16
+#define GF_COMBOS 32
+
+struct gap_filter_stmts {
+    char name[2][GF_COMBOS][32];
+    char sql[2][GF_COMBOS][1024];
+    struct stmt st[2][GF_COMBOS];
+};
+static struct gap_filter_stmts gfs;
+static pthread_once_t gfs_once = PTHREAD_ONCE_INIT;
+
+static void gfs_build(void)
+{
+    static const char *const cond[] = {"measure_code = $", "status = $", "priority_score >= $",
+                                       "contract_id = $", "measurement_year = $"};
+    for (int sort = 0; sort < 2; sort++) {
+        for (int m = 0; m < GF_COMBOS; m++) {
+            char where[512] = "";
+            size_t len = 0;
+            int np = 0;
+            for (int bit = 0; bit < 5; bit++) {
+                if (!(m & (1 << bit))) continue;
+                np++;
+                len += (size_t)snprintf(where + len, sizeof where - len, "%s%s%d",
+                                        np == 1 ? " WHERE " : " AND ", cond[bit], np);
+            }
+            snprintf(gfs.name[sort][m], sizeof gfs.name[sort][m], "gap_filter_%d_%d", sort, m);
+            snprintf(gfs.sql[sort][m], sizeof gfs.sql[sort][m],
+                     "SELECT " GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id"
+                     " LIMIT $%d OFFSET $%d",
+                     where, sort ? "gap_probability" : "priority_score", np + 1, np + 2);
+            gfs.st[sort][m].name = gfs.name[sort][m];
+            gfs.st[sort][m].sql = gfs.sql[sort][m];
+            gfs.st[sort][m].nparams = np + 2;
+        }
+    }
+}
+
+static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filter *f,
+                                   struct store_gap_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    pthread_once(&gfs_once, gfs_build);
+    int m = 0;
+    p_init(&p);
+    const char *status = f->has_status ? store_gap_status_name(f->status) : NULL;
+    if (f->measure_code) { m |= GF_MEASURE; p_str(&p, f->measure_code); }
+    if (status) { m |= GF_STATUS; p_str(&p, status); }
+    if (!isnan(f->min_priority)) { m |= GF_PRIORITY; p_dbl(&p, f->min_priority); }
+    if (f->contract_id) { m |= GF_CONTRACT; p_str(&p, f->contract_id); }
+    if (f->measurement_year) { m |= GF_YEAR; p_ll(&p, f->measurement_year); }
+    p_ll(&p, f->page.limit);
+    p_ll(&p, f->page.offset);
+    int sort = f->sort == STORE_SORT_PROBABILITY ? 1 : 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    rc = fetch_list(&x, &gfs.st[sort][m], &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_gap);
+    if (!rc) {
+        struct params q;
+        long long total = 0;
+        p_init(&q);
+        p_opt(&q, f->measure_code);
+        p_opt(&q, status);
+        p_opt(&q, f->contract_id);
+        p_ll(&q, f->measurement_year);
+        if (isnan(f->min_priority)) {
+            rc = count_query(&x, &gap_count_sum, &q, &total);
+        } else {
+            p_dbl(&q, f->min_priority);
+            rc = count_query(&x, &gap_count_scan, &q, &total);
+        }
+        if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
+    }
+    px_close(&x);
+    if (rc) store_gap_list_free(out);
+    return rc;
+}
+
+static int pg_gap_get_by_member(struct store *st, const struct store_actor *a,
+                                const char *member_hash, const char *now,
+                                struct store_gap_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    rc = fetch_list(&x, &gap_by_member, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_gap);
+    if (!rc) out->total = (long long)out->n;
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "gaps", now);
+    px_close(&x);
+    if (rc) store_gap_list_free(out);
+    return rc;
+}
+
+static int pg_gap_get_high_priority(struct store *st, double min_priority, const char *contract_id,
+                                    long limit, struct store_gap_list *out, char *err,
+                                    size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_dbl(&p, isnan(min_priority) ? 0.0 : min_priority);
+    p_opt(&p, contract_id);
+    p_ll(&p, limit);
+    rc = fetch_list(&x, &gap_high_priority, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_gap);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_gap_list_free(out);
+    return rc;
+}
+
+/* Moves a locked gap to `to` inside the caller's transaction, stamping the date and auditing
+ * before/after with `action`. *after gets the new row. */
+static int gap_move_tx(struct px *x, const struct store_actor *a, const struct store_gap *before,
+                       enum store_gap_status to, const char *action, const char *now,
+                       struct store_gap *after)
+{
+    if (!store_gap_transition_ok(before->status, to))
+        return sg_errf(x->err, x->errlen, SG_ETRANSITION, "status: %s -> %s not allowed",
+                       store_gap_status_name(before->status), store_gap_status_name(to));
+    char today[STORE_DATE_LEN];
+    store_date_of(now, today);
+    struct store_gap n = *before;
+    n.status = to;
+    if (to == STORE_GAP_ASSIGNED) snprintf(n.assigned_date, sizeof n.assigned_date, "%s", today);
+    if (to == STORE_GAP_COMPLETED) snprintf(n.completed_date, sizeof n.completed_date, "%s", today);
+    if (to == STORE_GAP_CLOSED) snprintf(n.closed_date, sizeof n.closed_date, "%s", today);
+    struct params p;
+    p_init(&p);
+    p_str(&p, before->gap_id);
+    p_str(&p, store_gap_status_name(to));
+    p_opt(&p, n.assigned_date);
+    p_opt(&p, n.completed_date);
+    p_opt(&p, n.closed_date);
+    PGresult *r;
+    int rc = px_exec(x, &gap_set_status, &p, &r);
+    if (rc) return rc;
+    row_gap(r, 0, after);
+    PQclear(r);
+    char *ch = store_json_gap(before, after);
+    if (!ch) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+    rc = px_audit(x, a, "data_change", "gap", before->gap_id, action, ch, now);
+    free(ch);
+    return rc;
+}
+
+static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
+                                enum store_gap_status to, const char *now, struct store_gap *out,
+                                char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    struct store_gap before, after;
+    if (out) memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, gap_id);
+        rc = px_exec(&x, &gap_select_lock, &p, &r);
+    }
+    if (!rc) {
+        if (PQntuples(r) == 1) row_gap(r, 0, &before);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "gap_id: no such gap");
+    }
+    PQclear(r);
+    if (!rc)
+        rc = gap_move_tx(&x, a, &before, to, to == STORE_GAP_CLOSED ? "close" : "update", now,
+                         &after);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (!rc && out) *out = after;
+    return rc;
+}
+
+/* ---- interventions ---- */
+
+#define IV_COLS                                                                                \
+    "intervention_id, gap_id, member_hash, measure_codes, intervention_type, description,"     \
+    " estimated_cost, estimated_value, roi, status, scheduled_date, completed_date, outcome,"  \
+    " created_at, updated_at"
+
+/* Parses a PostgreSQL text[] literal of measure codes ("{BCS,PDC-DR}" or with quotes). */
+static void parse_codes_array(const char *s, struct store_intervention *iv)
+{
+    iv->n_measure_codes = 0;
+    if (*s == '{') s++;
+    while (*s && *s != '}' && iv->n_measure_codes < STORE_MAX_CODES) {
+        char *dst = iv->measure_codes[iv->n_measure_codes];
+        size_t k = 0;
+        int quoted = *s == '"';
+        if (quoted) s++;
+        while (*s && (quoted ? *s != '"' : (*s != ',' && *s != '}'))) {
+            if (quoted && *s == '\\' && s[1]) s++;
+            if (k + 1 < STORE_CODE_LEN) dst[k++] = *s;
+            s++;
+        }
+        dst[k] = '\0';
+        if (quoted && *s == '"') s++;
+        iv->n_measure_codes++;
+        if (*s == ',') s++;
+    }
+}
+
+/* Formats iv's measure codes as a text[] literal (codes are validated [A-Z0-9-]). */
+static void codes_array(const struct store_intervention *iv, char *out, size_t cap)
+{
+    size_t len = (size_t)snprintf(out, cap, "{");
+    for (int i = 0; i < iv->n_measure_codes && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s\"%s\"", i ? "," : "",
+                                iv->measure_codes[i]);
+    if (len < cap) snprintf(out + len, cap - len, "}");
+}
+
+static int row_iv(const PGresult *r, int i, struct store_intervention *iv)
+{
+    memset(iv, 0, sizeof *iv);
+    g_copy(iv->intervention_id, sizeof iv->intervention_id, r, i, 0);
+    g_copy(iv->gap_id, sizeof iv->gap_id, r, i, 1);
+    g_copy(iv->member_hash, sizeof iv->member_hash, r, i, 2);
+    parse_codes_array(g_str(r, i, 3), iv);
+    g_copy(iv->intervention_type, sizeof iv->intervention_type, r, i, 4);
+    g_copy(iv->description, sizeof iv->description, r, i, 5);
+    iv->estimated_cost = g_dbl(r, i, 6);
+    iv->estimated_value = g_dbl(r, i, 7);
+    iv->roi = g_dbl(r, i, 8);
+    enum store_iv_status s = STORE_IV_PLANNED;
+    if (store_iv_status_parse(g_str(r, i, 9), &s)) s = STORE_IV_PLANNED;
+    iv->status = s;
+    g_date(iv->scheduled_date, r, i, 10);
+    g_date(iv->completed_date, r, i, 11);
+    enum store_outcome o = STORE_OUTCOME_NONE;
+    if (!g_null(r, i, 12) && store_outcome_parse(g_str(r, i, 12), &o)) o = STORE_OUTCOME_NONE;
+    iv->outcome = o;
+    g_ts(iv->created_at, r, i, 13);
+    g_ts(iv->updated_at, r, i, 14);
+    return SG_OK;
+}
+static int dec_iv(const PGresult *r, int i, void *it) { return row_iv(r, i, it); }
+
+STMT(iv_gap_check, 1,
+     "SELECT member_hash, measure_code FROM gap_analysis WHERE gap_id = $1::uuid FOR SHARE");
+STMT(iv_insert, 14,
+     "INSERT INTO interventions (intervention_id, gap_id, member_hash, measure_codes,"
+     " intervention_type, description, estimated_cost, estimated_value, roi, status,"
+     " scheduled_date, completed_date, outcome, n_measures) VALUES ($1, $2, $3, $4::text[], $5,"
+     " $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING " IV_COLS);
+STMT(iv_link_gap, 2, "INSERT INTO intervention_gaps (intervention_id, gap_id) VALUES ($1, $2)");
+STMT(iv_link_bundle, 3,
+     "INSERT INTO intervention_gaps (intervention_id, gap_id) SELECT $1, gap_id FROM gap_analysis"
+     " WHERE member_hash = $2 AND status IN ('identified', 'assigned')"
+     " AND measure_code = ANY ($3::text[])");
+STMT(iv_select, 1, "SELECT " IV_COLS " FROM interventions WHERE intervention_id = $1::uuid");
+STMT(iv_select_lock, 1,
+     "SELECT " IV_COLS " FROM interventions WHERE intervention_id = $1::uuid FOR UPDATE");
+#define IV_LIST_WHERE                                                                          \
+    " WHERE ($1::text IS NULL OR member_hash = $1) AND ($2::text IS NULL OR status = $2)"
+STMT(iv_list, 4,
+     "SELECT " IV_COLS " FROM interventions" IV_LIST_WHERE
+     " ORDER BY created_at DESC, intervention_id DESC LIMIT $3 OFFSET $4");
+STMT(iv_list_member, 4,
+     "SELECT " IV_COLS " FROM interventions WHERE member_hash = $1 AND ($2::text IS NULL OR status = $2)"
+     " ORDER BY created_at DESC, intervention_id DESC LIMIT $3 OFFSET $4");
+STMT(iv_list_count, 2, "SELECT count(*) FROM interventions" IV_LIST_WHERE);
+STMT(iv_pending, 3,
+     "SELECT " IV_COLS " FROM interventions WHERE status IN ('planned', 'in_progress')"
+     " AND scheduled_date IS NOT NULL AND scheduled_date <= $1"
+     " ORDER BY scheduled_date, intervention_id LIMIT $2 OFFSET $3");
+STMT(iv_pending_count, 1,
+     "SELECT count(*) FROM interventions WHERE status IN ('planned', 'in_progress')"
+     " AND scheduled_date IS NOT NULL AND scheduled_date <= $1");
+STMT(iv_save, 6,
+     "UPDATE interventions SET status = $2, scheduled_date = $3, completed_date = $4,"
+     " outcome = $5, description = coalesce($6, description) WHERE intervention_id = $1::uuid"
+     " RETURNING " IV_COLS);
+STMT(iv_linked_gaps, 1,
+     "SELECT " GAP_COLS " FROM gap_analysis WHERE gap_id IN (SELECT gap_id FROM intervention_gaps"
+     " WHERE intervention_id = $1::uuid) AND status <> 'closed' ORDER BY gap_id FOR UPDATE");
+STMT(iv_bundles, 1,
+     "SELECT " IV_COLS " FROM interventions WHERE member_hash = $1 AND n_measures > 1"
+     " ORDER BY created_at DESC, intervention_id DESC");
+
+static int pg_intervention_create(struct store *st, const struct store_actor *a,
+                                  const struct store_intervention *iv_in, const char *now,
+                                  char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    struct store_intervention iv = *iv_in, after;
+    char codes[STORE_MAX_CODES * (STORE_CODE_LEN + 3) + 4];
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc && iv.gap_id[0]) {
+        p_init(&p);
+        p_str(&p, iv.gap_id);
+        rc = px_exec(&x, &iv_gap_check, &p, &r);
+        if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_EINVAL, "gap_id: no such gap");
+        if (!rc && strcmp(g_str(r, 0, 0), iv.member_hash))
+            rc = sg_errf(err, errlen, SG_EINVAL, "gap_id: the gap belongs to another member");
+        if (!rc && iv.n_measure_codes == 0) {
+            g_copy(iv.measure_codes[0], sizeof iv.measure_codes[0], r, 0, 1);
+            iv.n_measure_codes = 1;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (!rc) {
+        codes_array(&iv, codes, sizeof codes);
+        p_init(&p);
+        p_str(&p, iv.intervention_id);
+        p_opt(&p, iv.gap_id);
+        p_str(&p, iv.member_hash);
+        p_str(&p, codes);
+        p_str(&p, iv.intervention_type);
+        p_opt(&p, iv.description);
+        p_dbl(&p, iv.estimated_cost);
+        p_dbl(&p, iv.estimated_value);
+        p_dbl(&p, iv.roi);
+        p_str(&p, store_iv_status_name(iv.status));
+        p_opt(&p, iv.scheduled_date);
+        p_opt(&p, iv.completed_date);
+        p_opt(&p, iv.outcome == STORE_OUTCOME_NONE ? NULL : store_outcome_name(iv.outcome));
+        p_ll(&p, iv.n_measure_codes);
+        rc = px_exec(&x, &iv_insert, &p, &r);
+        if (!rc) row_iv(r, 0, &after);
+        PQclear(r);
+    }
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, iv.intervention_id);
+        if (iv.gap_id[0]) {
+            p_str(&p, iv.gap_id);
+            rc = px_exec(&x, &iv_link_gap, &p, NULL);
+        } else {
+            p_str(&p, iv.member_hash);
+            p_str(&p, codes);
+            rc = px_exec(&x, &iv_link_bundle, &p, NULL);
+        }
+    }
+    if (!rc) {
+        char *ch = store_json_intervention(NULL, &after);
+        rc = ch ? px_audit(&x, a, "data_change", "intervention", iv.intervention_id, "create", ch,
+                           now)
+                : sg_errf(err, errlen, SG_ENOMEM, "audit: out of memory");
+        free(ch);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_intervention_get(struct store *st, const char *id, struct store_intervention *out,
+                               char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, id);
+    rc = px_exec(&x, &iv_select, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) row_iv(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "intervention_id: no such intervention");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_intervention_list(struct store *st, const struct store_actor *a,
+                                const struct store_iv_filter *f, const char *now,
+                                struct store_intervention_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, f->member_hash);
+    p_opt(&p, f->has_status ? store_iv_status_name(f->status) : NULL);
+    p_ll(&p, f->page.limit);
+    p_ll(&p, f->page.offset);
+    rc = fetch_list(&x, f->member_hash ? &iv_list_member : &iv_list, &p, (void **)&out->items,
+                    &out->n, sizeof *out->items, dec_iv);
+    long long total = 0;
+    p.n = 2;
+    if (!rc) rc = count_query(&x, &iv_list_count, &p, &total);
+    if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
+    if (!rc && f->member_hash) rc = audit_read(&x, a, "member", f->member_hash, "interventions", now);
+    px_close(&x);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
+static int pg_intervention_get_pending(struct store *st, const char *date,
+                                       const struct store_page *pg,
+                                       struct store_intervention_list *out, char *err,
+                                       size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, date);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = fetch_list(&x, &iv_pending, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_iv);
+    long long total = (long long)out->n;
+    p.n = 1;
+    if (!rc && (pg->offset > 0 || (long long)out->n >= pg->limit))
+        rc = count_query(&x, &iv_pending_count, &p, &total);
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
+/* Writes iv's status/dates/outcome and audits before/after. */
+static int iv_save_tx(struct px *x, const struct store_actor *a, const struct store_intervention *b,
+                      const struct store_intervention *n, const char *action, const char *now,
+                      struct store_intervention *after)
+{
+    struct params p;
+    PGresult *r;
+    p_init(&p);
+    p_str(&p, n->intervention_id);
+    p_str(&p, store_iv_status_name(n->status));
+    p_opt(&p, n->scheduled_date);
+    p_opt(&p, n->completed_date);
+    p_opt(&p, n->outcome == STORE_OUTCOME_NONE ? NULL : store_outcome_name(n->outcome));
+    p_raw(&p, NULL);
+    int rc = px_exec(x, &iv_save, &p, &r);
+    if (rc) return rc;
+    row_iv(r, 0, after);
+    PQclear(r);
+    char *ch = store_json_intervention(b, after);
+    if (!ch) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+    rc = px_audit(x, a, "data_change", "intervention", n->intervention_id, action, ch, now);
+    free(ch);
+    return rc;
+}
+
+static int iv_lock(struct px *x, const char *id, struct store_intervention *out)
+{
+    struct params p;
+    PGresult *r;
+    p_init(&p);
+    p_str(&p, id);
+    int rc = px_exec(x, &iv_select_lock, &p, &r);
+    if (rc) return rc;
+    if (PQntuples(r) == 1) row_iv(r, 0, out);
+    else rc = sg_errf(x->err, x->errlen, SG_ENOTFOUND, "intervention_id: no such intervention");
+    PQclear(r);
+    return rc;
+}
+
+static int pg_intervention_update(struct store *st, const struct store_actor *a, const char *id,
+                                  const struct store_iv_update *u, const char *now,
+                                  struct store_intervention *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct store_intervention before, n, after;
+    if (out) memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = iv_lock(&x, id, &before);
+    if (!rc) {
+        n = before;
+        if (u->set_status) {
+            if (!store_iv_transition_ok(before.status, u->status))
+                rc = sg_errf(err, errlen, SG_ETRANSITION, "status: %s -> %s not allowed",
+                             store_iv_status_name(before.status), store_iv_status_name(u->status));
+            else n.status = u->status;
+        }
+        if (!rc && u->set_outcome) {
+            if (n.status != STORE_IV_COMPLETED)
+                rc = sg_errf(err, errlen, SG_EINVAL,
+                             "outcome: only a completed intervention has an outcome");
+            else n.outcome = u->outcome;
+        }
+        if (!rc && u->set_scheduled_date) {
+            if (n.status == STORE_IV_COMPLETED || n.status == STORE_IV_CANCELLED)
+                rc = sg_errf(err, errlen, SG_EINVAL,
+                             "scheduled_date: cannot reschedule a %s intervention",
+                             store_iv_status_name(n.status));
+            else snprintf(n.scheduled_date, sizeof n.scheduled_date, "%s", u->scheduled_date);
+        }
+    }
+    if (!rc) rc = iv_save_tx(&x, a, &before, &n, "update", now, &after);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (!rc && out) *out = after;
+    return rc;
+}
+
+static int pg_intervention_complete(struct store *st, const struct store_actor *a, const char *id,
+                                    enum store_outcome outcome, const char *now,
+                                    struct store_intervention *out, int *gaps_closed, char *err,
+                                    size_t errlen)
+{
+    struct px x;
+    struct store_intervention before, n, after;
+    struct store_gap_list gaps = {0};
+    int closed = 0;
+    if (out) memset(out, 0, sizeof *out);
+    if (gaps_closed) *gaps_closed = 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = iv_lock(&x, id, &before);
+    if (!rc && before.status != STORE_IV_PLANNED && before.status != STORE_IV_IN_PROGRESS)
+        rc = sg_errf(err, errlen, SG_ETRANSITION, "status: %s -> completed not allowed",
+                     store_iv_status_name(before.status));
+    if (!rc) {
+        n = before;
+        n.status = STORE_IV_COMPLETED;
+        n.outcome = outcome;
+        store_date_of(now, n.completed_date);
+        rc = iv_save_tx(&x, a, &before, &n, "complete", now, &after);
+    }
+    if (!rc && (outcome == STORE_OUTCOME_SUCCESS || outcome == STORE_OUTCOME_PARTIAL)) {
+        struct params p;
+        p_init(&p);
+        p_str(&p, id);
+        rc = fetch_list(&x, &iv_linked_gaps, &p, (void **)&gaps.items, &gaps.n,
+                        sizeof *gaps.items, dec_gap);
+        for (size_t i = 0; i < gaps.n && !rc; i++) {
+            struct store_gap g;
+            rc = gap_move_tx(&x, a, &gaps.items[i], STORE_GAP_CLOSED, "close", now, &g);
+            if (!rc) closed++;
+        }
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    store_gap_list_free(&gaps);
+    if (!rc) {
+        if (out) *out = after;
+        if (gaps_closed) *gaps_closed = closed;
+    }
+    return rc;
+}
+
+static int pg_intervention_get_bundles(struct store *st, const struct store_actor *a,
+                                       const char *member_hash, const char *now,
+                                       struct store_intervention_list *out, char *err,
+                                       size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    rc = fetch_list(&x, &iv_bundles, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_iv);
+    if (!rc) out->total = (long long)out->n;
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "bundles", now);
+    px_close(&x);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
+/* ---- star ratings ---- */
+
+#define RATING_COLS                                                                            \
+    "rating_id, contract_id, star_year, measurement_year, calculation_date, part_c, part_d,"   \
+    " overall, measure_stars, measure_scores, reward_factor, cai, details, created_at"
+
+static int row_rating(const PGresult *r, int i, struct store_star_rating *s)
+{
+    int oom = 0;
+    memset(s, 0, sizeof *s);
+    g_copy(s->rating_id, sizeof s->rating_id, r, i, 0);
+    g_copy(s->contract_id, sizeof s->contract_id, r, i, 1);
+    s->star_year = g_int(r, i, 2);
+    s->measurement_year = g_int(r, i, 3);
+    g_ts(s->calculation_date, r, i, 4);
+    s->part_c = g_dbl(r, i, 5);
+    s->part_d = g_dbl(r, i, 6);
+    s->overall = g_dbl(r, i, 7);
+    s->measure_stars = g_json(r, i, 8, &oom);
+    s->measure_scores = g_json(r, i, 9, &oom);
+    s->reward_factor = g_dbl(r, i, 10);
+    s->cai = g_dbl(r, i, 11);
+    s->details = g_json(r, i, 12, &oom);
+    g_ts(s->created_at, r, i, 13);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+static int dec_rating(const PGresult *r, int i, void *it) { return row_rating(r, i, it); }
+
+STMT(rating_insert, 13,
+     "INSERT INTO star_ratings (rating_id, contract_id, star_year, measurement_year,"
+     " calculation_date, part_c, part_d, overall, measure_stars, measure_scores, reward_factor,"
+     " cai, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12,"
+     " $13::jsonb)");
+STMT(rating_latest, 2,
+     "SELECT " RATING_COLS " FROM star_ratings WHERE ($1::text IS NULL OR contract_id = $1)"
+     " AND ($2::int = 0 OR star_year = $2) ORDER BY calculation_date DESC, rating_id DESC LIMIT 1");
+STMT(rating_history, 3,
+     "SELECT " RATING_COLS " FROM star_ratings WHERE ($1::text IS NULL OR contract_id = $1)"
+     " ORDER BY star_year DESC, calculation_date DESC, rating_id DESC LIMIT $2 OFFSET $3");
+STMT(rating_history_count, 1,
+     "SELECT count(*) FROM star_ratings WHERE ($1::text IS NULL OR contract_id = $1)");
+
+static int pg_star_rating_create(struct store *st, const struct store_actor *a,
+                                 const struct store_star_rating *s, const char *now, char *err,
+                                 size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, s->rating_id);
+        p_str(&p, s->contract_id);
+        p_ll(&p, s->star_year);
+        p_ll(&p, s->measurement_year);
+        p_str(&p, s->calculation_date[0] ? s->calculation_date : now);
+        p_dbl(&p, s->part_c);
+        p_dbl(&p, s->part_d);
+        p_dbl(&p, s->overall);
+        p_raw(&p, s->measure_stars);
+        p_raw(&p, s->measure_scores);
+        p_dbl(&p, s->reward_factor);
+        p_dbl(&p, s->cai);
+        p_raw(&p, s->details);
+        rc = px_exec(&x, &rating_insert, &p, NULL);
+    }
+    if (!rc) {
+        char y[16];
+        snprintf(y, sizeof y, "%d", s->star_year);
+        const char *k[] = {"contract_id", "star_year"};
+        const char *v[] = {s->contract_id, y};
+        rc = px_audit_kv(&x, a, "data_change", "star_rating", s->rating_id, "create", 2, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_star_rating_get_latest(struct store *st, const char *contract_id, int star_year,
+                                     struct store_star_rating *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, contract_id);
+    p_ll(&p, star_year);
+    rc = px_exec(&x, &rating_latest, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) rc = row_rating(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "star_rating: none for this contract and year");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_star_rating_get_history(struct store *st, const char *contract_id,
+                                      const struct store_page *pg,
+                                      struct store_star_rating_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, contract_id);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = fetch_list(&x, &rating_history, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_rating);
+    long long total = 0;
+    p.n = 1;
+    if (!rc) rc = count_query(&x, &rating_history_count, &p, &total);
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_star_rating_list_free(out);
+    return rc;
+}
+
+/* ---- simulations ---- */
+
+#define SIM_COLS                                                                               \
+    "simulation_id, contract_id, measurement_year, simulation_date, strategy, closure_rate,"   \
+    " baseline_stars, projected_stars, revenue_impact, investment_required, roi, gaps_closed,"  \
+    " members_impacted, scenario_details, created_at"
+
+static int row_sim(const PGresult *r, int i, struct store_simulation *s)
+{
+    int oom = 0;
+    memset(s, 0, sizeof *s);
+    g_copy(s->simulation_id, sizeof s->simulation_id, r, i, 0);
+    g_copy(s->contract_id, sizeof s->contract_id, r, i, 1);
+    s->measurement_year = g_int(r, i, 2);
+    g_ts(s->simulation_date, r, i, 3);
+    g_copy(s->strategy, sizeof s->strategy, r, i, 4);
+    s->closure_rate = g_dbl(r, i, 5);
+    s->baseline_stars = g_dbl(r, i, 6);
+    s->projected_stars = g_dbl(r, i, 7);
+    s->revenue_impact = g_dbl(r, i, 8);
+    s->investment_required = g_dbl(r, i, 9);
+    s->roi = g_dbl(r, i, 10);
+    s->gaps_closed = (long)g_ll(r, i, 11);
+    s->members_impacted = (long)g_ll(r, i, 12);
+    s->scenario_details = g_json(r, i, 13, &oom);
+    g_ts(s->created_at, r, i, 14);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+static int dec_sim(const PGresult *r, int i, void *it) { return row_sim(r, i, it); }
+
+STMT(sim_insert, 14,
+     "INSERT INTO simulations (simulation_id, contract_id, measurement_year, simulation_date,"
+     " strategy, closure_rate, baseline_stars, projected_stars, revenue_impact,"
+     " investment_required, roi, gaps_closed, members_impacted, scenario_details) VALUES ($1,"
+     " $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)");
+STMT(sim_select, 1, "SELECT " SIM_COLS " FROM simulations WHERE simulation_id = $1::uuid");
+#define SIM_WHERE                                                                              \
+    " WHERE ($1::int = 0 OR measurement_year = $1) AND ($2::text IS NULL OR strategy = $2)"    \
+    " AND ($3::text IS NULL OR contract_id = $3)"
+STMT(sim_list, 5,
+     "SELECT " SIM_COLS " FROM simulations" SIM_WHERE
+     " ORDER BY simulation_date DESC, simulation_id DESC LIMIT $4 OFFSET $5");
+STMT(sim_count, 3, "SELECT count(*) FROM simulations" SIM_WHERE);
+
+static int pg_simulation_create(struct store *st, const struct store_actor *a,
+                                const struct store_simulation *s, const char *now, char *err,
+                                size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, s->simulation_id);
+        p_opt(&p, s->contract_id);
+        p_ll(&p, s->measurement_year);
+        p_str(&p, s->simulation_date[0] ? s->simulation_date : now);
+        p_str(&p, s->strategy);
+        p_dbl(&p, s->closure_rate);
+        p_dbl(&p, s->baseline_stars);
+        p_dbl(&p, s->projected_stars);
+        p_dbl(&p, s->revenue_impact);
+        p_dbl(&p, s->investment_required);
+        p_dbl(&p, s->roi);
+        p_ll(&p, s->gaps_closed);
+        p_ll(&p, s->members_impacted);
+        p_raw(&p, s->scenario_details);
+        rc = px_exec(&x, &sim_insert, &p, NULL);
+    }
+    if (!rc) {
+        const char *k[] = {"strategy"};
+        const char *v[] = {s->strategy};
+        rc = px_audit_kv(&x, a, "data_change", "simulation", s->simulation_id, "create", 1, k, v,
+                         now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_simulation_get(struct store *st, const char *id, struct store_simulation *out,
+                             char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, id);
+    rc = px_exec(&x, &sim_select, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) rc = row_sim(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "simulation_id: no such simulation");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_simulation_list(struct store *st, const struct store_sim_filter *f,
+                              struct store_simulation_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_ll(&p, f->measurement_year);
+    p_opt(&p, f->strategy);
+    p_opt(&p, f->contract_id);
+    p_ll(&p, f->page.limit);
+    p_ll(&p, f->page.offset);
+    rc = fetch_list(&x, &sim_list, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_sim);
+    long long total = 0;
+    p.n = 3;
+    if (!rc) rc = count_query(&x, &sim_count, &p, &total);
+    if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_simulation_list_free(out);
+    return rc;
+}
+
+/* ---- api logs ---- */
+
+#define LOG_COLS                                                                               \
+    "log_id, request_id, endpoint, method, api_key_hash, status_code, response_time_ms,"       \
+    " prediction_count, error_message, timestamp"
+
+static int row_log(const PGresult *r, int i, struct store_api_log *l)
+{
+    memset(l, 0, sizeof *l);
+    l->log_id = g_ll(r, i, 0);
+    g_copy(l->request_id, sizeof l->request_id, r, i, 1);
+    g_copy(l->endpoint, sizeof l->endpoint, r, i, 2);
+    g_copy(l->method, sizeof l->method, r, i, 3);
+    g_copy(l->api_key_hash, sizeof l->api_key_hash, r, i, 4);
+    l->status_code = g_int(r, i, 5);
+    l->response_time_ms = g_dbl(r, i, 6);
+    l->prediction_count = (long)g_ll(r, i, 7);
+    g_copy(l->error_message, sizeof l->error_message, r, i, 8);
+    g_ts(l->timestamp, r, i, 9);
+    return SG_OK;
+}
+static int dec_log(const PGresult *r, int i, void *it) { return row_log(r, i, it); }
+
+static int pg_api_log_batch_create(struct store *st, const struct store_api_log *rows, size_t n,
+                                   const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc)
+        rc = copy_start(&x, "api_logs_copy",
+                        "COPY api_logs (request_id, endpoint, method, api_key_hash, status_code,"
+                        " response_time_ms, prediction_count, error_message, timestamp) FROM STDIN");
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            const struct store_api_log *l = &rows[i];
+            crc = copy_field(&b, l->request_id, 0);
+            if (!crc) crc = copy_field(&b, l->endpoint, 0);
+            if (!crc) crc = copy_field(&b, l->method, 0);
+            if (!crc) crc = copy_field(&b, l->api_key_hash[0] ? l->api_key_hash : NULL, 0);
+            if (!crc) crc = copy_ll(&b, l->status_code, 0);
+            if (!crc) crc = copy_num(&b, l->response_time_ms, 0);
+            if (!crc) crc = copy_ll(&b, l->prediction_count, 0);
+            if (!crc) crc = copy_field(&b, l->error_message[0] ? l->error_message : NULL, 0);
+            if (!crc) crc = copy_field(&b, l->timestamp[0] ? l->timestamp : now, 1);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(&x, "api_logs_copy", &b, 0);
+        }
+        rc = copy_end(&x, "api_logs_copy", &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    return rc;
+}
+
+#define LOG_WHERE " WHERE timestamp >= $1 AND ($2::text IS NULL OR endpoint = $2)"
+STMT(log_stats, 2,
+     "SELECT count(*), coalesce(avg(response_time_ms), 0),"
+     " count(*) FILTER (WHERE status_code >= 500),"
+     " count(*) FILTER (WHERE status_code BETWEEN 400 AND 499) FROM api_logs" LOG_WHERE);
+STMT(log_stats_endpoints, 2,
+     "SELECT endpoint, count(*), avg(response_time_ms), count(*) FILTER (WHERE status_code >= 500)"
+     " FROM api_logs" LOG_WHERE " GROUP BY endpoint ORDER BY count(*) DESC, endpoint");
+STMT(log_slowest, 2,
+     "SELECT " LOG_COLS " FROM api_logs WHERE timestamp >= $1"
+     " ORDER BY response_time_ms DESC, log_id LIMIT $2");
+STMT(log_errors, 2,
+     "SELECT " LOG_COLS " FROM api_logs WHERE timestamp >= $1 AND status_code >= 400"
+     " ORDER BY timestamp DESC, log_id DESC LIMIT $2");
+
+static int pg_api_log_get_stats(struct store *st, const char *since_ts, const char *endpoint,
+                                struct store_api_stats *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, since_ts);
+    p_opt(&p, endpoint);
+    rc = px_exec(&x, &log_stats, &p, &r);
+    if (!rc) {
+        out->total = g_ll(r, 0, 0);
+        out->avg_ms = out->total ? g_dbl(r, 0, 1) : 0.0;
+        out->error_rate = out->total ? (double)g_ll(r, 0, 2) / (double)out->total : 0.0;
+        out->client_errors = g_ll(r, 0, 3);
+    }
+    PQclear(r);
+    r = NULL;
+    if (!rc) rc = px_exec(&x, &log_stats_endpoints, &p, &r);
+    if (!rc) {
+        int nt = PQntuples(r);
+        rc = list_alloc((void **)&out->by_endpoint, (size_t)nt, sizeof *out->by_endpoint, err,
+                        errlen);
+        for (int i = 0; i < nt && !rc; i++) {
+            struct store_endpoint_stats *e = &out->by_endpoint[i];
+            g_copy(e->endpoint, sizeof e->endpoint, r, i, 0);
+            e->total = g_ll(r, i, 1);
+            e->avg_ms = g_dbl(r, i, 2);
+            e->error_rate = e->total ? (double)g_ll(r, i, 3) / (double)e->total : 0.0;
+            out->n_endpoints++;
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    if (rc) store_api_stats_fini(out);
+    return rc;
+}
+
+static int log_list(struct store *st, const struct stmt *stm, const char *since_ts, long limit,
+                    struct store_api_log_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, since_ts);
+    p_ll(&p, limit);
+    rc = fetch_list(&x, stm, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_log);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_api_log_list_free(out);
+    return rc;
+}
+
+static int pg_api_log_get_slowest(struct store *st, const char *since_ts, long limit,
+                                  struct store_api_log_list *out, char *err, size_t errlen)
+{
+    return log_list(st, &log_slowest, since_ts, limit, out, err, errlen);
+}
+
+static int pg_api_log_get_errors(struct store *st, const char *since_ts, long limit,
+                                 struct store_api_log_list *out, char *err, size_t errlen)
+{
+    return log_list(st, &log_errors, since_ts, limit, out, err, errlen);
+}
+
+/* ---- audit ---- */
+
+#define AUDIT_COLS                                                                             \
+    "audit_id, event_type, entity_type, entity_id, action, user_id, changes, ip_address,"      \
+    " timestamp, prev_hash, hash"
+
+static int row_audit(const PGresult *r, int i, struct store_audit *a)
+{
+    int oom = 0;
+    memset(a, 0, sizeof *a);
+    a->audit_id = g_ll(r, i, 0);
+    g_copy(a->event_type, sizeof a->event_type, r, i, 1);
+    g_copy(a->entity_type, sizeof a->entity_type, r, i, 2);
+    g_copy(a->entity_id, sizeof a->entity_id, r, i, 3);
+    g_copy(a->action, sizeof a->action, r, i, 4);
+    g_copy(a->user_id, sizeof a->user_id, r, i, 5);
+    a->changes = g_json(r, i, 6, &oom);
+    g_copy(a->ip_address, sizeof a->ip_address, r, i, 7);
+    g_ts(a->timestamp, r, i, 8);
+    g_copy(a->prev_hash, sizeof a->prev_hash, r, i, 9);
+    g_copy(a->hash, sizeof a->hash, r, i, 10);
+    return oom ? SG_ENOMEM : SG_OK;
+}
+static int dec_audit(const PGresult *r, int i, void *it) { return row_audit(r, i, it); }
+
+STMT(audit_trail, 4,
+     "SELECT " AUDIT_COLS " FROM audit_log WHERE entity_type = $1"
+     " AND ($2::text IS NULL OR entity_id = $2) ORDER BY audit_id DESC LIMIT $3 OFFSET $4");
+STMT(audit_trail_count, 2,
+     "SELECT count(*) FROM audit_log WHERE entity_type = $1 AND ($2::text IS NULL OR entity_id = $2)");
+STMT(audit_recent, 3,
+     "SELECT " AUDIT_COLS " FROM audit_log WHERE timestamp >= $1"
+     " ORDER BY audit_id DESC LIMIT $2 OFFSET $3");
+STMT(audit_recent_count, 1, "SELECT count(*) FROM audit_log WHERE timestamp >= $1");
+STMT(audit_walk, 2,
+     "SELECT " AUDIT_COLS " FROM audit_log WHERE audit_id > $1 ORDER BY audit_id LIMIT $2");
+
+static int pg_audit_create(struct store *st, const struct store_actor *a,
+                           const struct store_audit_event *ev, const char *now, char *err,
+                           size_t errlen)
+{
+    struct px x;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc)
+        rc = px_audit(&x, a, ev->event_type, ev->entity_type, ev->entity_id, ev->action,
+                      ev->changes, now);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_audit_get_trail(struct store *st, const char *entity_type, const char *entity_id,
+                              const struct store_page *pg, struct store_audit_list *out, char *err,
+                              size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, entity_type);
+    p_opt(&p, entity_id);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = fetch_list(&x, &audit_trail, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_audit);
+    long long total = 0;
+    p.n = 2;
+    if (!rc) rc = count_query(&x, &audit_trail_count, &p, &total);
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_audit_list_free(out);
+    return rc;
+}
+
+static int pg_audit_get_recent(struct store *st, const char *since_ts, const struct store_page *pg,
+                               struct store_audit_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, since_ts);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = fetch_list(&x, &audit_recent, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_audit);
+    long long total = 0;
+    p.n = 1;
+    if (!rc) rc = count_query(&x, &audit_recent_count, &p, &total);
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    px_close(&x);
+    if (rc) store_audit_list_free(out);
+    return rc;
+}
+
+#define AUDIT_WALK_CHUNK 5000
+
+/* Walks the chain in audit_id order in chunks (bounded memory), recomputing every hash. The
+ * first row is the oldest one kept (retention may have removed older rows): its prev_hash is
+ * taken as given, every later link must match. */
+static int pg_audit_verify(struct store *st, struct store_audit_verify *out, char *err,
+                           size_t errlen)
+{
+    struct px x;
+    memset(out, 0, sizeof *out);
+    out->ok = 1;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    /* One snapshot for the whole walk. */
+    rc = px_cmd(&x, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (!rc) x.tx = 1;
+    long long last_id = 0;
+    char last_hash[STORE_HASH_LEN] = "";
+    int first = 1;
+    while (!rc && out->ok) {
+        struct params p;
+        PGresult *r = NULL;
+        p_init(&p);
+        p_ll(&p, last_id);
+        p_ll(&p, AUDIT_WALK_CHUNK);
+        rc = px_exec(&x, &audit_walk, &p, &r);
+        if (rc) break;
+        int nt = PQntuples(r);
+        for (int i = 0; i < nt && out->ok && !rc; i++) {
+            struct store_audit row;
+            char h[STORE_HASH_LEN];
+            rc = row_audit(r, i, &row);
+            if (rc) {
+                store_audit_fini(&row);
+                break;
+            }
+            out->rows_checked++;
+            const char *reason = NULL;
+            if (!first && row.audit_id != last_id + 1) reason = "gap in ids";
+            else if (!first && strcmp(row.prev_hash, last_hash)) reason = "prev_hash mismatch";
+            else if (store_audit_hash(&row, h)) rc = SG_EINTERNAL;
+            else if (strcmp(h, row.hash)) reason = "hash mismatch";
+            if (reason) {
+                out->ok = 0;
+                out->first_bad_id = row.audit_id;
+                snprintf(out->reason, sizeof out->reason, "%s", reason);
+            }
+            first = 0;
+            last_id = row.audit_id;
+            snprintf(last_hash, sizeof last_hash, "%s", row.hash);
+            store_audit_fini(&row);
+        }
+        PQclear(r);
+        if (nt < AUDIT_WALK_CHUNK) break;
+    }
+    if (rc == SG_EINTERNAL) sg_errf(err, errlen, rc, "audit verify: hashing failed");
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+/* ---- measure results ---- */
+
+#define MR_COLS                                                                                \
+    "member_hash, measure_code, measurement_year, initial_population, denominator,"           \
+    " denominator_exclusion, numerator, evaluated_at, source"
+
+static int row_mr(const PGresult *r, int i, struct store_measure_result *m)
+{
+    memset(m, 0, sizeof *m);
+    g_copy(m->member_hash, sizeof m->member_hash, r, i, 0);
+    g_copy(m->measure_code, sizeof m->measure_code, r, i, 1);
+    m->measurement_year = g_int(r, i, 2);
+    m->initial_population = g_bool(r, i, 3);
+    m->denominator = g_bool(r, i, 4);
+    m->denominator_exclusion = g_bool(r, i, 5);
+    m->numerator = g_bool(r, i, 6);
+    g_ts(m->evaluated_at, r, i, 7);
+    g_copy(m->source, sizeof m->source, r, i, 8);
+    return SG_OK;
+}
+static int dec_mr(const PGresult *r, int i, void *it) { return row_mr(r, i, it); }
+
+/* The staging table lives as long as the connection and is emptied at each commit. */
+static const char mr_stage_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS mr_stage (LIKE measure_results INCLUDING DEFAULTS)"
+    " ON COMMIT DELETE ROWS";
+STMT(mr_merge, 0,
+     "INSERT INTO measure_results (" MR_COLS ") SELECT DISTINCT ON (member_hash, measure_code,"
+     " measurement_year) " MR_COLS " FROM mr_stage ORDER BY member_hash, measure_code,"
+     " measurement_year, ctid DESC"
+     " ON CONFLICT (member_hash, measure_code, measurement_year) DO UPDATE SET"
+     " initial_population = EXCLUDED.initial_population, denominator = EXCLUDED.denominator,"
+     " denominator_exclusion = EXCLUDED.denominator_exclusion, numerator = EXCLUDED.numerator,"
+     " evaluated_at = EXCLUDED.evaluated_at, source = EXCLUDED.source");
+STMT(mr_by_member, 2,
+     "SELECT " MR_COLS " FROM measure_results WHERE member_hash = $1"
+     " AND ($2::int = 0 OR measurement_year = $2) ORDER BY measurement_year DESC, measure_code");
+STMT(mr_rates, 3,
+     "SELECT r.measure_code, m.contract_id, r.measurement_year,"
+     " count(*) FILTER (WHERE r.denominator AND NOT r.denominator_exclusion),"
+     " count(*) FILTER (WHERE r.numerator AND r.denominator AND NOT r.denominator_exclusion),"
+     " count(*) FILTER (WHERE r.denominator_exclusion)"
+     " FROM measure_results r JOIN members m ON m.member_hash = r.member_hash"
+     " WHERE ($1::text IS NULL OR r.measure_code = $1) AND ($2::text IS NULL OR m.contract_id = $2)"
+     " AND ($3::int = 0 OR r.measurement_year = $3)"
+     " GROUP BY r.measure_code, m.contract_id, r.measurement_year"
+     " ORDER BY r.measure_code, m.contract_id, r.measurement_year");
+
+static const char *tf(int b) { return b ? "t" : "f"; }
+
+static int pg_measure_result_upsert_batch(struct store *st, const struct store_actor *a,
+                                          const struct store_measure_result *rows, size_t n,
+                                          const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = px_cmd(&x, mr_stage_sql);
+    if (!rc)
+        rc = copy_start(&x, "measure_results_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            const struct store_measure_result *m = &rows[i];
+            crc = copy_field(&b, m->member_hash, 0);
+            if (!crc) crc = copy_field(&b, m->measure_code, 0);
+            if (!crc) crc = copy_ll(&b, m->measurement_year, 0);
+            if (!crc) crc = copy_field(&b, tf(m->initial_population), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
+            if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
+            if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
+            if (!crc) crc = copy_field(&b, m->source, 1);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(&x, "measure_results_copy", &b, 0);
+        }
+        rc = copy_end(&x, "measure_results_copy", &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+    }
+    if (!rc) rc = px_exec(&x, &mr_merge, NULL, NULL);
+    if (!rc) {
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%zu", n);
+        const char *k[] = {"count"};
+        const char *v[] = {cnt};
+        rc = px_audit_kv(&x, a, "data_change", "measure_result", NULL, "upsert", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    return rc;
+}
+
+static int pg_measure_result_get_by_member(struct store *st, const char *member_hash, int year,
+                                           struct store_measure_result_list *out, char *err,
+                                           size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_ll(&p, year);
+    rc = fetch_list(&x, &mr_by_member, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_mr);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_measure_result_list_free(out);
+    return rc;
+}
+
+static int dec_rate(const PGresult *r, int i, void *it)
+{
+    struct store_measure_rate *m = it;
+    memset(m, 0, sizeof *m);
+    g_copy(m->measure_code, sizeof m->measure_code, r, i, 0);
+    g_copy(m->contract_id, sizeof m->contract_id, r, i, 1);
+    m->measurement_year = g_int(r, i, 2);
+    m->eligible = g_ll(r, i, 3);
+    m->numerator = g_ll(r, i, 4);
+    m->exclusions = g_ll(r, i, 5);
+    m->rate = m->eligible ? (double)m->numerator / (double)m->eligible : NAN;
+    return SG_OK;
+}
+
+static int pg_measure_result_rates(struct store *st, const char *measure_code,
+                                   const char *contract_id, int year,
+                                   struct store_measure_rate_list *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_opt(&p, measure_code);
+    p_opt(&p, contract_id);
+    p_ll(&p, year);
+    rc = fetch_list(&x, &mr_rates, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_rate);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_measure_rate_list_free(out);
+    return rc;
+}
+
+/* ---- measures catalog ---- */
+
+#define MEASURE_COLS                                                                           \
+    "star_year, code, cms_id, name, part, domain, weighting_category, weight, direction,"      \
+    " display_precision, member_level"
+
+static int dec_measure(const PGresult *r, int i, void *it)
+{
+    struct store_measure *m = it;
+    memset(m, 0, sizeof *m);
+    m->star_year = g_int(r, i, 0);
+    g_copy(m->code, sizeof m->code, r, i, 1);
+    g_copy(m->cms_id, sizeof m->cms_id, r, i, 2);
+    g_copy(m->name, sizeof m->name, r, i, 3);
+    m->part = g_str(r, i, 4)[0];
+    g_copy(m->domain, sizeof m->domain, r, i, 5);
+    enum store_weight_cat wc = STORE_WCAT_PROCESS;
+    if (store_weight_cat_parse(g_str(r, i, 6), &wc)) wc = STORE_WCAT_PROCESS;
+    m->weighting_category = wc;
+    m->weight = g_dbl(r, i, 7);
+    enum store_direction d = STORE_HIGHER_BETTER;
+    if (store_direction_parse(g_str(r, i, 8), &d)) d = STORE_HIGHER_BETTER;
+    m->direction = d;
+    m->display_precision = g_int(r, i, 9);
+    m->member_level = g_bool(r, i, 10);
+    return SG_OK;
+}
+
+STMT(measure_upsert, 11,
+     "INSERT INTO measures (" MEASURE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+     " ON CONFLICT (star_year, code) DO UPDATE SET cms_id = EXCLUDED.cms_id, name = EXCLUDED.name,"
+     " part = EXCLUDED.part, domain = EXCLUDED.domain,"
+     " weighting_category = EXCLUDED.weighting_category, weight = EXCLUDED.weight,"
+     " direction = EXCLUDED.direction, display_precision = EXCLUDED.display_precision,"
+     " member_level = EXCLUDED.member_level");
+STMT(measure_list, 1,
+     "SELECT " MEASURE_COLS " FROM measures WHERE ($1::int = 0 OR star_year = $1)"
+     " ORDER BY star_year, cms_id");
+STMT(measure_get, 2, "SELECT " MEASURE_COLS " FROM measures WHERE star_year = $1 AND code = $2");
+
+static int pg_measure_upsert_batch(struct store *st, const struct store_actor *a,
+                                   const struct store_measure *rows, size_t n, const char *now,
+                                   char *err, size_t errlen)
+{
+    struct px x;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct store_measure *m = &rows[i];
+        struct params p;
+        char part[2] = {m->part, '\0'};
+        p_init(&p);
+        p_ll(&p, m->star_year);
+        p_str(&p, m->code);
+        p_str(&p, m->cms_id);
+        p_str(&p, m->name);
+        p_str(&p, part);
+        p_str(&p, m->domain);
+        p_str(&p, store_weight_cat_name(m->weighting_category));
+        p_dbl(&p, m->weight);
+        p_str(&p, store_direction_name(m->direction));
+        p_ll(&p, m->display_precision);
+        p_bool(&p, m->member_level);
+        rc = px_exec(&x, &measure_upsert, &p, NULL);
+        if (rc) {
+            char inner[SG_ERRLEN];
+            snprintf(inner, sizeof inner, "%s", err ? err : "");
+            sg_errf(err, errlen, rc, "rows[%zu]: %s", i, inner);
+        }
+    }
+    if (!rc) {
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%zu", n);
+        const char *k[] = {"count"};
+        const char *v[] = {cnt};
+        rc = px_audit_kv(&x, a, "data_change", "measure", NULL, "upsert", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_measure_list(struct store *st, int star_year, struct store_measure_list *out,
+                           char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_ll(&p, star_year);
+    rc = fetch_list(&x, &measure_list, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_measure);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_measure_list_free(out);
+    return rc;
+}
+
+static int pg_measure_get(struct store *st, int star_year, const char *code,
+                          struct store_measure *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_ll(&p, star_year);
+    p_str(&p, code);
+    rc = px_exec(&x, &measure_get, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) dec_measure(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "code: no such measure in star year %d", star_year);
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+/* ---- api keys ---- */
+
+#define KEY_COLS "key_hash, name, role, created_at, revoked_at"
+
+static int dec_key(const PGresult *r, int i, void *it)
+{
+    struct store_api_key *k = it;
+    memset(k, 0, sizeof *k);
+    g_copy(k->key_hash, sizeof k->key_hash, r, i, 0);
+    g_copy(k->name, sizeof k->name, r, i, 1);
+    enum store_role role = STORE_ROLE_READER;
+    if (store_role_parse(g_str(r, i, 2), &role)) role = STORE_ROLE_READER;
+    k->role = role;
+    g_ts(k->created_at, r, i, 3);
+    g_ts(k->revoked_at, r, i, 4);
+    return SG_OK;
+}
+
+STMT(key_insert, 4,
+     "INSERT INTO api_keys (key_hash, name, role, created_at) VALUES ($1, $2, $3, $4)");
+STMT(key_by_hash, 1, "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1");
+STMT(key_list, 0, "SELECT " KEY_COLS " FROM api_keys ORDER BY name");
+STMT(key_revoke, 2,
+     "UPDATE api_keys SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL");
+STMT(key_exists, 1, "SELECT 1 FROM api_keys WHERE name = $1");
+
+static int pg_api_key_create(struct store *st, const struct store_actor *a,
+                             const struct store_api_key *k, const char *now, char *err,
+                             size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, k->key_hash);
+        p_str(&p, k->name);
+        p_str(&p, store_role_name(k->role));
+        p_str(&p, k->created_at[0] ? k->created_at : now);
+        rc = px_exec(&x, &key_insert, &p, NULL);
+    }
+    if (!rc) {
+        const char *kk[] = {"name", "role"};
+        const char *v[] = {k->name, store_role_name(k->role)};
+        rc = px_audit_kv(&x, a, "security", "api_key", k->name, "create", 2, kk, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_api_key_get_by_hash(struct store *st, const char *key_hash,
+                                  struct store_api_key *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, key_hash);
+    rc = px_exec(&x, &key_by_hash, &p, &r);
+    if (!rc) {
+        if (PQntuples(r) == 1) dec_key(r, 0, out);
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "api key: unknown");
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_api_key_list(struct store *st, struct store_api_key_list *out, char *err,
+                           size_t errlen)
+{
+    struct px x;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    rc = fetch_list(&x, &key_list, NULL, (void **)&out->items, &out->n, sizeof *out->items, dec_key);
+    if (!rc) out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_api_key_list_free(out);
+    return rc;
+}
+
+static int pg_api_key_revoke(struct store *st, const struct store_actor *a, const char *name,
+                             const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, name);
+        p_str(&p, now);
+        rc = px_exec(&x, &key_revoke, &p, &r);
+    }
+    if (!rc && cmd_rows(r) != 1) {
+        PGresult *e = NULL;
+        p.n = 1;
+        rc = px_exec(&x, &key_exists, &p, &e);
+        if (!rc)
+            rc = PQntuples(e) ? sg_errf(err, errlen, SG_ECONFLICT, "name: key already revoked")
+                              : sg_errf(err, errlen, SG_ENOTFOUND, "name: no such key");
+        PQclear(e);
+    }
+    PQclear(r);
+    if (!rc) {
+        const char *k[] = {"name"};
+        const char *v[] = {name};
+        rc = px_audit_kv(&x, a, "security", "api_key", name, "revoke", 1, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+/* ---- member history ---- */
+
+#define HIST_UNION                                                                             \
+    "SELECT 0 AS kind, '' AS id, measure_code, measurement_year, evaluated_at AS at,"          \
+    " CASE WHEN denominator_exclusion THEN 'excluded' WHEN numerator THEN 'numerator'"          \
+    " WHEN denominator THEN 'denominator' WHEN initial_population THEN 'population'"            \
+    " ELSE 'none' END AS status, NULL::float8 AS value FROM measure_results"                    \
+    " WHERE member_hash = $1"                                                                   \
+    " UNION ALL SELECT 1, prediction_id::text, measure_code, measurement_year, prediction_date," \
+    " risk_tier, gap_probability FROM predictions WHERE member_hash = $1"                      \
+    " UNION ALL SELECT 2, gap_id::text, measure_code, measurement_year, created_at, status,"    \
+    " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
+    " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
+    " estimated_cost FROM interventions WHERE member_hash = $1"
+STMT(hist_page, 3,
+     "SELECT kind, id, measure_code, measurement_year, at, status, value FROM (" HIST_UNION
+     ") h ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3");
+STMT(hist_count, 1,
+     "SELECT (SELECT count(*) FROM measure_results WHERE member_hash = $1)"
+     " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"
+     " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"
+     " + (SELECT count(*) FROM interventions WHERE member_hash = $1)");
+STMT(member_exists, 1, "SELECT 1 FROM members WHERE member_hash = $1");
+
+static int dec_hist(const PGresult *r, int i, void *it)
+{
+    struct store_history_item *h = it;
+    memset(h, 0, sizeof *h);
+    h->kind = (enum store_history_kind)g_int(r, i, 0);
+    g_copy(h->id, sizeof h->id, r, i, 1);
+    g_copy(h->measure_code, sizeof h->measure_code, r, i, 2);
+    h->measurement_year = g_int(r, i, 3);
+    g_ts(h->at, r, i, 4);
+    g_copy(h->status, sizeof h->status, r, i, 5);
+    h->value = g_dbl(r, i, 6);
+    return SG_OK;
+}
+
+static int pg_member_history(struct store *st, const struct store_actor *a,
+                             const char *member_hash, const struct store_page *pg,
+                             const char *now, struct store_history_list *out, char *err,
+                             size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    rc = px_exec(&x, &member_exists, &p, &r);
+    if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+    PQclear(r);
+    long long total = 0;
+    if (!rc) rc = count_query(&x, &hist_count, &p, &total);
+    if (!rc) {
+        p_ll(&p, pg->limit);
+        p_ll(&p, pg->offset);
+        rc = fetch_list(&x, &hist_page, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                        dec_hist);
+    }
+    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "history", now);
+    px_close(&x);
+    if (rc) store_history_list_free(out);
+    return rc;
+}
+
+/* ---- migrations ---- */
+
+static const char migrations_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL, checksum TEXT NOT NULL CHECK (length(checksum) = 64),"
+    " applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())";
+STMT(migrations_applied, 0, "SELECT version, checksum FROM schema_migrations ORDER BY version");
+STMT(migration_record, 3,
+     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)");
+STMT(migration_forget, 1, "DELETE FROM schema_migrations WHERE version = $1");
+
+static int pg_migrate_applied(struct store *st, int *versions,
+                              char (*checksums)[STORE_HASH_LEN], size_t cap, size_t *n, char *err,
+                              size_t errlen)
+{
+    struct px x;
+    PGresult *r = NULL;
+    *n = 0;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    /* Quiet the NOTICE that IF NOT EXISTS raises once the table exists. */
+    rc = px_cmd(&x, "SET client_min_messages = warning");
+    if (!rc) rc = px_cmd(&x, migrations_table_sql);
+    if (!rc) rc = px_exec(&x, &migrations_applied, NULL, &r);
+    if (!rc) {
+        int nt = PQntuples(r);
+        if ((size_t)nt > cap) {
+            rc = sg_errf(err, errlen, SG_ETOOBIG, "schema_migrations: %d rows, room for %zu", nt, cap);
+        } else {
+            for (int i = 0; i < nt; i++) {
+                versions[i] = g_int(r, i, 0);
+                g_copy(checksums[i], STORE_HASH_LEN, r, i, 1);
+            }
+            *n = (size_t)nt;
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_migrate_apply(struct store *st, int up, int version, const char *name,
+                            const char *checksum, const char *sql, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    /* The embedded script (never input) may hold several statements: simple query protocol. */
+    if (!rc) {
+        PGresult *r = PQexec(x.pg, sql);
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+            char what[96];
+            snprintf(what, sizeof what, "migration %04d_%s %s", version, name, up ? "up" : "down");
+            rc = px_fail(&x, what, r);
+        }
+        PQclear(r);
+    }
+    if (!rc) {
+        p_init(&p);
+        p_ll(&p, version);
+        if (up) {
+            p_str(&p, name);
+            p_str(&p, checksum);
+            rc = px_exec(&x, &migration_record, &p, NULL);
+        } else {
+            rc = px_exec(&x, &migration_forget, &p, NULL);
+        }
+    }
+    if (!rc) rc = px_commit(&x);
+    /* A schema change invalidates the prepared statements' plans and result types: start the
+     * pool's connections afresh rather than risk "cached plan must not change result type". */
+    x.broken = 1;
+    px_close(&x);
+    return rc;
+}
+
+/* ---- maintenance ---- */
+
+#define PARTITION_MONTHS_AHEAD 3 /* the current month and the next three exist after maintain */
+
+STMT(ensure_month, 2, "SELECT stargap_ensure_month($1, $2::date)");
+STMT(drop_before, 2, "SELECT stargap_drop_before($1, $2::timestamptz)");
+
+static int pg_maintain(struct store *st, const char *api_before_ts, const char *audit_before_ts,
+                       const char *now, struct store_maintain_report *out, char *err,
+                       size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(out, 0, sizeof *out);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    int year = 0, month = 0;
+    if (!rc && sscanf(now, "%4d-%2d", &year, &month) != 2)
+        rc = sg_errf(err, errlen, SG_EINVAL, "now: not a timestamp");
+    static const char *const tables[] = {"api_logs", "audit_log"};
+    for (int t = 0; t < 2 && !rc; t++) {
+        for (int k = 0; k <= PARTITION_MONTHS_AHEAD && !rc; k++) {
+            int mi = (year * 12 + (month - 1)) + k;
+            char day[32];
+            snprintf(day, sizeof day, "%04d-%02d-01", mi / 12, mi % 12 + 1);
+            PGresult *r = NULL;
+            p_init(&p);
+            p_str(&p, tables[t]);
+            p_str(&p, day);
+            rc = px_exec(&x, &ensure_month, &p, &r);
+            if (!rc) out->partitions_created += g_int(r, 0, 0);
+            PQclear(r);
+        }
+    }
+    for (int t = 0; t < 2 && !rc; t++) {
+        PGresult *r = NULL;
+        p_init(&p);
+        p_str(&p, tables[t]);
+        p_str(&p, t == 0 ? api_before_ts : audit_before_ts);
+        rc = px_exec(&x, &drop_before, &p, &r);
+        if (!rc) {
+            if (t == 0) out->api_logs_deleted = g_ll(r, 0, 0);
+            else out->audit_deleted = g_ll(r, 0, 0);
+        }
+        PQclear(r);
+    }
+    if (!rc) {
+        char a1[32], a2[32], pc[16];
+        snprintf(a1, sizeof a1, "%lld", out->api_logs_deleted);
+        snprintf(a2, sizeof a2, "%lld", out->audit_deleted);
+        snprintf(pc, sizeof pc, "%d", out->partitions_created);
+        const char *k[] = {"api_logs_deleted", "audit_deleted", "partitions_created"};
+        const char *v[] = {a1, a2, pc};
+        rc = px_audit_kv(&x, NULL, "maintenance", "database", NULL, "maintain", 3, k, v, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(out, 0, sizeof *out);
+    return rc;
+}
+
+static int pg_raw_exec(struct store *st, const char *sql, char *err, size_t errlen)
+{
+    struct px x;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    PGresult *r = PQexec(x.pg, sql);
+    ExecStatusType es = PQresultStatus(r);
+    if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) rc = px_fail(&x, "raw_exec", r);
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+/* ---- opening and closing ---- */
+
+static void pg_close(struct store *st)
+{
+    if (!st) return;
+    pg_pool_free(S(st)->pool);
+    free(st);
+}
+
+static const struct store_ops pg_ops = {
+    .name = "postgres",
+    .close = pg_close,
+    .member_create = pg_member_create,
+    .member_get = pg_member_get,
+    .member_get_or_create = pg_member_get_or_create,
+    .member_update_activity = pg_member_update_activity,
+    .prediction_batch_create = pg_prediction_batch_create,
+    .prediction_get = pg_prediction_get,
+    .prediction_get_by_member = pg_prediction_get_by_member,
+    .prediction_get_latest = pg_prediction_get_latest,
+    .prediction_delete_old = pg_prediction_delete_old,
+    .snapshot_create = pg_snapshot_create,
+    .snapshot_get_latest = pg_snapshot_get_latest,
+    .snapshot_get_history = pg_snapshot_get_history,
+    .snapshot_get_trends = pg_snapshot_get_trends,
+    .gap_create = pg_gap_create,
+    .gap_get = pg_gap_get,
+    .gap_get_with_filters = pg_gap_get_with_filters,
+    .gap_get_by_member = pg_gap_get_by_member,
+    .gap_get_high_priority = pg_gap_get_high_priority,
+    .gap_update_status = pg_gap_update_status,
+    .intervention_create = pg_intervention_create,
+    .intervention_get = pg_intervention_get,
+    .intervention_list = pg_intervention_list,
+    .intervention_get_pending = pg_intervention_get_pending,
+    .intervention_update = pg_intervention_update,
+    .intervention_complete = pg_intervention_complete,
+    .intervention_get_bundles = pg_intervention_get_bundles,
+    .star_rating_create = pg_star_rating_create,
+    .star_rating_get_latest = pg_star_rating_get_latest,
+    .star_rating_get_history = pg_star_rating_get_history,
+    .simulation_create = pg_simulation_create,
+    .simulation_get = pg_simulation_get,
+    .simulation_list = pg_simulation_list,
+    .api_log_batch_create = pg_api_log_batch_create,
+    .api_log_get_stats = pg_api_log_get_stats,
+    .api_log_get_slowest = pg_api_log_get_slowest,
+    .api_log_get_errors = pg_api_log_get_errors,
+    .audit_create = pg_audit_create,
+    .audit_get_trail = pg_audit_get_trail,
+    .audit_get_recent = pg_audit_get_recent,
+    .audit_verify = pg_audit_verify,
+    .measure_result_upsert_batch = pg_measure_result_upsert_batch,
+    .measure_result_get_by_member = pg_measure_result_get_by_member,
+    .measure_result_rates = pg_measure_result_rates,
+    .measure_upsert_batch = pg_measure_upsert_batch,
+    .measure_list = pg_measure_list,
+    .measure_get = pg_measure_get,
+    .api_key_create = pg_api_key_create,
+    .api_key_get_by_hash = pg_api_key_get_by_hash,
+    .api_key_list = pg_api_key_list,
+    .api_key_revoke = pg_api_key_revoke,
+    .member_history = pg_member_history,
+    .migrate_applied = pg_migrate_applied,
+    .migrate_apply = pg_migrate_apply,
+    .maintain = pg_maintain,
+    .raw_exec = pg_raw_exec,
+};
+
+int store_pg_open(const char *url, const struct sg_config *cfg, struct store **out, char *err,
+                  size_t errlen)
+{
+    *out = NULL;
+    struct pg_store *s = calloc(1, sizeof *s);
+    if (!s) return sg_errf(err, errlen, SG_ENOMEM, "postgres: out of memory");
+    struct pg_pool_config pc;
+    pg_pool_config_defaults(&pc, url);
+    if (cfg) {
+        pc.min = (int)cfg->pool_min;
+        pc.max = (int)cfg->pool_max;
+        pc.max_lifetime_s = (int)cfg->pool_max_lifetime_s;
+        pc.acquire_timeout_ms = (int)cfg->pool_acquire_timeout_ms;
+        if (pc.min > pc.max) pc.min = pc.max;
+    }
+    int rc = pg_pool_new(&pc, &s->pool, err, errlen);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->base.ops = &pg_ops;
+    snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
+    s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
+    *out = &s->base;
+    return SG_OK;
+}

@@ -1,0 +1,274 @@
+/* test_pg_pool.c: the PostgreSQL connection pool against the harness's private server.
+ *
+ * Checks the bounds (never more than pool_max connections, an exhausted pool times out with
+ * SG_EBUSY after about the configured wait, a release wakes a waiter), lazy prepared statements
+ * (prepared once per connection), recycling after max lifetime (a new backend process), and
+ * reconnection after the server restarts (the harness restarts it). The URL comes from
+ * SG_TEST_PG_URL, set by pg_harness.sh exec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/pg_pool.h"
+
+static const char *url(void)
+{
+    const char *u = getenv("SG_TEST_PG_URL");
+    if (!u) fail_msg("SG_TEST_PG_URL is not set: run through pg_harness.sh exec");
+    return u;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int backend_pid(struct pg_pool_conn *c)
+{
+    return PQbackendPID((PGconn *)pg_pool_conn_pg(c));
+}
+
+/* Number of this server's client backends running as application "stargap" in this database. */
+static int server_connections(struct pg_pool_conn *c)
+{
+    PGresult *r = PQexec((PGconn *)pg_pool_conn_pg(c),
+                         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stargap'"
+                         " AND datname = current_database()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+static void test_bad_config_and_url(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p = (struct pg_pool *)1;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 5;
+    cfg.max = 2;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_EINVAL);
+    assert_null(p);
+    pg_pool_config_defaults(&cfg, "postgres://stargap@/no_such_db_xyz?host=/nonexistent-dir");
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_EDB);
+    assert_null(p);
+    assert_non_null(strstr(err, "cannot connect"));
+}
+
+static void test_bounds_and_timeout(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 1;
+    cfg.max = 3;
+    cfg.acquire_timeout_ms = 300;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    struct pg_pool_stats st;
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.total, 1);
+    assert_int_equal(st.idle, 1);
+
+    struct pg_pool_conn *c[3];
+    for (int i = 0; i < 3; i++) assert_int_equal(pg_pool_acquire(p, &c[i], err, sizeof err), SG_OK);
+    assert_int_equal(server_connections(c[0]), 3);
+    assert_int_not_equal(backend_pid(c[0]), backend_pid(c[1]));
+    assert_int_not_equal(backend_pid(c[1]), backend_pid(c[2]));
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.in_use, 3);
+    assert_int_equal(st.idle, 0);
+
+    struct pg_pool_conn *extra = (struct pg_pool_conn *)1;
+    double t0 = mono_s();
+    assert_int_equal(pg_pool_acquire(p, &extra, err, sizeof err), SG_EBUSY);
+    double waited = mono_s() - t0;
+    assert_null(extra);
+    assert_true(waited >= 0.29 && waited < 2.0);
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.timeouts, 1);
+    assert_int_equal(st.waits, 1);
+    assert_int_equal(server_connections(c[0]), 3); /* the failed acquire opened nothing */
+
+    /* A released connection is reused (same backend), not reopened. */
+    int pid = backend_pid(c[2]);
+    pg_pool_release(p, c[2], 0);
+    assert_int_equal(pg_pool_acquire(p, &c[2], err, sizeof err), SG_OK);
+    assert_int_equal(backend_pid(c[2]), pid);
+    /* A connection released as broken is closed; the next acquire opens a new one. */
+    pg_pool_release(p, c[2], 1);
+    assert_int_equal(pg_pool_acquire(p, &c[2], err, sizeof err), SG_OK);
+    assert_int_not_equal(backend_pid(c[2]), pid);
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.broken, 1);
+    assert_int_equal(st.total, 3);
+    for (int i = 0; i < 3; i++) pg_pool_release(p, c[i], 0);
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(st.idle, 3);
+    pg_pool_free(p);
+}
+
+struct waiter {
+    struct pg_pool *p;
+    int rc;
+    double waited;
+};
+
+static void *waiter_main(void *arg)
+{
+    struct waiter *w = arg;
+    struct pg_pool_conn *c;
+    char err[SG_ERRLEN];
+    double t0 = mono_s();
+    w->rc = pg_pool_acquire(w->p, &c, err, sizeof err);
+    w->waited = mono_s() - t0;
+    if (w->rc == SG_OK) pg_pool_release(w->p, c, 0);
+    return NULL;
+}
+
+static void test_release_wakes_waiter(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 1;
+    cfg.max = 1;
+    cfg.acquire_timeout_ms = 5000;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    struct pg_pool_conn *c;
+    assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+    struct waiter w = {p, -100, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
+    usleep(200 * 1000);
+    pg_pool_release(p, c, 0);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, SG_OK);
+    assert_true(w.waited >= 0.15 && w.waited < 4.0); /* woken by the release, not the timeout */
+    struct pg_pool_stats st;
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.waits, 1);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(st.total, 1);
+    pg_pool_free(p);
+}
+
+static void test_prepare_lazily(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 1;
+    cfg.max = 1;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    struct pg_pool_conn *c;
+    assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pg_pool_prepare(c, "t_add", "SELECT $1::int + $2::int", 2, err, sizeof err),
+                         SG_OK);
+    PGconn *pg = (PGconn *)pg_pool_conn_pg(c);
+    const char *vals[2] = {"40", "2"};
+    PGresult *r = PQexecPrepared(pg, "t_add", 2, vals, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "42");
+    PQclear(r);
+    r = PQexec(pg, "SELECT count(*) FROM pg_prepared_statements WHERE name = 't_add'");
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    /* A syntax error names the statement and the SQLSTATE (42601), not the parameters. */
+    assert_int_equal(pg_pool_prepare(c, "t_bad", "SELEC 1", 0, err, sizeof err), SG_EDB);
+    assert_non_null(strstr(err, "t_bad"));
+    assert_non_null(strstr(err, "42601"));
+    pg_pool_release(p, c, 0);
+    pg_pool_free(p);
+}
+
+static void test_max_lifetime(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 1;
+    cfg.max = 2;
+    cfg.max_lifetime_s = 1;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    struct pg_pool_conn *c;
+    assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+    int pid = backend_pid(c);
+    pg_pool_release(p, c, 0);
+    usleep(1100 * 1000);
+    assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+    assert_int_not_equal(backend_pid(c), pid);
+    struct pg_pool_stats st;
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.recycled, 1);
+    assert_int_equal(st.total, 1);
+    pg_pool_release(p, c, 0);
+    pg_pool_free(p);
+}
+
+static void test_reconnect_after_restart(void **state)
+{
+    (void)state;
+    const char *harness = getenv("SG_PG_HARNESS"), *st_dir = getenv("SG_PG_STATE");
+    if (!harness || !st_dir) fail_msg("SG_PG_HARNESS/SG_PG_STATE not set: run through pg_harness.sh");
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 2;
+    cfg.max = 2;
+    cfg.idle_check_ms = 0; /* check on every acquire */
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' restart '%s'", harness, st_dir);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < 2; i++) {
+        struct pg_pool_conn *c;
+        assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+        PGresult *r = PQexec((PGconn *)pg_pool_conn_pg(c), "SELECT 6 * 7");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "42");
+        PQclear(r);
+        pg_pool_release(p, c, 0);
+    }
+    struct pg_pool_stats st;
+    pg_pool_stats(p, &st);
+    assert_true(st.broken >= 1);
+    assert_int_equal(st.total, 2);
+    pg_pool_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_config_and_url),
+        cmocka_unit_test(test_bounds_and_timeout),
+        cmocka_unit_test(test_release_wakes_waiter),
+        cmocka_unit_test(test_prepare_lazily),
+        cmocka_unit_test(test_max_lifetime),
+        cmocka_unit_test(test_reconnect_after_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
