@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
     {"version", "print the version", "usage: stargap version\n", cli_version_run},
     {"migrate", "apply, revert or list schema migrations", cli_migrate_usage, cli_migrate_run},
     {"maintain", "retention of logs and audit rows; next partitions", cli_maintain_usage, cli_maintain_run},
+    {"generate", "write a synthetic MA portfolio (CSV) for tests and benchmarks", cli_generate_usage, cli_generate_run},
     {"stars", "CMS Star Ratings: rate, measure-stars, cutpoints, compare", cli_stars_usage, cli_stars_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

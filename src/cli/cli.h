@@ -34,10 +34,12 @@ int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_migrate.c */
 int cli_maintain_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_migrate.c */
+int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
 
 int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
 
 extern const char cli_config_usage[];
+extern const char cli_generate_usage[];
 extern const char cli_stars_usage[];
 extern const char cli_migrate_usage[];
 extern const char cli_maintain_usage[];

@@ -1,0 +1,630 @@
+/* synth.c: the synthetic MA portfolio generator (synth.h). The model and its constants are
+ * documented, with sources, in docs/MODELS.md ("The synthetic portfolio"); keep the two in step. */
+#include "synth/synth.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+enum { M_BCS, M_COL, M_CBP, M_GSD, M_EED, M_KED, M_BPD, M_SUPD, M_PDCDR, M_PDCRASA, M_PDCSTA };
+
+/* Targets: CMS 2026 Star Ratings Technical Notes, Attachment C (national averages of contract
+ * scores, MA-PD for Part D); GSD is the reverse-scored "blood sugar controlled" rate. BPD is not
+ * a Star measure and has no CMS average: 0.70 is an assumption (docs/MODELS.md). */
+static const struct synth_measure MEASURES[SYNTH_N_MEASURES] = {
+    {"BCS", 0.74, "women 52-74"},
+    {"COL", 0.71, "members 50-75"},
+    {"CBP", 0.79, "members 18-85 with hypertension"},
+    {"GSD", 0.84, "members 18-75 with diabetes"},
+    {"EED", 0.77, "members 18-75 with diabetes"},
+    {"KED", 0.61, "members 18-85 with diabetes"},
+    {"BPD", 0.70, "members 18-75 with diabetes"},
+    {"SUPD", 0.88, "members 40-75 with two or more diabetes medication fills"},
+    {"PDC-DR", 0.87, "members 18+ with two or more non-insulin diabetes medication fills"},
+    {"PDC-RASA", 0.89, "members 18+ with two or more RAS antagonist fills"},
+    {"PDC-STA", 0.89, "members 18+ with two or more statin fills"},
+};
+
+/* Persistence: log-odds added when the measure was met (b1) or open (-b0) the year before. */
+static const double B_MET[SYNTH_N_MEASURES] = {1.6, 1.9, 1.3, 1.4, 1.5, 1.6, 1.3, 2.0, 1.8, 1.8, 1.8};
+static const double B_OPEN[SYNTH_N_MEASURES] = {0.9, 1.0, 0.8, 0.9, 0.8, 0.9, 0.8, 1.2, 1.2, 1.2, 1.2};
+
+const struct synth_measure *synth_measures(size_t *n)
+{
+    *n = SYNTH_N_MEASURES;
+    return MEASURES;
+}
+
+/* conditions (bit mask) */
+enum { C_HTN = 1, C_DIAB = 2, C_CVD = 4, C_CKD = 8, C_LIPID = 16, C_DEPR = 32, C_COPD = 64, C_CHF = 128 };
+/* medications and static exclusions (bit mask) */
+enum { X_DM_ANY = 1, X_DM_ORAL = 2, X_RASA = 4, X_STATIN = 8, X_MASTECTOMY = 16, X_COLECTOMY = 32,
+       X_ESRD = 64 };
+
+struct member {
+    uint32_t contract;
+    int16_t birth_year;
+    uint8_t birth_month, birth_day;
+    uint8_t female, dual, lis, disability;
+    uint8_t cond, flags;
+    int16_t start_year;
+    uint8_t start_month;
+    uint8_t end_month;   /* month of leaving in end_year */
+    int16_t end_year;    /* 0: still enrolled */
+    float engagement;    /* latent, drives first-year compliance and utilization */
+    float frailty;       /* latent, drives conditions, utilization and exclusions */
+};
+
+#define N_UTIL 6 /* pcp_visits, specialist_visits, ed_visits, inpatient_stays, chronic_conditions, risk_score */
+static const char *const UTIL_NAMES[N_UTIL] = {"pcp_visits", "specialist_visits", "ed_visits",
+                                               "inpatient_stays", "chronic_conditions", "risk_score"};
+
+enum { S_NONE = 0, S_OPEN = 1, S_MET = 2, S_EXCL = 3, S_PENDING = 4 };
+
+static double sigmoid(double t) { return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t)); }
+
+int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
+{
+    if (prm->members < 1 || prm->members > SYNTH_MAX_MEMBERS)
+        return sg_errf(err, errlen, SG_EINVAL, "--members must be 1..%d", SYNTH_MAX_MEMBERS);
+    if (prm->contracts < 1 || prm->contracts > SYNTH_MAX_CONTRACTS)
+        return sg_errf(err, errlen, SG_EINVAL, "--contracts must be 1..%d", SYNTH_MAX_CONTRACTS);
+    if (prm->year_first < 1990 || prm->year_last > 2100 || prm->year_last < prm->year_first ||
+        prm->year_last - prm->year_first >= 20)
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "--years must be Y1-Y2 with 1990 <= Y1 <= Y2 <= 2100 and at most 20 years");
+    return SG_OK;
+}
+
+/* ---- static member draw ---- */
+
+/* Age distribution at the end of the last year (docs/MODELS.md): under-65 disability share,
+ * then 5-year bands. */
+static const double AGE_BAND_P[] = {0.12, 0.26, 0.24, 0.17, 0.10, 0.07, 0.04}; /* <65, 65-69, ..., 85-89, 90+ */
+static const int AGE_BAND_LO[] = {30, 65, 70, 75, 80, 85, 90};
+static const int AGE_BAND_HI[] = {64, 69, 74, 79, 84, 89, 99};
+
+static void draw_member(struct member *m, struct sg_rng *r, const double *ccum, size_t ncon,
+                        const double *con_dual, int year_first, int year_last)
+{
+    /* contract: cumulative weights */
+    double u = sg_rng_uniform(r);
+    size_t lo = 0, hi = ncon - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (u < ccum[mid]) hi = mid;
+        else lo = mid + 1;
+    }
+    m->contract = (uint32_t)lo;
+    /* age band */
+    u = sg_rng_uniform(r);
+    int band = 0;
+    double c = AGE_BAND_P[0];
+    while (band < 6 && u >= c) c += AGE_BAND_P[++band];
+    int age;
+    if (band == 0) /* under 65: skewed toward the fifties and early sixties */
+        age = 64 - (int)fmin(34.0, floor(fabs(sg_rng_normal(r)) * 9.0));
+    else
+        age = AGE_BAND_LO[band] + (int)sg_rng_below(r, (uint64_t)(AGE_BAND_HI[band] - AGE_BAND_LO[band] + 1));
+    m->birth_year = (int16_t)(year_last - age);
+    m->birth_month = (uint8_t)(1 + sg_rng_below(r, 12));
+    m->birth_day = (uint8_t)(1 + sg_rng_below(r, 28));
+    int under65 = age < 65;
+    m->female = (uint8_t)sg_rng_bernoulli(r, under65 ? 0.48 : age >= 85 ? 0.64 : 0.55);
+    m->disability = (uint8_t)(under65 || sg_rng_bernoulli(r, age < 75 ? 0.10 : 0.05));
+    m->dual = (uint8_t)sg_rng_bernoulli(r, sigmoid(-1.55 + 1.5 * under65 + 0.25 * (age >= 85) +
+                                                   con_dual[m->contract]));
+    m->lis = (uint8_t)(m->dual || sg_rng_bernoulli(r, 0.08));
+    m->engagement = (float)sg_rng_normal(r);
+    m->frailty = (float)sg_rng_normal(r);
+    double a10 = (age - 72) / 10.0, f = m->frailty;
+    unsigned cond = 0;
+    if (sg_rng_bernoulli(r, sigmoid(0.30 + 0.45 * a10 + 0.4 * f + 0.2 * m->dual))) cond |= C_HTN;
+    if (sg_rng_bernoulli(r, sigmoid(-1.35 + 0.05 * a10 + 0.35 * f + 0.35 * m->dual +
+                                    0.55 * !!(cond & C_HTN))))
+        cond |= C_DIAB;
+    if (sg_rng_bernoulli(r, sigmoid(-1.45 + 0.5 * a10 + 0.45 * f + 0.4 * !!(cond & C_DIAB)))) cond |= C_CVD;
+    if (sg_rng_bernoulli(r, sigmoid(-2.1 + 0.55 * a10 + 0.4 * f + 0.7 * !!(cond & C_DIAB) +
+                                    0.4 * !!(cond & C_HTN))))
+        cond |= C_CKD;
+    if (sg_rng_bernoulli(r, sigmoid(0.0 + 0.1 * a10 + 0.2 * f + 0.5 * !!(cond & C_DIAB)))) cond |= C_LIPID;
+    if (sg_rng_bernoulli(r, sigmoid(-1.8 - 0.25 * a10 + 0.3 * f + 0.7 * m->disability + 0.3 * m->dual)))
+        cond |= C_DEPR;
+    if (sg_rng_bernoulli(r, sigmoid(-2.2 + 0.15 * a10 + 0.4 * f + 0.3 * m->dual))) cond |= C_COPD;
+    if (sg_rng_bernoulli(r, sigmoid(-2.7 + 0.6 * a10 + 0.5 * f + 0.7 * !!(cond & C_CVD)))) cond |= C_CHF;
+    m->cond = (uint8_t)cond;
+    unsigned fl = 0;
+    if ((cond & C_DIAB) && sg_rng_bernoulli(r, 0.82)) {
+        fl |= X_DM_ANY;
+        if (sg_rng_bernoulli(r, 0.80)) fl |= X_DM_ORAL;
+    }
+    if (((cond & C_HTN) && sg_rng_bernoulli(r, 0.58)) ||
+        (!(cond & C_HTN) && (cond & C_DIAB) && sg_rng_bernoulli(r, 0.30)))
+        fl |= X_RASA;
+    if (sg_rng_bernoulli(r, sigmoid(-1.7 + 1.5 * !!(cond & C_LIPID) + 1.0 * !!(cond & C_CVD) +
+                                    0.8 * !!(cond & C_DIAB) + 0.1 * a10)))
+        fl |= X_STATIN;
+    if (m->female && sg_rng_bernoulli(r, 0.012)) fl |= X_MASTECTOMY;
+    if (sg_rng_bernoulli(r, 0.012)) fl |= X_COLECTOMY;
+    if ((cond & C_CKD) && sg_rng_bernoulli(r, 0.05)) fl |= X_ESRD;
+    m->flags = (uint8_t)fl;
+    /* enrollment: most enrolled before the first year; some join on January 1 of a later year;
+     * members reaching 65 during the period join in the month after their birthday */
+    int y65 = m->birth_year + 65;
+    if (!under65 && y65 > year_first && y65 <= year_last && sg_rng_bernoulli(r, 0.85)) {
+        m->start_year = (int16_t)y65;
+        m->start_month = (uint8_t)(m->birth_month % 12 + 1);
+        if (m->birth_month == 12) m->start_year++;
+    } else if (year_last > year_first && sg_rng_bernoulli(r, 0.10)) {
+        m->start_year = (int16_t)(year_first + 1 + (int)sg_rng_below(r, (uint64_t)(year_last - year_first)));
+        m->start_month = 1;
+    } else {
+        int earliest = under65 ? year_first - 8 : (y65 < year_first ? y65 : year_first - 1);
+        int span = year_first - earliest;
+        if (span < 1) span = 1;
+        m->start_year = (int16_t)(year_first - 1 - (int)sg_rng_below(r, (uint64_t)span));
+        m->start_month = (uint8_t)(1 + sg_rng_below(r, 12));
+    }
+    /* leaving: death or disenrollment, yearly hazard rising with age and frailty */
+    m->end_year = 0;
+    for (int y = m->start_year > year_first ? m->start_year : year_first; y <= year_last; y++) {
+        double h = 0.035 + 0.002 * fmax(0, y - m->birth_year - 75) + 0.015 * fmax(0.0, f);
+        if (sg_rng_bernoulli(r, h)) {
+            m->end_year = (int16_t)y;
+            m->end_month = (uint8_t)(1 + sg_rng_below(r, 12));
+            break;
+        }
+    }
+}
+
+static int enrolled_full_year(const struct member *m, int y)
+{
+    int starts = m->start_year < y || (m->start_year == y && m->start_month == 1);
+    return starts && (m->end_year == 0 || m->end_year > y);
+}
+
+/* ---- yearly draws ---- */
+
+static int popcount8(unsigned v) { return __builtin_popcount(v & 0xffu); }
+
+static void draw_util(const struct member *m, struct sg_rng *r, float *u)
+{
+    int nc = popcount8(m->cond);
+    double e = m->engagement, f = m->frailty;
+    u[0] = (float)sg_rng_poisson(r, exp(1.25 + 0.12 * nc + 0.35 * e - 0.15 * m->dual));
+    u[1] = (float)sg_rng_poisson(r, exp(0.55 + 0.20 * nc + 0.20 * e + 0.15 * f));
+    u[2] = (float)sg_rng_poisson(r, exp(-1.3 + 0.15 * nc + 0.45 * m->dual + 0.35 * f));
+    u[3] = (float)sg_rng_poisson(r, exp(-2.4 + 0.22 * nc + 0.45 * f));
+    u[4] = (float)nc;
+    double rs = 0.35 + 0.13 * nc + 0.15 * m->dual + 0.15 * m->disability + 0.20 * fmax(0.0, f) +
+                0.05 * sg_rng_normal(r);
+    u[5] = (float)(floor(fmax(0.1, rs) * 1000.0 + 0.5) / 1000.0); /* 3 decimals, as written */
+}
+
+/* Initial population of measure k in year y (age at December 31 of y). */
+static int in_ip(const struct member *m, int k, int y)
+{
+    int age = y - m->birth_year;
+    int diab = !!(m->cond & C_DIAB);
+    switch (k) {
+    case M_BCS: return m->female && age >= 52 && age <= 74;
+    case M_COL: return age >= 50 && age <= 75;
+    case M_CBP: return (m->cond & C_HTN) && age >= 18 && age <= 85;
+    case M_GSD:
+    case M_EED:
+    case M_BPD: return diab && age >= 18 && age <= 75;
+    case M_KED: return diab && age >= 18 && age <= 85;
+    case M_SUPD: return (m->flags & X_DM_ANY) && age >= 40 && age <= 75;
+    case M_PDCDR: return (m->flags & X_DM_ORAL) && age >= 18;
+    case M_PDCRASA: return (m->flags & X_RASA) && age >= 18;
+    case M_PDCSTA: return (m->flags & X_STATIN) && age >= 18;
+    default: return 0;
+    }
+}
+
+/* Exclusion of measure k given the year's hospice and frailty/advanced-illness draws. */
+static int excluded(const struct member *m, int k, int y, int hospice, int frail_ai)
+{
+    int age = y - m->birth_year;
+    if (hospice) return 1;
+    int hedis = k <= M_BPD;
+    if (hedis && age >= 66 && frail_ai) return 1;
+    if (k == M_BCS && (m->flags & X_MASTECTOMY)) return 1;
+    if (k == M_COL && (m->flags & X_COLECTOMY)) return 1;
+    if ((k == M_CBP || k == M_KED || k == M_SUPD || k == M_PDCRASA) && (m->flags & X_ESRD)) return 1;
+    return 0;
+}
+
+struct prior {
+    uint8_t st[SYNTH_N_MEASURES]; /* S_NONE / S_OPEN / S_MET of the year before */
+    uint8_t enrolled;             /* enrolled the full year before */
+    float util[N_UTIL];           /* utilization of the year before */
+};
+
+/* Log-odds of compliance without the measure-year intercept. */
+static double eta_member(const struct member *m, const struct prior *pr, int k, int y, int first,
+                         const double *con_q, const double *con_u, size_t ncon)
+{
+    int age = y - m->birth_year;
+    double a = (age - 72) / 10.0;
+    double t = -0.35 * a * a - 0.30 * m->dual - 0.15 * (m->lis && !m->dual) - 0.15 * m->disability;
+    t += con_q[m->contract] + con_u[(size_t)k * ncon + m->contract];
+    if (k == M_BCS || k == M_COL) t -= 0.10 * a; /* screening falls off with age */
+    if (first) return t + 0.9 * m->engagement;
+    if (!pr->enrolled) return t - 0.4;
+    uint8_t s = pr->st[k];
+    if (s == S_MET) t += B_MET[k];
+    else if (s == S_OPEN) t -= B_OPEN[k] + 0.4 * m->dual; /* open gaps persist more for duals */
+    int met = 0, open = 0;
+    for (int j = 0; j < SYNTH_N_MEASURES; j++) {
+        if (j == k) continue;
+        met += pr->st[j] == S_MET;
+        open += pr->st[j] == S_OPEN;
+    }
+    t += 0.12 * (met - open);
+    t += 0.30 * log1p(pr->util[0]) - 0.08 * fmin(pr->util[2], 5.0) + 0.04 * fmin(pr->util[1], 6.0);
+    return t;
+}
+
+/* Solves mean(sigmoid(eta + c)) = target over the n etas (Newton with bisection safeguard);
+ * `fixed_ones` members count as probability 1 whatever c is. */
+static double calibrate(const float *eta, size_t n, size_t fixed_ones, double target)
+{
+    size_t tot = n + fixed_ones;
+    if (n == 0 || tot == 0) return 0.0;
+    double lo = -30.0, hi = 30.0, c = log(target / (1.0 - target));
+    for (int it = 0; it < 100; it++) {
+        double s = 0.0, d = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double q = sigmoid(eta[i] + c);
+            s += q;
+            d += q * (1.0 - q);
+        }
+        double f = (s + (double)fixed_ones) / (double)tot - target;
+        if (f > 0) hi = c;
+        else lo = c;
+        if (fabs(f) < 1e-10) break;
+        double nc = d > 0 ? c - f * (double)tot / d : 0.5 * (lo + hi);
+        c = nc > lo && nc < hi ? nc : 0.5 * (lo + hi);
+        if (hi - lo < 1e-12) break;
+    }
+    return c;
+}
+
+/* ---- output ---- */
+
+struct out {
+    FILE *f;
+    char *buf;
+    size_t len, cap;
+    char path[4096], final[4096];
+};
+
+static int out_open(struct out *o, const char *dir, const char *name, char *err, size_t errlen)
+{
+    snprintf(o->final, sizeof o->final, "%s/%s", dir, name);
+    snprintf(o->path, sizeof o->path, "%s/.%s.tmp", dir, name);
+    o->f = fopen(o->path, "wb");
+    if (!o->f) return sg_errf(err, errlen, SG_EIO, "%s: %s", o->path, strerror(errno));
+    o->cap = (size_t)1 << 20;
+    o->len = 0;
+    o->buf = malloc(o->cap);
+    if (!o->buf) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    return SG_OK;
+}
+
+static int out_flush(struct out *o)
+{
+    if (o->len && fwrite(o->buf, 1, o->len, o->f) != o->len) return -1;
+    o->len = 0;
+    return 0;
+}
+
+/* ensures room for n more bytes */
+static inline int out_room(struct out *o, size_t n) { return o->len + n > o->cap ? out_flush(o) : 0; }
+
+static inline void put_s(struct out *o, const char *s, size_t n)
+{
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static inline void put_str(struct out *o, const char *s) { put_s(o, s, strlen(s)); }
+
+static inline void put_c(struct out *o, char c) { o->buf[o->len++] = c; }
+
+static inline void put_u(struct out *o, unsigned long v)
+{
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) o->buf[o->len++] = t[--n];
+}
+
+static inline void put_u0(struct out *o, unsigned long v, int width) /* zero-padded */
+{
+    for (int k = width - 1; k >= 0; k--) {
+        o->buf[o->len + (size_t)k] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    o->len += (size_t)width;
+}
+
+static inline void put_date(struct out *o, int y, int mo, int d)
+{
+    put_u0(o, (unsigned long)y, 4);
+    put_c(o, '-');
+    put_u0(o, (unsigned long)mo, 2);
+    put_c(o, '-');
+    put_u0(o, (unsigned long)d, 2);
+}
+
+static inline void put_id(struct out *o, size_t i)
+{
+    put_c(o, 'M');
+    put_u0(o, (unsigned long)(i + 1), 8);
+}
+
+/* fixed-point value with `dec` decimals (v >= 0) */
+static inline void put_fix(struct out *o, double v, int dec)
+{
+    double sc = 1.0;
+    for (int k = 0; k < dec; k++) sc *= 10.0;
+    unsigned long long q = (unsigned long long)floor(v * sc + 0.5);
+    unsigned long long ip = q / (unsigned long long)sc, fp = q % (unsigned long long)sc;
+    put_u(o, (unsigned long)ip);
+    if (dec) {
+        put_c(o, '.');
+        put_u0(o, (unsigned long)fp, dec);
+    }
+}
+
+static int out_close(struct out *o, char *err, size_t errlen)
+{
+    int rc = SG_OK;
+    if (o->f && (out_flush(o) || fclose(o->f) != 0)) rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", o->path);
+    o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
+    return rc;
+}
+
+static void out_abort(struct out *o)
+{
+    if (o->f) fclose(o->f);
+    o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
+    if (o->path[0]) remove(o->path);
+}
+
+#define NOUT 4
+
+int synth_write_csv(const struct synth_params *prm, const char *dir, struct synth_summary *sum,
+                    char *err, size_t errlen)
+{
+    struct synth_summary local;
+    if (!sum) sum = &local;
+    if (err && errlen) err[0] = '\0';
+    memset(sum, 0, sizeof *sum);
+    int rc = synth_params_check(prm, err, errlen);
+    if (rc) return rc;
+    size_t n = prm->members, ncon = prm->contracts;
+    int Y1 = prm->year_first, Y2 = prm->year_last;
+    struct out outs[NOUT];
+    memset(outs, 0, sizeof outs);
+    struct member *mem = calloc(n, sizeof *mem);
+    struct prior *prev = calloc(n, sizeof *prev);
+    uint8_t *cur = calloc(n * SYNTH_N_MEASURES, 1);
+    float *eta = malloc(n * SYNTH_N_MEASURES * sizeof *eta);
+    float *util = malloc(n * N_UTIL * sizeof *util);
+    double *ccum = malloc(ncon * sizeof *ccum), *con_q = malloc(ncon * sizeof *con_q);
+    double *con_u = malloc(ncon * SYNTH_N_MEASURES * sizeof *con_u), *con_d = malloc(ncon * sizeof *con_d);
+    float *etabuf = malloc(n * sizeof *etabuf);
+    if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory for %zu members", n);
+        goto fail;
+    }
+    static const char *const names[NOUT] = {"members.csv", "measure_results.csv",
+                                            "member_features.csv", "true_probabilities.csv"};
+    for (int k = 0; k < NOUT; k++)
+        if ((rc = out_open(&outs[k], dir, names[k], err, errlen))) goto fail;
+
+    /* contracts: size weights lognormal, quality and dual-share offsets (stream 0) */
+    struct sg_rng r;
+    sg_rng_seed2(&r, prm->seed, 0);
+    double tot = 0.0;
+    for (size_t c = 0; c < ncon; c++) {
+        double w = exp(0.9 * sg_rng_normal(&r));
+        tot += w;
+        ccum[c] = tot;
+        con_q[c] = 0.30 * sg_rng_normal(&r);
+        con_d[c] = 0.8 * sg_rng_normal(&r);
+        for (int k = 0; k < SYNTH_N_MEASURES; k++) con_u[(size_t)k * ncon + c] = 0.15 * sg_rng_normal(&r);
+    }
+    for (size_t c = 0; c < ncon; c++) ccum[c] /= tot;
+    ccum[ncon - 1] = 1.0;
+
+    /* members */
+    struct out *om = &outs[0];
+    put_str(om, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_end\n");
+    for (size_t i = 0; i < n; i++) {
+        sg_rng_seed2(&r, prm->seed, ((uint64_t)i + 1) << 8);
+        struct member *m = &mem[i];
+        draw_member(m, &r, ccum, ncon, con_d, Y1, Y2);
+        if (out_room(om, 128)) goto ioerr;
+        put_id(om, i);
+        put_c(om, ',');
+        put_c(om, 'H');
+        put_u0(om, 1000 + m->contract, 4);
+        put_c(om, ',');
+        put_date(om, m->birth_year, m->birth_month, m->birth_day);
+        put_s(om, m->female ? ",F," : ",M,", 3);
+        put_c(om, (char)('0' + m->dual));
+        put_c(om, ',');
+        put_c(om, (char)('0' + m->lis));
+        put_c(om, ',');
+        put_c(om, (char)('0' + m->disability));
+        put_c(om, ',');
+        put_date(om, m->start_year, m->start_month, 1);
+        put_c(om, ',');
+        if (m->end_year) put_date(om, m->end_year, m->end_month, 28);
+        put_c(om, '\n');
+    }
+    sum->members = n;
+
+    struct out *orz = &outs[1], *of = &outs[2], *ot = &outs[3];
+    put_str(orz, "member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n");
+    put_str(of, "member_id,year");
+    for (int u = 0; u < N_UTIL; u++) {
+        put_c(of, ',');
+        put_s(of, UTIL_NAMES[u], strlen(UTIL_NAMES[u]));
+    }
+    put_c(of, '\n');
+    put_str(ot, "member_id,measure,year,p_compliance\n");
+
+    double csum[SYNTH_N_MEASURES];
+    for (int y = Y1; y <= Y2; y++) {
+        int first = y == Y1, last = y == Y2;
+        uint64_t yi = (uint64_t)(y - Y1);
+        /* pass 1: eligibility, exclusions, utilization, eta */
+        for (size_t i = 0; i < n; i++) {
+            const struct member *m = &mem[i];
+            uint8_t *st = cur + i * SYNTH_N_MEASURES;
+            memset(st, S_NONE, SYNTH_N_MEASURES);
+            if (!enrolled_full_year(m, y)) continue;
+            sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (1 + 2 * yi));
+            draw_util(m, &r, util + i * N_UTIL);
+            int age = y - m->birth_year;
+            int hospice = sg_rng_bernoulli(&r, 0.008 + 0.02 * (age >= 85) + 0.01 * (m->frailty > 1.5));
+            int frail_ai = sg_rng_bernoulli(&r, sigmoid(-4.0 + 1.0 * m->frailty + 0.04 * (age - 75)));
+            for (int k = 0; k < SYNTH_N_MEASURES; k++) {
+                if (!in_ip(m, k, y)) continue;
+                if (excluded(m, k, y, hospice, frail_ai)) {
+                    st[k] = S_EXCL;
+                    continue;
+                }
+                st[k] = S_PENDING;
+                eta[i * SYNTH_N_MEASURES + (size_t)k] =
+                    (float)eta_member(m, &prev[i], k, y, first, con_q, con_u, ncon);
+            }
+        }
+        /* intercepts: SUPD members who fill statins (PDC-STA eligible) have a statin fill,
+         * so they count as compliant with probability 1 */
+        for (int k = 0; k < SYNTH_N_MEASURES; k++) {
+            size_t ne = 0, ones = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (cur[i * SYNTH_N_MEASURES + (size_t)k] != S_PENDING) continue;
+                if (k == M_SUPD && (mem[i].flags & X_STATIN)) ones++;
+                else etabuf[ne++] = eta[i * SYNTH_N_MEASURES + (size_t)k];
+            }
+            csum[k] = calibrate(etabuf, ne, ones, MEASURES[k].target);
+        }
+        /* pass 2: compliance draws and output */
+        for (size_t i = 0; i < n; i++) {
+            const struct member *m = &mem[i];
+            uint8_t *st = cur + i * SYNTH_N_MEASURES;
+            struct prior *pv = &prev[i];
+            if (!enrolled_full_year(m, y)) {
+                memset(pv, 0, sizeof *pv);
+                continue;
+            }
+            sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (2 + 2 * yi));
+            if (out_room(orz, 64 * SYNTH_N_MEASURES) || out_room(ot, 64 * SYNTH_N_MEASURES) ||
+                out_room(of, 256))
+                goto ioerr;
+            for (int k = 0; k < SYNTH_N_MEASURES; k++) {
+                if (st[k] == S_NONE) continue;
+                int num = 0;
+                double pk = 0.0;
+                if (st[k] == S_PENDING) {
+                    pk = k == M_SUPD && (m->flags & X_STATIN)
+                             ? 1.0
+                             : sigmoid(eta[i * SYNTH_N_MEASURES + (size_t)k] + csum[k]);
+                    num = sg_rng_uniform(&r) < pk;
+                    st[k] = num ? S_MET : S_OPEN;
+                    if (last) {
+                        sum->denominator[k]++;
+                        sum->numerator[k] += (size_t)num;
+                        sum->expected[k] += pk;
+                        put_id(ot, i);
+                        put_c(ot, ',');
+                        put_s(ot, MEASURES[k].code, strlen(MEASURES[k].code));
+                        put_c(ot, ',');
+                        put_u(ot, (unsigned long)y);
+                        put_c(ot, ',');
+                        put_fix(ot, pk, 9);
+                        put_c(ot, '\n');
+                        sum->truth_rows++;
+                    }
+                }
+                put_id(orz, i);
+                put_c(orz, ',');
+                put_s(orz, MEASURES[k].code, strlen(MEASURES[k].code));
+                put_c(orz, ',');
+                put_u(orz, (unsigned long)y);
+                put_s(orz, st[k] == S_EXCL ? ",1,1,1,0\n" : num ? ",1,1,0,1\n" : ",1,1,0,0\n", 9);
+                sum->result_rows++;
+            }
+            const float *u = util + i * N_UTIL;
+            put_id(of, i);
+            put_c(of, ',');
+            put_u(of, (unsigned long)y);
+            for (int q = 0; q < N_UTIL - 1; q++) {
+                put_c(of, ',');
+                put_u(of, (unsigned long)u[q]);
+            }
+            put_c(of, ',');
+            put_fix(of, u[N_UTIL - 1], 3);
+            put_c(of, '\n');
+            sum->feature_rows++;
+            /* this year becomes the prior year */
+            pv->enrolled = 1;
+            for (int k = 0; k < SYNTH_N_MEASURES; k++)
+                pv->st[k] = st[k] == S_MET ? S_MET : st[k] == S_OPEN ? S_OPEN : S_NONE;
+            memcpy(pv->util, u, sizeof pv->util);
+        }
+    }
+    for (int k = 0; k < SYNTH_N_MEASURES; k++)
+        if (sum->denominator[k]) sum->expected[k] /= (double)sum->denominator[k];
+    for (int k = 0; k < NOUT; k++)
+        if ((rc = out_close(&outs[k], err, errlen))) goto fail;
+    for (int k = 0; k < NOUT; k++)
+        if (rename(outs[k].path, outs[k].final) != 0) {
+            rc = sg_errf(err, errlen, SG_EIO, "%s: %s", outs[k].final, strerror(errno));
+            for (int q = k; q < NOUT; q++) remove(outs[q].path);
+            for (int q = 0; q < k; q++) remove(outs[q].final);
+            goto done;
+        }
+    rc = SG_OK;
+    goto done;
+ioerr:
+    rc = SG_EIO;
+    for (int k = 0; k < NOUT; k++)
+        if (outs[k].f && ferror(outs[k].f)) {
+            sg_errf(err, errlen, SG_EIO, "%s: write failed", outs[k].path);
+            break;
+        }
+    if (err && !err[0]) sg_errf(err, errlen, SG_EIO, "write failed in %s", dir);
+fail:
+    for (int k = 0; k < NOUT; k++) out_abort(&outs[k]);
+done:
+    free(mem);
+    free(prev);
+    free(cur);
+    free(eta);
+    free(util);
+    free(ccum);
+    free(con_q);
+    free(con_u);
+    free(con_d);
+    free(etabuf);
+    return rc;
+}

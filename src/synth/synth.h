@@ -1,0 +1,67 @@
+/* synth.h: the synthetic Medicare Advantage portfolio generator behind `stargap generate`.
+ *
+ * It draws members (age/sex structure of MA enrollees including under-65 disability
+ * entitlement, dual and LIS status, chronic conditions, medication use, yearly utilization),
+ * places them in contracts of unequal size with contract-level quality, applies each measure's
+ * age/sex/diagnosis rules and exclusions per year, and draws compliance from a documented
+ * logistic model with prior-year persistence, socioeconomic and utilization effects and contract
+ * effects, whose intercept per measure-year is solved so the expected rate equals the measure's
+ * target (the CMS 2026 national averages). docs/MODELS.md states the model and its sources.
+ *
+ * The compliance probability of a year depends only on what the written files show for the
+ * year before (prior statuses, utilization, attributes, contract) plus the contract effect, so
+ * the probabilities written to true_probabilities.csv for the last year are the best any model
+ * of those files can do (up to the contract effect, which a model sees through the contract's
+ * prior-year rate). Output is deterministic for a seed: every member draws from its own PRNG
+ * streams (core/rng.h), so results do not depend on processing order. */
+#ifndef SG_SYNTH_SYNTH_H
+#define SG_SYNTH_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define SYNTH_N_MEASURES 11
+#define SYNTH_MAX_MEMBERS 50000000
+#define SYNTH_MAX_CONTRACTS 9000
+
+struct synth_measure {
+    const char *code;   /* BCS, COL, CBP, GSD, EED, KED, BPD, SUPD, PDC-DR, PDC-RASA, PDC-STA */
+    double target;      /* expected compliance rate among eligible, non-excluded members */
+    const char *rule;   /* eligibility rule in words */
+};
+
+/* The measures in file order with their targets (borrowed, static; n set to SYNTH_N_MEASURES). */
+const struct synth_measure *synth_measures(size_t *n);
+
+struct synth_params {
+    size_t members;   /* members drawn (1..SYNTH_MAX_MEMBERS) */
+    size_t contracts; /* contracts (1..SYNTH_MAX_CONTRACTS) */
+    int year_first;   /* first measurement year */
+    int year_last;    /* last measurement year (>= year_first, at most 20 years) */
+    uint64_t seed;    /* PRNG seed */
+};
+
+struct synth_summary {
+    size_t members;            /* rows of members.csv */
+    size_t result_rows;        /* rows of measure_results.csv */
+    size_t feature_rows;       /* rows of member_features.csv */
+    size_t truth_rows;         /* rows of true_probabilities.csv */
+    size_t denominator[SYNTH_N_MEASURES]; /* last year: eligible, not excluded */
+    size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant */
+    double expected[SYNTH_N_MEASURES];    /* last year: mean true probability */
+};
+
+/* Checks the parameters. Returns SG_OK or SG_EINVAL naming the parameter. */
+int synth_params_check(const struct synth_params *prm, char *err, size_t errlen) SG_WUR;
+
+/* Generates the portfolio and writes, into the existing directory dir, members.csv,
+ * measure_results.csv, member_features.csv and true_probabilities.csv (layouts in
+ * docs/MODELS.md). Files are written under temporary names and renamed at the end, so a failure
+ * leaves no partial output. Fills *sum (may be NULL). Returns SG_OK, SG_EINVAL, SG_ENOMEM or
+ * SG_EIO (naming the file). */
+int synth_write_csv(const struct synth_params *prm, const char *dir, struct synth_summary *sum,
+                    char *err, size_t errlen) SG_WUR;
+
+#endif
