@@ -48,4 +48,7 @@ extern const char cli_maintain_usage[];
 extern const char cli_serve_usage[];
 extern const char cli_keys_usage[];
 
+int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
+extern const char cli_measure_usage[];
+
 #endif

@@ -1,0 +1,207 @@
+/* measures.h: the measure engine: member-level status for five eCQMs from FHIR R4 data.
+ *
+ * CMS125 Breast Cancer Screening (BCS), CMS130 Colorectal Cancer Screening (COL), CMS165
+ * Controlling High Blood Pressure (CBP), CMS122 Diabetes Glycemic Status > 9% (poor control;
+ * the Star measure GSD is its complement) and CMS131 Diabetes Eye Exam (EED), each implementing
+ * the QI-Core 2024 CQL (docs/MEASURES.md). Pure: libc, core and jansson; no I/O except loading
+ * value sets and the input streams of meas_input_*.
+ *
+ * Typical use (the CLI, the API endpoints):
+ *   meas_engine_new(valuesets_dir)            once; read-only afterwards, shareable by threads
+ *   meas_period_parse("2025-01-01", "2025-12-31")
+ *   meas_patient_from_text(engine, body) -> patient   (or _from_json, or meas_input_next)
+ *   meas_evaluate(engine, patient, MEAS_CMS125, &period, &pops)
+ *   meas_report_individual / meas_report_summary / meas_gaps_bundle -> json_t (caller decrefs)
+ *   meas_result_fill -> struct meas_result   (the row for measure_results)
+ * Invalid input fails with a struct meas_error naming what is wrong; meas_error_outcome()
+ * turns it into a FHIR OperationOutcome for a 400 response. */
+#ifndef SG_MEASURES_H
+#define SG_MEASURES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+enum meas_id { MEAS_CMS125 = 0, MEAS_CMS130, MEAS_CMS165, MEAS_CMS122, MEAS_CMS131, MEAS_COUNT };
+
+struct meas_info {
+    const char *cms;      /* "CMS125" */
+    const char *code;     /* Star/HEDIS code: "BCS", "COL", "CBP", "GSD", "EED" */
+    const char *library;  /* CQL library / Measure name: "BreastCancerScreeningFHIR" */
+    const char *title;    /* human title */
+    const char *url;      /* canonical Measure url used in reports */
+    int inverse;          /* 1 when a lower score is better (CMS122: numerator = poor control) */
+};
+
+/* Static description of a measure (never NULL for a valid id). */
+const struct meas_info *meas_info(enum meas_id id);
+
+/* Parses a measure name: CMS id ("CMS125", case-insensitive, "CMS125v13" accepted), code ("BCS")
+ * or library name. Returns SG_OK or SG_ENOTFOUND. */
+int meas_parse_id(const char *name, enum meas_id *out) SG_WUR;
+
+/* Parses a comma-separated list or "all" into a bitmask (1u << id). SG_ENOTFOUND names the bad
+ * item in err. */
+int meas_parse_list(const char *list, unsigned *mask, char *err, size_t errlen) SG_WUR;
+
+/* The four population memberships of one patient for one measure (0/1 each), with
+ * numerator <= denominator <= initial population enforced and denominator_exclusion only
+ * within the denominator. */
+struct meas_pops {
+    uint8_t initial_population, denominator, denominator_exclusion, numerator;
+};
+
+/* A measurement period: two dates, as the CQL parameter Interval[start 00:00:00.000,
+ * end 23:59:59.999] in UTC. */
+struct meas_period {
+    char start[11], end[11]; /* "YYYY-MM-DD" */
+    int16_t sy, ey;
+    uint8_t sm, sd, em, ed;
+};
+
+/* Parses and validates the period (dates YYYY-MM-DD, start <= end). SG_EINVAL names the
+ * parameter ("periodStart"/"periodEnd") in err. */
+int meas_period_parse(const char *start, const char *end, struct meas_period *out, char *err,
+                      size_t errlen) SG_WUR;
+
+/* A validation error in FHIR input: what the endpoint turns into an OperationOutcome. */
+struct meas_error {
+    int code;            /* enum sg_err (SG_EPARSE, SG_EINVAL, ...) */
+    int line;            /* line in the input text when known, else 0 */
+    char where[256];     /* FHIRPath-like location, e.g. "Bundle.entry[3].resource.period.start" */
+    char msg[512];       /* human text naming what is wrong */
+};
+
+/* Builds a FHIR OperationOutcome (issue severity error, code invalid/structure/processing,
+ * diagnostics = msg, expression = where). Caller owns the result; NULL on allocation failure. */
+json_t *meas_error_outcome(const struct meas_error *e);
+
+struct meas_engine;
+struct meas_patient;
+
+/* Loads the value sets from dir (valueset.h). Errors: SG_EIO, SG_EPARSE, SG_ENOTFOUND (a value
+ * set the measures need is missing), SG_ENOMEM; err says which file or value set. */
+int meas_engine_new(const char *valuesets_dir, struct meas_engine **out, char *err,
+                    size_t errlen) SG_WUR;
+void meas_engine_free(struct meas_engine *e);
+
+/* A reusable patient model (empty). NULL on allocation failure. Free with meas_patient_free. */
+struct meas_patient *meas_patient_new(void);
+void meas_patient_free(struct meas_patient *p);
+/* Empties the model, keeping its memory for the next patient. */
+void meas_patient_reset(struct meas_patient *p);
+
+/* Reads one patient Bundle (type collection, transaction, batch or searchset, exactly one
+ * Patient) into p (reset first). Resources the measures do not use are skipped; resources
+ * without meta.profile are kept. Fails with SG_EPARSE/SG_EINVAL and fills *e (not JSON, wrong
+ * resourceType or Bundle.type, no or several Patients, a bad date, a subject reference to
+ * nothing). */
+int meas_patient_from_json(const struct meas_engine *eng, json_t *bundle, struct meas_patient *p,
+                           struct meas_error *e) SG_WUR;
+/* Same from JSON text of len bytes. */
+int meas_patient_from_text(const struct meas_engine *eng, const char *text, size_t len,
+                           struct meas_patient *p, struct meas_error *e) SG_WUR;
+
+/* Patient.id (borrowed; "" when unknown). */
+const char *meas_patient_id(const struct meas_patient *p);
+/* The member identifier: Patient.identifier with type v2-0203 "MB" (member number) when present,
+ * else Patient.id (borrowed). */
+const char *meas_patient_member_id(const struct meas_patient *p);
+
+/* Evaluates one measure for one patient over the period. Never fails on data (CQL nulls are
+ * not-members); returns SG_EINVAL only for a bad id. Thread-safe for distinct patients. */
+int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, enum meas_id id,
+                  const struct meas_period *period, struct meas_pops *out) SG_WUR;
+
+/* The per-patient result record for persistence (table measure_results): the storage layer
+ * hashes member_id (core/hash.h sg_hmac_sha256_hex) and stores measure code, period and the four
+ * populations. Plain data, no pointers. */
+struct meas_result {
+    char member_id[128];   /* meas_patient_member_id (raw: hash it before storing) */
+    char patient_id[128];  /* Patient.id */
+    char cms[8];           /* "CMS125" */
+    char code[4];          /* "BCS" */
+    char period_start[11], period_end[11];
+    struct meas_pops pops;
+};
+
+/* Fills r from a patient and its evaluation (truncating over-long ids). */
+void meas_result_fill(const struct meas_patient *p, enum meas_id id, const struct meas_period *period,
+                      const struct meas_pops *pops, struct meas_result *r);
+
+/* Individual MeasureReport (status complete, type individual, subject Patient/<id>, the four
+ * population counts, a measureScore for the patient). Caller owns it; NULL on ENOMEM. */
+json_t *meas_report_individual(const struct meas_patient *p, enum meas_id id,
+                               const struct meas_period *period, const struct meas_pops *pops);
+
+/* Totals for a summary report. */
+struct meas_totals {
+    long initial_population, denominator, denominator_exclusion, numerator;
+};
+/* Adds one patient's populations to t. */
+void meas_totals_add(struct meas_totals *t, const struct meas_pops *pops);
+
+/* Summary MeasureReport: counts and measureScore = numerator / (denominator - exclusions)
+ * (absent when that is 0). Caller owns it; NULL on ENOMEM. */
+json_t *meas_report_summary(enum meas_id id, const struct meas_period *period,
+                            const struct meas_totals *t);
+
+/* DEQM gaps-in-care document Bundle for one patient (shape of the DEQM
+ * Bundle-single-gaps-*-indv-report01 examples): Composition with one section per measure,
+ * each focusing an individual MeasureReport and a DetectedIssue whose modifierExtension
+ * careGapStatus is open-gap or closed-gap. Measures where the patient is not in the denominator
+ * or is excluded get no section (not applicable). `ids`/`pops` are n parallel arrays.
+ * Caller owns it; NULL on ENOMEM. */
+json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
+                         const struct meas_pops *pops, size_t n, const struct meas_period *period);
+
+/* ---- input streams (the CLI and batch jobs) ---------------------------------------------- */
+
+/* Iterates patients from paths, each one of: a Bundle JSON file, a directory (its .json Bundle
+ * files and .ndjson files; or, when it holds Patient.ndjson, a Bulk FHIR export), an NDJSON
+ * file with one Bundle per line. A Bulk export directory holds one NDJSON file per resource type
+ * with each file's resources grouped by patient in the order of Patient.ndjson; memory is
+ * bounded by the largest single patient (or line), not by the file. */
+struct meas_input;
+
+int meas_input_open(char *const *paths, size_t n, struct meas_input **out, char *err,
+                    size_t errlen) SG_WUR;
+void meas_input_close(struct meas_input *in);
+
+/* Reads the next patient into p. Returns 1 (a patient), 0 (end of input), or a negative sg_err:
+ * SG_EPARSE/SG_EINVAL for a rejected patient (e filled, file and line say where; the caller may
+ * continue with the next call), SG_EIO/SG_ETOOBIG/SG_ENOMEM for fatal errors. *file is borrowed
+ * until the next call. */
+int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p,
+                    const char **file, long *line, struct meas_error *e);
+
+/* Largest line/file accepted (bytes). */
+#define MEAS_MAX_RECORD (256u << 20)
+
+/* ---- the published eCQM test cases ------------------------------------------------------- */
+
+/* One test case: <dir>/<CMSnnn-Library>/<uuid>-patient-bundle.json with its
+ * <uuid>-expected-MeasureReport.json (period and expected population counts). */
+struct meas_case {
+    enum meas_id id;
+    char uuid[64];
+    char title[256];      /* "series title" from expected_results.csv when present, else the
+                             MeasureReport's test-case description */
+    struct meas_pops expected, got;
+    int agree;            /* all four populations equal */
+    int error;            /* 0, or the sg_err of reading/evaluating the case (msg in errmsg) */
+    char errmsg[512];
+};
+
+typedef void (*meas_case_fn)(const struct meas_case *c, void *ud);
+
+/* Runs every test case under dir (the layout of the shared ecqm/tests directory), calling fn
+ * for each in a stable order (measure directory, then uuid). Returns SG_OK, or SG_EIO when dir
+ * cannot be read (err says which). A case that cannot be read is reported through fn with
+ * `error` set, not as a failure of the run. */
+int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud, char *err,
+                   size_t errlen) SG_WUR;
+
+#endif
