@@ -51,4 +51,14 @@ extern const char cli_keys_usage[];
 int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
 extern const char cli_measure_usage[];
 
+/* cli_pipeline.c (issue 6) */
+int cli_import_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_train_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_models_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv);
+extern const char cli_import_usage[];
+extern const char cli_train_usage[];
+extern const char cli_models_usage[];
+extern const char cli_predict_usage[];
+
 #endif
