@@ -57,9 +57,9 @@ CREATE TABLE predictions (
     created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (member_hash, measure_code, measurement_year, model_version)
 );
--- get_by_member (newest first, optional measure/year), get_latest: member + date order.
-CREATE INDEX predictions_member_date_idx ON predictions (member_hash, prediction_date DESC, prediction_id);
-CREATE INDEX predictions_member_measure_date_idx ON predictions (member_hash, measure_code, prediction_date DESC);
+-- get_by_member (newest first, optional measure/year) and get_latest: a member has few rows, so
+-- one member-leading index in the result order serves both; fewer indexes keep batch inserts fast.
+CREATE INDEX predictions_member_date_idx ON predictions (member_hash, prediction_date DESC, prediction_id DESC);
 -- delete_old.
 CREATE INDEX predictions_date_idx ON predictions (prediction_date);
 

@@ -247,6 +247,23 @@ static int v_date(char *err, size_t errlen, const char *field, const char *s, in
     return SG_OK;
 }
 
+static int dig2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+/* True when ts is exactly YYYY-MM-DDTHH:MM:SS.ffffffZ with a valid date and time (checked by hand:
+ * this runs once per row of a million-row batch, where sscanf would dominate). */
+static int canonical_ts(const char *ts)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    for (int i = 0; i < 27; i++) {
+        if (shape[i] == 'd' ? !isdigit((unsigned char)ts[i]) : ts[i] != shape[i]) return 0;
+    }
+    if (ts[27] != '\0') return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = dig2(ts) * 100 + dig2(ts + 2), m = dig2(ts + 5), d = dig2(ts + 8);
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && is_leap(y))) return 0;
+    return dig2(ts + 11) <= 23 && dig2(ts + 14) <= 59 && dig2(ts + 17) <= 60;
+}
+
 /* Timestamps: YYYY-MM-DDTHH:MM:SS[.ffffff]Z; stored normalized to microseconds. */
 static int v_ts(char *err, size_t errlen, const char *field, char ts[STORE_TS_LEN], const char *now)
 {
@@ -256,6 +273,7 @@ static int v_ts(char *err, size_t errlen, const char *field, char ts[STORE_TS_LE
         memcpy(ts, now, STORE_TS_LEN);
         return SG_OK;
     }
+    if (canonical_ts(ts)) return SG_OK; /* fast path: already YYYY-MM-DDTHH:MM:SS.ffffffZ */
     char date[11];
     int hh, mi, ss, n = 0;
     size_t len = strlen(ts);
@@ -542,6 +560,34 @@ static int v_prediction(struct store *st, char *err, size_t errlen, struct store
     return SG_OK;
 }
 
+/* Gives every row without a prediction_id a random (version 4) UUID, drawing the random bytes
+ * for up to 256 rows per call (one RAND_bytes call per row costs more than the insert itself). */
+static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t errlen)
+{
+    static const char hexd[] = "0123456789abcdef";
+    uint8_t rnd[256 * 16];
+    size_t avail = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].prediction_id[0]) continue;
+        if (used == avail) {
+            if (sg_random_bytes(rnd, sizeof rnd) != SG_OK) return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
+            avail = sizeof rnd / 16;
+            used = 0;
+        }
+        uint8_t *b = rnd + 16 * used++;
+        b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+        char *o = rows[i].prediction_id;
+        for (int k = 0, j = 0; k < 16; k++) {
+            if (k == 4 || k == 6 || k == 8 || k == 10) o[j++] = '-';
+            o[j++] = hexd[b[k] >> 4];
+            o[j++] = hexd[b[k] & 15];
+        }
+        o[36] = '\0';
+    }
+    return SG_OK;
+}
+
 int store_prediction_batch_create(struct store *st, const struct store_actor *a,
                                   struct store_prediction *rows, size_t n, char *err, size_t errlen)
 {
@@ -550,6 +596,7 @@ int store_prediction_batch_create(struct store *st, const struct store_actor *a,
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 predictions");
     store_now(now);
+    if ((rc = fill_ids(rows, n, err, errlen))) return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = v_prediction(st, e, sizeof e, &rows[i], now)))
             return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);

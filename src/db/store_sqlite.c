@@ -186,11 +186,11 @@ static const struct {
     [S_IV_GET] = {"intervention_get",
                   "SELECT " I_COLS " FROM interventions WHERE intervention_id = ?"},
     [S_IV_PENDING] = {"intervention_pending",
-                      "SELECT " I_COLS " FROM interventions WHERE " IV_OPEN " AND scheduled_date IS NOT NULL "
-                      "AND scheduled_date <= ?1 ORDER BY scheduled_date, intervention_id LIMIT ?2 OFFSET ?3"},
+                      "SELECT " I_COLS " FROM interventions INDEXED BY interventions_pending_idx WHERE " IV_OPEN
+                      " AND scheduled_date IS NOT NULL AND scheduled_date <= ?1 ORDER BY scheduled_date, intervention_id LIMIT ?2 OFFSET ?3"},
     [S_IV_PENDING_N] = {"intervention_pending_count",
-                        "SELECT count(*) FROM interventions WHERE " IV_OPEN " AND scheduled_date IS NOT NULL "
-                        "AND scheduled_date <= ?1"},
+                        "SELECT count(*) FROM interventions INDEXED BY interventions_pending_idx WHERE " IV_OPEN
+                        " AND scheduled_date IS NOT NULL AND scheduled_date <= ?1"},
     [S_IV_SET] = {"intervention_update",
                   "UPDATE interventions SET status = ?, outcome = ?, scheduled_date = ?, "
                   "completed_date = ? WHERE intervention_id = ?"},
@@ -332,6 +332,7 @@ struct sq_conn {
     sqlite3_stmt *st[S_COUNT];
     sqlite3_stmt *gap_list[GF_VARIANTS];
     sqlite3_stmt *gap_count[GF_VARIANTS];
+    sqlite3_stmt *pred_multi; /* multi-row prediction INSERT */
     struct sq_conn *next;
 };
 
@@ -364,6 +365,7 @@ static int conn_error(sqlite3 *db, const char *what, char *err, size_t errlen)
 
 static void conn_close(struct sq_conn *c)
 {
+    sqlite3_finalize(c->pred_multi);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->st[i]);
     for (int i = 0; i < GF_VARIANTS; i++) {
         sqlite3_finalize(c->gap_list[i]);
@@ -389,7 +391,7 @@ static int conn_open(struct sq_store *s, struct sq_conn **out, char *err, size_t
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, (int)s->busy_ms);
     const char *pragmas = s->memory ? "PRAGMA foreign_keys = ON;"
-                                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; "
                                       "PRAGMA foreign_keys = ON;";
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = sg_errf(err, errlen, SG_EDB, "open: pragmas: %s", msg ? msg : "failed");
@@ -428,6 +430,7 @@ static int acquire(struct store *st, struct sq_conn **out, char *err, size_t err
 static void release(struct store *st, struct sq_conn *c)
 {
     struct sq_store *s = (struct sq_store *)st;
+    if (c->pred_multi && sqlite3_stmt_busy(c->pred_multi)) sqlite3_reset(c->pred_multi);
     for (int i = 0; i < S_COUNT; i++)
         if (c->st[i] && sqlite3_stmt_busy(c->st[i])) sqlite3_reset(c->st[i]);
     for (int i = 0; i < GF_VARIANTS; i++) {
@@ -969,31 +972,63 @@ out:
 
 /* ---- predictions ---- */
 
-static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
-                           const struct store_prediction *rows, size_t n, const char *now,
-                           char *err, size_t errlen)
+#define PRED_COLS 13
+#define PRED_MULTI 32 /* rows per multi-row INSERT: amortizes per-statement cost */
+
+static void bind_pred(sqlite3_stmt *s, int base, const struct store_prediction *p, const char *now)
+{
+    bt(s, base + 1, p->prediction_id);
+    bt(s, base + 2, p->member_hash);
+    bt(s, base + 3, p->measure_code);
+    bi(s, base + 4, p->measurement_year);
+    sqlite3_bind_double(s, base + 5, p->gap_probability);
+    bt(s, base + 6, store_risk_tier_name((int)p->risk_tier));
+    bd(s, base + 7, p->risk_score);
+    bt(s, base + 8, p->shap_values);
+    bt(s, base + 9, p->top_features);
+    bt(s, base + 10, p->recommendation);
+    bt(s, base + 11, p->model_version);
+    bt(s, base + 12, p->prediction_date);
+    bt(s, base + 13, now);
+}
+
+/* The cached PRED_MULTI-row INSERT (its SQL is the single-row statement with repeated VALUES). */
+static sqlite3_stmt *pred_multi(struct sq_conn *c, char *err, size_t errlen)
+{
+    if (c->pred_multi) {
+        sqlite3_reset(c->pred_multi);
+        sqlite3_clear_bindings(c->pred_multi);
+        return c->pred_multi;
+    }
+    const char *one = stmts[S_PRED_INS].sql;
+    const char *values = strstr(one, "VALUES ");
+    char sql[8192];
+    size_t len = (size_t)(values - one) + 7;
+    memcpy(sql, one, len);
+    for (int r = 0; r < PRED_MULTI; r++) {
+        memcpy(sql + len, r ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)", r ? 28 : 27);
+        len += r ? 28 : 27;
+    }
+    sql[len] = '\0';
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->pred_multi, NULL) != SQLITE_OK) {
+        conn_error(c->db, "prediction_insert_multi", err, errlen);
+        c->pred_multi = NULL;
+    }
+    return c->pred_multi;
+}
+
+/* Inserts rows [0, n) one statement per row, stopping at the first failure, whose index and
+ * cause go to err. Used for short tails and to name the failing row after a multi-row failure. */
+static int pred_insert_rows(struct sq_conn *c, const struct store_prediction *rows, size_t n,
+                            const char *now, char *err, size_t errlen)
 {
     sqlite3_stmt *ins = q(c, S_PRED_INS, err, errlen);
-    int rc = SG_OK;
     if (!ins) return SG_EDB;
     for (size_t i = 0; i < n; i++) {
-        const struct store_prediction *p = &rows[i];
         sqlite3_reset(ins);
-        bt(ins, 1, p->prediction_id);
-        bt(ins, 2, p->member_hash);
-        bt(ins, 3, p->measure_code);
-        bi(ins, 4, p->measurement_year);
-        sqlite3_bind_double(ins, 5, p->gap_probability);
-        bt(ins, 6, store_risk_tier_name((int)p->risk_tier));
-        bd(ins, 7, p->risk_score);
-        bt(ins, 8, p->shap_values);
-        bt(ins, 9, p->top_features);
-        bt(ins, 10, p->recommendation);
-        bt(ins, 11, p->model_version);
-        bt(ins, 12, p->prediction_date);
-        bt(ins, 13, now);
+        bind_pred(ins, 0, &rows[i], now);
         if (sqlite3_step(ins) != SQLITE_DONE) {
-            int ext = sqlite3_extended_errcode(c->db);
+            int ext = sqlite3_extended_errcode(c->db), rc;
             char e[SG_ERRLEN];
             rc = conn_error(c->db, "prediction_insert", e, sizeof e);
             if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -1008,10 +1043,53 @@ static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
         }
     }
     sqlite3_reset(ins);
+    return SG_OK;
+}
+
+static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
+                           const struct store_prediction *rows, size_t n, const char *now,
+                           char *err, size_t errlen)
+{
+    int rc = SG_OK;
+    size_t i = 0;
+    if (n >= PRED_MULTI) {
+        sqlite3_stmt *m = pred_multi(c, err, errlen);
+        if (!m) return SG_EDB;
+        for (; i + PRED_MULTI <= n; i += PRED_MULTI) {
+            sqlite3_reset(m);
+            for (int r = 0; r < PRED_MULTI; r++) bind_pred(m, r * PRED_COLS, &rows[i + (size_t)r], now);
+            if (sqlite3_step(m) != SQLITE_DONE) {
+                /* Name the failing row: roll back, then replay one row at a time up to this chunk
+                 * (the batch fails either way; this slow path only runs on error). */
+                char e[SG_ERRLEN];
+                int kind_rc = conn_error(c->db, "prediction_insert_multi", e, sizeof e);
+                sqlite3_reset(m);
+                if (exec_id(c, S_ROLLBACK, e, sizeof e) || begin(c, e, sizeof e))
+                    return sg_errf(err, errlen, kind_rc, "rows[%zu..%zu]: %s", i, i + PRED_MULTI - 1, e);
+                rc = pred_insert_rows(c, rows, i + PRED_MULTI, now, err, errlen);
+                return rc ? rc : sg_errf(err, errlen, kind_rc, "rows[%zu..%zu]: %s", i, i + PRED_MULTI - 1, e);
+            }
+        }
+        sqlite3_reset(m);
+    }
+    if (i < n) {
+        /* The tail: single-row statements, indexes offset to the batch. */
+        rc = pred_insert_rows(c, rows + i, n - i, now, err, errlen);
+        if (rc) {
+            char e[SG_ERRLEN];
+            size_t k = 0;
+            snprintf(e, sizeof e, "%s", err ? err : "");
+            if (sscanf(e, "rows[%zu]", &k) == 1) {
+                const char *rest = strchr(e, ']');
+                return sg_errf(err, errlen, rc, "rows[%zu%s", i + k, rest ? rest : "]");
+            }
+            return rc;
+        }
+    }
     /* Member counters: one update per run of consecutive rows of the same member. */
     sqlite3_stmt *upd = q(c, S_MEMBER_PRED, err, errlen);
     if (!upd) return SG_EDB;
-    for (size_t i = 0; i < n;) {
+    for (i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && !strcmp(rows[j].member_hash, rows[i].member_hash)) j++;
         sqlite3_reset(upd);
@@ -2376,6 +2454,8 @@ static void drop_cached(struct sq_conn *c)
 {
     /* A schema change invalidates cached plans; SQLite re-prepares them, but statements on
      * dropped tables would fail forever, so start from a clean cache. */
+    sqlite3_finalize(c->pred_multi);
+    c->pred_multi = NULL;
     for (int i = 0; i < S_COUNT; i++) {
         sqlite3_finalize(c->st[i]);
         c->st[i] = NULL;
