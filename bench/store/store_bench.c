@@ -256,6 +256,7 @@ static long num_arg(const char *name, const char *v, long min, long max)
 int main(int argc, char **argv)
 {
     struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2};
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {

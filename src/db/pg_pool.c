@@ -72,6 +72,14 @@ static void conn_close(struct pg_pool_conn *c)
     free(c);
 }
 
+/* Server notices ("relation already exists, skipping") are not errors; libpq would print them
+ * to stderr. They are dropped rather than logged because a notice may quote a value. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* Opens one connection in UTC with ISO dates (the store parses timestamps as text). Runs without
  * the pool lock. */
 static int conn_open(const char *conninfo, struct pg_pool_conn **out, char *err, size_t errlen)
@@ -92,6 +100,7 @@ static int conn_open(const char *conninfo, struct pg_pool_conn **out, char *err,
         conn_close(c);
         return rc;
     }
+    PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
     c->created_ms = c->last_used_ms = now_ms();
     *out = c;
     return SG_OK;
@@ -304,10 +313,10 @@ int pg_pool_prepare(struct pg_pool_conn *c, const char *name, const char *sql, i
     PGresult *r = PQprepare(c->pg, name, sql, nparams, NULL);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char what[160];
-        snprintf(what, sizeof what, "prepare %s failed (SQLSTATE %s)", name, state ? state : "none");
-        int rc = pq_errf(err, errlen, SG_EDB, what,
-                         r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+        snprintf(what, sizeof what, "%s: %s", name, state ? state : "08006");
+        int rc = pq_errf(err, errlen, SG_EDB, what, msg ? msg : PQerrorMessage(c->pg));
         PQclear(r);
         return rc;
     }

@@ -82,4 +82,9 @@ int pg_pool_prepare(struct pg_pool_conn *c, const char *name, const char *sql, i
 /* Copies the current counters into *st. Thread-safe. */
 void pg_pool_stats(struct pg_pool *p, struct pg_pool_stats *st);
 
+struct store;
+/* The pool counters of an open store (for /metrics): SG_OK for a PostgreSQL store (store_pg.c),
+ * SG_EUNSUPPORTED with *out zeroed for any other backend. Thread-safe. */
+int store_pg_pool_stats(struct store *st, struct pg_pool_stats *out) SG_WUR;
+
 #endif

@@ -217,13 +217,17 @@ static void px_close(struct px *x)
 
 /* When the first statement of an operation fails because the connection is gone (the server
  * restarted since the connection was last checked), nothing of the operation has happened:
- * swap in a fresh connection and let the caller retry once. */
+ * swap in a fresh connection and let the caller retry once. Returns 1 (retry), 0 (not a lost
+ * connection, or not the first statement), or a negative sg_err when no new connection could be
+ * had (err is set; x holds no connection any more). */
 static int px_reconnect(struct px *x)
 {
     if (x->used || PQstatus(x->pg) != CONNECTION_BAD) return 0;
     pg_pool_release(x->s->pool, x->c, 1);
     x->c = NULL;
-    if (pg_pool_acquire(x->s->pool, &x->c, x->err, x->errlen)) return 0;
+    x->pg = NULL;
+    int rc = pg_pool_acquire(x->s->pool, &x->c, x->err, x->errlen);
+    if (rc) return rc;
     x->pg = (PGconn *)pg_pool_conn_pg(x->c);
     x->broken = 0;
     return 1;
@@ -239,13 +243,11 @@ static int px_cmd(struct px *x, const char *sql)
             x->used = 1;
             return SG_OK;
         }
-        if (attempt == 0 && px_reconnect(x)) {
+        int again = attempt == 0 ? px_reconnect(x) : 0;
+        if (again) {
             PQclear(r);
+            if (again < 0) return again;
             continue;
-        }
-        if (!x->c) {
-            PQclear(r);
-            return SG_EBUSY;
         }
         int rc = px_fail(x, sql, r);
         PQclear(r);
@@ -264,7 +266,7 @@ static int px_commit(struct px *x)
 {
     int rc = px_cmd(x, "COMMIT");
     x->tx = 0;
-    if (rc) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
+    if (rc && x->pg) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
     return rc;
 }
 
@@ -280,9 +282,11 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
     for (int attempt = 0;; attempt++) {
         int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
         if (rc) {
-            if (attempt == 0 && px_reconnect(x)) continue;
+            int again = attempt == 0 ? px_reconnect(x) : 0;
+            if (again < 0) return again;
+            if (again) continue;
             if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
-            LOG_ERROR("db statement=%s prepare failed", st->name);
+            LOG_ERROR("event=db_prepare_error stmt=%s", st->name);
             return rc;
         }
         PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, NULL, NULL, 0);
@@ -293,8 +297,10 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
             else PQclear(r);
             return SG_OK;
         }
-        if (attempt == 0 && px_reconnect(x)) {
+        int again = attempt == 0 ? px_reconnect(x) : 0;
+        if (again) {
             PQclear(r);
+            if (again < 0) return again;
             continue;
         }
         rc = px_fail(x, st->name, r);
@@ -328,6 +334,7 @@ static void page_done(long long total, size_t n, const struct store_page *pg, lo
 
 /* ---- the audit chain ---- */
 
+STMT(audit_head_get, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1");
 STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
 STMT(audit_append, 11,
      "WITH h AS (UPDATE audit_head SET last_id = $1, last_hash = $11 WHERE id = 1) "
@@ -386,13 +393,11 @@ static int px_audit_kv(struct px *x, const struct store_actor *a, const char *ev
 
 /* An audited read of member-level data: its own short transaction (audit row only). */
 static int audit_read(struct px *x, const struct store_actor *a, const char *entity_type,
-                      const char *entity_id, const char *what, const char *now)
+                      const char *entity_id, const char *action, const char *now)
 {
     if (!a) return SG_OK;
-    const char *k[] = {"read"};
-    const char *v[] = {what};
     int rc = px_begin(x);
-    if (!rc) rc = px_audit_kv(x, a, "data_access", entity_type, entity_id, "read", 1, k, v, now);
+    if (!rc) rc = px_audit(x, a, "data_access", entity_type, entity_id, action, NULL, now);
     if (!rc) rc = px_commit(x);
     return rc;
 }
@@ -427,9 +432,12 @@ STMT(member_insert, 9,
      "INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active, birth_year,"
      " sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
      " ON CONFLICT (member_hash) DO NOTHING RETURNING " MEMBER_COLS);
-STMT(member_select, 1, "SELECT " MEMBER_COLS " FROM members WHERE member_hash = $1");
+STMT(member_get, 1, "SELECT " MEMBER_COLS " FROM members WHERE member_hash = $1");
+STMT(member_exists, 1, "SELECT 1 FROM members WHERE member_hash = $1");
 STMT(member_activity, 3,
-     "UPDATE members SET active = $2, last_updated = $3 WHERE member_hash = $1");
+     "WITH b AS (SELECT active FROM members WHERE member_hash = $1 FOR UPDATE)"
+     " UPDATE members m SET active = $2, last_updated = $3 FROM b WHERE m.member_hash = $1"
+     " RETURNING b.active");
 
 static void member_params(struct params *p, const struct store_member *m, const char *now)
 {
@@ -461,18 +469,18 @@ static int member_insert_tx(struct px *x, const struct store_actor *a, const str
         *created = 1;
         if (out) row_member(r, 0, out);
         PQclear(r);
-        const char *k[] = {"contract_id"};
-        const char *v[] = {m->contract_id};
-        return px_audit_kv(x, a, "data_change", "member", m->member_hash, "create", 1, k, v, now);
+        const char *k[] = {"member_hash", "contract_id"};
+        const char *v[] = {m->member_hash, m->contract_id};
+        return px_audit_kv(x, a, "data_change", "member", m->member_hash, "create", 2, k, v, now);
     }
     PQclear(r);
     if (!out) return SG_OK;
     p_init(&p);
     p_str(&p, m->member_hash);
-    rc = px_exec(x, &member_select, &p, &r);
+    rc = px_exec(x, &member_get, &p, &r);
     if (rc) return rc;
     if (PQntuples(r) == 1) row_member(r, 0, out);
-    else rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "member_select: member vanished");
+    else rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "member_get: member vanished");
     PQclear(r);
     return rc;
 }
@@ -486,7 +494,7 @@ static int pg_member_create(struct store *st, const struct store_actor *a,
     if (!rc) rc = px_begin(&x);
     if (!rc) rc = member_insert_tx(&x, a, m, now, NULL, &created);
     if (!rc && !created)
-        rc = sg_errf(err, errlen, SG_ECONFLICT, "member_hash: member already exists");
+        rc = sg_errf(err, errlen, SG_ECONFLICT, "member_hash: member exists");
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     return rc;
@@ -503,7 +511,7 @@ static int pg_member_get(struct store *st, const char *member_hash, struct store
     if (rc) return rc;
     p_init(&p);
     p_str(&p, member_hash);
-    rc = px_exec(&x, &member_select, &p, &r);
+    rc = px_exec(&x, &member_get, &p, &r);
     if (!rc) {
         if (PQntuples(r) == 1) row_member(r, 0, out);
         else rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
@@ -547,12 +555,14 @@ static int pg_member_update_activity(struct store *st, const struct store_actor 
         p_str(&p, now);
         rc = px_exec(&x, &member_activity, &p, &r);
     }
-    if (!rc && cmd_rows(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+    if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member: not found");
+    int was = rc ? 0 : g_bool(r, 0, 0);
     PQclear(r);
     if (!rc) {
-        const char *k[] = {"active"};
-        const char *v[] = {active ? "true" : "false"};
-        rc = px_audit_kv(&x, a, "data_change", "member", member_hash, "update", 1, k, v, now);
+        char json[96];
+        snprintf(json, sizeof json, "{\"before\":{\"active\":%d},\"after\":{\"active\":%d}}", was,
+                 active ? 1 : 0);
+        rc = px_audit(&x, a, "data_change", "member", member_hash, "update", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -694,60 +704,196 @@ STMT(member_bump, 3,
      "UPDATE members m SET total_predictions = m.total_predictions + u.n, last_updated = $3"
      " FROM unnest($1::text[], $2::bigint[]) AS u(h, n) WHERE m.member_hash = u.h");
 
+/* The member hash of row i of a batch (predictions or measure results). */
+typedef const char *(*member_at_fn)(const void *rows, size_t i);
+static const char *pred_member(const void *rows, size_t i)
+{
+    return ((const struct store_prediction *)rows)[i].member_hash;
+}
+static const char *mr_member(const void *rows, size_t i)
+{
+    return ((const struct store_measure_result *)rows)[i].member_hash;
+}
+
+/* The distinct members of a batch with their row counts, as two text[]/bigint[] literals. */
+struct member_set {
+    struct member_count *tab;
+    size_t cap, distinct;
+    struct sg_buf hashes, counts;
+};
+
+static void member_set_fini(struct member_set *m)
+{
+    free(m->tab);
+    sg_buf_fini(&m->hashes);
+    sg_buf_fini(&m->counts);
+}
+
+/* Finds h in the table: its slot, or the empty slot where it would go. */
+static size_t member_slot(const struct member_set *m, const char *h)
+{
+    size_t j = (size_t)hex_key(h) & (m->cap - 1);
+    while (m->tab[j].hash && strcmp(m->tab[j].hash, h)) j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static int member_set_build(struct px *x, const void *rows, size_t n, member_at_fn at,
+                            struct member_set *m)
+{
+    memset(m, 0, sizeof *m);
+    sg_buf_init(&m->hashes, (size_t)1 << 31);
+    sg_buf_init(&m->counts, (size_t)1 << 31);
+    m->cap = 16;
+    while (m->cap < n * 2) m->cap <<= 1;
+    m->tab = calloc(m->cap, sizeof *m->tab);
+    if (!m->tab) return sg_errf(x->err, x->errlen, SG_ENOMEM, "batch: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *h = at(rows, i);
+        size_t j = member_slot(m, h);
+        if (!m->tab[j].hash) {
+            m->tab[j].hash = h;
+            m->distinct++;
+        }
+        m->tab[j].n++;
+    }
+    int rc = sg_buf_puts(&m->hashes, "{");
+    if (!rc) rc = sg_buf_puts(&m->counts, "{");
+    size_t k = 0;
+    for (size_t j = 0; j < m->cap && !rc; j++) {
+        if (!m->tab[j].hash) continue;
+        const char *sep = k++ ? "," : "";
+        rc = sg_buf_printf(&m->hashes, "%s%s", sep, m->tab[j].hash); /* validated hex: no quoting */
+        if (!rc) rc = sg_buf_printf(&m->counts, "%s%lld", sep, m->tab[j].n);
+    }
+    if (!rc) rc = sg_buf_puts(&m->hashes, "}");
+    if (!rc) rc = sg_buf_puts(&m->counts, "}");
+    if (rc) return sg_errf(x->err, x->errlen, rc, "batch: too many members");
+    return SG_OK;
+}
+
+STMT(members_missing, 1,
+     "SELECT u.h FROM unnest($1::text[]) AS u(h)"
+     " WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.member_hash = u.h)");
+
+/* Fails with "rows[i].member_hash: no such member" for the first row (in the caller's order)
+ * whose member does not exist, as the SQLite backend reports it; SG_OK when all exist. */
+static int check_members(struct px *x, const void *rows, size_t n, member_at_fn at,
+                         struct member_set *m)
+{
+    struct params p;
+    PGresult *r;
+    p_init(&p);
+    p_raw(&p, sg_buf_str(&m->hashes));
+    int rc = px_exec(x, &members_missing, &p, &r);
+    if (rc) return rc;
+    int nt = PQntuples(r);
+    if (nt == 0) {
+        PQclear(r);
+        return SG_OK;
+    }
+    for (int i = 0; i < nt; i++) m->tab[member_slot(m, g_str(r, i, 0))].n = -1; /* mark missing */
+    PQclear(r);
+    for (size_t i = 0; i < n; i++)
+        if (m->tab[member_slot(m, at(rows, i))].n < 0)
+            return sg_errf(x->err, x->errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
+    return sg_errf(x->err, x->errlen, SG_EINTERNAL, "members_missing: inconsistent answer");
+}
+
+
+
 static int bump_members(struct px *x, const struct store_prediction *rows, size_t n, const char *now)
 {
-    size_t cap = 16;
-    while (cap < n * 2) cap <<= 1;
-    struct member_count *tab = calloc(cap, sizeof *tab);
-    struct sg_buf hs, ns;
-    sg_buf_init(&hs, (size_t)1 << 31);
-    sg_buf_init(&ns, (size_t)1 << 31);
-    int rc = SG_OK;
-    size_t distinct = 0;
-    if (!tab) {
-        rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "predictions: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t j = (size_t)hex_key(rows[i].member_hash) & (cap - 1);
-        while (tab[j].hash && strcmp(tab[j].hash, rows[i].member_hash)) j = (j + 1) & (cap - 1);
-        if (!tab[j].hash) {
-            tab[j].hash = rows[i].member_hash;
-            distinct++;
-        }
-        tab[j].n++;
-    }
-    rc = sg_buf_puts(&hs, "{");
-    if (!rc) rc = sg_buf_puts(&ns, "{");
-    size_t k = 0;
-    for (size_t j = 0; j < cap && !rc; j++) {
-        if (!tab[j].hash) continue;
-        const char *sep = k++ ? "," : "";
-        rc = sg_buf_printf(&hs, "%s%s", sep, tab[j].hash); /* validated 64 hex: no quoting */
-        if (!rc) rc = sg_buf_printf(&ns, "%s%lld", sep, tab[j].n);
-    }
-    if (!rc) rc = sg_buf_puts(&hs, "}");
-    if (!rc) rc = sg_buf_puts(&ns, "}");
-    if (rc) {
-        rc = sg_errf(x->err, x->errlen, rc, "predictions: member totals too large");
-        goto done;
-    }
-    struct params p;
-    p_init(&p);
-    p_raw(&p, sg_buf_str(&hs));
-    p_raw(&p, sg_buf_str(&ns));
-    p_str(&p, now);
-    PGresult *r;
-    rc = px_exec(x, &member_bump, &p, &r);
+    struct member_set m;
+    int rc = member_set_build(x, rows, n, pred_member, &m);
+    if (!rc) rc = check_members(x, rows, n, pred_member, &m);
     if (!rc) {
-        if ((size_t)cmd_rows(r) != distinct)
-            rc = sg_errf(x->err, x->errlen, SG_EINVAL, "member_hash: no such member");
-        PQclear(r);
+        struct params p;
+        p_init(&p);
+        p_raw(&p, sg_buf_str(&m.hashes));
+        p_raw(&p, sg_buf_str(&m.counts));
+        p_str(&p, now);
+        rc = px_exec(x, &member_bump, &p, NULL);
     }
-done:
-    free(tab);
-    sg_buf_fini(&hs);
-    sg_buf_fini(&ns);
+    member_set_fini(&m);
+    return rc;
+}
+
+/* Appends s as a quoted element of an array literal. */
+static int arr_elem(struct sg_buf *b, const char *s, int first)
+{
+    int rc = sg_buf_puts(b, first ? "\"" : ",\"");
+    for (const char *q = s; *q && !rc; q++) {
+        if (*q == '"' || *q == '\\') rc = sg_buf_append(b, "\\", 1);
+        if (!rc) rc = sg_buf_append(b, q, 1);
+    }
+    if (!rc) rc = sg_buf_puts(b, "\"");
+    return rc;
+}
+
+STMT(prediction_conflicts, 5,
+     "SELECT min(u.o) FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::uuid[])"
+     " WITH ORDINALITY AS u(h, c, y, v, id, o) WHERE EXISTS (SELECT 1 FROM predictions p"
+     " WHERE (p.member_hash = u.h AND p.measure_code = u.c AND p.measurement_year = u.y"
+     " AND p.model_version = u.v) OR p.prediction_id = u.id)");
+
+/* After a unique violation of COPY (which does not say which row): the first row, in the caller's
+ * order, that repeats an earlier row's key or id, or collides with a stored prediction. Runs on
+ * the connection after ROLLBACK. *row = n when none is found. */
+static int find_duplicate_row(struct px *x, const struct store_prediction *rows, size_t n,
+                              size_t *row)
+{
+    *row = n;
+    struct sg_buf a[5], key;
+    for (int i = 0; i < 5; i++) sg_buf_init(&a[i], (size_t)1 << 31);
+    sg_buf_init(&key, 4 * STORE_NAME_LEN);
+    size_t cap = 16;
+    while (cap < n * 4) cap <<= 1;
+    char **seen = calloc(cap, sizeof *seen);
+    int rc = seen ? SG_OK : SG_ENOMEM;
+    for (size_t i = 0; i < n && !rc && *row == n; i++) {
+        const struct store_prediction *p = &rows[i];
+        for (int pass = 0; pass < 2 && !rc && *row == n; pass++) {
+            sg_buf_reset(&key);
+            rc = pass ? sg_buf_printf(&key, "id|%s", p->prediction_id)
+                      : sg_buf_printf(&key, "k|%s|%s|%d|%s", p->member_hash, p->measure_code,
+                                      p->measurement_year, p->model_version);
+            if (rc) break;
+            const char *ks = sg_buf_str(&key);
+            size_t j = 0;
+            for (const char *q = ks; *q; q++) j = j * 31 + (unsigned char)*q;
+            j &= cap - 1;
+            while (seen[j] && strcmp(seen[j], ks)) j = (j + 1) & (cap - 1);
+            if (seen[j]) *row = i;
+            else if (!(seen[j] = strdup(ks))) rc = SG_ENOMEM;
+        }
+    }
+    for (size_t j = 0; seen && j < cap; j++) free(seen[j]);
+    free(seen);
+    size_t limit = *row; /* only rows before an in-batch duplicate can fail earlier */
+    for (int i = 0; i < 5 && !rc; i++) rc = sg_buf_puts(&a[i], "{");
+    for (size_t i = 0; i < limit && !rc; i++) {
+        char y[16];
+        snprintf(y, sizeof y, "%d", rows[i].measurement_year);
+        rc = arr_elem(&a[0], rows[i].member_hash, i == 0);
+        if (!rc) rc = arr_elem(&a[1], rows[i].measure_code, i == 0);
+        if (!rc) rc = arr_elem(&a[2], y, i == 0);
+        if (!rc) rc = arr_elem(&a[3], rows[i].model_version, i == 0);
+        if (!rc) rc = arr_elem(&a[4], rows[i].prediction_id, i == 0);
+    }
+    for (int i = 0; i < 5 && !rc; i++) rc = sg_buf_puts(&a[i], "}");
+    if (rc) {
+        rc = sg_errf(x->err, x->errlen, rc, "predictions: out of memory while diagnosing");
+    } else if (limit > 0) {
+        struct params p;
+        PGresult *r;
+        p_init(&p);
+        for (int i = 0; i < 5; i++) p_raw(&p, sg_buf_str(&a[i]));
+        rc = px_exec(x, &prediction_conflicts, &p, &r);
+        if (!rc && !g_null(r, 0, 0)) *row = (size_t)(g_ll(r, 0, 0) - 1);
+        if (!rc) PQclear(r);
+    }
+    for (int i = 0; i < 5; i++) sg_buf_fini(&a[i]);
+    sg_buf_fini(&key);
     return rc;
 }
 
@@ -776,6 +922,8 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     double t_sort = mono_ms();
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    /* Members first: a missing member is reported by row, before a million rows travel. */
+    if (!rc) rc = bump_members(&x, rows, n, now);
     double t_bump = mono_ms();
     if (!rc)
         rc = copy_start(&x, "predictions_copy",
@@ -808,23 +956,34 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
         if (copy_rc) rc = copy_rc;
     }
     double t_copy = mono_ms();
-    /* Member totals after the rows: the foreign key checks of COPY then read member rows that
-     * this transaction has not rewritten yet (measured: about twice as fast as the other way). */
-    if (!rc) rc = bump_members(&x, rows, n, now);
-    double t_members = mono_ms();
+    if (rc == SG_ECONFLICT && x.c && !x.broken) {
+        /* COPY does not say which row collided: roll back, then find it as SQLite reports it. */
+        size_t row = n;
+        int drc = px_cmd(&x, "ROLLBACK");
+        x.tx = 0;
+        if (!drc) drc = find_duplicate_row(&x, rows, n, &row);
+        if (!drc && row < n)
+            rc = sg_errf(err, errlen, SG_ECONFLICT,
+                         "rows[%zu]: duplicate prediction (member, measure, year, model_version)"
+                         " or prediction_id", row);
+    }
+    double t_members = t_copy;
     if (!rc) {
-        char cnt[32];
-        snprintf(cnt, sizeof cnt, "%zu", n);
-        const char *k[] = {"count"};
-        const char *v[] = {cnt};
-        rc = px_audit_kv(&x, a, "data_change", "prediction", NULL, "batch_create", 1, k, v, now);
+        char json[96];
+        if (n == 1)
+            snprintf(json, sizeof json, "{\"after\":{\"measure_code\":\"%s\",\"measurement_year\":%d}}",
+                     rows[0].measure_code, rows[0].measurement_year);
+        else
+            snprintf(json, sizeof json, "{\"count\":%zu}", n);
+        rc = px_audit(&x, a, "data_change", "prediction", n == 1 ? rows[0].prediction_id : NULL,
+                      n == 1 ? "create" : "batch_create", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     sg_buf_fini(&b);
     free(order);
-    LOG_DEBUG("event=prediction_batch rows=%zu sort_ms=%.0f copy_ms=%.0f members_ms=%.0f"
-              " commit_ms=%.0f rc=%d", n, t_sort - t0, t_copy - t_bump, t_members - t_copy,
+    LOG_DEBUG("event=prediction_batch rows=%zu sort_ms=%.0f members_ms=%.0f copy_ms=%.0f"
+              " commit_ms=%.0f rc=%d", n, t_sort - t0, t_bump - t_sort, t_copy - t_bump,
               mono_ms() - t_members, rc);
     return rc;
 }
@@ -833,13 +992,13 @@ STMT(prediction_select, 1, "SELECT " PRED_COLS " FROM predictions WHERE predicti
 STMT(prediction_by_member, 5,
      "SELECT " PRED_COLS " FROM predictions WHERE member_hash = $1"
      " AND ($2::text IS NULL OR measure_code = $2) AND ($3::int = 0 OR measurement_year = $3)"
-     " ORDER BY prediction_date DESC, prediction_id LIMIT $4 OFFSET $5");
+     " ORDER BY prediction_date DESC, prediction_id DESC LIMIT $4 OFFSET $5");
 STMT(prediction_by_member_count, 3,
      "SELECT count(*) FROM predictions WHERE member_hash = $1"
      " AND ($2::text IS NULL OR measure_code = $2) AND ($3::int = 0 OR measurement_year = $3)");
 STMT(prediction_latest, 2,
      "SELECT " PRED_COLS " FROM predictions WHERE member_hash = $1 AND measure_code = $2"
-     " ORDER BY prediction_date DESC, prediction_id LIMIT 1");
+     " ORDER BY prediction_date DESC, prediction_id DESC LIMIT 1");
 STMT(prediction_delete_old, 1, "DELETE FROM predictions WHERE prediction_date < $1");
 
 static int pg_prediction_get(struct store *st, const char *id, struct store_prediction *out,
@@ -952,11 +1111,9 @@ static int pg_prediction_delete_old(struct store *st, const struct store_actor *
     long long n = rc ? 0 : cmd_rows(r);
     PQclear(r);
     if (!rc) {
-        char cnt[32];
-        snprintf(cnt, sizeof cnt, "%lld", n);
-        const char *k[] = {"count", "before"};
-        const char *v[] = {cnt, before_ts};
-        rc = px_audit_kv(&x, a, "data_change", "prediction", NULL, "delete", 2, k, v, now);
+        char json[128];
+        snprintf(json, sizeof json, "{\"before\":\"%s\",\"deleted\":%lld}", before_ts, n);
+        rc = px_audit(&x, a, "data_change", "prediction", NULL, "delete_old", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -1033,9 +1190,12 @@ static int pg_snapshot_create(struct store *st, const struct store_actor *a,
         rc = px_exec(&x, &snapshot_insert, &p, NULL);
     }
     if (!rc) {
-        const char *k[] = {"contract_id"};
-        const char *v[] = {s->contract_id[0] ? s->contract_id : NULL};
-        rc = px_audit_kv(&x, a, "data_change", "snapshot", s->snapshot_id, "create", 1, k, v, now);
+        char year[16];
+        snprintf(year, sizeof year, "%d", s->measurement_year);
+        const char *k[] = {"contract_id", "measurement_year"};
+        const char *v[] = {s->contract_id[0] ? s->contract_id : NULL, year};
+        rc = px_audit_kv(&x, a, "data_change", "portfolio_snapshot", s->snapshot_id, "create", 2, k,
+                         v, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -1224,6 +1384,9 @@ static int pg_gap_create(struct store *st, const struct store_actor *a, const st
         p_opt(&p, g->completed_date);
         p_opt(&p, g->closed_date);
         rc = px_exec(&x, &gap_insert, &p, &r);
+        if (rc == SG_ECONFLICT)
+            rc = sg_errf(err, errlen, SG_ECONFLICT,
+                         "gap: a gap exists for this member, measure and year (or gap_id)");
     }
     if (!rc && cmd_rows(r) != 1) rc = sg_errf(err, errlen, SG_EINVAL, "member_hash: no such member");
     PQclear(r);
@@ -1372,7 +1535,7 @@ static int pg_gap_get_by_member(struct store *st, const struct store_actor *a,
     rc = fetch_list(&x, &gap_by_member, &p, (void **)&out->items, &out->n, sizeof *out->items,
                     dec_gap);
     if (!rc) out->total = (long long)out->n;
-    if (!rc) rc = audit_read(&x, a, "member", member_hash, "gaps", now);
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_gaps", now);
     px_close(&x);
     if (rc) store_gap_list_free(out);
     return rc;
@@ -1582,6 +1745,14 @@ static int pg_intervention_create(struct store *st, const struct store_actor *a,
     char codes[STORE_MAX_CODES * (STORE_CODE_LEN + 3) + 4];
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, iv.member_hash);
+        rc = px_exec(&x, &member_exists, &p, &r);
+        if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_EINVAL, "member_hash: no such member");
+        PQclear(r);
+        r = NULL;
+    }
     if (!rc && iv.gap_id[0]) {
         p_init(&p);
         p_str(&p, iv.gap_id);
@@ -1592,6 +1763,8 @@ static int pg_intervention_create(struct store *st, const struct store_actor *a,
         if (!rc && iv.n_measure_codes == 0) {
             g_copy(iv.measure_codes[0], sizeof iv.measure_codes[0], r, 0, 1);
             iv.n_measure_codes = 1;
+        } else if (!rc && strcmp(iv.measure_codes[0], g_str(r, 0, 1))) {
+            rc = sg_errf(err, errlen, SG_EINVAL, "measure_codes: must be the gap's measure");
         }
         PQclear(r);
         r = NULL;
@@ -1614,6 +1787,7 @@ static int pg_intervention_create(struct store *st, const struct store_actor *a,
         p_opt(&p, iv.outcome == STORE_OUTCOME_NONE ? NULL : store_outcome_name(iv.outcome));
         p_ll(&p, iv.n_measure_codes);
         rc = px_exec(&x, &iv_insert, &p, &r);
+        if (rc == SG_ECONFLICT) rc = sg_errf(err, errlen, SG_ECONFLICT, "intervention_id: exists");
         if (!rc) row_iv(r, 0, &after);
         PQclear(r);
     }
@@ -1655,7 +1829,7 @@ static int pg_intervention_get(struct store *st, const char *id, struct store_in
     rc = px_exec(&x, &iv_select, &p, &r);
     if (!rc) {
         if (PQntuples(r) == 1) row_iv(r, 0, out);
-        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "intervention_id: no such intervention");
+        else rc = sg_errf(err, errlen, SG_ENOTFOUND, "intervention: not found");
     }
     PQclear(r);
     px_close(&x);
@@ -1682,7 +1856,7 @@ static int pg_intervention_list(struct store *st, const struct store_actor *a,
     p.n = 2;
     if (!rc) rc = count_query(&x, &iv_list_count, &p, &total);
     if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
-    if (!rc && f->member_hash) rc = audit_read(&x, a, "member", f->member_hash, "interventions", now);
+    if (!rc && f->member_hash) rc = audit_read(&x, a, "member", f->member_hash, "read_interventions", now);
     px_close(&x);
     if (rc) store_intervention_list_free(out);
     return rc;
@@ -1747,7 +1921,7 @@ static int iv_lock(struct px *x, const char *id, struct store_intervention *out)
     int rc = px_exec(x, &iv_select_lock, &p, &r);
     if (rc) return rc;
     if (PQntuples(r) == 1) row_iv(r, 0, out);
-    else rc = sg_errf(x->err, x->errlen, SG_ENOTFOUND, "intervention_id: no such intervention");
+    else rc = sg_errf(x->err, x->errlen, SG_ENOTFOUND, "intervention: not found");
     PQclear(r);
     return rc;
 }
@@ -1764,7 +1938,10 @@ static int pg_intervention_update(struct store *st, const struct store_actor *a,
     if (!rc) rc = iv_lock(&x, id, &before);
     if (!rc) {
         n = before;
-        if (u->set_status) {
+        if (u->set_status && u->status == before.status) {
+            rc = sg_errf(err, errlen, SG_ETRANSITION, "status: already %s",
+                         store_iv_status_name(u->status));
+        } else if (u->set_status) {
             if (!store_iv_transition_ok(before.status, u->status))
                 rc = sg_errf(err, errlen, SG_ETRANSITION, "status: %s -> %s not allowed",
                              store_iv_status_name(before.status), store_iv_status_name(u->status));
@@ -1778,8 +1955,7 @@ static int pg_intervention_update(struct store *st, const struct store_actor *a,
         }
         if (!rc && u->set_scheduled_date) {
             if (n.status == STORE_IV_COMPLETED || n.status == STORE_IV_CANCELLED)
-                rc = sg_errf(err, errlen, SG_EINVAL,
-                             "scheduled_date: cannot reschedule a %s intervention",
+                rc = sg_errf(err, errlen, SG_EINVAL, "scheduled_date: the intervention is %s",
                              store_iv_status_name(n.status));
             else snprintf(n.scheduled_date, sizeof n.scheduled_date, "%s", u->scheduled_date);
         }
@@ -1851,7 +2027,7 @@ static int pg_intervention_get_bundles(struct store *st, const struct store_acto
     p_str(&p, member_hash);
     rc = fetch_list(&x, &iv_bundles, &p, (void **)&out->items, &out->n, sizeof *out->items, dec_iv);
     if (!rc) out->total = (long long)out->n;
-    if (!rc) rc = audit_read(&x, a, "member", member_hash, "bundles", now);
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_bundles", now);
     px_close(&x);
     if (rc) store_intervention_list_free(out);
     return rc;
@@ -2053,9 +2229,9 @@ static int pg_simulation_create(struct store *st, const struct store_actor *a,
         rc = px_exec(&x, &sim_insert, &p, NULL);
     }
     if (!rc) {
-        const char *k[] = {"strategy"};
-        const char *v[] = {s->strategy};
-        rc = px_audit_kv(&x, a, "data_change", "simulation", s->simulation_id, "create", 1, k, v,
+        const char *k[] = {"strategy", "contract_id"};
+        const char *v[] = {s->strategy, s->contract_id[0] ? s->contract_id : NULL};
+        rc = px_audit_kv(&x, a, "data_change", "simulation", s->simulation_id, "create", 2, k, v,
                          now);
     }
     if (!rc) rc = px_commit(&x);
@@ -2180,7 +2356,7 @@ STMT(log_stats_endpoints, 2,
      " FROM api_logs" LOG_WHERE " GROUP BY endpoint ORDER BY count(*) DESC, endpoint");
 STMT(log_slowest, 2,
      "SELECT " LOG_COLS " FROM api_logs WHERE timestamp >= $1"
-     " ORDER BY response_time_ms DESC, log_id LIMIT $2");
+     " ORDER BY response_time_ms DESC, log_id DESC LIMIT $2");
 STMT(log_errors, 2,
      "SELECT " LOG_COLS " FROM api_logs WHERE timestamp >= $1 AND status_code >= 400"
      " ORDER BY timestamp DESC, log_id DESC LIMIT $2");
@@ -2394,10 +2570,11 @@ static int pg_audit_verify(struct store *st, struct store_audit_verify *out, cha
             }
             out->rows_checked++;
             const char *reason = NULL;
-            if (!first && row.audit_id != last_id + 1) reason = "gap in ids";
-            else if (!first && strcmp(row.prev_hash, last_hash)) reason = "prev_hash mismatch";
+            if (!first && row.audit_id != last_id + 1) reason = "gap in audit ids (row deleted)";
+            else if (!first && strcmp(row.prev_hash, last_hash))
+                reason = "prev_hash does not match the previous row";
             else if (store_audit_hash(&row, h)) rc = SG_EINTERNAL;
-            else if (strcmp(h, row.hash)) reason = "hash mismatch";
+            else if (strcmp(h, row.hash)) reason = "hash does not match the row's content";
             if (reason) {
                 out->ok = 0;
                 out->first_bad_id = row.audit_id;
@@ -2410,6 +2587,21 @@ static int pg_audit_verify(struct store *st, struct store_audit_verify *out, cha
         }
         PQclear(r);
         if (nt < AUDIT_WALK_CHUNK) break;
+    }
+    /* The last row must be the chain head: a truncated tail leaves every link intact. */
+    if (!rc && out->ok) {
+        PGresult *r = NULL;
+        rc = px_exec(&x, &audit_head_get, NULL, &r);
+        if (!rc && PQntuples(r) == 1) {
+            long long head_id = g_ll(r, 0, 0);
+            if (first ? head_id != 0 : (head_id != last_id || strcmp(g_str(r, 0, 1), last_hash))) {
+                out->ok = 0;
+                out->first_bad_id = first ? head_id : last_id;
+                snprintf(out->reason, sizeof out->reason,
+                         "chain head does not match the last row (rows removed)");
+            }
+        }
+        PQclear(r);
     }
     if (rc == SG_EINTERNAL) sg_errf(err, errlen, rc, "audit verify: hashing failed");
     if (!rc) rc = px_commit(&x);
@@ -2476,6 +2668,12 @@ static int pg_measure_result_upsert_batch(struct store *st, const struct store_a
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    if (!rc) {
+        struct member_set ms;
+        rc = member_set_build(&x, rows, n, mr_member, &ms);
+        if (!rc) rc = check_members(&x, rows, n, mr_member, &ms);
+        member_set_fini(&ms);
+    }
     if (!rc) rc = px_cmd(&x, mr_stage_sql);
     if (!rc)
         rc = copy_start(&x, "measure_results_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
@@ -2504,9 +2702,9 @@ static int pg_measure_result_upsert_batch(struct store *st, const struct store_a
     if (!rc) {
         char cnt[32];
         snprintf(cnt, sizeof cnt, "%zu", n);
-        const char *k[] = {"count"};
-        const char *v[] = {cnt};
-        rc = px_audit_kv(&x, a, "data_change", "measure_result", NULL, "upsert", 1, k, v, now);
+        char json[64];
+        snprintf(json, sizeof json, "{\"count\":%s}", cnt);
+        rc = px_audit(&x, a, "data_change", "measure_result", NULL, "upsert_batch", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -2632,7 +2830,10 @@ static int pg_measure_upsert_batch(struct store *st, const struct store_actor *a
         p_ll(&p, m->display_precision);
         p_bool(&p, m->member_level);
         rc = px_exec(&x, &measure_upsert, &p, NULL);
-        if (rc) {
+        if (rc == SG_ECONFLICT) {
+            rc = sg_errf(err, errlen, SG_ECONFLICT,
+                         "rows[%zu].cms_id: used by another measure of that star year", i);
+        } else if (rc) {
             char inner[SG_ERRLEN];
             snprintf(inner, sizeof inner, "%s", err ? err : "");
             sg_errf(err, errlen, rc, "rows[%zu]: %s", i, inner);
@@ -2641,9 +2842,9 @@ static int pg_measure_upsert_batch(struct store *st, const struct store_actor *a
     if (!rc) {
         char cnt[32];
         snprintf(cnt, sizeof cnt, "%zu", n);
-        const char *k[] = {"count"};
-        const char *v[] = {cnt};
-        rc = px_audit_kv(&x, a, "data_change", "measure", NULL, "upsert", 1, k, v, now);
+        char json[64];
+        snprintf(json, sizeof json, "{\"count\":%s}", cnt);
+        rc = px_audit(&x, a, "data_change", "measure", NULL, "upsert_batch", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -2731,6 +2932,8 @@ static int pg_api_key_create(struct store *st, const struct store_actor *a,
         p_str(&p, store_role_name(k->role));
         p_str(&p, k->created_at[0] ? k->created_at : now);
         rc = px_exec(&x, &key_insert, &p, NULL);
+        if (rc == SG_ECONFLICT)
+            rc = sg_errf(err, errlen, SG_ECONFLICT, "name: a key with this name (or hash) exists");
     }
     if (!rc) {
         const char *kk[] = {"name", "role"};
@@ -2802,9 +3005,8 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
     }
     PQclear(r);
     if (!rc) {
-        const char *k[] = {"name"};
-        const char *v[] = {name};
-        rc = px_audit_kv(&x, a, "security", "api_key", name, "revoke", 1, k, v, now);
+        rc = px_audit(&x, a, "security", "api_key", name, "revoke",
+                      "{\"after\":{\"revoked\":true}}", now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -2815,7 +3017,7 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
 
 #define HIST_UNION                                                                             \
     "SELECT 0 AS kind, '' AS id, measure_code, measurement_year, evaluated_at AS at,"          \
-    " CASE WHEN denominator_exclusion THEN 'excluded' WHEN numerator THEN 'numerator'"          \
+    " CASE WHEN numerator THEN 'numerator' WHEN denominator_exclusion THEN 'excluded'"          \
     " WHEN denominator THEN 'denominator' WHEN initial_population THEN 'population'"            \
     " ELSE 'none' END AS status, NULL::float8 AS value FROM measure_results"                    \
     " WHERE member_hash = $1"                                                                   \
@@ -2833,7 +3035,6 @@ STMT(hist_count, 1,
      " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"
      " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"
      " + (SELECT count(*) FROM interventions WHERE member_hash = $1)");
-STMT(member_exists, 1, "SELECT 1 FROM members WHERE member_hash = $1");
 
 static int dec_hist(const PGresult *r, int i, void *it)
 {
@@ -2874,7 +3075,7 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
                         dec_hist);
     }
     if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
-    if (!rc) rc = audit_read(&x, a, "member", member_hash, "history", now);
+    if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_history", now);
     px_close(&x);
     if (rc) store_history_list_free(out);
     return rc;
@@ -2974,6 +3175,14 @@ static int pg_maintain(struct store *st, const char *api_before_ts, const char *
     memset(out, 0, sizeof *out);
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    /* Take the chain head first, as every writer does before it touches audit_log: dropping an
+     * audit_log partition locks the parent table, and the opposite order could deadlock with a
+     * writer that holds the head and waits to insert. */
+    if (!rc) {
+        PGresult *r = NULL;
+        rc = px_exec(&x, &audit_head_lock, NULL, &r);
+        PQclear(r);
+    }
     int year = 0, month = 0;
     if (!rc && sscanf(now, "%4d-%2d", &year, &month) != 2)
         rc = sg_errf(err, errlen, SG_EINVAL, "now: not a timestamp");
@@ -3005,13 +3214,11 @@ static int pg_maintain(struct store *st, const char *api_before_ts, const char *
         PQclear(r);
     }
     if (!rc) {
-        char a1[32], a2[32], pc[16];
-        snprintf(a1, sizeof a1, "%lld", out->api_logs_deleted);
-        snprintf(a2, sizeof a2, "%lld", out->audit_deleted);
-        snprintf(pc, sizeof pc, "%d", out->partitions_created);
-        const char *k[] = {"api_logs_deleted", "audit_deleted", "partitions_created"};
-        const char *v[] = {a1, a2, pc};
-        rc = px_audit_kv(&x, NULL, "maintenance", "database", NULL, "maintain", 3, k, v, now);
+        char json[192];
+        snprintf(json, sizeof json,
+                 "{\"api_logs_deleted\":%lld,\"audit_deleted\":%lld,\"partitions_created\":%d}",
+                 out->api_logs_deleted, out->audit_deleted, out->partitions_created);
+        rc = px_audit(&x, NULL, "maintenance", "database", NULL, "retention", json, now);
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
@@ -3537,5 +3744,13 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
     *out = &s->base;
+    return SG_OK;
+}
+
+int store_pg_pool_stats(struct store *st, struct pg_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!st || st->ops != &pg_ops) return SG_EUNSUPPORTED;
+    pg_pool_stats(S(st)->pool, out);
     return SG_OK;
 }

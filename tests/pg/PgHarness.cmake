@@ -6,6 +6,7 @@
 # The test runs through `pg_harness.sh exec`, which (re)creates database `dbname` (default: the
 # test name, lower-cased, non-alphanumerics replaced by '_') on the private server and runs the
 # command with SG_TEST_PG_URL set to its URL; an argument "@PG_URL@" is replaced by the URL too.
+# COMMAND may name a target defined earlier, or use $<TARGET_FILE:tgt> for one defined later.
 # Every test gets its own database, so pg tests may run in parallel. The server starts before the
 # first such test (pg_harness_start, FIXTURES_SETUP) and is stopped and removed after the last
 # (pg_harness_stop, FIXTURES_CLEANUP). Missing PostgreSQL binaries make pg_harness_start fail,

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/migrate.h"
 #include "db/pg_pool.h"
+#include "db/store.h"
 
 static const char *url(void)
 {
@@ -260,6 +262,44 @@ static void test_reconnect_after_restart(void **state)
     pg_pool_free(p);
 }
 
+/* Through the store: a server restart between two operations, faster than the idle check, is
+ * absorbed by the one retry on a fresh connection (the first statement failed, nothing done). */
+static void test_store_survives_restart(void **state)
+{
+    (void)state;
+    const char *harness = getenv("SG_PG_HARNESS"), *st_dir = getenv("SG_PG_STATE");
+    if (!harness || !st_dir) fail_msg("SG_PG_HARNESS/SG_PG_STATE not set: run through pg_harness.sh");
+    char err[SG_ERRLEN];
+    struct store *st;
+    struct sg_config cfg;
+    assert_int_equal(sg_config_init(&cfg), SG_OK);
+    cfg.pool_min = 2;
+    cfg.pool_max = 2;
+    assert_int_equal(store_open(url(), &cfg, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    struct store_member m = {.active = 1, .dual_eligible = -1, .lis = -1, .disabled = -1}, got;
+    memset(m.member_hash, 'a', 64);
+    m.member_hash[64] = '\0';
+    snprintf(m.contract_id, sizeof m.contract_id, "H0001");
+    struct store_actor actor = {"tester", NULL};
+    assert_int_equal(store_member_create(st, &actor, &m, err, sizeof err), SG_OK);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' restart '%s'", harness, st_dir);
+    assert_int_equal(system(cmd), 0);
+    /* Both pooled connections are dead now; each operation must still succeed. */
+    for (int i = 0; i < 3; i++) {
+        int rc = store_member_get(st, m.member_hash, &got, err, sizeof err);
+        if (rc) fail_msg("member_get after restart: %s", err);
+        assert_string_equal(got.contract_id, "H0001");
+    }
+    assert_int_equal(store_member_update_activity(st, &actor, m.member_hash, 0, err, sizeof err), SG_OK);
+    struct store_audit_verify v;
+    assert_int_equal(store_audit_verify(st, &v, err, sizeof err), SG_OK);
+    assert_true(v.ok);
+    assert_int_equal(v.rows_checked, 2);
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_prepare_lazily),
         cmocka_unit_test(test_max_lifetime),
         cmocka_unit_test(test_reconnect_after_restart),
+        cmocka_unit_test(test_store_survives_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,172 @@
+/* test_pg_partitions.c: monthly partitions and retention of api_logs and audit_log on PostgreSQL.
+ *
+ * Against a fresh database of the harness (SG_TEST_PG_URL): the migration creates the current and
+ * next two months; store_maintain creates the month after (moving rows that had landed in the
+ * DEFAULT partition into it), drops api_logs months entirely past the retention and deletes older
+ * rows left in the boundary month, and never removes audit_log rows younger than 7 years even when
+ * asked for 10 days. Expected values are computed here from the dates the test writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/migrate.h"
+#include "db/pg_pool.h"
+#include "db/store.h"
+
+static const char *url(void)
+{
+    const char *u = getenv("SG_TEST_PG_URL");
+    if (!u) fail_msg("SG_TEST_PG_URL is not set: run through pg_harness.sh exec");
+    return u;
+}
+
+static PGconn *db;
+
+static PGresult *q(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    return r;
+}
+
+static long long q_ll(const char *sql)
+{
+    PGresult *r = q(sql);
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* "YYYYMM" of the month `k` months from now (UTC). */
+static void month_tag(int k, char out[16])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int m = tm.tm_year * 12 + tm.tm_mon + k;
+    snprintf(out, 16, "%04d%02d", m / 12 + 1900, m % 12 + 1);
+}
+
+static int partition_exists(const char *parent, int k)
+{
+    char tag[16], sql[256];
+    month_tag(k, tag);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_class WHERE relname = '%s_p%s'", parent, tag);
+    return (int)q_ll(sql);
+}
+
+static void test_partitions_and_retention(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN];
+    struct store *st;
+    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    db = PQconnectdb(url());
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PQclear(q("SET TimeZone = 'UTC'"));
+
+    /* The migration made this month and the next two, for both tables. */
+    for (int k = 0; k <= 2; k++) {
+        assert_int_equal(partition_exists("api_logs", k), 1);
+        assert_int_equal(partition_exists("audit_log", k), 1);
+    }
+    assert_int_equal(partition_exists("api_logs", 3), 0);
+
+    /* api_logs rows: 100 days old (default partition: no month exists for it yet), in a month
+     * partition 6 months back, one in 3 months (default partition until maintain), one now. */
+    PQclear(q("SELECT stargap_ensure_month('api_logs', (now() - interval '6 months')::date)"));
+    PQclear(q("INSERT INTO api_logs (request_id, endpoint, method, status_code, response_time_ms,"
+              " timestamp) VALUES"
+              " ('r1', '/x', 'GET', 200, 1, now() - interval '100 days'),"
+              " ('r2', '/x', 'GET', 200, 1, date_trunc('month', now() - interval '6 months') + interval '1 day'),"
+              " ('r3', '/x', 'GET', 200, 1, date_trunc('month', now()) + interval '3 months 2 days'),"
+              " ('r4', '/x', 'GET', 200, 1, now())"));
+    assert_int_equal(q_ll("SELECT count(*) FROM api_logs_default"), 2);
+
+    /* audit_log rows 6 and 8 years old, each in its own month partition. They are outside the
+     * chain (ids far above it); retention looks only at time. */
+    PQclear(q("SELECT stargap_ensure_month('audit_log', (now() - interval '6 years')::date),"
+              " stargap_ensure_month('audit_log', (now() - interval '8 years')::date)"));
+    PQclear(q("INSERT INTO audit_log (audit_id, event_type, entity_type, action, user_id,"
+              " timestamp, prev_hash, hash) VALUES"
+              " (900001, 'security', 'test', 'old6', 'u', now() - interval '6 years', repeat('0', 64), repeat('a', 64)),"
+              " (900002, 'security', 'test', 'old8', 'u', now() - interval '8 years', repeat('0', 64), repeat('b', 64))"));
+
+    struct store_maintain_report rep;
+    assert_int_equal(store_maintain(st, 90, 10, &rep, err, sizeof err), SG_OK);
+    /* Created: month +3 for both tables (months 0..2 existed). */
+    assert_int_equal(rep.partitions_created, 2);
+    assert_int_equal(partition_exists("api_logs", 3), 1);
+    assert_int_equal(partition_exists("audit_log", 3), 1);
+    /* r3 moved out of the default partition into its month. */
+    char tag[16], sql[256];
+    month_tag(3, tag);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM api_logs WHERE request_id = 'r3' AND tableoid = 'api_logs_p%s'::regclass",
+             tag);
+    assert_int_equal(q_ll(sql), 1);
+    /* api_logs: r1 (100 days) and r2 (6 months, its whole partition dropped) are gone. */
+    assert_int_equal(rep.api_logs_deleted, 2);
+    assert_int_equal(partition_exists("api_logs", -6), 0);
+    assert_int_equal(q_ll("SELECT count(*) FROM api_logs"), 2);
+    /* audit_log: asked for 10 days, clamped to 7 years: the 8-year row goes, the 6-year one and
+     * today's rows stay. */
+    assert_int_equal(rep.audit_deleted, 1);
+    assert_int_equal(q_ll("SELECT count(*) FROM audit_log WHERE action = 'old6'"), 1);
+    assert_int_equal(q_ll("SELECT count(*) FROM audit_log WHERE action = 'old8'"), 0);
+    assert_int_equal(partition_exists("audit_log", -96), 0);
+    assert_int_equal(partition_exists("audit_log", -72), 1);
+    /* The maintenance run itself is audited (in the chain). */
+    assert_int_equal(q_ll("SELECT count(*) FROM audit_log WHERE event_type = 'maintenance'"), 1);
+
+    /* A second run creates nothing and deletes nothing. */
+    assert_int_equal(store_maintain(st, 90, 10, &rep, err, sizeof err), SG_OK);
+    assert_int_equal(rep.partitions_created, 0);
+    assert_int_equal(rep.api_logs_deleted, 0);
+    assert_int_equal(rep.audit_deleted, 0);
+
+    PQfinish(db);
+    store_close(st);
+}
+
+/* The pool counters reach the service through the store (for /metrics). */
+static void test_pool_stats_through_store(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN];
+    struct sg_config cfg;
+    assert_int_equal(sg_config_init(&cfg), SG_OK);
+    cfg.pool_min = 2;
+    cfg.pool_max = 3;
+    struct store *st;
+    assert_int_equal(store_open(url(), &cfg, &st, err, sizeof err), SG_OK);
+    struct pg_pool_stats ps;
+    assert_int_equal(store_pg_pool_stats(st, &ps), SG_OK);
+    assert_int_equal(ps.total, 2);
+    assert_int_equal(ps.idle, 2);
+    assert_int_equal(ps.in_use, 0);
+    assert_int_equal(ps.max, 3);
+    store_close(st);
+    assert_int_equal(store_open("sqlite::memory:", NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(store_pg_pool_stats(st, &ps), SG_EUNSUPPORTED);
+    assert_int_equal(ps.total, 0);
+    store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partitions_and_retention),
+        cmocka_unit_test(test_pool_stats_through_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
