@@ -72,6 +72,9 @@ struct gbdt_prep {
     uint8_t *path_slot;
     uint32_t *leaf_feat;
     double *coef;
+    /* trees of at most 64 nodes: per leaf slot, the path nodes (bit mask) and their directions,
+     * so a leaf's satisfaction pattern is a few word operations */
+    uint64_t *slot_mask, *slot_dir;
     double expected; /* base + sum of per-tree expected values */
     uint32_t max_nodes;
 };
@@ -92,6 +95,8 @@ static void prep_free(struct gbdt_prep *pp)
     free(pp->path_slot);
     free(pp->leaf_feat);
     free(pp->coef);
+    free(pp->slot_mask);
+    free(pp->slot_dir);
     free(pp);
 }
 
@@ -295,7 +300,9 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
     }
     pp->expected = expected;
     pp->coef = malloc((ncoef ? ncoef : 1) * sizeof *pp->coef);
-    if (!pp->coef) goto fail;
+    pp->slot_mask = calloc(nfeat ? nfeat : 1, sizeof *pp->slot_mask);
+    pp->slot_dir = calloc(nfeat ? nfeat : 1, sizeof *pp->slot_dir);
+    if (!pp->coef || !pp->slot_mask || !pp->slot_dir) goto fail;
     for (size_t t = 0; t < T; t++) {
         const struct gbdt_tree *tr = &m->trees[t];
         for (size_t l = pp->leaf_off[t]; l < pp->leaf_off[t + 1]; l++) {
@@ -310,6 +317,12 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
                 leaf_node = child;
             }
             if (L->d) leaf_coefficients(tr->nodes[leaf_node].value, z, L->d, pp->coef + L->coef);
+            if (tr->n_nodes <= 64)
+                for (int k = 0; k < L->len; k++) {
+                    uint64_t bit = (uint64_t)1 << pp->path_node[L->path + k];
+                    pp->slot_mask[L->feat + pp->path_slot[L->path + k]] |= bit;
+                    if (pp->path_dir[L->path + k]) pp->slot_dir[L->feat + pp->path_slot[L->path + k]] |= bit;
+                }
         }
     }
     m->prep = pp;
@@ -393,6 +406,23 @@ int gbdt_shap(const struct gbdt *m, const float *x, double *phi, double *base)
     if (!goes) return SG_ENOMEM;
     for (size_t t = 0; t < m->n_trees; t++) {
         const struct gbdt_tree *tr = &m->trees[t];
+        if (tr->n_nodes <= 64) {
+            /* bit i of g: x goes right at node i (leaves: threshold NaN, never) */
+            const size_t o = pp->off[t];
+            uint64_t g = 0;
+            for (uint32_t i = 0; i < tr->n_nodes; i++)
+                g |= (uint64_t)(x[pp->feat[o + i]] >= pp->thr[o + i]) << i;
+            for (size_t l = pp->leaf_off[t]; l < pp->leaf_off[t + 1]; l++) {
+                const struct shap_leaf *L = &pp->leaves[l];
+                const uint64_t *sm = pp->slot_mask + L->feat, *sd = pp->slot_dir + L->feat;
+                unsigned mask = 0;
+                for (int k = 0; k < L->d; k++) mask |= (unsigned)(((g ^ sd[k]) & sm[k]) == 0) << k;
+                const double *c = pp->coef + L->coef + (size_t)mask * L->d;
+                const uint32_t *f = pp->leaf_feat + L->feat;
+                for (int k = 0; k < L->d; k++) phi[f[k]] += c[k];
+            }
+            continue;
+        }
         for (uint32_t i = 0; i < tr->n_nodes; i++) {
             const struct gbdt_node *n = &tr->nodes[i];
             goes[i] = n->feature >= 0 && x[n->feature] >= n->threshold;

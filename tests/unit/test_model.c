@@ -327,6 +327,18 @@ static void test_treeshap_trained(void **state)
     assert_true(g.n_trees >= 1);
     for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
     gbdt_free_members(&g);
+    /* trees of more than 64 nodes take the general path of gbdt_shap */
+    prm.max_depth = 7;
+    prm.max_leaves = 60;
+    prm.min_child_weight = 1.0;
+    prm.max_trees = 5;
+    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err), SG_OK);
+    uint32_t most = 0;
+    for (size_t t = 0; t < g.n_trees; t++)
+        if (g.trees[t].n_nodes > most) most = g.trees[t].n_nodes;
+    assert_true(most > 64);
+    for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
+    gbdt_free_members(&g);
     free(rows);
     free(y);
     model_matrix_fini(&X);
@@ -464,6 +476,71 @@ static void test_gbdt_threads_identical(void **state)
     model_matrix_fini(&X);
 }
 
+/* A heavily over-penalized logistic regression predicts nearly the base rate for everyone: its
+ * validation ECE is large, so Platt scaling must be applied, and the explanation must stay
+ * additive on the calibrated log-odds scale. */
+static void test_calibration_applied(void **state)
+{
+    (void)state;
+    struct model_matrix X;
+    size_t n = 8000;
+    uint8_t *y = malloc(n);
+    make_data(&X, y, n, 4, 21);
+    struct model_train_params prm;
+    model_train_params_default(&prm);
+    prm.force_kind = MODEL_LOGREG;
+    prm.lr.l2 = 1000.0;
+    struct model *m;
+    char err[SG_ERRLEN];
+    assert_int_equal(model_train(&X, y, "COL", 2025, &prm, &m, err, sizeof err), SG_OK);
+    assert_true(m->valid_ece_raw > prm.ece_max);
+    assert_int_equal(m->calibrated, 1);
+    assert_true(m->platt_a > 1.0); /* shrunken log-odds are stretched back */
+    assert_true(m->test.ece < m->valid_ece_raw);
+    assert_true(isnan(m->cv_auc_logreg) && isnan(m->cv_auc_gbdt)); /* choice skipped */
+    double phi[4];
+    struct model_explanation ex;
+    const float *x = model_matrix_row(&X, 3);
+    assert_int_equal(model_explain(m, x, phi, &ex), SG_OK);
+    double s = ex.base;
+    for (int j = 0; j < 4; j++) s += phi[j];
+    assert_true(fabs(s - ex.margin) < 1e-9);
+    assert_true(fabs(ex.probability - 1.0 / (1.0 + exp(-ex.margin))) < 1e-15);
+    assert_int_equal(ex.n_top, 4); /* fewer features than MODEL_TOP_K */
+    model_free(m);
+    free(y);
+    model_matrix_fini(&X);
+}
+
+/* The recommendation names the measure's action and the drivers that raise the risk. */
+static void test_recommendation_text(void **state)
+{
+    (void)state;
+    struct model_explanation ex = {.probability = 0.8, .margin = 1.386, .base = 0.0, .n_top = 3};
+    ex.top[0] = (struct model_top_feature){"prior_KED_met", 0.0, 1.1};
+    ex.top[1] = (struct model_top_feature){"dual", 1.0, 0.4};
+    ex.top[2] = (struct model_top_feature){"pcp_visits", 6.0, -0.3};
+    struct sg_buf b;
+    sg_buf_init(&b, 4096);
+    assert_int_equal(model_recommendation("KED", &ex, &b), SG_OK);
+    const char *t = sg_buf_str(&b);
+    assert_non_null(strstr(t, "eGFR"));
+    assert_non_null(strstr(t, "uACR"));
+    assert_non_null(strstr(t, "KED was not met last year"));
+    assert_non_null(strstr(t, "dual eligible"));
+    assert_null(strstr(t, "pcp_visits")); /* lowers the risk: not a driver */
+    assert_non_null(strstr(t, "also open last year"));
+    sg_buf_fini(&b);
+    sg_buf_init(&b, 4096);
+    ex.probability = 0.2;
+    ex.top[0].impact = -1.0;
+    ex.top[1].impact = -0.2;
+    assert_int_equal(model_recommendation("XYZ", &ex, &b), SG_OK);
+    assert_non_null(strstr(sg_buf_str(&b), "Close the XYZ gap"));
+    assert_non_null(strstr(sg_buf_str(&b), "No single factor"));
+    sg_buf_fini(&b);
+}
+
 static void test_tier_and_inputs(void **state)
 {
     (void)state;
@@ -565,6 +642,8 @@ int main(void)
         cmocka_unit_test(test_treeshap_trained),
         cmocka_unit_test(test_train_determinism_roundtrip),
         cmocka_unit_test(test_gbdt_threads_identical),
+        cmocka_unit_test(test_calibration_applied),
+        cmocka_unit_test(test_recommendation_text),
         cmocka_unit_test(test_tier_and_inputs),
         cmocka_unit_test(test_features),
     };

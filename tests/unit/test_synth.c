@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -228,12 +229,37 @@ static void test_errors(void **state)
     assert_int_equal(access("/nonexistent/dir/members.csv", F_OK), -1);
 }
 
+/* The command: writes the four files, refuses --format fhir and bad arguments. */
+static void test_cli(void **state)
+{
+    (void)state;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s generate --members 2000 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    for (int k = 0; k < 4; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s", dir_c, FILES[k]);
+        assert_int_equal(access(p, R_OK), 0);
+    }
+    snprintf(cmd, sizeof cmd, "%s generate --members 20 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s --format fhir >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(cmd, sizeof cmd, "%s generate --members 20 --contracts 3 --years 2024 "
+             "--out %s >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_calibration_and_rules),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
