@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the HTTP benchmark. Loads a database (http_bench_load), starts `stargap serve` on a free
-# loopback port with the rate limit lifted, and runs wrk against the four endpoints, then one run
-# holding 10,000 keep-alive connections on GET /gaps/{id}. Prints one RESULT line per run.
+# loopback port with the rate limit lifted, and runs wrk against the four endpoints; then GET
+# /gaps/{id} with 64 wrk connections while http_hold keeps 10,000 more keep-alive connections open
+# (HOLD line), and once with all 10,000 connections driven by wrk. Prints one RESULT line per run.
 #
 #   bench/http/run.sh BUILD_DIR DB_URL WORKDIR [DURATION_S]
 # DB_URL must name an empty database (sqlite:PATH or postgres://...). WORKDIR receives the key,
@@ -36,8 +37,18 @@ run() { # run MODE THREADS CONNECTIONS DURATION
   SG_MODE=$1 SG_THREADS=$2 wrk -t "$2" -c "$3" -d "$4"s --latency --timeout 10s -s "$lua" "$url" |
     grep RESULT | sed "s/^RESULT/RESULT db=${db%%:*} conns=$3/"
 }
+hold() { # hold N: N idle keep-alive connections (one request each per 10 s) during a wrk run
+  "$build/bench/http/http_hold" 127.0.0.1 "$port" "$1" $((dur + 20)) 10 >"$work/hold.out" 2>"$work/hold.err" &
+  hpid=$!
+  for _ in $(seq 200); do grep -q "connections open" "$work/hold.err" 2>/dev/null && break; sleep 0.1; done
+  cat "$work/hold.err" >&2
+  run gap 2 64 "$dur" | sed "s/conns=64/conns=64+$1held/"
+  wait $hpid || true
+  cat "$work/hold.out"
+}
 run gap 2 64 "$dur"
 run gaps_list 2 64 "$dur"
 run history 2 64 "$dur"
+hold 10000
 run gap 2 10000 "$dur"
 run patch 2 64 "$dur"
