@@ -44,7 +44,8 @@ static double now(void)
 
 static void date(char *out, int y)
 {
-    sprintf(out, "%04d-%02d-%02dT%02d:%02d:00Z", y, 1 + (int)rnd(12), 1 + (int)rnd(28), (int)rnd(24), (int)rnd(60));
+    sprintf(out, "%04d-%02d-%02dT%02d:%02d:00Z", y, 1 + (int)rnd(12), 1 + (int)rnd(28),
+            (int)rnd(24), (int)rnd(60));
 }
 
 static int put(struct sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
@@ -63,12 +64,18 @@ static int gen_patient(struct sg_buf *b, long i)
     char pid[32], d1[32], d2[32];
     sprintf(pid, "p%ld", i);
     int by = 1940 + (int)rnd(65);
-    int rc = put(b, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":"
-                    "\"Patient\",\"id\":\"%s\",\"meta\":{\"profile\":[\"http://hl7.org/fhir/us/qicore/StructureDefinition/"
-                    "qicore-patient\"]},\"identifier\":[{\"type\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/"
-                    "CodeSystem/v2-0203\",\"code\":\"MB\"}]},\"value\":\"M%08ld\"}],\"name\":[{\"family\":\"Synthetic\","
-                    "\"given\":[\"Pat\"]}],\"gender\":\"%s\",\"birthDate\":\"%04d-%02d-%02d\"}}",
-                 pid, i, rnd(2) ? "female" : "male", by, 1 + rnd(12), 1 + rnd(28));
+    int rc = put(
+        b,
+        "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{"
+        "\"resourceType\":"
+        "\"Patient\",\"id\":\"%s\",\"meta\":{\"profile\":[\"http://hl7.org/fhir/us/qicore/"
+        "StructureDefinition/"
+        "qicore-patient\"]},\"identifier\":[{\"type\":{\"coding\":[{\"system\":\"http://"
+        "terminology.hl7.org/"
+        "CodeSystem/"
+        "v2-0203\",\"code\":\"MB\"}]},\"value\":\"M%08ld\"}],\"name\":[{\"family\":\"Synthetic\","
+        "\"given\":[\"Pat\"]}],\"gender\":\"%s\",\"birthDate\":\"%04d-%02d-%02d\"}}",
+        pid, i, rnd(2) ? "female" : "male", by, 1 + rnd(12), 1 + rnd(28));
     static const char *const visits[] = {"99202", "99203", "99212", "99213", "99214"};
     int nres = 15 + (int)rnd(31);
     for (int k = 0; k < nres && rc == SG_OK; k++) {
@@ -80,78 +87,126 @@ static int gen_patient(struct sg_buf *b, long i)
         rc = put(b, ",{\"resource\":");
         if (rc) break;
         switch (kind) {
-        case 0: case 1: case 2:
-            rc = put(b, "{\"resourceType\":\"Encounter\",\"id\":\"e%d\",\"status\":\"finished\",\"class\":{\"system\":"
-                        "\"http://terminology.hl7.org/CodeSystem/v3-ActCode\",\"code\":\"AMB\"},\"type\":[{\"coding\":[{"
-                        "\"system\":\"" CPT "\",\"code\":\"%s\"}]}],\"subject\":{\"reference\":\"Patient/%s\"},"
-                        "\"period\":{\"start\":\"%s\",\"end\":\"%s\"}}",
+        case 0:
+        case 1:
+        case 2:
+            rc = put(b,
+                     "{\"resourceType\":\"Encounter\",\"id\":\"e%d\",\"status\":\"finished\","
+                     "\"class\":{\"system\":"
+                     "\"http://terminology.hl7.org/CodeSystem/"
+                     "v3-ActCode\",\"code\":\"AMB\"},\"type\":[{\"coding\":[{"
+                     "\"system\":\"" CPT
+                     "\",\"code\":\"%s\"}]}],\"subject\":{\"reference\":\"Patient/%s\"},"
+                     "\"period\":{\"start\":\"%s\",\"end\":\"%s\"}}",
                      k, visits[rnd(5)], pid, d1, d2);
             break;
         case 3:
-            rc = put(b, "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":\"http://terminology"
-                        ".hl7.org/CodeSystem/condition-clinical\",\"code\":\"%s\"}]},\"category\":[{\"coding\":[{\"system\":"
-                        "\"http://terminology.hl7.org/CodeSystem/condition-category\",\"code\":\"problem-list-item\"}]}],"
-                        "\"code\":{\"coding\":[{\"system\":\"" ICD "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":"
-                        "\"Patient/%s\"},\"onsetDateTime\":\"%s\"}",
-                     rnd(5) ? "active" : "resolved", rnd(2) ? "I10" : (rnd(2) ? "E11.9" : "J45.909"), pid, d1);
+            rc = put(
+                b,
+                "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":"
+                "\"http://terminology"
+                ".hl7.org/CodeSystem/"
+                "condition-clinical\",\"code\":\"%s\"}]},\"category\":[{\"coding\":[{\"system\":"
+                "\"http://terminology.hl7.org/CodeSystem/"
+                "condition-category\",\"code\":\"problem-list-item\"}]}],"
+                "\"code\":{\"coding\":[{\"system\":\"" ICD
+                "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":"
+                "\"Patient/%s\"},\"onsetDateTime\":\"%s\"}",
+                rnd(5) ? "active" : "resolved", rnd(2) ? "I10" : (rnd(2) ? "E11.9" : "J45.909"),
+                pid, d1);
             break;
-        case 4: case 5:
-            rc = put(b, "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"
-                        "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"vital-signs\"}]}],"
-                        "\"code\":{\"coding\":[{\"system\":\"" LNC "\",\"code\":\"85354-9\"}]},\"subject\":{\"reference\":"
-                        "\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/e%d\"},\"effectiveDateTime\":\"%s\","
-                        "\"component\":[{\"code\":{\"coding\":[{\"system\":\"" LNC "\",\"code\":\"8480-6\"}]},"
-                        "\"valueQuantity\":{\"value\":%d,\"unit\":\"mmHg\",\"system\":\"http://unitsofmeasure.org\","
-                        "\"code\":\"mm[Hg]\"}},{\"code\":{\"coding\":[{\"system\":\"" LNC "\",\"code\":\"8462-4\"}]},"
-                        "\"valueQuantity\":{\"value\":%d,\"unit\":\"mmHg\",\"system\":\"http://unitsofmeasure.org\","
-                        "\"code\":\"mm[Hg]\"}}]}",
+        case 4:
+        case 5:
+            rc = put(b,
+                     "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{"
+                     "\"coding\":[{\"system\":"
+                     "\"http://terminology.hl7.org/CodeSystem/"
+                     "observation-category\",\"code\":\"vital-signs\"}]}],"
+                     "\"code\":{\"coding\":[{\"system\":\"" LNC
+                     "\",\"code\":\"85354-9\"}]},\"subject\":{\"reference\":"
+                     "\"Patient/%s\"},\"encounter\":{\"reference\":\"Encounter/"
+                     "e%d\"},\"effectiveDateTime\":\"%s\","
+                     "\"component\":[{\"code\":{\"coding\":[{\"system\":\"" LNC
+                     "\",\"code\":\"8480-6\"}]},"
+                     "\"valueQuantity\":{\"value\":%d,\"unit\":\"mmHg\",\"system\":\"http://"
+                     "unitsofmeasure.org\","
+                     "\"code\":\"mm[Hg]\"}},{\"code\":{\"coding\":[{\"system\":\"" LNC
+                     "\",\"code\":\"8462-4\"}]},"
+                     "\"valueQuantity\":{\"value\":%d,\"unit\":\"mmHg\",\"system\":\"http://"
+                     "unitsofmeasure.org\","
+                     "\"code\":\"mm[Hg]\"}}]}",
                      pid, (int)rnd(nres), d1, 110 + (int)rnd(50), 65 + (int)rnd(35));
             break;
         case 6:
-            rc = put(b, "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"
-                        "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"laboratory\"}]}],"
-                        "\"code\":{\"coding\":[{\"system\":\"" LNC "\",\"code\":\"4548-4\"}]},\"subject\":{\"reference\":"
-                        "\"Patient/%s\"},\"effectiveDateTime\":\"%s\",\"valueQuantity\":{\"value\":%.1f,\"unit\":\"%%\","
-                        "\"system\":\"http://unitsofmeasure.org\",\"code\":\"%%\"}}",
+            rc = put(b,
+                     "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{"
+                     "\"coding\":[{\"system\":"
+                     "\"http://terminology.hl7.org/CodeSystem/"
+                     "observation-category\",\"code\":\"laboratory\"}]}],"
+                     "\"code\":{\"coding\":[{\"system\":\"" LNC
+                     "\",\"code\":\"4548-4\"}]},\"subject\":{\"reference\":"
+                     "\"Patient/"
+                     "%s\"},\"effectiveDateTime\":\"%s\",\"valueQuantity\":{\"value\":%.1f,"
+                     "\"unit\":\"%%\","
+                     "\"system\":\"http://unitsofmeasure.org\",\"code\":\"%%\"}}",
                      pid, d1, 5.0 + rnd(70) / 10.0);
             break;
         case 7:
-            rc = put(b, "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"" LNC
-                        "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":\"Patient/%s\"},\"effectivePeriod\":{\"start\":"
-                        "\"%s\",\"end\":\"%s\"}}",
+            rc = put(b,
+                     "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":["
+                     "{\"system\":\"" LNC "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":"
+                                          "\"Patient/%s\"},\"effectivePeriod\":{\"start\":"
+                     "\"%s\",\"end\":\"%s\"}}",
                      rnd(2) ? "24604-1" : "32451-7", pid, d1, d2);
             break;
         case 8:
-            rc = put(b, "{\"resourceType\":\"Procedure\",\"status\":\"completed\",\"code\":{\"coding\":[{\"system\":\"" CPT
-                        "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":\"Patient/%s\"},\"performedPeriod\":{\"start\":"
-                        "\"%s\",\"end\":\"%s\"}}",
-                     rnd(2) ? "44388" : "45330", pid, d1, d2);
+            rc =
+                put(b,
+                    "{\"resourceType\":\"Procedure\",\"status\":\"completed\",\"code\":{\"coding\":"
+                    "[{\"system\":\"" CPT "\",\"code\":\"%s\"}]},\"subject\":{\"reference\":"
+                                          "\"Patient/%s\"},\"performedPeriod\":{\"start\":"
+                    "\"%s\",\"end\":\"%s\"}}",
+                    rnd(2) ? "44388" : "45330", pid, d1, d2);
             break;
         case 9:
-            rc = put(b, "{\"resourceType\":\"Encounter\",\"id\":\"h%d\",\"status\":\"finished\",\"class\":{\"code\":"
-                        "\"%s\"},\"type\":[{\"coding\":[{\"system\":\"" SCT "\",\"code\":\"%s\"}]}],\"subject\":{"
-                        "\"reference\":\"Patient/%s\"},\"period\":{\"start\":\"%s\",\"end\":\"%s\"}}",
+            rc = put(b,
+                     "{\"resourceType\":\"Encounter\",\"id\":\"h%d\",\"status\":\"finished\","
+                     "\"class\":{\"code\":"
+                     "\"%s\"},\"type\":[{\"coding\":[{\"system\":\"" SCT
+                     "\",\"code\":\"%s\"}]}],\"subject\":{"
+                     "\"reference\":\"Patient/%s\"},\"period\":{\"start\":\"%s\",\"end\":\"%s\"}}",
                      k, rnd(2) ? "IMP" : "EMER", rnd(20) ? "183452005" : "183919006", pid, d1, d2);
             break;
         case 10:
-            rc = put(b, "{\"resourceType\":\"MedicationRequest\",\"status\":\"active\",\"intent\":\"order\","
-                        "\"medicationCodeableConcept\":{\"coding\":[{\"system\":\"http://www.nlm.nih.gov/research/umls/"
-                        "rxnorm\",\"code\":\"%s\"}]},\"subject\":{\"reference\":\"Patient/%s\"},\"authoredOn\":\"%s\","
-                        "\"dispenseRequest\":{\"expectedSupplyDuration\":{\"value\":90,\"system\":"
-                        "\"http://unitsofmeasure.org\",\"code\":\"d\"}}}",
+            rc = put(b,
+                     "{\"resourceType\":\"MedicationRequest\",\"status\":\"active\",\"intent\":"
+                     "\"order\","
+                     "\"medicationCodeableConcept\":{\"coding\":[{\"system\":\"http://"
+                     "www.nlm.nih.gov/research/umls/"
+                     "rxnorm\",\"code\":\"%s\"}]},\"subject\":{\"reference\":\"Patient/"
+                     "%s\"},\"authoredOn\":\"%s\","
+                     "\"dispenseRequest\":{\"expectedSupplyDuration\":{\"value\":90,\"system\":"
+                     "\"http://unitsofmeasure.org\",\"code\":\"d\"}}}",
                      rnd(10) ? "197361" : "312836", pid, d1);
             break;
         case 11:
-            rc = put(b, "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"
-                        "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"exam\"}]}],"
-                        "\"code\":{\"coding\":[{\"system\":\"" SCT "\",\"code\":\"252779009\"}]},\"subject\":{"
-                        "\"reference\":\"Patient/%s\"},\"effectiveDateTime\":\"%s\"}",
+            rc = put(b,
+                     "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{"
+                     "\"coding\":[{\"system\":"
+                     "\"http://terminology.hl7.org/CodeSystem/"
+                     "observation-category\",\"code\":\"exam\"}]}],"
+                     "\"code\":{\"coding\":[{\"system\":\"" SCT
+                     "\",\"code\":\"252779009\"}]},\"subject\":{"
+                     "\"reference\":\"Patient/%s\"},\"effectiveDateTime\":\"%s\"}",
                      pid, d1);
             break;
         default:
-            rc = put(b, "{\"resourceType\":\"Immunization\",\"status\":\"completed\",\"vaccineCode\":{\"coding\":[{"
-                        "\"system\":\"http://hl7.org/fhir/sid/cvx\",\"code\":\"140\"}]},\"patient\":{\"reference\":"
-                        "\"Patient/%s\"},\"occurrenceDateTime\":\"%s\"}",
+            rc = put(b,
+                     "{\"resourceType\":\"Immunization\",\"status\":\"completed\",\"vaccineCode\":{"
+                     "\"coding\":[{"
+                     "\"system\":\"http://hl7.org/fhir/sid/"
+                     "cvx\",\"code\":\"140\"}]},\"patient\":{\"reference\":"
+                     "\"Patient/%s\"},\"occurrenceDateTime\":\"%s\"}",
                      pid, d1);
         }
         if (rc == SG_OK) rc = put(b, "}");
@@ -231,7 +286,8 @@ int main(int argc, char **argv)
             }
         }
         double t2 = now();
-        for (i = 0; i < n; i++) json_decref(docs[i]);
+        for (i = 0; i < n; i++)
+            json_decref(docs[i]);
         /* evaluation of all five measures */
         double t3 = now();
         memset(totals, 0, sizeof totals);
@@ -255,16 +311,20 @@ int main(int argc, char **argv)
     double p = tp[runs / 2], m = tm[runs / 2], e = te[runs / 2];
     printf("patients=%ld bytes=%zu (%.1f KiB/patient) runs=%d (medians, one core)\n", n, bytes,
            (double)bytes / (double)n / 1024.0, runs);
-    printf("read+json_parse  %8.3f s  %10.0f patients/s  %7.1f MB/s\n", p, (double)n / p, (double)bytes / p / 1e6);
+    printf("read+json_parse  %8.3f s  %10.0f patients/s  %7.1f MB/s\n", p, (double)n / p,
+           (double)bytes / p / 1e6);
     printf("fhir_model       %8.3f s  %10.0f patients/s\n", m, (double)n / m);
-    printf("evaluate(5)      %8.3f s  %10.0f patients/s  %10.0f patient-measures/s\n", e, (double)n / e,
-           5.0 * (double)n / e);
-    printf("whole path       %8.3f s  %10.0f patients/s  (parse %.0f%%, model %.0f%%, evaluate %.0f%%)\n", p + m + e,
-           (double)n / (p + m + e), 100 * p / (p + m + e), 100 * m / (p + m + e), 100 * e / (p + m + e));
+    printf("evaluate(5)      %8.3f s  %10.0f patients/s  %10.0f patient-measures/s\n", e,
+           (double)n / e, 5.0 * (double)n / e);
+    printf("whole path       %8.3f s  %10.0f patients/s  (parse %.0f%%, model %.0f%%, evaluate "
+           "%.0f%%)\n",
+           p + m + e, (double)n / (p + m + e), 100 * p / (p + m + e), 100 * m / (p + m + e),
+           100 * e / (p + m + e));
     for (int k = 0; k < MEAS_COUNT; k++)
-        printf("  %s ip=%ld den=%ld denex=%ld num=%ld\n", meas_info((enum meas_id)k)->cms, totals[k][0], totals[k][1],
-               totals[k][2], totals[k][3]);
-    for (long i = 0; i < n; i++) meas_patient_free(pats[i]);
+        printf("  %s ip=%ld den=%ld denex=%ld num=%ld\n", meas_info((enum meas_id)k)->cms,
+               totals[k][0], totals[k][1], totals[k][2], totals[k][3]);
+    for (long i = 0; i < n; i++)
+        meas_patient_free(pats[i]);
     free(pats);
     free(docs);
     free(tp);

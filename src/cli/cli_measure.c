@@ -11,7 +11,8 @@
 
 const char cli_measure_usage[] =
     "usage: stargap measure eval --measure LIST --period-start YYYY-MM-DD --period-end YYYY-MM-DD\n"
-    "                            [--valuesets DIR] [--format csv|measurereport|summary|care-gaps] INPUT...\n"
+    "                            [--valuesets DIR] [--format csv|measurereport|summary|care-gaps] "
+    "INPUT...\n"
     "       stargap measure test --cases DIR [--valuesets DIR]\n"
     "\n"
     "eval: evaluates CMS125 (BCS), CMS130 (COL), CMS165 (CBP), CMS122 (GSD, inverse) and CMS131\n"
@@ -46,13 +47,17 @@ static int print_json(json_t *j)
 
 static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *measures = NULL, *ps = NULL, *pe = NULL, *vsdir = ctx->cfg->valuesets_dir, *format = "csv";
+    const char *measures = NULL, *ps = NULL, *pe = NULL, *vsdir = ctx->cfg->valuesets_dir,
+               *format = "csv";
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
-        const char **target = !strcmp(a, "--measure") ? &measures : !strcmp(a, "--period-start") ? &ps
-                              : !strcmp(a, "--period-end") ? &pe : !strcmp(a, "--valuesets") ? &vsdir
-                              : !strcmp(a, "--format") ? &format : NULL;
+        const char **target = !strcmp(a, "--measure")        ? &measures
+                              : !strcmp(a, "--period-start") ? &ps
+                              : !strcmp(a, "--period-end")   ? &pe
+                              : !strcmp(a, "--valuesets")    ? &vsdir
+                              : !strcmp(a, "--format")       ? &format
+                                                             : NULL;
         if (!target) {
             if (!strncmp(a, "--", 2)) return cli_usage_error("measure", "unknown option '%s'", a);
             break;
@@ -61,20 +66,29 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         *target = argv[++i];
     }
     if (!measures) return cli_usage_error("measure", "--measure is required");
-    if (!ps || !pe) return cli_usage_error("measure", "--period-start and --period-end are required");
-    if (!vsdir || !*vsdir) return cli_usage_error("measure", "--valuesets (or config valuesets_dir) is required");
+    if (!ps || !pe)
+        return cli_usage_error("measure", "--period-start and --period-end are required");
+    if (!vsdir || !*vsdir)
+        return cli_usage_error("measure", "--valuesets (or config valuesets_dir) is required");
     if (i >= argc) return cli_usage_error("measure", "no INPUT given");
     enum fmt f;
-    if (!strcmp(format, "csv")) f = F_CSV;
-    else if (!strcmp(format, "measurereport")) f = F_MR;
-    else if (!strcmp(format, "summary")) f = F_SUMMARY;
-    else if (!strcmp(format, "care-gaps")) f = F_GAPS;
-    else return cli_usage_error("measure", "unknown --format '%s'", format);
+    if (!strcmp(format, "csv"))
+        f = F_CSV;
+    else if (!strcmp(format, "measurereport"))
+        f = F_MR;
+    else if (!strcmp(format, "summary"))
+        f = F_SUMMARY;
+    else if (!strcmp(format, "care-gaps"))
+        f = F_GAPS;
+    else
+        return cli_usage_error("measure", "unknown --format '%s'", format);
     char err[SG_ERRLEN];
     unsigned mask;
     struct meas_period period;
-    if (meas_parse_list(measures, &mask, err, sizeof err) != SG_OK) return cli_usage_error("measure", "%s", err);
-    if (meas_period_parse(ps, pe, &period, err, sizeof err) != SG_OK) return cli_usage_error("measure", "%s", err);
+    if (meas_parse_list(measures, &mask, err, sizeof err) != SG_OK)
+        return cli_usage_error("measure", "%s", err);
+    if (meas_period_parse(ps, pe, &period, err, sizeof err) != SG_OK)
+        return cli_usage_error("measure", "%s", err);
 
     struct meas_engine *eng = NULL;
     struct meas_input *in = NULL;
@@ -92,7 +106,8 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (!(p = meas_patient_new())) goto out;
-    if (f == F_CSV) puts("patient_id,measure,initial_population,denominator,denominator_exclusion,numerator");
+    if (f == F_CSV)
+        puts("patient_id,measure,initial_population,denominator,denominator_exclusion,numerator");
     for (;;) {
         const char *file;
         long line;
@@ -115,8 +130,9 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
             if (meas_evaluate(eng, p, ids[n], &period, &pops[n]) != SG_OK) goto out;
             meas_totals_add(&totals[m], &pops[n]);
             if (f == F_CSV)
-                printf("%s,%s,%d,%d,%d,%d\n", meas_patient_id(p), meas_info(ids[n])->cms, pops[n].initial_population,
-                       pops[n].denominator, pops[n].denominator_exclusion, pops[n].numerator);
+                printf("%s,%s,%d,%d,%d,%d\n", meas_patient_id(p), meas_info(ids[n])->cms,
+                       pops[n].initial_population, pops[n].denominator,
+                       pops[n].denominator_exclusion, pops[n].numerator);
             else if (f == F_MR && print_json(meas_report_individual(p, ids[n], &period, &pops[n])))
                 goto out;
             n++;
@@ -125,7 +141,9 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (f == F_SUMMARY)
         for (int m = 0; m < MEAS_COUNT; m++)
-            if ((mask & (1u << m)) && print_json(meas_report_summary((enum meas_id)m, &period, &totals[m]))) goto out;
+            if ((mask & (1u << m)) &&
+                print_json(meas_report_summary((enum meas_id)m, &period, &totals[m])))
+                goto out;
     fprintf(stderr, "stargap measure: patients=%ld rejected=%ld\n", patients, rejects);
     ret = rejects ? CLI_FAIL : CLI_OK;
 out:
@@ -150,10 +168,10 @@ static void on_case(const struct meas_case *c, void *ud)
     } else if (c->agree) {
         t->agree[c->id]++;
     } else {
-        printf("DISAGREE %s %s \"%s\": expected %d/%d/%d/%d got %d/%d/%d/%d (ip/den/denex/num)\n", cms, c->uuid,
-               c->title, c->expected.initial_population, c->expected.denominator, c->expected.denominator_exclusion,
-               c->expected.numerator, c->got.initial_population, c->got.denominator, c->got.denominator_exclusion,
-               c->got.numerator);
+        printf("DISAGREE %s %s \"%s\": expected %d/%d/%d/%d got %d/%d/%d/%d (ip/den/denex/num)\n",
+               cms, c->uuid, c->title, c->expected.initial_population, c->expected.denominator,
+               c->expected.denominator_exclusion, c->expected.numerator, c->got.initial_population,
+               c->got.denominator, c->got.denominator_exclusion, c->got.numerator);
     }
 }
 
@@ -161,12 +179,16 @@ static int run_test(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cases = NULL, *vsdir = ctx->cfg->valuesets_dir;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
-        else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc) vsdir = argv[++i];
-        else return cli_usage_error("measure", "unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--cases") && i + 1 < argc)
+            cases = argv[++i];
+        else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc)
+            vsdir = argv[++i];
+        else
+            return cli_usage_error("measure", "unexpected argument '%s'", argv[i]);
     }
     if (!cases) return cli_usage_error("measure", "--cases is required");
-    if (!vsdir || !*vsdir) return cli_usage_error("measure", "--valuesets (or config valuesets_dir) is required");
+    if (!vsdir || !*vsdir)
+        return cli_usage_error("measure", "--valuesets (or config valuesets_dir) is required");
     char err[SG_ERRLEN];
     struct meas_engine *eng = NULL;
     if (meas_engine_new(vsdir, &eng, err, sizeof err) != SG_OK) {
@@ -184,8 +206,8 @@ static int run_test(struct cli_ctx *ctx, int argc, char **argv)
     int all = 0, agree = 0;
     for (int m = 0; m < MEAS_COUNT; m++) {
         if (!t.total[m]) continue;
-        printf("%s %s: %d/%d cases agree\n", meas_info((enum meas_id)m)->cms, meas_info((enum meas_id)m)->code,
-               t.agree[m], t.total[m]);
+        printf("%s %s: %d/%d cases agree\n", meas_info((enum meas_id)m)->cms,
+               meas_info((enum meas_id)m)->code, t.agree[m], t.total[m]);
         all += t.total[m];
         agree += t.agree[m];
     }

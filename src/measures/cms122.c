@@ -10,7 +10,8 @@
 
 static int glycemic(const struct mx_obs *o, const struct mx_ctx *c, struct cql_dt *date)
 {
-    if (!(o->code & (VS_BIT(VS_HBA1C) | VS_BIT(CODE_GMI))) || !(o->status & OBS_FINAL) || !(o->cat & CAT_LAB))
+    if (!(o->code & (VS_BIT(VS_HBA1C) | VS_BIT(CODE_GMI))) || !(o->status & OBS_FINAL) ||
+        !(o->cat & CAT_LAB))
         return 0;
     struct cql_dt latest = cql_ivl_latest(&o->eff);
     if (cql_in(&latest, &c->mp, CQL_PDAY) != CQL_T) return 0;
@@ -20,8 +21,9 @@ static int glycemic(const struct mx_obs *o, const struct mx_ctx *c, struct cql_d
 
 void mx_eval_cms122(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o)
 {
-    o->ip = cql_and(cql_and(mx_age_in(c, 18, 75), mx_qualifying_encounters(p, c, MX_ADULT_OUTPATIENT)),
-                    mx_diabetes_overlaps_mp(p, c));
+    o->ip =
+        cql_and(cql_and(mx_age_in(c, 18, 75), mx_qualifying_encounters(p, c, MX_ADULT_OUTPATIENT)),
+                mx_diabetes_overlaps_mp(p, c));
     o->denom = o->ip;
     enum cql_bool ex = mx_has_hospice(p, c);
     ex = cql_or(ex, mx_age66_ltc(p, c));
@@ -30,7 +32,9 @@ void mx_eval_cms122(const struct meas_patient *p, const struct mx_ctx *c, struct
 
     struct cql_dt day = cql_dt_null(), d;
     for (size_t i = 0; i < p->obs.n; i++)
-        if (glycemic(&p->obs.v[i], c, &d) && (day.prec == CQL_PNULL || cql_dt_cmp(&d, &day, CQL_PDAY) == 1)) day = d;
+        if (glycemic(&p->obs.v[i], c, &d) &&
+            (day.prec == CQL_PNULL || cql_dt_cmp(&d, &day, CQL_PDAY) == 1))
+            day = d;
     if (day.prec == CQL_PNULL) { /* "Has No Record Of Glycemic Status Assessment" */
         o->numer = CQL_T;
         return;
@@ -41,7 +45,10 @@ void mx_eval_cms122(const struct meas_patient *p, const struct mx_ctx *c, struct
         const struct mx_obs *ob = &p->obs.v[i];
         if (!glycemic(ob, c, &d) || cql_dt_same(&d, &day, CQL_PDAY) != CQL_T) continue;
         int qnull = !(ob->value_kind == VAL_QTY && ob->qty.ok);
-        if (!lowest) { lowest = ob; continue; }
+        if (!lowest) {
+            lowest = ob;
+            continue;
+        }
         int lnull = !(lowest->value_kind == VAL_QTY && lowest->qty.ok);
         if (lnull) continue; /* the first null stays first */
         if (qnull || ob->qty.v < lowest->qty.v) lowest = ob;

@@ -6,12 +6,14 @@
 #include "measures/model.h"
 
 /* "... starts on or before end of MP": full precision, as written in the CQL. */
-static int mastectomy_dx(const struct meas_patient *p, const struct mx_ctx *c, vs_mask direct, vs_mask side)
+static int mastectomy_dx(const struct meas_patient *p, const struct mx_ctx *c, vs_mask direct,
+                         vs_mask side)
 {
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        int hit = (d->code & direct) ||
-                  (side && (d->code & VS_BIT(VS_UNILATERAL_MASTECTOMY_UNSPEC)) && (d->body_site & side));
+        int hit =
+            (d->code & direct) ||
+            (side && (d->code & VS_BIT(VS_UNILATERAL_MASTECTOMY_UNSPEC)) && (d->body_site & side));
         if (hit && cql_starts_on_or_before(&d->prev, &c->mp_end, CQL_PTIME) == CQL_T) return 1;
     }
     return 0;
@@ -21,7 +23,8 @@ static int mastectomy_proc(const struct meas_patient *p, const struct mx_ctx *c,
 {
     for (size_t i = 0; i < p->proc.n; i++) {
         const struct mx_proc *pr = &p->proc.v[i];
-        if ((pr->code & code) && pr->completed && cql_ends_on_or_before(&pr->performed, &c->mp_end, CQL_PTIME) == CQL_T)
+        if ((pr->code & code) && pr->completed &&
+            cql_ends_on_or_before(&pr->performed, &c->mp_end, CQL_PTIME) == CQL_T)
             return 1;
     }
     return 0;
@@ -38,14 +41,16 @@ void mx_eval_cms125(const struct meas_patient *p, const struct mx_ctx *c, struct
                mastectomy_proc(p, c, VS_BIT(VS_UNILATERAL_MASTECTOMY_LEFT));
     enum cql_bool ex = mx_has_hospice(p, c);
     ex = cql_or(ex, (right && left) ? CQL_T : CQL_F);
-    ex = cql_or(ex, mastectomy_dx(p, c, VS_BIT(VS_HISTORY_BILATERAL_MASTECTOMY), 0) ? CQL_T : CQL_F);
+    ex =
+        cql_or(ex, mastectomy_dx(p, c, VS_BIT(VS_HISTORY_BILATERAL_MASTECTOMY), 0) ? CQL_T : CQL_F);
     ex = cql_or(ex, mastectomy_proc(p, c, VS_BIT(VS_BILATERAL_MASTECTOMY)) ? CQL_T : CQL_F);
     ex = cql_or(ex, mx_age66_aif(p, c));
     ex = cql_or(ex, mx_age66_ltc(p, c));
     o->denex = cql_or(ex, mx_has_palliative(p, c));
 
     /* "October 1 Two Years Prior to the Measurement Period" .. end of MP, ends during day of */
-    struct cql_ivl win = cql_ivl_make(cql_dt_make(c->mp_start.y - 2, 10, 1, 0, 0, 0, 0), 1, c->mp_end, 1);
+    struct cql_ivl win =
+        cql_ivl_make(cql_dt_make(c->mp_start.y - 2, 10, 1, 0, 0, 0, 0), 1, c->mp_end, 1);
     o->numer = CQL_F;
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *ob = &p->obs.v[i];

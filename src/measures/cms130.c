@@ -43,9 +43,11 @@ void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *ob = &p->obs.v[i];
         struct cql_dt latest = cql_ivl_latest(&ob->eff);
-        if ((ob->code & VS_BIT(VS_FOBT)) && lab_with_value(ob) && cql_in(&latest, &c->mp, CQL_PDAY) == CQL_T)
+        if ((ob->code & VS_BIT(VS_FOBT)) && lab_with_value(ob) &&
+            cql_in(&latest, &c->mp, CQL_PDAY) == CQL_T)
             o->numer = CQL_T;
-        else if ((ob->code & VS_BIT(VS_SDNA_FIT)) && lab_with_value(ob) && cql_in(&latest, &w2, CQL_PDAY) == CQL_T)
+        else if ((ob->code & VS_BIT(VS_SDNA_FIT)) && lab_with_value(ob) &&
+                 cql_in(&latest, &w2, CQL_PDAY) == CQL_T)
             o->numer = CQL_T;
         else if ((ob->code & VS_BIT(VS_CT_COLONOGRAPHY)) && (ob->status & OBS_FINAL) &&
                  cql_ends_during(&ob->eff, &w4, CQL_PDAY) == CQL_T)
@@ -55,8 +57,10 @@ void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct
     for (size_t i = 0; i < p->proc.n; i++) {
         const struct mx_proc *pr = &p->proc.v[i];
         if (!pr->completed) continue;
-        if (((pr->code & VS_BIT(VS_FLEX_SIGMOIDOSCOPY)) && cql_ends_during(&pr->performed, &w4, CQL_PDAY) == CQL_T) ||
-            ((pr->code & VS_BIT(VS_COLONOSCOPY)) && cql_ends_during(&pr->performed, &w9, CQL_PDAY) == CQL_T)) {
+        if (((pr->code & VS_BIT(VS_FLEX_SIGMOIDOSCOPY)) &&
+             cql_ends_during(&pr->performed, &w4, CQL_PDAY) == CQL_T) ||
+            ((pr->code & VS_BIT(VS_COLONOSCOPY)) &&
+             cql_ends_during(&pr->performed, &w9, CQL_PDAY) == CQL_T)) {
             o->numer = CQL_T;
             return;
         }

@@ -6,8 +6,9 @@
 #include "measures/model.h"
 
 #define EED_ENCOUNTERS                                                                             \
-    (VS_BIT(VS_OFFICE_VISIT) | VS_BIT(VS_ANNUAL_WELLNESS) | VS_BIT(VS_PREV_ESTABLISHED) |           \
-     VS_BIT(VS_PREV_INITIAL) | VS_BIT(VS_HOME_HEALTHCARE) | VS_BIT(VS_OPHTHALMOLOGICAL) | VS_BIT(VS_TELEPHONE))
+    (VS_BIT(VS_OFFICE_VISIT) | VS_BIT(VS_ANNUAL_WELLNESS) | VS_BIT(VS_PREV_ESTABLISHED) |          \
+     VS_BIT(VS_PREV_INITIAL) | VS_BIT(VS_HOME_HEALTHCARE) | VS_BIT(VS_OPHTHALMOLOGICAL) |          \
+     VS_BIT(VS_TELEPHONE))
 
 void mx_eval_cms131(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o)
 {
@@ -22,13 +23,16 @@ void mx_eval_cms131(const struct meas_patient *p, const struct mx_ctx *c, struct
     int retinopathy = 0, exam_mp = 0, exam_2y = 0;
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_DIABETIC_RETINOPATHY)) && cql_overlaps(&d->prev, &c->mp, CQL_PDAY) == CQL_T)
+        if ((d->code & VS_BIT(VS_DIABETIC_RETINOPATHY)) &&
+            cql_overlaps(&d->prev, &c->mp, CQL_PDAY) == CQL_T)
             retinopathy = 1;
     }
     struct cql_ivl w = cql_ivl_make(cql_dt_add_years(c->mp_start, -1), 1, c->mp_end, 1);
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *ob = &p->obs.v[i];
-        if (!(ob->code & VS_BIT(VS_RETINAL_EXAM)) || !(ob->status & OBS_FINAL) || !(ob->cat & CAT_EXAM)) continue;
+        if (!(ob->code & VS_BIT(VS_RETINAL_EXAM)) || !(ob->status & OBS_FINAL) ||
+            !(ob->cat & CAT_EXAM))
+            continue;
         if (cql_during(&ob->eff, &c->mp, CQL_PDAY) == CQL_T) exam_mp = 1;
         if (cql_during(&ob->eff, &w, CQL_PDAY) == CQL_T) exam_2y = 1;
     }

@@ -13,8 +13,8 @@
  * 85354-9), isObservationBP, encounter class not in {EMER, IMP, ACUTE, NONAC, PRENC, SS},
  * effective.latest() during day of MP. A reference to an Encounter that is not in the data gives
  * `null in {...}`, which CQL defines as false, so the reading qualifies. */
-static int qualifying_bp(const struct meas_patient *p, const struct mx_ctx *c, const struct mx_obs *o,
-                         struct cql_dt *date)
+static int qualifying_bp(const struct meas_patient *p, const struct mx_ctx *c,
+                         const struct mx_obs *o, struct cql_dt *date)
 {
     if (!(o->code & VS_BIT(CODE_BP_PANEL)) || !(o->status & OBS_FINAL)) return 0;
     if (o->enc >= 0 && p->enc.v[o->enc].class_inpat) return 0;
@@ -25,8 +25,8 @@ static int qualifying_bp(const struct meas_patient *p, const struct mx_ctx *c, c
 }
 
 /* First(readings on the day, value sorted asc): null if any reading lacks the component. */
-static enum cql_bool lowest_below(const struct meas_patient *p, const struct mx_ctx *c, const struct cql_dt *day,
-                                  int systolic, double limit)
+static enum cql_bool lowest_below(const struct meas_patient *p, const struct mx_ctx *c,
+                                  const struct cql_dt *day, int systolic, double limit)
 {
     int any = 0;
     double low = 0;
@@ -35,7 +35,7 @@ static enum cql_bool lowest_below(const struct meas_patient *p, const struct mx_
         struct cql_dt d;
         if (!qualifying_bp(p, c, o, &d) || cql_dt_same(&d, day, CQL_PDAY) != CQL_T) continue;
         const struct mx_qty *q = systolic ? &o->sys : &o->dia;
-        if (!q->ok) return CQL_N; /* nulls sort first */
+        if (!q->ok) return CQL_N;                    /* nulls sort first */
         if (strcmp(q->unit, "mm[Hg]")) return CQL_N; /* not comparable with 'mm[Hg]' */
         if (!any || q->v < low) low = q->v;
         any = 1;
@@ -50,14 +50,17 @@ void mx_eval_cms165(const struct meas_patient *p, const struct mx_ctx *c, struct
     enum cql_bool htn = CQL_F;
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_ESSENTIAL_HTN)) && cql_overlaps(&d->prev, &first6, CQL_PTIME) == CQL_T) htn = CQL_T;
+        if ((d->code & VS_BIT(VS_ESSENTIAL_HTN)) &&
+            cql_overlaps(&d->prev, &first6, CQL_PTIME) == CQL_T)
+            htn = CQL_T;
     }
-    o->ip = cql_and(cql_and(mx_age_in(c, 18, 85), htn), mx_qualifying_encounters(p, c, MX_ADULT_OUTPATIENT));
+    o->ip = cql_and(cql_and(mx_age_in(c, 18, 85), htn),
+                    mx_qualifying_encounters(p, c, MX_ADULT_OUTPATIENT));
     o->denom = o->ip;
 
     enum cql_bool ex = mx_has_hospice(p, c);
-    const vs_mask renal = VS_BIT(VS_PREGNANCY) | VS_BIT(VS_ESRD) | VS_BIT(VS_KIDNEY_TRANSPLANT_RECIPIENT) |
-                          VS_BIT(VS_CKD_STAGE5);
+    const vs_mask renal = VS_BIT(VS_PREGNANCY) | VS_BIT(VS_ESRD) |
+                          VS_BIT(VS_KIDNEY_TRANSPLANT_RECIPIENT) | VS_BIT(VS_CKD_STAGE5);
     for (size_t i = 0; i < p->cond.n && ex != CQL_T; i++) {
         const struct mx_cond *d = &p->cond.v[i];
         if ((d->code & renal) && cql_overlaps(&d->prev, &c->mp, CQL_PTIME) == CQL_T) ex = CQL_T;
@@ -83,7 +86,8 @@ void mx_eval_cms165(const struct meas_patient *p, const struct mx_ctx *c, struct
     struct cql_dt day = cql_dt_null();
     for (size_t i = 0; i < p->obs.n; i++) {
         struct cql_dt d;
-        if (qualifying_bp(p, c, &p->obs.v[i], &d) && (day.prec == CQL_PNULL || cql_dt_cmp(&d, &day, CQL_PDAY) == 1))
+        if (qualifying_bp(p, c, &p->obs.v[i], &d) &&
+            (day.prec == CQL_PNULL || cql_dt_cmp(&d, &day, CQL_PDAY) == 1))
             day = d;
     }
     if (day.prec == CQL_PNULL) {

@@ -25,27 +25,35 @@ enum cql_bool mx_age_ge(const struct mx_ctx *c, int lo)
 }
 
 /* ValidEncounter.period.toInterval() during day of "Measurement Period", isEncounterPerformed */
-enum cql_bool mx_qualifying_encounters(const struct meas_patient *p, const struct mx_ctx *c, vs_mask types)
+enum cql_bool mx_qualifying_encounters(const struct meas_patient *p, const struct mx_ctx *c,
+                                       vs_mask types)
 {
     for (size_t i = 0; i < p->enc.n; i++) {
         const struct mx_enc *e = &p->enc.v[i];
-        if ((e->type & types) && e->performed && cql_during(&e->period, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((e->type & types) && e->performed && cql_during(&e->period, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     return CQL_F;
 }
 
-static int assessment(const struct mx_obs *o) { return (o->status & OBS_FINAL) && (o->cat & CAT_SURVEY); }
+static int assessment(const struct mx_obs *o)
+{
+    return (o->status & OBS_FINAL) && (o->cat & CAT_SURVEY);
+}
 
 enum cql_bool mx_has_hospice(const struct meas_patient *p, const struct mx_ctx *c)
 {
-    const vs_mask disch = VS_BIT(CODE_DISCHARGE_HOME_HOSPICE) | VS_BIT(CODE_DISCHARGE_FACILITY_HOSPICE);
+    const vs_mask disch =
+        VS_BIT(CODE_DISCHARGE_HOME_HOSPICE) | VS_BIT(CODE_DISCHARGE_FACILITY_HOSPICE);
     for (size_t i = 0; i < p->enc.n; i++) {
         const struct mx_enc *e = &p->enc.v[i];
         if (!e->performed) continue;
         if ((e->type & VS_BIT(VS_ENCOUNTER_INPATIENT)) && (e->discharge & disch) &&
             cql_ends_during(&e->period, &c->mp, PD) == CQL_T)
             return CQL_T;
-        if ((e->type & VS_BIT(VS_HOSPICE_ENCOUNTER)) && cql_overlaps(&e->period, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((e->type & VS_BIT(VS_HOSPICE_ENCOUNTER)) &&
+            cql_overlaps(&e->period, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *o = &p->obs.v[i];
@@ -55,7 +63,8 @@ enum cql_bool mx_has_hospice(const struct meas_patient *p, const struct mx_ctx *
     }
     for (size_t i = 0; i < p->sreq.n; i++) {
         const struct mx_sreq *s = &p->sreq.v[i];
-        if ((s->code & VS_BIT(VS_HOSPICE_CARE_AMBULATORY)) && s->order && cql_during(&s->authored, &c->mp, PD) == CQL_T)
+        if ((s->code & VS_BIT(VS_HOSPICE_CARE_AMBULATORY)) && s->order &&
+            cql_during(&s->authored, &c->mp, PD) == CQL_T)
             return CQL_T;
     }
     for (size_t i = 0; i < p->proc.n; i++) {
@@ -66,7 +75,8 @@ enum cql_bool mx_has_hospice(const struct meas_patient *p, const struct mx_ctx *
     }
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_HOSPICE_DIAGNOSIS)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((d->code & VS_BIT(VS_HOSPICE_DIAGNOSIS)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     return CQL_F;
 }
@@ -75,16 +85,20 @@ enum cql_bool mx_has_palliative(const struct meas_patient *p, const struct mx_ct
 {
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *o = &p->obs.v[i];
-        if ((o->code & VS_BIT(CODE_FACIT_PAL)) && assessment(o) && cql_overlaps(&o->eff, &c->mp, PD) == CQL_T)
+        if ((o->code & VS_BIT(CODE_FACIT_PAL)) && assessment(o) &&
+            cql_overlaps(&o->eff, &c->mp, PD) == CQL_T)
             return CQL_T;
     }
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_PALLIATIVE_DIAGNOSIS)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((d->code & VS_BIT(VS_PALLIATIVE_DIAGNOSIS)) &&
+            cql_overlaps(&d->prev, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     for (size_t i = 0; i < p->enc.n; i++) {
         const struct mx_enc *e = &p->enc.v[i];
-        if ((e->type & VS_BIT(VS_PALLIATIVE_ENCOUNTER)) && e->performed && cql_overlaps(&e->period, &c->mp, PD) == CQL_T)
+        if ((e->type & VS_BIT(VS_PALLIATIVE_ENCOUNTER)) && e->performed &&
+            cql_overlaps(&e->period, &c->mp, PD) == CQL_T)
             return CQL_T;
     }
     for (size_t i = 0; i < p->proc.n; i++) {
@@ -107,8 +121,9 @@ enum cql_bool mx_frailty(const struct meas_patient *p, const struct mx_ctx *c)
     }
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *o = &p->obs.v[i];
-        if ((o->code & VS_BIT(CODE_MEDICAL_EQUIPMENT_USED)) && assessment(o) && o->value_kind == VAL_CONCEPT &&
-            (o->vconcept & VS_BIT(VS_FRAILTY_DEVICE)) && cql_ends_during(&o->eff, &c->mp, PD) == CQL_T)
+        if ((o->code & VS_BIT(CODE_MEDICAL_EQUIPMENT_USED)) && assessment(o) &&
+            o->value_kind == VAL_CONCEPT && (o->vconcept & VS_BIT(VS_FRAILTY_DEVICE)) &&
+            cql_ends_during(&o->eff, &c->mp, PD) == CQL_T)
             return CQL_T;
         if ((o->code & VS_BIT(VS_FRAILTY_SYMPTOM)) && (o->status & (OBS_FINAL | OBS_PRELIM)) &&
             cql_overlaps(&o->eff, &c->mp, PD) == CQL_T)
@@ -116,11 +131,13 @@ enum cql_bool mx_frailty(const struct meas_patient *p, const struct mx_ctx *c)
     }
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_FRAILTY_DIAGNOSIS)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((d->code & VS_BIT(VS_FRAILTY_DIAGNOSIS)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     for (size_t i = 0; i < p->enc.n; i++) {
         const struct mx_enc *e = &p->enc.v[i];
-        if ((e->type & VS_BIT(VS_FRAILTY_ENCOUNTER)) && e->performed && cql_overlaps(&e->period, &c->mp, PD) == CQL_T)
+        if ((e->type & VS_BIT(VS_FRAILTY_ENCOUNTER)) && e->performed &&
+            cql_overlaps(&e->period, &c->mp, PD) == CQL_T)
             return CQL_T;
     }
     return CQL_F;
@@ -133,11 +150,14 @@ enum cql_bool mx_advanced_illness_or_dementia(const struct meas_patient *p, cons
     struct cql_ivl win = cql_ivl_make(cql_dt_add_years(c->mp_start, -1), 1, c->mp_end, 1);
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_ADVANCED_ILLNESS)) && cql_starts_during(&d->prev, &win, PD) == CQL_T) return CQL_T;
+        if ((d->code & VS_BIT(VS_ADVANCED_ILLNESS)) &&
+            cql_starts_during(&d->prev, &win, PD) == CQL_T)
+            return CQL_T;
     }
     for (size_t i = 0; i < p->mreq.n; i++) {
         const struct mx_mreq *m = &p->mreq.v[i];
-        if ((m->med & VS_BIT(VS_DEMENTIA_MEDS)) && m->active && cql_overlaps(&m->period, &win, PD) == CQL_T)
+        if ((m->med & VS_BIT(VS_DEMENTIA_MEDS)) && m->active &&
+            cql_overlaps(&m->period, &win, PD) == CQL_T)
             return CQL_T;
     }
     return CQL_F;
@@ -155,7 +175,8 @@ enum cql_bool mx_age66_80_aif_or_81_frail(const struct meas_patient *p, const st
     enum cql_bool a1 = mx_age_in(c, 66, 80), a2 = mx_age_ge(c, 81);
     if (a1 == CQL_F && a2 == CQL_F) return CQL_F;
     enum cql_bool frail = mx_frailty(p, c);
-    return cql_or(cql_and(a1, cql_and(frail, mx_advanced_illness_or_dementia(p, c))), cql_and(a2, frail));
+    return cql_or(cql_and(a1, cql_and(frail, mx_advanced_illness_or_dementia(p, c))),
+                  cql_and(a2, frail));
 }
 
 /* "Is Age 66 or Older Living Long Term in a Nursing Home": the last housing-status assessment
@@ -174,17 +195,19 @@ enum cql_bool mx_age66_ltc(const struct meas_patient *p, const struct mx_ctx *c)
         /* sort by end asc, stable; Last = greatest end, the later one on ties */
         int cmp = last ? cql_dt_cmp(&e, &last_end, CQL_PTIME) : 1;
         if (cmp == CQL_CMP_NULL) /* differing precision: order by the fields present */
-            cmp = (e.y != last_end.y) ? (e.y > last_end.y ? 1 : -1)
+            cmp = (e.y != last_end.y)   ? (e.y > last_end.y ? 1 : -1)
                   : (e.m != last_end.m) ? (e.m > last_end.m ? 1 : -1)
                   : (e.d != last_end.d) ? (e.d > last_end.d ? 1 : -1)
-                  : (e.ms >= last_end.ms ? 1 : -1);
+                                        : (e.ms >= last_end.ms ? 1 : -1);
         if (cmp >= 0) {
             last = o;
             last_end = e;
         }
     }
-    enum cql_bool nh = (last && last->value_kind == VAL_CONCEPT && (last->vconcept & VS_BIT(CODE_LIVES_IN_NURSING_HOME)))
-                           ? CQL_T : CQL_F;
+    enum cql_bool nh = (last && last->value_kind == VAL_CONCEPT &&
+                        (last->vconcept & VS_BIT(CODE_LIVES_IN_NURSING_HOME)))
+                           ? CQL_T
+                           : CQL_F;
     return cql_and(age, nh);
 }
 
@@ -192,7 +215,8 @@ enum cql_bool mx_diabetes_overlaps_mp(const struct meas_patient *p, const struct
 {
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
-        if ((d->code & VS_BIT(VS_DIABETES)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T) return CQL_T;
+        if ((d->code & VS_BIT(VS_DIABETES)) && cql_overlaps(&d->prev, &c->mp, PD) == CQL_T)
+            return CQL_T;
     }
     return CQL_F;
 }

@@ -62,8 +62,14 @@ struct cql_dt cql_date_from(struct cql_dt dt)
     return dt;
 }
 
-struct cql_dt cql_dt_min(void) { return cql_dt_make(1, 1, 1, 0, 0, 0, 0); }
-struct cql_dt cql_dt_max(void) { return cql_dt_make(9999, 12, 31, 23, 59, 59, 999); }
+struct cql_dt cql_dt_min(void)
+{
+    return cql_dt_make(1, 1, 1, 0, 0, 0, 0);
+}
+struct cql_dt cql_dt_max(void)
+{
+    return cql_dt_make(9999, 12, 31, 23, 59, 59, 999);
+}
 
 static int digits(const char *s, int n, int *out)
 {
@@ -99,8 +105,9 @@ int cql_dt_parse(const char *s, struct cql_dt *out)
         return SG_OK;
     }
     const char *p = s + 10;
-    if (*p != 'T' || strlen(p) < 9 || digits(p + 1, 2, &hh) || p[3] != ':' || digits(p + 4, 2, &mi) ||
-        p[6] != ':' || digits(p + 7, 2, &ss) || hh > 23 || mi > 59 || ss > 60)
+    if (*p != 'T' || strlen(p) < 9 || digits(p + 1, 2, &hh) || p[3] != ':' ||
+        digits(p + 4, 2, &mi) || p[6] != ':' || digits(p + 7, 2, &ss) || hh > 23 || mi > 59 ||
+        ss > 60)
         return SG_EPARSE;
     if (ss == 60) ss = 59; /* leap second: CQL has none */
     p += 9;
@@ -114,15 +121,16 @@ int cql_dt_parse(const char *s, struct cql_dt *out)
             p++;
         }
         if (nd == 0) return SG_EPARSE;
-        for (int k = nd; k < 3; k++) ms *= 10;
+        for (int k = nd; k < 3; k++)
+            ms *= 10;
     }
     long off_min = 0;
     if (*p == 'Z') {
         p++;
     } else if (*p == '+' || *p == '-') {
         int oh, om;
-        if (strlen(p) != 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 14 ||
-            om > 59)
+        if (strlen(p) != 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
+            oh > 14 || om > 59)
             return SG_EPARSE;
         off_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
         p += 6;
@@ -130,8 +138,14 @@ int cql_dt_parse(const char *s, struct cql_dt *out)
     if (*p) return SG_EPARSE;
     long day = days_from_civil(y, (unsigned)m, (unsigned)d);
     long t = (((long)hh * 60 + mi) * 60 + ss) * 1000L + ms - off_min * 60000L;
-    while (t < 0) { t += MS_PER_DAY; day--; }
-    while (t >= MS_PER_DAY) { t -= MS_PER_DAY; day++; }
+    while (t < 0) {
+        t += MS_PER_DAY;
+        day--;
+    }
+    while (t >= MS_PER_DAY) {
+        t -= MS_PER_DAY;
+        day++;
+    }
     civil_from_days(day, &y, &m, &d);
     if (y < 1 || y > 9999) return SG_EPARSE;
     *out = (struct cql_dt){(int16_t)y, (uint8_t)m, (uint8_t)d, (int32_t)t, CQL_PTIME};
@@ -147,8 +161,8 @@ void cql_dt_format(const struct cql_dt *dt, char *out, unsigned outlen)
     case CQL_PDAY: snprintf(out, outlen, "%04d-%02d-%02d", dt->y, dt->m, dt->d); break;
     case CQL_PTIME: {
         int t = dt->ms;
-        snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", dt->y, dt->m, dt->d, t / 3600000,
-                 t / 60000 % 60, t / 1000 % 60, t % 1000);
+        snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", dt->y, dt->m, dt->d,
+                 t / 3600000, t / 60000 % 60, t / 1000 % 60, t % 1000);
         break;
     }
     default: out[0] = '\0';
@@ -195,7 +209,10 @@ struct cql_dt cql_dt_add_months(struct cql_dt dt, int n)
     return dt;
 }
 
-struct cql_dt cql_dt_add_years(struct cql_dt dt, int n) { return cql_dt_add_months(dt, n * 12); }
+struct cql_dt cql_dt_add_years(struct cql_dt dt, int n)
+{
+    return cql_dt_add_months(dt, n * 12);
+}
 
 struct cql_dt cql_dt_add_days(struct cql_dt dt, long n)
 {
@@ -218,9 +235,14 @@ enum cql_bool cql_years_between(const struct cql_dt *a, const struct cql_dt *b, 
         *lo = base - 1;
         *hi = base;
     } else if (a->prec == CQL_PMONTH) {
-        if (a->m < b->m) *lo = *hi = base;
-        else if (a->m > b->m) *lo = *hi = base - 1;
-        else { *lo = base - 1; *hi = base; }
+        if (a->m < b->m)
+            *lo = *hi = base;
+        else if (a->m > b->m)
+            *lo = *hi = base - 1;
+        else {
+            *lo = base - 1;
+            *hi = base;
+        }
     } else {
         int before = (b->m < a->m) || (b->m == a->m && b->d < a->d);
         *lo = *hi = base - before;
@@ -249,8 +271,13 @@ static struct cql_dt step(struct cql_dt dt, int dir)
     case CQL_PDAY: return cql_dt_add_days(dt, dir);
     case CQL_PTIME: {
         long t = dt.ms + dir;
-        if (t < 0) { dt = cql_dt_add_days(dt, -1); t += MS_PER_DAY; }
-        else if (t >= MS_PER_DAY) { dt = cql_dt_add_days(dt, 1); t -= MS_PER_DAY; }
+        if (t < 0) {
+            dt = cql_dt_add_days(dt, -1);
+            t += MS_PER_DAY;
+        } else if (t >= MS_PER_DAY) {
+            dt = cql_dt_add_days(dt, 1);
+            t -= MS_PER_DAY;
+        }
         if (dt.prec != CQL_PNULL) dt.ms = (int32_t)t;
         return dt;
     }
@@ -291,14 +318,16 @@ enum cql_bool cql_in(const struct cql_dt *p, const struct cql_ivl *i, int prec)
 enum cql_bool cql_during(const struct cql_ivl *a, const struct cql_ivl *b, int prec)
 {
     if (a->null || b->null) return CQL_N;
-    struct cql_dt as = cql_ivl_start(a), ae = cql_ivl_end(a), bs = cql_ivl_start(b), be = cql_ivl_end(b);
+    struct cql_dt as = cql_ivl_start(a), ae = cql_ivl_end(a), bs = cql_ivl_start(b),
+                  be = cql_ivl_end(b);
     return cql_and(cql_dt_le(&bs, &as, prec), cql_dt_le(&ae, &be, prec));
 }
 
 enum cql_bool cql_overlaps(const struct cql_ivl *a, const struct cql_ivl *b, int prec)
 {
     if (a->null || b->null) return CQL_N;
-    struct cql_dt as = cql_ivl_start(a), ae = cql_ivl_end(a), bs = cql_ivl_start(b), be = cql_ivl_end(b);
+    struct cql_dt as = cql_ivl_start(a), ae = cql_ivl_end(a), bs = cql_ivl_start(b),
+                  be = cql_ivl_end(b);
     return cql_and(cql_dt_le(&as, &be, prec), cql_dt_le(&bs, &ae, prec));
 }
 

@@ -21,16 +21,16 @@ enum cql_bool { CQL_F = 0, CQL_T = 1, CQL_N = 2 };
 #define CQL_CMP_NULL 2 /* cql_dt_cmp result when the comparison is uncertain */
 
 struct cql_dt {
-    int16_t y;      /* year 1..9999 */
-    uint8_t m, d;   /* month 1..12, day 1..31 (1 when below the precision) */
-    int32_t ms;     /* milliseconds since midnight UTC (0 below CQL_PTIME) */
-    uint8_t prec;   /* enum cql_prec; CQL_PNULL = null */
+    int16_t y;    /* year 1..9999 */
+    uint8_t m, d; /* month 1..12, day 1..31 (1 when below the precision) */
+    int32_t ms;   /* milliseconds since midnight UTC (0 below CQL_PTIME) */
+    uint8_t prec; /* enum cql_prec; CQL_PNULL = null */
 };
 
 struct cql_ivl {
     struct cql_dt lo, hi; /* bounds; prec CQL_PNULL = null bound */
     uint8_t lo_closed, hi_closed;
-    uint8_t null;         /* the interval itself is null */
+    uint8_t null; /* the interval itself is null */
 };
 
 /* Parses a FHIR date, dateTime or instant ("2025", "2025-06", "2025-06-01",
@@ -47,9 +47,15 @@ struct cql_dt cql_dt_make(int y, int m, int d, int hh, int mi, int ss, int ms);
 struct cql_dt cql_date_make(int y, int m, int d);
 /* "date from dt": the date part (day precision); null stays null, coarser precision kept. */
 struct cql_dt cql_date_from(struct cql_dt dt);
+/* The minimum (0001-01-01T00:00:00.000) and maximum (9999-12-31T23:59:59.999) DateTime. */
 struct cql_dt cql_dt_min(void);
 struct cql_dt cql_dt_max(void);
-static inline struct cql_dt cql_dt_null(void) { struct cql_dt z = {0, 0, 0, 0, CQL_PNULL}; return z; }
+/* A null DateTime. */
+static inline struct cql_dt cql_dt_null(void)
+{
+    struct cql_dt z = {0, 0, 0, 0, CQL_PNULL};
+    return z;
+}
 
 /* Compares a and b down to precision `prec` (CQL_PTIME for full). Returns -1, 0, 1, or
  * CQL_CMP_NULL when either is null or the comparison is uncertain. */
@@ -70,10 +76,19 @@ struct cql_dt cql_dt_add_days(struct cql_dt dt, long n);
  * that is a single value when a has day precision. Returns CQL_F when either is null. */
 enum cql_bool cql_years_between(const struct cql_dt *a, const struct cql_dt *b, int *lo, int *hi);
 
-/* Interval constructors. */
+/* Interval[lo, hi] with the given closedness (a bound with prec CQL_PNULL is a null bound). */
 struct cql_ivl cql_ivl_make(struct cql_dt lo, int lo_closed, struct cql_dt hi, int hi_closed);
-struct cql_ivl cql_ivl_point(struct cql_dt p); /* Interval[p, p]; null interval when p is null */
-static inline struct cql_ivl cql_ivl_null(void) { struct cql_ivl z; z.lo = z.hi = cql_dt_null(); z.lo_closed = z.hi_closed = 1; z.null = 1; return z; }
+/* Interval[p, p]; the null interval when p is null. */
+struct cql_ivl cql_ivl_point(struct cql_dt p);
+/* The null interval. */
+static inline struct cql_ivl cql_ivl_null(void)
+{
+    struct cql_ivl z;
+    z.lo = z.hi = cql_dt_null();
+    z.lo_closed = z.hi_closed = 1;
+    z.null = 1;
+    return z;
+}
 
 /* CQL Start/End of an interval (null interval -> null). */
 struct cql_dt cql_ivl_start(const struct cql_ivl *i);
@@ -83,14 +98,18 @@ struct cql_dt cql_ivl_end(const struct cql_ivl *i);
 struct cql_dt cql_ivl_latest(const struct cql_ivl *i);
 
 /* Timing operators at precision `prec` (CQL_PDAY for "... day of", CQL_PTIME otherwise). */
-enum cql_bool cql_in(const struct cql_dt *p, const struct cql_ivl *i, int prec);            /* p during I */
-enum cql_bool cql_during(const struct cql_ivl *a, const struct cql_ivl *b, int prec);       /* A during B */
-enum cql_bool cql_overlaps(const struct cql_ivl *a, const struct cql_ivl *b, int prec);     /* A overlaps B */
-enum cql_bool cql_ends_during(const struct cql_ivl *a, const struct cql_ivl *b, int prec);  /* end of A in B */
+enum cql_bool cql_in(const struct cql_dt *p, const struct cql_ivl *i, int prec); /* p during I */
+enum cql_bool cql_during(const struct cql_ivl *a, const struct cql_ivl *b,
+                         int prec); /* A during B */
+enum cql_bool cql_overlaps(const struct cql_ivl *a, const struct cql_ivl *b,
+                           int prec); /* A overlaps B */
+enum cql_bool cql_ends_during(const struct cql_ivl *a, const struct cql_ivl *b,
+                              int prec); /* end of A in B */
 enum cql_bool cql_starts_during(const struct cql_ivl *a, const struct cql_ivl *b, int prec);
 enum cql_bool cql_ends_on_or_before(const struct cql_ivl *a, const struct cql_dt *p, int prec);
 enum cql_bool cql_starts_on_or_before(const struct cql_ivl *a, const struct cql_dt *p, int prec);
 
+/* Three-valued and / or / not. */
 static inline enum cql_bool cql_and(enum cql_bool a, enum cql_bool b)
 {
     if (a == CQL_F || b == CQL_F) return CQL_F;
@@ -103,6 +122,9 @@ static inline enum cql_bool cql_or(enum cql_bool a, enum cql_bool b)
     if (a == CQL_F && b == CQL_F) return CQL_F;
     return CQL_N;
 }
-static inline enum cql_bool cql_not(enum cql_bool a) { return a == CQL_N ? CQL_N : (a == CQL_T ? CQL_F : CQL_T); }
+static inline enum cql_bool cql_not(enum cql_bool a)
+{
+    return a == CQL_N ? CQL_N : (a == CQL_T ? CQL_F : CQL_T);
+}
 
 #endif

@@ -20,7 +20,8 @@ static const struct meas_info infos[MEAS_COUNT] = {
     {"CMS122", "GSD", "DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR",
      "Diabetes: Glycemic Status Assessment Greater Than 9%",
      "https://madie.cms.gov/Measure/DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR", 1},
-    {"CMS131", "EED", "DiabetesEyeExamFHIR", "Diabetes: Eye Exam", "https://madie.cms.gov/Measure/DiabetesEyeExamFHIR", 0},
+    {"CMS131", "EED", "DiabetesEyeExamFHIR", "Diabetes: Eye Exam",
+     "https://madie.cms.gov/Measure/DiabetesEyeExamFHIR", 0},
 };
 
 const struct meas_info *meas_info(enum meas_id id)
@@ -35,11 +36,13 @@ int meas_parse_id(const char *name, enum meas_id *out)
     for (int i = 0; i < MEAS_COUNT; i++) {
         size_t cl = strlen(infos[i].cms);
         /* CMS125, cms125, CMS125v13, CMS125FHIR */
-        if (!strncasecmp(name, infos[i].cms, cl) && (!name[cl] || !isdigit((unsigned char)name[cl]))) {
+        if (!strncasecmp(name, infos[i].cms, cl) &&
+            (!name[cl] || !isdigit((unsigned char)name[cl]))) {
             *out = (enum meas_id)i;
             return SG_OK;
         }
-        if (!strcasecmp(name, infos[i].code) || !strcmp(name, infos[i].library) || !strcmp(name, infos[i].url)) {
+        if (!strcasecmp(name, infos[i].code) || !strcmp(name, infos[i].library) ||
+            !strcmp(name, infos[i].url)) {
             *out = (enum meas_id)i;
             return SG_OK;
         }
@@ -59,16 +62,20 @@ int meas_parse_list(const char *list, unsigned *mask, char *err, size_t errlen)
     const char *p = list;
     while (*p) {
         size_t n = strcspn(p, ",");
-        if (n == 0 || n >= sizeof item) return sg_errf(err, errlen, SG_ENOTFOUND, "bad measure list '%s'", list);
+        if (n == 0 || n >= sizeof item)
+            return sg_errf(err, errlen, SG_ENOTFOUND, "bad measure list '%s'", list);
         memcpy(item, p, n);
         item[n] = '\0';
         enum meas_id id;
-        if (!strcasecmp(item, "all")) *mask |= (1u << MEAS_COUNT) - 1;
+        if (!strcasecmp(item, "all"))
+            *mask |= (1u << MEAS_COUNT) - 1;
         else if (meas_parse_id(item, &id) != SG_OK)
             return sg_errf(err, errlen, SG_ENOTFOUND,
-                           "unknown measure '%s' (CMS125, CMS130, CMS165, CMS122, CMS131, BCS, COL, CBP, GSD, EED or all)",
+                           "unknown measure '%s' (CMS125, CMS130, CMS165, CMS122, CMS131, BCS, "
+                           "COL, CBP, GSD, EED or all)",
                            item);
-        else *mask |= 1u << id;
+        else
+            *mask |= 1u << id;
         p += n;
         if (*p == ',') p++;
     }
@@ -85,14 +92,18 @@ static int parse_date(const char *s, int16_t *y, uint8_t *m, uint8_t *d)
     return 0;
 }
 
-int meas_period_parse(const char *start, const char *end, struct meas_period *out, char *err, size_t errlen)
+int meas_period_parse(const char *start, const char *end, struct meas_period *out, char *err,
+                      size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (parse_date(start, &out->sy, &out->sm, &out->sd))
-        return sg_errf(err, errlen, SG_EINVAL, "periodStart: expected a date YYYY-MM-DD, got '%s'", start ? start : "");
+        return sg_errf(err, errlen, SG_EINVAL, "periodStart: expected a date YYYY-MM-DD, got '%s'",
+                       start ? start : "");
     if (parse_date(end, &out->ey, &out->em, &out->ed))
-        return sg_errf(err, errlen, SG_EINVAL, "periodEnd: expected a date YYYY-MM-DD, got '%s'", end ? end : "");
-    struct cql_dt a = cql_date_make(out->sy, out->sm, out->sd), b = cql_date_make(out->ey, out->em, out->ed);
+        return sg_errf(err, errlen, SG_EINVAL, "periodEnd: expected a date YYYY-MM-DD, got '%s'",
+                       end ? end : "");
+    struct cql_dt a = cql_date_make(out->sy, out->sm, out->sd),
+                  b = cql_date_make(out->ey, out->em, out->ed);
     if (cql_dt_cmp(&a, &b, CQL_PDAY) > 0)
         return sg_errf(err, errlen, SG_EINVAL, "periodStart %s is after periodEnd %s", start, end);
     memcpy(out->start, start, 10);
@@ -156,8 +167,9 @@ int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, e
     return SG_OK;
 }
 
-void meas_result_fill(const struct meas_patient *p, enum meas_id id, const struct meas_period *period,
-                      const struct meas_pops *pops, struct meas_result *r)
+void meas_result_fill(const struct meas_patient *p, enum meas_id id,
+                      const struct meas_period *period, const struct meas_pops *pops,
+                      struct meas_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->member_id, sizeof r->member_id, "%s", meas_patient_member_id(p));

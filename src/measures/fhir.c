@@ -24,7 +24,8 @@ static int grow_arr(void **v, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return SG_OK;
     size_t nc = *cap ? *cap * 2 : 8;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+        nc *= 2;
     void *nv = realloc(*v, nc * elem);
     if (!nv) return SG_ENOMEM;
     *v = nv;
@@ -33,7 +34,7 @@ static int grow_arr(void **v, size_t *cap, size_t need, size_t elem)
 }
 #define PUSH(arr, out)                                                                             \
     (grow_arr((void **)&(arr).v, &(arr).cap, (arr).n + 1, sizeof *(arr).v) == SG_OK                \
-         ? ((out) = &(arr).v[(arr).n++], memset((out), 0, sizeof *(out)), SG_OK)                    \
+         ? ((out) = &(arr).v[(arr).n++], memset((out), 0, sizeof *(out)), SG_OK)                   \
          : SG_ENOMEM)
 
 static int pool_add(struct meas_patient *p, const char *s, size_t n, uint32_t *off)
@@ -80,12 +81,23 @@ void meas_patient_free(struct meas_patient *p)
 {
     if (!p) return;
     free(p->pool);
-    free(p->enc.v); free(p->cond.v); free(p->obs.v); free(p->proc.v); free(p->sreq.v);
-    free(p->dreq.v); free(p->mreq.v); free(p->med.v); free(p->refs.v); free(p->pend.v);
+    free(p->enc.v);
+    free(p->cond.v);
+    free(p->obs.v);
+    free(p->proc.v);
+    free(p->sreq.v);
+    free(p->dreq.v);
+    free(p->mreq.v);
+    free(p->med.v);
+    free(p->refs.v);
+    free(p->pend.v);
     free(p);
 }
 
-const char *meas_patient_id(const struct meas_patient *p) { return p->pool ? mx_str(p, p->id) : ""; }
+const char *meas_patient_id(const struct meas_patient *p)
+{
+    return p->pool ? mx_str(p, p->id) : "";
+}
 const char *meas_patient_member_id(const struct meas_patient *p)
 {
     if (!p->pool) return "";
@@ -123,11 +135,12 @@ static vs_mask concept_mask(const struct rd *r, json_t *cc)
     vs_mask m = 0;
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(cc, "coding"), i, c) {
+    json_array_foreach(json_object_get(cc, "coding"), i, c)
+    {
         json_t *js = json_object_get(c, "system"), *jc = json_object_get(c, "code");
         if (!json_is_string(js) || !json_is_string(jc)) continue;
-        m |= vs_lookup(r->eng->vs, json_string_value(js), json_string_length(js), json_string_value(jc),
-                       json_string_length(jc));
+        m |= vs_lookup(r->eng->vs, json_string_value(js), json_string_length(js),
+                       json_string_value(jc), json_string_length(jc));
     }
     return m;
 }
@@ -145,7 +158,8 @@ static int concept_has(json_t *cc, const char *system, const char *code)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(cc, "coding"), i, c) {
+    json_array_foreach(json_object_get(cc, "coding"), i, c)
+    {
         const char *s = json_string_value(json_object_get(c, "system"));
         const char *k = json_string_value(json_object_get(c, "code"));
         if (s && k && !strcmp(s, system) && !strcmp(k, code)) return 1;
@@ -153,7 +167,10 @@ static int concept_has(json_t *cc, const char *system, const char *code)
     return 0;
 }
 
-static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
 
 static int str_in(const char *s, const char *const *list)
 {
@@ -163,16 +180,20 @@ static int str_in(const char *s, const char *const *list)
     return 0;
 }
 
-/* A dateTime element: absent -> null (SG_OK); present but malformed -> error. */
-static int read_dt(struct rd *r, json_t *obj, const char *key, const char *field, struct cql_dt *out)
+/* A dateTime element obj.key: absent -> null (SG_OK); present but malformed -> an error naming
+ * parent.key (or key when parent is NULL). The name is only built on the error path. */
+static int read_dt(struct rd *r, json_t *obj, const char *key, const char *parent,
+                   struct cql_dt *out)
 {
     *out = cql_dt_null();
     json_t *v = json_object_get(obj, key);
     if (!v) return SG_OK;
-    if (!json_is_string(v) || cql_dt_parse(json_string_value(v), out) != SG_OK)
-        return fail(r, SG_EINVAL, field, "invalid date/dateTime %s%s%s", json_is_string(v) ? "'" : "",
-                    json_is_string(v) ? json_string_value(v) : "(not a string)", json_is_string(v) ? "'" : "");
-    return SG_OK;
+    if (json_is_string(v) && cql_dt_parse(json_string_value(v), out) == SG_OK) return SG_OK;
+    char field[128];
+    snprintf(field, sizeof field, "%s%s%s", parent ? parent : "", parent ? "." : "", key);
+    if (!json_is_string(v))
+        return fail(r, SG_EINVAL, field, "invalid date/dateTime (not a string)");
+    return fail(r, SG_EINVAL, field, "invalid date/dateTime '%s'", json_string_value(v));
 }
 
 /* FHIRHelpers.ToInterval(Period): Interval[start, end], or Interval(null, end] without a start. */
@@ -182,11 +203,8 @@ static int read_period(struct rd *r, json_t *per, const char *field, struct cql_
     if (!per) return SG_OK;
     if (!json_is_object(per)) return fail(r, SG_EINVAL, field, "Period must be an object");
     struct cql_dt s, e;
-    char f[96];
-    snprintf(f, sizeof f, "%s.start", field);
-    if (read_dt(r, per, "start", f, &s) != SG_OK) return SG_EINVAL;
-    snprintf(f, sizeof f, "%s.end", field);
-    if (read_dt(r, per, "end", f, &e) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, per, "start", field, &s) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, per, "end", field, &e) != SG_OK) return SG_EINVAL;
     if (s.prec != CQL_PNULL && e.prec != CQL_PNULL && cql_dt_cmp(&s, &e, CQL_PTIME) == 1)
         return fail(r, SG_EINVAL, field, "Period start is after its end");
     *out = cql_ivl_make(s, s.prec != CQL_PNULL, e, 1);
@@ -202,16 +220,20 @@ static void read_qty(json_t *q, struct mx_qty *out)
     json_t *v = json_object_get(q, "value");
     if (!json_is_number(v) || json_object_get(q, "comparator")) return;
     const char *sys = str(q, "system");
-    if (sys && strcmp(sys, "http://unitsofmeasure.org") && strcmp(sys, "http://hl7.org/fhirpath/CodeSystem/calendar-units"))
+    if (sys && strcmp(sys, "http://unitsofmeasure.org") &&
+        strcmp(sys, "http://hl7.org/fhirpath/CodeSystem/calendar-units"))
         return;
     const char *u = str(q, "code");
     if (!u) u = str(q, "unit");
     if (!u) u = "1";
     static const char *const ucum[][2] = {{"ms", "millisecond"}, {"s", "second"}, {"min", "minute"},
-                                          {"h", "hour"}, {"d", "day"}, {"wk", "week"},
-                                          {"mo", "month"}, {"a", "year"}};
+                                          {"h", "hour"},         {"d", "day"},    {"wk", "week"},
+                                          {"mo", "month"},       {"a", "year"}};
     for (size_t i = 0; i < sizeof ucum / sizeof ucum[0]; i++)
-        if (!strcmp(u, ucum[i][0])) { u = ucum[i][1]; break; }
+        if (!strcmp(u, ucum[i][0])) {
+            u = ucum[i][1];
+            break;
+        }
     out->v = json_number_value(v);
     snprintf(out->unit, sizeof out->unit, "%s", u);
     out->ok = 1;
@@ -223,63 +245,67 @@ static struct cql_dt add_qty(struct cql_dt d, const struct mx_qty *q, int extra_
     if (!q->ok || d.prec == CQL_PNULL) return cql_dt_null();
     long n = (long)q->v; /* CQL truncates a decimal quantity added to a Date */
     const char *u = q->unit;
-    if (!strcmp(u, "year") || !strcmp(u, "years")) d = cql_dt_add_years(d, (int)n);
-    else if (!strcmp(u, "month") || !strcmp(u, "months")) d = cql_dt_add_months(d, (int)n);
-    else if (!strcmp(u, "week") || !strcmp(u, "weeks")) d = cql_dt_add_days(d, n * 7);
-    else if (!strcmp(u, "day") || !strcmp(u, "days")) d = cql_dt_add_days(d, n);
-    else return cql_dt_null();
+    if (!strcmp(u, "year") || !strcmp(u, "years"))
+        d = cql_dt_add_years(d, (int)n);
+    else if (!strcmp(u, "month") || !strcmp(u, "months"))
+        d = cql_dt_add_months(d, (int)n);
+    else if (!strcmp(u, "week") || !strcmp(u, "weeks"))
+        d = cql_dt_add_days(d, n * 7);
+    else if (!strcmp(u, "day") || !strcmp(u, "days"))
+        d = cql_dt_add_days(d, n);
+    else
+        return cql_dt_null();
     return cql_dt_add_years(d, extra_years);
 }
 
 /* Choice kinds of a timing element before the birthDate is known. */
-enum { TK_NONE = 0, TK_IVL, TK_AGE, TK_RANGE };
+enum { TK_NONE = 0, TK_IVL, TK_PERIOD, TK_AGE, TK_RANGE }; /* TK_IVL: a dateTime point */
 
 /* Reads prefix[x] (DateTime, Instant, Period, Age, Range; Timing -> null) as a kind + data. */
-static int read_timing(struct rd *r, json_t *res, const char *prefix, uint8_t *kind, struct cql_ivl *ivl,
-                       struct mx_qty *lo, struct mx_qty *hi)
+static int read_timing(struct rd *r, json_t *res, const char *prefix, uint8_t *kind,
+                       struct cql_ivl *ivl, struct mx_qty *lo, struct mx_qty *hi)
 {
-    char k[64];
     *kind = TK_NONE;
     *ivl = cql_ivl_null();
     memset(lo, 0, sizeof *lo);
     memset(hi, 0, sizeof *hi);
-    const char *pt[] = {"DateTime", "Instant"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(k, sizeof k, "%s%s", prefix, pt[i]);
-        if (json_object_get(res, k)) {
+    /* one pass over the keys for prefix[x] (valid FHIR has at most one) */
+    size_t pl = strlen(prefix);
+    const char *key;
+    json_t *v;
+    json_object_foreach(res, key, v)
+    {
+        if (strncmp(key, prefix, pl)) continue;
+        const char *x = key + pl;
+        if (!strcmp(x, "DateTime") || !strcmp(x, "Instant")) {
             struct cql_dt d;
-            if (read_dt(r, res, k, k, &d) != SG_OK) return SG_EINVAL;
+            if (read_dt(r, res, key, NULL, &d) != SG_OK) return SG_EINVAL;
             *ivl = cql_ivl_point(d);
             *kind = TK_IVL;
             return SG_OK;
         }
-    }
-    snprintf(k, sizeof k, "%sPeriod", prefix);
-    json_t *per = json_object_get(res, k);
-    if (per) {
-        *kind = TK_IVL;
-        return read_period(r, per, k, ivl);
-    }
-    snprintf(k, sizeof k, "%sAge", prefix);
-    json_t *age = json_object_get(res, k);
-    if (age) {
-        read_qty(age, lo);
-        *kind = TK_AGE;
-        return SG_OK;
-    }
-    snprintf(k, sizeof k, "%sRange", prefix);
-    json_t *rg = json_object_get(res, k);
-    if (rg) {
-        read_qty(json_object_get(rg, "low"), lo);
-        read_qty(json_object_get(rg, "high"), hi);
-        *kind = TK_RANGE;
+        if (!strcmp(x, "Period")) {
+            *kind = TK_PERIOD;
+            return read_period(r, v, key, ivl);
+        }
+        if (!strcmp(x, "Age")) {
+            read_qty(v, lo);
+            *kind = TK_AGE;
+            return SG_OK;
+        }
+        if (!strcmp(x, "Range")) {
+            read_qty(json_object_get(v, "low"), lo);
+            read_qty(json_object_get(v, "high"), hi);
+            *kind = TK_RANGE;
+            return SG_OK;
+        }
     }
     return SG_OK;
 }
 
 /* toInterval() of an Age / Range choice, once the birthDate is known. */
-static struct cql_ivl age_interval(const struct cql_dt *birth, uint8_t kind, const struct mx_qty *lo,
-                                   const struct mx_qty *hi)
+static struct cql_ivl age_interval(const struct cql_dt *birth, uint8_t kind,
+                                   const struct mx_qty *lo, const struct mx_qty *hi)
 {
     if (kind == TK_AGE) {
         struct cql_dt a = add_qty(*birth, lo, 0), b = add_qty(*birth, lo, 1);
@@ -312,10 +338,11 @@ static int note_subject(struct rd *r, json_t *res, const char *key)
     json_t *s = json_object_get(res, key);
     if (!s) return SG_OK;
     const char *ref = str(s, "reference");
-    if (!ref) return SG_OK; /* identifier-only or display-only references cannot be checked */
+    if (!ref) return SG_OK;  /* identifier-only or display-only references cannot be checked */
     if (r->p->has_patient) { /* check now; keep only references seen before the Patient */
         if (refers_to_patient(r->p, ref)) return SG_OK;
-        return fail(r, SG_EINVAL, key, "reference '%s' does not resolve to the Patient of this input", ref);
+        return fail(r, SG_EINVAL, key,
+                    "reference '%s' does not resolve to the Patient of this input", ref);
     }
     uint32_t off, where;
     struct mx_ref *slot;
@@ -346,13 +373,16 @@ static int rd_patient(struct rd *r, json_t *res, const char *fullurl)
     if (bd) {
         if (!json_is_string(bd) || cql_dt_parse(json_string_value(bd), &p->birth) != SG_OK ||
             p->birth.prec > CQL_PDAY)
-            return fail(r, SG_EINVAL, "birthDate", "invalid birthDate (expected YYYY, YYYY-MM or YYYY-MM-DD)");
+            return fail(r, SG_EINVAL, "birthDate",
+                        "invalid birthDate (expected YYYY, YYYY-MM or YYYY-MM-DD)");
     }
     size_t i;
     json_t *ident;
-    json_array_foreach(json_object_get(res, "identifier"), i, ident) {
+    json_array_foreach(json_object_get(res, "identifier"), i, ident)
+    {
         const char *v = str(ident, "value");
-        if (v && concept_has(json_object_get(ident, "type"), "http://terminology.hl7.org/CodeSystem/v2-0203", "MB")) {
+        if (v && concept_has(json_object_get(ident, "type"),
+                             "http://terminology.hl7.org/CodeSystem/v2-0203", "MB")) {
             if (pool_add(p, v, strlen(v), &p->member_id) != SG_OK) return SG_ENOMEM;
             break;
         }
@@ -362,12 +392,14 @@ static int rd_patient(struct rd *r, json_t *res, const char *fullurl)
 
 static int rd_encounter(struct rd *r, json_t *res)
 {
-    static const char *const perf[] = {"finished", "arrived", "triaged", "in-progress", "onleave", NULL};
+    static const char *const perf[] = {"finished",    "arrived", "triaged",
+                                       "in-progress", "onleave", NULL};
     static const char *const inpat[] = {"EMER", "IMP", "ACUTE", "NONAC", "PRENC", "SS", NULL};
     struct mx_enc *e;
     if (PUSH(r->p->enc, e) != SG_OK) return SG_ENOMEM;
     e->type = concept_list_mask(r, json_object_get(res, "type"));
-    e->discharge = concept_mask(r, json_object_get(json_object_get(res, "hospitalization"), "dischargeDisposition"));
+    e->discharge = concept_mask(
+        r, json_object_get(json_object_get(res, "hospitalization"), "dischargeDisposition"));
     e->performed = (uint8_t)str_in(str(res, "status"), perf);
     e->class_inpat = (uint8_t)str_in(str(json_object_get(res, "class"), "code"), inpat);
     const char *id = str(res, "id");
@@ -388,31 +420,36 @@ static int rd_condition(struct rd *r, json_t *res)
     json_t *st = json_object_get(res, "clinicalStatus");
     pc->active = (uint8_t)(concept_has(st, cs, "active") || concept_has(st, cs, "recurrence") ||
                            concept_has(st, cs, "relapse"));
-    if (read_timing(r, res, "onset", &pc->on_kind, &pc->on, &pc->on_lo, &pc->on_hi) != SG_OK) return SG_EINVAL;
-    if (read_timing(r, res, "abatement", &pc->ab_kind, &pc->ab, &pc->ab_lo, &pc->ab_hi) != SG_OK) return SG_EINVAL;
+    if (read_timing(r, res, "onset", &pc->on_kind, &pc->on, &pc->on_lo, &pc->on_hi) != SG_OK)
+        return SG_EINVAL;
+    if (read_timing(r, res, "abatement", &pc->ab_kind, &pc->ab, &pc->ab_lo, &pc->ab_hi) != SG_OK)
+        return SG_EINVAL;
     return SG_OK;
 }
 
 /* prevalenceInterval(), after the birthDate is known. */
 static void finish_condition(struct meas_patient *p, const struct mx_pending_cond *pc)
 {
-    struct cql_ivl on = pc->on_kind == TK_IVL ? pc->on : age_interval(&p->birth, pc->on_kind, &pc->on_lo, &pc->on_hi);
+    struct cql_ivl on = (pc->on_kind == TK_IVL || pc->on_kind == TK_PERIOD)
+                            ? pc->on
+                            : age_interval(&p->birth, pc->on_kind, &pc->on_lo, &pc->on_hi);
     struct cql_ivl ab = cql_ivl_null();
     if (pc->ab_kind == TK_IVL) {
-        if (pc->ab.lo_closed && pc->ab.hi_closed && !pc->ab.null &&
-            cql_dt_cmp(&pc->ab.lo, &pc->ab.hi, CQL_PTIME) == 0)
-            ab = pc->ab; /* abatementDateTime: Interval[dt, dt] */
-        else if (!pc->ab.null) /* abatementPeriod: Interval[low, high) */
-            ab = cql_ivl_make(pc->ab.lo, 1, pc->ab.hi, 0);
+        ab = pc->ab; /* abatementDateTime: Interval[dt, dt] */
+    } else if (pc->ab_kind == TK_PERIOD) {
+        if (!pc->ab.null) ab = cql_ivl_make(pc->ab.lo, 1, pc->ab.hi, 0); /* Interval[low, high) */
     } else if (pc->ab_kind != TK_NONE) {
         ab = age_interval(&p->birth, pc->ab_kind, &pc->ab_lo, &pc->ab_hi);
     }
     struct cql_dt start = on.null ? cql_dt_null() : cql_ivl_start(&on);
     struct cql_dt abend = ab.null ? cql_dt_null() : cql_ivl_end(&ab);
     struct cql_ivl *out = &p->cond.v[pc->idx].prev;
-    if (pc->active) *out = cql_ivl_make(start, 1, abend, 1);
-    else if (abend.prec == CQL_PNULL) *out = cql_ivl_make(start, 1, abend, 0);
-    else *out = cql_ivl_make(start, 1, abend, 1);
+    if (pc->active)
+        *out = cql_ivl_make(start, 1, abend, 1);
+    else if (abend.prec == CQL_PNULL)
+        *out = cql_ivl_make(start, 1, abend, 0);
+    else
+        *out = cql_ivl_make(start, 1, abend, 1);
 }
 
 /* The single component whose code has `bit`, as Quantity (singleton from: several -> null). */
@@ -421,9 +458,13 @@ static void bp_component(const struct rd *r, json_t *res, enum vs_bit bit, struc
     memset(out, 0, sizeof *out);
     size_t i, found = 0;
     json_t *c;
-    json_array_foreach(json_object_get(res, "component"), i, c) {
+    json_array_foreach(json_object_get(res, "component"), i, c)
+    {
         if (!(concept_mask(r, json_object_get(c, "code")) & VS_BIT(bit))) continue;
-        if (++found > 1) { memset(out, 0, sizeof *out); return; }
+        if (++found > 1) {
+            memset(out, 0, sizeof *out);
+            return;
+        }
         read_qty(json_object_get(c, "valueQuantity"), out);
     }
 }
@@ -436,23 +477,29 @@ static int rd_observation(struct rd *r, json_t *res)
     o->enc = -1;
     o->code = concept_mask(r, json_object_get(res, "code"));
     const char *st = str(res, "status");
-    o->status = (uint8_t)(str_in(st, fin) ? OBS_FINAL : (st && !strcmp(st, "preliminary")) ? OBS_PRELIM : 0);
+    o->status = (uint8_t)(str_in(st, fin)                      ? OBS_FINAL
+                          : (st && !strcmp(st, "preliminary")) ? OBS_PRELIM
+                                                               : 0);
     size_t i;
     json_t *cat;
     const char *cs = "http://terminology.hl7.org/CodeSystem/observation-category";
-    json_array_foreach(json_object_get(res, "category"), i, cat) {
+    json_array_foreach(json_object_get(res, "category"), i, cat)
+    {
         if (concept_has(cat, cs, "survey")) o->cat |= CAT_SURVEY;
         if (concept_has(cat, cs, "laboratory")) o->cat |= CAT_LAB;
         if (concept_has(cat, cs, "exam")) o->cat |= CAT_EXAM;
     }
     uint8_t kind;
     struct mx_qty lo, hi;
-    if (json_object_get(res, "effectiveTiming")) o->eff = cql_ivl_null(); /* Timing: CQL error -> null */
-    else if (read_timing(r, res, "effective", &kind, &o->eff, &lo, &hi) != SG_OK) return SG_EINVAL;
+    if (json_object_get(res, "effectiveTiming"))
+        o->eff = cql_ivl_null(); /* Timing: CQL error -> null */
+    else if (read_timing(r, res, "effective", &kind, &o->eff, &lo, &hi) != SG_OK)
+        return SG_EINVAL;
     /* value[x] */
     const char *key;
     json_t *v;
-    json_object_foreach(res, key, v) {
+    json_object_foreach(res, key, v)
+    {
         if (strncmp(key, "value", 5) || !key[5]) continue;
         if (!strcmp(key, "valueQuantity")) {
             o->value_kind = VAL_QTY;
@@ -488,10 +535,13 @@ static int rd_procedure(struct rd *r, json_t *res)
     pr->completed = st && !strcmp(st, "completed");
     uint8_t kind;
     struct mx_qty lo, hi;
-    if (read_timing(r, res, "performed", &kind, &pr->performed, &lo, &hi) != SG_OK) return SG_EINVAL;
-    /* performedAge/performedRange need the birthDate, unknown until the Patient is read: not
-     * supported (null), see docs/MEASURES.md */
-    if (kind == TK_AGE || kind == TK_RANGE) pr->performed = cql_ivl_null();
+    if (read_timing(r, res, "performed", &kind, &pr->performed, &lo, &hi) != SG_OK)
+        return SG_EINVAL;
+    if (kind == TK_AGE || kind == TK_RANGE) { /* needs the birthDate: resolved in mx_finish */
+        pr->age_kind = kind;
+        pr->age_lo = lo;
+        pr->age_hi = hi;
+    }
     return SG_OK;
 }
 
@@ -509,7 +559,7 @@ static int rd_servicerequest(struct rd *r, json_t *res)
     s->code = concept_mask(r, json_object_get(res, "code"));
     s->order = (uint8_t)is_order(res);
     struct cql_dt d;
-    if (read_dt(r, res, "authoredOn", "authoredOn", &d) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &d) != SG_OK) return SG_EINVAL;
     s->authored = cql_ivl_point(d);
     return SG_OK;
 }
@@ -523,15 +573,18 @@ static int rd_devicerequest(struct rd *r, json_t *res)
     d->dnp = -1;
     size_t i, n = 0;
     json_t *x;
-    json_array_foreach(json_object_get(res, "modifierExtension"), i, x) {
+    json_array_foreach(json_object_get(res, "modifierExtension"), i, x)
+    {
         const char *u = str(x, "url");
-        if (!u || strcmp(u, "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-doNotPerform")) continue;
+        if (!u ||
+            strcmp(u, "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-doNotPerform"))
+            continue;
         json_t *vb = json_object_get(x, "valueBoolean");
         d->dnp = json_is_boolean(vb) ? (int8_t)json_is_true(vb) : -1;
         if (++n > 1) d->dnp = -1; /* singleton from: several -> error, read as null */
     }
     struct cql_dt a;
-    if (read_dt(r, res, "authoredOn", "authoredOn", &a) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &a) != SG_OK) return SG_EINVAL;
     d->authored = cql_ivl_point(a);
     return SG_OK;
 }
@@ -539,11 +592,30 @@ static int rd_devicerequest(struct rd *r, json_t *res)
 /* CumulativeMedicationDuration.ToDaily(frequency, period); NAN for null/unknown units. */
 static double to_daily(double freq, double per, const char *unit)
 {
-    static const struct { const char *u; double hours; } t[] = {
-        {"h", 1}, {"hour", 1}, {"hours", 1}, {"min", 1.0 / 60}, {"minute", 1.0 / 60}, {"minutes", 1.0 / 60},
-        {"s", 1.0 / 3600}, {"second", 1.0 / 3600}, {"seconds", 1.0 / 3600}, {"d", 24}, {"day", 24},
-        {"days", 24}, {"wk", 168}, {"week", 168}, {"weeks", 168}, {"mo", 720}, {"month", 720},
-        {"months", 720}, {"a", 8760}, {"year", 8760}, {"years", 8760}};
+    static const struct {
+        const char *u;
+        double hours;
+    } t[] = {{"h", 1},
+             {"hour", 1},
+             {"hours", 1},
+             {"min", 1.0 / 60},
+             {"minute", 1.0 / 60},
+             {"minutes", 1.0 / 60},
+             {"s", 1.0 / 3600},
+             {"second", 1.0 / 3600},
+             {"seconds", 1.0 / 3600},
+             {"d", 24},
+             {"day", 24},
+             {"days", 24},
+             {"wk", 168},
+             {"week", 168},
+             {"weeks", 168},
+             {"mo", 720},
+             {"month", 720},
+             {"months", 720},
+             {"a", 8760},
+             {"year", 8760},
+             {"years", 8760}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (!strcmp(unit, t[i].u)) return freq * (24.0 / per) / t[i].hours;
     return NAN;
@@ -574,32 +646,39 @@ static int med_request_period(struct rd *r, json_t *res, struct cql_ivl *out)
         doses_per_day = (double)json_array_size(json_object_get(rep, "timeOfDay"));
     }
     struct cql_ivl bounds = cql_ivl_null();
-    if (read_period(r, json_object_get(rep, "boundsPeriod"), "dosageInstruction[0].timing.repeat.boundsPeriod", &bounds) != SG_OK)
+    if (read_period(r, json_object_get(rep, "boundsPeriod"),
+                    "dosageInstruction[0].timing.repeat.boundsPeriod", &bounds) != SG_OK)
         return SG_EINVAL;
     json_t *dr = json_object_get(res, "dispenseRequest");
     struct mx_qty esd, qty, dose;
     read_qty(json_object_get(dr, "expectedSupplyDuration"), &esd);
     read_qty(json_object_get(dr, "quantity"), &qty);
     json_t *drange = json_object_get(dar, "doseRange");
-    if (drange) read_qty(json_object_get(drange, "high"), &dose);
-    else read_qty(json_object_get(dar, "doseQuantity"), &dose);
+    if (drange)
+        read_qty(json_object_get(drange, "high"), &dose);
+    else
+        read_qty(json_object_get(dar, "doseQuantity"), &dose);
     json_t *jr = json_object_get(dr, "numberOfRepeatsAllowed");
     double refills = json_is_integer(jr) ? (double)json_integer_value(jr) : 0;
     double days = NAN;
     if (esd.ok) { /* convert to days */
         const char *u = esd.unit;
-        if (!strcmp(u, "day") || !strcmp(u, "days")) days = esd.v;
-        else if (!strcmp(u, "week") || !strcmp(u, "weeks")) days = esd.v * 7;
-        else if (!strcmp(u, "hour") || !strcmp(u, "hours")) days = esd.v / 24;
+        if (!strcmp(u, "day") || !strcmp(u, "days"))
+            days = esd.v;
+        else if (!strcmp(u, "week") || !strcmp(u, "weeks"))
+            days = esd.v * 7;
+        else if (!strcmp(u, "hour") || !strcmp(u, "hours"))
+            days = esd.v / 24;
     }
     if (isnan(days) && qty.ok && dose.ok && dose.v * doses_per_day != 0)
         days = qty.v / (dose.v * doses_per_day);
     struct cql_dt start = cql_dt_null(), a, vs;
     if (!bounds.null && bounds.lo.prec != CQL_PNULL) start = cql_date_from(cql_ivl_start(&bounds));
-    if (read_dt(r, res, "authoredOn", "authoredOn", &a) != SG_OK) return SG_EINVAL;
+    if (read_dt(r, res, "authoredOn", NULL, &a) != SG_OK) return SG_EINVAL;
     if (start.prec == CQL_PNULL) start = cql_date_from(a);
     struct cql_ivl validity;
-    if (read_period(r, json_object_get(dr, "validityPeriod"), "dispenseRequest.validityPeriod", &validity) != SG_OK)
+    if (read_period(r, json_object_get(dr, "validityPeriod"), "dispenseRequest.validityPeriod",
+                    &validity) != SG_OK)
         return SG_EINVAL;
     vs = validity.null ? cql_dt_null() : cql_date_from(cql_ivl_start(&validity));
     if (start.prec == CQL_PNULL && !validity.null && validity.lo.prec != CQL_PNULL) start = vs;
@@ -627,7 +706,8 @@ static int rd_medicationrequest(struct rd *r, json_t *res)
         /* contained Medication */
         size_t i;
         json_t *c;
-        json_array_foreach(json_object_get(res, "contained"), i, c) {
+        json_array_foreach(json_object_get(res, "contained"), i, c)
+        {
             const char *cid = str(c, "id"), *rt = str(c, "resourceType");
             if (cid && rt && !strcmp(rt, "Medication") && strlen(cid) == n && !strncmp(cid, id, n))
                 m->med |= concept_mask(r, json_object_get(c, "code"));
@@ -650,8 +730,8 @@ static int rd_medication(struct rd *r, json_t *res)
 
 /* ---- assembly ---------------------------------------------------------------------------- */
 
-int mx_add_resource(const struct meas_engine *eng, struct meas_patient *p, json_t *res, const char *fullurl,
-                    const char *where, struct meas_error *e)
+int mx_add_resource(const struct meas_engine *eng, struct meas_patient *p, json_t *res,
+                    const char *fullurl, const char *where, struct meas_error *e)
 {
     struct rd r = {eng, p, e, where};
     if (!json_is_object(res)) return fail(&r, SG_EINVAL, NULL, "resource is not a JSON object");
@@ -659,20 +739,26 @@ int mx_add_resource(const struct meas_engine *eng, struct meas_patient *p, json_
     if (!rt) return fail(&r, SG_EINVAL, "resourceType", "resource has no resourceType");
     int rc;
     if (!strcmp(rt, "Patient")) return rd_patient(&r, res, fullurl);
-    if (!strcmp(rt, "Encounter")) rc = rd_encounter(&r, res);
-    else if (!strcmp(rt, "Condition")) rc = rd_condition(&r, res);
-    else if (!strcmp(rt, "Observation")) rc = rd_observation(&r, res);
-    else if (!strcmp(rt, "Procedure")) rc = rd_procedure(&r, res);
-    else if (!strcmp(rt, "ServiceRequest")) rc = rd_servicerequest(&r, res);
-    else if (!strcmp(rt, "DeviceRequest")) rc = rd_devicerequest(&r, res);
-    else if (!strcmp(rt, "MedicationRequest")) rc = rd_medicationrequest(&r, res);
-    else if (!strcmp(rt, "Medication")) return rd_medication(&r, res);
-    else return SG_OK; /* not read by these measures */
+    if (!strcmp(rt, "Encounter"))
+        rc = rd_encounter(&r, res);
+    else if (!strcmp(rt, "Condition"))
+        rc = rd_condition(&r, res);
+    else if (!strcmp(rt, "Observation"))
+        rc = rd_observation(&r, res);
+    else if (!strcmp(rt, "Procedure"))
+        rc = rd_procedure(&r, res);
+    else if (!strcmp(rt, "ServiceRequest"))
+        rc = rd_servicerequest(&r, res);
+    else if (!strcmp(rt, "DeviceRequest"))
+        rc = rd_devicerequest(&r, res);
+    else if (!strcmp(rt, "MedicationRequest"))
+        rc = rd_medicationrequest(&r, res);
+    else if (!strcmp(rt, "Medication"))
+        return rd_medication(&r, res);
+    else
+        return SG_OK; /* not read by these measures */
     if (rc != SG_OK) return rc;
-    return note_subject(&r, res, !strcmp(rt, "Encounter") || !strcmp(rt, "Observation") || !strcmp(rt, "Condition") ||
-                                         !strcmp(rt, "Procedure") || !strcmp(rt, "ServiceRequest") ||
-                                         !strcmp(rt, "MedicationRequest") || !strcmp(rt, "DeviceRequest")
-                                     ? "subject" : "patient");
+    return note_subject(&r, res, "subject"); /* all seven types name the patient in subject */
 }
 
 /* Does a subject reference point at this patient? */
@@ -699,10 +785,17 @@ int mx_finish(const struct meas_engine *eng, struct meas_patient *p, struct meas
         const char *ref = mx_str(p, p->refs.v[i].ref);
         if (!refers_to_patient(p, ref)) {
             r.where = mx_str(p, p->refs.v[i].where);
-            return fail(&r, SG_EINVAL, NULL, "reference '%s' does not resolve to the Patient of this input", ref);
+            return fail(&r, SG_EINVAL, NULL,
+                        "reference '%s' does not resolve to the Patient of this input", ref);
         }
     }
-    for (size_t i = 0; i < p->pend.n; i++) finish_condition(p, &p->pend.v[i]);
+    for (size_t i = 0; i < p->pend.n; i++)
+        finish_condition(p, &p->pend.v[i]);
+    for (size_t i = 0; i < p->proc.n; i++) {
+        struct mx_proc *pr = &p->proc.v[i];
+        if (pr->age_kind)
+            pr->performed = age_interval(&p->birth, pr->age_kind, &pr->age_lo, &pr->age_hi);
+    }
     /* Observation.encounter -> Encounter index (getEncounter: E.id = reference.getId()) */
     for (size_t i = 0; i < p->obs.n; i++) {
         struct mx_obs *o = &p->obs.v[i];
@@ -720,12 +813,31 @@ int mx_finish(const struct meas_engine *eng, struct meas_patient *p, struct meas
         struct mx_mreq *m = &p->mreq.v[i];
         if (!m->med_ref) continue;
         for (size_t k = 0; k < p->med.n; k++)
-            if (!strcmp(mx_str(p, p->med.v[k].id), mx_str(p, m->med_ref))) m->med |= p->med.v[k].code;
+            if (!strcmp(mx_str(p, p->med.v[k].id), mx_str(p, m->med_ref)))
+                m->med |= p->med.v[k].code;
     }
     return SG_OK;
 }
 
-int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas_patient *p, struct meas_error *e)
+/* "Bundle.entry[i].resource" without snprintf (called for every entry). */
+static void entry_where(char out[64], size_t i)
+{
+    static const char pre[] = "Bundle.entry[", post[] = "].resource";
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i && n < 20);
+    memcpy(out, pre, sizeof pre - 1);
+    char *w = out + sizeof pre - 1;
+    while (n)
+        *w++ = digits[--n];
+    memcpy(w, post, sizeof post);
+}
+
+int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas_patient *p,
+                           struct meas_error *e)
 {
     static const char *const types[] = {"collection", "transaction", "batch", "searchset", NULL};
     struct rd r = {eng, p, e, "Bundle"};
@@ -735,20 +847,24 @@ int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas
     const char *rt = str(b, "resourceType");
     if (!rt || strcmp(rt, "Bundle")) {
         r.where = "resourceType";
-        return fail(&r, SG_EINVAL, NULL, "resourceType is '%s', expected 'Bundle'", rt ? rt : "(missing)");
+        return fail(&r, SG_EINVAL, NULL, "resourceType is '%s', expected 'Bundle'",
+                    rt ? rt : "(missing)");
     }
     const char *bt = str(b, "type");
     if (!str_in(bt, types))
-        return fail(&r, SG_EINVAL, "type", "Bundle.type is '%s', expected collection, transaction, batch or searchset",
+        return fail(&r, SG_EINVAL, "type",
+                    "Bundle.type is '%s', expected collection, transaction, batch or searchset",
                     bt ? bt : "(missing)");
     json_t *entries = json_object_get(b, "entry");
-    if (entries && !json_is_array(entries)) return fail(&r, SG_EINVAL, "entry", "Bundle.entry is not an array");
+    if (entries && !json_is_array(entries))
+        return fail(&r, SG_EINVAL, "entry", "Bundle.entry is not an array");
     size_t i;
     json_t *en;
     char where[64];
-    json_array_foreach(entries, i, en) {
+    json_array_foreach(entries, i, en)
+    {
         json_t *res = json_object_get(en, "resource");
-        snprintf(where, sizeof where, "Bundle.entry[%zu].resource", i);
+        entry_where(where, i);
         if (!res) continue; /* e.g. a DELETE in a transaction */
         int rc = mx_add_resource(eng, p, res, str(en, "fullUrl"), where, e);
         if (rc != SG_OK) return rc;
@@ -756,8 +872,8 @@ int meas_patient_from_json(const struct meas_engine *eng, json_t *b, struct meas
     return mx_finish(eng, p, e);
 }
 
-int meas_patient_from_text(const struct meas_engine *eng, const char *text, size_t len, struct meas_patient *p,
-                           struct meas_error *e)
+int meas_patient_from_text(const struct meas_engine *eng, const char *text, size_t len,
+                           struct meas_patient *p, struct meas_error *e)
 {
     json_error_t je;
     json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -779,8 +895,11 @@ int meas_patient_from_text(const struct meas_engine *eng, const char *text, size
 
 json_t *meas_error_outcome(const struct meas_error *e)
 {
-    const char *code = e->code == SG_EPARSE ? "structure" : e->code == SG_ENOMEM ? "exception" : "invalid";
-    json_t *issue = json_pack("{s:s, s:s, s:s}", "severity", "error", "code", code, "diagnostics", e->msg);
+    const char *code = e->code == SG_EPARSE   ? "structure"
+                       : e->code == SG_ENOMEM ? "exception"
+                                              : "invalid";
+    json_t *issue =
+        json_pack("{s:s, s:s, s:s}", "severity", "error", "code", code, "diagnostics", e->msg);
     if (!issue) return NULL;
     if (e->where[0]) json_object_set_new(issue, "expression", json_pack("[s]", e->where));
     return json_pack("{s:s, s:[o]}", "resourceType", "OperationOutcome", "issue", issue);

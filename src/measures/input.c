@@ -34,26 +34,33 @@ struct src {
 
 /* Offset index of a Bulk export's resource files: patient id -> its resource lines. */
 struct bulk_rec {
-    int64_t off;    /* byte offset of the line */
-    uint32_t len;   /* line length */
-    uint32_t file;  /* index in rfiles */
-    int32_t next;   /* next record of the same patient, -1 at the end */
+    int64_t off;   /* byte offset of the line */
+    uint32_t len;  /* line length */
+    uint32_t file; /* index in rfiles */
+    int32_t next;  /* next record of the same patient, -1 at the end */
 };
 
 struct bulk_key {
-    char *pid;      /* owned; NULL = empty slot */
+    char *pid; /* owned; NULL = empty slot */
     int32_t head, tail;
-    int done;       /* its Patient was read */
+    int done; /* its Patient was read */
 };
 
 struct bulk {
-    char **pfiles; size_t npf, pcur;   /* Patient*.ndjson parts, in name order */
-    FILE *pf; long plineno;
-    char **rfiles; FILE **rf; size_t nrf;
-    struct bulk_rec *recs; size_t nrec, caprec;
-    struct bulk_key *keys; size_t capkey, nkey;
-    size_t leftover;                   /* scan position over keys at the end */
-    char *buf; size_t bufcap;          /* one resource line */
+    char **pfiles;
+    size_t npf, pcur; /* Patient*.ndjson parts, in name order */
+    FILE *pf;
+    long plineno;
+    char **rfiles;
+    FILE **rf;
+    size_t nrf;
+    struct bulk_rec *recs;
+    size_t nrec, caprec;
+    struct bulk_key *keys;
+    size_t capkey, nkey;
+    size_t leftover; /* scan position over keys at the end */
+    char *buf;
+    size_t bufcap; /* one resource line */
 };
 
 struct meas_input {
@@ -69,7 +76,8 @@ struct meas_input {
     char where[4200];
 };
 
-static void efill(struct meas_error *e, int code, int line, const char *where, const char *fmt, ...) SG_PRINTF(5, 6);
+static void efill(struct meas_error *e, int code, int line, const char *where, const char *fmt, ...)
+    SG_PRINTF(5, 6);
 static void efill(struct meas_error *e, int code, int line, const char *where, const char *fmt, ...)
 {
     if (!e) return;
@@ -101,17 +109,22 @@ static int add_src(struct meas_input *in, enum src_kind k, const char *path)
     return SG_OK;
 }
 
-static int file_kind(const char *name) { return ends_with(name, ".ndjson") || ends_with(name, ".jsonl") ? SRC_NDJSON : SRC_JSON; }
+static int file_kind(const char *name)
+{
+    return ends_with(name, ".ndjson") || ends_with(name, ".jsonl") ? SRC_NDJSON : SRC_JSON;
+}
 
 static int sel_data(const struct dirent *d)
 {
-    return d->d_name[0] != '.' && (ends_with(d->d_name, ".json") || ends_with(d->d_name, ".ndjson") ||
-                                   ends_with(d->d_name, ".jsonl"));
+    return d->d_name[0] != '.' &&
+           (ends_with(d->d_name, ".json") || ends_with(d->d_name, ".ndjson") ||
+            ends_with(d->d_name, ".jsonl"));
 }
 
 static int sel_patient(const struct dirent *d)
 {
-    return !strncmp(d->d_name, "Patient", 7) && (d->d_name[7] == '.' || d->d_name[7] == '_' || d->d_name[7] == '-') &&
+    return !strncmp(d->d_name, "Patient", 7) &&
+           (d->d_name[7] == '.' || d->d_name[7] == '_' || d->d_name[7] == '-') &&
            ends_with(d->d_name, ".ndjson");
 }
 
@@ -120,7 +133,8 @@ static int has_patient_ndjson(const char *dir)
 {
     struct dirent **ents = NULL;
     int n = scandir(dir, &ents, sel_patient, NULL);
-    for (int i = 0; i < n; i++) free(ents[i]);
+    for (int i = 0; i < n; i++)
+        free(ents[i]);
     free(ents);
     return n > 0;
 }
@@ -173,7 +187,8 @@ static void bulk_close(struct meas_input *in)
 {
     struct bulk *bk = in->bk;
     if (!bk) return;
-    for (size_t i = 0; i < bk->npf; i++) free(bk->pfiles[i]);
+    for (size_t i = 0; i < bk->npf; i++)
+        free(bk->pfiles[i]);
     free(bk->pfiles);
     if (bk->pf) fclose(bk->pf);
     for (size_t i = 0; i < bk->nrf; i++) {
@@ -183,7 +198,8 @@ static void bulk_close(struct meas_input *in)
     free(bk->rfiles);
     free(bk->rf);
     free(bk->recs);
-    for (size_t i = 0; i < bk->capkey; i++) free(bk->keys[i].pid);
+    for (size_t i = 0; i < bk->capkey; i++)
+        free(bk->keys[i].pid);
     free(bk->keys);
     free(bk->buf);
     free(bk);
@@ -196,23 +212,65 @@ void meas_input_close(struct meas_input *in)
     if (in->f) fclose(in->f);
     free(in->line);
     bulk_close(in);
-    for (size_t i = 0; i < in->nsrc; i++) free(in->srcs[i].path);
+    for (size_t i = 0; i < in->nsrc; i++)
+        free(in->srcs[i].path);
     free(in->srcs);
     free(in);
 }
 
-/* Reads the next non-blank line. 1 line, 0 EOF, SG_ETOOBIG / SG_EIO. */
+/* Reads one line without its newline into *buf, growing it to at most max + 2 bytes (getline
+ * has no cap). Returns 1 (a line, *len bytes), 0 (EOF), SG_ETOOBIG (the line is longer than max;
+ * the rest of it is skipped so the next call reads the next line), SG_EIO or SG_ENOMEM. */
+static int read_capped(FILE *f, char **buf, size_t *cap, size_t *len, size_t max)
+{
+    size_t n = 0;
+    int any = 0;
+    for (;;) {
+        if (*cap - n < 2 || !*buf) {
+            if (*cap >= max + 2) {
+                int c;
+                while ((c = getc(f)) != EOF && c != '\n') {
+                }
+                return SG_ETOOBIG;
+            }
+            size_t nc = *cap ? *cap * 2 : 65536;
+            if (nc > max + 2) nc = max + 2;
+            char *nb = realloc(*buf, nc);
+            if (!nb) return SG_ENOMEM;
+            *buf = nb;
+            *cap = nc;
+        }
+        if (!fgets(*buf + n, (int)(*cap - n), f)) {
+            if (ferror(f)) return SG_EIO;
+            break;
+        }
+        any = 1;
+        n += strlen(*buf + n);
+        if (n && (*buf)[n - 1] == '\n') {
+            n--;
+            break;
+        }
+    }
+    if (!any) return 0;
+    (*buf)[n] = '\0';
+    *len = n;
+    return 1;
+}
+
+/* Reads the next non-blank line. 1 line, 0 EOF, SG_ETOOBIG (that line skipped) / SG_EIO. */
 static int next_line(FILE *f, char **line, size_t *cap, long *lineno, size_t *len)
 {
     for (;;) {
-        ssize_t n = getline(line, cap, f);
-        if (n < 0) return ferror(f) ? SG_EIO : 0;
+        size_t n;
+        int r = read_capped(f, line, cap, &n, MEAS_MAX_RECORD);
+        if (r == 0) return 0;
         (*lineno)++;
-        if ((size_t)n > MEAS_MAX_RECORD) return SG_ETOOBIG;
-        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r' || (*line)[n - 1] == ' ')) n--;
+        if (r < 0) return r;
+        while (n > 0 && ((*line)[n - 1] == '\r' || (*line)[n - 1] == ' '))
+            n--;
         (*line)[n] = '\0';
         if (n > 0) {
-            *len = (size_t)n;
+            *len = n;
             return 1;
         }
     }
@@ -230,7 +288,8 @@ static int scan_pid(const char *line, char *out, size_t outlen)
         const char *close = strchr(p, '}');
         if (!r || (close && close < r)) continue;
         r += strlen("\"reference\"");
-        while (*r == ' ' || *r == '\t' || *r == ':') r++;
+        while (*r == ' ' || *r == '\t' || *r == ':')
+            r++;
         if (*r != '"') continue;
         const char *e = strchr(++r, '"');
         if (!e) continue;
@@ -266,7 +325,8 @@ static struct bulk_key *key_get(struct bulk *bk, const char *pid, int create)
         for (size_t i = 0; i < bk->capkey; i++) {
             if (!bk->keys[i].pid) continue;
             size_t j = str_hash(bk->keys[i].pid) & (nc - 1);
-            while (nk[j].pid) j = (j + 1) & (nc - 1);
+            while (nk[j].pid)
+                j = (j + 1) & (nc - 1);
             nk[j] = bk->keys[i];
         }
         free(bk->keys);
@@ -288,7 +348,10 @@ static struct bulk_key *key_get(struct bulk *bk, const char *pid, int create)
     }
 }
 
-static int sel_ndjson(const struct dirent *d) { return d->d_name[0] != '.' && ends_with(d->d_name, ".ndjson"); }
+static int sel_ndjson(const struct dirent *d)
+{
+    return d->d_name[0] != '.' && ends_with(d->d_name, ".ndjson");
+}
 
 /* "Type.ndjson", "Type.000.ndjson", "Type_1.ndjson", "Type-1.ndjson" */
 static int type_file(const char *name, const char *type)
@@ -322,8 +385,9 @@ static int grow_recs(struct bulk *bk)
 /* Opens a Bulk export: lists its files and indexes every resource line by patient. */
 static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *e)
 {
-    static const char *const types[] = {"Encounter", "Condition", "Observation", "Procedure", "ServiceRequest",
-                                        "DeviceRequest", "MedicationRequest", NULL};
+    static const char *const types[] = {
+        "Encounter",      "Condition",     "Observation",       "Procedure",
+        "ServiceRequest", "DeviceRequest", "MedicationRequest", NULL};
     struct dirent **ents = NULL;
     int ne = scandir(dir, &ents, sel_ndjson, alphasort);
     if (ne < 0) {
@@ -335,7 +399,8 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
     in->bk = bk;
     for (int k = 0; k < ne; k++) {
         const char *nm = ents[k]->d_name;
-        if (rc == SG_OK && type_file(nm, "Patient")) rc = push_name(&bk->pfiles, &bk->npf, dir, nm);
+        if (rc == SG_OK && type_file(nm, "Patient"))
+            rc = push_name(&bk->pfiles, &bk->npf, dir, nm);
         else
             for (int t = 0; types[t] && rc == SG_OK; t++)
                 if (type_file(nm, types[t])) rc = push_name(&bk->rfiles, &bk->nrf, dir, nm);
@@ -361,15 +426,18 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
         long lineno = 0;
         for (;;) {
             off_t off = ftello(bk->rf[i]);
-            ssize_t n = getline(&line, &cap, bk->rf[i]);
-            if (n < 0) break;
+            size_t n;
+            int got = read_capped(bk->rf[i], &line, &cap, &n, MEAS_MAX_RECORD);
+            if (got == 0) break;
             lineno++;
-            if ((size_t)n > MEAS_MAX_RECORD) {
-                efill(e, SG_ETOOBIG, (int)lineno, bk->rfiles[i], "line too long");
-                rc = SG_ETOOBIG;
+            if (got < 0) {
+                efill(e, got, (int)lineno, bk->rfiles[i], "%s",
+                      got == SG_ETOOBIG ? "line too long" : "read error");
+                rc = got;
                 break;
             }
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = '\0';
+            while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
+                line[--n] = '\0';
             if (n == 0) continue;
             /* lines without a patient reference are indexed under "" and reported at the end */
             if (scan_pid(line, pid, sizeof pid) != 0) pid[0] = '\0';
@@ -383,8 +451,10 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
             r->len = (uint32_t)n;
             r->file = (uint32_t)i;
             r->next = -1;
-            if (key->tail >= 0) bk->recs[key->tail].next = (int32_t)bk->nrec;
-            else key->head = (int32_t)bk->nrec;
+            if (key->tail >= 0)
+                bk->recs[key->tail].next = (int32_t)bk->nrec;
+            else
+                key->head = (int32_t)bk->nrec;
             key->tail = (int32_t)bk->nrec;
             bk->nrec++;
         }
@@ -403,7 +473,8 @@ static int read_rec(struct bulk *bk, const struct bulk_rec *r)
         bk->bufcap = r->len + 1;
     }
     FILE *f = bk->rf[r->file];
-    if (fseeko(f, (off_t)r->off, SEEK_SET) != 0 || fread(bk->buf, 1, r->len, f) != r->len) return SG_EIO;
+    if (fseeko(f, (off_t)r->off, SEEK_SET) != 0 || fread(bk->buf, 1, r->len, f) != r->len)
+        return SG_EIO;
     bk->buf[r->len] = '\0';
     return SG_OK;
 }
@@ -423,8 +494,8 @@ static long rec_line(struct bulk *bk, const struct bulk_rec *r)
 }
 
 /* One patient of a Bulk export: 1, 0 (done), or an error for a rejected record. */
-static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p, const char **file,
-                     long *line, struct meas_error *e)
+static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p,
+                     const char **file, long *line, struct meas_error *e)
 {
     struct bulk *bk = in->bk;
     size_t len;
@@ -449,7 +520,8 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
             continue;
         }
         if (r < 0) {
-            efill(e, r, (int)bk->plineno, *file, "%s", r == SG_ETOOBIG ? "line too long" : "read error");
+            efill(e, r, (int)bk->plineno, *file, "%s",
+                  r == SG_ETOOBIG ? "line too long" : "read error");
             return r;
         }
         meas_patient_reset(p);
@@ -457,7 +529,8 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
         json_error_t je;
         json_t *pj = json_loadb(in->line, len, JSON_REJECT_DUPLICATES, &je);
         if (!pj) {
-            efill(e, SG_EPARSE, (int)bk->plineno, *file, "not valid JSON: %s (column %d)", je.text, je.column);
+            efill(e, SG_EPARSE, (int)bk->plineno, *file, "not valid JSON: %s (column %d)", je.text,
+                  je.column);
             return SG_EPARSE;
         }
         const char *rt = json_string_value(json_object_get(pj, "resourceType"));
@@ -487,7 +560,8 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
                 if (!res) {
                     *file = bk->rfiles[rec->file];
                     *line = rec_line(bk, rec);
-                    efill(e, SG_EPARSE, (int)*line, *file, "not valid JSON: %s (column %d)", je.text, je.column);
+                    efill(e, SG_EPARSE, (int)*line, *file, "not valid JSON: %s (column %d)",
+                          je.text, je.column);
                     return SG_EPARSE;
                 }
                 rc = mx_add_resource(eng, p, res, NULL, rec->file < bk->nrf ? "resource" : "", e);
@@ -515,7 +589,8 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
         *file = bk->rfiles[rec->file];
         *line = rec_line(bk, rec);
         if (k->pid[0])
-            efill(e, SG_EINVAL, (int)*line, *file, "resources reference Patient '%s', which is not in the export", k->pid);
+            efill(e, SG_EINVAL, (int)*line, *file,
+                  "resources reference Patient '%s', which is not in the export", k->pid);
         else
             efill(e, SG_EINVAL, (int)*line, *file, "resource without a subject/patient reference");
         return SG_EINVAL;
@@ -523,8 +598,8 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
     return 0;
 }
 
-int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p, const char **file,
-                    long *line, struct meas_error *e)
+int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p,
+                    const char **file, long *line, struct meas_error *e)
 {
     *file = "";
     *line = 0;
@@ -569,7 +644,8 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
                 continue;
             }
             if (r < 0) {
-                efill(e, r, (int)in->lineno, s->path, "%s", r == SG_ETOOBIG ? "line too long" : "read error");
+                efill(e, r, (int)in->lineno, s->path, "%s",
+                      r == SG_ETOOBIG ? "line too long" : "read error");
                 return r;
             }
             int rc = meas_patient_from_text(eng, in->line, len, p, e);

@@ -27,12 +27,12 @@
 enum meas_id { MEAS_CMS125 = 0, MEAS_CMS130, MEAS_CMS165, MEAS_CMS122, MEAS_CMS131, MEAS_COUNT };
 
 struct meas_info {
-    const char *cms;      /* "CMS125" */
-    const char *code;     /* Star/HEDIS code: "BCS", "COL", "CBP", "GSD", "EED" */
-    const char *library;  /* CQL library / Measure name: "BreastCancerScreeningFHIR" */
-    const char *title;    /* human title */
-    const char *url;      /* canonical Measure url used in reports */
-    int inverse;          /* 1 when a lower score is better (CMS122: numerator = poor control) */
+    const char *cms;     /* "CMS125" */
+    const char *code;    /* Star/HEDIS code: "BCS", "COL", "CBP", "GSD", "EED" */
+    const char *library; /* CQL library / Measure name: "BreastCancerScreeningFHIR" */
+    const char *title;   /* human title */
+    const char *url;     /* canonical Measure url used in reports */
+    int inverse;         /* 1 when a lower score is better (CMS122: numerator = poor control) */
 };
 
 /* Static description of a measure (never NULL for a valid id). */
@@ -68,10 +68,10 @@ int meas_period_parse(const char *start, const char *end, struct meas_period *ou
 
 /* A validation error in FHIR input: what the endpoint turns into an OperationOutcome. */
 struct meas_error {
-    int code;            /* enum sg_err (SG_EPARSE, SG_EINVAL, ...) */
-    int line;            /* line in the input text when known, else 0 */
-    char where[256];     /* FHIRPath-like location, e.g. "Bundle.entry[3].resource.period.start" */
-    char msg[512];       /* human text naming what is wrong */
+    int code;        /* enum sg_err (SG_EPARSE, SG_EINVAL, ...) */
+    int line;        /* line in the input text when known, else 0 */
+    char where[256]; /* FHIRPath-like location, e.g. "Bundle.entry[3].resource.period.start" */
+    char msg[512];   /* human text naming what is wrong */
 };
 
 /* Builds a FHIR OperationOutcome (issue severity error, code invalid/structure/processing,
@@ -85,10 +85,12 @@ struct meas_patient;
  * set the measures need is missing), SG_ENOMEM; err says which file or value set. */
 int meas_engine_new(const char *valuesets_dir, struct meas_engine **out, char *err,
                     size_t errlen) SG_WUR;
+/* Frees the engine (NULL is fine). */
 void meas_engine_free(struct meas_engine *e);
 
 /* A reusable patient model (empty). NULL on allocation failure. Free with meas_patient_free. */
 struct meas_patient *meas_patient_new(void);
+/* Frees a patient model (NULL is fine). */
 void meas_patient_free(struct meas_patient *p);
 /* Empties the model, keeping its memory for the next patient. */
 void meas_patient_reset(struct meas_patient *p);
@@ -119,17 +121,18 @@ int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, e
  * hashes member_id (core/hash.h sg_hmac_sha256_hex) and stores measure code, period and the four
  * populations. Plain data, no pointers. */
 struct meas_result {
-    char member_id[128];   /* meas_patient_member_id (raw: hash it before storing) */
-    char patient_id[128];  /* Patient.id */
-    char cms[8];           /* "CMS125" */
-    char code[4];          /* "BCS" */
+    char member_id[128];  /* meas_patient_member_id (raw: hash it before storing) */
+    char patient_id[128]; /* Patient.id */
+    char cms[8];          /* "CMS125" */
+    char code[4];         /* "BCS" */
     char period_start[11], period_end[11];
     struct meas_pops pops;
 };
 
 /* Fills r from a patient and its evaluation (truncating over-long ids). */
-void meas_result_fill(const struct meas_patient *p, enum meas_id id, const struct meas_period *period,
-                      const struct meas_pops *pops, struct meas_result *r);
+void meas_result_fill(const struct meas_patient *p, enum meas_id id,
+                      const struct meas_period *period, const struct meas_pops *pops,
+                      struct meas_result *r);
 
 /* Individual MeasureReport (status complete, type individual, subject Patient/<id>, the four
  * population counts, a measureScore for the patient). Caller owns it; NULL on ENOMEM. */
@@ -159,15 +162,19 @@ json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
 
 /* ---- input streams (the CLI and batch jobs) ---------------------------------------------- */
 
-/* Iterates patients from paths, each one of: a Bundle JSON file, a directory (its .json Bundle
- * files and .ndjson files; or, when it holds Patient.ndjson, a Bulk FHIR export), an NDJSON
- * file with one Bundle per line. A Bulk export directory holds one NDJSON file per resource type
- * with each file's resources grouped by patient in the order of Patient.ndjson; memory is
- * bounded by the largest single patient (or line), not by the file. */
+/* Iterates patients from paths, each one of: a Bundle JSON file, an NDJSON file with one Bundle
+ * per line, a directory of such files (.json, .ndjson, .jsonl; not recursive), or a Bulk FHIR
+ * export directory (Patient.ndjson or Patient.NNN.ndjson plus one or more NDJSON files per
+ * resource type, patients in any order). Bundles and lines are read one at a time; a Bulk export
+ * is grouped through an offset index of its resource lines (24 bytes per line), the resources
+ * themselves being held for one patient at a time (input.c). */
 struct meas_input;
 
+/* Opens the n paths (files or directories, checked now). SG_EIO names an unreadable path;
+ * *out is NULL on failure. */
 int meas_input_open(char *const *paths, size_t n, struct meas_input **out, char *err,
                     size_t errlen) SG_WUR;
+/* Closes the input and frees it (NULL is fine). */
 void meas_input_close(struct meas_input *in);
 
 /* Reads the next patient into p. Returns 1 (a patient), 0 (end of input), or a negative sg_err:
@@ -187,11 +194,11 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
 struct meas_case {
     enum meas_id id;
     char uuid[64];
-    char title[256];      /* "series title" from expected_results.csv when present, else the
-                             MeasureReport's test-case description */
+    char title[256]; /* "series title" from expected_results.csv when present, else the
+                        MeasureReport's test-case description */
     struct meas_pops expected, got;
-    int agree;            /* all four populations equal */
-    int error;            /* 0, or the sg_err of reading/evaluating the case (msg in errmsg) */
+    int agree; /* all four populations equal */
+    int error; /* 0, or the sg_err of reading/evaluating the case (msg in errmsg) */
     char errmsg[512];
 };
 
@@ -201,7 +208,7 @@ typedef void (*meas_case_fn)(const struct meas_case *c, void *ud);
  * for each in a stable order (measure directory, then uuid). Returns SG_OK, or SG_EIO when dir
  * cannot be read (err says which). A case that cannot be read is reported through fn with
  * `error` set, not as a failure of the run. */
-int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud, char *err,
-                   size_t errlen) SG_WUR;
+int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud,
+                   char *err, size_t errlen) SG_WUR;
 
 #endif

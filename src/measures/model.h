@@ -15,9 +15,9 @@
 #include "measures/measures.h"
 #include "measures/valueset.h"
 
-enum { OBS_FINAL = 1, OBS_PRELIM = 2 };                  /* final|amended|corrected, preliminary */
-enum { CAT_SURVEY = 1, CAT_LAB = 2, CAT_EXAM = 4 };       /* observation-category codes */
-enum { VAL_NONE = 0, VAL_QTY, VAL_CONCEPT, VAL_OTHER };   /* Observation.value[x] kind */
+enum { OBS_FINAL = 1, OBS_PRELIM = 2 };                 /* final|amended|corrected, preliminary */
+enum { CAT_SURVEY = 1, CAT_LAB = 2, CAT_EXAM = 4 };     /* observation-category codes */
+enum { VAL_NONE = 0, VAL_QTY, VAL_CONCEPT, VAL_OTHER }; /* Observation.value[x] kind */
 
 struct mx_qty {
     double v;
@@ -26,38 +26,40 @@ struct mx_qty {
 };
 
 struct mx_enc {
-    vs_mask type;         /* Encounter.type */
-    vs_mask discharge;    /* hospitalization.dischargeDisposition */
+    vs_mask type;      /* Encounter.type */
+    vs_mask discharge; /* hospitalization.dischargeDisposition */
     struct cql_ivl period;
-    uint8_t performed;    /* status in finished|arrived|triaged|in-progress|onleave */
-    uint8_t class_inpat;  /* class.code in EMER|IMP|ACUTE|NONAC|PRENC|SS */
-    uint32_t id;          /* offset of the id in the patient's string pool */
+    uint8_t performed;   /* status in finished|arrived|triaged|in-progress|onleave */
+    uint8_t class_inpat; /* class.code in EMER|IMP|ACUTE|NONAC|PRENC|SS */
+    uint32_t id;         /* offset of the id in the patient's string pool */
 };
 
 struct mx_cond {
     vs_mask code;
-    vs_mask body_site;    /* OR of bodySite concepts */
-    struct cql_ivl prev;  /* QICoreCommon prevalenceInterval() */
+    vs_mask body_site;   /* OR of bodySite concepts */
+    struct cql_ivl prev; /* QICoreCommon prevalenceInterval() */
 };
 
 struct mx_obs {
     vs_mask code;
-    vs_mask vconcept;     /* valueCodeableConcept */
-    struct cql_ivl eff;   /* effective.toInterval() */
-    struct mx_qty qty;    /* value as Quantity */
+    vs_mask vconcept;       /* valueCodeableConcept */
+    struct cql_ivl eff;     /* effective.toInterval() */
+    struct mx_qty qty;      /* value as Quantity */
     struct mx_qty sys, dia; /* singleton component value as Quantity (BP) */
-    uint8_t status;       /* OBS_* */
-    uint8_t cat;          /* CAT_* */
-    uint8_t value_kind;   /* VAL_* */
-    uint8_t enc_state;    /* 0 no reference, 1 resolved, 2 unresolved */
-    uint32_t enc_ref;     /* offset of the referenced Encounter id in the string pool */
-    int32_t enc;          /* index of the referenced Encounter, -1 when none */
+    uint8_t status;         /* OBS_* */
+    uint8_t cat;            /* CAT_* */
+    uint8_t value_kind;     /* VAL_* */
+    uint8_t enc_state;      /* 0 no reference, 1 resolved, 2 unresolved */
+    uint32_t enc_ref;       /* offset of the referenced Encounter id in the string pool */
+    int32_t enc;            /* index of the referenced Encounter, -1 when none */
 };
 
 struct mx_proc {
     vs_mask code;
     struct cql_ivl performed;
     uint8_t completed;
+    uint8_t age_kind; /* performedAge/performedRange: resolved once the birthDate is known */
+    struct mx_qty age_lo, age_hi;
 };
 
 struct mx_sreq {
@@ -69,8 +71,8 @@ struct mx_sreq {
 struct mx_dreq {
     vs_mask code;
     struct cql_ivl authored;
-    uint8_t order;  /* status active|completed and intent order */
-    int8_t dnp;     /* doNotPerform(): -1 null, 0 false, 1 true */
+    uint8_t order; /* status active|completed and intent order */
+    int8_t dnp;    /* doNotPerform(): -1 null, 0 false, 1 true */
 };
 
 struct mx_mreq {
@@ -91,17 +93,22 @@ struct mx_ref {
 
 /* A Condition's raw onset[x]/abatement[x] (Age and Range need the birthDate). */
 struct mx_pending_cond {
-    size_t idx;                      /* index in cond */
+    size_t idx;                       /* index in cond */
     uint8_t on_kind, ab_kind, active; /* TK_* kinds; clinicalStatus active|recurrence|relapse */
     struct cql_ivl on, ab;
     struct mx_qty on_lo, on_hi, ab_lo, ab_hi;
 };
 
-#define MX_ARRAY(T, name) struct { T *v; size_t n, cap; } name
+#define MX_ARRAY(T, name)                                                                          \
+    struct {                                                                                       \
+        T *v;                                                                                      \
+        size_t n, cap;                                                                             \
+    } name
 
 struct meas_patient {
-    char *pool; size_t pool_len, pool_cap; /* string pool: ids (offset 0 = "") */
-    uint32_t id, member_id, fullurl;        /* pool offsets */
+    char *pool;
+    size_t pool_len, pool_cap;       /* string pool: ids (offset 0 = "") */
+    uint32_t id, member_id, fullurl; /* pool offsets */
     uint8_t gender_female, has_patient;
     struct cql_dt birth;
     MX_ARRAY(struct mx_enc, enc);
@@ -116,13 +123,16 @@ struct meas_patient {
     MX_ARRAY(struct mx_pending_cond, pend); /* onset/abatement until the birthDate is known */
 };
 
-static inline const char *mx_str(const struct meas_patient *p, uint32_t off) { return p->pool + off; }
+static inline const char *mx_str(const struct meas_patient *p, uint32_t off)
+{
+    return p->pool + off;
+}
 
 /* The measurement period and the intervals derived from it once per evaluation. */
 struct mx_ctx {
-    struct cql_ivl mp;        /* Interval[start, end] closed */
+    struct cql_ivl mp; /* Interval[start, end] closed */
     struct cql_dt mp_start, mp_end, mp_end_date;
-    int age_lo, age_hi;       /* AgeInYearsAt(date from end of MP) range; age_known */
+    int age_lo, age_hi; /* AgeInYearsAt(date from end of MP) range; age_known */
     int age_known;
 };
 
@@ -131,7 +141,8 @@ enum cql_bool mx_age_in(const struct mx_ctx *c, int lo, int hi);
 enum cql_bool mx_age_ge(const struct mx_ctx *c, int lo);
 
 /* Shared library definitions (common.c). */
-enum cql_bool mx_qualifying_encounters(const struct meas_patient *p, const struct mx_ctx *c, vs_mask types);
+enum cql_bool mx_qualifying_encounters(const struct meas_patient *p, const struct mx_ctx *c,
+                                       vs_mask types);
 enum cql_bool mx_has_hospice(const struct meas_patient *p, const struct mx_ctx *c);
 enum cql_bool mx_has_palliative(const struct meas_patient *p, const struct mx_ctx *c);
 enum cql_bool mx_frailty(const struct meas_patient *p, const struct mx_ctx *c);
@@ -143,11 +154,14 @@ enum cql_bool mx_diabetes_overlaps_mp(const struct meas_patient *p, const struct
 
 /* Adult outpatient "Qualifying Encounters" value sets. */
 #define MX_ADULT_OUTPATIENT                                                                        \
-    (VS_BIT(VS_OFFICE_VISIT) | VS_BIT(VS_ANNUAL_WELLNESS) | VS_BIT(VS_PREV_ESTABLISHED) |           \
-     VS_BIT(VS_PREV_INITIAL) | VS_BIT(VS_HOME_HEALTHCARE) | VS_BIT(VS_VIRTUAL) | VS_BIT(VS_TELEPHONE))
+    (VS_BIT(VS_OFFICE_VISIT) | VS_BIT(VS_ANNUAL_WELLNESS) | VS_BIT(VS_PREV_ESTABLISHED) |          \
+     VS_BIT(VS_PREV_INITIAL) | VS_BIT(VS_HOME_HEALTHCARE) | VS_BIT(VS_VIRTUAL) |                   \
+     VS_BIT(VS_TELEPHONE))
 
 /* Per-measure evaluation (one file each): fills the four populations as CQL booleans. */
-struct mx_pops { enum cql_bool ip, denom, denex, numer; };
+struct mx_pops {
+    enum cql_bool ip, denom, denex, numer;
+};
 void mx_eval_cms125(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);
 void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);
 void mx_eval_cms165(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);

@@ -22,7 +22,10 @@ static void sfmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-struct title { char uuid[64]; char text[256]; };
+struct title {
+    char uuid[64];
+    char text[256];
+};
 
 /* Splits one CSV record (RFC 4180 quoting) into at most nf fields, in place. */
 static int csv_split(char *line, char **f, int nf)
@@ -34,13 +37,20 @@ static int csv_split(char *line, char **f, int nf)
             char *w = ++p;
             f[n++] = w;
             while (*p) {
-                if (*p == '"' && p[1] == '"') { *w++ = '"'; p += 2; }
-                else if (*p == '"') { p++; break; }
-                else *w++ = *p++;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else
+                    *w++ = *p++;
             }
             *w = '\0';
-            if (*p == ',') p++;
-            else break;
+            if (*p == ',')
+                p++;
+            else
+                break;
         } else {
             f[n++] = p;
             char *c = strchr(p, ',');
@@ -84,7 +94,8 @@ static int json_count(json_t *group, const char *code)
 {
     size_t i;
     json_t *pop;
-    json_array_foreach(json_object_get(group, "population"), i, pop) {
+    json_array_foreach(json_object_get(group, "population"), i, pop)
+    {
         json_t *coding = json_array_get(json_object_get(json_object_get(pop, "code"), "coding"), 0);
         const char *c = json_string_value(json_object_get(coding, "code"));
         if (c && !strcmp(c, code)) return (int)json_integer_value(json_object_get(pop, "count"));
@@ -92,8 +103,8 @@ static int json_count(json_t *group, const char *code)
     return 0;
 }
 
-static void run_one(const struct meas_engine *eng, struct meas_patient *pat, const char *mdir, const char *uuid,
-                    struct meas_case *c)
+static void run_one(const struct meas_engine *eng, struct meas_patient *pat, const char *mdir,
+                    const char *uuid, struct meas_case *c)
 {
     char path[4096], *text = NULL;
     size_t len;
@@ -108,10 +119,12 @@ static void run_one(const struct meas_engine *eng, struct meas_patient *pat, con
     if (c->title[0] == '\0') {
         size_t i;
         json_t *x;
-        json_array_foreach(json_object_get(mr, "extension"), i, x) {
+        json_array_foreach(json_object_get(mr, "extension"), i, x)
+        {
             const char *u = json_string_value(json_object_get(x, "url"));
             if (u && strstr(u, "cqfm-testCaseDescription"))
-                sfmt(c->title, sizeof c->title, "%s", json_string_value(json_object_get(x, "valueMarkdown")));
+                sfmt(c->title, sizeof c->title, "%s",
+                     json_string_value(json_object_get(x, "valueMarkdown")));
         }
     }
     json_t *g = json_array_get(json_object_get(mr, "group"), 0);
@@ -123,7 +136,8 @@ static void run_one(const struct meas_engine *eng, struct meas_patient *pat, con
     struct meas_period period;
     char perr[SG_ERRLEN];
     int rc = meas_period_parse(json_string_value(json_object_get(per, "start")),
-                               json_string_value(json_object_get(per, "end")), &period, perr, sizeof perr);
+                               json_string_value(json_object_get(per, "end")), &period, perr,
+                               sizeof perr);
     json_decref(mr);
     if (rc != SG_OK) {
         c->error = rc;
@@ -157,9 +171,13 @@ static int is_bundle(const struct dirent *d)
     return s && !s[strlen("-patient-bundle.json")];
 }
 
-static int is_dir(const struct dirent *d) { return d->d_name[0] != '.'; }
+static int is_dir(const struct dirent *d)
+{
+    return d->d_name[0] != '.';
+}
 
-int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud, char *err, size_t errlen)
+int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn fn, void *ud,
+                   char *err, size_t errlen)
 {
     struct dirent **mdirs = NULL;
     int nm = scandir(dir, &mdirs, is_dir, alphasort);
@@ -182,17 +200,20 @@ int meas_run_cases(const struct meas_engine *eng, const char *dir, meas_case_fn 
             struct meas_case c;
             memset(&c, 0, sizeof c);
             c.id = id;
-            sfmt(c.uuid, sizeof c.uuid, "%.*s", (int)(strlen(files[k]->d_name) - strlen("-patient-bundle.json")),
-                     files[k]->d_name);
+            sfmt(c.uuid, sizeof c.uuid, "%.*s",
+                 (int)(strlen(files[k]->d_name) - strlen("-patient-bundle.json")),
+                 files[k]->d_name);
             for (size_t t = 0; t < ntitles; t++)
-                if (!strcmp(titles[t].uuid, c.uuid)) sfmt(c.title, sizeof c.title, "%s", titles[t].text);
+                if (!strcmp(titles[t].uuid, c.uuid))
+                    sfmt(c.title, sizeof c.title, "%s", titles[t].text);
             run_one(eng, pat, mdir, c.uuid, &c);
             fn(&c, ud);
             free(files[k]);
         }
         free(files);
     }
-    for (int i = 0; i < nm; i++) free(mdirs[i]);
+    for (int i = 0; i < nm; i++)
+        free(mdirs[i]);
     free(mdirs);
     free(titles);
     meas_patient_free(pat);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "measures/measures.h"
@@ -45,7 +46,8 @@ static void on_case(const struct meas_case *c, void *ud)
             printf("EXCEPTION CASE CHANGED %s %s\n", c->uuid, c->title);
             t->failures++;
         } else {
-            printf("documented exception %s %s: numerator 0 (coded value, not a %% quantity)\n", c->uuid, c->title);
+            printf("documented exception %s %s: numerator 0 (coded value, not a %% quantity)\n",
+                   c->uuid, c->title);
         }
         return;
     }
@@ -54,10 +56,12 @@ static void on_case(const struct meas_case *c, void *ud)
         return;
     }
     t->failures++;
-    printf("DISAGREE %s %s %s: expected ip=%d den=%d denex=%d num=%d got ip=%d den=%d denex=%d num=%d\n",
-           meas_info(c->id)->cms, c->uuid, c->title, c->expected.initial_population, c->expected.denominator,
-           c->expected.denominator_exclusion, c->expected.numerator, c->got.initial_population, c->got.denominator,
-           c->got.denominator_exclusion, c->got.numerator);
+    printf("DISAGREE %s %s %s: expected ip=%d den=%d denex=%d num=%d got ip=%d den=%d denex=%d "
+           "num=%d\n",
+           meas_info(c->id)->cms, c->uuid, c->title, c->expected.initial_population,
+           c->expected.denominator, c->expected.denominator_exclusion, c->expected.numerator,
+           c->got.initial_population, c->got.denominator, c->got.denominator_exclusion,
+           c->got.numerator);
 }
 
 static void test_all_cases(void **state)
@@ -65,10 +69,12 @@ static void test_all_cases(void **state)
     (void)state;
     char err[SG_ERRLEN];
     struct meas_engine *eng = NULL;
-    assert_int_equal(meas_engine_new(STARGAP_TEST_DATA "/ecqm/valuesets", &eng, err, sizeof err), SG_OK);
+    assert_int_equal(meas_engine_new(STARGAP_TEST_DATA "/ecqm/valuesets", &eng, err, sizeof err),
+                     SG_OK);
     struct tally t;
     memset(&t, 0, sizeof t);
-    assert_int_equal(meas_run_cases(eng, STARGAP_TEST_DATA "/ecqm/cases", on_case, &t, err, sizeof err), SG_OK);
+    assert_int_equal(
+        meas_run_cases(eng, STARGAP_TEST_DATA "/ecqm/cases", on_case, &t, err, sizeof err), SG_OK);
     for (int m = 0; m < MEAS_COUNT; m++)
         printf("%s: %d/%d agree\n", meas_info((enum meas_id)m)->cms, t.agree[m], t.total[m]);
     /* case counts of the shared export (tests/data/ecqm/cases) */

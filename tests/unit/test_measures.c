@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include "measures/measures.h"
@@ -37,37 +38,51 @@ static int teardown(void **state)
 }
 
 /* ---- resources as JSON text ---- */
-#define PAT(id, g, bd) "{\"resourceType\":\"Patient\",\"id\":\"" id "\",\"gender\":\"" g "\",\"birthDate\":\"" bd "\"}"
-#define OFFICE(id, pid, date)                                                                                         \
-    "{\"resourceType\":\"Encounter\",\"id\":\"" id "\",\"status\":\"finished\",\"class\":{\"code\":\"AMB\"},"      \
-    "\"type\":[{\"coding\":[{\"system\":\"http://www.ama-assn.org/go/cpt\",\"code\":\"99202\"}]}],"                 \
-    "\"subject\":{\"reference\":\"Patient/" pid "\"},\"period\":{\"start\":\"" date "T09:00:00Z\",\"end\":\"" date \
-    "T10:00:00Z\"}}"
-#define ENC_CLASS(id, pid, cls, date)                                                                                 \
-    "{\"resourceType\":\"Encounter\",\"id\":\"" id "\",\"status\":\"finished\",\"class\":{\"code\":\"" cls "\"},"  \
-    "\"type\":[{\"coding\":[{\"system\":\"http://www.ama-assn.org/go/cpt\",\"code\":\"99281\"}]}],"                 \
-    "\"subject\":{\"reference\":\"Patient/" pid "\"},\"period\":{\"start\":\"" date "T09:00:00Z\"}}"
-#define COND(pid, sys, code, onset)                                                                                   \
-    "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":"                                  \
-    "\"http://terminology.hl7.org/CodeSystem/condition-clinical\",\"code\":\"active\"}]},"                           \
-    "\"code\":{\"coding\":[{\"system\":\"" sys "\",\"code\":\"" code "\"}]},\"subject\":{\"reference\":\"Patient/" pid \
-    "\"},\"onsetDateTime\":\"" onset "\"}"
-#define MAMMO(pid, date)                                                                                              \
-    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","  \
-    "\"code\":\"24604-1\"}]},\"subject\":{\"reference\":\"Patient/" pid "\"},\"effectiveDateTime\":\"" date "\"}"
-#define BP(pid, enc, when, s, d)                                                                                      \
-    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","  \
-    "\"code\":\"85354-9\"}]},\"subject\":{\"reference\":\"Patient/" pid "\"},\"encounter\":{\"reference\":"         \
-    "\"Encounter/" enc "\"},\"effectiveDateTime\":\"" when "\",\"component\":["                                     \
-    "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":" s \
-    ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}},"                                              \
-    "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":" d \
+#define PAT(id, g, bd)                                                                             \
+    "{\"resourceType\":\"Patient\",\"id\":\"" id "\",\"gender\":\"" g "\",\"birthDate\":\"" bd "\"}"
+#define OFFICE(id, pid, date)                                                                      \
+    "{\"resourceType\":\"Encounter\",\"id\":\"" id                                                 \
+    "\",\"status\":\"finished\",\"class\":{\"code\":\"AMB\"},"                                     \
+    "\"type\":[{\"coding\":[{\"system\":\"http://www.ama-assn.org/go/"                             \
+    "cpt\",\"code\":\"99202\"}]}],"                                                                \
+    "\"subject\":{\"reference\":\"Patient/" pid "\"},\"period\":{\"start\":\"" date                \
+    "T09:00:00Z\",\"end\":\"" date "T10:00:00Z\"}}"
+#define ENC_CLASS(id, pid, cls, date)                                                              \
+    "{\"resourceType\":\"Encounter\",\"id\":\"" id                                                 \
+    "\",\"status\":\"finished\",\"class\":{\"code\":\"" cls "\"},"                                 \
+    "\"type\":[{\"coding\":[{\"system\":\"http://www.ama-assn.org/go/"                             \
+    "cpt\",\"code\":\"99281\"}]}],"                                                                \
+    "\"subject\":{\"reference\":\"Patient/" pid "\"},\"period\":{\"start\":\"" date                \
+    "T09:00:00Z\"}}"
+#define COND(pid, sys, code, onset)                                                                \
+    "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":"                 \
+    "\"http://terminology.hl7.org/CodeSystem/condition-clinical\",\"code\":\"active\"}]},"         \
+    "\"code\":{\"coding\":[{\"system\":\"" sys "\",\"code\":\"" code                               \
+    "\"}]},\"subject\":{\"reference\":\"Patient/" pid "\"},\"onsetDateTime\":\"" onset "\"}"
+#define MAMMO(pid, date)                                                                           \
+    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"    \
+    "\"http://loinc.org\","                                                                        \
+    "\"code\":\"24604-1\"}]},\"subject\":{\"reference\":\"Patient/" pid                            \
+    "\"},\"effectiveDateTime\":\"" date "\"}"
+#define BP(pid, enc, when, s, d)                                                                   \
+    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"    \
+    "\"http://loinc.org\","                                                                        \
+    "\"code\":\"85354-9\"}]},\"subject\":{\"reference\":\"Patient/" pid                            \
+    "\"},\"encounter\":{\"reference\":"                                                            \
+    "\"Encounter/" enc "\"},\"effectiveDateTime\":\"" when "\",\"component\":["                    \
+    "{\"code\":{\"coding\":[{\"system\":\"http://"                                                 \
+    "loinc.org\",\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":" s                           \
+    ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}},"                             \
+    "{\"code\":{\"coding\":[{\"system\":\"http://"                                                 \
+    "loinc.org\",\"code\":\"8462-4\"}]},\"valueQuantity\":{\"value\":" d                           \
     ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}]}"
-#define A1C(pid, when, v)                                                                                             \
-    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"                \
-    "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"laboratory\"}]}],"                    \
-    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"17855-8\"}]},\"subject\":{\"reference\":"     \
-    "\"Patient/" pid "\"},\"effectiveDateTime\":\"" when "\",\"valueQuantity\":{\"value\":" v                        \
+#define A1C(pid, when, v)                                                                          \
+    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{"          \
+    "\"system\":"                                                                                  \
+    "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"laboratory\"}]}],"  \
+    "\"code\":{\"coding\":[{\"system\":\"http://"                                                  \
+    "loinc.org\",\"code\":\"17855-8\"}]},\"subject\":{\"reference\":"                              \
+    "\"Patient/" pid "\"},\"effectiveDateTime\":\"" when "\",\"valueQuantity\":{\"value\":" v      \
     ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"%\"}}"
 
 /* Wraps comma-separated resources into a collection Bundle. */
@@ -109,12 +124,12 @@ static struct meas_pops eval_text(const char *resources, enum meas_id id)
     return pops;
 }
 
-#define ASSERT_POPS(p, a, b, c, d)                                                                                    \
-    do {                                                                                                              \
-        assert_int_equal((p).initial_population, a);                                                                  \
-        assert_int_equal((p).denominator, b);                                                                         \
-        assert_int_equal((p).denominator_exclusion, c);                                                               \
-        assert_int_equal((p).numerator, d);                                                                           \
+#define ASSERT_POPS(p, a, b, c, d)                                                                 \
+    do {                                                                                           \
+        assert_int_equal((p).initial_population, a);                                               \
+        assert_int_equal((p).denominator, b);                                                      \
+        assert_int_equal((p).denominator_exclusion, c);                                            \
+        assert_int_equal((p).numerator, d);                                                        \
     } while (0)
 
 static void test_valueset_membership(void **state)
@@ -129,7 +144,8 @@ static void test_valueset_membership(void **state)
     assert_false(m & VS_BIT(VS_MAMMOGRAPHY));
     assert_int_equal(vs_lookup(ix, cpt, strlen(cpt), "00000", 5), 0);
     const char *loinc = "http://loinc.org";
-    assert_int_equal(vs_lookup(ix, loinc, strlen(loinc), "99202", 5), 0); /* code in another system */
+    assert_int_equal(vs_lookup(ix, loinc, strlen(loinc), "99202", 5),
+                     0); /* code in another system */
     assert_true(vs_lookup(ix, loinc, strlen(loinc), "24604-1", 7) & VS_BIT(VS_MAMMOGRAPHY));
     assert_true(vs_lookup(ix, loinc, strlen(loinc), "8480-6", 6) & VS_BIT(CODE_SYSTOLIC));
     const char *icd = "http://hl7.org/fhir/sid/icd-10-cm";
@@ -141,7 +157,8 @@ static void test_valueset_membership(void **state)
     char tmp[] = "/tmp/sg_vs_XXXXXX";
     assert_non_null(mkdtemp(tmp));
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "cp %s/ValueSet-2.16.840.1.113883.3.464.1003.101.12.1001.json %s/", VSDIR, tmp);
+    snprintf(cmd, sizeof cmd, "cp %s/ValueSet-2.16.840.1.113883.3.464.1003.101.12.1001.json %s/",
+             VSDIR, tmp);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(vs_index_load(tmp, &ix, err, sizeof err), SG_ENOTFOUND);
     assert_non_null(strstr(err, "ValueSet/2.16.840.1.113883.3.464.1003"));
@@ -173,7 +190,8 @@ static void test_reader_errors(void **state)
     assert_string_equal(e.where, "Bundle.entry[0].resource.period.start");
     free(b);
 
-    b = bundle("collection", OFFICE("e1", "other", "2025-03-01") "," PAT("a", "female", "1960-01-01"));
+    b = bundle("collection",
+               OFFICE("e1", "other", "2025-03-01") "," PAT("a", "female", "1960-01-01"));
     assert_int_equal(meas_patient_from_text(eng, b, strlen(b), p, &e), SG_EINVAL);
     assert_string_equal(e.where, "Bundle.entry[0].resource.subject");
     assert_non_null(strstr(e.msg, "Patient/other"));
@@ -194,15 +212,20 @@ static void test_reader_errors(void **state)
     assert_non_null(strstr(e.msg, "no Patient"));
     free(b);
     /* searchset and transaction are accepted; unknown resource types are skipped */
-    b = bundle("searchset", PAT("a", "female", "1960-01-01") ",{\"resourceType\":\"Immunization\",\"id\":\"x\"}");
+    b = bundle("searchset", PAT("a", "female",
+                                "1960-01-01") ",{\"resourceType\":\"Immunization\",\"id\":\"x\"}");
     assert_int_equal(meas_patient_from_text(eng, b, strlen(b), p, &e), SG_OK);
     assert_string_equal(meas_patient_id(p), "a");
     assert_string_equal(meas_patient_member_id(p), "a"); /* no MB identifier: the id */
     free(b);
-    const char *mb = "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"fullUrl\":\"urn:uuid:p1\","
-                     "\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\",\"identifier\":[{\"type\":{\"coding\":[{"
-                     "\"system\":\"http://terminology.hl7.org/CodeSystem/v2-0203\",\"code\":\"MB\"}]},\"value\":\"M123\"}]}},"
-                     "{\"resource\":{\"resourceType\":\"Condition\",\"subject\":{\"reference\":\"urn:uuid:p1\"}}}]}";
+    const char *mb = "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{"
+                     "\"fullUrl\":\"urn:uuid:p1\","
+                     "\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\",\"identifier\":[{"
+                     "\"type\":{\"coding\":[{"
+                     "\"system\":\"http://terminology.hl7.org/CodeSystem/"
+                     "v2-0203\",\"code\":\"MB\"}]},\"value\":\"M123\"}]}},"
+                     "{\"resource\":{\"resourceType\":\"Condition\",\"subject\":{\"reference\":"
+                     "\"urn:uuid:p1\"}}}]}";
     assert_int_equal(meas_patient_from_text(eng, mb, strlen(mb), p, &e), SG_OK);
     assert_string_equal(meas_patient_member_id(p), "M123");
     struct meas_result r;
@@ -219,18 +242,26 @@ static void test_cms125_window(void **state)
 {
     (void)state;
     /* 60-year-old woman, office visit in the period, mammogram on 2023-10-01: 1/1/0/1 */
-    struct meas_pops p = eval_text(PAT("a", "female", "1965-03-10") "," OFFICE("e1", "a", "2025-04-01") "," MAMMO("a", "2023-10-01"), MEAS_CMS125);
+    struct meas_pops p = eval_text(PAT("a", "female", "1965-03-10") "," OFFICE(
+                                       "e1", "a", "2025-04-01") "," MAMMO("a", "2023-10-01"),
+                                   MEAS_CMS125);
     ASSERT_POPS(p, 1, 1, 0, 1);
     /* one day earlier: not in the numerator */
-    p = eval_text(PAT("a", "female", "1965-03-10") "," OFFICE("e1", "a", "2025-04-01") "," MAMMO("a", "2023-09-30"), MEAS_CMS125);
+    p = eval_text(PAT("a", "female", "1965-03-10") "," OFFICE("e1", "a", "2025-04-01") "," MAMMO(
+                      "a", "2023-09-30"),
+                  MEAS_CMS125);
     ASSERT_POPS(p, 1, 1, 0, 0);
     /* a man is not in the initial population */
-    p = eval_text(PAT("a", "male", "1965-03-10") "," OFFICE("e1", "a", "2025-04-01") "," MAMMO("a", "2024-10-01"), MEAS_CMS125);
+    p = eval_text(PAT("a", "male", "1965-03-10") "," OFFICE("e1", "a", "2025-04-01") "," MAMMO(
+                      "a", "2024-10-01"),
+                  MEAS_CMS125);
     ASSERT_POPS(p, 0, 0, 0, 0);
     /* 51 on the last day of the period (born 1974-01-01 -> 51): out; born 1973-12-31 -> 52: in */
-    p = eval_text(PAT("a", "female", "1974-01-01") "," OFFICE("e1", "a", "2025-04-01"), MEAS_CMS125);
+    p = eval_text(PAT("a", "female", "1974-01-01") "," OFFICE("e1", "a", "2025-04-01"),
+                  MEAS_CMS125);
     ASSERT_POPS(p, 0, 0, 0, 0);
-    p = eval_text(PAT("a", "female", "1973-12-31") "," OFFICE("e1", "a", "2025-04-01"), MEAS_CMS125);
+    p = eval_text(PAT("a", "female", "1973-12-31") "," OFFICE("e1", "a", "2025-04-01"),
+                  MEAS_CMS125);
     ASSERT_POPS(p, 1, 1, 0, 0);
 }
 
@@ -238,30 +269,36 @@ static void test_cms125_window(void **state)
 static void test_cms165_bp(void **state)
 {
     (void)state;
-    const char *base = PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") ","
-        COND("b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2020-01-01T00:00:00Z") ",";
+    const char *base = PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") "," COND(
+        "b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2020-01-01T00:00:00Z") ",";
     char buf[8192];
     /* May: 150/95; Sept 1: 138/85 and 145/80 -> lowest 138 and 80: controlled.
      * Oct 1: 180/100 in an EMER encounter: not qualifying. */
     snprintf(buf, sizeof buf, "%s%s", base,
-             BP("b", "e1", "2025-05-01T10:00:00Z", "150", "95") "," BP("b", "e1", "2025-09-01T10:00:00Z", "138", "85") ","
-             BP("b", "e1", "2025-09-01T15:00:00Z", "145", "80") "," BP("b", "er", "2025-10-01T10:00:00Z", "180", "100") ","
-             ENC_CLASS("er", "b", "EMER", "2025-10-01"));
+             BP("b", "e1", "2025-05-01T10:00:00Z", "150", "95") "," BP(
+                 "b", "e1", "2025-09-01T10:00:00Z", "138",
+                 "85") "," BP("b", "e1", "2025-09-01T15:00:00Z", "145",
+                              "80") "," BP("b", "er", "2025-10-01T10:00:00Z", "180",
+                                           "100") "," ENC_CLASS("er", "b", "EMER", "2025-10-01"));
     struct meas_pops p = eval_text(buf, MEAS_CMS165);
     ASSERT_POPS(p, 1, 1, 0, 1);
-    /* the same October reading in an ambulatory encounter becomes the most recent day: 180 -> not controlled */
+    /* the same October reading in an ambulatory encounter becomes the most recent day: 180 -> not
+     * controlled */
     snprintf(buf, sizeof buf, "%s%s", base,
-             BP("b", "e1", "2025-09-01T10:00:00Z", "138", "85") "," BP("b", "er", "2025-10-01T10:00:00Z", "180", "100") ","
-             ENC_CLASS("er", "b", "AMB", "2025-10-01"));
+             BP("b", "e1", "2025-09-01T10:00:00Z", "138",
+                "85") "," BP("b", "er", "2025-10-01T10:00:00Z", "180",
+                             "100") "," ENC_CLASS("er", "b", "AMB", "2025-10-01"));
     p = eval_text(buf, MEAS_CMS165);
     ASSERT_POPS(p, 1, 1, 0, 0);
     /* hypertension starting after the first six months: not in the initial population */
-    p = eval_text(PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") ","
-                  COND("b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2025-07-01T00:00:00Z"), MEAS_CMS165);
+    p = eval_text(PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") "," COND(
+                      "b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2025-07-01T00:00:00Z"),
+                  MEAS_CMS165);
     ASSERT_POPS(p, 0, 0, 0, 0);
     /* starting on June 30: in */
-    p = eval_text(PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") ","
-                  COND("b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2025-06-30T23:59:59Z"), MEAS_CMS165);
+    p = eval_text(PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") "," COND(
+                      "b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2025-06-30T23:59:59Z"),
+                  MEAS_CMS165);
     ASSERT_POPS(p, 1, 1, 0, 0);
 }
 
@@ -269,16 +306,18 @@ static void test_cms165_bp(void **state)
 static void test_cms122_most_recent(void **state)
 {
     (void)state;
-    const char *base = PAT("c", "female", "1975-06-15") "," OFFICE("e1", "c", "2025-02-01") ","
-        COND("c", "http://hl7.org/fhir/sid/icd-10-cm", "E10.10", "2015-01-01T00:00:00Z") ",";
+    const char *base =
+        PAT("c", "female", "1975-06-15") "," OFFICE("e1", "c", "2025-02-01") "," COND(
+            "c", "http://hl7.org/fhir/sid/icd-10-cm", "E10.10", "2015-01-01T00:00:00Z") ",";
     char buf[8192];
     /* March: 10 %; Nov 1: 9.5 % and 8.5 % -> lowest 8.5: not > 9, numerator 0 */
     snprintf(buf, sizeof buf, "%s%s", base,
-             A1C("c", "2025-03-01T08:00:00Z", "10") "," A1C("c", "2025-11-01T08:00:00Z", "9.5") ","
-             A1C("c", "2025-11-01T12:00:00Z", "8.5"));
+             A1C("c", "2025-03-01T08:00:00Z", "10") "," A1C(
+                 "c", "2025-11-01T08:00:00Z", "9.5") "," A1C("c", "2025-11-01T12:00:00Z", "8.5"));
     ASSERT_POPS(eval_text(buf, MEAS_CMS122), 1, 1, 0, 0);
     /* only 9.5 on the most recent day: > 9, numerator 1 */
-    snprintf(buf, sizeof buf, "%s%s", base, A1C("c", "2025-03-01T08:00:00Z", "7") "," A1C("c", "2025-11-01T08:00:00Z", "9.5"));
+    snprintf(buf, sizeof buf, "%s%s", base,
+             A1C("c", "2025-03-01T08:00:00Z", "7") "," A1C("c", "2025-11-01T08:00:00Z", "9.5"));
     ASSERT_POPS(eval_text(buf, MEAS_CMS122), 1, 1, 0, 1);
     /* no assessment in the period: numerator 1 (no record) */
     snprintf(buf, sizeof buf, "%s%s", base, A1C("c", "2024-12-31T08:00:00Z", "7"));
@@ -286,6 +325,76 @@ static void test_cms122_most_recent(void **state)
     /* exactly 9: not > 9 */
     snprintf(buf, sizeof buf, "%s%s", base, A1C("c", "2025-11-01T08:00:00Z", "9"));
     ASSERT_POPS(eval_text(buf, MEAS_CMS122), 1, 1, 0, 0);
+}
+
+/* prevalenceInterval(): abatement and clinical status decide the end. */
+static void test_condition_prevalence(void **state)
+{
+    (void)state;
+    const char *head = PAT("b", "male", "1970-01-01") "," OFFICE("e1", "b", "2025-03-01") ",";
+    char buf[4096];
+#define HTN(status, extra)                                                                         \
+    "{\"resourceType\":\"Condition\",\"clinicalStatus\":{\"coding\":[{\"system\":"                 \
+    "\"http://terminology.hl7.org/CodeSystem/condition-clinical\",\"code\":\"" status "\"}]},"     \
+    "\"code\":{\"coding\":[{\"system\":\"http://hl7.org/fhir/sid/icd-10-cm\",\"code\":\"I10\"}]}," \
+    "\"subject\":{\"reference\":\"Patient/b\"}" extra "}"
+    /* resolved on 2024-12-31: [2020-01-01, 2024-12-31] misses the first half of 2025 */
+    snprintf(
+        buf, sizeof buf, "%s%s", head,
+        HTN("resolved", ",\"onsetDateTime\":\"2020-01-01\",\"abatementDateTime\":\"2024-12-31\""));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* resolved with no abatement: [onset, null) has an unknown end -> overlaps is null -> out */
+    snprintf(buf, sizeof buf, "%s%s", head, HTN("resolved", ",\"onsetDateTime\":\"2020-01-01\""));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* abatementPeriod end 2025-01-02 (day precision): Interval[low, high) ends 2025-01-01 ->
+     * overlaps */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("inactive", ",\"onsetDateTime\":\"2020-01-01\",\"abatementPeriod\":{\"start\":"
+                             "\"2024-12-01\",\"end\":\"2025-01-02\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0,
+                0); /* [.., 2025-01-01] vs full-precision window: null */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("inactive", ",\"onsetDateTime\":\"2020-01-01\",\"abatementPeriod\":{\"start\":"
+                             "\"2024-12-01\",\"end\":\"2025-01-03\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 1, 1, 0,
+                0); /* ends 2025-01-02: decided at day level */
+    /* onsetAge 50 years for a man born 1970-01-01, abated at 51: [2020-01-01, 2022-01-01) -> out */
+    snprintf(
+        buf, sizeof buf, "%s%s", head,
+        HTN("resolved",
+            ",\"onsetAge\":{\"value\":50,\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"},"
+            "\"abatementAge\":{\"value\":51,\"system\":\"http://"
+            "unitsofmeasure.org\",\"code\":\"a\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 0, 0, 0, 0);
+    /* active from age 55 (2025-01-01) on: in */
+    snprintf(buf, sizeof buf, "%s%s", head,
+             HTN("active", ",\"onsetAge\":{\"value\":55,\"system\":\"http://"
+                           "unitsofmeasure.org\",\"code\":\"a\"}"));
+    ASSERT_POPS(eval_text(buf, MEAS_CMS165), 1, 1, 0, 0);
+#undef HTN
+}
+
+/* CMS130: a colonoscopy recorded by age (performedAge) ends on the day before the next
+ * birthday: age 50 for a man born 1970-01-01 -> [2020-01-01, 2021-01-01) ends 2020-12-31, inside
+ * the 9-year window [2016-01-01, 2025-12-31]; age 40 ends 2010-12-31, outside. */
+static void test_cms130_performed_age(void **state)
+{
+    (void)state;
+#define COLO(age)                                                                                  \
+    "{\"resourceType\":\"Procedure\",\"status\":\"completed\",\"code\":{\"coding\":[{\"system\":"  \
+    "\"http://www.ama-assn.org/go/"                                                                \
+    "cpt\",\"code\":\"44388\"}]},\"subject\":{\"reference\":\"Patient/"                            \
+    "d\"},\"performedAge\":{\"value\":" age                                                        \
+    ",\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"}}"
+    ASSERT_POPS(
+        eval_text(COLO("50") "," OFFICE("e1", "d", "2025-03-01") "," PAT("d", "male", "1970-01-01"),
+                  MEAS_CMS130),
+        1, 1, 0, 1);
+    ASSERT_POPS(
+        eval_text(COLO("40") "," OFFICE("e1", "d", "2025-03-01") "," PAT("d", "male", "1970-01-01"),
+                  MEAS_CMS130),
+        1, 1, 0, 0);
+#undef COLO
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -305,12 +414,16 @@ static void test_bulk_grouping(void **state)
     (void)state;
     char dir[] = "/tmp/sg_bulk_XXXXXX";
     assert_non_null(mkdtemp(dir));
-    write_file(dir, "Patient.000.ndjson", PAT("a", "female", "1965-03-10") "\n\n" PAT("b", "male", "1970-01-01") "\n");
-    write_file(dir, "Encounter.000.ndjson", OFFICE("eb", "b", "2025-03-01") "\n" OFFICE("ea", "a", "2025-04-01") "\n");
+    write_file(dir, "Patient.000.ndjson",
+               PAT("a", "female", "1965-03-10") "\n\n" PAT("b", "male", "1970-01-01") "\n");
+    write_file(dir, "Encounter.000.ndjson",
+               OFFICE("eb", "b", "2025-03-01") "\n" OFFICE("ea", "a", "2025-04-01") "\n");
     write_file(dir, "Encounter.001.ndjson", OFFICE("ez", "zz", "2025-04-01") "\n");
-    write_file(dir, "Condition.ndjson", COND("b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2020-01-01T00:00:00Z") "\n");
-    write_file(dir, "Observation.ndjson",
-               BP("b", "eb", "2025-09-01T10:00:00Z", "120", "80") "\n" MAMMO("a", "2024-12-01") "\n");
+    write_file(dir, "Condition.ndjson",
+               COND("b", "http://hl7.org/fhir/sid/icd-10-cm", "I10", "2020-01-01T00:00:00Z") "\n");
+    write_file(
+        dir, "Observation.ndjson",
+        BP("b", "eb", "2025-09-01T10:00:00Z", "120", "80") "\n" MAMMO("a", "2024-12-01") "\n");
     write_file(dir, "log.ndjson", "{\"not\":\"a resource\"}\n");
     char *paths[] = {dir};
     struct meas_input *in;
@@ -367,7 +480,8 @@ static long pop_count(json_t *mr, const char *code)
     json_t *g = json_array_get(json_object_get(mr, "group"), 0);
     size_t i;
     json_t *pop;
-    json_array_foreach(json_object_get(g, "population"), i, pop) {
+    json_array_foreach(json_object_get(g, "population"), i, pop)
+    {
         json_t *c = json_array_get(json_object_get(json_object_get(pop, "code"), "coding"), 0);
         if (!strcmp(json_string_value(json_object_get(c, "code")), code))
             return (long)json_integer_value(json_object_get(pop, "count"));
@@ -389,8 +503,11 @@ static void test_reports(void **state)
     assert_string_equal(json_string_value(json_object_get(mr, "resourceType")), "MeasureReport");
     assert_string_equal(json_string_value(json_object_get(mr, "type")), "individual");
     assert_string_equal(json_string_value(json_object_get(mr, "status")), "complete");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(mr, "subject"), "reference")), "Patient/a");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(mr, "period"), "start")), "2025-01-01");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(mr, "subject"), "reference")),
+        "Patient/a");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(mr, "period"), "start")),
+                        "2025-01-01");
     assert_int_equal(pop_count(mr, "initial-population"), 1);
     assert_int_equal(pop_count(mr, "denominator-exclusion"), 0);
     assert_int_equal(pop_count(mr, "numerator"), 1);
@@ -401,7 +518,8 @@ static void test_reports(void **state)
     json_t *sm = meas_report_summary(MEAS_CMS130, &mp, &t);
     assert_string_equal(json_string_value(json_object_get(sm, "type")), "summary");
     assert_int_equal(pop_count(sm, "denominator"), 10);
-    json_t *score = json_object_get(json_array_get(json_object_get(sm, "group"), 0), "measureScore");
+    json_t *score =
+        json_object_get(json_array_get(json_object_get(sm, "group"), 0), "measureScore");
     assert_true(json_real_value(json_object_get(score, "value")) == 0.5);
     json_decref(sm);
 
@@ -412,37 +530,50 @@ static void test_reports(void **state)
     json_t *g = meas_gaps_bundle(p, ids, ps, 4, &mp);
     assert_non_null(g);
     json_error_t je;
-    json_t *ex = json_load_file(STARGAP_TEST_DATA "/deqm/Bundle-single-gaps-open-indv-report01.json", 0, &je);
+    json_t *ex = json_load_file(
+        STARGAP_TEST_DATA "/deqm/Bundle-single-gaps-open-indv-report01.json", 0, &je);
     assert_non_null(ex);
-    assert_string_equal(json_string_value(json_object_get(g, "type")), json_string_value(json_object_get(ex, "type")));
+    assert_string_equal(json_string_value(json_object_get(g, "type")),
+                        json_string_value(json_object_get(ex, "type")));
     json_t *entries = json_object_get(g, "entry");
     json_t *comp = json_object_get(json_array_get(entries, 0), "resource");
     json_t *excomp = json_object_get(json_array_get(json_object_get(ex, "entry"), 0), "resource");
     assert_string_equal(json_string_value(json_object_get(comp, "resourceType")), "Composition");
-    assert_true(json_equal(json_object_get(json_array_get(json_object_get(json_object_get(comp, "type"), "coding"), 0), "code"),
-                           json_object_get(json_array_get(json_object_get(json_object_get(excomp, "type"), "coding"), 0), "code")));
+    assert_true(json_equal(
+        json_object_get(json_array_get(json_object_get(json_object_get(comp, "type"), "coding"), 0),
+                        "code"),
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(excomp, "type"), "coding"), 0),
+            "code")));
     json_t *secs = json_object_get(comp, "section");
     assert_int_equal(json_array_size(secs), 3);
     /* the example's DetectedIssue: its gap-status extension url and code system */
     json_t *exdi = NULL, *e2;
     size_t i;
-    json_array_foreach(json_object_get(ex, "entry"), i, e2) {
+    json_array_foreach(json_object_get(ex, "entry"), i, e2)
+    {
         json_t *r = json_object_get(e2, "resource");
-        if (!strcmp(json_string_value(json_object_get(r, "resourceType")), "DetectedIssue")) exdi = r;
+        if (!strcmp(json_string_value(json_object_get(r, "resourceType")), "DetectedIssue"))
+            exdi = r;
     }
     assert_non_null(exdi);
     json_t *exext = json_array_get(json_object_get(exdi, "modifierExtension"), 0);
     const char *want[] = {"closed-gap", "open-gap", "open-gap"};
     json_t *sec;
-    json_array_foreach(secs, i, sec) {
-        const char *focus = json_string_value(json_object_get(json_object_get(sec, "focus"), "reference"));
-        const char *diref = json_string_value(json_object_get(json_array_get(json_object_get(sec, "entry"), 0), "reference"));
+    json_array_foreach(secs, i, sec)
+    {
+        const char *focus =
+            json_string_value(json_object_get(json_object_get(sec, "focus"), "reference"));
+        const char *diref = json_string_value(
+            json_object_get(json_array_get(json_object_get(sec, "entry"), 0), "reference"));
         json_t *mrr = NULL, *di = NULL, *en;
         size_t k;
-        json_array_foreach(entries, k, en) {
+        json_array_foreach(entries, k, en)
+        {
             json_t *r = json_object_get(en, "resource");
             char ref[128];
-            snprintf(ref, sizeof ref, "%s/%s", json_string_value(json_object_get(r, "resourceType")),
+            snprintf(ref, sizeof ref, "%s/%s",
+                     json_string_value(json_object_get(r, "resourceType")),
                      json_string_value(json_object_get(r, "id")));
             if (!strcmp(ref, focus)) mrr = r;
             if (!strcmp(ref, diref)) di = r;
@@ -452,8 +583,10 @@ static void test_reports(void **state)
         assert_string_equal(json_string_value(json_object_get(mrr, "type")), "individual");
         json_t *ext = json_array_get(json_object_get(di, "modifierExtension"), 0);
         assert_true(json_equal(json_object_get(ext, "url"), json_object_get(exext, "url")));
-        json_t *c = json_array_get(json_object_get(json_object_get(ext, "valueCodeableConcept"), "coding"), 0);
-        json_t *exc = json_array_get(json_object_get(json_object_get(exext, "valueCodeableConcept"), "coding"), 0);
+        json_t *c = json_array_get(
+            json_object_get(json_object_get(ext, "valueCodeableConcept"), "coding"), 0);
+        json_t *exc = json_array_get(
+            json_object_get(json_object_get(exext, "valueCodeableConcept"), "coding"), 0);
         assert_true(json_equal(json_object_get(c, "system"), json_object_get(exc, "system")));
         assert_string_equal(json_string_value(json_object_get(c, "code")), want[i]);
     }
@@ -480,7 +613,8 @@ static void test_measure_names(void **state)
     assert_int_equal(meas_parse_list("BCS,XYZ", &mask, err, sizeof err), SG_ENOTFOUND);
     assert_non_null(strstr(err, "XYZ"));
     struct meas_period per;
-    assert_int_equal(meas_period_parse("2025-12-31", "2025-01-01", &per, err, sizeof err), SG_EINVAL);
+    assert_int_equal(meas_period_parse("2025-12-31", "2025-01-01", &per, err, sizeof err),
+                     SG_EINVAL);
     assert_int_equal(meas_period_parse("2025-1-1", "2025-12-31", &per, err, sizeof err), SG_EINVAL);
     assert_non_null(strstr(err, "periodStart"));
 }
@@ -488,10 +622,16 @@ static void test_measure_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valueset_membership), cmocka_unit_test(test_reader_errors),
-        cmocka_unit_test(test_cms125_window),       cmocka_unit_test(test_cms165_bp),
-        cmocka_unit_test(test_cms122_most_recent),  cmocka_unit_test(test_bulk_grouping),
-        cmocka_unit_test(test_reports),             cmocka_unit_test(test_measure_names),
+        cmocka_unit_test(test_valueset_membership),
+        cmocka_unit_test(test_reader_errors),
+        cmocka_unit_test(test_cms125_window),
+        cmocka_unit_test(test_cms165_bp),
+        cmocka_unit_test(test_cms122_most_recent),
+        cmocka_unit_test(test_bulk_grouping),
+        cmocka_unit_test(test_reports),
+        cmocka_unit_test(test_measure_names),
+        cmocka_unit_test(test_condition_prevalence),
+        cmocka_unit_test(test_cms130_performed_age),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

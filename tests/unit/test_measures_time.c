@@ -8,20 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "measures/cqltime.h"
 
-static struct cql_dt P(const char *s)
-{
+static struct cql_dt P(const char *s) {
     struct cql_dt d;
     assert_int_equal(cql_dt_parse(s, &d), SG_OK);
     return d;
 }
 
-static struct cql_ivl mp2025(void)
+static struct cql_ivl
+mp2025(void)
 {
-    return cql_ivl_make(cql_dt_make(2025, 1, 1, 0, 0, 0, 0), 1, cql_dt_make(2025, 12, 31, 23, 59, 59, 999), 1);
+    return cql_ivl_make(cql_dt_make(2025, 1, 1, 0, 0, 0, 0), 1,
+                        cql_dt_make(2025, 12, 31, 23, 59, 59, 999), 1);
 }
 
 static void test_parse_and_timezones(void **state)
@@ -80,8 +82,9 @@ static void test_period_boundaries(void **state)
 {
     (void)state;
     struct cql_ivl mp = mp2025();
-    struct cql_dt a = P("2025-12-31T23:59:59.999Z"), b = P("2026-01-01T00:00:00.000Z"), c = P("2025-01-01"),
-                  d = P("2024-12-31T23:59:59Z"), e = P("2025-12-31T19:00:00-05:00"), f = P("2025-12-31T19:00:00-04:00");
+    struct cql_dt a = P("2025-12-31T23:59:59.999Z"), b = P("2026-01-01T00:00:00.000Z"),
+                  c = P("2025-01-01"), d = P("2024-12-31T23:59:59Z"),
+                  e = P("2025-12-31T19:00:00-05:00"), f = P("2025-12-31T19:00:00-04:00");
     assert_int_equal(cql_in(&a, &mp, CQL_PDAY), CQL_T);
     assert_int_equal(cql_in(&b, &mp, CQL_PDAY), CQL_F);
     assert_int_equal(cql_in(&c, &mp, CQL_PDAY), CQL_T);
@@ -133,7 +136,8 @@ static void test_interval_bounds(void **state)
     assert_int_equal(e2.m, 2);
     assert_int_equal(e2.d, 28);
     /* [a, b) with full precision b: 1 ms before */
-    struct cql_ivl six = cql_ivl_make(cql_dt_make(2025, 1, 1, 0, 0, 0, 0), 1, cql_dt_make(2025, 7, 1, 0, 0, 0, 0), 0);
+    struct cql_ivl six = cql_ivl_make(cql_dt_make(2025, 1, 1, 0, 0, 0, 0), 1,
+                                      cql_dt_make(2025, 7, 1, 0, 0, 0, 0), 0);
     struct cql_dt e3 = cql_ivl_end(&six);
     assert_int_equal(e3.m, 6);
     assert_int_equal(e3.d, 30);
@@ -164,7 +168,8 @@ static void test_arithmetic_and_age(void **state)
 
     int lo, hi;
     struct cql_dt end = cql_date_make(2025, 12, 31);
-    struct cql_dt b1 = cql_date_make(1960, 12, 31), b2 = cql_date_make(1961, 1, 1), b3 = cql_date_make(2000, 2, 29);
+    struct cql_dt b1 = cql_date_make(1960, 12, 31), b2 = cql_date_make(1961, 1, 1),
+                  b3 = cql_date_make(2000, 2, 29);
     assert_int_equal(cql_years_between(&b1, &end, &lo, &hi), CQL_T);
     assert_int_equal(lo, 65); /* birthday on the last day counts */
     assert_int_equal(hi, 65);
