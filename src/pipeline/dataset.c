@@ -6,6 +6,7 @@
  * training (labels of year Y, features of Y-1) and for scoring (open gaps of Y, features of Y-1).
  * The learners, calibration, metrics, SHAP values and recommendations are model/'s. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +559,65 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
     return rc;
 }
 
+/* Contract rates of one measure and year, cached for RATE_TTL seconds: the prediction endpoints
+ * need them for every member, and computing them reads every result of the measure-year. A
+ * stale rate (results imported in the last minute) only shifts one feature slightly. */
+#define RATE_TTL 60
+#define RATE_SLOTS 32
+
+struct rate_slot {
+    const struct store *st;
+    char code[STORE_CODE_LEN];
+    int year;
+    time_t at;
+    struct store_measure_rate_list l;
+    double all; /* the all-contract rate (NAN when nobody is eligible) */
+};
+
+static struct rate_slot rate_cache[RATE_SLOTS];
+static pthread_mutex_t rate_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int contract_rate(struct store *st, const char *code, int year, const char *contract,
+                         double *rate, char *err, size_t errlen)
+{
+    time_t now = time(NULL);
+    *rate = NAN;
+    pthread_mutex_lock(&rate_mu);
+    struct rate_slot *slot = NULL, *oldest = &rate_cache[0];
+    for (int i = 0; i < RATE_SLOTS && !slot; i++) {
+        struct rate_slot *r = &rate_cache[i];
+        if (r->st == st && r->year == year && !strcmp(r->code, code) && now - r->at < RATE_TTL) slot = r;
+        else if (r->at < oldest->at) oldest = r;
+    }
+    if (!slot) {
+        struct store_measure_rate_list l;
+        int rc = store_measure_result_rates(st, code, NULL, year, &l, err, errlen);
+        if (rc) {
+            pthread_mutex_unlock(&rate_mu);
+            return rc;
+        }
+        slot = oldest;
+        store_measure_rate_list_free(&slot->l);
+        slot->l = l;
+        slot->st = st;
+        snprintf(slot->code, sizeof slot->code, "%s", code);
+        slot->year = year;
+        slot->at = now;
+        long long te = 0, tm = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            te += l.items[i].eligible;
+            tm += l.items[i].numerator;
+        }
+        slot->all = te ? (double)tm / (double)te : NAN;
+    }
+    for (size_t i = 0; i < slot->l.n; i++)
+        if (!strcmp(slot->l.items[i].contract_id, contract) && slot->l.items[i].eligible >= 30)
+            *rate = (double)slot->l.items[i].numerator / (double)slot->l.items[i].eligible;
+    if (isnan(*rate)) *rate = slot->all;
+    pthread_mutex_unlock(&rate_mu);
+    return SG_OK;
+}
+
 int pl_score_member(struct store *st, const struct pl_model *pm, const char *member_hash,
                     const char *code, int year, const struct pl_tiers *tiers, int include_shap,
                     struct pl_member_score *out, char *err, size_t errlen)
@@ -580,6 +640,8 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
     store_measure_result_list_free(&cur);
     if (!out->in_denominator)
         return sg_errf(err, errlen, SG_EINVAL, "member_hash: member not in the %s denominator for %d", code, year);
+    if (out->numerator)
+        return sg_errf(err, errlen, SG_ECONFLICT, "member_hash: the %s gap of %d is already closed (numerator met)", code, year);
     struct features_member fm;
     memset(&fm, 0, sizeof fm);
     fm.birth_year = mem.birth_year;
@@ -597,18 +659,8 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
     }
     store_measure_result_list_free(&prev);
     /* contract prior-year rate as features_contract_rates: own contract when >= 30 eligible */
-    struct store_measure_rate_list rates;
     double rate = NAN;
-    if ((rc = store_measure_result_rates(st, code, NULL, year - 1, &rates, err, errlen))) return rc;
-    long long te = 0, tm = 0;
-    for (size_t i = 0; i < rates.n; i++) {
-        te += rates.items[i].eligible;
-        tm += rates.items[i].numerator;
-        if (!strcmp(rates.items[i].contract_id, mem.contract_id) && rates.items[i].eligible >= 30)
-            rate = (double)rates.items[i].numerator / (double)rates.items[i].eligible;
-    }
-    store_measure_rate_list_free(&rates);
-    if (isnan(rate) && te) rate = (double)tm / (double)te;
+    if ((rc = contract_rate(st, code, year - 1, mem.contract_id, &rate, err, errlen))) return rc;
     const struct model *m = pm->m;
     size_t nx = m->p - FEATURES_N_BASE;
     double *extra = malloc((nx ? nx : 1) * sizeof *extra);

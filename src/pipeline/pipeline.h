@@ -167,7 +167,8 @@ struct pl_member_score {
 
 /* Builds one member's features for year Y (from Y-1) and scores measure `code` with pm. Fails
  * SG_ENOTFOUND (member unknown), SG_EINVAL when the member is not in the measure's denominator
- * for Y ("not in the denominator" in err); include_shap 0 leaves shap_values NULL (top
+ * for Y ("not in the ... denominator" in err), SG_ECONFLICT when the gap is already closed
+ * (numerator met). Contract prior-year rates are cached per measure and year for 60 s; include_shap 0 leaves shap_values NULL (top
  * features are always given). Does not write. */
 int pl_score_member(struct store *st, const struct pl_model *pm, const char *member_hash,
                     const char *code, int year, const struct pl_tiers *tiers, int include_shap,
