@@ -58,14 +58,14 @@ static int seed_year(struct store *st, const struct store_actor *a, const char *
         if (!code_ok(d->code)) continue; /* slugs of survey measures: not catalog codes */
         struct store_measure *m = &rows[n++];
         m->star_year = p->star_year;
-        snprintf(m->code, sizeof m->code, "%s", d->code);
+        snprintf(m->code, sizeof m->code, "%.15s", d->code); /* code_ok: <= 15 */
         snprintf(m->cms_id, sizeof m->cms_id, "%s", d->cms_id);
-        snprintf(m->name, sizeof m->name, "%s", d->name);
+        snprintf(m->name, sizeof m->name, "%.127s", d->name); /* catalog names hold 127 */
         m->part = d->part;
         const char *dom = d->domain;
         for (size_t k = 0; k < p->ndomains; k++)
             if (!strcmp(p->domains[k].id, d->domain)) dom = p->domains[k].name;
-        snprintf(m->domain, sizeof m->domain, "%s", dom);
+        snprintf(m->domain, sizeof m->domain, "%.127s", dom);
         if (store_weight_cat_parse(stars_category_name(d->category), &m->weighting_category)) {
             rc = sg_errf(err, errlen, SG_EINVAL, "%s: measure %s: category not in the catalog's list", path, d->code);
             goto out;
