@@ -473,6 +473,20 @@ static int flush_features(struct imp *im, struct store_member_feature *rows, siz
     return SG_OK;
 }
 
+/* True when name is one of the model's built-in feature names (features_set_names), which an
+ * imported column may not repeat. */
+static int builtin_name(const char *name)
+{
+    struct model_matrix m;
+    char e[128];
+    int hit = 0;
+    if (model_matrix_init(&m, 1, FEATURES_N_BASE)) return 0;
+    if (features_set_names(&m, NULL, 0, e, sizeof e) == SG_OK)
+        for (size_t j = 0; j < m.p && !hit; j++) hit = !strcmp(m.names[j], name);
+    model_matrix_fini(&m);
+    return hit;
+}
+
 static int import_features(struct imp *im, const char *dir)
 {
     const char *file = "member_features.csv";
@@ -501,6 +515,8 @@ static int import_features(struct imp *im, const char *dir)
         const char *nm = sg_csv_field(c, 2 + j);
         if (!model_feature_name_ok(nm))
             { rc = sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: column %zu: feature name '%s' (1..63 of A-Z a-z 0-9 _ . -)", file, j + 3, nm); goto out; }
+        if (builtin_name(nm))
+            { rc = sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: column %zu: feature name '%s' is a built-in model feature", file, j + 3, nm); goto out; }
         for (size_t q = 0; q < j; q++)
             if (!strcmp(names[q], nm)) { rc = sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: column %zu: feature name '%s' repeated", file, j + 3, nm); goto out; }
         if (!(names[j] = strdup(nm))) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }

@@ -273,6 +273,23 @@ static void test_file_errors(void **state)
     fclose(fp);
     assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err), SG_EPARSE);
     assert_non_null(strstr(f->err, "members.csv:1: header column 2"));
+    /* a feature column may not take a built-in feature's name */
+    fp = fopen(p, "w");
+    fputs("member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_end\n", fp);
+    fclose(fp);
+    char p2[600], p3[600];
+    snprintf(p2, sizeof p2, "%s/measure_results.csv", dir);
+    fp = fopen(p2, "w");
+    fputs("member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n", fp);
+    fclose(fp);
+    snprintf(p3, sizeof p3, "%s/member_features.csv", dir);
+    fp = fopen(p3, "w");
+    fputs("member_id,year,risk,age\n", fp);
+    fclose(fp);
+    assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err), SG_EPARSE);
+    assert_non_null(strstr(f->err, "member_features.csv:1: column 4: feature name 'age'"));
+    unlink(p2);
+    unlink(p3);
     unlink(p);
     rmdir(dir);
 }
