@@ -31,7 +31,7 @@ CREATE TABLE members (
     disabled           BOOLEAN,
     created_at         TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     updated_at         TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
-);
+) WITH (fillfactor = 80); -- room on each page for HOT updates of the counters and timestamps
 CREATE INDEX members_contract_idx ON members (contract_id);
 CREATE TRIGGER members_touch BEFORE UPDATE ON members FOR EACH ROW EXECUTE FUNCTION stargap_touch();
 
