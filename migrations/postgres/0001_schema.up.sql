@@ -19,7 +19,7 @@ END $$;
 
 CREATE TABLE members (
     member_hash        TEXT PRIMARY KEY CHECK (member_hash ~ '^[0-9a-f]{64}$'),
-    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
+    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
     first_seen         TIMESTAMPTZ NOT NULL,
     last_updated       TIMESTAMPTZ NOT NULL,
     total_predictions  BIGINT NOT NULL DEFAULT 0 CHECK (total_predictions >= 0),
@@ -37,8 +37,8 @@ CREATE TRIGGER members_touch BEFORE UPDATE ON members FOR EACH ROW EXECUTE FUNCT
 
 CREATE TABLE measures (
     star_year           INTEGER NOT NULL CHECK (star_year BETWEEN 2000 AND 2100),
-    code                TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 15),
-    cms_id              TEXT NOT NULL CHECK (length(cms_id) BETWEEN 1 AND 15),
+    code                TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 39),
+    cms_id              TEXT NOT NULL CHECK (length(cms_id) BETWEEN 1 AND 39),
     name                TEXT NOT NULL CHECK (length(name) >= 1),
     part                TEXT NOT NULL CHECK (part IN ('C', 'D')),
     domain              TEXT NOT NULL CHECK (length(domain) >= 1),
@@ -46,7 +46,7 @@ CREATE TABLE measures (
                             'intermediate_outcome', 'patient_experience', 'access', 'improvement')),
     weight              DOUBLE PRECISION NOT NULL CHECK (weight >= 0),
     direction           TEXT NOT NULL CHECK (direction IN ('higher', 'lower')),
-    display_precision   INTEGER NOT NULL CHECK (display_precision BETWEEN 0 AND 3),
+    display_precision   INTEGER NOT NULL CHECK (display_precision BETWEEN 0 AND 6),
     member_level        BOOLEAN NOT NULL,
     created_at          TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -59,7 +59,7 @@ CREATE TRIGGER measures_touch BEFORE UPDATE ON measures FOR EACH ROW EXECUTE FUN
 CREATE TABLE predictions (
     prediction_id     UUID PRIMARY KEY,
     member_hash       TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    measure_code      TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    measure_code      TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year  INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     gap_probability   DOUBLE PRECISION NOT NULL CHECK (gap_probability >= 0 AND gap_probability <= 1),
     risk_tier         TEXT NOT NULL CHECK (risk_tier IN ('high', 'medium', 'low')),
@@ -81,7 +81,7 @@ CREATE INDEX predictions_date_idx ON predictions USING BRIN (prediction_date);
 
 CREATE TABLE portfolio_snapshots (
     snapshot_id            UUID PRIMARY KEY,
-    contract_id            TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 15),
+    contract_id            TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 39),
     measurement_year       INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     snapshot_date          TIMESTAMPTZ NOT NULL,
     total_members          BIGINT NOT NULL CHECK (total_members >= 0),
@@ -102,8 +102,8 @@ CREATE INDEX snapshots_gaps_by_measure_gin ON portfolio_snapshots USING GIN (gap
 CREATE TABLE gap_analysis (
     gap_id             UUID PRIMARY KEY,
     member_hash        TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
-    measure_code       TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
+    measure_code       TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year   INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     gap_probability    DOUBLE PRECISION NOT NULL CHECK (gap_probability >= 0 AND gap_probability <= 1),
     priority_score     DOUBLE PRECISION NOT NULL CHECK (priority_score >= 0),
@@ -202,7 +202,7 @@ CREATE INDEX intervention_gaps_gap_idx ON intervention_gaps (gap_id);
 
 CREATE TABLE star_ratings (
     rating_id         UUID PRIMARY KEY,
-    contract_id       TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
+    contract_id       TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
     star_year         INTEGER NOT NULL CHECK (star_year BETWEEN 2000 AND 2100),
     measurement_year  INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     calculation_date  TIMESTAMPTZ NOT NULL,
@@ -223,7 +223,7 @@ CREATE INDEX star_ratings_measure_stars_gin ON star_ratings USING GIN (measure_s
 
 CREATE TABLE simulations (
     simulation_id        UUID PRIMARY KEY,
-    contract_id          TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 15),
+    contract_id          TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 39),
     measurement_year     INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     simulation_date      TIMESTAMPTZ NOT NULL,
     strategy             TEXT NOT NULL CHECK (length(strategy) >= 1),
@@ -290,7 +290,7 @@ VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
 
 CREATE TABLE measure_results (
     member_hash            TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    measure_code           TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    measure_code           TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year       INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     initial_population     BOOLEAN NOT NULL,
     denominator            BOOLEAN NOT NULL,

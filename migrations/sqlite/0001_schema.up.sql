@@ -6,7 +6,7 @@
 
 CREATE TABLE members (
     member_hash        TEXT PRIMARY KEY CHECK (length(member_hash) = 64 AND member_hash NOT GLOB '*[^0-9a-f]*'),
-    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
+    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
     first_seen         TEXT NOT NULL,
     last_updated       TEXT NOT NULL,
     total_predictions  INTEGER NOT NULL DEFAULT 0 CHECK (total_predictions >= 0),
@@ -23,8 +23,8 @@ CREATE INDEX members_contract_idx ON members (contract_id);
 
 CREATE TABLE measures (
     star_year           INTEGER NOT NULL CHECK (star_year BETWEEN 2000 AND 2100),
-    code                TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 15),
-    cms_id              TEXT NOT NULL CHECK (length(cms_id) BETWEEN 1 AND 15),
+    code                TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 39),
+    cms_id              TEXT NOT NULL CHECK (length(cms_id) BETWEEN 1 AND 39),
     name                TEXT NOT NULL CHECK (length(name) >= 1),
     part                TEXT NOT NULL CHECK (part IN ('C', 'D')),
     domain              TEXT NOT NULL CHECK (length(domain) >= 1),
@@ -32,7 +32,7 @@ CREATE TABLE measures (
                             'intermediate_outcome', 'patient_experience', 'access', 'improvement')),
     weight              REAL NOT NULL CHECK (weight >= 0),
     direction           TEXT NOT NULL CHECK (direction IN ('higher', 'lower')),
-    display_precision   INTEGER NOT NULL CHECK (display_precision BETWEEN 0 AND 3),
+    display_precision   INTEGER NOT NULL CHECK (display_precision BETWEEN 0 AND 6),
     member_level        INTEGER NOT NULL CHECK (member_level IN (0, 1)),
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -44,7 +44,7 @@ CREATE INDEX measures_code_idx ON measures (code);
 CREATE TABLE predictions (
     prediction_id     TEXT PRIMARY KEY CHECK (length(prediction_id) = 36),
     member_hash       TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    measure_code      TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    measure_code      TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year  INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     gap_probability   REAL NOT NULL CHECK (gap_probability >= 0 AND gap_probability <= 1),
     risk_tier         TEXT NOT NULL CHECK (risk_tier IN ('high', 'medium', 'low')),
@@ -65,7 +65,7 @@ CREATE INDEX predictions_date_idx ON predictions (prediction_date);
 
 CREATE TABLE portfolio_snapshots (
     snapshot_id            TEXT PRIMARY KEY CHECK (length(snapshot_id) = 36),
-    contract_id            TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 15),
+    contract_id            TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 39),
     measurement_year       INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     snapshot_date          TEXT NOT NULL,
     total_members          INTEGER NOT NULL CHECK (total_members >= 0),
@@ -86,8 +86,8 @@ CREATE INDEX snapshots_contract_date_idx ON portfolio_snapshots (coalesce(contra
 CREATE TABLE gap_analysis (
     gap_id             TEXT PRIMARY KEY CHECK (length(gap_id) = 36),
     member_hash        TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
-    measure_code       TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    contract_id        TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
+    measure_code       TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year   INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     gap_probability    REAL NOT NULL CHECK (gap_probability >= 0 AND gap_probability <= 1),
     priority_score     REAL NOT NULL CHECK (priority_score >= 0),
@@ -187,7 +187,7 @@ CREATE INDEX intervention_gaps_gap_idx ON intervention_gaps (gap_id);
 
 CREATE TABLE star_ratings (
     rating_id         TEXT PRIMARY KEY CHECK (length(rating_id) = 36),
-    contract_id       TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 15),
+    contract_id       TEXT NOT NULL CHECK (length(contract_id) BETWEEN 1 AND 39),
     star_year         INTEGER NOT NULL CHECK (star_year BETWEEN 2000 AND 2100),
     measurement_year  INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     calculation_date  TEXT NOT NULL,
@@ -206,7 +206,7 @@ CREATE INDEX star_ratings_year_idx ON star_ratings (star_year DESC, calculation_
 
 CREATE TABLE simulations (
     simulation_id        TEXT PRIMARY KEY CHECK (length(simulation_id) = 36),
-    contract_id          TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 15),
+    contract_id          TEXT CHECK (contract_id IS NULL OR length(contract_id) BETWEEN 1 AND 39),
     measurement_year     INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     simulation_date      TEXT NOT NULL,
     strategy             TEXT NOT NULL CHECK (length(strategy) >= 1),
@@ -269,7 +269,7 @@ VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
 
 CREATE TABLE measure_results (
     member_hash            TEXT NOT NULL REFERENCES members (member_hash) ON DELETE CASCADE,
-    measure_code           TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 15),
+    measure_code           TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year       INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     initial_population     INTEGER NOT NULL CHECK (initial_population IN (0, 1)),
     denominator            INTEGER NOT NULL CHECK (denominator IN (0, 1)),

@@ -16,7 +16,8 @@ const char cli_migrate_usage[] =
     "       stargap migrate status         list migrations and whether each is applied\n"
     "The database comes from --db / STARGAP_DB (default sqlite:stargap.db). Each migration runs in\n"
     "its own transaction; `up` refuses to run when an applied migration's text has changed.\n"
-    "`up` also creates the member-ID key file (hash_key_file, mode 0600) when no key exists.\n";
+    "`up` then seeds the measures catalog from the year-parameter files (data/stars) and\n"
+    "creates the member-ID key file (hash_key_file, mode 0600) when no key exists.\n";
 
 const char cli_maintain_usage[] =
     "usage: stargap maintain\n"
@@ -92,7 +93,14 @@ int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv)
             rc = CLI_FAIL;
         } else {
             printf("applied %d migration%s\n", n, n == 1 ? "" : "s");
-            rc = ensure_key(ctx);
+            int nm = 0;
+            if (cli_seed_measures(ctx->cfg, st, &nm, err, sizeof err) != SG_OK) {
+                fprintf(stderr, "stargap migrate up: seeding the measures catalog: %s\n", err);
+                rc = CLI_FAIL;
+            } else {
+                printf("measures catalog: %d rows from the year-parameter files\n", nm);
+                rc = ensure_key(ctx);
+            }
         }
     } else if (!strcmp(sub, "down")) {
         long target = -1;

@@ -67,28 +67,10 @@ static const char *const file_tags[STARS_NFILE] = {
 static int load_params(struct cli_ctx *ctx, const struct sopts *o, long year,
                        struct stars_params *p)
 {
-    char path[2048], err[SG_ERRLEN];
-    if (o->params && year == o->year) {
-        snprintf(path, sizeof path, "%s", o->params);
-    } else {
-        const char *dd = ctx->cfg->data_dir[0] ? ctx->cfg->data_dir : STARGAP_SOURCE_DIR "/data";
-        snprintf(path, sizeof path, "%s/stars/%ld.txt", dd, year);
-    }
-    char *text;
-    size_t len;
-    if (sg_read_file(path, PARAMS_MAX, &text, &len, err, sizeof err)) {
+    char err[SG_ERRLEN];
+    const char *override = (o->params && year == o->year) ? o->params : NULL;
+    if (cli_load_star_params(ctx->cfg, override, (int)year, p, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap stars: year parameters for %ld: %s\n", year, err);
-        return -1;
-    }
-    int rc = stars_params_parse(text, len, path, p, err, sizeof err);
-    free(text);
-    if (rc) {
-        fprintf(stderr, "stargap stars: %s\n", err);
-        return -1;
-    }
-    if (p->star_year != year) {
-        fprintf(stderr, "stargap stars: %s is for star year %d, not %ld\n", path, p->star_year,
-                year);
         return -1;
     }
     return 0;

@@ -404,7 +404,7 @@ static int v_code_syntax(char *err, size_t errlen, const char *field, const char
     size_t n = strnlen(s, STORE_CODE_LEN);
     if (n >= STORE_CODE_LEN) return sg_errf(err, errlen, SG_EINVAL, "%s: unknown measure", field);
     for (size_t i = 0; i < n; i++)
-        if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-')
             return sg_errf(err, errlen, SG_EINVAL, "%s: unknown measure", field);
     return SG_OK;
 }
@@ -1481,8 +1481,8 @@ int store_measure_upsert_batch(struct store *st, const struct store_actor *a,
             return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].part: must be C or D", i);
         if (!isfinite(m->weight) || m->weight < 0)
             return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].weight: must be >= 0", i);
-        if (m->display_precision < 0 || m->display_precision > 3)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].display_precision: must be 0..3", i);
+        if (m->display_precision < 0 || m->display_precision > 6)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].display_precision: must be 0..6", i);
         if (m->member_level != 0 && m->member_level != 1)
             return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_level: must be 0 or 1", i);
         for (size_t k = 0; k < i; k++)

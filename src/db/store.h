@@ -43,7 +43,7 @@
 
 #define STORE_ID_LEN 37       /* UUID, 36 characters + NUL */
 #define STORE_HASH_LEN 65     /* 64 hex characters + NUL (member_hash, key hash, audit hash) */
-#define STORE_CODE_LEN 16     /* measure code ("PDC-RASA"), CMS id ("C01") */
+#define STORE_CODE_LEN 40     /* measure code ("PDC-RASA", "getting-needed-care"), CMS id ("C01") */
 #define STORE_CONTRACT_LEN 16 /* CMS contract id ("H1234") */
 #define STORE_DATE_LEN 11     /* YYYY-MM-DD */
 #define STORE_TS_LEN 32       /* YYYY-MM-DDTHH:MM:SS.ffffffZ */
@@ -378,7 +378,7 @@ struct store_measure {
     enum store_weight_cat weighting_category;
     double weight;                      /* >= 0 */
     enum store_direction direction;
-    int display_precision;              /* decimals shown, 0..3 */
+    int display_precision;              /* decimals shown, 0..6 (improvement measures: 6) */
     int member_level;                   /* 1 when stargap computes it from member data */
 };
 

@@ -301,7 +301,7 @@ static void make_data(struct model_matrix *X, uint8_t *y, size_t n, size_t p, ui
     }
     char err[SG_ERRLEN];
     for (size_t j = 0; j < p; j++) {
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "x%zu", j);
         assert_int_equal(model_matrix_set_name(X, j, nm, err, sizeof err), SG_OK);
     }
