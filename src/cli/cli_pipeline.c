@@ -25,7 +25,7 @@ const char cli_import_usage[] =
     "Imports DIR/members.csv, DIR/measure_results.csv and (optional) DIR/member_features.csv\n"
     "(layouts in docs/MODELS.md). Member IDs are hashed on reading and never stored. Rows with\n"
     "errors are written to the rejects file (default DIR/rejects.csv) as file,line,reason and\n"
-    "counted; the rest is merged in transactions of N rows (default 50000). Importing the same\n"
+    "counted; the rest is merged in transactions of N rows (default 200000). Importing the same\n"
     "files again changes nothing. Applies pending migrations and seeds the measures catalog\n"
     "from data/stars when needed. Progress is shown when stderr is a terminal.\n";
 

@@ -475,13 +475,25 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
     return SG_OK;
 }
 
+/* True when d holds exactly the imported feature columns names[0..n). */
+static int same_names(const struct pl_data *d, char *const *names, size_t n)
+{
+    if (d->n_extra != n) return 0;
+    for (size_t j = 0; j < n; j++)
+        if (strcmp(d->extra_names[j], names[j])) return 0;
+    return 1;
+}
+
 int pl_predict(struct store *st, const struct store_actor *a, int year, const char *code,
                const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n,
                char *err, size_t errlen)
 {
     int ks[NM];
     size_t nk;
+    struct pl_data d; /* loaded once and reused while the models read the same feature columns */
+    int loaded = 0;
     *n = 0;
+    memset(&d, 0, sizeof d);
     int rc = measure_list(code, ks, &nk, err, errlen);
     for (size_t q = 0; q < nk && !rc; q++) {
         int k = ks[q];
@@ -498,11 +510,15 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         }
         if (lrc) { rc = sg_errf(err, errlen, lrc, "%s", e); break; }
         snprintf(res->model_version, sizeof res->model_version, "%s", pm.version);
-        struct pl_data d;
         size_t nx = pm.m->p - FEATURES_N_BASE;
-        if ((rc = data_load(st, year, pm.m->feature_names + FEATURES_N_BASE, nx, &d, err, errlen))) {
-            pl_model_fini(&pm);
-            break;
+        if (!loaded || !same_names(&d, pm.m->feature_names + FEATURES_N_BASE, nx)) {
+            if (loaded) data_free(&d);
+            loaded = 0;
+            if ((rc = data_load(st, year, pm.m->feature_names + FEATURES_N_BASE, nx, &d, err, errlen))) {
+                pl_model_fini(&pm);
+                break;
+            }
+            loaded = 1;
         }
         struct model_matrix X;
         uint8_t *y = NULL;
@@ -510,7 +526,6 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         memset(&X, 0, sizeof X);
         int brc = build_rows(&d, k, year, 0, &X, &y, &idx, e, sizeof e);
         if (brc == SG_ENOTFOUND) {
-            data_free(&d);
             pl_model_fini(&pm);
             continue; /* no open gaps: nothing to score */
         }
@@ -553,9 +568,9 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         model_matrix_fini(&X);
         free(y);
         free(idx);
-        data_free(&d);
         pl_model_fini(&pm);
     }
+    if (loaded) data_free(&d);
     return rc;
 }
 

@@ -68,7 +68,7 @@ struct pl_import_summary {
 
 struct pl_import_opts {
     const char *rejects_path; /* rejects CSV to write (required) */
-    size_t batch_rows;        /* rows per transaction (0 = 50,000) */
+    size_t batch_rows;        /* rows per transaction (0 = 200,000) */
     FILE *progress;           /* progress lines (a terminal), or NULL */
     const char *data_dir;     /* for catalog seeding (NULL = the shipped data/) */
 };
