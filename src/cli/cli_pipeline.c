@@ -22,12 +22,17 @@ static const struct store_actor cli_actor = {.user_id = "cli", .ip_address = ""}
 
 const char cli_import_usage[] =
     "usage: stargap import [--db URL] [--rejects FILE] [--batch N] [--quiet] DIR\n"
+    "       stargap import --fhir PATH --year Y [--valuesets DIR] [--contract ID] [--rejects FILE]\n"
     "Imports DIR/members.csv, DIR/measure_results.csv and (optional) DIR/member_features.csv\n"
     "(layouts in docs/MODELS.md). Member IDs are hashed on reading and never stored. Rows with\n"
     "errors are written to the rejects file (default DIR/rejects.csv) as file,line,reason and\n"
     "counted; the rest is merged in transactions of N rows (default 200000). Importing the same\n"
     "files again changes nothing. Applies pending migrations and seeds the measures catalog\n"
-    "from data/stars when needed. Progress is shown when stderr is a terminal.\n";
+    "from data/stars when needed. Progress is shown when stderr is a terminal.\n"
+    "With --fhir, PATH (Bundle/NDJSON files, a directory, or a Bulk FHIR export) is evaluated by the\n"
+    "measure engine for BCS, COL, CBP, GSD and EED over calendar year Y and the populations are\n"
+    "merged as measure results (GSD stored as controlled). Members not yet stored are created with\n"
+    "--contract, or rejected without it. --valuesets defaults to the valuesets_dir setting.\n";
 
 const char cli_train_usage[] =
     "usage: stargap train [--db URL] [--year Y] [--measure CODE|all] [--seed S]\n"
@@ -74,11 +79,19 @@ static const char *data_dir(struct cli_ctx *ctx)
 
 int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *cmd = argv[0], *dir = NULL, *rejects = NULL;
-    long batch = 0;
+    const char *cmd = argv[0], *dir = NULL, *rejects = NULL, *fhir = NULL, *contract = NULL;
+    const char *vsdir = ctx->cfg->valuesets_dir;
+    long batch = 0, fyear = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rejects") && i + 1 < argc) rejects = argv[++i];
+        else if (!strcmp(argv[i], "--fhir") && i + 1 < argc) fhir = argv[++i];
+        else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc) vsdir = argv[++i];
+        else if (!strcmp(argv[i], "--contract") && i + 1 < argc) contract = argv[++i];
+        else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
+            if (cli_parse_long(argv[++i], &fyear) || fyear < 2000 || fyear > 2100)
+                return cli_usage_error(cmd, "--year: 2000..2100");
+        }
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &batch) || batch < 1 || batch > 1000000)
                 return cli_usage_error(cmd, "--batch: 1..1000000");
@@ -87,10 +100,13 @@ int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
         else if (!dir) dir = argv[i];
         else return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
-    if (!dir) return cli_usage_error(cmd, "DIR is required");
+    if (fhir && dir) return cli_usage_error(cmd, "give either DIR or --fhir PATH");
+    if (!fhir && !dir) return cli_usage_error(cmd, "DIR is required");
+    if (fhir && !fyear) return cli_usage_error(cmd, "--fhir needs --year");
+    if (fhir && (!vsdir || !*vsdir)) return cli_usage_error(cmd, "--fhir needs --valuesets (or the valuesets_dir setting)");
     char rpath[4200], err[SG_ERRLEN];
     if (!rejects) {
-        snprintf(rpath, sizeof rpath, "%s/rejects.csv", dir);
+        snprintf(rpath, sizeof rpath, "%s/rejects.csv", fhir ? "." : dir);
         rejects = rpath;
     }
     struct sg_memberid mid;
@@ -105,9 +121,18 @@ int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     struct pl_import_opts o = {rejects, (size_t)batch, (!quiet && isatty(2)) ? stderr : NULL, data_dir(ctx)};
     struct pl_import_summary s;
-    int rc = pl_import(st, &cli_actor, &mid, dir, &o, &s, err, sizeof err);
+    int rc = fhir ? pl_import_fhir(st, &cli_actor, &mid, fhir, vsdir, (int)fyear, contract, &o, &s, err, sizeof err)
+                  : pl_import(st, &cli_actor, &mid, dir, &o, &s, err, sizeof err);
     sg_memberid_fini(&mid);
     store_close(st);
+    if (fhir) {
+        printf("FHIR patients %lld, accepted %lld, rejected %lld; members created %lld; measure results "
+               "inserted %lld, updated %lld, unchanged %lld (rejects in %s)\n",
+               s.results.rows, s.results.accepted, s.results.rejected, s.members.merged.inserted,
+               s.results.merged.inserted, s.results.merged.updated, s.results.merged.unchanged, rejects);
+        if (rc) fprintf(stderr, "stargap import: %s\n", err);
+        return rc ? CLI_FAIL : CLI_OK;
+    }
     const struct pl_file_summary *fs[3] = {&s.members, &s.results, &s.features};
     static const char *const fn[3] = {"members.csv", "measure_results.csv", "member_features.csv"};
     printf("%-20s %10s %10s %10s %10s %10s %10s\n", "file", "rows", "accepted", "rejected",

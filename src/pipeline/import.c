@@ -38,6 +38,7 @@ static const char *const reject_names[PL_REJ_COUNT] = {
     [PL_REJ_DUPLICATE] = "duplicate key",
     [PL_REJ_UNKNOWN_MEMBER] = "unknown member",
     [PL_REJ_NUMBER] = "bad number",
+    [PL_REJ_FHIR] = "bad FHIR patient",
 };
 
 const char *pl_reject_name(enum pl_reject r)

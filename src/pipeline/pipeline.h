@@ -46,6 +46,7 @@ enum pl_reject {
     PL_REJ_DUPLICATE,     /* duplicate key in the file */
     PL_REJ_UNKNOWN_MEMBER,/* member neither in members.csv nor in the store */
     PL_REJ_NUMBER,        /* a feature value that is not a finite number */
+    PL_REJ_FHIR,          /* FHIR input the measure engine's reader rejects (import --fhir) */
     PL_REJ_COUNT
 };
 
@@ -81,6 +82,19 @@ struct pl_import_opts {
 int pl_import(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
               const char *dir, const struct pl_import_opts *opts, struct pl_import_summary *sum,
               char *err, size_t errlen) SG_WUR;
+
+/* Imports measure results for measurement year `year` from FHIR input at path (a Bundle file,
+ * NDJSON, a directory of them or a Bulk FHIR export directory) through the measure engine
+ * (src/measures) with the value sets of valuesets_dir: BCS, COL, CBP, GSD (stored as controlled,
+ * the complement of CMS122's numerator among the non-excluded denominator) and EED. Patients
+ * whose member is not stored are created with `contract` (attributes unknown) or, when contract
+ * is NULL, rejected as unknown members; patients the reader rejects go to the rejects file.
+ * sum->results counts patients (rows = patients read, accepted, rejected) and the merge counts
+ * rows written. Errors as pl_import. */
+int pl_import_fhir(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
+                   const char *path, const char *valuesets_dir, int year, const char *contract,
+                   const struct pl_import_opts *opts, struct pl_import_summary *sum, char *err,
+                   size_t errlen) SG_WUR;
 
 /* Makes sure the measures catalog knows the 11 import measures: when one is missing, seeds every
  * star year file DATA_DIR/stars/YYYY.txt (parsed by stars_params_parse) plus BPD, which is a
