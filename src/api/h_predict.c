@@ -22,7 +22,17 @@
 
 #define BATCH_MAX 1000
 
-static const struct pl_tiers tiers = {0.7, 0.4};
+/* Risk-tier thresholds from the configuration (risk_high_pct, risk_medium_pct). */
+static struct pl_tiers tiers_of(const struct http_request *req)
+{
+    const struct sg_config *c = APP(req)->cfg;
+    struct pl_tiers t = {0.7, 0.4};
+    if (c && c->risk_medium_pct <= c->risk_high_pct) {
+        t.high = (double)c->risk_high_pct / 100.0;
+        t.medium = (double)c->risk_medium_pct / 100.0;
+    }
+    return t;
+}
 
 static double mono_ms(void)
 {
@@ -146,6 +156,7 @@ static int predict_one(struct http_request *req, const struct pl_model *pm, cons
     struct pl_member_score sc;
     *created = 0;
     memset(out, 0, sizeof *out);
+    struct pl_tiers tiers = tiers_of(req);
     int rc = pl_score_member(app->st, pm, hash, code, year, &tiers, 1, &sc, err, errlen);
     if (rc == SG_ENOTFOUND) return sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
     if (rc) return rc;

@@ -263,7 +263,12 @@ int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv)
     struct store *st = NULL;
     char err[SG_ERRLEN];
     if (open_store(ctx, &st, 0)) return CLI_FAIL;
-    struct pl_tiers t = {0.7, 0.4};
+    struct pl_tiers t = {(double)ctx->cfg->risk_high_pct / 100.0, (double)ctx->cfg->risk_medium_pct / 100.0};
+    if (t.medium > t.high) {
+        fprintf(stderr, "stargap predict: risk_medium_pct is above risk_high_pct\n");
+        store_close(st);
+        return CLI_FAIL;
+    }
     struct pl_score_result res[FEATURES_N_MEASURES];
     size_t n = 0;
     int rc = pl_predict(st, &cli_actor, (int)year, code, &t, res, &n, err, sizeof err);
