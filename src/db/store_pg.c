@@ -3269,10 +3269,12 @@ STMT(member_merge, 9,
      " birth_year, sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
      " ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
      " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
-     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated"
-     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled) IS DISTINCT FROM"
-     " (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex, EXCLUDED.dual_eligible,"
-     " EXCLUDED.lis, EXCLUDED.disabled) RETURNING (xmax = 0)");
+     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
+     " active = EXCLUDED.active"
+     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
+     " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
+     " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"
+     " RETURNING (xmax = 0)");
 
 static void count_merge(const PGresult *r, struct store_merge_counts *k)
 {

@@ -60,6 +60,11 @@ static void test_member_merge(void **state)
     OK(store_member_get(f->st, rows[1].member_hash, &got, f->err, sizeof f->err));
     assert_int_equal(got.dual_eligible, 0);
     assert_int_equal(got.birth_year, 1952);
+    rows[2].active = 0; /* enrollment ended */
+    OK(store_member_upsert_batch(f->st, &ACTOR, rows, 3, &k, f->err, sizeof f->err));
+    assert_int_equal(k.updated, 1);
+    OK(store_member_get(f->st, rows[2].member_hash, &got, f->err, sizeof f->err));
+    assert_int_equal(got.active, 0);
     /* scan: every member, in member_hash order */
     struct scan_state sc = {0, "", 1};
     OK(store_member_scan(f->st, scan_member_cb, &sc, f->err, sizeof f->err));
