@@ -27,11 +27,18 @@ static int fx_reject(FILE *rej, const char *file, long line, const char *reason,
     sum->results.rejected++;
     sum->by_reason[r]++;
     const char *base = file ? strrchr(file, '/') : NULL;
-    return fprintf(rej, "%s,%ld,\"%s\"\n", base ? base + 1 : file ? file : "<fhir>", line, reason) < 0 ? SG_EIO : SG_OK;
+    return fprintf(rej, "%s,%ld,\"%s\"\n",
+                   base   ? base + 1
+                   : file ? file
+                          : "<fhir>",
+                   line, reason) < 0
+               ? SG_EIO
+               : SG_OK;
 }
 
-static int fx_flush(struct store *st, const struct store_actor *a, struct store_measure_result *rows,
-                    size_t *n, struct pl_import_summary *sum, char *err, size_t errlen)
+static int fx_flush(struct store *st, const struct store_actor *a,
+                    struct store_measure_result *rows, size_t *n, struct pl_import_summary *sum,
+                    char *err, size_t errlen)
 {
     if (!*n) return SG_OK;
     struct store_merge_counts k;
@@ -51,8 +58,10 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
 {
     memset(sum, 0, sizeof *sum);
     if (!opts || !opts->rejects_path || !path || !valuesets_dir || !*valuesets_dir)
-        return sg_errf(err, errlen, SG_EINVAL, "import --fhir: input, value sets and rejects path are required");
-    if (year < 2000 || year > 2100) return sg_errf(err, errlen, SG_EINVAL, "year: must be 2000..2100");
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "import --fhir: input, value sets and rejects path are required");
+    if (year < 2000 || year > 2100)
+        return sg_errf(err, errlen, SG_EINVAL, "year: must be 2000..2100");
     struct meas_period period;
     char ps[16], pe[16];
     snprintf(ps, sizeof ps, "%04d-01-01", year);
@@ -67,11 +76,15 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
     struct store_measure_result *rows = calloc(batch + MEAS_COUNT, sizeof *rows);
     FILE *rej = fopen(opts->rejects_path, "w");
     if (!rej) {
-        rc = sg_errf(err, errlen, SG_EIO, "%s: cannot create: %s", opts->rejects_path, strerror(errno));
+        rc = sg_errf(err, errlen, SG_EIO, "%s: cannot create: %s", opts->rejects_path,
+                     strerror(errno));
         goto out;
     }
     fputs("file,line,reason\n", rej);
-    if (!p || !rows) { rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory"); goto out; }
+    if (!p || !rows) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto out;
+    }
     if ((rc = meas_engine_new(valuesets_dir, &eng, err, errlen))) goto out;
     char *paths[1] = {(char *)path};
     if ((rc = meas_input_open(paths, 1, &in, err, errlen))) goto out;
@@ -88,21 +101,32 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
             snprintf(why, sizeof why, "bad FHIR patient: %.200s: %.300s", e.where, e.msg);
             for (char *q = why; *q; q++)
                 if (*q == '"') *q = '\'';
-            if ((rc = fx_reject(rej, file, e.line ? e.line : line, why, sum, PL_REJ_FHIR))) goto out;
+            if ((rc = fx_reject(rej, file, e.line ? e.line : line, why, sum, PL_REJ_FHIR)))
+                goto out;
             continue;
         }
-        if (r < 0) { rc = sg_errf(err, errlen, r, "%s: reading FHIR input failed", file ? file : path); goto out; }
+        if (r < 0) {
+            rc = sg_errf(err, errlen, r, "%s: reading FHIR input failed", file ? file : path);
+            goto out;
+        }
         sum->results.rows++;
         char hash[STORE_HASH_LEN], e2[128];
         if (sg_memberid_hash(mid, meas_patient_member_id(p), hash, e2, sizeof e2) != SG_OK) {
-            if ((rc = fx_reject(rej, file, line, "bad member_id: empty, too long or control characters", sum, PL_REJ_MEMBER_ID))) goto out;
+            if ((rc = fx_reject(rej, file, line,
+                                "bad member_id: empty, too long or control characters", sum,
+                                PL_REJ_MEMBER_ID)))
+                goto out;
             continue;
         }
         struct store_member m;
         char se[SG_ERRLEN];
         if (store_member_get(st, hash, &m, se, sizeof se) != SG_OK) {
             if (!contract) {
-                if ((rc = fx_reject(rej, file, line, "unknown member: not in the database (import members.csv first or give --contract)", sum, PL_REJ_UNKNOWN_MEMBER))) goto out;
+                if ((rc = fx_reject(rej, file, line,
+                                    "unknown member: not in the database (import members.csv first "
+                                    "or give --contract)",
+                                    sum, PL_REJ_UNKNOWN_MEMBER)))
+                    goto out;
                 continue;
             }
             struct store_member nm = {.active = 1, .dual_eligible = -1, .lis = -1, .disabled = -1};
@@ -124,7 +148,8 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
             struct store_measure_result *row = &rows[n++];
             memset(row, 0, sizeof *row);
             memcpy(row->member_hash, hash, STORE_HASH_LEN);
-            snprintf(row->measure_code, sizeof row->measure_code, "%s", meas_info((enum meas_id)id)->code);
+            snprintf(row->measure_code, sizeof row->measure_code, "%s",
+                     meas_info((enum meas_id)id)->code);
             row->measurement_year = year;
             row->initial_population = pops.initial_population;
             row->denominator = pops.denominator;
@@ -139,7 +164,8 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
     }
     rc = fx_flush(st, a, rows, &n, sum, err, errlen);
 out:
-    if (rej && fclose(rej) && !rc) rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
+    if (rej && fclose(rej) && !rc)
+        rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
     meas_input_close(in);
     meas_engine_free(eng);
     meas_patient_free(p);

@@ -5,9 +5,9 @@
  * is read from the generated measure_results.csv; member hashes are computed here with HMAC. */
 
 struct col_members {
-    char open[3][32];   /* COL 2025: denominator, not excluded, numerator 0 */
-    char closed[32];    /* COL 2025: numerator 1 */
-    char outside[32];   /* no COL 2025 denominator row */
+    char open[3][32]; /* COL 2025: denominator, not excluded, numerator 0 */
+    char closed[32];  /* COL 2025: numerator 1 */
+    char outside[32]; /* no COL 2025 denominator row */
     int n_open;
 };
 
@@ -23,7 +23,8 @@ static void find_col_members(const char *dir, struct col_members *cm)
     while (fgets(line, sizeof line, f)) {
         char id[32], code[16];
         int y, ip, den, ex, num;
-        if (sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num) != 7) continue;
+        if (sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num) != 7)
+            continue;
         if (strcmp(code, "COL") || y != 2025 || !den) continue;
         inden[atoi(id + 1) % 100000] = 1;
         if (ex) continue;
@@ -43,12 +44,14 @@ static void test_predict_endpoints(void **state)
     char dir[400], out[8192];
     snprintf(dir, sizeof dir, "%s/gen", tmpdir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    const char *gen[] = {STARGAP_BINARY, "generate", "--members", "1500", "--contracts", "3", "--years",
-                         "2023-2025", "--seed", "5", "--out", dir, NULL};
+    const char *gen[] = {
+        STARGAP_BINARY, "generate", "--members", "1500",  "--contracts", "3", "--years",
+        "2023-2025",    "--seed",   "5",         "--out", dir,           NULL};
     assert_int_equal(run_cmd(gen, out, sizeof out), 0);
     const char *imp[] = {STARGAP_BINARY, "--db", db_url, "import", "--quiet", dir, NULL};
     assert_int_equal(run_cmd(imp, out, sizeof out), 0);
-    const char *tr[] = {STARGAP_BINARY, "--db", db_url, "train", "--year", "2024", "--measure", "COL", NULL};
+    const char *tr[] = {STARGAP_BINARY, "--db",      db_url, "train", "--year",
+                        "2024",         "--measure", "COL",  NULL};
     assert_int_equal(run_cmd(tr, out, sizeof out), 0);
     struct col_members cm;
     find_col_members(dir, &cm);
@@ -60,7 +63,8 @@ static void test_predict_endpoints(void **state)
     char body[8192], h[SG_HEX64_LEN];
 
     /* one member: created, then the stored row again */
-    snprintf(body, sizeof body, "{\"member_id\":\"%s\",\"measurement_year\":2025,\"include_shap\":true}", cm.open[0]);
+    snprintf(body, sizeof body,
+             "{\"member_id\":\"%s\",\"measurement_year\":2025,\"include_shap\":true}", cm.open[0]);
     http("POST", "/api/v1/predict/COL", key_writer, body, NULL, &r);
     expect_status(&r, 201, "predict");
     hmac_hex(cm.open[0], h);
@@ -93,7 +97,8 @@ static void test_predict_endpoints(void **state)
     expect_status(&r, 200, "get prediction");
     assert_true(fabs(json_real_value(json_object_get(r.json, "gap_probability")) - p) < 1e-9);
     resp_free(&r);
-    http("GET", "/api/v1/predictions/6f1c2d3e-0000-4000-8000-000000000000", key_reader, NULL, NULL, &r);
+    http("GET", "/api/v1/predictions/6f1c2d3e-0000-4000-8000-000000000000", key_reader, NULL, NULL,
+         &r);
     expect_error(&r, 404, "not_found", NULL, "unknown prediction");
     resp_free(&r);
     http("GET", "/api/v1/predictions/not-a-uuid", key_reader, NULL, NULL, &r);
@@ -119,10 +124,13 @@ static void test_predict_endpoints(void **state)
     http("POST", "/api/v1/predict/COL", key_writer, body, NULL, &r);
     expect_error(&r, 422, "not_in_denominator", "denominator", "outside the denominator");
     resp_free(&r);
-    http("POST", "/api/v1/predict/COL", key_writer, "{\"member_id\":\"NO-SUCH-MEMBER\",\"measurement_year\":2025}", NULL, &r);
+    http("POST", "/api/v1/predict/COL", key_writer,
+         "{\"member_id\":\"NO-SUCH-MEMBER\",\"measurement_year\":2025}", NULL, &r);
     expect_error(&r, 404, "not_found", NULL, "unknown member");
     resp_free(&r);
-    snprintf(body, sizeof body, "{\"member_id\":\"%s\",\"member_hash\":\"%s\",\"measurement_year\":2025}", cm.open[1], h);
+    snprintf(body, sizeof body,
+             "{\"member_id\":\"%s\",\"member_hash\":\"%s\",\"measurement_year\":2025}", cm.open[1],
+             h);
     http("POST", "/api/v1/predict/COL", key_writer, body, NULL, &r);
     expect_error(&r, 400, "invalid_input", "exactly one", "both member fields");
     resp_free(&r);
@@ -130,14 +138,16 @@ static void test_predict_endpoints(void **state)
     http("POST", "/api/v1/predict/COL", key_writer, body, NULL, &r);
     expect_error(&r, 400, "invalid_input", "measurement_year", "year missing");
     resp_free(&r);
-    snprintf(body, sizeof body, "{\"member_id\":\"%s\",\"measurement_year\":2025,\"bogus\":1}", cm.open[1]);
+    snprintf(body, sizeof body, "{\"member_id\":\"%s\",\"measurement_year\":2025,\"bogus\":1}",
+             cm.open[1]);
     http("POST", "/api/v1/predict/COL", key_writer, body, NULL, &r);
     expect_error(&r, 400, "invalid_input", "bogus", "unknown field");
     resp_free(&r);
 
     /* batch: two open gaps scored, a closed one and one outside listed as errors */
-    snprintf(body, sizeof body, "{\"member_ids\":[\"%s\",\"%s\",\"%s\",\"%s\"],\"measurement_year\":2025}",
-             cm.open[1], cm.open[2], cm.closed, cm.outside);
+    snprintf(body, sizeof body,
+             "{\"member_ids\":[\"%s\",\"%s\",\"%s\",\"%s\"],\"measurement_year\":2025}", cm.open[1],
+             cm.open[2], cm.closed, cm.outside);
     http("POST", "/api/v1/predict/batch/COL", key_writer, body, NULL, &r);
     expect_status(&r, 200, "batch");
     assert_int_equal(jint(r.json, "requested"), 4);
@@ -155,7 +165,8 @@ static void test_predict_endpoints(void **state)
     struct sg_buf big;
     sg_buf_init(&big, 1 << 20);
     assert_int_equal(sg_buf_puts(&big, "{\"measurement_year\":2025,\"member_hashes\":["), 0);
-    for (int i = 0; i < 1001; i++) assert_int_equal(sg_buf_printf(&big, "%s\"%s\"", i ? "," : "", h), 0);
+    for (int i = 0; i < 1001; i++)
+        assert_int_equal(sg_buf_printf(&big, "%s\"%s\"", i ? "," : "", h), 0);
     assert_int_equal(sg_buf_puts(&big, "]}"), 0);
     http("POST", "/api/v1/predict/batch/COL", key_writer, sg_buf_str(&big), NULL, &r);
     /* 1001 hashes exceed the 64 KiB body limit of this server (413) or the 1,000 cap (400) */

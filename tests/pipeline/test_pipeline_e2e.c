@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -51,20 +52,37 @@ struct truth {
     int k[20000];
 };
 
-static int measure_k(const char *code) { return features_measure_index(code); }
+static int measure_k(const char *code)
+{
+    return features_measure_index(code);
+}
 
 static void test_e2e(void **state)
 {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/sg_e2e_%d", (int)getpid());
     assert_int_equal(sh("rm -rf %s && mkdir -p %s", g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s generate --members 4000 --contracts 6 --years 2022-2025 --seed 11 --out %s > %s/gen.txt", BIN, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db import --quiet %s > %s/import.txt", BIN, g_dir, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 > %s/train24.txt", BIN, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > %s/predict.txt", BIN, g_dir, g_dir), 0);
+    assert_int_equal(sh(ENV "%s generate --members 4000 --contracts 6 --years 2022-2025 --seed 11 "
+                            "--out %s > %s/gen.txt",
+                        BIN, g_dir, g_dir),
+                     0);
+    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db import --quiet %s > %s/import.txt", BIN,
+                        g_dir, g_dir, g_dir),
+                     0);
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 > %s/train24.txt", BIN, g_dir, g_dir),
+        0);
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > %s/predict.txt", BIN, g_dir, g_dir),
+        0);
     /* the same model cannot score the same year twice */
-    assert_int_not_equal(sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir), 0);
+    assert_int_not_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN,
+           g_dir),
+        0);
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir),
+        0);
 
     /* open gaps of 2025 per measure, and 2025 labels, from the generated file */
     char path[512], line[256];
@@ -78,7 +96,8 @@ static void test_e2e(void **state)
     while (fgets(line, sizeof line, fp)) {
         char id[32], code[16];
         int y, ip, den, ex, num;
-        assert_int_equal(sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num), 7);
+        assert_int_equal(
+            sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num), 7);
         if (y != 2025 || !den || ex) continue;
         int k = measure_k(code);
         assert_true(k >= 0);
@@ -139,7 +158,10 @@ static void test_e2e(void **state)
 
     /* model quality: the 2025 models (version 2) against Bayes */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT measure_code, metrics FROM models WHERE trained_year = 2025", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT measure_code, metrics FROM models WHERE trained_year = 2025",
+                           -1, &st, NULL),
+        SQLITE_OK);
     double sum_gain = 0, sum_bayes_gain = 0;
     int nmodels = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -162,9 +184,14 @@ static void test_e2e(void **state)
 
     /* predictions: count per measure = open gaps; SHAP additivity; top features; tiers */
     long got[FEATURES_N_MEASURES] = {0};
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT measure_code, gap_probability, risk_tier, risk_score, shap_values, "
-                                            "top_features, model_version, recommendation FROM predictions "
-                                            "WHERE measurement_year = 2025", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(
+            db,
+            "SELECT measure_code, gap_probability, risk_tier, risk_score, shap_values, "
+            "top_features, model_version, recommendation FROM predictions "
+            "WHERE measurement_year = 2025",
+            -1, &st, NULL),
+        SQLITE_OK);
     long checked = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *code = (const char *)sqlite3_column_text(st, 0);
@@ -189,12 +216,14 @@ static void test_e2e(void **state)
         double total = base;
         double mags[64];
         size_t nv = 0;
-        json_object_foreach(vals, name, v) {
+        json_object_foreach(vals, name, v)
+        {
             total += json_number_value(v);
             if (nv < 64) mags[nv++] = fabs(json_number_value(v));
         }
         double logit = log(p / (1.0 - p));
-        if (fabs(total - logit) > 1e-6 * (1 + fabs(logit))) fprintf(stderr, "SHAP sum %.12g, log-odds %.12g\n", total, logit);
+        if (fabs(total - logit) > 1e-6 * (1 + fabs(logit)))
+            fprintf(stderr, "SHAP sum %.12g, log-odds %.12g\n", total, logit);
         assert_true(fabs(total - logit) <= 1e-6 * (1 + fabs(logit)));
         assert_true(fabs(total - sqlite3_column_double(st, 3)) <= 1e-9 * (1 + fabs(total)));
         /* top features: 5 entries, each the SHAP value of its feature, |impact| descending and
@@ -211,7 +240,8 @@ static void test_e2e(void **state)
             smallest = fabs(imp);
         }
         size_t larger = 0;
-        for (size_t i = 0; i < nv; i++) larger += mags[i] > smallest + 1e-15;
+        for (size_t i = 0; i < nv; i++)
+            larger += mags[i] > smallest + 1e-15;
         assert_true(larger <= 4);
         json_decref(shap);
         json_decref(top);
@@ -220,7 +250,9 @@ static void test_e2e(void **state)
     sqlite3_finalize(st);
     sqlite3_close(db);
     for (int k = 0; k < FEATURES_N_MEASURES; k++) {
-        if (got[k] != open[k]) fprintf(stderr, "%s: %ld predictions, %ld open gaps\n", features_measures[k], got[k], open[k]);
+        if (got[k] != open[k])
+            fprintf(stderr, "%s: %ld predictions, %ld open gaps\n", features_measures[k], got[k],
+                    open[k]);
         assert_int_equal(got[k], open[k]);
     }
     printf("predictions checked: %ld\n", checked);
