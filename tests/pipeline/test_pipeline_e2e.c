@@ -8,7 +8,9 @@
  *   - quality: for each measure the held-out AUC of the 2025 model captures at least half of the
  *     discrimination the generator's true probabilities achieve on 2025 (AUC - 0.5 >=
  *     (Bayes AUC - 0.5) / 2), and all measures together at least 80% of it;
- *   - predicting the same year with the same model again is refused (UNIQUE per model version). */
+ *   - predicting the same year with the same model again is refused (UNIQUE per model version);
+ *   - the one-member path of the endpoints (pl_score_member) gives the same probabilities as the
+ *     command's bulk path for 90 stored predictions. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +28,7 @@
 
 #include "model/features.h"
 #include "model/metrics.h"
+#include "pipeline/pipeline.h"
 
 static char g_dir[256];
 
@@ -57,6 +60,56 @@ static int measure_k(const char *code)
     return features_measure_index(code);
 }
 
+/* The endpoints score one member through pl_score_member (per-member store reads); the command
+ * scores all open gaps from bulk scans. Both must give the same numbers: re-score 30 stored
+ * predictions of each of three measures one member at a time and compare. */
+static void same_as_single_member_path(void)
+{
+    char url[600], err[SG_ERRLEN], path[512];
+    snprintf(url, sizeof url, "sqlite:%s/e2e.db", g_dir);
+    snprintf(path, sizeof path, "%s/e2e.db", g_dir);
+    struct store *st;
+    assert_int_equal(store_open(url, NULL, &st, err, sizeof err), SG_OK);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    static const char *const codes[] = {"COL", "CBP", "PDC-STA"};
+    struct pl_tiers t = {0.7, 0.4};
+    int compared = 0;
+    for (int q = 0; q < 3; q++) {
+        struct pl_model pm;
+        assert_int_equal(pl_model_load_latest(st, codes[q], &pm, err, sizeof err), SG_OK);
+        sqlite3_stmt *s;
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT member_hash, gap_probability, model_version FROM "
+                               "predictions WHERE measure_code = ?1 AND "
+                               "measurement_year = 2025 ORDER BY member_hash LIMIT 30",
+                               -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, codes[q], -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            struct pl_member_score sc;
+            const char *h = (const char *)sqlite3_column_text(s, 0);
+            int rc = pl_score_member(st, &pm, h, codes[q], 2025, &t, 0, &sc, err, sizeof err);
+            if (rc) fprintf(stderr, "pl_score_member: %s\n", err);
+            assert_int_equal(rc, SG_OK);
+            assert_string_equal(sc.pred.model_version, (const char *)sqlite3_column_text(s, 2));
+            double want = sqlite3_column_double(s, 1);
+            if (fabs(sc.pred.gap_probability - want) > 1e-12)
+                fprintf(stderr, "%s: single %.15g, batch %.15g\n", codes[q],
+                        sc.pred.gap_probability, want);
+            assert_true(fabs(sc.pred.gap_probability - want) <= 1e-12);
+            store_prediction_fini(&sc.pred);
+            compared++;
+        }
+        sqlite3_finalize(s);
+        pl_model_fini(&pm);
+    }
+    assert_int_equal(compared, 90);
+    sqlite3_close(db);
+    store_close(st);
+}
+
 static void test_e2e(void **state)
 {
     (void)state;
@@ -80,6 +133,7 @@ static void test_e2e(void **state)
         sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN,
            g_dir),
         0);
+    same_as_single_member_path();
     assert_int_equal(
         sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir),
         0);
