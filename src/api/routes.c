@@ -132,7 +132,10 @@ int api_log_sink(void *ctx, const struct http_log_row *rows, size_t n)
 
 int api_metrics_extra(void *ctx, struct sg_buf *out)
 {
-    (void)ctx;
-    (void)out;
-    return SG_OK;
+    struct api_app *app = ctx;
+    return sg_buf_printf(out,
+                         "# HELP stargap_store_info The storage backend serving the API.\n"
+                         "# TYPE stargap_store_info gauge\n"
+                         "stargap_store_info{backend=\"%s\"} 1\n",
+                         app->st->url_scheme);
 }
