@@ -52,6 +52,9 @@ static const struct http_route routes[] = {
     {"GET", V1 "/simulations", api_h_sim_list, R},
     {"POST", V1 "/simulations/compare", api_h_sim_compare, R},
 
+    {"POST", V1 "/fhir/Measure/{id}/$evaluate-measure", api_h_fhir_evaluate, R},
+    {"POST", V1 "/fhir/Measure/$care-gaps", api_h_fhir_care_gaps, R},
+
     {"POST", V1 "/predict/portfolio", api_h_predict_portfolio, W},
     {"POST", V1 "/predict/batch/{measure_code}", api_h_predict_batch, W},
     {"POST", V1 "/predict/{measure_code}", api_h_predict, W},
