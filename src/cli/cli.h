@@ -60,10 +60,11 @@ int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_migrate.c */
 int cli_maintain_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_migrate.c */
+int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
+
+int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
 int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_serve.c */
 int cli_keys_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_keys.c */
-int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
-int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
 
 extern const char cli_config_usage[];
 extern const char cli_generate_usage[];
@@ -75,5 +76,15 @@ extern const char cli_keys_usage[];
 
 int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
 extern const char cli_measure_usage[];
+
+/* cli_pipeline.c (issue 6) */
+int cli_import_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_train_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_models_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv);
+extern const char cli_import_usage[];
+extern const char cli_train_usage[];
+extern const char cli_models_usage[];
+extern const char cli_predict_usage[];
 
 #endif
