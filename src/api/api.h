@@ -17,10 +17,15 @@
 #include "http/http.h"
 #include "http/logq.h"
 
+struct meas_engine;
+
 struct api_app {
     struct store *st;                 /* borrowed; outlives the server */
     const struct sg_config *cfg;      /* borrowed */
     const struct sg_memberid *member; /* member-ID HMAC key (borrowed) */
+    const struct meas_engine *meas;   /* measure engine for the FHIR operations (borrowed; set
+                                         after api_init when valuesets_dir is configured; NULL:
+                                         those routes answer 503) */
 };
 
 /* Fills app with borrowed pointers to the store, the configuration and the member-ID key; all

@@ -141,6 +141,9 @@ void api_h_sim_get(struct http_request *req, struct http_response *res);
 void api_h_sim_list(struct http_request *req, struct http_response *res);
 void api_h_sim_compare(struct http_request *req, struct http_response *res);
 
+void api_h_fhir_evaluate(struct http_request *req, struct http_response *res);
+void api_h_fhir_care_gaps(struct http_request *req, struct http_response *res);
+
 void api_h_admin_stats(struct http_request *req, struct http_response *res);
 void api_h_admin_slowest(struct http_request *req, struct http_response *res);
 void api_h_admin_errors(struct http_request *req, struct http_response *res);

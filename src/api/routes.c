@@ -52,6 +52,9 @@ static const struct http_route routes[] = {
     {"GET", V1 "/simulations", api_h_sim_list, R},
     {"POST", V1 "/simulations/compare", api_h_sim_compare, R},
 
+    {"POST", V1 "/fhir/Measure/{id}/$evaluate-measure", api_h_fhir_evaluate, R},
+    {"POST", V1 "/fhir/Measure/$care-gaps", api_h_fhir_care_gaps, R},
+
     {"GET", V1 "/admin/api-stats", api_h_admin_stats, A},
     {"GET", V1 "/admin/api-slowest", api_h_admin_slowest, A},
     {"GET", V1 "/admin/api-errors", api_h_admin_errors, A},

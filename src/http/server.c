@@ -128,8 +128,11 @@ static int is_json_type(const char *ct)
 {
     if (!ct) return 0;
     while (*ct == ' ') ct++;
-    if (strncasecmp(ct, "application/json", 16) != 0) return 0;
-    char next = ct[16];
+    size_t n = !strncasecmp(ct, "application/json", 16)        ? 16
+               : !strncasecmp(ct, "application/fhir+json", 21) ? 21 /* FHIR operations */
+                                                               : 0;
+    if (!n) return 0;
+    char next = ct[n];
     return next == '\0' || next == ';' || next == ' ';
 }
 
@@ -217,7 +220,7 @@ static void dispatch(struct http_server *s, struct http_request *req, struct htt
     }
     if (method_has_body(req->method) && req->body_len > 0 &&
         !is_json_type(http_req_header(req, "Content-Type"))) {
-        http_error(req, res, 415, "unsupported_media_type", "the request body must be application/json");
+        http_error(req, res, 415, "unsupported_media_type", "the request body must be application/json (or application/fhir+json)");
         return;
     }
     if (!method_has_body(req->method) && req->body_len > 0) {
