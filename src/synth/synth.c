@@ -225,8 +225,10 @@ static void draw_member(struct member *m, struct sg_rng *r, const double *ccum, 
     for (int y = m->start_year > year_first ? m->start_year : year_first; y <= year_last; y++) {
         double h = 0.035 + 0.002 * fmax(0, y - m->birth_year - 75) + 0.015 * fmax(0.0, f);
         if (sg_rng_bernoulli(r, h)) {
+            /* never before the month of joining: enrollment_end >= enrollment_start */
+            int first_month = y == m->start_year ? m->start_month : 1;
             m->end_year = (int16_t)y;
-            m->end_month = (uint8_t)(1 + sg_rng_below(r, 12));
+            m->end_month = (uint8_t)(first_month + (int)sg_rng_below(r, (uint64_t)(13 - first_month)));
             break;
         }
     }

@@ -125,6 +125,15 @@ static void test_calibration_and_rules(void **state)
         assert_true(con >= 1000 && con < 1000 + PRM.contracts);
         assert_true(sex == 'F' || sex == 'M');
         assert_true(!d || l); /* full duals receive the LIS */
+        /* enrollment_end, when present, is never before enrollment_start */
+        int sy, smo, sdd, ey, emo, edd;
+        const char *en = strrchr(line, ',');
+        const char *st = en - 10;
+        assert_int_equal(sscanf(st, "%d-%d-%d", &sy, &smo, &sdd), 3);
+        if (en[1]) {
+            assert_int_equal(sscanf(en + 1, "%d-%d-%d", &ey, &emo, &edd), 3);
+            assert_true(ey * 10000 + emo * 100 + edd >= sy * 10000 + smo * 100 + sdd);
+        }
         mem[id] = (struct memrow){by, sex == 'F', d, l, ds};
         n++;
         dual += (size_t)d;
