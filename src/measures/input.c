@@ -19,10 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/log.h"
 #include "measures/engine_int.h"
+#include "measures/input_bulk.h"
 #include "measures/measures.h"
 
 enum src_kind { SRC_JSON, SRC_NDJSON, SRC_BULK };
@@ -32,35 +36,46 @@ struct src {
     char *path;
 };
 
-/* Offset index of a Bulk export's resource files: patient id -> its resource lines. */
+/* A Bulk export is grouped by patient in two passes (see the comment above bulk_open). */
+
+/* Header of one spilled line; it is followed by the patient key and the line, each with a
+ * terminating NUL, so that pass 2 uses them in place. */
+struct spill_hdr {
+    uint32_t file;   /* index in bulk.files (Patient files first) */
+    uint32_t kind;   /* SPILL_RES, SPILL_PATIENT or SPILL_TOOLONG (a Patient line over the cap) */
+    uint32_t pidlen; /* key length without its NUL; "" = no resolvable patient reference/id */
+    uint32_t len;    /* line length without its NUL */
+    int64_t line;    /* 1-based line number in that file */
+};
+enum { SPILL_RES = 0, SPILL_PATIENT = 1, SPILL_TOOLONG = 2 };
+
+/* A line of the partition in memory. */
 struct bulk_rec {
-    int64_t off;   /* byte offset of the line */
-    uint32_t len;  /* line length */
-    uint32_t file; /* index in rfiles */
-    int32_t next;  /* next record of the same patient, -1 at the end */
+    size_t off;   /* offset of its spill_hdr in bulk.pbuf */
+    int32_t next; /* next resource line of the same patient, -1 at the end */
 };
 
+/* A patient key of the partition in memory: its resource lines, in file and line order. */
 struct bulk_key {
-    char *pid; /* owned; NULL = empty slot */
+    const char *pid; /* in bulk.pbuf; NULL = empty slot */
     int32_t head, tail;
-    int done; /* its Patient was read */
+    int done; /* 1: its Patient was read; 2: reported as missing */
 };
 
 struct bulk {
-    char **pfiles;
-    size_t npf, pcur; /* Patient*.ndjson parts, in name order */
-    FILE *pf;
-    long plineno;
-    char **rfiles;
-    FILE **rf;
-    size_t nrf;
+    char **files;       /* Patient*.ndjson parts, then the resource files, each in name order */
+    size_t nfiles, npf; /* npf = how many Patient files */
+    FILE **parts;       /* the spill files (already unlinked), one per partition */
+    size_t nparts, pcur;
+    char *pbuf; /* the current partition, read whole */
+    size_t pbuflen, pbufcap;
     struct bulk_rec *recs;
     size_t nrec, caprec;
+    size_t rcur;    /* emitting: next record (Patients), then leftovers */
+    int leftovers;  /* emitting: 1 once the partition's Patients are done */
+    int loaded;     /* partition pcur is in pbuf */
     struct bulk_key *keys;
     size_t capkey, nkey;
-    size_t leftover; /* scan position over keys at the end */
-    char *buf;
-    size_t bufcap; /* one resource line */
 };
 
 struct meas_input {
@@ -73,6 +88,8 @@ struct meas_input {
     long lineno;
     /* current Bulk export */
     struct bulk *bk;
+    size_t bulk_budget; /* bytes per partition (0 = MEAS_BULK_BUDGET) */
+    size_t bulk_parts;  /* partitions of the last Bulk export opened */
     char where[4200];
 };
 
@@ -187,21 +204,15 @@ static void bulk_close(struct meas_input *in)
 {
     struct bulk *bk = in->bk;
     if (!bk) return;
-    for (size_t i = 0; i < bk->npf; i++)
-        free(bk->pfiles[i]);
-    free(bk->pfiles);
-    if (bk->pf) fclose(bk->pf);
-    for (size_t i = 0; i < bk->nrf; i++) {
-        free(bk->rfiles[i]);
-        if (bk->rf[i]) fclose(bk->rf[i]);
-    }
-    free(bk->rfiles);
-    free(bk->rf);
+    for (size_t i = 0; i < bk->nfiles; i++)
+        free(bk->files[i]);
+    free(bk->files);
+    for (size_t i = 0; i < bk->nparts; i++)
+        if (bk->parts[i]) fclose(bk->parts[i]); /* unlinked at creation: this removes it */
+    free(bk->parts);
+    free(bk->pbuf);
     free(bk->recs);
-    for (size_t i = 0; i < bk->capkey; i++)
-        free(bk->keys[i].pid);
     free(bk->keys);
-    free(bk->buf);
     free(bk);
     in->bk = NULL;
 }
@@ -315,7 +326,67 @@ static uint64_t str_hash(const char *s)
     return h;
 }
 
-/* Finds (or with create, adds) the key of pid. NULL when absent or on ENOMEM. */
+/* The partition of a patient key: the high half of FNV-1a times the golden ratio, so it does
+ * not share the low bits that index the per-partition hash table. */
+static size_t part_of(const char *pid, size_t nparts)
+{
+    return (size_t)(((str_hash(pid) * 0x9E3779B97F4A7C15ULL) >> 32) % nparts);
+}
+
+/* The top-level "id" of a Patient line without parsing it: a string-aware brace/bracket depth
+ * scan. Returns 0, or -1 when not found or when the id holds an escape (the caller parses). */
+static int scan_top_id(const char *s, char *out, size_t outlen)
+{
+    int depth = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == '"') {
+            const char *b = ++p;
+            while (*p && *p != '"') {
+                if (*p == '\\' && !*++p) return -1;
+                p++;
+            }
+            if (!*p) return -1;
+            if (depth != 1 || p - b != 2 || memcmp(b, "id", 2)) continue;
+            const char *q = p + 1;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (*q != ':') continue;
+            q++;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (*q != '"') return -1;
+            const char *v = ++q;
+            while (*q && *q != '"' && *q != '\\')
+                q++;
+            if (*q != '"') return -1;
+            size_t n = (size_t)(q - v);
+            if (n == 0 || n >= outlen) return -1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The id of a Patient line for routing: scanned, else parsed; "" when there is none (the line
+ * is then rejected in pass 2 by the same checks as any Patient line). */
+static void patient_key(const char *line, size_t len, char *out, size_t outlen)
+{
+    if (scan_top_id(line, out, outlen) == 0) return;
+    out[0] = '\0';
+    json_t *j = json_loadb(line, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (id && strlen(id) < outlen) snprintf(out, outlen, "%s", id);
+    json_decref(j);
+}
+
+/* Finds (or with create, adds) the key of pid in the current partition. NULL when absent or
+ * on ENOMEM. pid must stay valid while the partition is loaded (it points into pbuf). */
 static struct bulk_key *key_get(struct bulk *bk, const char *pid, int create)
 {
     if (create && (bk->nkey + 1) * 2 > bk->capkey) {
@@ -338,8 +409,7 @@ static struct bulk_key *key_get(struct bulk *bk, const char *pid, int create)
         struct bulk_key *k = &bk->keys[j];
         if (!k->pid) {
             if (!create) return NULL;
-            k->pid = strdup(pid);
-            if (!k->pid) return NULL;
+            k->pid = pid;
             k->head = k->tail = -1;
             bk->nkey++;
             return k;
@@ -372,17 +442,53 @@ static int push_name(char ***arr, size_t *n, const char *dir, const char *name)
     return SG_OK;
 }
 
-static int grow_recs(struct bulk *bk)
+/* The number of partitions: ceil(1.25 x input bytes / budget) (the 25% covers the spill
+ * headers and the per-line records of pass 2), at least 1, at most what the open-file limit
+ * allows (and 4096). */
+static size_t choose_parts(uint64_t total, size_t budget)
 {
-    size_t nc = bk->caprec ? bk->caprec * 2 : 4096;
-    struct bulk_rec *nr = realloc(bk->recs, nc * sizeof *nr);
-    if (!nr) return SG_ENOMEM;
-    bk->recs = nr;
-    bk->caprec = nc;
+    uint64_t want = (total + total / 4 + budget - 1) / budget;
+    uint64_t most = 4096;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < most + 64)
+        most = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+    if (want < 1) want = 1;
+    if (want > most) want = most;
+    return (size_t)want;
+}
+
+/* One spill file: created in TMPDIR (else /tmp) and unlinked at once, so that it disappears
+ * when closed, whatever way the process ends. NULL on failure. */
+static FILE *spill_new(void)
+{
+    const char *td = getenv("TMPDIR");
+    if (!td || !*td) td = "/tmp";
+    char tmpl[4200];
+    snprintf(tmpl, sizeof tmpl, "%s/stargap-bulk-XXXXXX", td);
+    int fd = mkstemp(tmpl);
+    if (fd < 0) return NULL;
+    unlink(tmpl);
+    FILE *f = fdopen(fd, "w+b");
+    if (!f) close(fd);
+    return f;
+}
+
+static int spill_put(FILE *f, uint32_t file, uint32_t kind, long line, const char *pid,
+                     const char *text, size_t len)
+{
+    struct spill_hdr h = {file, kind, (uint32_t)strlen(pid), (uint32_t)len, (int64_t)line};
+    if (fwrite(&h, sizeof h, 1, f) != 1 || fwrite(pid, 1, h.pidlen + 1, f) != h.pidlen + 1 ||
+        fwrite(text, 1, len, f) != len || putc('\0', f) == EOF)
+        return SG_EIO;
     return SG_OK;
 }
 
-/* Opens a Bulk export: lists its files and indexes every resource line by patient. */
+/* Opens a Bulk export, pass 1: lists its files and streams every line of the Patient files
+ * and of the resource files the measures read, in name and line order, into one of P spill
+ * files chosen by a hash of its patient key (a Patient's id, a resource's subject/patient/
+ * beneficiary reference found by a light scan; "" when there is none). Each spilled line
+ * carries its file and line number. Memory: one line. */
 static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *e)
 {
     static const char *const types[] = {
@@ -397,41 +503,71 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
     struct bulk *bk = calloc(1, sizeof *bk);
     int rc = bk ? SG_OK : SG_ENOMEM;
     in->bk = bk;
+    char **rfiles = NULL;
+    size_t nrf = 0;
     for (int k = 0; k < ne; k++) {
         const char *nm = ents[k]->d_name;
         if (rc == SG_OK && type_file(nm, "Patient"))
-            rc = push_name(&bk->pfiles, &bk->npf, dir, nm);
+            rc = push_name(&bk->files, &bk->nfiles, dir, nm);
         else
             for (int t = 0; types[t] && rc == SG_OK; t++)
-                if (type_file(nm, types[t])) rc = push_name(&bk->rfiles, &bk->nrf, dir, nm);
+                if (type_file(nm, types[t])) rc = push_name(&rfiles, &nrf, dir, nm);
         free(ents[k]);
     }
     free(ents);
+    if (rc == SG_OK) bk->npf = bk->nfiles;
+    char **nf = rc == SG_OK ? realloc(bk->files, (bk->nfiles + nrf + 1) * sizeof *nf) : NULL;
+    if (nf) bk->files = nf;
+    for (size_t i = 0; i < nrf; i++) {
+        if (nf)
+            bk->files[bk->nfiles++] = rfiles[i];
+        else
+            free(rfiles[i]);
+    }
+    if (rc == SG_OK && !nf) rc = SG_ENOMEM;
+    free(rfiles);
     if (rc != SG_OK) return rc;
     if (!bk->npf) {
         efill(e, SG_EIO, 0, dir, "Bulk export has no Patient ndjson file");
         return SG_EIO;
     }
-    bk->rf = calloc(bk->nrf + 1, sizeof *bk->rf);
-    if (!bk->rf) return SG_ENOMEM;
+    uint64_t total = 0;
+    for (size_t i = 0; i < bk->nfiles; i++) {
+        struct stat st;
+        if (stat(bk->files[i], &st) == 0) total += (uint64_t)st.st_size;
+    }
+    size_t np = choose_parts(total, in->bulk_budget ? in->bulk_budget : MEAS_BULK_BUDGET);
+    if (!(bk->parts = calloc(np, sizeof *bk->parts))) return SG_ENOMEM;
+    for (bk->nparts = 0; bk->nparts < np; bk->nparts++)
+        if (!(bk->parts[bk->nparts] = spill_new())) {
+            efill(e, SG_EIO, 0, dir, "cannot create a temporary file in %s",
+                  getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+            return SG_EIO;
+        }
     char *line = NULL;
     size_t cap = 0;
     char pid[256];
-    for (size_t i = 0; i < bk->nrf && rc == SG_OK; i++) {
-        if (!(bk->rf[i] = fopen(bk->rfiles[i], "r"))) {
-            efill(e, SG_EIO, 0, bk->rfiles[i], "cannot open");
+    for (size_t i = 0; i < bk->nfiles && rc == SG_OK; i++) {
+        FILE *f = fopen(bk->files[i], "r");
+        if (!f) {
+            efill(e, SG_EIO, 0, bk->files[i], "cannot open");
             rc = SG_EIO;
             break;
         }
+        int patient = i < bk->npf;
         long lineno = 0;
         for (;;) {
-            off_t off = ftello(bk->rf[i]);
             size_t n;
-            int got = read_capped(bk->rf[i], &line, &cap, &n, MEAS_MAX_RECORD);
+            int got = read_capped(f, &line, &cap, &n, MEAS_MAX_RECORD);
             if (got == 0) break;
             lineno++;
+            if (got == SG_ETOOBIG && patient) { /* one rejected Patient, as for NDJSON */
+                rc = spill_put(bk->parts[0], (uint32_t)i, SPILL_TOOLONG, lineno, "", "", 0);
+                if (rc != SG_OK) break;
+                continue;
+            }
             if (got < 0) {
-                efill(e, got, (int)lineno, bk->rfiles[i], "%s",
+                efill(e, got, (int)lineno, bk->files[i], "%s",
                       got == SG_ETOOBIG ? "line too long" : "read error");
                 rc = got;
                 break;
@@ -439,163 +575,229 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
             while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
                 line[--n] = '\0';
             if (n == 0) continue;
-            /* lines without a patient reference are indexed under "" and reported at the end */
-            if (scan_pid(line, pid, sizeof pid) != 0) pid[0] = '\0';
-            struct bulk_key *key = key_get(bk, pid, 1);
-            if (!key || (bk->nrec == bk->caprec && grow_recs(bk) != SG_OK)) {
-                rc = SG_ENOMEM;
-                break;
-            }
-            struct bulk_rec *r = &bk->recs[bk->nrec];
-            r->off = (int64_t)off;
-            r->len = (uint32_t)n;
-            r->file = (uint32_t)i;
-            r->next = -1;
+            if (patient)
+                patient_key(line, n, pid, sizeof pid);
+            else if (scan_pid(line, pid, sizeof pid) != 0)
+                pid[0] = '\0'; /* reported once per partition at its end, as a reject */
+            rc = spill_put(bk->parts[part_of(pid, bk->nparts)], (uint32_t)i,
+                           patient ? SPILL_PATIENT : SPILL_RES, lineno, pid, line, n);
+            if (rc != SG_OK) break;
+        }
+        fclose(f);
+    }
+    free(line);
+    if (rc == SG_EIO && e && !e->msg[0]) efill(e, SG_EIO, 0, dir, "cannot write a temporary file");
+    for (size_t k = 0; k < bk->nparts && rc == SG_OK; k++)
+        if (fflush(bk->parts[k]) != 0 || ferror(bk->parts[k]) || fseeko(bk->parts[k], 0, SEEK_SET)) {
+            efill(e, SG_EIO, 0, dir, "cannot write a temporary file");
+            rc = SG_EIO;
+        }
+    if (rc == SG_OK) LOG_DEBUG("bulk export: %zu files, %zu partitions", bk->nfiles, bk->nparts);
+    return rc;
+}
+
+static const struct spill_hdr *rec_hdr(const struct bulk *bk, const struct bulk_rec *r,
+                                       struct spill_hdr *h)
+{
+    memcpy(h, bk->pbuf + r->off, sizeof *h);
+    return h;
+}
+static const char *rec_pid(const struct bulk *bk, const struct bulk_rec *r)
+{
+    return bk->pbuf + r->off + sizeof(struct spill_hdr);
+}
+static const char *rec_text(const struct bulk *bk, const struct bulk_rec *r, const struct spill_hdr *h)
+{
+    return bk->pbuf + r->off + sizeof(struct spill_hdr) + h->pidlen + 1;
+}
+
+/* Pass 2 for one partition: reads its spill file whole, closes it (freeing the disk space),
+ * and chains each patient key's resource lines in spill order (= file, then line order). */
+static int part_load(struct bulk *bk, struct meas_error *e)
+{
+    FILE *f = bk->parts[bk->pcur];
+    if (fseeko(f, 0, SEEK_END) != 0) goto ioerr;
+    off_t sz = ftello(f);
+    if (sz < 0 || fseeko(f, 0, SEEK_SET) != 0) goto ioerr;
+    if ((size_t)sz + 1 > bk->pbufcap) {
+        char *nb = realloc(bk->pbuf, (size_t)sz + 1);
+        if (!nb) return SG_ENOMEM;
+        bk->pbuf = nb;
+        bk->pbufcap = (size_t)sz + 1;
+    }
+    if (fread(bk->pbuf, 1, (size_t)sz, f) != (size_t)sz) goto ioerr;
+    fclose(f);
+    bk->parts[bk->pcur] = NULL;
+    bk->pbuflen = (size_t)sz;
+    bk->nrec = bk->rcur = 0;
+    bk->leftovers = 0;
+    if (bk->keys) memset(bk->keys, 0, bk->capkey * sizeof *bk->keys);
+    bk->nkey = 0;
+    for (size_t off = 0; off < bk->pbuflen;) {
+        struct spill_hdr h;
+        if (bk->pbuflen - off < sizeof h) goto corrupt;
+        memcpy(&h, bk->pbuf + off, sizeof h);
+        size_t need = sizeof h + (size_t)h.pidlen + 1 + (size_t)h.len + 1;
+        if (h.file >= bk->nfiles || h.pidlen >= 256 || h.len > MEAS_MAX_RECORD ||
+            bk->pbuflen - off < need)
+            goto corrupt;
+        if (bk->nrec == bk->caprec) {
+            size_t nc = bk->caprec ? bk->caprec * 2 : 4096;
+            struct bulk_rec *nr = realloc(bk->recs, nc * sizeof *nr);
+            if (!nr) return SG_ENOMEM;
+            bk->recs = nr;
+            bk->caprec = nc;
+        }
+        if (bk->nrec >= INT32_MAX) return SG_ENOMEM;
+        struct bulk_rec *r = &bk->recs[bk->nrec];
+        r->off = off;
+        r->next = -1;
+        if (h.kind == SPILL_RES) {
+            struct bulk_key *key = key_get(bk, rec_pid(bk, r), 1);
+            if (!key) return SG_ENOMEM;
             if (key->tail >= 0)
                 bk->recs[key->tail].next = (int32_t)bk->nrec;
             else
                 key->head = (int32_t)bk->nrec;
             key->tail = (int32_t)bk->nrec;
-            bk->nrec++;
+        }
+        bk->nrec++;
+        off += need;
+    }
+    bk->loaded = 1;
+    return SG_OK;
+ioerr:
+    efill(e, SG_EIO, 0, NULL, "cannot read a temporary file");
+    return SG_EIO;
+corrupt:
+    efill(e, SG_EIO, 0, NULL, "temporary file is corrupt");
+    return SG_EIO;
+}
+
+/* Reads one Patient record of the loaded partition with its resources into p: 1, or an error
+ * for a rejected patient (file and line are the failing line's). */
+static int emit_patient(struct bulk *bk, const struct meas_engine *eng, struct meas_patient *p,
+                        const struct bulk_rec *pr, const char **file, long *line,
+                        struct meas_error *e)
+{
+    struct spill_hdr h;
+    rec_hdr(bk, pr, &h);
+    *file = bk->files[h.file];
+    *line = (long)h.line;
+    if (h.kind == SPILL_TOOLONG) {
+        efill(e, SG_ETOOBIG, (int)h.line, NULL, "line too long");
+        return SG_ETOOBIG;
+    }
+    meas_patient_reset(p);
+    if (e) memset(e, 0, sizeof *e);
+    json_error_t je;
+    json_t *pj = json_loadb(rec_text(bk, pr, &h), h.len, JSON_REJECT_DUPLICATES, &je);
+    if (!pj) {
+        efill(e, SG_EPARSE, (int)h.line, NULL, "not valid JSON: %s (column %d)", je.text,
+              je.column);
+        return SG_EPARSE;
+    }
+    const char *rt = json_string_value(json_object_get(pj, "resourceType"));
+    const char *id = json_string_value(json_object_get(pj, "id"));
+    if (!rt || strcmp(rt, "Patient") || !id) {
+        json_decref(pj);
+        efill(e, SG_EINVAL, (int)h.line, NULL, "expected a Patient resource with an id");
+        return SG_EINVAL;
+    }
+    int rc = mx_add_resource(eng, p, pj, NULL, "Patient", e);
+    struct bulk_key *key = key_get(bk, id, 0);
+    json_decref(pj);
+    if (rc != SG_OK) {
+        if (e) e->line = (int)h.line;
+        return rc;
+    }
+    if (key) {
+        key->done = 1;
+        for (int32_t ri = key->head; ri >= 0; ri = bk->recs[ri].next) {
+            const struct bulk_rec *rec = &bk->recs[ri];
+            struct spill_hdr rh;
+            rec_hdr(bk, rec, &rh);
+            json_t *res = json_loadb(rec_text(bk, rec, &rh), rh.len, JSON_REJECT_DUPLICATES, &je);
+            if (!res) {
+                *file = bk->files[rh.file];
+                *line = (long)rh.line;
+                efill(e, SG_EPARSE, (int)rh.line, NULL, "not valid JSON: %s (column %d)",
+                      je.text, je.column);
+                return SG_EPARSE;
+            }
+            rc = mx_add_resource(eng, p, res, NULL, "resource", e);
+            json_decref(res);
+            if (rc != SG_OK) {
+                *file = bk->files[rh.file];
+                *line = (long)rh.line;
+                if (e) e->line = (int)rh.line;
+                return rc;
+            }
         }
     }
-    free(line);
-    return rc;
-}
-
-/* Reads record r into bk->buf (NUL-terminated). */
-static int read_rec(struct bulk *bk, const struct bulk_rec *r)
-{
-    if (r->len + 1 > bk->bufcap) {
-        char *nb = realloc(bk->buf, r->len + 1);
-        if (!nb) return SG_ENOMEM;
-        bk->buf = nb;
-        bk->bufcap = r->len + 1;
+    rc = mx_finish(eng, p, e);
+    if (rc != SG_OK) {
+        if (e) e->line = (int)h.line;
+        return rc;
     }
-    FILE *f = bk->rf[r->file];
-    if (fseeko(f, (off_t)r->off, SEEK_SET) != 0 || fread(bk->buf, 1, r->len, f) != r->len)
-        return SG_EIO;
-    bk->buf[r->len] = '\0';
-    return SG_OK;
+    return 1;
 }
 
-/* Line number of a record (for messages): counted on demand, only on the error path. */
-static long rec_line(struct bulk *bk, const struct bulk_rec *r)
-{
-    FILE *f = bk->rf[r->file];
-    if (fseeko(f, 0, SEEK_SET) != 0) return 0;
-    long line = 1;
-    for (int64_t i = 0; i < r->off; i++) {
-        int c = fgetc(f);
-        if (c == EOF) break;
-        if (c == '\n') line++;
-    }
-    return line;
-}
-
-/* One patient of a Bulk export: 1, 0 (done), or an error for a rejected record. */
+/* One patient of a Bulk export, pass 2: partition by partition, its Patient lines in file and
+ * line order, each with its resource lines; then, once per patient key in order of first
+ * appearance, a reject for resources whose Patient is not in the export (or that have no
+ * patient reference). 1, 0 (done), or an error for a rejected record. */
 static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p,
                      const char **file, long *line, struct meas_error *e)
 {
     struct bulk *bk = in->bk;
-    size_t len;
-    for (;;) {
-        if (!bk->pf) {
-            if (bk->pcur >= bk->npf) break;
-            bk->pf = fopen(bk->pfiles[bk->pcur], "r");
-            bk->plineno = 0;
-            if (!bk->pf) {
-                efill(e, SG_EIO, 0, NULL, "cannot open");
-                *file = bk->pfiles[bk->pcur++];
-                return SG_EIO;
+    while (bk->pcur < bk->nparts) {
+        if (!bk->loaded) {
+            int rc = part_load(bk, e);
+            if (rc == SG_ENOMEM) efill(e, rc, 0, NULL, "out of memory");
+            if (rc != SG_OK) return rc;
+        }
+        while (bk->rcur < bk->nrec) {
+            const struct bulk_rec *r = &bk->recs[bk->rcur++];
+            struct spill_hdr h;
+            rec_hdr(bk, r, &h);
+            if (!bk->leftovers) {
+                if (h.kind != SPILL_RES) return emit_patient(bk, eng, p, r, file, line, e);
+                continue;
             }
-        }
-        *file = bk->pfiles[bk->pcur];
-        int r = next_line(bk->pf, &in->line, &in->linecap, &bk->plineno, &len);
-        *line = bk->plineno;
-        if (r == 0) {
-            fclose(bk->pf);
-            bk->pf = NULL;
-            bk->pcur++;
-            continue;
-        }
-        if (r < 0) {
-            efill(e, r, (int)bk->plineno, NULL, "%s",
-                  r == SG_ETOOBIG ? "line too long" : "read error");
-            return r;
-        }
-        meas_patient_reset(p);
-        if (e) memset(e, 0, sizeof *e);
-        json_error_t je;
-        json_t *pj = json_loadb(in->line, len, JSON_REJECT_DUPLICATES, &je);
-        if (!pj) {
-            efill(e, SG_EPARSE, (int)bk->plineno, NULL, "not valid JSON: %s (column %d)", je.text,
-                  je.column);
-            return SG_EPARSE;
-        }
-        const char *rt = json_string_value(json_object_get(pj, "resourceType"));
-        const char *id = json_string_value(json_object_get(pj, "id"));
-        if (!rt || strcmp(rt, "Patient") || !id) {
-            json_decref(pj);
-            efill(e, SG_EINVAL, (int)bk->plineno, NULL, "expected a Patient resource with an id");
+            if (h.kind != SPILL_RES) continue;
+            struct bulk_key *k = key_get(bk, rec_pid(bk, r), 0);
+            if (!k || k->done || k->head != (int32_t)(bk->rcur - 1)) continue;
+            k->done = 2;
+            *file = bk->files[h.file];
+            *line = (long)h.line;
+            if (k->pid[0])
+                efill(e, SG_EINVAL, (int)h.line, NULL,
+                      "resources reference Patient '%s', which is not in the export", k->pid);
+            else
+                efill(e, SG_EINVAL, (int)h.line, NULL,
+                      "resource without a subject/patient reference");
             return SG_EINVAL;
         }
-        int rc = mx_add_resource(eng, p, pj, NULL, "Patient", e);
-        struct bulk_key *key = key_get(bk, id, 0);
-        json_decref(pj);
-        if (rc != SG_OK) {
-            if (e) e->line = (int)bk->plineno;
-            return rc;
+        if (!bk->leftovers) {
+            bk->leftovers = 1;
+            bk->rcur = 0;
+            continue;
         }
-        if (key) {
-            key->done = 1;
-            for (int32_t ri = key->head; ri >= 0; ri = bk->recs[ri].next) {
-                struct bulk_rec *rec = &bk->recs[ri];
-                if ((rc = read_rec(bk, rec)) != SG_OK) {
-                    *file = bk->rfiles[rec->file];
-                    efill(e, rc, 0, NULL, "cannot read resource line");
-                    return rc;
-                }
-                json_t *res = json_loadb(bk->buf, rec->len, JSON_REJECT_DUPLICATES, &je);
-                if (!res) {
-                    *file = bk->rfiles[rec->file];
-                    *line = rec_line(bk, rec);
-                    efill(e, SG_EPARSE, (int)*line, NULL, "not valid JSON: %s (column %d)", je.text,
-                          je.column);
-                    return SG_EPARSE;
-                }
-                rc = mx_add_resource(eng, p, res, NULL, rec->file < bk->nrf ? "resource" : "", e);
-                json_decref(res);
-                if (rc != SG_OK) {
-                    *file = bk->rfiles[rec->file];
-                    *line = rec_line(bk, rec);
-                    if (e) e->line = (int)*line;
-                    return rc;
-                }
-            }
-        }
-        rc = mx_finish(eng, p, e);
-        if (rc != SG_OK) {
-            if (e) e->line = (int)bk->plineno;
-            return rc;
-        }
-        return 1;
-    }
-    /* resources whose patient never came: one reject per patient id (or per unreferenced group) */
-    while (bk->leftover < bk->capkey) {
-        struct bulk_key *k = &bk->keys[bk->leftover++];
-        if (!k->pid || k->done || k->head < 0) continue;
-        const struct bulk_rec *rec = &bk->recs[k->head];
-        *file = bk->rfiles[rec->file];
-        *line = rec_line(bk, rec);
-        if (k->pid[0])
-            efill(e, SG_EINVAL, (int)*line, NULL,
-                  "resources reference Patient '%s', which is not in the export", k->pid);
-        else
-            efill(e, SG_EINVAL, (int)*line, NULL, "resource without a subject/patient reference");
-        return SG_EINVAL;
+        bk->loaded = 0;
+        bk->pcur++;
     }
     return 0;
+}
+
+void meas_input_set_bulk_budget(struct meas_input *in, size_t bytes)
+{
+    if (in) in->bulk_budget = bytes;
+}
+
+size_t meas_input_bulk_partitions(const struct meas_input *in)
+{
+    return in ? in->bulk_parts : 0;
 }
 
 int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct meas_patient *p,
@@ -658,6 +860,8 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
         /* SRC_BULK */
         if (!in->bk) {
             int rc = bulk_open(in, s->path, e);
+            in->bulk_parts = in->bk ? in->bk->nparts : 0;
+            if (rc == SG_ENOMEM) efill(e, rc, 0, s->path, "out of memory");
             if (rc != SG_OK) {
                 bulk_close(in);
                 in->cur++;
