@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/memberid.h"
 #include "db/store.h"
+#include "measures/input_bulk.h"
 #include "measures/measures.h"
 
 const char cli_measure_usage[] =
@@ -270,6 +271,7 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "stargap measure: %s\n", err);
         goto out;
     }
+    meas_input_set_bulk_budget(in, (size_t)ctx->cfg->bulk_partition_bytes);
     if (!(p = meas_patient_new())) goto out;
     if (f == F_CSV)
         puts("patient_id,measure,initial_population,denominator,denominator_exclusion,numerator");

@@ -35,6 +35,8 @@ static const struct sg_config_entry table[] = {
     STR(data_dir, "", 0, "directory of year data files (default: the shipped data/)"),
     INT(risk_high_pct, "70", 1, 100, "gap probability (percent) from which the risk tier is high"),
     INT(risk_medium_pct, "40", 0, 100, "gap probability (percent) from which the risk tier is medium"),
+    INT(bulk_partition_bytes, "16777216", 65536, 68719476736L,
+        "Bulk FHIR export reader: bytes per temporary partition (memory bound)"),
 };
 
 const struct sg_config_entry *sg_config_table(size_t *n)

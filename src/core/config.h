@@ -39,6 +39,7 @@ struct sg_config {
     char data_dir[SG_CFG_STRLEN];      /* directory of the shipped year data files */
     long risk_high_pct;                /* gap-probability risk tier "high" from this percent */
     long risk_medium_pct;              /* risk tier "medium" from this percent (below: "low") */
+    long bulk_partition_bytes;         /* Bulk FHIR export reader: memory budget of one partition */
 };
 
 enum sg_cfg_type { SG_CFG_STR, SG_CFG_INT, SG_CFG_BOOL };

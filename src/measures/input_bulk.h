@@ -14,7 +14,7 @@
 struct meas_input;
 
 /* Default partition budget in bytes (the config setting bulk_partition_bytes). */
-#define MEAS_BULK_BUDGET ((size_t)64 << 20)
+#define MEAS_BULK_BUDGET ((size_t)16 << 20)
 
 /* Sets the memory budget of one partition for the Bulk exports of in that are not opened yet
  * (a Bulk export is opened at its first meas_input_next). 0 = MEAS_BULK_BUDGET. Cannot fail. */
