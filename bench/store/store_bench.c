@@ -8,7 +8,8 @@
  * bench needs known codes, not CMS weights), creates the members, then times
  *   1. one store_prediction_batch_create of all predictions (one transaction): rows/s;
  *   2. gap and intervention creation (one audited transaction each, --threads writers): rows/s;
- *   3. p50/p99 latency of get_by_member, get_latest, gap get_with_filters (status=identified,
+ *   3. store_maintain, as the server runs it at start (SQLite: planner statistics);
+ *   4. p50/p99 latency of get_by_member, get_latest, gap get_with_filters (status=identified,
  *      limit 50, random offset; with a measure filter; with measure and contract filters sorted
  *      by probability) and intervention get_pending, each
  *      --queries times with random arguments from a fixed seed.
@@ -381,6 +382,12 @@ int main(int argc, char **argv)
 
     if (o.gaps) run_parallel(st, &o, 1, o.gaps, "gaps create");
     if (o.interventions) run_parallel(st, &o, 2, o.interventions, "interventions create");
+    /* As the server does at start and daily: retention and (SQLite) planner statistics. */
+    struct store_maintain_report mr;
+    t0 = now_s();
+    rc = store_maintain(st, 90, 2557, &mr, err, sizeof err);
+    if (rc) die("maintain", rc, err);
+    printf("%-34s %9s      %8.2f s\n", "maintain (retention, statistics)", "", now_s() - t0);
     bench_queries(st, &o);
     store_close(st);
     return 0;
