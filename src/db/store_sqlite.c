@@ -1050,7 +1050,7 @@ static int pred_insert_rows(struct sq_conn *c, const struct store_prediction *ro
 
 /* A row index with the first 8 bytes of its member_hash as a big-endian integer: comparing the
  * integers orders like strcmp on those bytes, so the sort rarely touches the 64-byte strings
- * (callgrind: the plain strcmp comparator cost ~8,000 instructions per row at 100,000 rows). */
+ * (callgrind, 100,000 rows: 870 instead of 1,090 instructions per row with strcmp alone). */
 struct pred_ord {
     uint64_t key;
     size_t i;
