@@ -316,8 +316,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.predictions > o.members * NCODES || o.gaps > o.members * NCODES ||
+        o.predictions % NCODES ||
         o.interventions > o.gaps) {
-        fprintf(stderr, "store_bench: need predictions, gaps <= 10 x members, interventions <= gaps\n");
+        fprintf(stderr, "store_bench: need predictions (a multiple of 10), gaps <= 10 x members,"
+                        " interventions <= gaps\n");
         return 2;
     }
     struct sg_config cfg;
@@ -367,10 +369,11 @@ int main(int argc, char **argv)
     if (!rows) die("predictions", SG_ENOMEM, "out of memory");
     static char shap[] = "{\"age\":0.12,\"prior_gap\":0.31,\"visits\":-0.05}";
     static char top[] = "[\"prior_gap\",\"age\",\"visits\"]";
+    /* Member-major order, as a scoring run emits them (all of a member's measures together). */
     for (long k = 0; k < o.predictions; k++) {
         struct store_prediction *p = &rows[k];
-        member_hash(k % o.members, p->member_hash);
-        snprintf(p->measure_code, sizeof p->measure_code, "%s", codes[(k / o.members) % NCODES]);
+        member_hash(k / NCODES, p->member_hash);
+        snprintf(p->measure_code, sizeof p->measure_code, "%s", codes[k % NCODES]);
         p->measurement_year = YEAR;
         p->gap_probability = (double)((k * 7919) % 1001) / 1000.0;
         p->risk_tier = p->gap_probability >= 0.7 ? STORE_TIER_HIGH

@@ -2,9 +2,9 @@
  *
  * Every statement is a named prepared statement (prepared lazily per pooled connection, see
  * pg_pool.h) executed with PQexecPrepared: no SQL text is ever built from input. Writes run in
- * one transaction together with their audit_log row. The audit chain is serialized by a
- * transaction-level advisory lock (AUDIT_LOCK_KEY): the writer that holds it reads the chain
- * head, computes the next row's hash (store_audit_hash, shared with the SQLite backend) and
+ * one transaction together with their audit_log row. The audit chain is serialized by the row
+ * lock on the single audit_head row: the writer that holds it (SELECT ... FOR UPDATE) reads the
+ * chain head, computes the next row's hash (store_audit_hash, shared with the SQLite backend) and
  * appends; the lock is released at COMMIT/ROLLBACK, so concurrent writers form one chain.
  * Batches of predictions go through COPY inside the same transaction, so a failed batch writes
  * nothing. Errors name the statement and the server's SQLSTATE and primary message; the DETAIL
@@ -30,7 +30,6 @@
 #include "db/pg_pool.h"
 #include "db/store.h"
 
-#define AUDIT_LOCK_KEY 727361001 /* pg_advisory_xact_lock key of the audit chain */
 #define MAX_PARAMS 40
 #define NUMLEN 40
 
@@ -1310,28 +1309,35 @@ static int pg_snapshot_get_trends(struct store *st, const char *contract_id, int
     " priority_score, intervention_type, estimated_cost, estimated_value, status,"             \
     " assigned_date, completed_date, closed_date, created_at, updated_at"
 
+static void row_gap_at(const PGresult *r, int i, int c0, struct store_gap *g);
 static int row_gap(const PGresult *r, int i, struct store_gap *g)
 {
-    memset(g, 0, sizeof *g);
-    g_copy(g->gap_id, sizeof g->gap_id, r, i, 0);
-    g_copy(g->member_hash, sizeof g->member_hash, r, i, 1);
-    g_copy(g->contract_id, sizeof g->contract_id, r, i, 2);
-    g_copy(g->measure_code, sizeof g->measure_code, r, i, 3);
-    g->measurement_year = g_int(r, i, 4);
-    g->gap_probability = g_dbl(r, i, 5);
-    g->priority_score = g_dbl(r, i, 6);
-    g_copy(g->intervention_type, sizeof g->intervention_type, r, i, 7);
-    g->estimated_cost = g_dbl(r, i, 8);
-    g->estimated_value = g_dbl(r, i, 9);
-    enum store_gap_status s = STORE_GAP_IDENTIFIED;
-    if (store_gap_status_parse(g_str(r, i, 10), &s)) s = STORE_GAP_IDENTIFIED;
-    g->status = s;
-    g_date(g->assigned_date, r, i, 11);
-    g_date(g->completed_date, r, i, 12);
-    g_date(g->closed_date, r, i, 13);
-    g_ts(g->created_at, r, i, 14);
-    g_ts(g->updated_at, r, i, 15);
+    row_gap_at(r, i, 0, g);
     return SG_OK;
+}
+
+/* Decodes GAP_COLS starting at column c0. */
+static void row_gap_at(const PGresult *r, int i, int c0, struct store_gap *g)
+{
+    memset(g, 0, sizeof *g);
+    g_copy(g->gap_id, sizeof g->gap_id, r, i, c0 + 0);
+    g_copy(g->member_hash, sizeof g->member_hash, r, i, c0 + 1);
+    g_copy(g->contract_id, sizeof g->contract_id, r, i, c0 + 2);
+    g_copy(g->measure_code, sizeof g->measure_code, r, i, c0 + 3);
+    g->measurement_year = g_int(r, i, c0 + 4);
+    g->gap_probability = g_dbl(r, i, c0 + 5);
+    g->priority_score = g_dbl(r, i, c0 + 6);
+    g_copy(g->intervention_type, sizeof g->intervention_type, r, i, c0 + 7);
+    g->estimated_cost = g_dbl(r, i, c0 + 8);
+    g->estimated_value = g_dbl(r, i, c0 + 9);
+    enum store_gap_status s = STORE_GAP_IDENTIFIED;
+    if (store_gap_status_parse(g_str(r, i, c0 + 10), &s)) s = STORE_GAP_IDENTIFIED;
+    g->status = s;
+    g_date(g->assigned_date, r, i, c0 + 11);
+    g_date(g->completed_date, r, i, c0 + 12);
+    g_date(g->closed_date, r, i, c0 + 13);
+    g_ts(g->created_at, r, i, c0 + 14);
+    g_ts(g->updated_at, r, i, c0 + 15);
 }
 static int dec_gap(const PGresult *r, int i, void *it) { return row_gap(r, i, it); }
 
@@ -1353,12 +1359,6 @@ STMT(gap_high_priority, 3,
 STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
      " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
-#define GAP_COUNT_WHERE                                                                        \
-    " WHERE ($1::text IS NULL OR measure_code = $1) AND ($2::text IS NULL OR status = $2)"     \
-    " AND ($3::text IS NULL OR contract_id = $3) AND ($4::int = 0 OR measurement_year = $4)"
-STMT(gap_count_sum, 4, "SELECT coalesce(sum(n), 0) FROM gap_counts" GAP_COUNT_WHERE);
-STMT(gap_count_scan, 5,
-     "SELECT count(*) FROM gap_analysis" GAP_COUNT_WHERE " AND priority_score >= $5");
 
 static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
                          const char *now, char *err, size_t errlen)
@@ -1445,7 +1445,7 @@ static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *ou
 
 struct gap_filter_stmts {
     char name[2][GF_COMBOS][32];
-    char sql[2][GF_COMBOS][1024];
+    char sql[2][GF_COMBOS][2048];
     struct stmt st[2][GF_COMBOS];
 };
 static struct gap_filter_stmts gfs;
@@ -1466,11 +1466,19 @@ static void gfs_build(void)
                 len += (size_t)snprintf(where + len, sizeof where - len, "%s%s%d",
                                         np == 1 ? " WHERE " : " AND ", cond[bit], np);
             }
+            /* The exact total rides along in the same round trip: summed from gap_counts for
+             * equality filters (the priority bit is never set then), counted through the
+             * index with a minimum priority. LEFT JOIN LATERAL keeps one row when the page is
+             * empty (gap columns NULL), so the total always arrives. */
+            const char *total = (m & GF_PRIORITY) ? "SELECT count(*) AS total FROM gap_analysis"
+                                                  : "SELECT coalesce(sum(n), 0) AS total FROM gap_counts";
             snprintf(gfs.name[sort][m], sizeof gfs.name[sort][m], "gap_filter_%d_%d", sort, m);
             snprintf(gfs.sql[sort][m], sizeof gfs.sql[sort][m],
-                     "SELECT " GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id"
-                     " LIMIT $%d OFFSET $%d",
-                     where, sort ? "gap_probability" : "priority_score", np + 1, np + 2);
+                     "WITH t AS (%s%s) SELECT t.total, g.* FROM t LEFT JOIN LATERAL (SELECT "
+                     GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id LIMIT $%d OFFSET $%d)"
+                     " g ON true ORDER BY g.%s DESC, g.gap_id",
+                     total, where, where, sort ? "gap_probability" : "priority_score", np + 1,
+                     np + 2, sort ? "gap_probability" : "priority_score");
             gfs.st[sort][m].name = gfs.name[sort][m];
             gfs.st[sort][m].sql = gfs.sql[sort][m];
             gfs.st[sort][m].nparams = np + 2;
@@ -1498,24 +1506,18 @@ static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filt
     int sort = f->sort == STORE_SORT_PROBABILITY ? 1 : 0;
     int rc = px_open(S(st), &x, err, errlen);
     if (rc) return rc;
-    rc = fetch_list(&x, &gfs.st[sort][m], &p, (void **)&out->items, &out->n, sizeof *out->items,
-                    dec_gap);
+    PGresult *r = NULL;
+    rc = px_exec(&x, &gfs.st[sort][m], &p, &r);
     if (!rc) {
-        struct params q;
-        long long total = 0;
-        p_init(&q);
-        p_opt(&q, f->measure_code);
-        p_opt(&q, status);
-        p_opt(&q, f->contract_id);
-        p_ll(&q, f->measurement_year);
-        if (isnan(f->min_priority)) {
-            rc = count_query(&x, &gap_count_sum, &q, &total);
-        } else {
-            p_dbl(&q, f->min_priority);
-            rc = count_query(&x, &gap_count_scan, &q, &total);
-        }
+        /* Column 0 is the total; an empty page is one row whose gap columns are NULL. */
+        int nt = PQntuples(r);
+        long long total = nt ? g_ll(r, 0, 0) : 0;
+        if (nt == 1 && g_null(r, 0, 1)) nt = 0;
+        rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+        for (int i = 0; i < nt && !rc; i++, out->n++) row_gap_at(r, i, 1, &out->items[i]);
         if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
     }
+    PQclear(r);
     px_close(&x);
     if (rc) store_gap_list_free(out);
     return rc;
@@ -3248,6 +3250,407 @@ static void pg_close(struct store *st)
     free(st);
 }
 
+/* ==== predict block (issue 6: import, member features, models) ==== */
+
+static int pmerge_audit(struct px *x, const struct store_actor *a, const char *entity,
+                        const struct store_merge_counts *k, const char *now)
+{
+    if (k->inserted == 0 && k->updated == 0) return SG_OK; /* nothing written: nothing to record */
+    char ins[32], upd[32];
+    snprintf(ins, sizeof ins, "%lld", k->inserted);
+    snprintf(upd, sizeof upd, "%lld", k->updated);
+    const char *keys[] = {"inserted", "updated"};
+    const char *vals[] = {ins, upd};
+    return px_audit_kv(x, a, "data_change", entity, NULL, "merge", 2, keys, vals, now);
+}
+
+/* One upsert per row; RETURNING (xmax = 0) tells an insert from an update, no row means the
+ * stored values were equal (the DO UPDATE's WHERE was false). */
+STMT(member_merge, 9,
+     "INSERT INTO members AS t (member_hash, contract_id, first_seen, last_updated, active,"
+     " birth_year, sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
+     " ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
+     " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
+     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
+     " active = EXCLUDED.active"
+     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
+     " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
+     " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"
+     " RETURNING (xmax = 0)");
+
+static void count_merge(const PGresult *r, struct store_merge_counts *k)
+{
+    if (PQntuples(r) == 0) k->unchanged++;
+    else if (g_bool(r, 0, 0)) k->inserted++;
+    else k->updated++;
+}
+
+static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < n && !rc; i++) {
+        PGresult *r = NULL;
+        member_params(&p, &rows[i], now);
+        if (!(rc = px_exec(&x, &member_merge, &p, &r))) count_merge(r, k);
+        PQclear(r);
+    }
+    if (!rc) rc = pmerge_audit(&x, a, "member", k, now);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(mr_merge_insert, 0,
+     "WITH ins AS (INSERT INTO measure_results (" MR_COLS ") SELECT DISTINCT ON (member_hash,"
+     " measure_code, measurement_year) " MR_COLS " FROM mr_stage ORDER BY member_hash,"
+     " measure_code, measurement_year, ctid DESC"
+     " ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING RETURNING 1)"
+     " SELECT count(*) FROM ins");
+STMT(mr_merge_update, 0,
+     "UPDATE measure_results t SET initial_population = s.initial_population,"
+     " denominator = s.denominator, denominator_exclusion = s.denominator_exclusion,"
+     " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source FROM mr_stage s"
+     " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
+     " AND t.measurement_year = s.measurement_year AND (t.initial_population, t.denominator,"
+     " t.denominator_exclusion, t.numerator, t.source) IS DISTINCT FROM (s.initial_population,"
+     " s.denominator, s.denominator_exclusion, s.numerator, s.source)");
+
+static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    memset(k, 0, sizeof *k);
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = px_cmd(&x, mr_stage_sql);
+    if (!rc)
+        rc = copy_start(&x, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            const struct store_measure_result *m = &rows[i];
+            crc = copy_field(&b, m->member_hash, 0);
+            if (!crc) crc = copy_field(&b, m->measure_code, 0);
+            if (!crc) crc = copy_ll(&b, m->measurement_year, 0);
+            if (!crc) crc = copy_field(&b, tf(m->initial_population), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
+            if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
+            if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
+            if (!crc) crc = copy_field(&b, m->source, 1);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(&x, "measure_results_merge_copy", &b, 0);
+        }
+        rc = copy_end(&x, "measure_results_merge_copy", &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+    }
+    PGresult *r = NULL;
+    if (!rc && !(rc = px_exec(&x, &mr_merge_insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (!rc && !(rc = px_exec(&x, &mr_merge_update, NULL, &r))) k->updated = cmd_rows(r);
+    PQclear(r);
+    if (!rc) {
+        k->unchanged = (long long)n - k->inserted - k->updated;
+        if (k->unchanged < 0) k->unchanged = 0;
+        rc = pmerge_audit(&x, a, "measure_result", k, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(mf_merge, 4,
+     "INSERT INTO member_features AS t (member_hash, measurement_year, features, source)"
+     " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (member_hash, measurement_year) DO UPDATE SET"
+     " features = EXCLUDED.features, source = EXCLUDED.source"
+     " WHERE (t.features, t.source) IS DISTINCT FROM (EXCLUDED.features, EXCLUDED.source)"
+     " RETURNING (xmax = 0)");
+
+static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < n && !rc; i++) {
+        PGresult *r = NULL;
+        p_init(&p);
+        p_str(&p, rows[i].member_hash);
+        p_ll(&p, rows[i].measurement_year);
+        p_str(&p, rows[i].features);
+        p_str(&p, rows[i].source);
+        if (!(rc = px_exec(&x, &mf_merge, &p, &r))) count_merge(r, k);
+        else if (strstr(err ? err : "", "23503"))
+            rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
+        PQclear(r);
+    }
+    if (!rc) rc = pmerge_audit(&x, a, "member_feature", k, now);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(member_scan_all, 0, "SELECT " MEMBER_COLS " FROM members ORDER BY member_hash");
+STMT(mr_scan_year, 1,
+     "SELECT " MR_COLS " FROM measure_results WHERE measurement_year = $1"
+     " ORDER BY member_hash, measure_code");
+STMT(mf_scan_year, 1,
+     "SELECT member_hash, measurement_year, features::text FROM member_features"
+     " WHERE measurement_year = $1 ORDER BY member_hash");
+
+/* Runs a bulk read in one REPEATABLE READ transaction is not needed: each scan is one statement,
+ * hence one snapshot. The whole result is received before the callbacks run. */
+static int pscan(struct store *st, const struct stmt *stm, int year, int kind, void *cb, void *ctx,
+                 char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    if (year) p_ll(&p, year);
+    rc = px_exec(&x, stm, year ? &p : NULL, &r);
+    int nt = rc ? 0 : PQntuples(r);
+    for (int i = 0; i < nt && !rc; i++) {
+        if (kind == 0) {
+            struct store_member m;
+            row_member(r, i, &m);
+            rc = ((store_member_cb)cb)(ctx, &m);
+        } else if (kind == 1) {
+            struct store_measure_result m;
+            row_mr(r, i, &m);
+            rc = ((store_result_cb)cb)(ctx, &m);
+        } else {
+            rc = ((store_feature_cb)cb)(ctx, g_str(r, i, 0), g_int(r, i, 1), g_str(r, i, 2));
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen)
+{
+    return pscan(st, &member_scan_all, 0, 0, (void *)cb, ctx, err, errlen);
+}
+
+static int pg_measure_result_scan(struct store *st, int year, store_result_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    return pscan(st, &mr_scan_year, year, 1, (void *)cb, ctx, err, errlen);
+}
+
+static int pg_member_feature_scan(struct store *st, int year, store_feature_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    return pscan(st, &mf_scan_year, year, 2, (void *)cb, ctx, err, errlen);
+}
+
+STMT(mf_get, 2,
+     "SELECT member_hash, measurement_year, features::text, source FROM member_features"
+     " WHERE member_hash = $1 AND measurement_year = $2");
+
+static int pg_member_feature_get(struct store *st, const char *member_hash, int year,
+                                 struct store_member_feature *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_ll(&p, year);
+    if (!(rc = px_exec(&x, &mf_get, &p, &r))) {
+        if (PQntuples(r) == 0) {
+            rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_features: no row for that member and year");
+        } else {
+            int oom = 0;
+            g_copy(out->member_hash, sizeof out->member_hash, r, 0, 0);
+            out->measurement_year = g_int(r, 0, 1);
+            out->features = g_json(r, 0, 2, &oom);
+            g_copy(out->source, sizeof out->source, r, 0, 3);
+            if (oom) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+STMT(mr_years, 0, "SELECT DISTINCT measurement_year FROM measure_results ORDER BY 1");
+
+static int pg_measure_result_years(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                                   size_t errlen)
+{
+    struct px x;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    if (!(rc = px_exec(&x, &mr_years, NULL, &r)))
+        for (int i = 0; i < PQntuples(r) && *n < cap; i++) years[(*n)++] = g_int(r, i, 0);
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+#define MODEL_COLS                                                                             \
+    "model_id, measure_code, version, trained_year, learner, fingerprint, hyperparams::text,"  \
+    " metrics::text, created_at"
+
+static int row_model(const PGresult *r, int i, struct store_model *m, int with_text)
+{
+    int oom = 0;
+    memset(m, 0, sizeof *m);
+    g_copy(m->model_id, sizeof m->model_id, r, i, 0);
+    g_copy(m->measure_code, sizeof m->measure_code, r, i, 1);
+    m->version = g_int(r, i, 2);
+    m->trained_year = g_int(r, i, 3);
+    g_copy(m->learner, sizeof m->learner, r, i, 4);
+    g_copy(m->fingerprint, sizeof m->fingerprint, r, i, 5);
+    m->hyperparams = g_json(r, i, 6, &oom);
+    m->metrics = g_json(r, i, 7, &oom);
+    g_ts(m->created_at, r, i, 8);
+    if (with_text) m->model_text = g_json(r, i, 9, &oom);
+    return oom;
+}
+
+/* The advisory lock serializes version assignment per measure (two trainers of one measure get
+ * consecutive versions instead of a UNIQUE violation). */
+STMT(model_lock, 1, "SELECT pg_advisory_xact_lock(727361002, hashtext($1))");
+STMT(model_next_version, 1, "SELECT coalesce(max(version), 0) + 1 FROM models WHERE measure_code = $1");
+STMT(model_insert, 10,
+     "INSERT INTO models (model_id, measure_code, version, trained_year, learner, fingerprint,"
+     " hyperparams, metrics, created_at, model_text) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb,"
+     " $8::jsonb, $9, $10)");
+STMT(model_by_id, 1, "SELECT " MODEL_COLS ", model_text FROM models WHERE model_id = $1");
+STMT(model_latest, 1,
+     "SELECT " MODEL_COLS ", model_text FROM models WHERE measure_code = $1"
+     " ORDER BY version DESC LIMIT 1");
+STMT(model_list_all, 1,
+     "SELECT " MODEL_COLS " FROM models WHERE ($1::text IS NULL OR measure_code = $1)"
+     " ORDER BY measure_code, version DESC");
+
+static int pg_model_create(struct store *st, const struct store_actor *a, struct store_model *m,
+                           const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    p_init(&p);
+    p_str(&p, m->measure_code);
+    if (!rc) rc = px_exec(&x, &model_lock, &p, NULL);
+    if (!rc && !(rc = px_exec(&x, &model_next_version, &p, &r))) m->version = g_int(r, 0, 0);
+    PQclear(r);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, m->model_id);
+        p_str(&p, m->measure_code);
+        p_ll(&p, m->version);
+        p_ll(&p, m->trained_year);
+        p_str(&p, m->learner);
+        p_str(&p, m->fingerprint);
+        p_str(&p, m->hyperparams);
+        p_str(&p, m->metrics);
+        p_str(&p, now);
+        p_str(&p, m->model_text);
+        rc = px_exec(&x, &model_insert, &p, NULL);
+    }
+    if (!rc) {
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m->version);
+        const char *keys[] = {"measure_code", "version", "learner", "fingerprint"};
+        const char *vals[] = {m->measure_code, ver, m->learner, m->fingerprint};
+        rc = px_audit_kv(&x, a, "data_change", "model", m->model_id, "create", 4, keys, vals, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int model_fetch_one(struct store *st, const struct stmt *stm, const char *key,
+                           struct store_model *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, key);
+    if (!(rc = px_exec(&x, stm, &p, &r))) {
+        if (PQntuples(r) == 0) rc = sg_errf(err, errlen, SG_ENOTFOUND, "model: not found");
+        else if (row_model(r, 0, out, 1)) {
+            store_model_fini(out);
+            rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_model_get(struct store *st, const char *model_id, struct store_model *out, char *err,
+                        size_t errlen)
+{
+    return model_fetch_one(st, &model_by_id, model_id, out, err, errlen);
+}
+
+static int pg_model_get_latest(struct store *st, const char *code, struct store_model *out,
+                               char *err, size_t errlen)
+{
+    return model_fetch_one(st, &model_latest, code, out, err, errlen);
+}
+
+static int dec_model(const PGresult *r, int i, void *it)
+{
+    return row_model(r, i, it, 0) ? SG_ENOMEM : SG_OK;
+}
+
+static int pg_model_list(struct store *st, const char *code, struct store_model_list *out,
+                         char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_raw(&p, code);
+    rc = fetch_list(&x, &model_list_all, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_model);
+    if (rc == SG_ENOMEM) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_model_list_free(out);
+    return rc;
+}
+
+/* ==== end predict block ==== */
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -3306,6 +3709,19 @@ static const struct store_ops pg_ops = {
     .migrate_apply = pg_migrate_apply,
     .maintain = pg_maintain,
     .raw_exec = pg_raw_exec,
+    /* predict block */
+    .member_upsert_batch = pg_member_upsert_batch,
+    .measure_result_merge_batch = pg_measure_result_merge_batch,
+    .member_feature_merge_batch = pg_member_feature_merge_batch,
+    .member_scan = pg_member_scan,
+    .measure_result_scan = pg_measure_result_scan,
+    .member_feature_scan = pg_member_feature_scan,
+    .member_feature_get = pg_member_feature_get,
+    .measure_result_years = pg_measure_result_years,
+    .model_create = pg_model_create,
+    .model_get = pg_model_get,
+    .model_get_latest = pg_model_get_latest,
+    .model_list = pg_model_list,
 };
 
 int store_pg_open(const char *url, const struct sg_config *cfg, struct store **out, char *err,
