@@ -111,6 +111,10 @@ CREATE INDEX gaps_status_probability_idx ON gap_analysis (status, gap_probabilit
 CREATE INDEX gaps_measure_status_priority_idx ON gap_analysis (measure_code, status, priority_score DESC, gap_id);
 CREATE INDEX gaps_contract_status_priority_idx ON gap_analysis (contract_id, status, priority_score DESC, gap_id);
 CREATE INDEX gaps_priority_idx ON gap_analysis (priority_score DESC, gap_id);
+-- The work-list shape "open gaps of one measure in one contract, most likely first": without it the
+-- planner's best choice reads every gap of the contract and sorts (p99 >> 5 ms at 200,000 gaps).
+CREATE INDEX gaps_status_measure_contract_probability_idx
+    ON gap_analysis (status, measure_code, contract_id, gap_probability DESC, gap_id);
 -- get_by_member is served by the UNIQUE (member_hash, ...) index.
 
 -- Exact per-(status, measure, year, contract) gap counts, maintained by the triggers below in
