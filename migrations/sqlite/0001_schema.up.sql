@@ -178,8 +178,10 @@ CREATE TABLE interventions (
 CREATE INDEX interventions_member_idx ON interventions (member_hash, created_at DESC, intervention_id);
 -- list by status, newest first.
 CREATE INDEX interventions_status_idx ON interventions (status, created_at DESC, intervention_id);
--- get_pending: open and scheduled, by date.
-CREATE INDEX interventions_pending_idx ON interventions (scheduled_date, intervention_id)
+-- get_pending: open and scheduled, by date. status as the last column makes the total (a count of
+-- every pending intervention up to the date) an index-only scan: SQLite does not treat the
+-- partial index's WHERE as covering the status test, and looked up each row without it.
+CREATE INDEX interventions_pending_idx ON interventions (scheduled_date, intervention_id, status)
     WHERE status IN ('planned', 'in_progress') AND scheduled_date IS NOT NULL;
 CREATE INDEX interventions_gap_idx ON interventions (gap_id) WHERE gap_id IS NOT NULL;
 
