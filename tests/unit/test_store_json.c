@@ -105,11 +105,13 @@ static void test_valid(void **state)
     struct fx *f = *state;
     expect_ok(f, "{}", "[]");
     expect_ok(f, "{\"age\":0.12,\"prior_gap\":0.31,\"visits\":-0.05}", "[\"prior_gap\",\"age\"]");
-    expect_ok(f, " \t{ \"a\" : 1 ,\n\"b\":[true,false,null,\"x\\\"y\\\\z\\/\\n\"],\"c\":{\"d\":{}}} \r\n", " [ ] ");
+    expect_ok(
+        f, " \t{ \"a\" : 1 ,\n\"b\":[true,false,null,\"x\\\"y\\\\z\\/\\n\"],\"c\":{\"d\":{}}} \r\n",
+        " [ ] ");
     expect_ok(f, "{\"n\":-0,\"m\":1.5E+07,\"k\":123456789012345678,\"r\":2.5e-300}", "[0]");
     expect_ok(f, "{\"a\":{\"a\":1},\"b\":{\"a\":2}}", NULL); /* same key at different objects */
     expect_ok(f, "{\"caf\xc3\xa9\":1,\"x\":\"\\u00e9\"}", "[\"\xe2\x82\xac\"]"); /* UTF-8 and \u */
-    expect_ok(f, "{\"a/b\":1,\"a\\nb\":2}", NULL);                              /* distinct keys */
+    expect_ok(f, "{\"a/b\":1,\"a\\nb\":2}", NULL);                               /* distinct keys */
     /* Integers up to 64 bits and deep nesting are valid beyond the scanner's subset. */
     expect_ok(f, "{\"big\":9223372036854775807}", NULL);
     expect_ok(f, "{\"d\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}", NULL); /* depth 21 */
@@ -125,10 +127,11 @@ static void test_malformed(void **state)
     expect_bad(f, "{'a':1}", NULL, "shap_values: malformed JSON");
     expect_bad(f, "{\"a\":\"tab\there\"}", NULL, "shap_values: malformed JSON"); /* control char */
     expect_bad(f, "{\"a\":\"\\x\"}", NULL, "shap_values: malformed JSON");       /* bad escape */
-    expect_bad(f, "{\"a\":\"\\ud800\"}", NULL, "shap_values: malformed JSON");   /* lone surrogate */
-    expect_bad(f, "{\"a\":\"\xff\"}", NULL, "shap_values: malformed JSON");      /* not UTF-8 */
-    expect_bad(f, "{\"a\":1e400}", NULL, "shap_values: malformed JSON");         /* real overflow */
-    expect_bad(f, "{\"a\":92233720368547758070}", NULL, "shap_values: malformed JSON"); /* > 64 bits */
+    expect_bad(f, "{\"a\":\"\\ud800\"}", NULL, "shap_values: malformed JSON"); /* lone surrogate */
+    expect_bad(f, "{\"a\":\"\xff\"}", NULL, "shap_values: malformed JSON");    /* not UTF-8 */
+    expect_bad(f, "{\"a\":1e400}", NULL, "shap_values: malformed JSON");       /* real overflow */
+    expect_bad(f, "{\"a\":92233720368547758070}", NULL,
+               "shap_values: malformed JSON"); /* > 64 bits */
     expect_bad(f, "{\"a\":-}", NULL, "shap_values: malformed JSON");
     expect_bad(f, "{\"a\":1.}", NULL, "shap_values: malformed JSON");
     expect_bad(f, "{\"a\" 1}", NULL, "shap_values: malformed JSON");
@@ -141,10 +144,10 @@ static void test_duplicates(void **state)
     struct fx *f = *state;
     expect_bad(f, "{\"a\":1,\"a\":2}", NULL, "shap_values: malformed JSON");
     expect_bad(f, "{\"a\":1,\"b\":2,\"a\":3}", NULL, "shap_values: malformed JSON");
-    expect_bad(f, "{\"x\":{\"b\":1,\"b\":1}}", NULL, "shap_values: malformed JSON");  /* nested */
-    expect_bad(f, NULL, "[{\"k\":1,\"k\":2}]", "top_features: malformed JSON");         /* in array */
-    expect_bad(f, "{\"a/\":1,\"a\\/\":2}", NULL, "shap_values: malformed JSON");       /* \/ is / */
-    expect_bad(f, "{\"\\u0061\":1,\"a\":2}", NULL, "shap_values: malformed JSON");     /* \u0061 is a */
+    expect_bad(f, "{\"x\":{\"b\":1,\"b\":1}}", NULL, "shap_values: malformed JSON"); /* nested */
+    expect_bad(f, NULL, "[{\"k\":1,\"k\":2}]", "top_features: malformed JSON");      /* in array */
+    expect_bad(f, "{\"a/\":1,\"a\\/\":2}", NULL, "shap_values: malformed JSON");     /* \/ is / */
+    expect_bad(f, "{\"\\u0061\":1,\"a\":2}", NULL, "shap_values: malformed JSON"); /* \u0061 is a */
 }
 
 static void test_types(void **state)
