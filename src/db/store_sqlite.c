@@ -1061,7 +1061,7 @@ static uint64_t hash_prefix(const char *h)
     uint64_t k = 0;
     size_t j = 0;
     for (; j < 8 && h[j]; j++) k = k << 8 | (unsigned char)h[j];
-    return k << (8 * (8 - j)); /* shorter strings sort first, as with strcmp */
+    return j == 8 ? k : j ? k << (8 * (8 - j)) : 0; /* shorter strings sort first, as with strcmp */
 }
 
 /* qsort_r comparator: by member_hash (prefix key, then the whole string), then by row index. */
