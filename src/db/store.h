@@ -999,7 +999,8 @@ int store_schema_status(struct store *st, struct store_schema_status *out, char 
                         size_t errlen) SG_WUR;
 /* Retention: deletes api_logs older than api_log_retention_days and audit_log older than
  * max(audit_retention_days, STORE_AUDIT_MIN_DAYS); PostgreSQL also creates the next months'
- * partitions. Audited as a maintenance event. */
+ * partitions, SQLite refreshes the planner statistics (ANALYZE, after the retention commit).
+ * Audited as a maintenance event. */
 int store_maintain(struct store *st, long api_log_retention_days, long audit_retention_days,
                    struct store_maintain_report *out, char *err, size_t errlen) SG_WUR;
 
