@@ -5,14 +5,20 @@
  * directory (it holds Patient.ndjson or Patient.000.ndjson ...). Bundles and NDJSON lines are
  * read one at a time: memory is bounded by the largest patient (one line / one file).
  *
- * A Bulk export is grouped by patient with an offset index: one pass over each resource file
- * (of the types the measures read) records, per patient reference, the byte offset and length of
- * each line, found by a light scan for the subject/patient reference without parsing the JSON.
- * Then the Patient files drive: for each Patient the indexed lines are read back and parsed.
+ * A Bulk export is grouped by patient in two passes, so that memory does not grow with the
+ * export. Pass 1 streams every line of the Patient files and of the resource files the measures
+ * read (in name, then line order) into one of P temporary spill files chosen by a hash of its
+ * patient key (a Patient's top-level id; a resource's subject/patient/beneficiary reference,
+ * found by a light scan without parsing), each line carrying its file and line number;
+ * P = ceil(1.25 x input bytes / budget) (input_bulk.h; config bulk_partition_bytes). Pass 2 reads
+ * one partition whole, chains each key's resource lines, and emits its Patients in spill order
+ * with their resources, then one reject per key whose Patient is absent (or for lines without a
+ * patient reference). Memory: one partition (~ the budget) or the largest single patient.
  * Real exports (Synthea, servers) interleave patients within a file, so a streaming join on
- * sorted files would be wrong for them; the index costs 24 bytes per resource line plus the
- * patient ids, while resource contents are held for one patient at a time. Resources whose
- * Patient is missing are reported as rejects at the end. */
+ * sorted files would be wrong for them. The spill files are created in TMPDIR and unlinked at
+ * once: nothing is left behind when the input is closed, fails or the process dies. Written here
+ * rather than with a library: Debian has no small C library for external hash partitioning of
+ * text lines, and the whole is ~300 lines. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -71,9 +77,9 @@ struct bulk {
     size_t pbuflen, pbufcap;
     struct bulk_rec *recs;
     size_t nrec, caprec;
-    size_t rcur;    /* emitting: next record (Patients), then leftovers */
-    int leftovers;  /* emitting: 1 once the partition's Patients are done */
-    int loaded;     /* partition pcur is in pbuf */
+    size_t rcur;   /* emitting: next record (Patients), then leftovers */
+    int leftovers; /* emitting: 1 once the partition's Patients are done */
+    int loaded;    /* partition pcur is in pbuf */
     struct bulk_key *keys;
     size_t capkey, nkey;
 };
@@ -588,7 +594,8 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
     free(line);
     if (rc == SG_EIO && e && !e->msg[0]) efill(e, SG_EIO, 0, dir, "cannot write a temporary file");
     for (size_t k = 0; k < bk->nparts && rc == SG_OK; k++)
-        if (fflush(bk->parts[k]) != 0 || ferror(bk->parts[k]) || fseeko(bk->parts[k], 0, SEEK_SET)) {
+        if (fflush(bk->parts[k]) != 0 || ferror(bk->parts[k]) ||
+            fseeko(bk->parts[k], 0, SEEK_SET)) {
             efill(e, SG_EIO, 0, dir, "cannot write a temporary file");
             rc = SG_EIO;
         }
@@ -606,7 +613,8 @@ static const char *rec_pid(const struct bulk *bk, const struct bulk_rec *r)
 {
     return bk->pbuf + r->off + sizeof(struct spill_hdr);
 }
-static const char *rec_text(const struct bulk *bk, const struct bulk_rec *r, const struct spill_hdr *h)
+static const char *rec_text(const struct bulk *bk, const struct bulk_rec *r,
+                            const struct spill_hdr *h)
 {
     return bk->pbuf + r->off + sizeof(struct spill_hdr) + h->pidlen + 1;
 }
@@ -721,8 +729,8 @@ static int emit_patient(struct bulk *bk, const struct meas_engine *eng, struct m
             if (!res) {
                 *file = bk->files[rh.file];
                 *line = (long)rh.line;
-                efill(e, SG_EPARSE, (int)rh.line, NULL, "not valid JSON: %s (column %d)",
-                      je.text, je.column);
+                efill(e, SG_EPARSE, (int)rh.line, NULL, "not valid JSON: %s (column %d)", je.text,
+                      je.column);
                 return SG_EPARSE;
             }
             rc = mx_add_resource(eng, p, res, NULL, "resource", e);

@@ -56,9 +56,9 @@ struct gline {
     long lineno;
 };
 
-static const char *const fnames[] = {"Patient.000.ndjson", "Patient.001.ndjson",
+static const char *const fnames[] = {"Patient.000.ndjson",   "Patient.001.ndjson",
                                      "Encounter.000.ndjson", "Encounter.001.ndjson",
-                                     "Condition.ndjson", "Observation.ndjson"};
+                                     "Condition.ndjson",     "Observation.ndjson"};
 enum { F_P0, F_P1, F_E0, F_E1, F_COND, F_OBS, NFILES };
 
 static struct gline lines[MAXLINES];
@@ -127,16 +127,16 @@ static int generate(void)
                 "icd-10-cm\",\"code\":\"I10\"}]}," SUBJ ",\"onsetDateTime\":\"2020-01-01\"}",
                 pid);
         if (i % 3 == 0 || i == 7) {
-            struct gline *g = add(
-                F_OBS, i,
-                "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{"
-                "\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]}," SUBJ
-                ",\"encounter\":{\"reference\":\"Encounter/%s\"},\"effectiveDateTime\":"
-                "\"%sT09:30:00Z\",\"component\":[{\"code\":{\"coding\":[{\"system\":"
-                "\"http://loinc.org\",\"code\":\"8480-6\"}]},\"valueQuantity\":" QTY("%d")
-                "},{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":"
-                "\"8462-4\"}]},\"valueQuantity\":" QTY("%d") "}]}",
-                pid, eid, date, 120 + (i % 4) * 10, 80 + (i % 2) * 10);
+            struct gline *g =
+                add(F_OBS, i,
+                    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{"
+                    "\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]}," SUBJ
+                    ",\"encounter\":{\"reference\":\"Encounter/%s\"},\"effectiveDateTime\":"
+                    "\"%sT09:30:00Z\",\"component\":[{\"code\":{\"coding\":[{\"system\":"
+                    "\"http://loinc.org\",\"code\":\"8480-6\"}]},\"valueQuantity\":" QTY(
+                        "%d") "},{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":"
+                              "\"8462-4\"}]},\"valueQuantity\":" QTY("%d") "}]}",
+                    pid, eid, date, 120 + (i % 4) * 10, 80 + (i % 2) * 10);
             if (i == 7) {
                 g->text[strlen(g->text) - 1] = '\0'; /* drop the closing brace */
                 broken = (int)(g - lines);
@@ -198,8 +198,9 @@ static void reference(int i, struct meas_pops pops[MEAS_COUNT])
     size_t cap = 65536, len = 0;
     char *b = malloc(cap);
     assert_non_null(b);
-    len += (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"collection\","
-                                    "\"entry\":[");
+    len += (size_t)snprintf(b, cap,
+                            "{\"resourceType\":\"Bundle\",\"type\":\"collection\","
+                            "\"entry\":[");
     int first = 1;
     for (int k = 0; k < nlines; k++) {
         if (lines[k].pat != i) continue;
@@ -383,7 +384,8 @@ static void test_bulk_partitions(void **state)
     int pos = 0;
     for (int f = F_P0; f <= F_P1; f++)
         for (int k = 0; k < nlines; k++)
-            if (lines[k].file == f && lines[k].pat != 7) assert_int_equal(one.order[pos++], lines[k].pat);
+            if (lines[k].file == f && lines[k].pat != 7)
+                assert_int_equal(one.order[pos++], lines[k].pat);
     /* many partitions: the same order on every run */
     assert_memory_equal(tiny.order, again.order, sizeof tiny.order);
 
