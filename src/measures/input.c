@@ -569,7 +569,10 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
             lineno++;
             if (got == SG_ETOOBIG && patient) { /* one rejected Patient, as for NDJSON */
                 rc = spill_put(bk->parts[0], (uint32_t)i, SPILL_TOOLONG, lineno, "", "", 0);
-                if (rc != SG_OK) break;
+                if (rc != SG_OK) {
+                    efill(e, rc, 0, dir, "cannot write a temporary file");
+                    break;
+                }
                 continue;
             }
             if (got < 0) {
@@ -587,12 +590,14 @@ static int bulk_open(struct meas_input *in, const char *dir, struct meas_error *
                 pid[0] = '\0'; /* reported once per partition at its end, as a reject */
             rc = spill_put(bk->parts[part_of(pid, bk->nparts)], (uint32_t)i,
                            patient ? SPILL_PATIENT : SPILL_RES, lineno, pid, line, n);
-            if (rc != SG_OK) break;
+            if (rc != SG_OK) {
+                efill(e, rc, 0, dir, "cannot write a temporary file");
+                break;
+            }
         }
         fclose(f);
     }
     free(line);
-    if (rc == SG_EIO && e && !e->msg[0]) efill(e, SG_EIO, 0, dir, "cannot write a temporary file");
     for (size_t k = 0; k < bk->nparts && rc == SG_OK; k++)
         if (fflush(bk->parts[k]) != 0 || ferror(bk->parts[k]) ||
             fseeko(bk->parts[k], 0, SEEK_SET)) {
