@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
     {"maintain", "retention of logs and audit rows; next partitions", cli_maintain_usage, cli_maintain_run},
     {"generate", "write a synthetic MA portfolio (CSV) for tests and benchmarks", cli_generate_usage, cli_generate_run},
     {"measure", "evaluate the eCQMs (BCS, COL, CBP, GSD, EED) over FHIR data", cli_measure_usage, cli_measure_run},
+    {"serve", "run the HTTP API server", cli_serve_usage, cli_serve_run},
+    {"keys", "create, list and revoke API keys", cli_keys_usage, cli_keys_run},
     {"stars", "CMS Star Ratings: rate, measure-stars, cutpoints, compare", cli_stars_usage, cli_stars_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

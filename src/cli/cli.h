@@ -59,14 +59,17 @@ int cli_version_run(struct cli_ctx *ctx, int argc, char **argv);
 int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_migrate.c */
 int cli_maintain_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_migrate.c */
 int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_generate.c */
-
+int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_serve.c */
+int cli_keys_run(struct cli_ctx *ctx, int argc, char **argv);  /* cli_keys.c */
 int cli_stars_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_stars.c */
 
 extern const char cli_config_usage[];
 extern const char cli_generate_usage[];
-extern const char cli_stars_usage[];
 extern const char cli_migrate_usage[];
 extern const char cli_maintain_usage[];
+extern const char cli_serve_usage[];
+extern const char cli_keys_usage[];
+extern const char cli_stars_usage[];
 
 int cli_measure_run(struct cli_ctx *ctx, int argc, char **argv); /* cli_measure.c */
 extern const char cli_measure_usage[];
