@@ -143,4 +143,10 @@ void api_h_admin_audit(struct http_request *req, struct http_response *res);
 void api_h_admin_audit_recent(struct http_request *req, struct http_response *res);
 void api_h_admin_audit_verify(struct http_request *req, struct http_response *res);
 
+/* h_predict.c (issue 6) */
+void api_h_predict(struct http_request *req, struct http_response *res);
+void api_h_predict_batch(struct http_request *req, struct http_response *res);
+void api_h_predict_portfolio(struct http_request *req, struct http_response *res);
+void api_h_prediction_get(struct http_request *req, struct http_response *res);
+
 #endif

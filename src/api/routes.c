@@ -52,6 +52,11 @@ static const struct http_route routes[] = {
     {"GET", V1 "/simulations", api_h_sim_list, R},
     {"POST", V1 "/simulations/compare", api_h_sim_compare, R},
 
+    {"POST", V1 "/predict/portfolio", api_h_predict_portfolio, W},
+    {"POST", V1 "/predict/batch/{measure_code}", api_h_predict_batch, W},
+    {"POST", V1 "/predict/{measure_code}", api_h_predict, W},
+    {"GET", V1 "/predictions/{id}", api_h_prediction_get, R},
+
     {"GET", V1 "/admin/api-stats", api_h_admin_stats, A},
     {"GET", V1 "/admin/api-slowest", api_h_admin_slowest, A},
     {"GET", V1 "/admin/api-errors", api_h_admin_errors, A},

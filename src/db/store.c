@@ -1674,3 +1674,243 @@ LIST_FREE(store_measure_rate_list_free, store_measure_rate_list, NOFINI)
 LIST_FREE(store_measure_list_free, store_measure_list, NOFINI)
 LIST_FREE(store_api_key_list_free, store_api_key_list, NOFINI)
 LIST_FREE(store_history_list_free, store_history_list, NOFINI)
+
+/* ==== predict block (issue 6: import, member features, models) ==== */
+
+static void counts_zero(struct store_merge_counts *c)
+{
+    if (c) memset(c, 0, sizeof *c);
+}
+
+int store_member_upsert_batch(struct store *st, const struct store_actor *a,
+                              const struct store_member *rows, size_t n,
+                              struct store_merge_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN], e[SG_ERRLEN];
+    struct store_merge_counts tmp;
+    int rc;
+    counts_zero(counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 members");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = v_member(e, sizeof e, &rows[i]))) return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+    store_now(now);
+    rc = st->ops->member_upsert_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
+    if (rc) counts_zero(counts);
+    return rc;
+}
+
+int store_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_measure_result *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN], e[SG_ERRLEN], ts[STORE_TS_LEN];
+    struct store_merge_counts tmp;
+    int rc;
+    counts_zero(counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 results");
+    store_now(now);
+    for (size_t i = 0; i < n; i++) {
+        const struct store_measure_result *r = &rows[i];
+        memcpy(ts, r->evaluated_at, STORE_TS_LEN);
+        if ((rc = v_hash(e, sizeof e, "member_hash", terminated(r->member_hash, STORE_HASH_LEN) ? r->member_hash : NULL)) ||
+            (rc = v_code(st, e, sizeof e, "measure_code", terminated(r->measure_code, STORE_CODE_LEN) ? r->measure_code : NULL)) ||
+            (rc = v_year(e, sizeof e, "measurement_year", r->measurement_year, 0)) ||
+            (rc = v_ts(e, sizeof e, "evaluated_at", ts, now)) ||
+            (rc = v_text(e, sizeof e, "source", r->source, STORE_NAME_LEN, 1)))
+            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+        int f[4] = {r->initial_population, r->denominator, r->denominator_exclusion, r->numerator};
+        static const char *const fname[4] = {"initial_population", "denominator", "denominator_exclusion", "numerator"};
+        for (int k = 0; k < 4; k++)
+            if (f[k] != 0 && f[k] != 1)
+                return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].%s: must be 0 or 1", i, fname[k]);
+        if (r->denominator > r->initial_population)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].denominator: requires initial_population", i);
+        if (r->numerator > r->denominator)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].numerator: requires denominator", i);
+        if (r->denominator_exclusion > r->initial_population)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].denominator_exclusion: requires initial_population", i);
+    }
+    rc = st->ops->measure_result_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
+    if (rc) counts_zero(counts);
+    return rc;
+}
+
+/* A feature name: 1..63 of [A-Za-z0-9_.-] (the rule of model/matrix.h, repeated here because
+ * the storage layer does not depend on the model module). */
+static int feature_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-') return 0;
+    return 1;
+}
+
+static int v_features(char *err, size_t errlen, const char *s)
+{
+    if (!s) return sg_errf(err, errlen, SG_EINVAL, "features: required");
+    json_error_t je;
+    json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return sg_errf(err, errlen, SG_EINVAL, "features: must be a JSON object");
+    }
+    const char *k;
+    json_t *v;
+    int rc = SG_OK;
+    json_object_foreach(j, k, v) {
+        if (!feature_name_ok(k)) {
+            rc = sg_errf(err, errlen, SG_EINVAL, "features: bad feature name (1..63 of A-Z a-z 0-9 _ . -)");
+            break;
+        }
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            rc = sg_errf(err, errlen, SG_EINVAL, "features.%s: must be a finite number", k);
+            break;
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
+int store_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_member_feature *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN], e[SG_ERRLEN];
+    struct store_merge_counts tmp;
+    int rc;
+    counts_zero(counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 feature rows");
+    for (size_t i = 0; i < n; i++) {
+        const struct store_member_feature *f = &rows[i];
+        if ((rc = v_hash(e, sizeof e, "member_hash", terminated(f->member_hash, STORE_HASH_LEN) ? f->member_hash : NULL)) ||
+            (rc = v_year(e, sizeof e, "measurement_year", f->measurement_year, 0)) ||
+            (rc = v_features(e, sizeof e, f->features)) ||
+            (rc = v_text(e, sizeof e, "source", f->source, STORE_NAME_LEN, 1)))
+            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+    }
+    store_now(now);
+    rc = st->ops->member_feature_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
+    if (rc) counts_zero(counts);
+    return rc;
+}
+
+int store_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen)
+{
+    if (!cb) return sg_errf(err, errlen, SG_EINVAL, "cb: required");
+    return st->ops->member_scan(st, cb, ctx, err, errlen);
+}
+
+int store_measure_result_scan(struct store *st, int year, store_result_cb cb, void *ctx,
+                              char *err, size_t errlen)
+{
+    int rc;
+    if (!cb) return sg_errf(err, errlen, SG_EINVAL, "cb: required");
+    if ((rc = v_year(err, errlen, "year", year, 0))) return rc;
+    return st->ops->measure_result_scan(st, year, cb, ctx, err, errlen);
+}
+
+int store_member_feature_scan(struct store *st, int year, store_feature_cb cb, void *ctx,
+                              char *err, size_t errlen)
+{
+    int rc;
+    if (!cb) return sg_errf(err, errlen, SG_EINVAL, "cb: required");
+    if ((rc = v_year(err, errlen, "year", year, 0))) return rc;
+    return st->ops->member_feature_scan(st, year, cb, ctx, err, errlen);
+}
+
+int store_member_feature_get(struct store *st, const char *member_hash, int year,
+                             struct store_member_feature *out, char *err, size_t errlen)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = v_hash(err, errlen, "member_hash", member_hash)) ||
+        (rc = v_year(err, errlen, "year", year, 0)))
+        return rc;
+    return st->ops->member_feature_get(st, member_hash, year, out, err, errlen);
+}
+
+int store_measure_result_years(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                               size_t errlen)
+{
+    *n = 0;
+    if (!years || cap == 0) return sg_errf(err, errlen, SG_EINVAL, "years: required");
+    return st->ops->measure_result_years(st, years, cap, n, err, errlen);
+}
+
+int store_model_create(struct store *st, const struct store_actor *a, struct store_model *m,
+                       char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    int rc;
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!m) return sg_errf(err, errlen, SG_EINVAL, "model: required");
+    if ((rc = v_code(st, err, errlen, "measure_code", terminated(m->measure_code, STORE_CODE_LEN) ? m->measure_code : NULL)) ||
+        (rc = v_year(err, errlen, "trained_year", m->trained_year, 0)) ||
+        (rc = v_hash(err, errlen, "fingerprint", terminated(m->fingerprint, STORE_HASH_LEN) ? m->fingerprint : NULL)) ||
+        (rc = v_json(err, errlen, "hyperparams", m->hyperparams, 'o', 1)) ||
+        (rc = v_json(err, errlen, "metrics", m->metrics, 'o', 1)))
+        return rc;
+    if (!terminated(m->learner, sizeof m->learner) ||
+        (strcmp(m->learner, "logreg") != 0 && strcmp(m->learner, "gbdt") != 0))
+        return sg_errf(err, errlen, SG_EINVAL, "learner: must be logreg or gbdt");
+    if (!m->model_text || !*m->model_text) return sg_errf(err, errlen, SG_EINVAL, "model_text: required");
+    if (sg_uuid_v4(m->model_id) != SG_OK) return sg_errf(err, errlen, SG_EINTERNAL, "uuid generation failed");
+    store_now(now);
+    memcpy(m->created_at, now, STORE_TS_LEN);
+    m->version = 0;
+    rc = st->ops->model_create(st, a, m, now, err, errlen);
+    if (rc) m->version = 0;
+    return rc;
+}
+
+int store_model_get(struct store *st, const char *model_id, struct store_model *out, char *err,
+                    size_t errlen)
+{
+    char id[STORE_ID_LEN];
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = v_uuid(err, errlen, "model_id", model_id, id))) return rc;
+    return st->ops->model_get(st, id, out, err, errlen);
+}
+
+int store_model_get_latest(struct store *st, const char *measure_code, struct store_model *out,
+                           char *err, size_t errlen)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = v_code_syntax(err, errlen, "measure_code", measure_code))) return rc;
+    return st->ops->model_get_latest(st, measure_code, out, err, errlen);
+}
+
+int store_model_list(struct store *st, const char *measure_code, struct store_model_list *out,
+                     char *err, size_t errlen)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (measure_code && (rc = v_code_syntax(err, errlen, "measure_code", measure_code))) return rc;
+    return st->ops->model_list(st, measure_code, out, err, errlen);
+}
+
+void store_member_feature_fini(struct store_member_feature *f)
+{
+    if (!f) return;
+    free(f->features);
+    f->features = NULL;
+}
+
+void store_model_fini(struct store_model *m)
+{
+    if (!m) return;
+    free(m->hyperparams);
+    free(m->metrics);
+    free(m->model_text);
+    m->hyperparams = m->metrics = m->model_text = NULL;
+}
+
+LIST_FREE(store_model_list_free, store_model_list, store_model_fini)
+
+/* ==== end predict block ==== */

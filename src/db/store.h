@@ -459,6 +459,47 @@ void store_measure_list_free(struct store_measure_list *l);
 void store_api_key_list_free(struct store_api_key_list *l);
 void store_history_list_free(struct store_history_list *l);
 
+/* ==== predict block (issue 6): types used by the operations at the end of store_ops ==== */
+
+/* Counts of a merge (idempotent upsert): rows inserted, rows whose values changed, rows already
+ * stored with the same values (nothing written for them). */
+struct store_merge_counts {
+    long long inserted;
+    long long updated;
+    long long unchanged;
+};
+
+/* One member's imported features for one measurement year (table member_features). */
+struct store_member_feature {
+    char member_hash[STORE_HASH_LEN];  /* FK members */
+    int measurement_year;              /* 2000..2100 */
+    char *features;                    /* JSON object {"name": number, ...}; borrowed in, owned out */
+    char source[STORE_NAME_LEN];       /* required ("csv", ...) */
+};
+
+/* A trained gap model (table models). UNIQUE(measure_code, version). */
+struct store_model {
+    char model_id[STORE_ID_LEN];       /* generated on create */
+    char measure_code[STORE_CODE_LEN]; /* must be in the measures catalog */
+    int version;                       /* assigned on create: 1 + the measure's highest */
+    int trained_year;                  /* outcome year the model learned from */
+    char learner[16];                  /* "logreg" or "gbdt" */
+    char fingerprint[STORE_HASH_LEN];  /* hex SHA-256 of the training data */
+    char *hyperparams;                 /* JSON object; borrowed in, owned out */
+    char *metrics;                     /* JSON object; borrowed in, owned out */
+    char *model_text;                  /* model_save() text; borrowed in, owned out (NULL in lists) */
+    char created_at[STORE_TS_LEN];     /* set on create */
+};
+STORE_LIST(store_model_list, struct store_model);
+
+/* Row callbacks of the scans: return 0 to continue, non-zero to stop (the scan returns that
+ * value). Rows and strings are borrowed for the duration of the call. */
+typedef int (*store_member_cb)(void *ctx, const struct store_member *m);
+typedef int (*store_result_cb)(void *ctx, const struct store_measure_result *r);
+typedef int (*store_feature_cb)(void *ctx, const char *member_hash, int year, const char *features);
+
+/* ==== end predict block ==== */
+
 /* ---- the backend operation table ---- */
 
 struct store;
@@ -631,6 +672,37 @@ struct store_ops {
     /* Test hook: executes one SQL statement outside the store's rules (used by the contract
      * suite to tamper with audit_log). Never used by the service. */
     int (*raw_exec)(struct store *st, const char *sql, char *err, size_t errlen);
+
+    /* ==== predict block (issue 6: import, member features, models) ==== */
+    int (*member_upsert_batch)(struct store *st, const struct store_actor *a,
+                               const struct store_member *rows, size_t n, const char *now,
+                               struct store_merge_counts *counts, char *err, size_t errlen);
+    int (*measure_result_merge_batch)(struct store *st, const struct store_actor *a,
+                                      const struct store_measure_result *rows, size_t n,
+                                      const char *now, struct store_merge_counts *counts,
+                                      char *err, size_t errlen);
+    int (*member_feature_merge_batch)(struct store *st, const struct store_actor *a,
+                                      const struct store_member_feature *rows, size_t n,
+                                      const char *now, struct store_merge_counts *counts,
+                                      char *err, size_t errlen);
+    int (*member_scan)(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen);
+    int (*measure_result_scan)(struct store *st, int year, store_result_cb cb, void *ctx,
+                               char *err, size_t errlen);
+    int (*member_feature_scan)(struct store *st, int year, store_feature_cb cb, void *ctx,
+                               char *err, size_t errlen);
+    int (*member_feature_get)(struct store *st, const char *member_hash, int year,
+                              struct store_member_feature *out, char *err, size_t errlen);
+    int (*measure_result_years)(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                                size_t errlen);
+    int (*model_create)(struct store *st, const struct store_actor *a, struct store_model *m,
+                        const char *now, char *err, size_t errlen);
+    int (*model_get)(struct store *st, const char *model_id, struct store_model *out, char *err,
+                     size_t errlen);
+    int (*model_get_latest)(struct store *st, const char *measure_code, struct store_model *out,
+                            char *err, size_t errlen);
+    int (*model_list)(struct store *st, const char *measure_code, struct store_model_list *out,
+                      char *err, size_t errlen);
+    /* ==== end predict block ==== */
 };
 
 /* The base of every backend's store object (backends embed it as their first member). */
@@ -980,5 +1052,63 @@ void store_date_of(const char *ts, char out[STORE_DATE_LEN]);
 /* Formats the current UTC time (or `now - seconds_ago`) as a STORE_TS_LEN timestamp. */
 void store_now(char out[STORE_TS_LEN]);
 void store_ts_ago(long long seconds_ago, char out[STORE_TS_LEN]);
+
+/* ==== predict block (issue 6: import, member features, models) ====
+ * Merges are idempotent upserts for `stargap import`: a row equal to the stored one is left
+ * untouched (no write, no updated_at change), so importing the same files twice changes nothing.
+ * Each merge is one transaction with one audit row (action "merge", changes {"inserted":..,
+ * "updated":..}) written only when something changed; all or nothing. counts (may be NULL). */
+
+/* Inserts members or updates contract_id and attributes when they differ (n 1..1,000,000). */
+int store_member_upsert_batch(struct store *st, const struct store_actor *a,
+                              const struct store_member *rows, size_t n,
+                              struct store_merge_counts *counts, char *err, size_t errlen) SG_WUR;
+/* Inserts measure results or updates them when flags or source differ (evaluated_at = now for
+ * inserted/changed rows, or the row's evaluated_at when set). Validation as
+ * store_measure_result_upsert_batch. */
+int store_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_measure_result *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err,
+                                     size_t errlen) SG_WUR;
+/* Inserts member feature rows or replaces features when the JSON differs. features must be a
+ * JSON object of finite numbers with valid feature names. */
+int store_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_member_feature *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err,
+                                     size_t errlen) SG_WUR;
+/* Calls cb for every member, in member_hash order. Not audited (bulk read for model training;
+ * rows carry no more than the member hash and attributes). */
+int store_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err,
+                      size_t errlen) SG_WUR;
+/* Calls cb for every measure result of `year`, ordered by member_hash, measure_code. */
+int store_measure_result_scan(struct store *st, int year, store_result_cb cb, void *ctx,
+                              char *err, size_t errlen) SG_WUR;
+/* Calls cb for every member feature row of `year`, ordered by member_hash. */
+int store_member_feature_scan(struct store *st, int year, store_feature_cb cb, void *ctx,
+                              char *err, size_t errlen) SG_WUR;
+/* One member's feature row of a year (caller store_member_feature_fini's *out). SG_ENOTFOUND. */
+int store_member_feature_get(struct store *st, const char *member_hash, int year,
+                             struct store_member_feature *out, char *err, size_t errlen) SG_WUR;
+/* Distinct measurement years of measure_results, ascending, up to cap, count in *n. */
+int store_measure_result_years(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                               size_t errlen) SG_WUR;
+/* Stores a model: model_id generated, version = 1 + the highest version of its measure (in the
+ * same transaction), created_at now; audited (the model text is not copied into the audit). */
+int store_model_create(struct store *st, const struct store_actor *a, struct store_model *m,
+                       char *err, size_t errlen) SG_WUR;
+/* One model by id, with its text (store_model_fini). SG_ENOTFOUND. */
+int store_model_get(struct store *st, const char *model_id, struct store_model *out, char *err,
+                    size_t errlen) SG_WUR;
+/* The highest version of a measure's models, with its text. SG_ENOTFOUND when none. */
+int store_model_get_latest(struct store *st, const char *measure_code, struct store_model *out,
+                           char *err, size_t errlen) SG_WUR;
+/* Every model (measure_code NULL) or a measure's, ordered by measure_code, version descending;
+ * model_text is NULL in the list items. */
+int store_model_list(struct store *st, const char *measure_code, struct store_model_list *out,
+                     char *err, size_t errlen) SG_WUR;
+void store_member_feature_fini(struct store_member_feature *f);
+void store_model_fini(struct store_model *m);
+void store_model_list_free(struct store_model_list *l);
+/* ==== end predict block ==== */
 
 #endif

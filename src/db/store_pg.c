@@ -3248,6 +3248,405 @@ static void pg_close(struct store *st)
     free(st);
 }
 
+/* ==== predict block (issue 6: import, member features, models) ==== */
+
+static int pmerge_audit(struct px *x, const struct store_actor *a, const char *entity,
+                        const struct store_merge_counts *k, const char *now)
+{
+    if (k->inserted == 0 && k->updated == 0) return SG_OK; /* nothing written: nothing to record */
+    char ins[32], upd[32];
+    snprintf(ins, sizeof ins, "%lld", k->inserted);
+    snprintf(upd, sizeof upd, "%lld", k->updated);
+    const char *keys[] = {"inserted", "updated"};
+    const char *vals[] = {ins, upd};
+    return px_audit_kv(x, a, "data_change", entity, NULL, "merge", 2, keys, vals, now);
+}
+
+/* One upsert per row; RETURNING (xmax = 0) tells an insert from an update, no row means the
+ * stored values were equal (the DO UPDATE's WHERE was false). */
+STMT(member_merge, 9,
+     "INSERT INTO members AS t (member_hash, contract_id, first_seen, last_updated, active,"
+     " birth_year, sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
+     " ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
+     " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
+     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated"
+     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled) IS DISTINCT FROM"
+     " (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex, EXCLUDED.dual_eligible,"
+     " EXCLUDED.lis, EXCLUDED.disabled) RETURNING (xmax = 0)");
+
+static void count_merge(const PGresult *r, struct store_merge_counts *k)
+{
+    if (PQntuples(r) == 0) k->unchanged++;
+    else if (g_bool(r, 0, 0)) k->inserted++;
+    else k->updated++;
+}
+
+static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < n && !rc; i++) {
+        PGresult *r = NULL;
+        member_params(&p, &rows[i], now);
+        if (!(rc = px_exec(&x, &member_merge, &p, &r))) count_merge(r, k);
+        PQclear(r);
+    }
+    if (!rc) rc = pmerge_audit(&x, a, "member", k, now);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(mr_merge_insert, 0,
+     "WITH ins AS (INSERT INTO measure_results (" MR_COLS ") SELECT DISTINCT ON (member_hash,"
+     " measure_code, measurement_year) " MR_COLS " FROM mr_stage ORDER BY member_hash,"
+     " measure_code, measurement_year, ctid DESC"
+     " ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING RETURNING 1)"
+     " SELECT count(*) FROM ins");
+STMT(mr_merge_update, 0,
+     "UPDATE measure_results t SET initial_population = s.initial_population,"
+     " denominator = s.denominator, denominator_exclusion = s.denominator_exclusion,"
+     " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source FROM mr_stage s"
+     " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
+     " AND t.measurement_year = s.measurement_year AND (t.initial_population, t.denominator,"
+     " t.denominator_exclusion, t.numerator, t.source) IS DISTINCT FROM (s.initial_population,"
+     " s.denominator, s.denominator_exclusion, s.numerator, s.source)");
+
+static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    memset(k, 0, sizeof *k);
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = px_cmd(&x, mr_stage_sql);
+    if (!rc)
+        rc = copy_start(&x, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            const struct store_measure_result *m = &rows[i];
+            crc = copy_field(&b, m->member_hash, 0);
+            if (!crc) crc = copy_field(&b, m->measure_code, 0);
+            if (!crc) crc = copy_ll(&b, m->measurement_year, 0);
+            if (!crc) crc = copy_field(&b, tf(m->initial_population), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator), 0);
+            if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
+            if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
+            if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
+            if (!crc) crc = copy_field(&b, m->source, 1);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(&x, "measure_results_merge_copy", &b, 0);
+        }
+        rc = copy_end(&x, "measure_results_merge_copy", &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+    }
+    PGresult *r = NULL;
+    if (!rc && !(rc = px_exec(&x, &mr_merge_insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (!rc && !(rc = px_exec(&x, &mr_merge_update, NULL, &r))) k->updated = cmd_rows(r);
+    PQclear(r);
+    if (!rc) {
+        k->unchanged = (long long)n - k->inserted - k->updated;
+        if (k->unchanged < 0) k->unchanged = 0;
+        rc = pmerge_audit(&x, a, "measure_result", k, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(mf_merge, 4,
+     "INSERT INTO member_features AS t (member_hash, measurement_year, features, source)"
+     " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (member_hash, measurement_year) DO UPDATE SET"
+     " features = EXCLUDED.features, source = EXCLUDED.source"
+     " WHERE (t.features, t.source) IS DISTINCT FROM (EXCLUDED.features, EXCLUDED.source)"
+     " RETURNING (xmax = 0)");
+
+static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    struct params p;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < n && !rc; i++) {
+        PGresult *r = NULL;
+        p_init(&p);
+        p_str(&p, rows[i].member_hash);
+        p_ll(&p, rows[i].measurement_year);
+        p_str(&p, rows[i].features);
+        p_str(&p, rows[i].source);
+        if (!(rc = px_exec(&x, &mf_merge, &p, &r))) count_merge(r, k);
+        else if (strstr(err ? err : "", "23503"))
+            rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
+        PQclear(r);
+    }
+    if (!rc) rc = pmerge_audit(&x, a, "member_feature", k, now);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+STMT(member_scan_all, 0, "SELECT " MEMBER_COLS " FROM members ORDER BY member_hash");
+STMT(mr_scan_year, 1,
+     "SELECT " MR_COLS " FROM measure_results WHERE measurement_year = $1"
+     " ORDER BY member_hash, measure_code");
+STMT(mf_scan_year, 1,
+     "SELECT member_hash, measurement_year, features::text FROM member_features"
+     " WHERE measurement_year = $1 ORDER BY member_hash");
+
+/* Runs a bulk read in one REPEATABLE READ transaction is not needed: each scan is one statement,
+ * hence one snapshot. The whole result is received before the callbacks run. */
+static int pscan(struct store *st, const struct stmt *stm, int year, int kind, void *cb, void *ctx,
+                 char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    if (year) p_ll(&p, year);
+    rc = px_exec(&x, stm, year ? &p : NULL, &r);
+    int nt = rc ? 0 : PQntuples(r);
+    for (int i = 0; i < nt && !rc; i++) {
+        if (kind == 0) {
+            struct store_member m;
+            row_member(r, i, &m);
+            rc = ((store_member_cb)cb)(ctx, &m);
+        } else if (kind == 1) {
+            struct store_measure_result m;
+            row_mr(r, i, &m);
+            rc = ((store_result_cb)cb)(ctx, &m);
+        } else {
+            rc = ((store_feature_cb)cb)(ctx, g_str(r, i, 0), g_int(r, i, 1), g_str(r, i, 2));
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen)
+{
+    return pscan(st, &member_scan_all, 0, 0, (void *)cb, ctx, err, errlen);
+}
+
+static int pg_measure_result_scan(struct store *st, int year, store_result_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    return pscan(st, &mr_scan_year, year, 1, (void *)cb, ctx, err, errlen);
+}
+
+static int pg_member_feature_scan(struct store *st, int year, store_feature_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    return pscan(st, &mf_scan_year, year, 2, (void *)cb, ctx, err, errlen);
+}
+
+STMT(mf_get, 2,
+     "SELECT member_hash, measurement_year, features::text, source FROM member_features"
+     " WHERE member_hash = $1 AND measurement_year = $2");
+
+static int pg_member_feature_get(struct store *st, const char *member_hash, int year,
+                                 struct store_member_feature *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_ll(&p, year);
+    if (!(rc = px_exec(&x, &mf_get, &p, &r))) {
+        if (PQntuples(r) == 0) {
+            rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_features: no row for that member and year");
+        } else {
+            int oom = 0;
+            g_copy(out->member_hash, sizeof out->member_hash, r, 0, 0);
+            out->measurement_year = g_int(r, 0, 1);
+            out->features = g_json(r, 0, 2, &oom);
+            g_copy(out->source, sizeof out->source, r, 0, 3);
+            if (oom) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+STMT(mr_years, 0, "SELECT DISTINCT measurement_year FROM measure_results ORDER BY 1");
+
+static int pg_measure_result_years(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                                   size_t errlen)
+{
+    struct px x;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    if (!(rc = px_exec(&x, &mr_years, NULL, &r)))
+        for (int i = 0; i < PQntuples(r) && *n < cap; i++) years[(*n)++] = g_int(r, i, 0);
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+#define MODEL_COLS                                                                             \
+    "model_id, measure_code, version, trained_year, learner, fingerprint, hyperparams::text,"  \
+    " metrics::text, created_at"
+
+static int row_model(const PGresult *r, int i, struct store_model *m, int with_text)
+{
+    int oom = 0;
+    memset(m, 0, sizeof *m);
+    g_copy(m->model_id, sizeof m->model_id, r, i, 0);
+    g_copy(m->measure_code, sizeof m->measure_code, r, i, 1);
+    m->version = g_int(r, i, 2);
+    m->trained_year = g_int(r, i, 3);
+    g_copy(m->learner, sizeof m->learner, r, i, 4);
+    g_copy(m->fingerprint, sizeof m->fingerprint, r, i, 5);
+    m->hyperparams = g_json(r, i, 6, &oom);
+    m->metrics = g_json(r, i, 7, &oom);
+    g_ts(m->created_at, r, i, 8);
+    if (with_text) m->model_text = g_json(r, i, 9, &oom);
+    return oom;
+}
+
+/* The advisory lock serializes version assignment per measure (two trainers of one measure get
+ * consecutive versions instead of a UNIQUE violation). */
+STMT(model_lock, 1, "SELECT pg_advisory_xact_lock(727361002, hashtext($1))");
+STMT(model_next_version, 1, "SELECT coalesce(max(version), 0) + 1 FROM models WHERE measure_code = $1");
+STMT(model_insert, 10,
+     "INSERT INTO models (model_id, measure_code, version, trained_year, learner, fingerprint,"
+     " hyperparams, metrics, created_at, model_text) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb,"
+     " $8::jsonb, $9, $10)");
+STMT(model_by_id, 1, "SELECT " MODEL_COLS ", model_text FROM models WHERE model_id = $1");
+STMT(model_latest, 1,
+     "SELECT " MODEL_COLS ", model_text FROM models WHERE measure_code = $1"
+     " ORDER BY version DESC LIMIT 1");
+STMT(model_list_all, 1,
+     "SELECT " MODEL_COLS " FROM models WHERE ($1::text IS NULL OR measure_code = $1)"
+     " ORDER BY measure_code, version DESC");
+
+static int pg_model_create(struct store *st, const struct store_actor *a, struct store_model *m,
+                           const char *now, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    p_init(&p);
+    p_str(&p, m->measure_code);
+    if (!rc) rc = px_exec(&x, &model_lock, &p, NULL);
+    if (!rc && !(rc = px_exec(&x, &model_next_version, &p, &r))) m->version = g_int(r, 0, 0);
+    PQclear(r);
+    if (!rc) {
+        p_init(&p);
+        p_str(&p, m->model_id);
+        p_str(&p, m->measure_code);
+        p_ll(&p, m->version);
+        p_ll(&p, m->trained_year);
+        p_str(&p, m->learner);
+        p_str(&p, m->fingerprint);
+        p_str(&p, m->hyperparams);
+        p_str(&p, m->metrics);
+        p_str(&p, now);
+        p_str(&p, m->model_text);
+        rc = px_exec(&x, &model_insert, &p, NULL);
+    }
+    if (!rc) {
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m->version);
+        const char *keys[] = {"measure_code", "version", "learner", "fingerprint"};
+        const char *vals[] = {m->measure_code, ver, m->learner, m->fingerprint};
+        rc = px_audit_kv(&x, a, "data_change", "model", m->model_id, "create", 4, keys, vals, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    return rc;
+}
+
+static int model_fetch_one(struct store *st, const struct stmt *stm, const char *key,
+                           struct store_model *out, char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_str(&p, key);
+    if (!(rc = px_exec(&x, stm, &p, &r))) {
+        if (PQntuples(r) == 0) rc = sg_errf(err, errlen, SG_ENOTFOUND, "model: not found");
+        else if (row_model(r, 0, out, 1)) {
+            store_model_fini(out);
+            rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_model_get(struct store *st, const char *model_id, struct store_model *out, char *err,
+                        size_t errlen)
+{
+    return model_fetch_one(st, &model_by_id, model_id, out, err, errlen);
+}
+
+static int pg_model_get_latest(struct store *st, const char *code, struct store_model *out,
+                               char *err, size_t errlen)
+{
+    return model_fetch_one(st, &model_latest, code, out, err, errlen);
+}
+
+static int dec_model(const PGresult *r, int i, void *it)
+{
+    return row_model(r, i, it, 0) ? SG_ENOMEM : SG_OK;
+}
+
+static int pg_model_list(struct store *st, const char *code, struct store_model_list *out,
+                         char *err, size_t errlen)
+{
+    struct px x;
+    struct params p;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_raw(&p, code);
+    rc = fetch_list(&x, &model_list_all, &p, (void **)&out->items, &out->n, sizeof *out->items,
+                    dec_model);
+    if (rc == SG_ENOMEM) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    out->total = (long long)out->n;
+    px_close(&x);
+    if (rc) store_model_list_free(out);
+    return rc;
+}
+
+/* ==== end predict block ==== */
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -3306,6 +3705,19 @@ static const struct store_ops pg_ops = {
     .migrate_apply = pg_migrate_apply,
     .maintain = pg_maintain,
     .raw_exec = pg_raw_exec,
+    /* predict block */
+    .member_upsert_batch = pg_member_upsert_batch,
+    .measure_result_merge_batch = pg_measure_result_merge_batch,
+    .member_feature_merge_batch = pg_member_feature_merge_batch,
+    .member_scan = pg_member_scan,
+    .measure_result_scan = pg_measure_result_scan,
+    .member_feature_scan = pg_member_feature_scan,
+    .member_feature_get = pg_member_feature_get,
+    .measure_result_years = pg_measure_result_years,
+    .model_create = pg_model_create,
+    .model_get = pg_model_get,
+    .model_get_latest = pg_model_get_latest,
+    .model_list = pg_model_list,
 };
 
 int store_pg_open(const char *url, const struct sg_config *cfg, struct store **out, char *err,

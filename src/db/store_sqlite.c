@@ -2589,6 +2589,456 @@ int store_sqlite_open(const char *path, const struct sg_config *cfg, struct stor
     return SG_OK;
 }
 
+/* ==== predict block (issue 6: import, member features, models) ====
+ * These statements are prepared per call (sqlite3_prepare_v3) instead of living in the cached
+ * statement table: they run once per batch or once per bulk scan, where preparing costs nothing
+ * measurable, and keeping them here leaves the shared table untouched. */
+
+static sqlite3_stmt *pq(struct sq_conn *c, const char *name, const char *sql, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, 0, &s, NULL) != SQLITE_OK) {
+        conn_error(c->db, name, err, errlen);
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Steps a write statement; returns SG_OK and *changed = rows changed, or the mapped error. */
+static int pstep(struct sq_conn *c, sqlite3_stmt *s, const char *name, int *changed, char *err,
+                 size_t errlen)
+{
+    int r = sqlite3_step(s);
+    int rc = (r == SQLITE_DONE || r == SQLITE_ROW) ? SG_OK : conn_error(c->db, name, err, errlen);
+    if (changed) *changed = rc ? 0 : sqlite3_changes(c->db);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
+
+static int merge_audit(struct sq_conn *c, const struct store_actor *a, const char *entity,
+                       const struct store_merge_counts *k, const char *now, char *err, size_t errlen)
+{
+    if (k->inserted == 0 && k->updated == 0) return SG_OK; /* nothing written: nothing to record */
+    char json[96];
+    snprintf(json, sizeof json, "{\"inserted\":%lld,\"updated\":%lld}", k->inserted, k->updated);
+    return audit(c, a, "data_change", entity, NULL, "merge", json, now, err, errlen);
+}
+
+static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    ins = pq(c, "member_merge_insert",
+             "INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active, "
+             "birth_year, sex, dual_eligible, lis, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+             "ON CONFLICT (member_hash) DO NOTHING", err, errlen);
+    upd = pq(c, "member_merge_update",
+             "UPDATE members SET contract_id = ?2, birth_year = ?3, sex = ?4, dual_eligible = ?5, "
+             "lis = ?6, disabled = ?7, last_updated = ?8 WHERE member_hash = ?1 AND "
+             "(contract_id IS NOT ?2 OR birth_year IS NOT ?3 OR sex IS NOT ?4 OR "
+             "dual_eligible IS NOT ?5 OR lis IS NOT ?6 OR disabled IS NOT ?7)", err, errlen);
+    if (!ins || !upd) { rc = SG_EDB; goto done; }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct store_member *m = &rows[i];
+        int ch = 0;
+        bind_member(ins, m, now);
+        if ((rc = pstep(c, ins, "member_merge_insert", &ch, err, errlen))) break;
+        if (ch) { k->inserted++; continue; }
+        bt(upd, 1, m->member_hash);
+        bt(upd, 2, m->contract_id);
+        if (m->birth_year) bi(upd, 3, m->birth_year);
+        if (m->sex != STORE_SEX_UNKNOWN) bt(upd, 4, store_sex_name((int)m->sex));
+        bopt(upd, 5, m->dual_eligible);
+        bopt(upd, 6, m->lis);
+        bopt(upd, 7, m->disabled);
+        bt(upd, 8, now);
+        if ((rc = pstep(c, upd, "member_merge_update", &ch, err, errlen))) break;
+        if (ch) k->updated++;
+        else k->unchanged++;
+    }
+    if (!rc) rc = merge_audit(c, a, "member", k, now, err, errlen);
+done:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    rc = finish(c, rc, err, errlen);
+out:
+    release(st, c);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+static int sq_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct sq_conn *c;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    ins = pq(c, "measure_result_merge_insert",
+             "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+             "ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING", err, errlen);
+    upd = pq(c, "measure_result_merge_update",
+             "UPDATE measure_results SET initial_population = ?4, denominator = ?5, "
+             "denominator_exclusion = ?6, numerator = ?7, evaluated_at = ?8, source = ?9 "
+             "WHERE member_hash = ?1 AND measure_code = ?2 AND measurement_year = ?3 AND "
+             "(initial_population IS NOT ?4 OR denominator IS NOT ?5 OR "
+             "denominator_exclusion IS NOT ?6 OR numerator IS NOT ?7 OR source IS NOT ?9)",
+             err, errlen);
+    if (!ins || !upd) { rc = SG_EDB; goto done; }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct store_measure_result *r = &rows[i];
+        int ch = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            sqlite3_stmt *s = pass ? upd : ins;
+            bt(s, 1, r->member_hash); bt(s, 2, r->measure_code); bi(s, 3, r->measurement_year);
+            bi(s, 4, r->initial_population); bi(s, 5, r->denominator);
+            bi(s, 6, r->denominator_exclusion); bi(s, 7, r->numerator);
+            bt(s, 8, r->evaluated_at[0] ? r->evaluated_at : now); bt(s, 9, r->source);
+            int ext = 0;
+            if ((rc = pstep(c, s, pass ? "measure_result_merge_update" : "measure_result_merge_insert", &ch, err, errlen))) {
+                ext = sqlite3_extended_errcode(c->db);
+                if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+                    rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
+                break;
+            }
+            if (ch) {
+                if (pass) k->updated++;
+                else k->inserted++;
+                break;
+            }
+            if (pass) k->unchanged++;
+        }
+    }
+    if (!rc) rc = merge_audit(c, a, "measure_result", k, now, err, errlen);
+done:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    rc = finish(c, rc, err, errlen);
+out:
+    release(st, c);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+static int sq_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct sq_conn *c;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    ins = pq(c, "member_feature_merge_insert",
+             "INSERT INTO member_features (member_hash, measurement_year, features, source) "
+             "VALUES (?1, ?2, json(?3), ?4) ON CONFLICT (member_hash, measurement_year) DO NOTHING",
+             err, errlen);
+    upd = pq(c, "member_feature_merge_update",
+             "UPDATE member_features SET features = json(?3), source = ?4 WHERE member_hash = ?1 "
+             "AND measurement_year = ?2 AND (features IS NOT json(?3) OR source IS NOT ?4)",
+             err, errlen);
+    if (!ins || !upd) { rc = SG_EDB; goto done; }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct store_member_feature *f = &rows[i];
+        int ch = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            sqlite3_stmt *s = pass ? upd : ins;
+            bt(s, 1, f->member_hash); bi(s, 2, f->measurement_year);
+            bt(s, 3, f->features); bt(s, 4, f->source);
+            if ((rc = pstep(c, s, pass ? "member_feature_merge_update" : "member_feature_merge_insert", &ch, err, errlen))) {
+                if (sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+                    rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
+                break;
+            }
+            if (ch) {
+                if (pass) k->updated++;
+                else k->inserted++;
+                break;
+            }
+            if (pass) k->unchanged++;
+        }
+    }
+    if (!rc) rc = merge_audit(c, a, "member_feature", k, now, err, errlen);
+done:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    rc = finish(c, rc, err, errlen);
+out:
+    release(st, c);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+/* Runs a read statement inside one read transaction (a consistent snapshot) and hands each row
+ * to `each`; stops at the callback's first non-zero value. */
+static int scan_rows(struct store *st, const char *name, const char *sql, int year,
+                     int (*each)(sqlite3_stmt *s, void *ctx), void *ctx, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, name, sql, err, errlen);
+    if (!s) { rc = SG_EDB; goto out; }
+    if (year) bi(s, 1, year);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW)
+        if ((rc = each(s, ctx))) break;
+    if (!rc && r != SQLITE_DONE) rc = conn_error(c->db, name, err, errlen);
+    sqlite3_finalize(s);
+out:
+    release(st, c);
+    return rc;
+}
+
+struct scan_ctx {
+    void *cb;
+    void *ctx;
+};
+
+static int each_member(sqlite3_stmt *s, void *p)
+{
+    struct scan_ctx *x = p;
+    struct store_member m;
+    memset(&m, 0, sizeof m);
+    read_member(s, &m);
+    return ((store_member_cb)x->cb)(x->ctx, &m);
+}
+
+static int sq_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen)
+{
+    struct scan_ctx x = {(void *)cb, ctx};
+    return scan_rows(st, "member_scan", "SELECT " M_COLS " FROM members ORDER BY member_hash", 0,
+                     each_member, &x, err, errlen);
+}
+
+static int each_result(sqlite3_stmt *s, void *p)
+{
+    struct scan_ctx *x = p;
+    struct store_measure_result r;
+    memset(&r, 0, sizeof r);
+    read_mr(s, &r);
+    return ((store_result_cb)x->cb)(x->ctx, &r);
+}
+
+static int sq_measure_result_scan(struct store *st, int year, store_result_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    struct scan_ctx x = {(void *)cb, ctx};
+    return scan_rows(st, "measure_result_scan",
+                     "SELECT " MR_COLS " FROM measure_results WHERE measurement_year = ?1 "
+                     "ORDER BY member_hash, measure_code", year, each_result, &x, err, errlen);
+}
+
+static int each_feature(sqlite3_stmt *s, void *p)
+{
+    struct scan_ctx *x = p;
+    const char *h = (const char *)sqlite3_column_text(s, 0);
+    const char *f = (const char *)sqlite3_column_text(s, 2);
+    return ((store_feature_cb)x->cb)(x->ctx, h ? h : "", ci(s, 1), f ? f : "{}");
+}
+
+static int sq_member_feature_scan(struct store *st, int year, store_feature_cb cb, void *ctx,
+                                  char *err, size_t errlen)
+{
+    struct scan_ctx x = {(void *)cb, ctx};
+    return scan_rows(st, "member_feature_scan",
+                     "SELECT member_hash, measurement_year, features FROM member_features "
+                     "WHERE measurement_year = ?1 ORDER BY member_hash", year, each_feature, &x,
+                     err, errlen);
+}
+
+static int sq_member_feature_get(struct store *st, const char *member_hash, int year,
+                                 struct store_member_feature *out, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, "member_feature_get",
+                         "SELECT member_hash, measurement_year, features, source FROM member_features "
+                         "WHERE member_hash = ?1 AND measurement_year = ?2", err, errlen);
+    if (!s) { rc = SG_EDB; goto out; }
+    bt(s, 1, member_hash);
+    bi(s, 2, year);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        int oom = 0;
+        ct(s, 0, out->member_hash, sizeof out->member_hash);
+        out->measurement_year = ci(s, 1);
+        out->features = cj(s, 2, &oom);
+        ct(s, 3, out->source, sizeof out->source);
+        if (oom) rc = oom_json(err, errlen);
+    } else if (r == SQLITE_DONE) {
+        rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_features: no row for that member and year");
+    } else {
+        rc = conn_error(c->db, "member_feature_get", err, errlen);
+    }
+    sqlite3_finalize(s);
+out:
+    release(st, c);
+    return rc;
+}
+
+static int sq_measure_result_years(struct store *st, int *years, size_t cap, size_t *n, char *err,
+                                   size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, "measure_result_years",
+                         "SELECT DISTINCT measurement_year FROM measure_results ORDER BY 1", err, errlen);
+    if (!s) { rc = SG_EDB; goto out; }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW)
+        if (*n < cap) years[(*n)++] = ci(s, 0);
+    if (r != SQLITE_DONE) rc = conn_error(c->db, "measure_result_years", err, errlen);
+    sqlite3_finalize(s);
+out:
+    release(st, c);
+    return rc;
+}
+
+#define MODEL_COLS                                                                              \
+    "model_id, measure_code, version, trained_year, learner, fingerprint, hyperparams, metrics, " \
+    "created_at"
+
+static int read_model(sqlite3_stmt *s, struct store_model *m, int with_text)
+{
+    int oom = 0;
+    memset(m, 0, sizeof *m);
+    ct(s, 0, m->model_id, sizeof m->model_id);
+    ct(s, 1, m->measure_code, sizeof m->measure_code);
+    m->version = ci(s, 2);
+    m->trained_year = ci(s, 3);
+    ct(s, 4, m->learner, sizeof m->learner);
+    ct(s, 5, m->fingerprint, sizeof m->fingerprint);
+    m->hyperparams = cj(s, 6, &oom);
+    m->metrics = cj(s, 7, &oom);
+    ct(s, 8, m->created_at, sizeof m->created_at);
+    if (with_text) m->model_text = cj(s, 9, &oom);
+    return oom;
+}
+
+static int sq_model_create(struct store *st, const struct store_actor *a, struct store_model *m,
+                           const char *now, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    sqlite3_stmt *v = NULL, *ins = NULL;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    if ((rc = begin(c, err, errlen))) goto out;
+    v = pq(c, "model_next_version",
+           "SELECT coalesce(max(version), 0) + 1 FROM models WHERE measure_code = ?1", err, errlen);
+    ins = pq(c, "model_insert",
+             "INSERT INTO models (" MODEL_COLS ", model_text) VALUES (?, ?, ?, ?, ?, ?, json(?), json(?), ?, ?)",
+             err, errlen);
+    if (!v || !ins) { rc = SG_EDB; goto done; }
+    bt(v, 1, m->measure_code);
+    if (sqlite3_step(v) != SQLITE_ROW) { rc = conn_error(c->db, "model_next_version", err, errlen); goto done; }
+    m->version = ci(v, 0);
+    bt(ins, 1, m->model_id); bt(ins, 2, m->measure_code); bi(ins, 3, m->version);
+    bi(ins, 4, m->trained_year); bt(ins, 5, m->learner); bt(ins, 6, m->fingerprint);
+    bt(ins, 7, m->hyperparams); bt(ins, 8, m->metrics); bt(ins, 9, now); bt(ins, 10, m->model_text);
+    if ((rc = pstep(c, ins, "model_insert", NULL, err, errlen))) goto done;
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", m->version);
+    const char *keys[] = {"measure_code", "version", "learner", "fingerprint"};
+    const char *vals[] = {m->measure_code, ver, m->learner, m->fingerprint};
+    char *json = store_json_kv(4, keys, vals);
+    if (!json) { rc = oom_json(err, errlen); goto done; }
+    rc = audit(c, a, "data_change", "model", m->model_id, "create", json, now, err, errlen);
+    free(json);
+done:
+    sqlite3_finalize(v);
+    sqlite3_finalize(ins);
+    rc = finish(c, rc, err, errlen);
+out:
+    release(st, c);
+    return rc;
+}
+
+static int model_one(struct store *st, const char *name, const char *sql, const char *key,
+                     struct store_model *out, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, name, sql, err, errlen);
+    if (!s) { rc = SG_EDB; goto out; }
+    bt(s, 1, key);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        if (read_model(s, out, 1)) {
+            store_model_fini(out);
+            rc = oom_json(err, errlen);
+        }
+    } else if (r == SQLITE_DONE) {
+        rc = sg_errf(err, errlen, SG_ENOTFOUND, "model: not found");
+    } else {
+        rc = conn_error(c->db, name, err, errlen);
+    }
+    sqlite3_finalize(s);
+out:
+    release(st, c);
+    return rc;
+}
+
+static int sq_model_get(struct store *st, const char *model_id, struct store_model *out, char *err,
+                        size_t errlen)
+{
+    return model_one(st, "model_get", "SELECT " MODEL_COLS ", model_text FROM models WHERE model_id = ?1",
+                     model_id, out, err, errlen);
+}
+
+static int sq_model_get_latest(struct store *st, const char *code, struct store_model *out,
+                               char *err, size_t errlen)
+{
+    return model_one(st, "model_latest",
+                     "SELECT " MODEL_COLS ", model_text FROM models WHERE measure_code = ?1 "
+                     "ORDER BY version DESC LIMIT 1", code, out, err, errlen);
+}
+
+static int sq_model_list(struct store *st, const char *code, struct store_model_list *out,
+                         char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, "model_list",
+                         "SELECT " MODEL_COLS " FROM models WHERE (?1 IS NULL OR measure_code = ?1) "
+                         "ORDER BY measure_code, version DESC", err, errlen);
+    if (!s) { rc = SG_EDB; goto out; }
+    bt(s, 1, code);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_model *it = push((void **)&out->items, &out->n, &cap, sizeof *it);
+        if (!it || read_model(s, it, 0)) { rc = oom_json(err, errlen); break; }
+    }
+    if (!rc && r != SQLITE_DONE) rc = conn_error(c->db, "model_list", err, errlen);
+    out->total = (long long)out->n;
+    sqlite3_finalize(s);
+out:
+    release(st, c);
+    if (rc) store_model_list_free(out);
+    return rc;
+}
+
+/* ==== end predict block ==== */
+
 static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -2647,4 +3097,17 @@ static const struct store_ops sq_ops = {
     .migrate_apply = sq_migrate_apply,
     .maintain = sq_maintain,
     .raw_exec = sq_raw_exec,
+    /* predict block */
+    .member_upsert_batch = sq_member_upsert_batch,
+    .measure_result_merge_batch = sq_measure_result_merge_batch,
+    .member_feature_merge_batch = sq_member_feature_merge_batch,
+    .member_scan = sq_member_scan,
+    .measure_result_scan = sq_measure_result_scan,
+    .member_feature_scan = sq_member_feature_scan,
+    .member_feature_get = sq_member_feature_get,
+    .measure_result_years = sq_measure_result_years,
+    .model_create = sq_model_create,
+    .model_get = sq_model_get,
+    .model_get_latest = sq_model_get_latest,
+    .model_list = sq_model_list,
 };

@@ -14,8 +14,8 @@
 # own (fixture pg_<name>), for tests that restart or stop the server.
 include_guard(GLOBAL)
 
-set(SG_PG_HARNESS ${PROJECT_SOURCE_DIR}/tests/pg/pg_harness.sh)
-set(SG_PG_STATE ${PROJECT_BINARY_DIR}/pg-harness)
+set(SG_PG_HARNESS ${PROJECT_SOURCE_DIR}/tests/pg/pg_harness.sh CACHE INTERNAL "pg harness script (global: include_guard runs this file once)")
+set(SG_PG_STATE ${PROJECT_BINARY_DIR}/pg-harness CACHE INTERNAL "pg harness state dir")
 
 add_test(NAME pg_harness_start COMMAND ${SG_PG_HARNESS} start ${SG_PG_STATE})
 add_test(NAME pg_harness_stop COMMAND ${SG_PG_HARNESS} stop ${SG_PG_STATE})

@@ -1579,6 +1579,8 @@ static int read_url_file(const char *path)
     return ok && g_url[0] ? 0 : -1;
 }
 
+#include "contract_predict.inc.c" /* issue 6: merges, scans, models */
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("STARGAP_TEST_DB_URL");
@@ -1625,6 +1627,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_models, setup, teardown),
     };
     /* The group is named by backend only: a PostgreSQL URL may hold a password. */
     int rc = cmocka_run_group_tests_name(!strncmp(g_url, "sqlite:", 7) ? "store_contract_sqlite"

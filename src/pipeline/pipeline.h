@@ -1,0 +1,177 @@
+/* pipeline.h: member data in, gap-closure predictions out (issue 6), on top of the storage
+ * interface (db/store.h) and the pure model code (model/).
+ *
+ * - import: members.csv, measure_results.csv and member_features.csv from a directory, read with
+ *   core/csv.h, validated row by row; raw member IDs are hashed at read time (core/memberid.h)
+ *   and never stored, logged or written to the rejects file; rejected rows go to a rejects CSV
+ *   (file, line, reason); the rest is merged in transactions (idempotent: importing the same
+ *   files again changes nothing).
+ * - datasets: for an outcome year Y, every member's attributes, Y-1 statuses on the 11 measures,
+ *   Y-1 imported features and contract, read from the store with bulk scans, turned into model
+ *   rows by model/features.h (the same builder for training and for scoring).
+ * - train: labels from year Y, features from Y-1, model_train() per measure, stored as a new
+ *   version in the models table.
+ * - score: every open gap of year Y (denominator, not excluded, numerator 0) with the latest
+ *   model of its measure and features from Y-1; predictions with SHAP values, top features,
+ *   recommendation and risk tier, batch-inserted.
+ * - one member: the features of one member for the prediction endpoints. */
+#ifndef SG_PIPELINE_H
+#define SG_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/memberid.h"
+#include "db/store.h"
+#include "model/features.h"
+#include "model/model.h"
+
+/* ---- import ---- */
+
+/* Reject reasons, counted separately in the summary. */
+enum pl_reject {
+    PL_REJ_COLUMNS = 0,   /* wrong column count */
+    PL_REJ_MEMBER_ID,     /* empty or invalid member_id */
+    PL_REJ_CONTRACT,      /* bad contract_id */
+    PL_REJ_DATE,          /* bad date (birth, enrollment) or end before start */
+    PL_REJ_SEX,           /* sex not F/M */
+    PL_REJ_FLAG,          /* a 0/1 flag that is something else */
+    PL_REJ_MEASURE,       /* unknown measure code */
+    PL_REJ_YEAR,          /* year not an integer 2000..2100 */
+    PL_REJ_NUMERATOR,     /* numerator without denominator */
+    PL_REJ_DENOMINATOR,   /* denominator or exclusion without initial population */
+    PL_REJ_DUPLICATE,     /* duplicate key in the file */
+    PL_REJ_UNKNOWN_MEMBER,/* member neither in members.csv nor in the store */
+    PL_REJ_NUMBER,        /* a feature value that is not a finite number */
+    PL_REJ_COUNT
+};
+
+/* Static name of a reject reason ("wrong column count", ...). */
+const char *pl_reject_name(enum pl_reject r);
+
+struct pl_file_summary {
+    long long rows;                  /* data rows read (header excluded) */
+    long long accepted;              /* rows that passed validation */
+    long long rejected;
+    struct store_merge_counts merged; /* what the store did with the accepted rows */
+};
+
+struct pl_import_summary {
+    struct pl_file_summary members, results, features;
+    int features_present;            /* member_features.csv existed */
+    long long by_reason[PL_REJ_COUNT];
+    size_t n_feature_names;          /* columns of member_features.csv after member_id,year */
+};
+
+struct pl_import_opts {
+    const char *rejects_path; /* rejects CSV to write (required) */
+    size_t batch_rows;        /* rows per transaction (0 = 50,000) */
+    FILE *progress;           /* progress lines (a terminal), or NULL */
+    const char *data_dir;     /* for catalog seeding (NULL = the shipped data/) */
+};
+
+/* Imports DIR/members.csv (required), DIR/measure_results.csv (required) and
+ * DIR/member_features.csv (optional) into st, seeding the measures catalog first when it lacks
+ * an import measure (pl_catalog_ensure). Row errors are rejects, not failures. Fails (SG_EIO,
+ * SG_EPARSE for a malformed CSV or header, naming file and line; store errors) only when a file
+ * cannot be read as a whole or the store fails; batches committed before such a failure stay. */
+int pl_import(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
+              const char *dir, const struct pl_import_opts *opts, struct pl_import_summary *sum,
+              char *err, size_t errlen) SG_WUR;
+
+/* Makes sure the measures catalog knows the 11 import measures: when one is missing, seeds every
+ * star year file DATA_DIR/stars/YYYY.txt (parsed by stars_params_parse) plus BPD, which is a
+ * HEDIS measure outside the Star Ratings (catalog row with weight 0 and cms_id "HEDIS").
+ * *seeded (may be NULL) gets the number of catalog rows written (0 when nothing was missing). */
+int pl_catalog_ensure(struct store *st, const struct store_actor *a, const char *data_dir,
+                      int *seeded, char *err, size_t errlen) SG_WUR;
+
+/* ---- datasets, training, scoring ---- */
+
+/* Model version string stored in predictions.model_version: "<code>-v<version>". */
+void pl_model_version(const char *code, int version, char *out, size_t cap);
+
+/* The last year whose outcomes are complete: the newest measurement year in measure_results that
+ * is before the current UTC calendar year. SG_ENOTFOUND when there is none. */
+int pl_default_train_year(struct store *st, int *year, char *err, size_t errlen) SG_WUR;
+
+struct pl_train_result {
+    char measure[16];
+    int skipped;                 /* 1: too few rows or one class only (reason in note) */
+    char note[160];
+    size_t rows;                 /* training rows */
+    double base_rate;            /* share of gaps that stayed open */
+    struct model_metrics test;   /* held-out metrics */
+    double cv_auc_logreg, cv_auc_gbdt;
+    char learner[16];
+    int calibrated;
+    int version;                 /* stored version */
+    char model_id[STORE_ID_LEN];
+    char fingerprint[65];
+    double seconds;
+};
+
+/* Trains one measure (code) or all 11 (code NULL) for outcome year `year` from the store and
+ * stores each model. results[0..*n) (caller array of 11) receives one entry per measure.
+ * prm NULL = model_train_params_default. Fails on store errors or an internal model error; a
+ * measure without enough data is reported as skipped, not as a failure. */
+int pl_train(struct store *st, const struct store_actor *a, int year, const char *code,
+             const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
+             char *err, size_t errlen) SG_WUR;
+
+struct pl_score_result {
+    char measure[16];
+    int skipped;               /* no trained model */
+    char model_version[STORE_NAME_LEN];
+    size_t open_gaps;          /* rows scored = predictions inserted */
+    size_t by_tier[3];         /* high, medium, low */
+    double mean_probability;
+    double seconds;
+};
+
+/* Risk-tier thresholds (issue 6 defaults 0.7 / 0.4). */
+struct pl_tiers {
+    double high, medium;
+};
+
+/* Scores every open gap of measurement year `year` (one measure or all) with the measure's
+ * latest model and features from year-1, and batch-inserts the predictions (one transaction per
+ * measure). results as pl_train. SG_ECONFLICT when that model already scored that year. */
+int pl_predict(struct store *st, const struct store_actor *a, int year, const char *code,
+               const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n,
+               char *err, size_t errlen) SG_WUR;
+
+/* A loaded model with its store identity (for the prediction endpoints). */
+struct pl_model {
+    struct model *m;
+    char version[STORE_NAME_LEN]; /* "<code>-v<N>" */
+    int trained_year;
+};
+
+/* Loads the latest model of a measure. SG_ENOTFOUND when none is trained. Free with
+ * pl_model_fini. */
+int pl_model_load_latest(struct store *st, const char *code, struct pl_model *out, char *err,
+                         size_t errlen) SG_WUR;
+void pl_model_fini(struct pl_model *pm);
+
+/* Outcome of scoring one member. */
+struct pl_member_score {
+    int in_denominator;  /* year Y row with denominator 1 and no exclusion */
+    int numerator;       /* already met in Y (gap closed) */
+    struct store_prediction pred; /* filled when scored; shap_values/top_features heap JSON
+                                     (store_prediction_fini) */
+};
+
+/* Builds one member's features for year Y (from Y-1) and scores measure `code` with pm. Fails
+ * SG_ENOTFOUND (member unknown), SG_EINVAL when the member is not in the measure's denominator
+ * for Y ("not in the ... denominator" in err), SG_ECONFLICT when the gap is already closed
+ * (numerator met). Contract prior-year rates are cached per measure and year for 60 s; include_shap 0 leaves shap_values NULL (top
+ * features are always given). Does not write. */
+int pl_score_member(struct store *st, const struct pl_model *pm, const char *member_hash,
+                    const char *code, int year, const struct pl_tiers *tiers, int include_shap,
+                    struct pl_member_score *out, char *err, size_t errlen) SG_WUR;
+
+#endif

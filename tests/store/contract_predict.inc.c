@@ -1,0 +1,253 @@
+/* contract_predict.inc.c: contract cases of the issue-6 operations (member/result/feature merges,
+ * bulk scans, models), included by test_store_contract.c so both backends run them. Expected
+ * values are worked out from the rows each case writes. */
+
+static long long audit_total(struct fx *f, const char *entity)
+{
+    struct store_audit_list l;
+    struct store_page pg = {1, 0};
+    OK(store_audit_get_trail(f->st, entity, NULL, &pg, &l, f->err, sizeof f->err));
+    long long t = l.total;
+    store_audit_list_free(&l);
+    return t;
+}
+
+struct scan_state {
+    int n;
+    char last[STORE_HASH_LEN];
+    int ordered;
+};
+
+static int scan_member_cb(void *ctx, const struct store_member *m)
+{
+    struct scan_state *s = ctx;
+    if (s->n && strcmp(s->last, m->member_hash) >= 0) s->ordered = 0;
+    memcpy(s->last, m->member_hash, STORE_HASH_LEN);
+    s->n++;
+    return 0;
+}
+
+static struct store_member mmember(int i, const char *contract, int dual)
+{
+    struct store_member m = {.active = 1, .birth_year = 1950 + i, .sex = STORE_SEX_FEMALE,
+                             .dual_eligible = dual, .lis = 0, .disabled = 0};
+    member_hash_of(i, m.member_hash);
+    snprintf(m.contract_id, sizeof m.contract_id, "%s", contract);
+    return m;
+}
+
+static void test_member_merge(void **state)
+{
+    struct fx *f = *state;
+    struct store_member rows[3] = {mmember(1, "H1", 0), mmember(2, "H1", 1), mmember(3, "H2", 0)};
+    struct store_merge_counts k;
+    OK(store_member_upsert_batch(f->st, &ACTOR, rows, 3, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 3);
+    assert_int_equal(k.updated + k.unchanged, 0);
+    long long audits = audit_total(f, "member");
+    /* the same rows again: nothing written, not even an audit row */
+    OK(store_member_upsert_batch(f->st, &ACTOR, rows, 3, &k, f->err, sizeof f->err));
+    assert_int_equal(k.unchanged, 3);
+    assert_int_equal(k.inserted + k.updated, 0);
+    assert_int_equal(audit_total(f, "member"), audits);
+    /* one attribute changed: one update */
+    rows[1].dual_eligible = 0;
+    OK(store_member_upsert_batch(f->st, &ACTOR, rows, 3, &k, f->err, sizeof f->err));
+    assert_int_equal(k.updated, 1);
+    assert_int_equal(k.unchanged, 2);
+    assert_int_equal(audit_total(f, "member"), audits + 1);
+    struct store_member got;
+    OK(store_member_get(f->st, rows[1].member_hash, &got, f->err, sizeof f->err));
+    assert_int_equal(got.dual_eligible, 0);
+    assert_int_equal(got.birth_year, 1952);
+    /* scan: every member, in member_hash order */
+    struct scan_state sc = {0, "", 1};
+    OK(store_member_scan(f->st, scan_member_cb, &sc, f->err, sizeof f->err));
+    assert_int_equal(sc.n, 3);
+    assert_int_equal(sc.ordered, 1);
+    /* bad input names the row and field; a failed batch writes nothing */
+    struct store_member bad[2] = {mmember(4, "H1", 0), mmember(5, "h1", 0)};
+    ASSERT_ERR(store_member_upsert_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].contract_id");
+    ASSERT_ERR(store_member_get(f->st, bad[0].member_hash, &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+}
+
+static struct store_measure_result mresult(int member, const char *code, int year, int den, int ex, int num)
+{
+    struct store_measure_result r = {.measurement_year = year, .initial_population = 1,
+                                     .denominator = den, .denominator_exclusion = ex, .numerator = num};
+    member_hash_of(member, r.member_hash);
+    snprintf(r.measure_code, sizeof r.measure_code, "%s", code);
+    snprintf(r.source, sizeof r.source, "csv");
+    return r;
+}
+
+static int count_results_cb(void *ctx, const struct store_measure_result *r)
+{
+    int *c = ctx;
+    c[0]++;
+    c[1] += r->numerator;
+    return 0;
+}
+
+static void test_measure_result_merge(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++) add_member(f, i, "H1");
+    struct store_measure_result r[4] = {mresult(0, "BCS", 2024, 1, 0, 1), mresult(1, "BCS", 2024, 1, 0, 0),
+                                        mresult(2, "COL", 2024, 1, 1, 0), mresult(0, "BCS", 2025, 1, 0, 0)};
+    struct store_merge_counts k;
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, r, 4, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 4);
+    long long audits = audit_total(f, "measure_result");
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, r, 4, &k, f->err, sizeof f->err));
+    assert_int_equal(k.unchanged, 4);
+    assert_int_equal(k.inserted + k.updated, 0);
+    assert_int_equal(audit_total(f, "measure_result"), audits);
+    r[1].numerator = 1;
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, r, 4, &k, f->err, sizeof f->err));
+    assert_int_equal(k.updated, 1);
+    assert_int_equal(k.unchanged, 3);
+    int c[2] = {0, 0};
+    OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 3); /* three 2024 rows */
+    assert_int_equal(c[1], 2); /* m0 and (now) m1 met BCS */
+    int years[8];
+    size_t ny;
+    OK(store_measure_result_years(f->st, years, 8, &ny, f->err, sizeof f->err));
+    assert_int_equal(ny, 2);
+    assert_int_equal(years[0], 2024);
+    assert_int_equal(years[1], 2025);
+    struct store_measure_result bad[2] = {mresult(0, "CBP", 2024, 1, 0, 0), mresult(1, "CBP", 2024, 0, 0, 1)};
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].numerator");
+    bad[1] = mresult(60, "CBP", 2024, 1, 0, 0); /* no such member */
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL, NULL);
+    bad[1] = mresult(1, "XYZ", 2024, 1, 0, 0);
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].measure_code");
+    c[0] = c[1] = 0;
+    OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 3); /* the CBP row of the failed batches is not there */
+}
+
+static int feature_scan_cb(void *ctx, const char *hash, int year, const char *features)
+{
+    int *n = ctx;
+    (void)hash;
+    json_t *j = json_loads(features, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(year, 2024);
+    n[0]++;
+    n[1] += (int)json_number_value(json_object_get(j, "ed_visits"));
+    json_decref(j);
+    return 0;
+}
+
+static void test_member_features(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 2; i++) add_member(f, i, "H1");
+    struct store_member_feature r[2] = {{.measurement_year = 2024}, {.measurement_year = 2024}};
+    member_hash_of(0, r[0].member_hash);
+    member_hash_of(1, r[1].member_hash);
+    r[0].features = "{\"ed_visits\":2,\"risk_score\":1.25}";
+    r[1].features = "{\"ed_visits\":5}";
+    snprintf(r[0].source, sizeof r[0].source, "csv");
+    snprintf(r[1].source, sizeof r[1].source, "csv");
+    struct store_merge_counts k;
+    OK(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 2);
+    OK(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.unchanged, 2);
+    r[1].features = "{\"ed_visits\":6}";
+    OK(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.updated, 1);
+    assert_int_equal(k.unchanged, 1);
+    struct store_member_feature got;
+    OK(store_member_feature_get(f->st, r[0].member_hash, 2024, &got, f->err, sizeof f->err));
+    json_t *j = json_loads(got.features, 0, NULL);
+    assert_non_null(j);
+    assert_true(fabs(json_number_value(json_object_get(j, "risk_score")) - 1.25) < 1e-12);
+    json_decref(j);
+    store_member_feature_fini(&got);
+    ASSERT_ERR(store_member_feature_get(f->st, r[0].member_hash, 2023, &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+    int n[2] = {0, 0};
+    OK(store_member_feature_scan(f->st, 2024, feature_scan_cb, n, f->err, sizeof f->err));
+    assert_int_equal(n[0], 2);
+    assert_int_equal(n[1], 8); /* 2 + 6 */
+    r[1].features = "[1,2]";
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].features");
+    r[1].features = "{\"ed_visits\":\"many\"}";
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].features.ed_visits");
+    r[1].features = "{\"bad name\":1}";
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
+               "rows[1].features");
+}
+
+static struct store_model mmodel(const char *code, const char *learner)
+{
+    struct store_model m = {.trained_year = 2024};
+    snprintf(m.measure_code, sizeof m.measure_code, "%s", code);
+    snprintf(m.learner, sizeof m.learner, "%s", learner);
+    memset(m.fingerprint, 'a', 64);
+    m.fingerprint[64] = '\0';
+    m.hyperparams = "{\"seed\":1}";
+    m.metrics = "{\"auc\":0.75}";
+    m.model_text = "stargap-model 1\n";
+    return m;
+}
+
+static void test_models(void **state)
+{
+    struct fx *f = *state;
+    struct store_model a = mmodel("BCS", "logreg"), b = mmodel("BCS", "gbdt"), c = mmodel("COL", "gbdt");
+    OK(store_model_create(f->st, &ACTOR, &a, f->err, sizeof f->err));
+    OK(store_model_create(f->st, &ACTOR, &b, f->err, sizeof f->err));
+    OK(store_model_create(f->st, &ACTOR, &c, f->err, sizeof f->err));
+    assert_int_equal(a.version, 1);
+    assert_int_equal(b.version, 2);
+    assert_int_equal(c.version, 1);
+    assert_int_equal(audit_total(f, "model"), 3);
+    struct store_model got;
+    OK(store_model_get_latest(f->st, "BCS", &got, f->err, sizeof f->err));
+    assert_int_equal(got.version, 2);
+    assert_string_equal(got.learner, "gbdt");
+    assert_string_equal(got.model_id, b.model_id);
+    assert_string_equal(got.model_text, "stargap-model 1\n");
+    json_t *j = json_loads(got.metrics, 0, NULL);
+    assert_true(fabs(json_number_value(json_object_get(j, "auc")) - 0.75) < 1e-12);
+    json_decref(j);
+    store_model_fini(&got);
+    OK(store_model_get(f->st, a.model_id, &got, f->err, sizeof f->err));
+    assert_int_equal(got.version, 1);
+    store_model_fini(&got);
+    ASSERT_ERR(store_model_get_latest(f->st, "CBP", &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+    struct store_model_list l;
+    OK(store_model_list(f->st, NULL, &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].measure_code, "BCS");
+    assert_int_equal(l.items[0].version, 2); /* newest first within a measure */
+    assert_int_equal(l.items[1].version, 1);
+    assert_string_equal(l.items[2].measure_code, "COL");
+    assert_null(l.items[0].model_text);
+    store_model_list_free(&l);
+    OK(store_model_list(f->st, "PCR", &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 0);
+    store_model_list_free(&l);
+    struct store_model bad = mmodel("BCS", "forest");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "learner");
+    bad = mmodel("BCS", "gbdt");
+    bad.fingerprint[0] = 'X';
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "fingerprint");
+    bad = mmodel("XYZ", "gbdt");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "measure_code");
+    bad = mmodel("BCS", "gbdt");
+    bad.metrics = "[]";
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "metrics");
+    OK(store_model_get_latest(f->st, "BCS", &got, f->err, sizeof f->err));
+    assert_int_equal(got.version, 2); /* the failed creates left no version behind */
+    store_model_fini(&got);
+}
