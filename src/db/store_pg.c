@@ -3724,10 +3724,12 @@ STMT(gr_update, 1,
      " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
      " AND t.measurement_year = s.measurement_year AND t.status IN ('identified', 'assigned')"
      " AND t.created_at <> $1::timestamptz");
-STMT(gr_close, 4,
-     "UPDATE gap_analysis SET status = 'closed', closed_date = $3::date, updated_at = $4::timestamptz"
-     " WHERE measurement_year = $1 AND ($2::text IS NULL OR contract_id = $2)"
-     " AND status IN ('identified', 'assigned') AND updated_at <> $4::timestamptz");
+STMT(gr_close, 3,
+     "UPDATE gap_analysis t SET status = 'closed', closed_date = $3::date"
+     " WHERE t.measurement_year = $1 AND ($2::text IS NULL OR t.contract_id = $2)"
+     " AND t.status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM gap_refresh_stage s"
+     " WHERE s.member_hash = t.member_hash AND s.measure_code = t.measure_code"
+     " AND s.measurement_year = t.measurement_year)");
 
 static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
@@ -3787,7 +3789,6 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
         p_ll(&p, year);
         p_opt(&p, contract_id);
         p_str(&p, today);
-        p_str(&p, now);
         if (!(rc = px_exec(&x, &gr_close, &p, &r))) k->closed = cmd_rows(r);
         PQclear(r);
     }

@@ -3041,6 +3041,16 @@ out:
 
 /* ==== decide block (issue 7: gap refresh, bulk reads for the portfolio wiring) ==== */
 
+/* Runs a constant multi-statement script on c (decide block). */
+static int exec_sql(struct sq_conn *c, const char *name, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) == SQLITE_OK) return SG_OK;
+    int rc = sg_errf(err, errlen, SG_EDB, "%s: %s", name, msg ? msg : "failed");
+    sqlite3_free(msg);
+    return rc;
+}
+
 struct latest_ctx {
     store_prediction_cb cb;
     void *ctx;
@@ -3105,15 +3115,14 @@ out:
     return rc;
 }
 
-/* Insert-or-refresh per row, then close the scope's open gaps this run did not touch: every
- * touched open gap has updated_at = now, a timestamp no earlier run can have written. */
+/* Insert-or-refresh per row, then close the scope's open gaps that are not among the rows. */
 static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
                                 const char *now, struct store_refresh_counts *k, char *err,
                                 size_t errlen)
 {
     struct sq_conn *c;
-    sqlite3_stmt *ins = NULL, *upd = NULL, *cls = NULL;
+    sqlite3_stmt *ins = NULL, *upd = NULL, *cls = NULL, *key = NULL;
     char today[STORE_DATE_LEN];
     store_date_of(now, today);
     int rc = acquire(st, &c, err, errlen);
@@ -3132,11 +3141,23 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
              "WHERE member_hash = ?2 AND measure_code = ?4 AND measurement_year = ?5 "
              "AND status IN ('identified', 'assigned')",
              err, errlen);
+    /* the keys of this run, to close the scope's open gaps that are not among them (the
+     * updated_at trigger rules out marking touched rows by timestamp) */
+    if (!rc) rc = exec_sql(c, "gap_refresh_keys",
+                           "CREATE TEMP TABLE IF NOT EXISTS gap_refresh_keys (member_hash TEXT NOT NULL, "
+                           "measure_code TEXT NOT NULL, PRIMARY KEY (member_hash, measure_code)) "
+                           "WITHOUT ROWID; DELETE FROM temp.gap_refresh_keys;", err, errlen);
+    if (rc) goto done;
+    key = pq(c, "gap_refresh_key",
+             "INSERT OR IGNORE INTO temp.gap_refresh_keys (member_hash, measure_code) VALUES (?1, ?2)",
+             err, errlen);
     cls = pq(c, "gap_refresh_close",
-             "UPDATE gap_analysis SET status = 'closed', closed_date = ?3, updated_at = ?4 "
+             "UPDATE gap_analysis SET status = 'closed', closed_date = ?3 "
              "WHERE measurement_year = ?1 AND (?2 IS NULL OR contract_id = ?2) "
-             "AND status IN ('identified', 'assigned') AND updated_at <> ?4", err, errlen);
-    if (!ins || !upd || !cls) { rc = SG_EDB; goto done; }
+             "AND status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM "
+             "temp.gap_refresh_keys k WHERE k.member_hash = gap_analysis.member_hash AND "
+             "k.measure_code = gap_analysis.measure_code)", err, errlen);
+    if (!ins || !upd || !cls || !key) { rc = SG_EDB; goto done; }
     for (size_t i = 0; i < n && !rc; i++) {
         const struct store_gap *g = &rows[i];
         int ch = 0;
@@ -3160,10 +3181,15 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
             }
             if (pass) k->kept++;
         }
+        if (!rc) {
+            bt(key, 1, g->member_hash);
+            bt(key, 2, g->measure_code);
+            rc = pstep(c, key, "gap_refresh_key", NULL, err, errlen);
+        }
     }
     if (!rc) {
         int ch = 0;
-        bi(cls, 1, year); bt(cls, 2, contract_id); bt(cls, 3, today); bt(cls, 4, now);
+        bi(cls, 1, year); bt(cls, 2, contract_id); bt(cls, 3, today);
         rc = pstep(c, cls, "gap_refresh_close", &ch, err, errlen);
         k->closed = ch;
     }
@@ -3178,6 +3204,7 @@ done:
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     sqlite3_finalize(cls);
+    sqlite3_finalize(key);
     rc = finish(c, rc, err, errlen);
 out:
     release(st, c);
