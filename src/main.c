@@ -27,6 +27,8 @@ static const struct cli_command commands[] = {
     {"optimize", "choose interventions under a budget to raise the expected rating", cli_optimize_usage, cli_optimize_run},
     {"simulate", "project stars, revenue and ROI of a strategy or closure rates", cli_simulate_usage, cli_simulate_run},
     {"snapshot", "write portfolio snapshots per contract and overall", cli_snapshot_usage, cli_snapshot_run},
+    {"run", "the whole pipeline: import, train, predict, gaps, stars, snapshot", cli_run_usage, cli_run_run},
+    {"demo", "generate a portfolio, run the pipeline on SQLite and serve the API", cli_demo_usage, cli_demo_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -96,4 +96,10 @@ extern const char cli_optimize_usage[];
 extern const char cli_simulate_usage[];
 extern const char cli_snapshot_usage[];
 
+/* cli_run.c (issue 7) */
+int cli_run_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv);
+extern const char cli_run_usage[];
+extern const char cli_demo_usage[];
+
 #endif

@@ -147,4 +147,12 @@ int dc_sim_row(const struct dc_portfolio *p, size_t ci, const struct pf_sim_resu
 int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rates, double *mean,
                      char *err, size_t errlen) SG_WUR;
 
+/* Rates contract ci with stars_rate() at its current rates (scores of the problem measures
+ * against the star year's cut points, the other measures as in the rater's base) and persists
+ * a star_ratings row (measure_stars, measure_scores, reward factor, CAI, explanation); *out
+ * (may be NULL) receives the row (store_star_rating_fini). */
+int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st,
+                   const struct store_actor *a, struct store_star_rating *out, char *err,
+                   size_t errlen) SG_WUR;
+
 #endif

@@ -286,7 +286,8 @@ static int other_stars(struct store *st, const struct dc_portfolio *p, struct dc
     if (json_is_object(o)) {
         json_object_foreach(o, key, v) {
             int j = stars_find_code(p->params, key);
-            if (j < 0 || !json_is_integer(v)) continue;
+            /* member-level measures come from the store's data, not from a stored rating */
+            if (j < 0 || !json_is_integer(v) || p->params->measures[j].member_level) continue;
             json_int_t s = json_integer_value(v);
             if (s >= 1 && s <= 5) {
                 c->rater.base.m[j].star = (int)s;

@@ -512,3 +512,64 @@ int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rate
     *mean = total / n;
     return SG_OK;
 }
+
+/* ---- star ratings ---- */
+
+int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st,
+                   const struct store_actor *a, struct store_star_rating *out, char *err,
+                   size_t errlen)
+{
+    struct dc_contract *c = &p->c[ci];
+    struct store_star_rating row;
+    memset(&row, 0, sizeof row);
+    if (out) memset(out, 0, sizeof *out);
+    struct stars_contract_input *in = malloc(sizeof *in);
+    struct stars_result *r = malloc(sizeof *r);
+    int rc = in && r ? SG_OK : sg_errf(err, errlen, SG_ENOMEM, "star rating: out of memory");
+    if (!rc) {
+        *in = c->rater.base;
+        for (size_t m = 0; m < c->n_measures; m++) {
+            struct stars_measure_input *x = &in->m[c->rater.idx[m]];
+            x->not_required = 0;
+            x->star = 0;
+            x->has_score = 1;
+            x->score = pf_rate(&c->measures[m], c->measures[m].compliant);
+        }
+        rc = stars_rate(p->params, in, p->cuts, NULL, r, err, errlen);
+    }
+    if (!rc) {
+        json_t *ms = json_object(), *sc = json_object();
+        for (size_t j = 0; j < p->params->nmeasures; j++) {
+            if (r->m[j].star >= 1)
+                json_object_set_new(ms, p->params->measures[j].code, json_integer(r->m[j].star));
+            if (isfinite(r->m[j].score))
+                json_object_set_new(sc, p->params->measures[j].code, json_real(r->m[j].score));
+        }
+        json_t *d = json_pack("{s:s,s:i,s:b,s:i,s:i,s:i}", "explanation", r->explanation,
+                              "measures_rated", r->overall.n, "other_measures_from_stored_rating",
+                              c->other_measures, "members", (int)c->members, "part_c_measures",
+                              r->part_c.n, "part_d_measures", r->part_d.n);
+        row.measure_stars = json_dumps(ms, JSON_SORT_KEYS | JSON_COMPACT);
+        row.measure_scores = json_dumps(sc, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
+        row.details = json_dumps(d, JSON_SORT_KEYS | JSON_COMPACT);
+        json_decref(ms);
+        json_decref(sc);
+        json_decref(d);
+        snprintf(row.contract_id, sizeof row.contract_id, "%s", c->contract_id);
+        row.star_year = p->star_year;
+        row.measurement_year = p->year;
+        row.part_c = r->part_c.rated ? r->part_c.rating : NAN;
+        row.part_d = r->part_d.rated ? r->part_d.rating : NAN;
+        row.overall = r->overall.rated ? r->overall.rating : NAN;
+        row.reward_factor = r->overall.rated ? r->overall.reward : NAN;
+        row.cai = r->overall.rated ? r->overall.cai : NAN;
+        if (!row.measure_stars || !row.measure_scores || !row.details)
+            rc = sg_errf(err, errlen, SG_ENOMEM, "star rating: out of memory");
+    }
+    if (!rc) rc = store_star_rating_create(st, a, &row, err, errlen);
+    free(in);
+    free(r);
+    if (!rc && out) *out = row;
+    else store_star_rating_fini(&row);
+    return rc;
+}
