@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "db/store.h"
 #include "portfolio/plan.h"
@@ -74,6 +75,10 @@ struct dc_portfolio {
     struct dc_extra_gap *extra;        /* owned */
     size_t n_extra;
 };
+
+/* The directory of the shipped data files: cfg->data_dir when set, else the source tree's data/
+ * (compiled in). Borrowed. */
+const char *dc_data_dir(const struct sg_config *cfg);
 
 /* Reads the star year's cut points from a CSV of CMS band cells (data/stars/cuts/YEAR.csv:
  * plan,cms_id,measure,star1..star5; plan MA or PDP) into cuts[2*i] (MA, MA-PD) and

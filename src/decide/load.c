@@ -44,6 +44,11 @@ int dc_rater_rate(void *ctx, const int *stars, size_t n, struct pf_ratings *out)
     return SG_OK;
 }
 
+const char *dc_data_dir(const struct sg_config *cfg)
+{
+    return cfg && cfg->data_dir[0] ? cfg->data_dir : STARGAP_DATA_DIR_DEFAULT;
+}
+
 int dc_cuts_load(const struct stars_params *p, const char *path, struct stars_cut *cuts,
                  char *err, size_t errlen)
 {
