@@ -251,8 +251,8 @@ static int on_result(void *ctx, const struct store_measure_result *r)
     struct loader *L = ctx;
     long mi = find_member(L, r->member_hash);
     if (mi < 0) return 0;
-    int k = contract_index(L, L->m[mi].contract);
-    if (k < 0) return 0; /* another contract than the one asked for */
+    uint16_t k = L->p->member_contract[mi];
+    if (k == UINT16_MAX) return 0; /* another contract than the one asked for */
     int ci = code_index(L, r->measure_code);
     if (ci < 0)
         return sg_errf(L->err, L->errlen, SG_ETOOBIG, "measure_results: more than %d measures",
