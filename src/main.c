@@ -145,6 +145,6 @@ int main(int argc, char **argv)
     }
     sg_log_set_level(lvl);
 
-    struct cli_ctx ctx = {.cfg = &cfg};
+    struct cli_ctx ctx = {.cfg = &cfg, .db_flag = g.db};
     return cmd->run(&ctx, argc - 1, argv + 1);
 }

@@ -38,9 +38,18 @@ static double clock_s(clockid_t id)
 /* wall time; CPU time of the process (all threads); CPU time of this thread. The machine is
  * shared, so scoring rates are per CPU-second of the scoring thread (= per core) and training
  * is reported both as wall time and as process CPU time. */
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
-static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
-static double tcpu(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
+static double now(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
+}
+static double cpu(void)
+{
+    return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+static double tcpu(void)
+{
+    return clock_s(CLOCK_THREAD_CPUTIME_ID);
+}
 
 struct mrow {
     int birth_year, female, dual, lis, disability;
@@ -59,7 +68,10 @@ static char *load(const char *dir, const char *name, size_t *len)
     return s;
 }
 
-static const char *next_field(const char *p, char sep) { return strchr(p, sep) + 1; }
+static const char *next_field(const char *p, char sep)
+{
+    return strchr(p, sep) + 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -70,17 +82,26 @@ int main(int argc, char **argv)
     double lr = -1.0;
     long cvrows = -1, leaves = -1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--members") && i + 1 < argc) sp.members = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--contracts") && i + 1 < argc) sp.contracts = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) sp.seed = strtoull(argv[++i], NULL, 10);
+        if (!strcmp(argv[i], "--members") && i + 1 < argc)
+            sp.members = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--contracts") && i + 1 < argc)
+            sp.contracts = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            sp.seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--years") && i + 1 < argc) {
             if (sscanf(argv[++i], "%d-%d", &sp.year_first, &sp.year_last) != 2) return 2;
-        } else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--measure") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--reuse")) reuse = 1;
-        else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = strtod(argv[++i], NULL);
-        else if (!strcmp(argv[i], "--cv-rows") && i + 1 < argc) cvrows = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--leaves") && i + 1 < argc) leaves = strtol(argv[++i], NULL, 10);
+        } else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--measure") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--reuse"))
+            reuse = 1;
+        else if (!strcmp(argv[i], "--lr") && i + 1 < argc)
+            lr = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--cv-rows") && i + 1 < argc)
+            cvrows = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--leaves") && i + 1 < argc)
+            leaves = strtol(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_model [--members N] [--contracts K] [--years Y1-Y2] "
                             "[--seed S] [--dir DIR] [--measure CODE] [--reuse]\n");
@@ -98,8 +119,9 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("generator: %zu members, %zu contracts, years %d-%d: %.2f s wall, %.2f s CPU "
-               "(%zu result rows)\n", sp.members, sp.contracts, sp.year_first, sp.year_last,
-               now() - t0, cpu() - c0, sum.result_rows);
+               "(%zu result rows)\n",
+               sp.members, sp.contracts, sp.year_first, sp.year_last, now() - t0, cpu() - c0,
+               sum.result_rows);
         fflush(stdout);
     }
     double t0 = now();
@@ -110,7 +132,8 @@ int main(int argc, char **argv)
     float *ptrue = malloc((n + 1) * NM * sizeof *ptrue);
     double *xprev = malloc((n + 1) * NX * sizeof *xprev);
     if (!mem || !st_prev || !st_cur || !enrolled_prev || !ptrue || !xprev) return 1;
-    for (size_t i = 0; i < (n + 1) * NX; i++) xprev[i] = NAN;
+    for (size_t i = 0; i < (n + 1) * NX; i++)
+        xprev[i] = NAN;
     /* members.csv */
     char *s = load(dir, "members.csv", &len);
     char *p = strchr(s, '\n') + 1;
@@ -158,7 +181,8 @@ int main(int argc, char **argv)
         unsigned long id = strtoul(p + 1, &p, 10);
         int year = (int)strtol(p + 1, &p, 10);
         double v[NX];
-        for (int q = 0; q < NX; q++) v[q] = strtod(p + 1, &p);
+        for (int q = 0; q < NX; q++)
+            v[q] = strtod(p + 1, &p);
         p++;
         if (id > n) return 1;
         if (year == Y - 1) {
@@ -186,47 +210,47 @@ int main(int argc, char **argv)
     free(s);
     printf("read back in %.2f s\n", now() - t0);
 
-    static const char *xnames[NX] = {"pcp_visits", "specialist_visits", "ed_visits",
+    static const char *xnames[NX] = {"pcp_visits",      "specialist_visits",  "ed_visits",
                                      "inpatient_stays", "chronic_conditions", "risk_score"};
-    uint32_t *con = malloc((n + 1) * sizeof *con);
-    uint8_t *stk = malloc(n + 1);
-    double rate[10000];
-    printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | gap, enrolled Y-1 | ECE | Brier | "
-           "calibrated | train s | pred/s | SHAP pred/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    /* the storage side will fill these plain structs the same way (docs/MODELS.md, Wiring) */
+    uint32_t *con = calloc(n + 1, sizeof *con);
+    struct features_member *fms = calloc(n + 1, sizeof *fms);
+    uint32_t *sel = malloc((n + 1) * sizeof *sel);
+    if (!con || !fms || !sel) return 1;
+    for (size_t i = 1; i <= n; i++) {
+        con[i] = mem[i].contract;
+        fms[i] =
+            (struct features_member){mem[i].birth_year, mem[i].female,    mem[i].dual, mem[i].lis,
+                                     mem[i].disability, enrolled_prev[i], {0}};
+        memcpy(fms[i].prior, st_prev + i * NM, NM);
+    }
+    printf("\n| measure | rows | learner | CV AUC lr/gbdt | AUC | Bayes AUC | gap | gap, enrolled "
+           "Y-1 | ECE | Brier | "
+           "calibrated | train s (CPU s) | pred/CPU-s | SHAP pred/CPU-s "
+           "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NM; k++) {
         if (only && strcmp(only, features_measures[k])) continue;
-        for (size_t i = 1; i <= n; i++) {
-            con[i] = mem[i].contract;
-            stk[i] = st_prev[i * NM + (size_t)k];
-        }
-        if (features_contract_rates(con + 1, stk + 1, n, sp.contracts, rate)) return 1;
         size_t rows = 0;
         for (size_t i = 1; i <= n; i++) {
             uint8_t v = st_cur[i * NM + (size_t)k];
-            rows += v == FEATURES_OPEN || v == FEATURES_MET;
+            if (v == FEATURES_OPEN || v == FEATURES_MET) sel[rows++] = (uint32_t)i;
         }
         struct model_matrix X;
-        if (model_matrix_init(&X, rows, FEATURES_N_BASE + NX) ||
-            features_set_names(&X, xnames, NX, err, sizeof err))
+        if (features_build_matrix(fms, con, n + 1, sp.contracts, xprev, xnames, NX, k, Y, sel, rows,
+                                  &X, err, sizeof err)) {
+            fprintf(stderr, "bench_model: %s\n", err);
             return 1;
+        }
         uint8_t *y = malloc(rows);
         double *pg = malloc(rows * sizeof *pg);
-        size_t r = 0;
-        for (size_t i = 1; i <= n; i++) {
-            uint8_t v = st_cur[i * NM + (size_t)k];
-            if (v != FEATURES_OPEN && v != FEATURES_MET) continue;
-            struct features_member fm = {mem[i].birth_year, mem[i].female, mem[i].dual, mem[i].lis,
-                                         mem[i].disability, enrolled_prev[i], {0}};
-            memcpy(fm.prior, st_prev + i * NM, NM);
-            features_build_row(&fm, Y, rate[mem[i].contract], xprev + i * NX, NX,
-                               model_matrix_row(&X, r));
-            y[r] = v == FEATURES_OPEN;
-            pg[r] = 1.0 - ptrue[i * NM + (size_t)k];
-            r++;
+        for (size_t r = 0; r < rows; r++) {
+            y[r] = st_cur[sel[r] * NM + (size_t)k] == FEATURES_OPEN;
+            pg[r] = 1.0 - ptrue[sel[r] * NM + (size_t)k];
         }
         /* bench hold-out: 20% of rows, seeded */
         uint32_t *idx = malloc(rows * sizeof *idx);
-        for (size_t i = 0; i < rows; i++) idx[i] = (uint32_t)i;
+        for (size_t i = 0; i < rows; i++)
+            idx[i] = (uint32_t)i;
         struct sg_rng rng;
         sg_rng_seed(&rng, 12345);
         sg_rng_shuffle(&rng, idx, rows);
@@ -298,14 +322,16 @@ int main(int argc, char **argv)
             }
         }
         double rate_shap = (double)done / (tcpu() - ts);
-        printf("| %s | %zu | %s | %.4f/%.4f | %.4f | %.4f | %+.4f | %+.4f | %.4f | %.4f | %s | %.1f (%.1f) | %.2e | %.2e |\n",
+        printf("| %s | %zu | %s | %.4f/%.4f | %.4f | %.4f | %+.4f | %+.4f | %.4f | %.4f | %s | "
+               "%.1f (%.1f) | %.2e | %.2e |\n",
                features_measures[k], rows, m->kind == MODEL_GBDT ? "gbdt" : "logreg",
-               m->cv_auc_logreg, m->cv_auc_gbdt, auc, bauc, auc - bauc, auc_e - bauc_e, ece, brier, m->calibrated ? "Platt" : "no", train_s, train_cpu, rate_plain,
-               rate_shap);
+               m->cv_auc_logreg, m->cv_auc_gbdt, auc, bauc, auc - bauc, auc_e - bauc_e, ece, brier,
+               m->calibrated ? "Platt" : "no", train_s, train_cpu, rate_plain, rate_shap);
         fflush(stdout);
         if (only) {
             printf("   trees=%zu test(internal) auc=%.4f ece=%.4f valid_ece_raw=%.4f\n",
-                   m->kind == MODEL_GBDT ? m->gb.n_trees : 0, m->test.auc, m->test.ece, m->valid_ece_raw);
+                   m->kind == MODEL_GBDT ? m->gb.n_trees : 0, m->test.auc, m->test.ece,
+                   m->valid_ece_raw);
             printf("   example top features of hold-out row 0:");
             for (size_t q = 0; q < ex.n_top; q++)
                 printf(" %s=%g (%+.3f)", ex.top[q].name, ex.top[q].value, ex.top[q].impact);
@@ -325,7 +351,8 @@ int main(int argc, char **argv)
         model_matrix_fini(&H);
     }
     free(con);
-    free(stk);
+    free(fms);
+    free(sel);
     free(mem);
     free(st_prev);
     free(st_cur);

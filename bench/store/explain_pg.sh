@@ -11,23 +11,23 @@ SET plan_cache_mode = force_generic_plan;
 SELECT member_hash AS h FROM members ORDER BY member_hash LIMIT 1 OFFSET 500 \gset
 \echo '== predictions get_by_member (prediction_by_member)'
 PREPARE a(text, text, int, bigint, bigint) AS
-  SELECT prediction_id FROM predictions WHERE member_hash = $1
+  SELECT * FROM predictions WHERE member_hash = $1
    AND ($2::text IS NULL OR measure_code = $2) AND ($3::int = 0 OR measurement_year = $3)
    ORDER BY prediction_date DESC, prediction_id DESC LIMIT $4 OFFSET $5;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE a(:'h', NULL, 0, 50, 0);
 \echo '== predictions get_latest (prediction_latest)'
 PREPARE b(text, text) AS
-  SELECT prediction_id FROM predictions WHERE member_hash = $1 AND measure_code = $2
+  SELECT * FROM predictions WHERE member_hash = $1 AND measure_code = $2
    ORDER BY prediction_date DESC, prediction_id DESC LIMIT 1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE b(:'h', 'COL');
 \echo '== gaps get_with_filters status=identified, by priority (gap_filter_0_2)'
 PREPARE c(text, bigint, bigint) AS
-  SELECT gap_id FROM gap_analysis WHERE status = $1 ORDER BY priority_score DESC, gap_id
+  SELECT * FROM gap_analysis WHERE status = $1 ORDER BY priority_score DESC, gap_id
    LIMIT $2 OFFSET $3;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE c('identified', 50, 500);
 \echo '== gaps get_with_filters measure + status (gap_filter_0_3)'
 PREPARE d(text, text, bigint, bigint) AS
-  SELECT gap_id FROM gap_analysis WHERE measure_code = $1 AND status = $2
+  SELECT * FROM gap_analysis WHERE measure_code = $1 AND status = $2
    ORDER BY priority_score DESC, gap_id LIMIT $3 OFFSET $4;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE d('BCS', 'identified', 50, 500);
 \echo '== gaps total from gap_counts (gap_count_sum)'
@@ -38,8 +38,17 @@ PREPARE e(text, text, text, int) AS
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE e(NULL, 'identified', NULL, 0);
 \echo '== interventions get_pending (iv_pending)'
 PREPARE f(date, bigint, bigint) AS
-  SELECT intervention_id FROM interventions WHERE status IN ('planned', 'in_progress')
+  SELECT * FROM interventions WHERE status IN ('planned', 'in_progress')
    AND scheduled_date IS NOT NULL AND scheduled_date <= $1
    ORDER BY scheduled_date, intervention_id LIMIT $2 OFFSET $3;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE f('2026-06-30', 50, 0);
+SQL
+psql -X -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
+\pset pager off
+SET plan_cache_mode = force_generic_plan;
+\echo '== interventions get_pending total (iv_pending_count, only when a page is full)'
+PREPARE g(date) AS
+  SELECT count(*) FROM interventions WHERE status IN ('planned', 'in_progress')
+   AND scheduled_date IS NOT NULL AND scheduled_date <= $1;
+EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE g('2026-06-30');
 SQL

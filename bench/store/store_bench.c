@@ -1,7 +1,7 @@
 /* store_bench.c: throughput and latency of the storage layer on either backend (by URL).
  *
  *   store_bench --db URL [--members N] [--predictions N] [--gaps N] [--interventions N]
- *               [--queries N] [--threads N]
+ *               [--queries N] [--threads N] [--queries-only]
  *
  * On a fresh database it migrates, seeds a small synthetic measure catalog (codes only; the
  * bench needs known codes, not CMS weights), creates the members, then times
@@ -10,7 +10,8 @@
  *   3. p50/p99 latency of get_by_member, get_latest, gap get_with_filters (status=identified,
  *      limit 50, random offset; and with a measure filter) and intervention get_pending, each
  *      --queries times with random arguments from a fixed seed.
- * The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
+ * --queries-only skips the loading and times the reads of a database loaded by an earlier run
+ * with the same sizes. The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
  * nothing here is a result about members. Not a test: it is run by hand (docs/BENCHMARKS.md). */
 #include <math.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@ struct opts {
     const char *db;
     long members, predictions, gaps, interventions, queries;
     int threads;
+    int queries_only; /* the database is already loaded by an earlier run with the same sizes */
 };
 
 static double now_s(void)
@@ -209,7 +211,11 @@ static void bench_queries(struct store *st, const struct opts *o)
             f.has_status = 1;
             f.status = STORE_GAP_IDENTIFIED;
             f.min_priority = NAN;
-            f.measure_code = with_measure ? codes[rng() % NCODES] : NULL;
+            /* Gap k has measure (k / members) % 10: only the first few codes have gaps. */
+            long with_gaps = (o->gaps + o->members - 1) / o->members;
+            if (with_gaps > NCODES) with_gaps = NCODES;
+            if (with_gaps < 1) with_gaps = 1;
+            f.measure_code = with_measure ? codes[rng() % (uint64_t)with_gaps] : NULL;
             f.sort = STORE_SORT_PRIORITY;
             f.page.limit = 50;
             f.page.offset = (long)(rng() % 1000);
@@ -255,10 +261,14 @@ static long num_arg(const char *name, const char *v, long min, long max)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2};
+    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2, 0};
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--queries-only")) {
+            o.queries_only = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "store_bench: %s needs a value\n", a);
             return 2;
@@ -272,7 +282,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) o.threads = (int)num_arg(a, v, 1, 16);
         else {
             fprintf(stderr, "usage: store_bench --db URL [--members N] [--predictions N] [--gaps N]"
-                            " [--interventions N] [--queries N] [--threads N]\n");
+                            " [--interventions N] [--queries N] [--threads N] [--queries-only]\n");
             return 2;
         }
         i++;
@@ -282,8 +292,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.predictions > o.members * NCODES || o.gaps > o.members * NCODES ||
+        o.predictions % NCODES ||
         o.interventions > o.gaps) {
-        fprintf(stderr, "store_bench: need predictions, gaps <= 10 x members, interventions <= gaps\n");
+        fprintf(stderr, "store_bench: need predictions (a multiple of 10), gaps <= 10 x members,"
+                        " interventions <= gaps\n");
         return 2;
     }
     struct sg_config cfg;
@@ -296,6 +308,13 @@ int main(int argc, char **argv)
     struct store *st;
     int rc = store_open(o.db, &cfg, &st, err, sizeof err);
     if (rc) die("open", rc, err);
+    if (o.queries_only) {
+        printf("store_bench db=%s members=%ld gaps=%ld (queries only, database loaded earlier)\n",
+               st->url_scheme, o.members, o.gaps);
+        bench_queries(st, &o);
+        store_close(st);
+        return 0;
+    }
     rc = migrate_up(st, 0, NULL, err, sizeof err);
     if (rc) die("migrate", rc, err);
 
@@ -319,16 +338,18 @@ int main(int argc, char **argv)
 
     printf("store_bench db=%s members=%ld predictions=%ld gaps=%ld interventions=%ld\n",
            st->url_scheme, o.members, o.predictions, o.gaps, o.interventions);
+
     run_parallel(st, &o, 0, o.members, "members create");
 
     struct store_prediction *rows = calloc((size_t)o.predictions, sizeof *rows);
     if (!rows) die("predictions", SG_ENOMEM, "out of memory");
     static char shap[] = "{\"age\":0.12,\"prior_gap\":0.31,\"visits\":-0.05}";
     static char top[] = "[\"prior_gap\",\"age\",\"visits\"]";
+    /* Member-major order, as a scoring run emits them (all of a member's measures together). */
     for (long k = 0; k < o.predictions; k++) {
         struct store_prediction *p = &rows[k];
-        member_hash(k % o.members, p->member_hash);
-        snprintf(p->measure_code, sizeof p->measure_code, "%s", codes[(k / o.members) % NCODES]);
+        member_hash(k / NCODES, p->member_hash);
+        snprintf(p->measure_code, sizeof p->measure_code, "%s", codes[k % NCODES]);
         p->measurement_year = YEAR;
         p->gap_probability = (double)((k * 7919) % 1001) / 1000.0;
         p->risk_tier = p->gap_probability >= 0.7 ? STORE_TIER_HIGH

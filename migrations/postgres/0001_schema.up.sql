@@ -31,7 +31,7 @@ CREATE TABLE members (
     disabled           BOOLEAN,
     created_at         TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     updated_at         TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
-);
+) WITH (fillfactor = 80); -- room on each page for HOT updates of the counters and timestamps
 CREATE INDEX members_contract_idx ON members (contract_id);
 CREATE TRIGGER members_touch BEFORE UPDATE ON members FOR EACH ROW EXECUTE FUNCTION stargap_touch();
 
@@ -74,8 +74,8 @@ CREATE TABLE predictions (
 );
 -- get_by_member (newest first, optional measure/year) and get_latest are served by the UNIQUE
 -- index: its (member_hash, measure_code) prefix finds a member's few dozen rows, which are then
--- sorted. The SQLite schema's two extra member/date b-trees are left out here because every
--- b-tree costs about a quarter of the COPY rate of batch_create (docs/DATABASE.md).
+-- sorted. The SQLite schema's member/date b-tree is left out here because every b-tree costs
+-- about a quarter of the COPY rate of batch_create (docs/DATABASE.md).
 -- delete_old: predictions arrive in date order, so a BRIN range index is enough and nearly free.
 CREATE INDEX predictions_date_idx ON predictions USING BRIN (prediction_date);
 

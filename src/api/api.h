@@ -17,10 +17,15 @@
 #include "http/http.h"
 #include "http/logq.h"
 
+struct meas_engine;
+
 struct api_app {
     struct store *st;                 /* borrowed; outlives the server */
     const struct sg_config *cfg;      /* borrowed */
     const struct sg_memberid *member; /* member-ID HMAC key (borrowed) */
+    const struct meas_engine *meas;   /* measure engine for the FHIR operations (borrowed; set
+                                         after api_init when valuesets_dir is configured; NULL:
+                                         those routes answer 503) */
 };
 
 /* Fills app with borrowed pointers to the store, the configuration and the member-ID key; all
@@ -37,7 +42,8 @@ int api_key_lookup(void *ctx, const char *key_hash, char *name, enum http_role *
 /* http_log_sink hook: writes rows to api_logs in one batch. ctx is the struct api_app. */
 int api_log_sink(void *ctx, const struct http_log_row *rows, size_t n);
 
-/* Metrics hook: appends store-level gauges (none beyond what the backend reports). */
+/* Metrics hook: appends the store's lines (stargap_store_info{backend=...}) to out. The
+ * PostgreSQL pool's counters are not reachable through store.h yet. Returns sg_buf errors. */
 int api_metrics_extra(void *ctx, struct sg_buf *out);
 
 /* The embedded OpenAPI 3 document (docs/openapi.json), NUL-terminated, static. */

@@ -95,6 +95,11 @@ json_t *api_enc_audit(const struct store_audit *a);
 json_t *api_enc_api_log(const struct store_api_log *l);
 json_t *api_enc_history_item(const struct store_history_item *h);
 
+/* Sends the text written into b (a struct jw's buffer) as JSON with `status`; a writer error
+ * (jw_err != SG_OK) becomes a 500. b is emptied either way. */
+void api_send_buf(const struct http_request *req, struct http_response *res, int status,
+                  struct sg_buf *b, int jw_err);
+
 /* {"items":[...],"total":T,"limit":L,"offset":O,"has_more":B} taking items (stolen). */
 json_t *api_page_doc(json_t *items, long long total, long limit, long offset, int has_more);
 
@@ -135,6 +140,9 @@ void api_h_stars_history(struct http_request *req, struct http_response *res);
 void api_h_sim_get(struct http_request *req, struct http_response *res);
 void api_h_sim_list(struct http_request *req, struct http_response *res);
 void api_h_sim_compare(struct http_request *req, struct http_response *res);
+
+void api_h_fhir_evaluate(struct http_request *req, struct http_response *res);
+void api_h_fhir_care_gaps(struct http_request *req, struct http_response *res);
 
 void api_h_admin_stats(struct http_request *req, struct http_response *res);
 void api_h_admin_slowest(struct http_request *req, struct http_response *res);

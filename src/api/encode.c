@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/jsonw.h"
 
 json_t *api_real(double v) { return isnan(v) ? json_null() : json_real(v); }
 
@@ -142,4 +143,16 @@ json_t *api_page_doc(json_t *items, long long total, long limit, long offset, in
     if (!items) return NULL;
     return json_pack("{s:o,s:I,s:i,s:i,s:b}", "items", items, "total", (json_int_t)total, "limit",
                      (int)limit, "offset", (int)offset, "has_more", has_more);
+}
+
+void api_send_buf(const struct http_request *req, struct http_response *res, int status,
+                  struct sg_buf *b, int jw_err)
+{
+    char *text = jw_err == SG_OK ? sg_buf_take(b) : NULL;
+    sg_buf_fini(b);
+    if (!text) {
+        http_error(req, res, 500, "internal_error", "internal error");
+        return;
+    }
+    http_text(res, status, NULL, text);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/jsonw.h"
 
 static const char *const gap_statuses[] = {"identified", "assigned", "completed", "closed", NULL};
 static const char *const gap_sorts[] = {"priority", "probability", NULL};
@@ -12,6 +13,16 @@ static json_t *gap_list_items(const struct store_gap_list *l)
     json_t *items = json_array();
     for (size_t i = 0; items && i < l->n; i++) json_array_append_new(items, api_enc_gap(&l->items[i]));
     return items;
+}
+
+static void send_gap(const struct http_request *req, struct http_response *res, const struct store_gap *g)
+{
+    struct sg_buf b;
+    struct jw w;
+    sg_buf_init(&b, 1u << 20);
+    jw_init(&w, &b);
+    jw_gap(&w, g);
+    api_send_buf(req, res, 200, &b, w.err);
 }
 
 void api_h_measures_list(struct http_request *req, struct http_response *res)
@@ -104,7 +115,22 @@ void api_h_gaps_list(struct http_request *req, struct http_response *res)
         store_gap_list_free(&l);
         return;
     }
-    http_json(res, 200, api_page_doc(gap_list_items(&l), l.total, f.page.limit, f.page.offset, l.has_more));
+    /* the hot path: written directly (jsonw.h), same shape as api_page_doc of api_enc_gap */
+    struct sg_buf b;
+    struct jw w;
+    sg_buf_init(&b, 64u << 20);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (size_t i = 0; i < l.n; i++) jw_gap(&w, &l.items[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "total"); jw_int(&w, l.total);
+    jw_key(&w, "limit"); jw_int(&w, f.page.limit);
+    jw_key(&w, "offset"); jw_int(&w, f.page.offset);
+    jw_key(&w, "has_more"); jw_bool(&w, l.has_more);
+    jw_obj_end(&w);
+    api_send_buf(req, res, 200, &b, w.err);
     store_gap_list_free(&l);
 }
 
@@ -144,7 +170,7 @@ void api_h_gap_get(struct http_request *req, struct http_response *res)
         api_store_error(req, res, rc, rc == SG_ENOTFOUND ? "gap not found" : err);
         return;
     }
-    http_json(res, 200, api_enc_gap(&g));
+    send_gap(req, res, &g);
 }
 
 static void gap_set_status(struct http_request *req, struct http_response *res,
@@ -158,7 +184,7 @@ static void gap_set_status(struct http_request *req, struct http_response *res,
         api_store_error(req, res, rc, rc == SG_ENOTFOUND ? "gap not found" : err);
         return;
     }
-    http_json(res, 200, api_enc_gap(&g));
+    send_gap(req, res, &g);
 }
 
 void api_h_gap_patch(struct http_request *req, struct http_response *res)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/jsonw.h"
 #include "core/hash.h"
 #include "core/memberid.h"
 
@@ -114,11 +115,22 @@ void api_h_member_history(struct http_request *req, struct http_response *res)
         store_history_list_free(&l);
         return;
     }
-    json_t *items = json_array();
-    for (size_t i = 0; items && i < l.n; i++) json_array_append_new(items, api_enc_history_item(&l.items[i]));
-    json_t *doc = api_page_doc(items, l.total, pg.limit, pg.offset, l.has_more);
-    if (doc) json_object_set_new(doc, "member_hash", json_string(req->params[0]));
-    http_json(res, 200, doc);
+    struct sg_buf b;
+    struct jw w;
+    sg_buf_init(&b, 64u << 20);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_key(&w, "member_hash"); jw_str(&w, req->params[0]);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (size_t i = 0; i < l.n; i++) jw_history_item(&w, &l.items[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "total"); jw_int(&w, l.total);
+    jw_key(&w, "limit"); jw_int(&w, pg.limit);
+    jw_key(&w, "offset"); jw_int(&w, pg.offset);
+    jw_key(&w, "has_more"); jw_bool(&w, l.has_more);
+    jw_obj_end(&w);
+    api_send_buf(req, res, 200, &b, w.err);
     store_history_list_free(&l);
 }
 

@@ -64,6 +64,9 @@ static const struct http_route routes[] = {
     {"GET", V1 "/analytics/roi", api_h_analytics_roi, R},
     {"POST", V1 "/analytics/star-rating", api_h_star_rating, W},
     {"GET", V1 "/measures/{code}/performance", api_h_measure_performance, R},
+    {"POST", V1 "/fhir/Measure/{id}/$evaluate-measure", api_h_fhir_evaluate, R},
+    {"POST", V1 "/fhir/Measure/$care-gaps", api_h_fhir_care_gaps, R},
+
     {"GET", V1 "/admin/api-stats", api_h_admin_stats, A},
     {"GET", V1 "/admin/api-slowest", api_h_admin_slowest, A},
     {"GET", V1 "/admin/api-errors", api_h_admin_errors, A},
@@ -139,7 +142,10 @@ int api_log_sink(void *ctx, const struct http_log_row *rows, size_t n)
 
 int api_metrics_extra(void *ctx, struct sg_buf *out)
 {
-    (void)ctx;
-    (void)out;
-    return SG_OK;
+    struct api_app *app = ctx;
+    return sg_buf_printf(out,
+                         "# HELP stargap_store_info The storage backend serving the API.\n"
+                         "# TYPE stargap_store_info gauge\n"
+                         "stargap_store_info{backend=\"%s\"} 1\n",
+                         app->st->url_scheme);
 }

@@ -11,6 +11,8 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 struct cli_ctx {
     struct sg_config *cfg; /* effective configuration; commands may override entries from flags */
+    const char *db_flag;   /* value of a --db flag on the command line, NULL when not given (a
+                              command may treat an explicit --db as a request to write) */
 };
 
 struct cli_command {

@@ -70,16 +70,19 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
         const char *v = argv[++i];
         long n;
         if (!strcmp(a, "--members")) {
-            if (cli_parse_long(v, &n) || n < 1) return cli_usage_error(cmd, "--members: bad number '%s'", v);
+            if (cli_parse_long(v, &n) || n < 1)
+                return cli_usage_error(cmd, "--members: bad number '%s'", v);
             prm.members = (size_t)n;
             have_members = 1;
         } else if (!strcmp(a, "--contracts")) {
-            if (cli_parse_long(v, &n) || n < 1) return cli_usage_error(cmd, "--contracts: bad number '%s'", v);
+            if (cli_parse_long(v, &n) || n < 1)
+                return cli_usage_error(cmd, "--contracts: bad number '%s'", v);
             prm.contracts = (size_t)n;
             have_contracts = 1;
         } else if (!strcmp(a, "--years")) {
             if (parse_years(v, &prm.year_first, &prm.year_last))
-                return cli_usage_error(cmd, "--years: expected Y1-Y2 (e.g. 2023-2025), got '%s'", v);
+                return cli_usage_error(cmd, "--years: expected Y1-Y2 (e.g. 2023-2025), got '%s'",
+                                       v);
             have_years = 1;
         } else if (!strcmp(a, "--seed")) {
             if (parse_u64(v, &prm.seed)) return cli_usage_error(cmd, "--seed: bad number '%s'", v);
@@ -93,13 +96,15 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
         }
     }
     if (!have_members || !have_contracts || !have_years || !have_seed || !out)
-        return cli_usage_error(cmd, "--members, --contracts, --years, --seed and --out are required");
+        return cli_usage_error(cmd,
+                               "--members, --contracts, --years, --seed and --out are required");
     if (!strcmp(format, "fhir")) {
         fprintf(stderr, "stargap generate: --format fhir is not implemented yet (it needs the "
                         "measure engine); use --format csv\n");
         return CLI_FAIL;
     }
-    if (strcmp(format, "csv")) return cli_usage_error(cmd, "--format: expected csv, got '%s'", format);
+    if (strcmp(format, "csv"))
+        return cli_usage_error(cmd, "--format: expected csv, got '%s'", format);
     char err[SG_ERRLEN];
     if (synth_params_check(&prm, err, sizeof err)) return cli_usage_error(cmd, "%s", err);
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
@@ -118,7 +123,8 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
     LOG_INFO("generate members=%zu contracts=%zu years=%d-%d seconds=%.2f", prm.members,
              prm.contracts, prm.year_first, prm.year_last, secs);
     printf("wrote %s: %zu members, %zu measure results, %zu feature rows, %zu true probabilities "
-           "in %.2f s\n", out, sum.members, sum.result_rows, sum.feature_rows, sum.truth_rows, secs);
+           "in %.2f s\n",
+           out, sum.members, sum.result_rows, sum.feature_rows, sum.truth_rows, secs);
     size_t nm;
     const struct synth_measure *ms = synth_measures(&nm);
     printf("year %d   measure   denominator   rate   target\n", prm.year_last);

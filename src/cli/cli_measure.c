@@ -1,18 +1,28 @@
 /* cli_measure.c: `stargap measure eval` (evaluate the eCQMs over patient Bundles, NDJSON or a
- * Bulk FHIR export and print CSV, MeasureReports, summaries or DEQM gaps Bundles) and
- * `stargap measure test` (run the published eCQM test cases and print agreement). Invalid
- * patients are reported with file and line on stderr and counted; the run goes on. */
+ * Bulk FHIR export and print CSV, MeasureReports, summaries or DEQM gaps Bundles; with --db also
+ * persist every patient's results to measure_results) and `stargap measure test` (run the
+ * published eCQM test cases and print agreement). Invalid patients are reported with file and
+ * line on stderr and counted; the run goes on.
+ *
+ * Persistence: the member ID (meas_result_fill's raw member_id) is hashed with the service key at
+ * once and wiped; the member row is created with the --contract given (clinical FHIR data does
+ * not carry the Medicare Advantage contract, and the engine does not read one) unless it exists;
+ * rows are upserted DB_BATCH patients per transaction. Measure codes and numerators are stored in
+ * the Star direction: CMS122's poor-control numerator becomes GSD "controlled" (see star_row). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
+#include "core/memberid.h"
+#include "db/store.h"
 #include "measures/measures.h"
 
 const char cli_measure_usage[] =
     "usage: stargap measure eval --measure LIST --period-start YYYY-MM-DD --period-end YYYY-MM-DD\n"
-    "                            [--valuesets DIR] [--format csv|measurereport|summary|care-gaps] "
-    "INPUT...\n"
+    "                            [--valuesets DIR] [--format csv|measurereport|summary|care-gaps]\n"
+    "                            [--db URL --contract ID] INPUT...\n"
     "       stargap measure test --cases DIR [--valuesets DIR]\n"
     "\n"
     "eval: evaluates CMS125 (BCS), CMS130 (COL), CMS165 (CBP), CMS122 (GSD, inverse) and CMS131\n"
@@ -24,9 +34,16 @@ const char cli_measure_usage[] =
     "measurereport (one individual MeasureReport per line), summary (one summary MeasureReport\n"
     "per measure), care-gaps (one DEQM gaps Bundle per patient per line).\n"
     "Rejected patients are reported on stderr as FILE:LINE: message and counted; the exit code\n"
-    "is 1 when any patient was rejected. Results are not written to the database by this\n"
-    "command yet (the storage layer wires meas_result records).\n"
+    "is 1 when any patient was rejected.\n"
     "--valuesets defaults to the configuration entry valuesets_dir.\n"
+    "--db URL (given on the command line) also writes every patient's results to the table\n"
+    "measure_results of that database (migrated, catalog seeded: 'stargap migrate up'), keyed by\n"
+    "the HMAC of the member ID (the Patient identifier typed MB, else Patient.id) and the Star\n"
+    "measure code, measurement year = year of --period-end, source 'fhir'; GSD is stored as the\n"
+    "Star measure (numerator = glycemic status controlled, the complement of CMS122's "
+    "poor-control\n"
+    "numerator among the non-excluded denominator). --contract ID is then required: the contract\n"
+    "of members created by this run (existing members keep theirs). Re-running replaces the rows.\n"
     "\n"
     "test: runs every case under DIR (layout: DIR/CMSnnn-Name/<uuid>-patient-bundle.json and\n"
     "<uuid>-expected-MeasureReport.json, titles from DIR/expected_results.csv), prints each\n"
@@ -45,10 +62,144 @@ static int print_json(json_t *j)
     return 0;
 }
 
+/* ---- persistence to measure_results ------------------------------------------------------- */
+
+#define DB_BATCH 1000 /* patients per transaction */
+#define DB_SOURCE "fhir"
+
+static const struct store_actor db_actor = {.user_id = "cli:measure-eval", .ip_address = ""};
+
+struct db_sink {
+    struct store *st;
+    struct sg_memberid key;
+    int have_key;
+    char contract[STORE_CONTRACT_LEN];
+    struct store_measure_result *rows; /* DB_BATCH * MEAS_COUNT */
+    size_t nrows, npatients;           /* in the pending batch */
+    long members_created, rows_written, batches;
+};
+
+/* A contract id as the store keeps it: 1..15 of [A-Z0-9]. */
+static int contract_ok(const char *c)
+{
+    size_t n = strlen(c);
+    if (n == 0 || n >= STORE_CONTRACT_LEN) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= '0' && c[i] <= '9'))) return 0;
+    return 1;
+}
+
+/* The measure_results row of one evaluation, in the Star measure's direction. For an inverse
+ * eCQM (CMS122: numerator = HbA1c/GMI poor control) the Star measure (GSD: glycemic status
+ * controlled) counts the non-excluded denominator members that are NOT in the eCQM numerator;
+ * the populations themselves are the same. */
+static void star_row(const char *member_hash, const struct meas_result *r, enum meas_id id,
+                     struct store_measure_result *row)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->member_hash, sizeof row->member_hash, "%s", member_hash);
+    snprintf(row->measure_code, sizeof row->measure_code, "%s", r->code);
+    row->measurement_year = r->measurement_year;
+    row->initial_population = r->pops.initial_population;
+    row->denominator = r->pops.denominator;
+    row->denominator_exclusion = r->pops.denominator_exclusion;
+    if (meas_info(id)->inverse)
+        row->numerator =
+            r->pops.denominator && !r->pops.denominator_exclusion && !r->pops.numerator;
+    else
+        row->numerator = r->pops.numerator;
+    snprintf(row->source, sizeof row->source, "%s", DB_SOURCE);
+}
+
+static int db_open(struct db_sink *d, const struct sg_config *cfg, const char *contract, char *err,
+                   size_t errlen)
+{
+    memset(d, 0, sizeof d[0]);
+    snprintf(d->contract, sizeof d->contract, "%s", contract);
+    int rc = store_open(cfg->db, cfg, &d->st, err, errlen);
+    if (rc) return rc;
+    rc = sg_memberid_init(&d->key, cfg, NULL, err, errlen);
+    if (rc) return rc;
+    d->have_key = 1;
+    d->rows = calloc((size_t)DB_BATCH * MEAS_COUNT, sizeof *d->rows);
+    if (!d->rows) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    return SG_OK;
+}
+
+/* Writes the pending batch in one transaction (all or nothing). */
+static int db_flush(struct db_sink *d, char *err, size_t errlen)
+{
+    if (!d->nrows) return SG_OK;
+    char detail[SG_ERRLEN] = "";
+    int rc = store_measure_result_upsert_batch(d->st, &db_actor, d->rows, d->nrows, detail,
+                                               sizeof detail);
+    if (rc)
+        return sg_errf(err, errlen, rc,
+                       "measure_results batch %ld (%zu patients, nothing of it "
+                       "written): %s",
+                       d->batches + 1, d->npatients, detail);
+    d->batches++;
+    d->rows_written += (long)d->nrows;
+    d->nrows = d->npatients = 0;
+    return SG_OK;
+}
+
+static void db_close(struct db_sink *d)
+{
+    free(d->rows);
+    if (d->have_key) sg_memberid_fini(&d->key);
+    store_close(d->st);
+    memset(d, 0, sizeof d[0]);
+}
+
+/* Adds one patient's n results. Returns SG_OK, SG_EINVAL for a patient whose member ID cannot be
+ * hashed (a reject; err says why without the ID), or a store error (fatal). */
+static int db_add(struct db_sink *d, const struct meas_patient *p, const enum meas_id *ids,
+                  const struct meas_pops *pops, size_t n, const struct meas_period *period,
+                  char *err, size_t errlen)
+{
+    if (!n) return SG_OK;
+    struct meas_result r;
+    char hash[SG_HEX64_LEN];
+    meas_result_fill(p, ids[0], period, &pops[0], &r);
+    int rc = sg_memberid_hash(&d->key, r.member_id, hash, err, errlen);
+    memset(r.member_id, 0, sizeof r.member_id); /* the raw ID is not needed any more */
+    if (rc) return rc;
+    struct store_member m, got;
+    memset(&m, 0, sizeof m);
+    memcpy(m.member_hash, hash, sizeof m.member_hash);
+    memcpy(m.contract_id, d->contract, sizeof m.contract_id);
+    m.active = 1;
+    m.sex = STORE_SEX_UNKNOWN;
+    m.dual_eligible = m.lis = m.disabled = -1;
+    int created = 0;
+    rc = store_member_get_or_create(d->st, &db_actor, &m, &got, &created, err, errlen);
+    if (rc) return rc == SG_EINVAL ? SG_EINTERNAL : rc; /* never a per-patient reject */
+    d->members_created += created;
+    for (size_t i = 0; i < n; i++) {
+        meas_result_fill(p, ids[i], period, &pops[i], &r);
+        memset(r.member_id, 0, sizeof r.member_id);
+        struct store_measure_result row;
+        star_row(hash, &r, ids[i], &row);
+        /* the same member twice in one batch (two Bundles of one patient): the later one wins,
+         * as it would across batches; a batch must not hold one key twice */
+        size_t k = 0;
+        for (; k < d->nrows; k++)
+            if (!strcmp(d->rows[k].member_hash, row.member_hash) &&
+                !strcmp(d->rows[k].measure_code, row.measure_code) &&
+                d->rows[k].measurement_year == row.measurement_year)
+                break;
+        d->rows[k] = row;
+        if (k == d->nrows) d->nrows++;
+    }
+    if (++d->npatients >= DB_BATCH) return db_flush(d, err, errlen);
+    return SG_OK;
+}
+
 static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *measures = NULL, *ps = NULL, *pe = NULL, *vsdir = ctx->cfg->valuesets_dir,
-               *format = "csv";
+               *format = "csv", *contract = NULL;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -57,6 +208,7 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
                               : !strcmp(a, "--period-end")   ? &pe
                               : !strcmp(a, "--valuesets")    ? &vsdir
                               : !strcmp(a, "--format")       ? &format
+                              : !strcmp(a, "--contract")     ? &contract
                                                              : NULL;
         if (!target) {
             if (!strncmp(a, "--", 2)) return cli_usage_error("measure", "unknown option '%s'", a);
@@ -71,6 +223,13 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
     if (!vsdir || !*vsdir)
         return cli_usage_error("measure", "--valuesets (or config valuesets_dir) is required");
     if (i >= argc) return cli_usage_error("measure", "no INPUT given");
+    const int persist = ctx->db_flag != NULL;
+    if (persist && !contract)
+        return cli_usage_error("measure", "--contract is required with --db (the contract of the "
+                                          "members created; FHIR clinical data does not carry it)");
+    if (contract && !persist) return cli_usage_error("measure", "--contract needs --db");
+    if (contract && !contract_ok(contract))
+        return cli_usage_error("measure", "--contract: expected 1..15 of A-Z 0-9 (e.g. H1234)");
     enum fmt f;
     if (!strcmp(format, "csv"))
         f = F_CSV;
@@ -97,6 +256,12 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
     long patients = 0, rejects = 0;
     struct meas_totals totals[MEAS_COUNT];
     memset(totals, 0, sizeof totals);
+    struct db_sink db;
+    memset(&db, 0, sizeof db);
+    if (persist && db_open(&db, ctx->cfg, contract, err, sizeof err) != SG_OK) {
+        fprintf(stderr, "stargap measure: %s\n", err);
+        goto out;
+    }
     if (meas_engine_new(vsdir, &eng, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap measure: %s\n", err);
         goto out;
@@ -138,6 +303,22 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
             n++;
         }
         if (f == F_GAPS && print_json(meas_gaps_bundle(p, ids, pops, n, &period))) goto out;
+        if (persist) {
+            int rc = db_add(&db, p, ids, pops, n, &period, err, sizeof err);
+            if (rc == SG_EINVAL) { /* the member ID cannot be hashed: this patient only */
+                fprintf(stderr, "%s:%ld: Patient member identifier: %s\n", file, line, err);
+                rejects++;
+                continue;
+            }
+            if (rc) {
+                fprintf(stderr, "stargap measure: %s\n", err);
+                goto out;
+            }
+        }
+    }
+    if (persist && db_flush(&db, err, sizeof err) != SG_OK) {
+        fprintf(stderr, "stargap measure: %s\n", err);
+        goto out;
     }
     if (f == F_SUMMARY)
         for (int m = 0; m < MEAS_COUNT; m++)
@@ -145,8 +326,12 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
                 print_json(meas_report_summary((enum meas_id)m, &period, &totals[m])))
                 goto out;
     fprintf(stderr, "stargap measure: patients=%ld rejected=%ld\n", patients, rejects);
+    if (persist)
+        fprintf(stderr, "stargap measure: stored rows=%ld batches=%ld members_created=%ld\n",
+                db.rows_written, db.batches, db.members_created);
     ret = rejects ? CLI_FAIL : CLI_OK;
 out:
+    db_close(&db);
     meas_patient_free(p);
     meas_input_close(in);
     meas_engine_free(eng);

@@ -18,6 +18,7 @@
 #include "core/memberid.h"
 #include "db/store.h"
 #include "http/server.h"
+#include "measures/measures.h"
 
 #define MAINTAIN_EVERY_S (24L * 3600L)
 
@@ -27,7 +28,9 @@ const char cli_serve_usage[] =
     "port 0 picks a free port) over the database given by --db. Prints 'listening on\n"
     "http://HOST:PORT' once ready. Stops gracefully on SIGINT or SIGTERM. Settings: body_limit,\n"
     "rate_limit_per_min, http_threads, http_max_connections, http_conn_timeout_s,\n"
-    "http_conn_memory (see 'stargap config'). Create keys with 'stargap keys create'.\n";
+    "http_conn_memory (see 'stargap config'). Create keys with 'stargap keys create'.\n"
+    "With valuesets_dir set, the FHIR value sets are loaded once at start for the FHIR measure\n"
+    "operations ($evaluate-measure, $care-gaps); without it those answer 503.\n";
 
 static void run_maintenance(struct store *st, const struct sg_config *cfg)
 {
@@ -73,6 +76,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     memset(&app, 0, sizeof app);
     struct sg_memberid member;
     int have_member = 0;
+    struct meas_engine *meas = NULL;
 
     if (store_open(cfg->db, cfg, &st, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap serve: %s\n", err);
@@ -84,6 +88,16 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     have_member = 1;
     api_init(&app, st, cfg, &member);
+    if (cfg->valuesets_dir[0]) {
+        if (meas_engine_new(cfg->valuesets_dir, &meas, err, sizeof err) != SG_OK) {
+            fprintf(stderr, "stargap serve: valuesets_dir: %s\n", err);
+            goto out;
+        }
+        app.meas = meas;
+        LOG_INFO("measure engine loaded valuesets_dir=%s", cfg->valuesets_dir);
+    } else {
+        LOG_INFO("measure engine not loaded (valuesets_dir not set): FHIR operations answer 503");
+    }
     struct store_schema_status ss;
     if (store_schema_status(st, &ss, err, sizeof err) == SG_OK && (ss.pending || ss.changed))
         LOG_WARN("schema not current version=%d latest=%d pending=%d changed=%d; run 'stargap migrate up'",
@@ -145,6 +159,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
 out:
     http_server_stop(srv, 0);
     if (have_member) sg_memberid_fini(&member);
+    meas_engine_free(meas);
     store_close(st);
     return ret;
 }

@@ -37,6 +37,8 @@ struct sg_config {
     long http_conn_memory;             /* per-connection memory limit in bytes */
     char valuesets_dir[SG_CFG_STRLEN]; /* directory of FHIR ValueSet JSON files */
     char data_dir[SG_CFG_STRLEN];      /* directory of the shipped year data files */
+    long risk_high_pct;                /* gap-probability risk tier "high" from this percent */
+    long risk_medium_pct;              /* risk tier "medium" from this percent (below: "low") */
 };
 
 enum sg_cfg_type { SG_CFG_STR, SG_CFG_INT, SG_CFG_BOOL };

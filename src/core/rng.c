@@ -17,7 +17,8 @@ uint64_t sg_splitmix64(uint64_t *state)
 void sg_rng_seed(struct sg_rng *r, uint64_t seed)
 {
     uint64_t st = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = sg_splitmix64(&st);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = sg_splitmix64(&st);
     if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1; /* cannot happen; cheap guard */
 }
 
@@ -30,7 +31,10 @@ void sg_rng_seed2(struct sg_rng *r, uint64_t seed, uint64_t stream)
     sg_rng_seed(r, a ^ b);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t sg_rng_next(struct sg_rng *r)
 {
@@ -46,7 +50,10 @@ uint64_t sg_rng_next(struct sg_rng *r)
     return result;
 }
 
-double sg_rng_uniform(struct sg_rng *r) { return (double)(sg_rng_next(r) >> 11) * 0x1.0p-53; }
+double sg_rng_uniform(struct sg_rng *r)
+{
+    return (double)(sg_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 uint64_t sg_rng_below(struct sg_rng *r, uint64_t n)
 {
@@ -63,7 +70,10 @@ uint64_t sg_rng_below(struct sg_rng *r, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
-int sg_rng_bernoulli(struct sg_rng *r, double p) { return sg_rng_uniform(r) < p; }
+int sg_rng_bernoulli(struct sg_rng *r, double p)
+{
+    return sg_rng_uniform(r) < p;
+}
 
 double sg_rng_normal(struct sg_rng *r)
 {

@@ -9,7 +9,8 @@
  * many independent streams). Streams for independent units of work (one member, one fold) are
  * derived with sg_rng_seed2(seed, stream), so results do not depend on the order of work or on
  * the number of threads. Not for cryptography: use sg_random_bytes (core/hash.h) for secrets.
- * The algorithm is written out here (20 lines) because Debian ships no C library for it. */
+ * The algorithm is written out here (20 lines): Debian ships no C library for it, and GSL's
+ * generators would add a large dependency for one small function. */
 #ifndef SG_CORE_RNG_H
 #define SG_CORE_RNG_H
 

@@ -1017,14 +1017,16 @@ static sqlite3_stmt *pred_multi(struct sq_conn *c, char *err, size_t errlen)
     return c->pred_multi;
 }
 
-/* Inserts rows [0, n) one statement per row, stopping at the first failure, whose index and
- * cause go to err. Used for short tails and to name the failing row after a multi-row failure. */
-static int pred_insert_rows(struct sq_conn *c, const struct store_prediction *rows, size_t n,
-                            const char *now, char *err, size_t errlen)
+/* Inserts the rows order[0..n) one statement per row, stopping at the first failure, whose
+ * batch index and cause go to err. Used for short tails and, after a multi-row statement failed,
+ * to name the failing row. */
+static int pred_insert_rows(struct sq_conn *c, const struct store_prediction *rows,
+                            const size_t *order, size_t n, const char *now, char *err, size_t errlen)
 {
     sqlite3_stmt *ins = q(c, S_PRED_INS, err, errlen);
     if (!ins) return SG_EDB;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k];
         sqlite3_reset(ins);
         bind_pred(ins, 0, &rows[i], now);
         if (sqlite3_step(ins) != SQLITE_DONE) {
@@ -1046,18 +1048,34 @@ static int pred_insert_rows(struct sq_conn *c, const struct store_prediction *ro
     return SG_OK;
 }
 
+/* qsort_r comparator: row indexes by member_hash, then by index (a stable order). */
+static int by_member(const void *a, const void *b, void *ctx)
+{
+    const struct store_prediction *rows = ctx;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int d = strcmp(rows[x].member_hash, rows[y].member_hash);
+    return d ? d : (x > y) - (x < y);
+}
+
+/* Inserts all rows, in member_hash order (so the member-leading indexes and the foreign-key
+ * lookups walk their b-trees in order), PRED_MULTI rows per statement, then updates the members'
+ * counters (one statement per member) and appends the audit row. */
 static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
                            const struct store_prediction *rows, size_t n, const char *now,
                            char *err, size_t errlen)
 {
     int rc = SG_OK;
     size_t i = 0;
+    size_t *order = malloc(n * sizeof *order);
+    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) order[k] = k;
+    qsort_r(order, n, sizeof *order, by_member, (void *)rows);
     if (n >= PRED_MULTI) {
         sqlite3_stmt *m = pred_multi(c, err, errlen);
-        if (!m) return SG_EDB;
+        if (!m) { free(order); return SG_EDB; }
         for (; i + PRED_MULTI <= n; i += PRED_MULTI) {
             sqlite3_reset(m);
-            for (int r = 0; r < PRED_MULTI; r++) bind_pred(m, r * PRED_COLS, &rows[i + (size_t)r], now);
+            for (int r = 0; r < PRED_MULTI; r++) bind_pred(m, r * PRED_COLS, &rows[order[i + (size_t)r]], now);
             if (sqlite3_step(m) != SQLITE_DONE) {
                 /* Name the failing row: roll back, then replay one row at a time up to this chunk
                  * (the batch fails either way; this slow path only runs on error). */
@@ -1065,40 +1083,34 @@ static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
                 int kind_rc = conn_error(c->db, "prediction_insert_multi", e, sizeof e);
                 sqlite3_reset(m);
                 if (exec_id(c, S_ROLLBACK, e, sizeof e) || begin(c, e, sizeof e))
-                    return sg_errf(err, errlen, kind_rc, "rows[%zu..%zu]: %s", i, i + PRED_MULTI - 1, e);
-                rc = pred_insert_rows(c, rows, i + PRED_MULTI, now, err, errlen);
-                return rc ? rc : sg_errf(err, errlen, kind_rc, "rows[%zu..%zu]: %s", i, i + PRED_MULTI - 1, e);
+                    rc = sg_errf(err, errlen, kind_rc, "rows: %s", e);
+                else if (!(rc = pred_insert_rows(c, rows, order, i + PRED_MULTI, now, err, errlen)))
+                    rc = sg_errf(err, errlen, kind_rc, "rows: %s", e);
+                free(order);
+                return rc;
             }
         }
         sqlite3_reset(m);
     }
-    if (i < n) {
-        /* The tail: single-row statements, indexes offset to the batch. */
-        rc = pred_insert_rows(c, rows + i, n - i, now, err, errlen);
-        if (rc) {
-            char e[SG_ERRLEN];
-            size_t k = 0;
-            snprintf(e, sizeof e, "%s", err ? err : "");
-            if (sscanf(e, "rows[%zu]", &k) == 1) {
-                const char *rest = strchr(e, ']');
-                return sg_errf(err, errlen, rc, "rows[%zu%s", i + k, rest ? rest : "]");
-            }
-            return rc;
-        }
+    if (i < n) rc = pred_insert_rows(c, rows, order + i, n - i, now, err, errlen);
+    if (rc) {
+        free(order);
+        return rc;
     }
-    /* Member counters: one update per run of consecutive rows of the same member. */
+    /* Member counters: one update per member (rows are in member order now). */
     sqlite3_stmt *upd = q(c, S_MEMBER_PRED, err, errlen);
-    if (!upd) return SG_EDB;
+    if (!upd) { free(order); return SG_EDB; }
     for (i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && !strcmp(rows[j].member_hash, rows[i].member_hash)) j++;
+        while (j < n && !strcmp(rows[order[j]].member_hash, rows[order[i]].member_hash)) j++;
         sqlite3_reset(upd);
         bi(upd, 1, (long long)(j - i));
         bt(upd, 2, now);
-        bt(upd, 3, rows[i].member_hash);
-        if ((rc = run(c, upd, err, errlen))) return rc;
+        bt(upd, 3, rows[order[i]].member_hash);
+        if ((rc = run(c, upd, err, errlen))) { free(order); return rc; }
         i = j;
     }
+    free(order);
     char json[96];
     if (n == 1)
         snprintf(json, sizeof json, "{\"after\":{\"measure_code\":\"%s\",\"measurement_year\":%d}}",

@@ -1,11 +1,11 @@
 /* server.c: the libmicrohttpd server (the only file that includes microhttpd.h).
  *
  * Request flow (one access-handler invocation sequence per request):
- *   call 1: headers are in; allocate the request state, note the start time, refuse a declared
- *           Content-Length above the body limit (answered on the next call). Return without
+ *   call 1: headers are in; allocate the request state and note the start time. Return without
  *           queueing a response: queueing here would make MHD close keep-alive connections and
- *           drop pipelined requests.
- *   call 2..n: body chunks are appended to a capped buffer.
+ *           drop pipelined requests. (Only a declared Content-Length far above the body limit
+ *           is answered here, with 413, closing the connection on purpose.)
+ *   call 2..n: body chunks are appended to a capped buffer (past the limit: counted, dropped).
  *   last call: route, authenticate, rate-limit, run the handler, queue the response.
  * After the response is sent, the completion callback frees the state. */
 #include "http/server.h"
@@ -50,12 +50,11 @@ struct req_state {
     double start_s;
     int too_big;
     unsigned long long received; /* body bytes seen, kept or not */
-    int answer_now;              /* far over the limit: answer 413 on the next call */
 };
 
 /* A body over the limit is read and discarded up to this multiple of the limit, so the client
- * receives its 413 on a connection that stays usable; beyond it the 413 is sent at once and the
- * connection closed rather than reading an unbounded upload. */
+ * receives its 413 on a connection that stays usable; a declared length beyond it is answered
+ * before reading (and the connection closed) rather than reading an unbounded upload. */
 #define DRAIN_FACTOR 4ULL
 
 static double mono_now(void)
@@ -129,8 +128,11 @@ static int is_json_type(const char *ct)
 {
     if (!ct) return 0;
     while (*ct == ' ') ct++;
-    if (strncasecmp(ct, "application/json", 16) != 0) return 0;
-    char next = ct[16];
+    size_t n = !strncasecmp(ct, "application/json", 16)        ? 16
+               : !strncasecmp(ct, "application/fhir+json", 21) ? 21 /* FHIR operations */
+                                                               : 0;
+    if (!n) return 0;
+    char next = ct[n];
     return next == '\0' || next == ';' || next == ' ';
 }
 
@@ -218,7 +220,7 @@ static void dispatch(struct http_server *s, struct http_request *req, struct htt
     }
     if (method_has_body(req->method) && req->body_len > 0 &&
         !is_json_type(http_req_header(req, "Content-Type"))) {
-        http_error(req, res, 415, "unsupported_media_type", "the request body must be application/json");
+        http_error(req, res, 415, "unsupported_media_type", "the request body must be application/json (or application/fhir+json)");
         return;
     }
     if (!method_has_body(req->method) && req->body_len > 0) {
@@ -282,46 +284,10 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+/* Builds the request view, dispatches it and queues the response. */
+static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, const char *url,
+                              const char *method, struct req_state *st)
 {
-    (void)version;
-    struct http_server *s = cls;
-    struct req_state *st = *con_cls;
-    if (!st) {
-        st = calloc(1, sizeof *st);
-        if (!st) return MHD_NO;
-        sg_buf_init(&st->body, (size_t)s->o.body_limit);
-        st->start_s = mono_now();
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (errno || end == cl || v > (unsigned long long)s->o.body_limit) st->too_big = 1;
-            /* far too large: do not even start reading it */
-            if (st->too_big && (errno || end == cl || v > DRAIN_FACTOR * (unsigned long long)s->o.body_limit))
-                st->answer_now = 1;
-        }
-        *con_cls = st;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0 && !st->answer_now) {
-        st->received += *upload_data_size;
-        if (!st->too_big) {
-            int rc = sg_buf_append(&st->body, upload_data, *upload_data_size);
-            if (rc == SG_ETOOBIG) st->too_big = 1;
-            else if (rc != SG_OK) return MHD_NO;
-        }
-        if (!st->too_big || st->received <= DRAIN_FACTOR * (unsigned long long)s->o.body_limit) {
-            *upload_data_size = 0;
-            return MHD_YES;
-        }
-    }
-    /* Final call, or a body far over the limit: answer now (for the latter MHD closes the
-     * connection after the 413 instead of reading the rest). */
-    *upload_data_size = 0;
     atomic_fetch_add(&s->inflight, 1);
     struct http_request req;
     struct http_response res;
@@ -347,6 +313,51 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     free(res.body);
     atomic_fetch_sub(&s->inflight, 1);
     return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *s = cls;
+    struct req_state *st = *con_cls;
+    const unsigned long long drain_max = DRAIN_FACTOR * (unsigned long long)s->o.body_limit;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        sg_buf_init(&st->body, (size_t)s->o.body_limit);
+        st->start_s = mono_now();
+        *con_cls = st;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(cl, &end, 10);
+            int bad = errno || end == cl;
+            if (bad || v > (unsigned long long)s->o.body_limit) st->too_big = 1;
+            /* Far too large: answer 413 now, before reading any of it. libmicrohttpd accepts a
+             * response only before the body or after all of it, and one queued now closes the
+             * connection, which is what an oversized upload deserves. */
+            if (bad || v > drain_max) return answer(s, c, url, method, st);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        st->received += *upload_data_size;
+        if (!st->too_big) {
+            int rc = sg_buf_append(&st->body, upload_data, *upload_data_size);
+            if (rc == SG_ETOOBIG) st->too_big = 1;
+            else if (rc != SG_OK) return MHD_NO;
+        }
+        /* a chunked upload without a length that keeps going: close the connection */
+        if (st->too_big && st->received > drain_max) return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    /* The whole request is in: answer. A body over the limit (read and discarded up to
+     * DRAIN_FACTOR times the limit) gets its 413 on a connection that stays usable. */
+    return answer(s, c, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -477,6 +488,7 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->o.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->o.max_connections,
@@ -484,7 +496,6 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->o.conn_memory,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_END);
     if (!s->daemon) {
         sg_errf(err, errlen, SG_EIO, "cannot listen on %s (address in use or not permitted)", o->listen);

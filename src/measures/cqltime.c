@@ -182,12 +182,8 @@ int cql_dt_cmp(const struct cql_dt *a, const struct cql_dt *b, int prec)
 
 enum cql_bool cql_dt_le(const struct cql_dt *a, const struct cql_dt *b, int prec)
 {
-    int c = cql_dt_cmp(a, b, prec);
-    if (c == CQL_CMP_NULL) {
-        /* Uncertain at this precision, but a coarser difference still decides. */
-        if (a->prec == CQL_PNULL || b->prec == CQL_PNULL) return CQL_N;
-        return CQL_N;
-    }
+    int c = cql_dt_cmp(a, b, prec); /* a coarser difference decides even with missing parts */
+    if (c == CQL_CMP_NULL) return CQL_N;
     return c <= 0 ? CQL_T : CQL_F;
 }
 

@@ -181,6 +181,7 @@ void meas_result_fill(const struct meas_patient *p, enum meas_id id,
     }
     memcpy(r->period_start, period->start, sizeof r->period_start);
     memcpy(r->period_end, period->end, sizeof r->period_end);
+    r->measurement_year = period->ey;
     r->pops = *pops;
 }
 

@@ -883,8 +883,9 @@ int meas_patient_from_text(const struct meas_engine *eng, const char *text, size
             memset(e, 0, sizeof *e);
             e->code = SG_EPARSE;
             e->line = je.line;
-            snprintf(e->where, sizeof e->where, "line %d column %d", je.line, je.column);
-            snprintf(e->msg, sizeof e->msg, "not valid JSON: %s", je.text);
+            e->where[0] = '\0'; /* the position is in line and msg */
+            snprintf(e->msg, sizeof e->msg, "not valid JSON (line %d, column %d): %s", je.line,
+                     je.column, je.text);
         }
         return SG_EPARSE;
     }

@@ -505,7 +505,7 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
             bk->pf = fopen(bk->pfiles[bk->pcur], "r");
             bk->plineno = 0;
             if (!bk->pf) {
-                efill(e, SG_EIO, 0, bk->pfiles[bk->pcur], "cannot open");
+                efill(e, SG_EIO, 0, NULL, "cannot open");
                 *file = bk->pfiles[bk->pcur++];
                 return SG_EIO;
             }
@@ -520,7 +520,7 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
             continue;
         }
         if (r < 0) {
-            efill(e, r, (int)bk->plineno, *file, "%s",
+            efill(e, r, (int)bk->plineno, NULL, "%s",
                   r == SG_ETOOBIG ? "line too long" : "read error");
             return r;
         }
@@ -529,7 +529,7 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
         json_error_t je;
         json_t *pj = json_loadb(in->line, len, JSON_REJECT_DUPLICATES, &je);
         if (!pj) {
-            efill(e, SG_EPARSE, (int)bk->plineno, *file, "not valid JSON: %s (column %d)", je.text,
+            efill(e, SG_EPARSE, (int)bk->plineno, NULL, "not valid JSON: %s (column %d)", je.text,
                   je.column);
             return SG_EPARSE;
         }
@@ -537,7 +537,7 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
         const char *id = json_string_value(json_object_get(pj, "id"));
         if (!rt || strcmp(rt, "Patient") || !id) {
             json_decref(pj);
-            efill(e, SG_EINVAL, (int)bk->plineno, *file, "expected a Patient resource with an id");
+            efill(e, SG_EINVAL, (int)bk->plineno, NULL, "expected a Patient resource with an id");
             return SG_EINVAL;
         }
         int rc = mx_add_resource(eng, p, pj, NULL, "Patient", e);
@@ -553,15 +553,15 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
                 struct bulk_rec *rec = &bk->recs[ri];
                 if ((rc = read_rec(bk, rec)) != SG_OK) {
                     *file = bk->rfiles[rec->file];
-                    efill(e, rc, 0, *file, "cannot read resource line");
+                    efill(e, rc, 0, NULL, "cannot read resource line");
                     return rc;
                 }
                 json_t *res = json_loadb(bk->buf, rec->len, JSON_REJECT_DUPLICATES, &je);
                 if (!res) {
                     *file = bk->rfiles[rec->file];
                     *line = rec_line(bk, rec);
-                    efill(e, SG_EPARSE, (int)*line, *file, "not valid JSON: %s (column %d)",
-                          je.text, je.column);
+                    efill(e, SG_EPARSE, (int)*line, NULL, "not valid JSON: %s (column %d)", je.text,
+                          je.column);
                     return SG_EPARSE;
                 }
                 rc = mx_add_resource(eng, p, res, NULL, rec->file < bk->nrf ? "resource" : "", e);
@@ -589,10 +589,10 @@ static int bulk_next(struct meas_input *in, const struct meas_engine *eng, struc
         *file = bk->rfiles[rec->file];
         *line = rec_line(bk, rec);
         if (k->pid[0])
-            efill(e, SG_EINVAL, (int)*line, *file,
+            efill(e, SG_EINVAL, (int)*line, NULL,
                   "resources reference Patient '%s', which is not in the export", k->pid);
         else
-            efill(e, SG_EINVAL, (int)*line, *file, "resource without a subject/patient reference");
+            efill(e, SG_EINVAL, (int)*line, NULL, "resource without a subject/patient reference");
         return SG_EINVAL;
     }
     return 0;
@@ -613,7 +613,7 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
             char msg[SG_ERRLEN];
             int rc = sg_read_file(s->path, MEAS_MAX_RECORD, &text, &len, msg, sizeof msg);
             if (rc != SG_OK) {
-                efill(e, rc, 0, s->path, "%s", msg);
+                efill(e, rc, 0, NULL, "%s", msg);
                 return rc == SG_ETOOBIG ? SG_EINVAL : rc;
             }
             rc = meas_patient_from_text(eng, text, len, p, e);
@@ -630,7 +630,7 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
                 in->lineno = 0;
                 if (!in->f) {
                     in->cur++;
-                    efill(e, SG_EIO, 0, s->path, "cannot open");
+                    efill(e, SG_EIO, 0, NULL, "cannot open");
                     return SG_EIO;
                 }
             }
@@ -644,7 +644,7 @@ int meas_input_next(struct meas_input *in, const struct meas_engine *eng, struct
                 continue;
             }
             if (r < 0) {
-                efill(e, r, (int)in->lineno, s->path, "%s",
+                efill(e, r, (int)in->lineno, NULL, "%s",
                       r == SG_ETOOBIG ? "line too long" : "read error");
                 return r;
             }

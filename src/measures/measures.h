@@ -126,6 +126,7 @@ struct meas_result {
     char cms[8];          /* "CMS125" */
     char code[4];         /* "BCS" */
     char period_start[11], period_end[11];
+    int measurement_year; /* year of period_end (store_measure_result.measurement_year) */
     struct meas_pops pops;
 };
 
@@ -159,6 +160,12 @@ json_t *meas_report_summary(enum meas_id id, const struct meas_period *period,
  * Caller owns it; NULL on ENOMEM. */
 json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
                          const struct meas_pops *pops, size_t n, const struct meas_period *period);
+
+/* Wraps gaps Bundles as the $care-gaps operation returns them (DEQM
+ * Parameters-single-gaps-*-indv-report01): a Parameters resource with one parameter
+ * {name "return", resource Bundle} per Bundle. Takes ownership of the n bundles (also on
+ * failure). Caller owns the result; NULL on ENOMEM. */
+json_t *meas_gaps_parameters(json_t **bundles, size_t n);
 
 /* ---- input streams (the CLI and batch jobs) ---------------------------------------------- */
 

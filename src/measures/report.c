@@ -175,3 +175,20 @@ json_t *meas_gaps_bundle(const struct meas_patient *p, const enum meas_id *ids,
     }
     return b;
 }
+
+json_t *meas_gaps_parameters(json_t **bundles, size_t n)
+{
+    json_t *params = json_array();
+    json_t *out = json_pack("{s:s, s:o}", "resourceType", "Parameters", "parameter", params);
+    int ok = out != NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = ok ? json_pack("{s:s, s:o}", "name", "return", "resource", bundles[i])
+                       : (json_decref(bundles[i]), NULL);
+        if (ok && json_array_append_new(params, p)) ok = 0;
+    }
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}

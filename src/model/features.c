@@ -16,15 +16,15 @@ int features_measure_index(const char *code)
     return -1;
 }
 
-static const char *const BASE_NAMES[] = {"age", "female", "dual", "lis", "disability",
-                                         "enrolled_prior_year"};
+static const char *const BASE_NAMES[] = {"age", "female",     "dual",
+                                         "lis", "disability", "enrolled_prior_year"};
 
 int features_set_names(struct model_matrix *m, const char *const *extra_names, size_t n_extra,
                        char *err, size_t errlen)
 {
     if (m->p != FEATURES_N_BASE + n_extra)
-        return sg_errf(err, errlen, SG_EINVAL, "feature matrix has %zu columns, expected %zu",
-                       m->p, (size_t)FEATURES_N_BASE + n_extra);
+        return sg_errf(err, errlen, SG_EINVAL, "feature matrix has %zu columns, expected %zu", m->p,
+                       (size_t)FEATURES_N_BASE + n_extra);
     size_t j = 0;
     int rc;
     char name[MODEL_NAME_MAX];
@@ -72,7 +72,8 @@ void features_build_row(const struct features_member *mem, int year, double cont
     out[j++] = (float)open;
     /* unknown contract rate: 0.5, an uninformative midpoint, keeps the value finite */
     out[j++] = isfinite(contract_prior_rate) ? (float)contract_prior_rate : 0.5f;
-    for (size_t k = 0; k < n_extra; k++) out[j++] = isfinite(extra[k]) ? (float)extra[k] : 0.0f;
+    for (size_t k = 0; k < n_extra; k++)
+        out[j++] = isfinite(extra[k]) ? (float)extra[k] : 0.0f;
 }
 
 int features_contract_rates(const uint32_t *contract, const uint8_t *status, size_t n,
@@ -105,8 +106,73 @@ int features_contract_rates(const uint32_t *contract, const uint8_t *status, siz
     return SG_OK;
 }
 
+enum features_status features_prior_status(int denominator, int exclusion, int numerator)
+{
+    if (!denominator || exclusion) return FEATURES_NOT_ELIGIBLE;
+    return numerator ? FEATURES_MET : FEATURES_OPEN;
+}
+
 int features_label(int denominator, int exclusion, int numerator)
 {
     if (!denominator || exclusion) return -1;
     return numerator ? 0 : 1;
+}
+
+int features_build_matrix(const struct features_member *mem, const uint32_t *contract,
+                          size_t n_members, size_t n_contracts, const double *extra,
+                          const char *const *extra_names, size_t n_extra, int measure, int year,
+                          const uint32_t *rows, size_t n_rows, struct model_matrix *X, char *err,
+                          size_t errlen)
+{
+    uint8_t *st = NULL;
+    double *rate = NULL;
+    int rc = model_matrix_init(X, n_rows, FEATURES_N_BASE + n_extra);
+    if (rc) return sg_errf(err, errlen, rc, "cannot allocate a %zu-row feature matrix", n_rows);
+    if (measure < 0 || measure >= FEATURES_N_MEASURES) {
+        rc = sg_errf(err, errlen, SG_EINVAL, "measure index %d out of range", measure);
+        goto fail;
+    }
+    if (n_extra && !extra) {
+        rc = sg_errf(err, errlen, SG_EINVAL, "imported feature values missing");
+        goto fail;
+    }
+    rc = features_set_names(X, extra_names, n_extra, err, errlen);
+    if (rc) goto fail;
+    st = malloc(n_members ? n_members : 1);
+    rate = malloc((n_contracts ? n_contracts : 1) * sizeof *rate);
+    if (!st || !rate) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n_members; i++) {
+        if (contract[i] >= n_contracts) {
+            rc = sg_errf(err, errlen, SG_EINVAL, "member %zu: contract index %u out of range", i,
+                         contract[i]);
+            goto fail;
+        }
+        st[i] = mem[i].prior[measure];
+    }
+    rc = features_contract_rates(contract, st, n_members, n_contracts, rate);
+    if (rc) {
+        sg_errf(err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    for (size_t r = 0; r < n_rows; r++) {
+        uint32_t i = rows[r];
+        if (i >= n_members) {
+            rc = sg_errf(err, errlen, SG_EINVAL, "row %zu: member index %u out of range", r, i);
+            goto fail;
+        }
+        features_build_row(&mem[i], year, rate[contract[i]],
+                           n_extra ? extra + (size_t)i * n_extra : NULL, n_extra,
+                           model_matrix_row(X, r));
+    }
+    free(st);
+    free(rate);
+    return SG_OK;
+fail:
+    free(st);
+    free(rate);
+    model_matrix_fini(X);
+    return rc;
 }

@@ -44,11 +44,12 @@ enum features_status {
 };
 
 struct features_member {
-    int birth_year;      /* from birth_date */
-    int female;          /* sex F */
+    int birth_year;            /* from birth_date */
+    int female;                /* sex F */
     int dual, lis, disability; /* 0/1 */
     int enrolled_prior_year;   /* see above */
-    uint8_t prior[FEATURES_N_MEASURES]; /* enum features_status for Y-1, by features_measures order */
+    uint8_t
+        prior[FEATURES_N_MEASURES]; /* enum features_status for Y-1, by features_measures order */
 };
 
 /* Fills the p = FEATURES_N_BASE + n_extra column names of m (which must have that many
@@ -69,6 +70,24 @@ void features_build_row(const struct features_member *mem, int year, double cont
  * eligible anywhere). rate has n_contracts entries. Returns SG_OK or SG_ENOMEM. */
 int features_contract_rates(const uint32_t *contract, const uint8_t *status, size_t n,
                             size_t n_contracts, double *rate) SG_WUR;
+
+/* Builds the whole feature matrix of one measure in one call: X is initialized here (call
+ * model_matrix_fini) with FEATURES_N_BASE + n_extra named columns and one row per entry of
+ * rows[0..n_rows) (member indexes into mem), for outcome year `year`. contract[i] is member i's
+ * contract index (< n_contracts); contract rates are computed from mem[].prior[measure] over all
+ * n_members; extra is n_members x n_extra values of year-1 (NAN = missing; may be NULL when
+ * n_extra is 0). Returns SG_OK, SG_EINVAL (bad measure, name, row or contract index, named in
+ * err) or SG_ENOMEM. */
+int features_build_matrix(const struct features_member *mem, const uint32_t *contract,
+                          size_t n_members, size_t n_contracts, const double *extra,
+                          const char *const *extra_names, size_t n_extra, int measure, int year,
+                          const uint32_t *rows, size_t n_rows, struct model_matrix *X, char *err,
+                          size_t errlen) SG_WUR;
+
+/* Prior-year status of a measure result row (flags 0/1): FEATURES_MET when in the denominator,
+ * not excluded and in the numerator; FEATURES_OPEN when in the denominator, not excluded and not
+ * in the numerator; FEATURES_NOT_ELIGIBLE otherwise (no row at all is also NOT_ELIGIBLE). */
+enum features_status features_prior_status(int denominator, int exclusion, int numerator);
 
 /* Label of a measure-year result for training: 1 when the gap stayed open (in the denominator,
  * not excluded, numerator 0), 0 when closed; -1 when the row is not a training row. */

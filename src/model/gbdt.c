@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HIST_CHUNKS 2          /* fixed row chunks per histogram (results independent of threads) */
-#define HIST_PAR_MIN 65536     /* nodes with fewer rows are histogrammed in one chunk */
-#define BIN_SAMPLE 262144      /* rows sampled (evenly strided) to choose bin cut points */
+#define HIST_CHUNKS 2      /* fixed row chunks per histogram (results independent of threads) */
+#define HIST_PAR_MIN 65536 /* nodes with fewer rows are histogrammed in one chunk */
+#define BIN_SAMPLE 262144  /* rows sampled (evenly strided) to choose bin cut points */
 
 void gbdt_params_default(struct gbdt_params *prm)
 {
@@ -49,11 +49,11 @@ int gbdt_params_check(const struct gbdt_params *prm, char *err, size_t errlen)
 /* ---- prepared tables ---------------------------------------------------------------------- */
 
 struct shap_leaf {
-    uint8_t d;        /* distinct features on the path */
-    uint8_t len;      /* nodes on the path */
-    uint32_t path;    /* offset of the path entries in prep->path_* */
-    uint32_t feat;    /* offset of the d feature ids in prep->leaf_feat */
-    size_t coef;      /* offset of the 2^d x d coefficients in prep->coef */
+    uint8_t d;     /* distinct features on the path */
+    uint8_t len;   /* nodes on the path */
+    uint32_t path; /* offset of the path entries in prep->path_* */
+    uint32_t feat; /* offset of the d feature ids in prep->leaf_feat */
+    size_t coef;   /* offset of the 2^d x d coefficients in prep->coef */
 };
 
 struct gbdt_prep {
@@ -103,7 +103,8 @@ static void prep_free(struct gbdt_prep *pp)
 void gbdt_free_members(struct gbdt *m)
 {
     if (m->trees)
-        for (size_t t = 0; t < m->n_trees; t++) free(m->trees[t].nodes);
+        for (size_t t = 0; t < m->n_trees; t++)
+            free(m->trees[t].nodes);
     free(m->trees);
     prep_free(m->prep);
     memset(m, 0, sizeof *m);
@@ -125,7 +126,8 @@ static void leaf_coefficients(double v, const double *z, int d, double *out)
     double w[GBDT_MAX_DEPTH + 1];
     for (int s = 0; s < d; s++) { /* s! (d-1-s)! / d! */
         double c = 1.0 / d;
-        for (int k = 1; k <= s; k++) c *= (double)k / (double)(d - k);
+        for (int k = 1; k <= s; k++)
+            c *= (double)k / (double)(d - k);
         w[s] = c;
     }
     for (int m = 0; m < (1 << d); m++) {
@@ -138,13 +140,15 @@ static void leaf_coefficients(double v, const double *z, int d, double *out)
                 if (k == j) continue;
                 if ((m >> k) & 1) {
                     na++;
-                    for (int t = na; t >= 1; t--) e[t] += e[t - 1] * z[k];
+                    for (int t = na; t >= 1; t--)
+                        e[t] += e[t - 1] * z[k];
                 } else {
                     outside *= z[k];
                 }
             }
             double s = 0.0;
-            for (int q = 0; q <= na; q++) s += w[q] * e[na - q];
+            for (int q = 0; q <= na; q++)
+                s += w[q] * e[na - q];
             out[m * d + j] = v * (oj - z[j]) * outside * s;
         }
     }
@@ -179,8 +183,10 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
                 }
                 double cc = tr->nodes[n->left].cover + tr->nodes[n->left + 1].cover;
                 if (fabs(cc - n->cover) > 1e-9 * n->cover) {
-                    rc = sg_errf(err, errlen, SG_EPARSE, "tree %zu node %u: children's cover %g "
-                                 "!= node cover %g", t, i, cc, n->cover);
+                    rc = sg_errf(err, errlen, SG_EPARSE,
+                                 "tree %zu node %u: children's cover %g "
+                                 "!= node cover %g",
+                                 t, i, cc, n->cover);
                     goto fail;
                 }
             } else if (n->feature != -1) {
@@ -194,8 +200,10 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
         int bad = 0;
         for (uint32_t i = 0; i < tr->n_nodes && !bad; i++)
             if (tr->nodes[i].feature >= 0)
-                for (int c = 0; c < 2; c++) bad |= par[tr->nodes[i].left + c]++ != 0;
-        for (uint32_t i = 1; i < tr->n_nodes && !bad; i++) bad |= par[i] != 1;
+                for (int c = 0; c < 2; c++)
+                    bad |= par[tr->nodes[i].left + c]++ != 0;
+        for (uint32_t i = 1; i < tr->n_nodes && !bad; i++)
+            bad |= par[i] != 1;
         free(par);
         if (bad) {
             rc = sg_errf(err, errlen, SG_EPARSE, "tree %zu: nodes do not form a tree", t);
@@ -262,7 +270,8 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
         if (!parent) goto fail;
         parent[0] = UINT32_MAX;
         for (uint32_t i = 0; i < tr->n_nodes; i++)
-            if (tr->nodes[i].feature >= 0) parent[tr->nodes[i].left] = parent[tr->nodes[i].left + 1] = i;
+            if (tr->nodes[i].feature >= 0)
+                parent[tr->nodes[i].left] = parent[tr->nodes[i].left + 1] = i;
         for (uint32_t i = 0; i < tr->n_nodes; i++) {
             if (tr->nodes[i].feature >= 0) continue;
             int len = 0;
@@ -308,7 +317,8 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
         for (size_t l = pp->leaf_off[t]; l < pp->leaf_off[t + 1]; l++) {
             struct shap_leaf *L = &pp->leaves[l];
             double z[GBDT_MAX_DEPTH];
-            for (int s = 0; s < L->d; s++) z[s] = 1.0;
+            for (int s = 0; s < L->d; s++)
+                z[s] = 1.0;
             uint32_t leaf_node = 0;
             for (int k = 0; k < L->len; k++) {
                 uint32_t nd = pp->path_node[L->path + k];
@@ -321,7 +331,8 @@ int gbdt_prepare(struct gbdt *m, char *err, size_t errlen)
                 for (int k = 0; k < L->len; k++) {
                     uint64_t bit = (uint64_t)1 << pp->path_node[L->path + k];
                     pp->slot_mask[L->feat + pp->path_slot[L->path + k]] |= bit;
-                    if (pp->path_dir[L->path + k]) pp->slot_dir[L->feat + pp->path_slot[L->path + k]] |= bit;
+                    if (pp->path_dir[L->path + k])
+                        pp->slot_dir[L->feat + pp->path_slot[L->path + k]] |= bit;
                 }
         }
     }
@@ -340,7 +351,8 @@ double gbdt_expected_value(const struct gbdt *m)
     for (size_t t = 0; t < m->n_trees; t++) {
         const struct gbdt_tree *tr = &m->trees[t];
         for (uint32_t i = 0; i < tr->n_nodes; i++)
-            if (tr->nodes[i].feature < 0) e += tr->nodes[i].value * tr->nodes[i].cover / tr->nodes[0].cover;
+            if (tr->nodes[i].feature < 0)
+                e += tr->nodes[i].value * tr->nodes[i].cover / tr->nodes[0].cover;
     }
     return e;
 }
@@ -351,7 +363,8 @@ double gbdt_margin(const struct gbdt *m, const float *x)
     for (size_t t = 0; t < m->n_trees; t++) {
         const struct gbdt_node *nd = m->trees[t].nodes;
         uint32_t i = 0;
-        while (nd[i].feature >= 0) i = (uint32_t)nd[i].left + (x[nd[i].feature] >= nd[i].threshold);
+        while (nd[i].feature >= 0)
+            i = (uint32_t)nd[i].left + (x[nd[i].feature] >= nd[i].threshold);
         s += nd[i].value;
     }
     return s;
@@ -364,7 +377,8 @@ void gbdt_margin_batch(const struct gbdt *m, const float *x, size_t n, double *o
     const struct gbdt_prep *pp = m->prep;
     size_t p = m->p;
     if (!pp) {
-        for (size_t i = 0; i < n; i++) out[i] = gbdt_margin(m, x + i * p);
+        for (size_t i = 0; i < n; i++)
+            out[i] = gbdt_margin(m, x + i * p);
         return;
     }
     size_t i = 0;
@@ -385,17 +399,21 @@ void gbdt_margin_batch(const struct gbdt *m, const float *x, size_t n, double *o
                     int32_t k = idx[b];
                     idx[b] = left[k] + (r[b][feat[k]] >= thr[k]);
                 }
-            for (int b = 0; b < BATCH; b++) s[b] += pp->val[o + (size_t)idx[b]];
+            for (int b = 0; b < BATCH; b++)
+                s[b] += pp->val[o + (size_t)idx[b]];
         }
-        for (int b = 0; b < BATCH; b++) out[i + (size_t)b] = s[b];
+        for (int b = 0; b < BATCH; b++)
+            out[i + (size_t)b] = s[b];
     }
-    for (; i < n; i++) out[i] = gbdt_margin(m, x + i * p);
+    for (; i < n; i++)
+        out[i] = gbdt_margin(m, x + i * p);
 }
 
 int gbdt_shap(const struct gbdt *m, const float *x, double *phi, double *base)
 {
     const struct gbdt_prep *pp = m->prep;
-    for (size_t j = 0; j < m->p; j++) phi[j] = 0.0;
+    for (size_t j = 0; j < m->p; j++)
+        phi[j] = 0.0;
     if (!pp) {
         *base = NAN;
         return SG_EINVAL;
@@ -416,10 +434,12 @@ int gbdt_shap(const struct gbdt *m, const float *x, double *phi, double *base)
                 const struct shap_leaf *L = &pp->leaves[l];
                 const uint64_t *sm = pp->slot_mask + L->feat, *sd = pp->slot_dir + L->feat;
                 unsigned mask = 0;
-                for (int k = 0; k < L->d; k++) mask |= (unsigned)(((g ^ sd[k]) & sm[k]) == 0) << k;
+                for (int k = 0; k < L->d; k++)
+                    mask |= (unsigned)(((g ^ sd[k]) & sm[k]) == 0) << k;
                 const double *c = pp->coef + L->coef + (size_t)mask * L->d;
                 const uint32_t *f = pp->leaf_feat + L->feat;
-                for (int k = 0; k < L->d; k++) phi[f[k]] += c[k];
+                for (int k = 0; k < L->d; k++)
+                    phi[f[k]] += c[k];
             }
             continue;
         }
@@ -435,7 +455,8 @@ int gbdt_shap(const struct gbdt *m, const float *x, double *phi, double *base)
                     mask &= ~(1u << pp->path_slot[L->path + k]);
             const double *c = pp->coef + L->coef + (size_t)mask * L->d;
             const uint32_t *f = pp->leaf_feat + L->feat;
-            for (int k = 0; k < L->d; k++) phi[f[k]] += c[k];
+            for (int k = 0; k < L->d; k++)
+                phi[f[k]] += c[k];
         }
     }
     if (goes != right) free(goes);
@@ -467,10 +488,10 @@ struct leafinfo {
 struct trainer {
     const struct gbdt_params *prm;
     size_t p, nfit;
-    int nb;           /* bins per feature stride (max_bins) */
-    uint8_t *bins;    /* nfit x p */
-    int *nbins;       /* p: bins used by each feature */
-    float **cuts;     /* p arrays of nbins-1 cut points */
+    int nb;        /* bins per feature stride (max_bins) */
+    uint8_t *bins; /* nfit x p */
+    int *nbins;    /* p: bins used by each feature */
+    float **cuts;  /* p arrays of nbins-1 cut points */
     double *grad, *hess;
     uint32_t *pos, *tmp;
 };
@@ -538,7 +559,10 @@ static int build_hist(const struct trainer *tr, const uint32_t *pos, size_t n, s
     return 0;
 }
 
-static double score_term(double g, double h, double lambda) { return g * g / (h + lambda); }
+static double score_term(double g, double h, double lambda)
+{
+    return g * g / (h + lambda);
+}
 
 static void find_split(const struct trainer *tr, struct leafinfo *L)
 {
@@ -554,7 +578,8 @@ static void find_split(const struct trainer *tr, struct leafinfo *L)
             double gr = L->g - gl, hr = L->h - hl;
             if (hl < prm->min_child_weight || hr < prm->min_child_weight) continue;
             if (hl <= 0.0 || hr <= 0.0) continue;
-            double gain = score_term(gl, hl, prm->lambda) + score_term(gr, hr, prm->lambda) - parent;
+            double gain =
+                score_term(gl, hl, prm->lambda) + score_term(gr, hr, prm->lambda) - parent;
             if (gain > L->best.gain + 1e-12) L->best = (struct split){(int)j, b, gain, gl, hl};
         }
     }
@@ -596,7 +621,8 @@ static int make_bins(struct trainer *tr, const struct model_matrix *X, const uin
         }
         int nc = 0;
         if (nu <= (size_t)maxb) {
-            for (size_t s = 1; s < nu; s++) tr->cuts[j][nc++] = vals[s];
+            for (size_t s = 1; s < nu; s++)
+                tr->cuts[j][nc++] = vals[s];
         } else {
             for (int k = 1; k < maxb; k++) {
                 float c = vals[(size_t)((double)k * (double)nu / (double)maxb)];
@@ -614,8 +640,10 @@ static int make_bins(struct trainer *tr, const struct model_matrix *X, const uin
             int lo = 0, hi = tr->nbins[j] - 1; /* bin = number of cuts <= x */
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
-                if (x[j] >= c[mid]) lo = mid + 1;
-                else hi = mid;
+                if (x[j] >= c[mid])
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             b[j] = (uint8_t)lo;
         }
@@ -623,7 +651,10 @@ static int make_bins(struct trainer *tr, const struct model_matrix *X, const uin
     return 0;
 }
 
-static double sigmoid(double t) { return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t)); }
+static double sigmoid(double t)
+{
+    return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t));
+}
 
 static double logloss1(double margin, int y)
 {
@@ -646,8 +677,10 @@ static int grow_tree(struct trainer *tr, struct leafinfo *leaves, struct ghpair 
     /* each open leaf holds one histogram buffer; the others wait on a free stack */
     struct ghpair *freebuf[256];
     int nfree = 0;
-    for (int k = prm->max_leaves - 1; k >= 1; k--) freebuf[nfree++] = pool + (size_t)k * hs;
-    for (size_t i = 0; i < tr->nfit; i++) tr->pos[i] = (uint32_t)i;
+    for (int k = prm->max_leaves - 1; k >= 1; k--)
+        freebuf[nfree++] = pool + (size_t)k * hs;
+    for (size_t i = 0; i < tr->nfit; i++)
+        tr->pos[i] = (uint32_t)i;
     struct leafinfo *root = &leaves[0];
     *root = (struct leafinfo){.node = 0, .begin = 0, .end = tr->nfit, .depth = 0, .hist = pool};
     build_hist(tr, tr->pos, tr->nfit, root->hist, scratch);
@@ -670,8 +703,10 @@ static int grow_tree(struct trainer *tr, struct leafinfo *leaves, struct ghpair 
         size_t nlft = 0, nrgt = 0;
         for (size_t r = P.begin; r < P.end; r++) {
             uint32_t i = tr->pos[r];
-            if (tr->bins[(size_t)i * tr->p + (size_t)f] <= sb) tr->pos[P.begin + nlft++] = i;
-            else tr->tmp[nrgt++] = i;
+            if (tr->bins[(size_t)i * tr->p + (size_t)f] <= sb)
+                tr->pos[P.begin + nlft++] = i;
+            else
+                tr->tmp[nrgt++] = i;
         }
         memcpy(tr->pos + P.begin + nlft, tr->tmp, nrgt * sizeof *tr->pos);
         uint32_t li = nn, ri = nn + 1;
@@ -679,11 +714,20 @@ static int grow_tree(struct trainer *tr, struct leafinfo *leaves, struct ghpair 
         nodes[P.node].feature = f;
         nodes[P.node].threshold = tr->cuts[f][sb];
         nodes[P.node].left = (int32_t)li;
-        struct leafinfo Lc = {.node = li, .begin = P.begin, .end = P.begin + nlft, .depth = P.depth + 1,
-                              .g = P.best.gl, .h = P.best.hl};
-        struct leafinfo Rc = {.node = ri, .begin = P.begin + nlft, .end = P.end, .depth = P.depth + 1,
-                              .g = P.g - P.best.gl, .h = P.h - P.best.hl};
-        /* the smaller child gets a fresh histogram; the larger reuses the parent's by subtraction */
+        struct leafinfo Lc = {.node = li,
+                              .begin = P.begin,
+                              .end = P.begin + nlft,
+                              .depth = P.depth + 1,
+                              .g = P.best.gl,
+                              .h = P.best.hl};
+        struct leafinfo Rc = {.node = ri,
+                              .begin = P.begin + nlft,
+                              .end = P.end,
+                              .depth = P.depth + 1,
+                              .g = P.g - P.best.gl,
+                              .h = P.h - P.best.hl};
+        /* the smaller child gets a fresh histogram; the larger reuses the parent's by subtraction
+         */
         struct leafinfo *small = nlft <= nrgt ? &Lc : &Rc, *large = nlft <= nrgt ? &Rc : &Lc;
         large->hist = P.hist;
         small->hist = freebuf[--nfree];
@@ -702,10 +746,12 @@ static int grow_tree(struct trainer *tr, struct leafinfo *leaves, struct ghpair 
         double v = -L->g / (L->h + prm->lambda) * prm->learning_rate;
         nodes[L->node].feature = -1;
         nodes[L->node].value = v;
-        for (size_t r = L->begin; r < L->end; r++) fit_margin[tr->pos[r]] += v;
+        for (size_t r = L->begin; r < L->end; r++)
+            fit_margin[tr->pos[r]] += v;
     }
     /* covers: leaves from their ranges, inner nodes bottom-up (children have larger indices) */
-    for (int l = 0; l < nl; l++) nodes[leaves[l].node].cover = (double)(leaves[l].end - leaves[l].begin);
+    for (int l = 0; l < nl; l++)
+        nodes[leaves[l].node].cover = (double)(leaves[l].end - leaves[l].begin);
     for (uint32_t i = nn; i-- > 0;)
         if (nodes[i].feature >= 0)
             nodes[i].cover = nodes[nodes[i].left].cover + nodes[nodes[i].left + 1].cover;
@@ -715,8 +761,8 @@ static int grow_tree(struct trainer *tr, struct leafinfo *leaves, struct ghpair 
 }
 
 int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit, size_t nfit,
-             const uint32_t *valid, size_t nvalid, const struct gbdt_params *prm,
-             struct gbdt *out, char *err, size_t errlen)
+             const uint32_t *valid, size_t nvalid, const struct gbdt_params *prm, struct gbdt *out,
+             char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->valid_logloss = NAN;
@@ -724,7 +770,8 @@ int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit
     if (rc) return rc;
     if (nfit == 0) return sg_errf(err, errlen, SG_EINVAL, "gbdt: no training rows");
     size_t npos = 0;
-    for (size_t i = 0; i < nfit; i++) npos += y[fit[i]] != 0;
+    for (size_t i = 0; i < nfit; i++)
+        npos += y[fit[i]] != 0;
     if (npos == 0 || npos == nfit)
         return sg_errf(err, errlen, SG_EINVAL, "gbdt: labels have one class only");
 
@@ -746,8 +793,10 @@ int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit
         goto fail;
     double rate = (double)npos / (double)nfit;
     out->base = log(rate / (1.0 - rate));
-    for (size_t i = 0; i < nfit; i++) fm[i] = out->base;
-    for (size_t i = 0; i < nvalid; i++) vm[i] = out->base;
+    for (size_t i = 0; i < nfit; i++)
+        fm[i] = out->base;
+    for (size_t i = 0; i < nvalid; i++)
+        vm[i] = out->base;
     double best = INFINITY;
     size_t best_n = 0;
     int since = 0;
@@ -766,7 +815,8 @@ int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit
             for (size_t i = 0; i < nvalid; i++) {
                 const float *x = model_matrix_row(X, valid[i]);
                 uint32_t k = 0;
-                while (nd[k].feature >= 0) k = (uint32_t)nd[k].left + (x[nd[k].feature] >= nd[k].threshold);
+                while (nd[k].feature >= 0)
+                    k = (uint32_t)nd[k].left + (x[nd[k].feature] >= nd[k].threshold);
                 vm[i] += nd[k].value;
                 ll += logloss1(vm[i], y[valid[i]] != 0);
             }
@@ -781,7 +831,8 @@ int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit
         }
     }
     if (nvalid) {
-        for (size_t t = best_n; t < out->n_trees; t++) free(out->trees[t].nodes);
+        for (size_t t = best_n; t < out->n_trees; t++)
+            free(out->trees[t].nodes);
         out->n_trees = best_n;
         out->valid_logloss = best;
     }
@@ -792,7 +843,8 @@ fail:
     if (rc == SG_ENOMEM) sg_errf(err, errlen, rc, "gbdt: out of memory");
 done:
     if (tr.cuts)
-        for (size_t j = 0; j < tr.p; j++) free(tr.cuts[j]);
+        for (size_t j = 0; j < tr.p; j++)
+            free(tr.cuts[j]);
     free(tr.cuts);
     free(tr.nbins);
     free(tr.bins);

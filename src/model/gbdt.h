@@ -75,8 +75,8 @@ int gbdt_params_check(const struct gbdt_params *prm, char *err, size_t errlen) S
  * here and prepared for scoring (call gbdt_free_members on success or failure).
  * Returns SG_OK, SG_EINVAL (bad parameters, no rows, one class only), SG_ENOMEM. */
 int gbdt_fit(const struct model_matrix *X, const uint8_t *y, const uint32_t *fit, size_t nfit,
-             const uint32_t *valid, size_t nvalid, const struct gbdt_params *prm,
-             struct gbdt *out, char *err, size_t errlen) SG_WUR;
+             const uint32_t *valid, size_t nvalid, const struct gbdt_params *prm, struct gbdt *out,
+             char *err, size_t errlen) SG_WUR;
 
 /* Frees everything a gbdt owns; safe on a zeroed struct. */
 void gbdt_free_members(struct gbdt *m);

@@ -17,9 +17,9 @@
 #include "model/matrix.h"
 
 struct logreg_params {
-    double l2;      /* L2 penalty on the standardized weights (>= 0) */
-    int max_iter;   /* most Newton iterations */
-    double tol;     /* stop when the largest |step| is below this */
+    double l2;    /* L2 penalty on the standardized weights (>= 0) */
+    int max_iter; /* most Newton iterations */
+    double tol;   /* stop when the largest |step| is below this */
 };
 
 struct logreg {

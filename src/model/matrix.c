@@ -44,7 +44,8 @@ fail:
 void model_matrix_fini(struct model_matrix *m)
 {
     if (m->names)
-        for (size_t j = 0; j < m->p; j++) free(m->names[j]);
+        for (size_t j = 0; j < m->p; j++)
+            free(m->names[j]);
     free(m->names);
     free(m->x);
     memset(m, 0, sizeof *m);

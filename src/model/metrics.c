@@ -19,12 +19,14 @@ int metric_auc(const double *p, const uint8_t *y, size_t n, double *auc)
 {
     *auc = NAN;
     size_t npos = 0;
-    for (size_t i = 0; i < n; i++) npos += y[i] != 0;
+    for (size_t i = 0; i < n; i++)
+        npos += y[i] != 0;
     size_t nneg = n - npos;
     if (npos == 0 || nneg == 0) return SG_OK;
     struct scored *s = malloc(n * sizeof *s);
     if (!s) return SG_ENOMEM;
-    for (size_t i = 0; i < n; i++) s[i] = (struct scored){p[i], y[i] != 0};
+    for (size_t i = 0; i < n; i++)
+        s[i] = (struct scored){p[i], y[i] != 0};
     qsort(s, n, sizeof *s, cmp_scored);
     /* Sum of the (average) ranks of the positives; ranks start at 1. */
     double rank_sum = 0.0;
@@ -32,7 +34,8 @@ int metric_auc(const double *p, const uint8_t *y, size_t n, double *auc)
     while (i < n) {
         size_t j = i;
         size_t pos = 0;
-        while (j < n && s[j].p == s[i].p) pos += s[j++].y;
+        while (j < n && s[j].p == s[i].p)
+            pos += s[j++].y;
         double avg = ((double)(i + 1) + (double)j) / 2.0;
         rank_sum += avg * (double)pos;
         i = j;

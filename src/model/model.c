@@ -40,7 +40,8 @@ static int check_params(const struct model_train_params *prm, char *err, size_t 
     if (prm->force_kind != 0 && prm->force_kind != MODEL_LOGREG && prm->force_kind != MODEL_GBDT)
         return sg_errf(err, errlen, SG_EINVAL, "force_kind must be 0, 1 (logreg) or 2 (gbdt)");
     if (!(prm->lr.l2 >= 0.0) || prm->lr.max_iter < 1 || !(prm->lr.tol > 0.0))
-        return sg_errf(err, errlen, SG_EINVAL, "logistic regression: l2 >= 0, max_iter >= 1, tol > 0");
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "logistic regression: l2 >= 0, max_iter >= 1, tol > 0");
     return gbdt_params_check(&prm->gb, err, errlen);
 }
 
@@ -48,7 +49,8 @@ void model_free(struct model *m)
 {
     if (!m) return;
     if (m->feature_names)
-        for (size_t j = 0; j < m->p; j++) free(m->feature_names[j]);
+        for (size_t j = 0; j < m->p; j++)
+            free(m->feature_names[j]);
     free(m->feature_names);
     logreg_fini(&m->lr);
     gbdt_free_members(&m->gb);
@@ -82,7 +84,10 @@ done:
     return rc;
 }
 
-static double sigmoid(double t) { return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t)); }
+static double sigmoid(double t)
+{
+    return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t));
+}
 
 static double raw_margin(const struct model *m, const float *x)
 {
@@ -94,16 +99,21 @@ double model_margin(const struct model *m, const float *x)
     return m->platt_a * raw_margin(m, x) + m->platt_b;
 }
 
-double model_predict(const struct model *m, const float *x) { return sigmoid(model_margin(m, x)); }
+double model_predict(const struct model *m, const float *x)
+{
+    return sigmoid(model_margin(m, x));
+}
 
 void model_predict_batch(const struct model *m, const float *x, size_t n, double *out)
 {
     if (m->kind == MODEL_GBDT) {
         gbdt_margin_batch(&m->gb, x, n, out);
     } else {
-        for (size_t i = 0; i < n; i++) out[i] = logreg_margin(&m->lr, x + i * m->p);
+        for (size_t i = 0; i < n; i++)
+            out[i] = logreg_margin(&m->lr, x + i * m->p);
     }
-    for (size_t i = 0; i < n; i++) out[i] = sigmoid(m->platt_a * out[i] + m->platt_b);
+    for (size_t i = 0; i < n; i++)
+        out[i] = sigmoid(m->platt_a * out[i] + m->platt_b);
 }
 
 /* ---- training ----------------------------------------------------------------------------- */
@@ -124,7 +134,8 @@ static int fit_kind(struct model *m, int kind, const struct model_matrix *X, con
 static void predict_rows(const struct model *m, const struct model_matrix *X, const uint32_t *rows,
                          size_t n, double *out)
 {
-    for (size_t i = 0; i < n; i++) out[i] = model_predict(m, model_matrix_row(X, rows[i]));
+    for (size_t i = 0; i < n; i++)
+        out[i] = model_predict(m, model_matrix_row(X, rows[i]));
 }
 
 /* Mean k-fold AUC of one learner on rows[0..n). */
@@ -146,8 +157,10 @@ static int cv_auc(int kind, const struct model_matrix *X, const uint8_t *y, cons
         size_t lo = n * (size_t)f / (size_t)k, hi = n * (size_t)(f + 1) / (size_t)k;
         size_t ntr = 0, nts = 0;
         for (size_t i = 0; i < n; i++) {
-            if (i >= lo && i < hi) tst[nts++] = rows[i];
-            else trn[ntr++] = rows[i];
+            if (i >= lo && i < hi)
+                tst[nts++] = rows[i];
+            else
+                trn[ntr++] = rows[i];
         }
         size_t nes = kind == MODEL_GBDT ? ntr / 10 : 0; /* early-stopping tail of the fold */
         struct model fm;
@@ -155,7 +168,8 @@ static int cv_auc(int kind, const struct model_matrix *X, const uint8_t *y, cons
         rc = fit_kind(&fm, kind, X, y, trn, ntr - nes, trn + (ntr - nes), nes, prm, err, errlen);
         if (rc == SG_OK) {
             predict_rows(&fm, X, tst, nts, pr);
-            for (size_t i = 0; i < nts; i++) yy[i] = y[tst[i]];
+            for (size_t i = 0; i < nts; i++)
+                yy[i] = y[tst[i]];
             double a;
             rc = metric_auc(pr, yy, nts, &a);
             sum += a;
@@ -206,7 +220,8 @@ static int platt_fit(const double *s, const uint8_t *y, size_t n, double *pa, do
 static void evaluate(const double *p, const uint8_t *y, size_t n, struct model_metrics *mt)
 {
     size_t pos = 0;
-    for (size_t i = 0; i < n; i++) pos += y[i] != 0;
+    for (size_t i = 0; i < n; i++)
+        pos += y[i] != 0;
     mt->n = n;
     mt->base_rate = n ? (double)pos / (double)n : NAN;
     if (metric_auc(p, y, n, &mt->auc)) mt->auc = NAN;
@@ -223,8 +238,7 @@ static double now_seconds(void)
 }
 
 int model_train(const struct model_matrix *X, const uint8_t *y, const char *measure, int year,
-                const struct model_train_params *prm, struct model **out, char *err,
-                size_t errlen)
+                const struct model_train_params *prm, struct model **out, char *err, size_t errlen)
 {
     *out = NULL;
     double t0 = now_seconds();
@@ -283,7 +297,8 @@ int model_train(const struct model_matrix *X, const uint8_t *y, const char *meas
     /* 1. shuffle and split: [0, ntest) test, then validation, then fit */
     struct sg_rng rng;
     sg_rng_seed(&rng, prm->seed);
-    for (size_t i = 0; i < X->n; i++) idx[i] = (uint32_t)i;
+    for (size_t i = 0; i < X->n; i++)
+        idx[i] = (uint32_t)i;
     sg_rng_shuffle(&rng, idx, X->n);
     size_t ntest = (size_t)((double)X->n * prm->test_fraction);
     size_t nrest = X->n - ntest;
@@ -319,12 +334,14 @@ int model_train(const struct model_matrix *X, const uint8_t *y, const char *meas
         yy[i] = y[valid[i]];
     }
     double *pv = pr + nvalid; /* probabilities after pr's margins */
-    for (size_t i = 0; i < nvalid; i++) pv[i] = sigmoid(pr[i]);
+    for (size_t i = 0; i < nvalid; i++)
+        pv[i] = sigmoid(pr[i]);
     m->valid_ece_raw = metric_ece(pv, yy, nvalid, MODEL_ECE_BINS);
     if (m->valid_ece_raw > prm->ece_max) {
         double a, b;
         if (platt_fit(pr, yy, nvalid, &a, &b) == 0) {
-            for (size_t i = 0; i < nvalid; i++) pv[i] = sigmoid(a * pr[i] + b);
+            for (size_t i = 0; i < nvalid; i++)
+                pv[i] = sigmoid(a * pr[i] + b);
             if (metric_ece(pv, yy, nvalid, MODEL_ECE_BINS) < m->valid_ece_raw) {
                 m->calibrated = 1;
                 m->platt_a = a;
@@ -368,7 +385,8 @@ int model_explain(const struct model *m, const float *x, double *phi_out,
         rc = gbdt_shap(&m->gb, x, phi, &base);
         if (rc) goto done;
     }
-    for (size_t j = 0; j < m->p; j++) phi[j] *= m->platt_a;
+    for (size_t j = 0; j < m->p; j++)
+        phi[j] *= m->platt_a;
     ex->base = m->platt_a * base + m->platt_b;
     ex->margin = model_margin(m, x);
     ex->probability = sigmoid(ex->margin);
@@ -376,10 +394,12 @@ int model_explain(const struct model *m, const float *x, double *phi_out,
     for (size_t j = 0; j < m->p; j++) {
         double a = fabs(phi[j]);
         size_t k = ex->n_top;
-        while (k > 0 && fabs(ex->top[k - 1].impact) < a) k--;
+        while (k > 0 && fabs(ex->top[k - 1].impact) < a)
+            k--;
         if (k >= MODEL_TOP_K) continue;
         size_t last = ex->n_top < MODEL_TOP_K ? ex->n_top : MODEL_TOP_K - 1;
-        for (size_t t = last; t > k; t--) ex->top[t] = ex->top[t - 1];
+        for (size_t t = last; t > k; t--)
+            ex->top[t] = ex->top[t - 1];
         ex->top[k] = (struct model_top_feature){m->feature_names[j], x[j], phi[j]};
         if (ex->n_top < MODEL_TOP_K) ex->n_top++;
     }
@@ -454,15 +474,17 @@ static int describe_driver(struct sg_buf *b, const struct model_top_feature *t)
             return sg_buf_printf(b, v > 0.5 ? "%s was met last year" : "%s was not met last year",
                                  code);
         if (!strcmp(suffix, "_elig"))
-            return sg_buf_printf(b, v > 0.5 ? "in the %s denominator last year"
-                                            : "not in the %s denominator last year (new to it)",
+            return sg_buf_printf(b,
+                                 v > 0.5 ? "in the %s denominator last year"
+                                         : "not in the %s denominator last year (new to it)",
                                  code);
     }
     if (!strcmp(n, "age")) return sg_buf_printf(b, "age %.0f", v);
     if (!strcmp(n, "female")) return sg_buf_puts(b, v > 0.5 ? "female" : "male");
     if (!strcmp(n, "dual")) return sg_buf_puts(b, v > 0.5 ? "dual eligible" : "not dual eligible");
     if (!strcmp(n, "lis"))
-        return sg_buf_puts(b, v > 0.5 ? "receives the low-income subsidy" : "no low-income subsidy");
+        return sg_buf_puts(b,
+                           v > 0.5 ? "receives the low-income subsidy" : "no low-income subsidy");
     if (!strcmp(n, "disability"))
         return sg_buf_puts(b, v > 0.5 ? "Medicare entitlement by disability" : "entitled by age");
     if (!strcmp(n, "contract_prior_rate"))
@@ -479,8 +501,11 @@ int model_recommendation(const char *measure, const struct model_explanation *ex
 {
     const struct measure_action *a = find_action(measure);
     int rc;
-    if (a) rc = sg_buf_printf(out, "%s.", a->action);
-    else rc = sg_buf_printf(out, "Close the %s gap before the end of the measurement year.", measure);
+    if (a)
+        rc = sg_buf_printf(out, "%s.", a->action);
+    else
+        rc =
+            sg_buf_printf(out, "Close the %s gap before the end of the measurement year.", measure);
     if (rc) return rc;
     size_t nd = 0;
     for (size_t k = 0; k < ex->n_top; k++) {
@@ -507,8 +532,7 @@ int model_recommendation(const char *measure, const struct model_explanation *ex
     }
     if (ex->probability >= 0.7)
         return sg_buf_puts(out, " High risk: start outreach early in the year.");
-    if (!nd)
-        return sg_buf_puts(out, " No single factor stands out; standard outreach is enough.");
+    if (!nd) return sg_buf_puts(out, " No single factor stands out; standard outreach is enough.");
     return SG_OK;
 }
 
@@ -525,9 +549,27 @@ int model_check_features(const struct model *m, char *const *names, size_t p, ch
     return SG_OK;
 }
 
+int model_summary(const struct model *m, struct sg_buf *out)
+{
+    char learner[48];
+    if (m->kind == MODEL_GBDT)
+        snprintf(learner, sizeof learner, "gbdt (%zu trees)", m->gb.n_trees);
+    else
+        snprintf(learner, sizeof learner, "logreg");
+    return sg_buf_printf(out,
+                         "%s %d: %s, %zu rows; CV AUC logreg %.4f gbdt %.4f; calibration %s; "
+                         "held out n=%zu: AUC %.4f, Brier %.4f, log loss %.4f, ECE %.4f",
+                         m->measure, m->year, learner, m->n_rows, m->cv_auc_logreg, m->cv_auc_gbdt,
+                         m->calibrated ? "Platt" : "none", m->test.n, m->test.auc, m->test.brier,
+                         m->test.logloss, m->test.ece);
+}
+
 /* ---- text format -------------------------------------------------------------------------- */
 
-static const char *kind_name(int k) { return k == MODEL_GBDT ? "gbdt" : "logreg"; }
+static const char *kind_name(int k)
+{
+    return k == MODEL_GBDT ? "gbdt" : "logreg";
+}
 
 int model_save(const struct model *m, struct sg_buf *b)
 {
@@ -540,7 +582,8 @@ int model_save(const struct model *m, struct sg_buf *b)
         rc = sg_buf_printf(b, "train_params %" PRIu64 " %d %zu %a %a %a %d\n", pr->seed,
                            pr->cv_folds, pr->cv_max_rows, pr->test_fraction, pr->valid_fraction,
                            pr->ece_max, pr->force_kind);
-    if (!rc) rc = sg_buf_printf(b, "logreg_params %a %d %a\n", pr->lr.l2, pr->lr.max_iter, pr->lr.tol);
+    if (!rc)
+        rc = sg_buf_printf(b, "logreg_params %a %d %a\n", pr->lr.l2, pr->lr.max_iter, pr->lr.tol);
     if (!rc)
         rc = sg_buf_printf(b, "gbdt_params %d %a %d %d %a %a %d %d %d\n", pr->gb.max_trees,
                            pr->gb.learning_rate, pr->gb.max_depth, pr->gb.max_leaves,
@@ -554,7 +597,8 @@ int model_save(const struct model *m, struct sg_buf *b)
         rc = sg_buf_printf(b, "test_metrics %zu %a %a %a %a %a\n", m->test.n, m->test.base_rate,
                            m->test.auc, m->test.brier, m->test.logloss, m->test.ece);
     if (!rc) rc = sg_buf_printf(b, "features %zu\n", m->p);
-    for (size_t j = 0; j < m->p && !rc; j++) rc = sg_buf_printf(b, "%s\n", m->feature_names[j]);
+    for (size_t j = 0; j < m->p && !rc; j++)
+        rc = sg_buf_printf(b, "%s\n", m->feature_names[j]);
     if (rc) return rc;
     if (m->kind == MODEL_LOGREG) {
         rc = sg_buf_printf(b, "logreg %a %d\n", m->lr.b, m->lr.iters);
@@ -567,8 +611,8 @@ int model_save(const struct model *m, struct sg_buf *b)
             rc = sg_buf_printf(b, "tree %zu %u\n", t, tr->n_nodes);
             for (uint32_t i = 0; i < tr->n_nodes && !rc; i++) {
                 const struct gbdt_node *n = &tr->nodes[i];
-                rc = sg_buf_printf(b, "%d %a %d %a %a\n", n->feature, (double)n->threshold,
-                                   n->left, n->value, n->cover);
+                rc = sg_buf_printf(b, "%d %a %d %a %a\n", n->feature, (double)n->threshold, n->left,
+                                   n->value, n->cover);
             }
         }
     }
@@ -605,44 +649,56 @@ int model_load(const char *text, size_t len, struct model **out, char *err, size
     int rc = SG_EPARSE, ver = 0, n = 0;
     char kind[16], fp[80];
     if (!m) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-#define LINE(...)                                                                              \
-    do {                                                                                       \
-        if (next_line(&r) || (__VA_ARGS__)) goto bad;                                          \
+#define LINE(...)                                                                                  \
+    do {                                                                                           \
+        if (next_line(&r) || (__VA_ARGS__)) goto bad;                                              \
     } while (0)
     LINE(sscanf(r.buf, "stargap-model %d%n", &ver, &n) != 1 || r.buf[n]);
     if (ver != MODEL_FORMAT_VERSION) {
         model_free(m);
-        return sg_errf(err, errlen, SG_EUNSUPPORTED, "model format version %d is not supported "
-                       "(this build reads %d)", ver, MODEL_FORMAT_VERSION);
+        return sg_errf(err, errlen, SG_EUNSUPPORTED,
+                       "model format version %d is not supported "
+                       "(this build reads %d)",
+                       ver, MODEL_FORMAT_VERSION);
     }
     LINE(sscanf(r.buf, "measure %15s%n", m->measure, &n) != 1 || r.buf[n]);
     LINE(sscanf(r.buf, "year %d%n", &m->year, &n) != 1 || r.buf[n]);
     LINE(sscanf(r.buf, "kind %15s%n", kind, &n) != 1 || r.buf[n]);
-    if (!strcmp(kind, "gbdt")) m->kind = MODEL_GBDT;
-    else if (!strcmp(kind, "logreg")) m->kind = MODEL_LOGREG;
-    else goto bad;
+    if (!strcmp(kind, "gbdt"))
+        m->kind = MODEL_GBDT;
+    else if (!strcmp(kind, "logreg"))
+        m->kind = MODEL_LOGREG;
+    else
+        goto bad;
     LINE(sscanf(r.buf, "fingerprint %79s%n", fp, &n) != 1 || r.buf[n]);
     if (strcmp(fp, "-")) {
         if (!sg_is_hex64(fp)) goto bad;
         memcpy(m->fingerprint, fp, 65);
     }
-    LINE(sscanf(r.buf, "rows %zu %zu %zu%n", &m->n_rows, &m->n_fit, &m->n_valid, &n) != 3 || r.buf[n]);
+    LINE(sscanf(r.buf, "rows %zu %zu %zu%n", &m->n_rows, &m->n_fit, &m->n_valid, &n) != 3 ||
+         r.buf[n]);
     struct model_train_params *pr = &m->params;
     LINE(sscanf(r.buf, "train_params %" SCNu64 " %d %zu %la %la %la %d%n", &pr->seed, &pr->cv_folds,
                 &pr->cv_max_rows, &pr->test_fraction, &pr->valid_fraction, &pr->ece_max,
-                &pr->force_kind, &n) != 7 || r.buf[n]);
-    LINE(sscanf(r.buf, "logreg_params %la %d %la%n", &pr->lr.l2, &pr->lr.max_iter, &pr->lr.tol, &n) != 3 ||
+                &pr->force_kind, &n) != 7 ||
+         r.buf[n]);
+    LINE(sscanf(r.buf, "logreg_params %la %d %la%n", &pr->lr.l2, &pr->lr.max_iter, &pr->lr.tol,
+                &n) != 3 ||
          r.buf[n]);
     LINE(sscanf(r.buf, "gbdt_params %d %la %d %d %la %la %d %d %d%n", &pr->gb.max_trees,
                 &pr->gb.learning_rate, &pr->gb.max_depth, &pr->gb.max_leaves,
-                &pr->gb.min_child_weight, &pr->gb.lambda, &pr->gb.max_bins,
-                &pr->gb.early_stopping, &pr->gb.threads, &n) != 9 || r.buf[n]);
+                &pr->gb.min_child_weight, &pr->gb.lambda, &pr->gb.max_bins, &pr->gb.early_stopping,
+                &pr->gb.threads, &n) != 9 ||
+         r.buf[n]);
     LINE(sscanf(r.buf, "calibration %d %la %la %la%n", &m->calibrated, &m->platt_a, &m->platt_b,
-                &m->valid_ece_raw, &n) != 4 || r.buf[n]);
+                &m->valid_ece_raw, &n) != 4 ||
+         r.buf[n]);
     if (!isfinite(m->platt_a) || !isfinite(m->platt_b)) goto bad;
-    LINE(sscanf(r.buf, "cv_auc %la %la%n", &m->cv_auc_logreg, &m->cv_auc_gbdt, &n) != 2 || r.buf[n]);
+    LINE(sscanf(r.buf, "cv_auc %la %la%n", &m->cv_auc_logreg, &m->cv_auc_gbdt, &n) != 2 ||
+         r.buf[n]);
     LINE(sscanf(r.buf, "test_metrics %zu %la %la %la %la %la%n", &m->test.n, &m->test.base_rate,
-                &m->test.auc, &m->test.brier, &m->test.logloss, &m->test.ece, &n) != 6 || r.buf[n]);
+                &m->test.auc, &m->test.brier, &m->test.logloss, &m->test.ece, &n) != 6 ||
+         r.buf[n]);
     size_t p;
     LINE(sscanf(r.buf, "features %zu%n", &p, &n) != 1 || r.buf[n] || p == 0 || p > 100000);
     m->feature_names = calloc(p, sizeof *m->feature_names);
@@ -657,7 +713,8 @@ int model_load(const char *text, size_t len, struct model **out, char *err, size
         LINE(sscanf(r.buf, "logreg %la %d%n", &m->lr.b, &m->lr.iters, &n) != 2 || r.buf[n] ||
              !isfinite(m->lr.b));
         for (size_t j = 0; j < p; j++)
-            LINE(sscanf(r.buf, "%la %la %la%n", &m->lr.mean[j], &m->lr.sd[j], &m->lr.w[j], &n) != 3 ||
+            LINE(sscanf(r.buf, "%la %la %la%n", &m->lr.mean[j], &m->lr.sd[j], &m->lr.w[j], &n) !=
+                     3 ||
                  r.buf[n] || !isfinite(m->lr.mean[j]) || !(m->lr.sd[j] > 0.0) ||
                  !isfinite(m->lr.sd[j]) || !isfinite(m->lr.w[j]));
     } else {
@@ -671,8 +728,8 @@ int model_load(const char *text, size_t len, struct model **out, char *err, size
         for (size_t t = 0; t < T; t++) {
             size_t tt;
             unsigned nn;
-            LINE(sscanf(r.buf, "tree %zu %u%n", &tt, &nn, &n) != 2 || r.buf[n] || tt != t || nn == 0 ||
-                 nn > 1024);
+            LINE(sscanf(r.buf, "tree %zu %u%n", &tt, &nn, &n) != 2 || r.buf[n] || tt != t ||
+                 nn == 0 || nn > 1024);
             struct gbdt_tree *tr = &m->gb.trees[t];
             tr->nodes = calloc(nn, sizeof *tr->nodes);
             if (!tr->nodes) goto nomem;
@@ -681,7 +738,8 @@ int model_load(const char *text, size_t len, struct model **out, char *err, size
                 struct gbdt_node *nd = &tr->nodes[i];
                 double thr;
                 LINE(sscanf(r.buf, "%d %la %d %la %la%n", &nd->feature, &thr, &nd->left, &nd->value,
-                            &nd->cover, &n) != 5 || r.buf[n]);
+                            &nd->cover, &n) != 5 ||
+                     r.buf[n]);
                 nd->threshold = (float)thr;
                 if ((double)nd->threshold != thr && nd->feature >= 0) goto bad;
             }

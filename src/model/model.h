@@ -14,7 +14,9 @@
  *      ece_max, Platt scaling (log-odds' = a * log-odds + b, fitted on the validation part) is
  *      applied when it lowers that error. Platt scaling is linear in the log-odds, so SHAP values
  *      stay exact: they are multiplied by a and the base value becomes a * base + b;
- *   5. AUC, Brier score, log loss and ECE are measured on the held-out test rows. */
+ *   5. AUC, Brier score, log loss and ECE are measured on the held-out test rows.
+ * A trained or loaded model is read-only: model_predict*, model_margin and model_explain may be
+ * called from many threads at once. */
 #ifndef SG_MODEL_MODEL_H
 #define SG_MODEL_MODEL_H
 
@@ -43,36 +45,36 @@ struct model_metrics {
 };
 
 struct model_train_params {
-    uint64_t seed;          /* shuffling, folds */
-    int cv_folds;           /* k of the cross-validation (2..20) */
-    size_t cv_max_rows;     /* cross-validation uses at most this many rows (0 = all) */
-    double test_fraction;   /* held out for the reported metrics, in (0, 0.5] */
-    double valid_fraction;  /* of the rest: early stopping and calibration, in (0, 0.5] */
-    double ece_max;         /* calibrate when the validation ECE is above this */
-    int force_kind;         /* 0: choose by CV; MODEL_LOGREG or MODEL_GBDT: skip the choice */
+    uint64_t seed;         /* shuffling, folds */
+    int cv_folds;          /* k of the cross-validation (2..20) */
+    size_t cv_max_rows;    /* cross-validation uses at most this many rows (0 = all) */
+    double test_fraction;  /* held out for the reported metrics, in (0, 0.5] */
+    double valid_fraction; /* of the rest: early stopping and calibration, in (0, 0.5] */
+    double ece_max;        /* calibrate when the validation ECE is above this */
+    int force_kind;        /* 0: choose by CV; MODEL_LOGREG or MODEL_GBDT: skip the choice */
     struct logreg_params lr;
     struct gbdt_params gb;
 };
 
 struct model {
-    char measure[16];         /* measure code (BCS, ...) */
-    int year;                 /* outcome year the model learned from */
-    size_t p;                 /* features */
-    char **feature_names;     /* owned; p names */
-    enum model_kind kind;     /* the kept learner */
-    struct logreg lr;         /* valid when kind == MODEL_LOGREG */
-    struct gbdt gb;           /* valid when kind == MODEL_GBDT */
-    int calibrated;           /* Platt scaling applied */
-    double platt_a, platt_b;  /* log-odds' = a * log-odds + b (1 and 0 when not calibrated) */
-    double cv_auc_logreg;     /* mean cross-validated AUC of each learner (NAN if not run) */
+    char measure[16];        /* measure code (BCS, ...) */
+    int year;                /* outcome year the model learned from */
+    size_t p;                /* features */
+    char **feature_names;    /* owned; p names */
+    enum model_kind kind;    /* the kept learner */
+    struct logreg lr;        /* valid when kind == MODEL_LOGREG */
+    struct gbdt gb;          /* valid when kind == MODEL_GBDT */
+    int calibrated;          /* Platt scaling applied */
+    double platt_a, platt_b; /* log-odds' = a * log-odds + b (1 and 0 when not calibrated) */
+    double cv_auc_logreg;    /* mean cross-validated AUC of each learner (NAN if not run) */
     double cv_auc_gbdt;
-    double valid_ece_raw;     /* validation ECE before calibration */
-    struct model_metrics test; /* held-out metrics of the final model */
-    size_t n_rows;            /* rows given to model_train */
-    size_t n_fit, n_valid;    /* rows used for fitting and validation */
-    char fingerprint[65];     /* hex SHA-256 of the training data (model_fingerprint) */
+    double valid_ece_raw;             /* validation ECE before calibration */
+    struct model_metrics test;        /* held-out metrics of the final model */
+    size_t n_rows;                    /* rows given to model_train */
+    size_t n_fit, n_valid;            /* rows used for fitting and validation */
+    char fingerprint[65];             /* hex SHA-256 of the training data (model_fingerprint) */
     struct model_train_params params; /* as used */
-    double train_seconds;     /* wall time of model_train (informational; not serialized) */
+    double train_seconds;             /* wall time of model_train (informational; not serialized) */
 };
 
 /* Defaults: seed 1, 3 folds, cv_max_rows 200000, test 0.2, valid 0.1, ece_max 0.01, choose the
@@ -110,10 +112,10 @@ struct model_top_feature {
 };
 
 struct model_explanation {
-    double probability;  /* calibrated gap probability */
-    double margin;       /* its log-odds */
-    double base;         /* SHAP base value (expected log-odds); base + sum(phi) == margin */
-    size_t n_top;        /* entries in top (<= MODEL_TOP_K; fewer when p is smaller) */
+    double probability; /* calibrated gap probability */
+    double margin;      /* its log-odds */
+    double base;        /* SHAP base value (expected log-odds); base + sum(phi) == margin */
+    size_t n_top;       /* entries in top (<= MODEL_TOP_K; fewer when p is smaller) */
     struct model_top_feature top[MODEL_TOP_K]; /* largest |impact| first */
 };
 
@@ -132,6 +134,11 @@ const char *model_risk_tier(double p, double high, double medium);
  * SG_ENOMEM from the buffer. */
 int model_recommendation(const char *measure, const struct model_explanation *ex,
                          struct sg_buf *out) SG_WUR;
+
+/* Appends a one-line summary for `stargap train` / `stargap models`: measure, year, learner
+ * (trees), rows, CV AUCs, calibration and the held-out metrics. Returns SG_OK or the buffer's
+ * error. */
+int model_summary(const struct model *m, struct sg_buf *out) SG_WUR;
 
 /* Serializes the model in the versioned text format (floating-point values as C99 hex floats,
  * so model_load gives back bit-identical numbers). Returns SG_OK or the buffer's error. */

@@ -90,11 +90,13 @@ int stars_table_offers_part_d(const struct stars_table_contract *c);
 void stars_table_input(const struct stars_table *t, const struct stars_table_contract *c,
                        int use_stars, int use_scores, struct stars_contract_input *in);
 
-/* CMS does not publish which SNP contracts are I-SNP-only (they need fewer rated measures). For
- * an SNP contract whose published Part C, Part D or overall rating is a number while the CCP-with-
- * SNP minimum is not met, and the I-SNP-only minimum is, sets in->cls to STARS_CLASS_ISNP and
- * returns 1; otherwise leaves `in` alone and returns 0. This infers an unpublished input (the
- * contract class) from CMS's published rating status, never a rating value. */
+/* CMS does not publish which SNP contracts are I-SNP-only (they need fewer rated measures): no
+ * column of the Summary, CAI, Measure Stars/Data, Domain Stars, Disenrollment Reasons or Notes
+ * files says so. For an SNP contract whose published Part C, Part D or overall rating is a number
+ * while the CCP-with-SNP minimum is not met, and the I-SNP-only minimum is, sets in->cls to
+ * STARS_CLASS_ISNP and returns 1; otherwise leaves `in` alone and returns 0. This infers an input
+ * (the contract class) from CMS's published rating status - an answer - so only `stars compare`
+ * uses it, and reports each use as an assumption; `stars rate` never does (docs/STARS.md). */
 int stars_table_infer_isnp(const struct stars_table *t, const struct stars_table_contract *c,
                            struct stars_contract_input *in);
 

@@ -30,8 +30,10 @@ static const struct synth_measure MEASURES[SYNTH_N_MEASURES] = {
 };
 
 /* Persistence: log-odds added when the measure was met (b1) or open (-b0) the year before. */
-static const double B_MET[SYNTH_N_MEASURES] = {1.6, 1.9, 1.3, 1.4, 1.5, 1.6, 1.3, 2.0, 1.8, 1.8, 1.8};
-static const double B_OPEN[SYNTH_N_MEASURES] = {0.9, 1.0, 0.8, 0.9, 0.8, 0.9, 0.8, 1.2, 1.2, 1.2, 1.2};
+static const double B_MET[SYNTH_N_MEASURES] = {1.6, 1.9, 1.3, 1.4, 1.5, 1.6,
+                                               1.3, 2.0, 1.8, 1.8, 1.8};
+static const double B_OPEN[SYNTH_N_MEASURES] = {0.9, 1.0, 0.8, 0.9, 0.8, 0.9,
+                                                0.8, 1.2, 1.2, 1.2, 1.2};
 
 const struct synth_measure *synth_measures(size_t *n)
 {
@@ -40,10 +42,26 @@ const struct synth_measure *synth_measures(size_t *n)
 }
 
 /* conditions (bit mask) */
-enum { C_HTN = 1, C_DIAB = 2, C_CVD = 4, C_CKD = 8, C_LIPID = 16, C_DEPR = 32, C_COPD = 64, C_CHF = 128 };
+enum {
+    C_HTN = 1,
+    C_DIAB = 2,
+    C_CVD = 4,
+    C_CKD = 8,
+    C_LIPID = 16,
+    C_DEPR = 32,
+    C_COPD = 64,
+    C_CHF = 128
+};
 /* medications and static exclusions (bit mask) */
-enum { X_DM_ANY = 1, X_DM_ORAL = 2, X_RASA = 4, X_STATIN = 8, X_MASTECTOMY = 16, X_COLECTOMY = 32,
-       X_ESRD = 64 };
+enum {
+    X_DM_ANY = 1,
+    X_DM_ORAL = 2,
+    X_RASA = 4,
+    X_STATIN = 8,
+    X_MASTECTOMY = 16,
+    X_COLECTOMY = 32,
+    X_ESRD = 64
+};
 
 struct member {
     uint32_t contract;
@@ -53,19 +71,25 @@ struct member {
     uint8_t cond, flags;
     int16_t start_year;
     uint8_t start_month;
-    uint8_t end_month;   /* month of leaving in end_year */
-    int16_t end_year;    /* 0: still enrolled */
-    float engagement;    /* latent, drives first-year compliance and utilization */
-    float frailty;       /* latent, drives conditions, utilization and exclusions */
+    uint8_t end_month; /* month of leaving in end_year */
+    int16_t end_year;  /* 0: still enrolled */
+    float engagement;  /* latent, drives first-year compliance and utilization */
+    float frailty;     /* latent, drives conditions, utilization and exclusions */
 };
 
-#define N_UTIL 6 /* pcp_visits, specialist_visits, ed_visits, inpatient_stays, chronic_conditions, risk_score */
-static const char *const UTIL_NAMES[N_UTIL] = {"pcp_visits", "specialist_visits", "ed_visits",
-                                               "inpatient_stays", "chronic_conditions", "risk_score"};
+#define N_UTIL                                                                                     \
+    6 /* pcp_visits, specialist_visits, ed_visits, inpatient_stays, chronic_conditions, risk_score \
+       */
+static const char *const UTIL_NAMES[N_UTIL] = {"pcp_visits",         "specialist_visits",
+                                               "ed_visits",          "inpatient_stays",
+                                               "chronic_conditions", "risk_score"};
 
 enum { S_NONE = 0, S_OPEN = 1, S_MET = 2, S_EXCL = 3, S_PENDING = 4 };
 
-static double sigmoid(double t) { return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t)); }
+static double sigmoid(double t)
+{
+    return t >= 0 ? 1.0 / (1.0 + exp(-t)) : exp(t) / (1.0 + exp(t));
+}
 
 int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
 {
@@ -84,7 +108,8 @@ int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
 
 /* Age distribution at the end of the last year (docs/MODELS.md): under-65 disability share,
  * then 5-year bands. */
-static const double AGE_BAND_P[] = {0.12, 0.26, 0.24, 0.17, 0.10, 0.07, 0.04}; /* <65, 65-69, ..., 85-89, 90+ */
+static const double AGE_BAND_P[] = {0.12, 0.26, 0.24, 0.17,
+                                    0.10, 0.07, 0.04}; /* <65, 65-69, ..., 85-89, 90+ */
 static const int AGE_BAND_LO[] = {30, 65, 70, 75, 80, 85, 90};
 static const int AGE_BAND_HI[] = {64, 69, 74, 79, 84, 89, 99};
 
@@ -96,46 +121,54 @@ static void draw_member(struct member *m, struct sg_rng *r, const double *ccum, 
     size_t lo = 0, hi = ncon - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (u < ccum[mid]) hi = mid;
-        else lo = mid + 1;
+        if (u < ccum[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     m->contract = (uint32_t)lo;
     /* age band */
     u = sg_rng_uniform(r);
     int band = 0;
     double c = AGE_BAND_P[0];
-    while (band < 6 && u >= c) c += AGE_BAND_P[++band];
+    while (band < 6 && u >= c)
+        c += AGE_BAND_P[++band];
     int age;
     if (band == 0) /* under 65: skewed toward the fifties and early sixties */
         age = 64 - (int)fmin(34.0, floor(fabs(sg_rng_normal(r)) * 9.0));
     else
-        age = AGE_BAND_LO[band] + (int)sg_rng_below(r, (uint64_t)(AGE_BAND_HI[band] - AGE_BAND_LO[band] + 1));
+        age = AGE_BAND_LO[band] +
+              (int)sg_rng_below(r, (uint64_t)(AGE_BAND_HI[band] - AGE_BAND_LO[band] + 1));
     m->birth_year = (int16_t)(year_last - age);
     m->birth_month = (uint8_t)(1 + sg_rng_below(r, 12));
     m->birth_day = (uint8_t)(1 + sg_rng_below(r, 28));
     int under65 = age < 65;
     m->female = (uint8_t)sg_rng_bernoulli(r, under65 ? 0.48 : age >= 85 ? 0.64 : 0.55);
     m->disability = (uint8_t)(under65 || sg_rng_bernoulli(r, age < 75 ? 0.10 : 0.05));
-    m->dual = (uint8_t)sg_rng_bernoulli(r, sigmoid(-1.55 + 1.5 * under65 + 0.25 * (age >= 85) +
-                                                   con_dual[m->contract]));
+    m->dual = (uint8_t)sg_rng_bernoulli(
+        r, sigmoid(-1.55 + 1.5 * under65 + 0.25 * (age >= 85) + con_dual[m->contract]));
     m->lis = (uint8_t)(m->dual || sg_rng_bernoulli(r, 0.08));
     m->engagement = (float)sg_rng_normal(r);
     m->frailty = (float)sg_rng_normal(r);
     double a10 = (age - 72) / 10.0, f = m->frailty;
     unsigned cond = 0;
     if (sg_rng_bernoulli(r, sigmoid(0.30 + 0.45 * a10 + 0.4 * f + 0.2 * m->dual))) cond |= C_HTN;
-    if (sg_rng_bernoulli(r, sigmoid(-1.35 + 0.05 * a10 + 0.35 * f + 0.35 * m->dual +
-                                    0.55 * !!(cond & C_HTN))))
+    if (sg_rng_bernoulli(
+            r, sigmoid(-1.35 + 0.05 * a10 + 0.35 * f + 0.35 * m->dual + 0.55 * !!(cond & C_HTN))))
         cond |= C_DIAB;
-    if (sg_rng_bernoulli(r, sigmoid(-1.45 + 0.5 * a10 + 0.45 * f + 0.4 * !!(cond & C_DIAB)))) cond |= C_CVD;
+    if (sg_rng_bernoulli(r, sigmoid(-1.45 + 0.5 * a10 + 0.45 * f + 0.4 * !!(cond & C_DIAB))))
+        cond |= C_CVD;
     if (sg_rng_bernoulli(r, sigmoid(-2.1 + 0.55 * a10 + 0.4 * f + 0.7 * !!(cond & C_DIAB) +
                                     0.4 * !!(cond & C_HTN))))
         cond |= C_CKD;
-    if (sg_rng_bernoulli(r, sigmoid(0.0 + 0.1 * a10 + 0.2 * f + 0.5 * !!(cond & C_DIAB)))) cond |= C_LIPID;
-    if (sg_rng_bernoulli(r, sigmoid(-1.8 - 0.25 * a10 + 0.3 * f + 0.7 * m->disability + 0.3 * m->dual)))
+    if (sg_rng_bernoulli(r, sigmoid(0.0 + 0.1 * a10 + 0.2 * f + 0.5 * !!(cond & C_DIAB))))
+        cond |= C_LIPID;
+    if (sg_rng_bernoulli(
+            r, sigmoid(-1.8 - 0.25 * a10 + 0.3 * f + 0.7 * m->disability + 0.3 * m->dual)))
         cond |= C_DEPR;
     if (sg_rng_bernoulli(r, sigmoid(-2.2 + 0.15 * a10 + 0.4 * f + 0.3 * m->dual))) cond |= C_COPD;
-    if (sg_rng_bernoulli(r, sigmoid(-2.7 + 0.6 * a10 + 0.5 * f + 0.7 * !!(cond & C_CVD)))) cond |= C_CHF;
+    if (sg_rng_bernoulli(r, sigmoid(-2.7 + 0.6 * a10 + 0.5 * f + 0.7 * !!(cond & C_CVD))))
+        cond |= C_CHF;
     m->cond = (uint8_t)cond;
     unsigned fl = 0;
     if ((cond & C_DIAB) && sg_rng_bernoulli(r, 0.82)) {
@@ -160,7 +193,8 @@ static void draw_member(struct member *m, struct sg_rng *r, const double *ccum, 
         m->start_month = (uint8_t)(m->birth_month % 12 + 1);
         if (m->birth_month == 12) m->start_year++;
     } else if (year_last > year_first && sg_rng_bernoulli(r, 0.10)) {
-        m->start_year = (int16_t)(year_first + 1 + (int)sg_rng_below(r, (uint64_t)(year_last - year_first)));
+        m->start_year =
+            (int16_t)(year_first + 1 + (int)sg_rng_below(r, (uint64_t)(year_last - year_first)));
         m->start_month = 1;
     } else {
         int earliest = under65 ? year_first - 8 : (y65 < year_first ? y65 : year_first - 1);
@@ -189,7 +223,10 @@ static int enrolled_full_year(const struct member *m, int y)
 
 /* ---- yearly draws ---- */
 
-static int popcount8(unsigned v) { return __builtin_popcount(v & 0xffu); }
+static int popcount8(unsigned v)
+{
+    return __builtin_popcount(v & 0xffu);
+}
 
 static void draw_util(const struct member *m, struct sg_rng *r, float *u)
 {
@@ -235,7 +272,8 @@ static int excluded(const struct member *m, int k, int y, int hospice, int frail
     if (hedis && age >= 66 && frail_ai) return 1;
     if (k == M_BCS && (m->flags & X_MASTECTOMY)) return 1;
     if (k == M_COL && (m->flags & X_COLECTOMY)) return 1;
-    if ((k == M_CBP || k == M_KED || k == M_SUPD || k == M_PDCRASA) && (m->flags & X_ESRD)) return 1;
+    if ((k == M_CBP || k == M_KED || k == M_SUPD || k == M_PDCRASA) && (m->flags & X_ESRD))
+        return 1;
     return 0;
 }
 
@@ -257,8 +295,10 @@ static double eta_member(const struct member *m, const struct prior *pr, int k, 
     if (first) return t + 0.9 * m->engagement;
     if (!pr->enrolled) return t - 0.4;
     uint8_t s = pr->st[k];
-    if (s == S_MET) t += B_MET[k];
-    else if (s == S_OPEN) t -= B_OPEN[k] + 0.4 * m->dual; /* open gaps persist more for duals */
+    if (s == S_MET)
+        t += B_MET[k];
+    else if (s == S_OPEN)
+        t -= B_OPEN[k] + 0.4 * m->dual; /* open gaps persist more for duals */
     int met = 0, open = 0;
     for (int j = 0; j < SYNTH_N_MEASURES; j++) {
         if (j == k) continue;
@@ -285,8 +325,10 @@ static double calibrate(const float *eta, size_t n, size_t fixed_ones, double ta
             d += q * (1.0 - q);
         }
         double f = (s + (double)fixed_ones) / (double)tot - target;
-        if (f > 0) hi = c;
-        else lo = c;
+        if (f > 0)
+            hi = c;
+        else
+            lo = c;
         if (fabs(f) < 1e-10) break;
         double nc = d > 0 ? c - f * (double)tot / d : 0.5 * (lo + hi);
         c = nc > lo && nc < hi ? nc : 0.5 * (lo + hi);
@@ -325,7 +367,10 @@ static int out_flush(struct out *o)
 }
 
 /* ensures room for n more bytes */
-static inline int out_room(struct out *o, size_t n) { return o->len + n > o->cap ? out_flush(o) : 0; }
+static inline int out_room(struct out *o, size_t n)
+{
+    return o->len + n > o->cap ? out_flush(o) : 0;
+}
 
 static inline void put_s(struct out *o, const char *s, size_t n)
 {
@@ -333,9 +378,15 @@ static inline void put_s(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
-static inline void put_str(struct out *o, const char *s) { put_s(o, s, strlen(s)); }
+static inline void put_str(struct out *o, const char *s)
+{
+    put_s(o, s, strlen(s));
+}
 
-static inline void put_c(struct out *o, char c) { o->buf[o->len++] = c; }
+static inline void put_c(struct out *o, char c)
+{
+    o->buf[o->len++] = c;
+}
 
 static inline void put_u(struct out *o, unsigned long v)
 {
@@ -345,7 +396,8 @@ static inline void put_u(struct out *o, unsigned long v)
         t[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (n) o->buf[o->len++] = t[--n];
+    while (n)
+        o->buf[o->len++] = t[--n];
 }
 
 static inline void put_u0(struct out *o, unsigned long v, int width) /* zero-padded */
@@ -376,7 +428,8 @@ static inline void put_id(struct out *o, size_t i)
 static inline void put_fix(struct out *o, double v, int dec)
 {
     double sc = 1.0;
-    for (int k = 0; k < dec; k++) sc *= 10.0;
+    for (int k = 0; k < dec; k++)
+        sc *= 10.0;
     unsigned long long q = (unsigned long long)floor(v * sc + 0.5);
     unsigned long long ip = q / (unsigned long long)sc, fp = q % (unsigned long long)sc;
     put_u(o, (unsigned long)ip);
@@ -389,7 +442,8 @@ static inline void put_fix(struct out *o, double v, int dec)
 static int out_close(struct out *o, char *err, size_t errlen)
 {
     int rc = SG_OK;
-    if (o->f && (out_flush(o) || fclose(o->f) != 0)) rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", o->path);
+    if (o->f && (out_flush(o) || fclose(o->f) != 0))
+        rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", o->path);
     o->f = NULL;
     free(o->buf);
     o->buf = NULL;
@@ -426,7 +480,8 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     float *eta = malloc(n * SYNTH_N_MEASURES * sizeof *eta);
     float *util = malloc(n * N_UTIL * sizeof *util);
     double *ccum = malloc(ncon * sizeof *ccum), *con_q = malloc(ncon * sizeof *con_q);
-    double *con_u = malloc(ncon * SYNTH_N_MEASURES * sizeof *con_u), *con_d = malloc(ncon * sizeof *con_d);
+    double *con_u = malloc(ncon * SYNTH_N_MEASURES * sizeof *con_u),
+           *con_d = malloc(ncon * sizeof *con_d);
     float *etabuf = malloc(n * sizeof *etabuf);
     if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory for %zu members", n);
@@ -447,14 +502,17 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
         ccum[c] = tot;
         con_q[c] = 0.30 * sg_rng_normal(&r);
         con_d[c] = 0.8 * sg_rng_normal(&r);
-        for (int k = 0; k < SYNTH_N_MEASURES; k++) con_u[(size_t)k * ncon + c] = 0.15 * sg_rng_normal(&r);
+        for (int k = 0; k < SYNTH_N_MEASURES; k++)
+            con_u[(size_t)k * ncon + c] = 0.15 * sg_rng_normal(&r);
     }
-    for (size_t c = 0; c < ncon; c++) ccum[c] /= tot;
+    for (size_t c = 0; c < ncon; c++)
+        ccum[c] /= tot;
     ccum[ncon - 1] = 1.0;
 
     /* members */
     struct out *om = &outs[0];
-    put_str(om, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_end\n");
+    put_str(om, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,"
+                "enrollment_end\n");
     for (size_t i = 0; i < n; i++) {
         sg_rng_seed2(&r, prm->seed, ((uint64_t)i + 1) << 8);
         struct member *m = &mem[i];
@@ -481,7 +539,9 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     sum->members = n;
 
     struct out *orz = &outs[1], *of = &outs[2], *ot = &outs[3];
-    put_str(orz, "member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n");
+    put_str(
+        orz,
+        "member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n");
     put_str(of, "member_id,year");
     for (int u = 0; u < N_UTIL; u++) {
         put_c(of, ',');
@@ -503,8 +563,10 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
             sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (1 + 2 * yi));
             draw_util(m, &r, util + i * N_UTIL);
             int age = y - m->birth_year;
-            int hospice = sg_rng_bernoulli(&r, 0.008 + 0.02 * (age >= 85) + 0.01 * (m->frailty > 1.5));
-            int frail_ai = sg_rng_bernoulli(&r, sigmoid(-4.0 + 1.0 * m->frailty + 0.04 * (age - 75)));
+            int hospice =
+                sg_rng_bernoulli(&r, 0.008 + 0.02 * (age >= 85) + 0.01 * (m->frailty > 1.5));
+            int frail_ai =
+                sg_rng_bernoulli(&r, sigmoid(-4.0 + 1.0 * m->frailty + 0.04 * (age - 75)));
             for (int k = 0; k < SYNTH_N_MEASURES; k++) {
                 if (!in_ip(m, k, y)) continue;
                 if (excluded(m, k, y, hospice, frail_ai)) {
@@ -522,8 +584,10 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
             size_t ne = 0, ones = 0;
             for (size_t i = 0; i < n; i++) {
                 if (cur[i * SYNTH_N_MEASURES + (size_t)k] != S_PENDING) continue;
-                if (k == M_SUPD && (mem[i].flags & X_STATIN)) ones++;
-                else etabuf[ne++] = eta[i * SYNTH_N_MEASURES + (size_t)k];
+                if (k == M_SUPD && (mem[i].flags & X_STATIN))
+                    ones++;
+                else
+                    etabuf[ne++] = eta[i * SYNTH_N_MEASURES + (size_t)k];
             }
             csum[k] = calibrate(etabuf, ne, ones, MEASURES[k].target);
         }
@@ -599,8 +663,10 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     for (int k = 0; k < NOUT; k++)
         if (rename(outs[k].path, outs[k].final) != 0) {
             rc = sg_errf(err, errlen, SG_EIO, "%s: %s", outs[k].final, strerror(errno));
-            for (int q = k; q < NOUT; q++) remove(outs[q].path);
-            for (int q = 0; q < k; q++) remove(outs[q].final);
+            for (int q = k; q < NOUT; q++)
+                remove(outs[q].path);
+            for (int q = 0; q < k; q++)
+                remove(outs[q].final);
             goto done;
         }
     rc = SG_OK;
@@ -614,7 +680,8 @@ ioerr:
         }
     if (err && !err[0]) sg_errf(err, errlen, SG_EIO, "write failed in %s", dir);
 fail:
-    for (int k = 0; k < NOUT; k++) out_abort(&outs[k]);
+    for (int k = 0; k < NOUT; k++)
+        out_abort(&outs[k]);
 done:
     free(mem);
     free(prev);

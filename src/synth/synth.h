@@ -27,9 +27,9 @@
 #define SYNTH_MAX_CONTRACTS 9000
 
 struct synth_measure {
-    const char *code;   /* BCS, COL, CBP, GSD, EED, KED, BPD, SUPD, PDC-DR, PDC-RASA, PDC-STA */
-    double target;      /* expected compliance rate among eligible, non-excluded members */
-    const char *rule;   /* eligibility rule in words */
+    const char *code; /* BCS, COL, CBP, GSD, EED, KED, BPD, SUPD, PDC-DR, PDC-RASA, PDC-STA */
+    double target;    /* expected compliance rate among eligible, non-excluded members */
+    const char *rule; /* eligibility rule in words */
 };
 
 /* The measures in file order with their targets (borrowed, static; n set to SYNTH_N_MEASURES). */
@@ -44,10 +44,10 @@ struct synth_params {
 };
 
 struct synth_summary {
-    size_t members;            /* rows of members.csv */
-    size_t result_rows;        /* rows of measure_results.csv */
-    size_t feature_rows;       /* rows of member_features.csv */
-    size_t truth_rows;         /* rows of true_probabilities.csv */
+    size_t members;                       /* rows of members.csv */
+    size_t result_rows;                   /* rows of measure_results.csv */
+    size_t feature_rows;                  /* rows of member_features.csv */
+    size_t truth_rows;                    /* rows of true_probabilities.csv */
     size_t denominator[SYNTH_N_MEASURES]; /* last year: eligible, not excluded */
     size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant */
     double expected[SYNTH_N_MEASURES];    /* last year: mean true probability */

@@ -102,7 +102,12 @@ do_start() {
     mkdir -p "$state"
     do_stop # a stale server from an interrupted run
     local root
-    root=$(mktemp -d "${TMPDIR:-/tmp}/stargap-pg.XXXXXX")
+    # As root the directory must be reachable by the postgres user: always under /tmp then.
+    local base="${TMPDIR:-/tmp}"
+    [ "$(id -u)" = 0 ] && base=/tmp
+    root=$(mktemp -d "$base/stargap-pg.XXXXXX")
+    # A Unix socket path is limited to 107 bytes.
+    [ ${#root} -le 80 ] || { rm -rf -- "$root"; die "temporary directory path too long for a socket: $root (set TMPDIR)"; }
     echo "$root" >"$state/root"
     mkdir -p "$root/data" "$root/sock"
     if [ "$(id -u)" = 0 ]; then

@@ -37,10 +37,31 @@ mkdir "$tmp/t3" && cp "$src"/*.csv "$tmp/t3/"
 printf 'x,"unterminated\n' >>"$tmp/t3/2025 Star Ratings Data Table - CAI (Dec 2 2024).csv"
 expect bad-quote 1 "CAI (Dec 2 2024).csv:765: field 2: quoted field never closed" -- "$bin" stars rate --star-year 2025 --data-table "$tmp/t3"
 # published ratings read off the 2025 Summary file: H0028 3.5/3.5/3.5 (MA-PD), E3014 PDP 4.5
-"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" || fail=1
+"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" 2>"$tmp/rate.err" || fail=1
 for want in "H0028,MA-PD,3.5,3.5,3.5" "E3014,PDP,,4.5," "H0022,MA-PD,,,"; do
     if grep -qx "$want" "$tmp/rate.csv"; then echo "ok   rate $want"; else echo "FAIL rate: no line $want"; fail=1; fi
 done
+# I-SNP-only status is not published: `rate` rates SNP contracts as CCP with SNP and says where
+# that assumption changes the result; --isnp names the I-SNP-only contracts. H1119 (SNP, Local
+# CCP) has 11 rated Part C measures in the 2025 Measure Stars file: short of the CCP-with-SNP
+# minimum (15 of 29, TN Table 6) but not of the I-SNP-only one (9 of 17); CMS published 5/4/4.5.
+"$bin" stars rate --star-year 2025 --data-table "$src" >"$tmp/rate.csv" 2>"$tmp/rate.err" || fail=1
+if grep -qx "H1119,MA-PD,,4.0," "$tmp/rate.csv" &&
+   grep -q "note: H1119: class assumed CCP with SNP" "$tmp/rate.err" &&
+   grep -q "SNP contracts rated as CCP with SNP (assumed" "$tmp/rate.err"; then
+    echo "ok   rate says it assumed the class of H1119"
+else
+    echo "FAIL rate: no class assumption note for H1119"; fail=1
+fi
+"$bin" stars rate --star-year 2025 --data-table "$src" --isnp H1119 >"$tmp/rate.csv" 2>"$tmp/rate.err" || fail=1
+if grep -qx "H1119,MA-PD,5.0,4.0,4.5" "$tmp/rate.csv" && ! grep -q "note: H1119:" "$tmp/rate.err"; then
+    echo "ok   rate --isnp H1119"
+else
+    echo "FAIL rate --isnp H1119"; fail=1
+fi
+expect isnp-unknown 1 "--isnp: contract H9999 is not in the data table" -- "$bin" stars rate --star-year 2025 --data-table "$src" --isnp H1119,H9999
+expect isnp-not-snp 1 "--isnp: contract H0022 is not an SNP contract" -- "$bin" stars rate --star-year 2025 --data-table "$src" --isnp H0022
+expect isnp-compare 2 "--isnp is an option of \`rate\`" -- "$bin" stars compare --star-year 2025 --data-table "$src" --isnp H1119
 expect bad-folds 2 "--folds: '0' is not 1..100" -- "$bin" stars cutpoints --star-year 2025 --data-table "$src" --folds 0
 # cutpoints: one row per clustered measure of the year file, two for Part D (MA-PD and PDP)
 params="$(dirname "$0")/../../data/stars/2025.txt"

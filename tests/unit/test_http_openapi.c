@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "http/http.h"
 #include "core/fileio.h"
 
 static void lower(const char *in, char *out, size_t n)
@@ -95,6 +96,74 @@ static void test_routes_documented(void **state)
     json_decref(doc);
 }
 
+/* The query parameters each handler accepts equal those the document lists for its route. Each
+ * handler validates its query first, through api_query, so a request carrying one unknown
+ * parameter makes it answer 400 with "(accepted: a, b, ...)" or "(none accepted)" without
+ * touching the store. */
+static void test_query_params_documented(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *doc = json_load_file(STARGAP_SOURCE_DIR "/docs/openapi.json", 0, &je);
+    assert_non_null(doc);
+    size_t n;
+    const struct http_route *routes = api_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        struct http_request req;
+        struct http_response res;
+        memset(&req, 0, sizeof req);
+        memset(&res, 0, sizeof res);
+        req.method = routes[i].method;
+        req.path = routes[i].pattern;
+        req.route = &routes[i];
+        req.route_index = i;
+        strcpy(req.request_id, "probe");
+        req.query[0].key = "zz_probe";
+        req.query[0].value = "1";
+        req.nquery = 1;
+        req.body = "";
+        routes[i].handler(&req, &res);
+        assert_int_equal(res.status, 400);
+        json_t *e = json_loads(res.body, 0, &je);
+        assert_non_null(e);
+        const char *msg = json_string_value(json_object_get(json_object_get(e, "error"), "message"));
+        if (!msg) /* the FHIR operations answer with an OperationOutcome */
+            msg = json_string_value(
+                json_object_get(json_array_get(json_object_get(e, "issue"), 0), "diagnostics"));
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, "unknown query parameter 'zz_probe'"));
+        /* the handler's list */
+        char accepted[512] = "";
+        const char *a = strstr(msg, "(accepted: ");
+        if (a) {
+            snprintf(accepted, sizeof accepted, "%s", a + strlen("(accepted: "));
+            accepted[strcspn(accepted, ")")] = '\0';
+        } else {
+            assert_non_null(strstr(msg, "(none accepted)"));
+        }
+        /* the document's list, in document order, joined the same way */
+        char m[16];
+        lower(routes[i].method, m, sizeof m);
+        json_t *params = json_object_get(json_object_get(json_object_get(json_object_get(doc, "paths"),
+                                                                         routes[i].pattern), m), "parameters");
+        char documented[512] = "";
+        size_t used = 0;
+        for (size_t k = 0; k < json_array_size(params); k++) {
+            json_t *pp = json_array_get(params, k);
+            if (strcmp(json_string_value(json_object_get(pp, "in")), "query")) continue;
+            used += (size_t)snprintf(documented + used, sizeof documented - used, "%s%s", used ? ", " : "",
+                                     json_string_value(json_object_get(pp, "name")));
+        }
+        if (strcmp(accepted, documented))
+            fprintf(stderr, "%s %s: handler accepts [%s], document lists [%s]\n", routes[i].method,
+                    routes[i].pattern, accepted, documented);
+        assert_string_equal(accepted, documented);
+        json_decref(e);
+        free(res.body);
+    }
+    json_decref(doc);
+}
+
 static void test_embedded_copy(void **state)
 {
     (void)state;
@@ -112,6 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes_documented),
+        cmocka_unit_test(test_query_params_documented),
         cmocka_unit_test(test_embedded_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

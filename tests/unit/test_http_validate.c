@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "api/api_internal.h"
+#include "api/jsonw.h"
 
 static struct http_request req;
 static struct http_response res;
@@ -150,9 +151,76 @@ static void test_query(void **state)
     res.body = NULL;
 }
 
+/* The streaming writer produces the same JSON value as the jansson encoder, escapes included. */
+static void test_jsonw_matches_jansson(void **state)
+{
+    (void)state;
+    struct store_gap g;
+    memset(&g, 0, sizeof g);
+    strcpy(g.gap_id, "06ae5a38-5e1b-4cf5-8c93-f5f2b4372e54");
+    memset(g.member_hash, 'a', 64);
+    strcpy(g.contract_id, "H0020");
+    strcpy(g.measure_code, "BCS");
+    g.measurement_year = 2025;
+    g.gap_probability = 0.1 + 0.2; /* 0.30000000000000004: printed as 0.3 with 10 digits */
+    g.priority_score = 100;
+    strcpy(g.intervention_type, "say \"hi\"\\ \n\t\x01 caf\xc3\xa9");
+    g.estimated_cost = NAN;
+    g.estimated_value = 1e-7;
+    g.status = STORE_GAP_ASSIGNED;
+    strcpy(g.assigned_date, "2026-11-25");
+    strcpy(g.created_at, "2026-11-25T18:52:00.123456Z");
+    struct sg_buf b;
+    struct jw w;
+    sg_buf_init(&b, 1 << 20);
+    jw_init(&w, &b);
+    jw_arr(&w);
+    jw_gap(&w, &g);
+    jw_gap(&w, &g);
+    jw_arr_end(&w);
+    assert_int_equal(w.err, SG_OK);
+    json_error_t je;
+    json_t *mine = json_loads(sg_buf_str(&b), 0, &je);
+    if (!mine) fprintf(stderr, "jsonw output invalid: %s in %s\n", je.text, sg_buf_str(&b));
+    assert_non_null(mine);
+    json_t *ref_doc = api_enc_gap(&g);
+    char *ref_text = json_dumps(ref_doc, JSON_REAL_PRECISION(10));
+    json_decref(ref_doc);
+    json_t *ref = json_loads(ref_text, 0, &je);
+    assert_true(json_equal(json_array_get(mine, 1), ref));
+    assert_non_null(strstr(sg_buf_str(&b), "\"gap_probability\":0.3,"));
+    assert_non_null(strstr(sg_buf_str(&b), "\"priority_score\":100.0,"));
+    assert_non_null(strstr(sg_buf_str(&b), "\"estimated_cost\":null,"));
+    assert_non_null(strstr(sg_buf_str(&b), "\\u0001"));
+    free(ref_text);
+    json_decref(ref);
+    json_decref(mine);
+    sg_buf_fini(&b);
+
+    struct store_history_item h;
+    memset(&h, 0, sizeof h);
+    h.kind = STORE_HIST_INTERVENTION;
+    strcpy(h.measure_code, "COL");
+    strcpy(h.at, "2026-11-25T18:52:00.123456Z");
+    strcpy(h.status, "planned");
+    h.value = NAN;
+    sg_buf_init(&b, 1 << 20);
+    jw_init(&w, &b);
+    jw_history_item(&w, &h);
+    mine = json_loads(sg_buf_str(&b), 0, &je);
+    assert_non_null(mine);
+    json_t *href = api_enc_history_item(&h);
+    assert_true(json_equal(mine, href));
+    assert_true(json_is_null(json_object_get(mine, "measurement_year")));
+    json_decref(href);
+    json_decref(mine);
+    sg_buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_body_strict),
         cmocka_unit_test(test_query),
     };

@@ -167,6 +167,47 @@ static void test_valueset_membership(void **state)
     assert_int_equal(vs_index_load("/nonexistent/dir", &ix, err, sizeof err), SG_EIO);
 }
 
+/* A ValueSet without an expansion is read from its enumerated compose.include[].concept. */
+static void test_valueset_compose(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/sg_vsc_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp %s/*.json %s/", VSDIR, tmp);
+    assert_int_equal(system(cmd), 0);
+    /* rewrite Office Visit as compose-only: {system: cpt, concept: [{code: 99202}]} */
+    char path[512];
+    snprintf(path, sizeof path, "%s/ValueSet-2.16.840.1.113883.3.464.1003.101.12.1001.json", tmp);
+    json_error_t je;
+    json_t *vs = json_load_file(path, 0, &je);
+    assert_non_null(vs);
+    assert_int_equal(json_object_del(vs, "expansion"), 0);
+    json_object_set_new(vs, "compose",
+                        json_pack("{s:[{s:s, s:[{s:s}]}]}", "include", "system",
+                                  "http://www.ama-assn.org/go/cpt", "concept", "code", "99999"));
+    assert_int_equal(json_dump_file(vs, path, 0), 0);
+    json_decref(vs);
+    struct vs_index *ix;
+    char err[SG_ERRLEN];
+    assert_int_equal(vs_index_load(tmp, &ix, err, sizeof err), SG_OK);
+    const char *cpt = "http://www.ama-assn.org/go/cpt";
+    assert_true(vs_lookup(ix, cpt, strlen(cpt), "99999", 5) & VS_BIT(VS_OFFICE_VISIT));
+    /* 99202 was only in the removed expansion: no longer an Office Visit */
+    assert_false(vs_lookup(ix, cpt, strlen(cpt), "99202", 5) & VS_BIT(VS_OFFICE_VISIT));
+    vs_index_free(ix);
+    /* a file that is not JSON names itself */
+    snprintf(path, sizeof path, "%s/broken.json", tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\n\"resourceType\": ", f);
+    fclose(f);
+    assert_int_equal(vs_index_load(tmp, &ix, err, sizeof err), SG_EPARSE);
+    assert_non_null(strstr(err, "broken.json:2"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_reader_errors(void **state)
 {
     (void)state;
@@ -234,6 +275,7 @@ static void test_reader_errors(void **state)
     assert_string_equal(r.member_id, "M123");
     assert_string_equal(r.code, "COL");
     assert_string_equal(r.period_end, "2025-12-31");
+    assert_int_equal(r.measurement_year, 2025);
     meas_patient_free(p);
 }
 
@@ -591,7 +633,21 @@ static void test_reports(void **state)
         assert_string_equal(json_string_value(json_object_get(c, "code")), want[i]);
     }
     json_decref(ex);
-    json_decref(g);
+    /* $care-gaps output: the shared example's Parameters wrapper */
+    json_t *exp = json_load_file(
+        STARGAP_TEST_DATA "/deqm/Parameters-single-gaps-open-indv-report01.json", 0, &je);
+    assert_non_null(exp);
+    json_t *par = meas_gaps_parameters(&g, 1);
+    assert_non_null(par);
+    assert_true(
+        json_equal(json_object_get(par, "resourceType"), json_object_get(exp, "resourceType")));
+    json_t *p0 = json_array_get(json_object_get(par, "parameter"), 0);
+    json_t *e0 = json_array_get(json_object_get(exp, "parameter"), 0);
+    assert_true(json_equal(json_object_get(p0, "name"), json_object_get(e0, "name")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(p0, "resource"), "type")),
+                        "document");
+    json_decref(exp);
+    json_decref(par);
     meas_patient_free(p);
 }
 
@@ -632,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_measure_names),
         cmocka_unit_test(test_condition_prevalence),
         cmocka_unit_test(test_cms130_performed_age),
+        cmocka_unit_test(test_valueset_compose),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

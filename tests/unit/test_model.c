@@ -4,15 +4,16 @@
  * Newton step, TreeSHAP against brute-force Shapley values over all feature subsets (random trees
  * and a trained model), training determinism and the bit-exact text round trip, explanations,
  * risk tiers, recommendations and the feature builder. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs (stdarg, stddef, setjmp) */
 
 #include "core/buf.h"
 #include "core/rng.h"
@@ -40,11 +41,14 @@ static void test_rng_reference(void **state)
     /* uniform in [0,1), below in range, shuffle is a permutation */
     sg_rng_seed(&r, 42);
     uint32_t idx[100];
-    for (uint32_t i = 0; i < 100; i++) idx[i] = i;
+    for (uint32_t i = 0; i < 100; i++)
+        idx[i] = i;
     sg_rng_shuffle(&r, idx, 100);
     int seen[100] = {0};
-    for (int i = 0; i < 100; i++) seen[idx[i]]++;
-    for (int i = 0; i < 100; i++) assert_int_equal(seen[i], 1);
+    for (int i = 0; i < 100; i++)
+        seen[idx[i]]++;
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(seen[i], 1);
     double mean = 0.0;
     for (int i = 0; i < 100000; i++) {
         double u = sg_rng_uniform(&r);
@@ -196,7 +200,8 @@ static double v_subset(const struct gbdt_tree *t, uint32_t i, const float *x, un
 static double v_model(const struct gbdt *g, const float *x, unsigned S)
 {
     double s = g->base;
-    for (size_t t = 0; t < g->n_trees; t++) s += v_subset(&g->trees[t], 0, x, S);
+    for (size_t t = 0; t < g->n_trees; t++)
+        s += v_subset(&g->trees[t], 0, x, S);
     return s;
 }
 
@@ -204,7 +209,8 @@ static void brute_shap(const struct gbdt *g, const float *x, double *phi)
 {
     int p = (int)g->p;
     double fact[17] = {1};
-    for (int k = 1; k <= 16; k++) fact[k] = fact[k - 1] * k;
+    for (int k = 1; k <= 16; k++)
+        fact[k] = fact[k - 1] * k;
     for (int j = 0; j < p; j++) {
         phi[j] = 0.0;
         for (unsigned S = 0; S < (1u << p); S++) {
@@ -275,7 +281,8 @@ static void test_treeshap_random_trees(void **state)
         assert_int_equal(gbdt_prepare(&g, err, sizeof err), SG_OK);
         for (int k = 0; k < 10; k++) {
             float x[5];
-            for (int j = 0; j < 5; j++) x[j] = (float)sg_rng_below(&r, 4);
+            for (int j = 0; j < 5; j++)
+                x[j] = (float)sg_rng_below(&r, 4);
             check_shap_vs_brute(&g, x);
             double b1[16];
             gbdt_margin_batch(&g, x, 1, b1);
@@ -315,7 +322,8 @@ static void test_treeshap_trained(void **state)
     uint8_t *y = malloc(n);
     make_data(&X, y, n, 6, 11);
     uint32_t *rows = malloc(n * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (uint32_t)i;
     struct gbdt_params prm;
     gbdt_params_default(&prm);
     prm.max_trees = 30;
@@ -323,21 +331,25 @@ static void test_treeshap_trained(void **state)
     prm.max_leaves = 12;
     struct gbdt g;
     char err[SG_ERRLEN];
-    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err), SG_OK);
+    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err),
+                     SG_OK);
     assert_true(g.n_trees >= 1);
-    for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
+    for (size_t i = 0; i < 25; i++)
+        check_shap_vs_brute(&g, model_matrix_row(&X, i));
     gbdt_free_members(&g);
     /* trees of more than 64 nodes take the general path of gbdt_shap */
     prm.max_depth = 7;
     prm.max_leaves = 60;
     prm.min_child_weight = 1.0;
     prm.max_trees = 5;
-    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err), SG_OK);
+    assert_int_equal(gbdt_fit(&X, y, rows, 3600, rows + 3600, 400, &prm, &g, err, sizeof err),
+                     SG_OK);
     uint32_t most = 0;
     for (size_t t = 0; t < g.n_trees; t++)
         if (g.trees[t].n_nodes > most) most = g.trees[t].n_nodes;
     assert_true(most > 64);
-    for (size_t i = 0; i < 25; i++) check_shap_vs_brute(&g, model_matrix_row(&X, i));
+    for (size_t i = 0; i < 25; i++)
+        check_shap_vs_brute(&g, model_matrix_row(&X, i));
     gbdt_free_members(&g);
     free(rows);
     free(y);
@@ -381,6 +393,13 @@ static void test_train_determinism_roundtrip(void **state)
     assert_true(a->test.auc > 0.7 && a->test.auc < 1.0);
     assert_true(a->test.ece < 0.1);
 
+    struct sg_buf sb;
+    sg_buf_init(&sb, 1024);
+    assert_int_equal(model_summary(a, &sb), SG_OK);
+    assert_non_null(strstr(sg_buf_str(&sb), "CBP 2025: gbdt ("));
+    assert_non_null(strstr(sg_buf_str(&sb), "held out n=1200"));
+    sg_buf_fini(&sb);
+
     /* bit-exact round trip: load then save gives the same text and the same predictions */
     struct model *c;
     assert_int_equal(model_load(ta, strlen(ta), &c, err, sizeof err), SG_OK);
@@ -398,7 +417,8 @@ static void test_train_determinism_roundtrip(void **state)
     struct model_explanation ex;
     assert_int_equal(model_explain(c, model_matrix_row(&X, 5), phi, &ex), SG_OK);
     double s = ex.base;
-    for (int j = 0; j < 6; j++) s += phi[j];
+    for (int j = 0; j < 6; j++)
+        s += phi[j];
     assert_true(fabs(s - ex.margin) < 1e-9);
     assert_int_equal(ex.n_top, 5);
     for (size_t k = 1; k < ex.n_top; k++)
@@ -419,7 +439,8 @@ static void test_train_determinism_roundtrip(void **state)
     assert_string_equal(td, te);
     assert_int_equal(model_explain(e, model_matrix_row(&X, 9), phi, &ex), SG_OK);
     s = ex.base;
-    for (int j = 0; j < 6; j++) s += phi[j];
+    for (int j = 0; j < 6; j++)
+        s += phi[j];
     assert_true(fabs(s - ex.margin) < 1e-12);
 
     /* malformed and unsupported texts */
@@ -444,6 +465,57 @@ static void test_train_determinism_roundtrip(void **state)
     model_matrix_fini(&X);
 }
 
+/* Corrupted model texts (random byte changes, deterministic) must load or fail cleanly, never
+ * crash; whatever loads must score and explain (run under the sanitizers in CI). */
+static void test_load_corrupted(void **state)
+{
+    (void)state;
+    struct model_matrix X;
+    size_t n = 3000;
+    uint8_t *y = malloc(n);
+    make_data(&X, y, n, 4, 17);
+    struct model_train_params prm;
+    model_train_params_default(&prm);
+    prm.force_kind = MODEL_GBDT;
+    prm.gb.max_trees = 8;
+    prm.gb.max_leaves = 6;
+    struct model *m;
+    char err[SG_ERRLEN];
+    assert_int_equal(model_train(&X, y, "EED", 2025, &prm, &m, err, sizeof err), SG_OK);
+    char *t = save_text(m);
+    size_t len = strlen(t);
+    char *c = malloc(len + 1);
+    struct sg_rng r;
+    sg_rng_seed(&r, 2024);
+    static const char alphabet[] = "0123456789-.xpa \nfe";
+    int loaded = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(c, t, len + 1);
+        int edits = 1 + (int)sg_rng_below(&r, 3);
+        for (int e = 0; e < edits; e++)
+            c[sg_rng_below(&r, len)] = alphabet[sg_rng_below(&r, sizeof alphabet - 1)];
+        struct model *q;
+        int rc = model_load(c, len, &q, err, sizeof err);
+        if (rc == SG_OK) {
+            loaded++;
+            double phi[4];
+            struct model_explanation ex;
+            (void)model_predict(q, model_matrix_row(&X, 0));
+            assert_int_equal(model_explain(q, model_matrix_row(&X, 1), phi, &ex), SG_OK);
+            model_free(q);
+        } else {
+            assert_null(q);
+            assert_true(rc == SG_EPARSE || rc == SG_EUNSUPPORTED);
+        }
+    }
+    assert_true(loaded > 0 && loaded < 3000);
+    free(c);
+    free(t);
+    model_free(m);
+    free(y);
+    model_matrix_fini(&X);
+}
+
 /* Histograms of large nodes are split into fixed chunks: 1 and 2 threads give the same trees. */
 static void test_gbdt_threads_identical(void **state)
 {
@@ -453,7 +525,8 @@ static void test_gbdt_threads_identical(void **state)
     uint8_t *y = malloc(n);
     make_data(&X, y, n, 4, 5);
     uint32_t *rows = malloc(n * sizeof *rows);
-    for (size_t i = 0; i < n; i++) rows[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (uint32_t)i;
     struct gbdt_params prm;
     gbdt_params_default(&prm);
     prm.max_trees = 5;
@@ -503,7 +576,8 @@ static void test_calibration_applied(void **state)
     const float *x = model_matrix_row(&X, 3);
     assert_int_equal(model_explain(m, x, phi, &ex), SG_OK);
     double s = ex.base;
-    for (int j = 0; j < 4; j++) s += phi[j];
+    for (int j = 0; j < 4; j++)
+        s += phi[j];
     assert_true(fabs(s - ex.margin) < 1e-9);
     assert_true(fabs(ex.probability - 1.0 / (1.0 + exp(-ex.margin))) < 1e-15);
     assert_int_equal(ex.n_top, 4); /* fewer features than MODEL_TOP_K */
@@ -553,7 +627,8 @@ static void test_tier_and_inputs(void **state)
     struct model_matrix X;
     uint8_t y[100] = {0};
     assert_int_equal(model_matrix_init(&X, 100, 2), SG_OK);
-    for (int i = 0; i < 100; i++) y[i] = i % 3 == 0;
+    for (int i = 0; i < 100; i++)
+        y[i] = i % 3 == 0;
     X.x[7] = NAN;
     struct model_train_params prm;
     model_train_params_default(&prm);
@@ -589,10 +664,14 @@ static void test_features(void **state)
     assert_int_equal(features_set_names(&X2, dup, 1, err, sizeof err), SG_EINVAL);
     model_matrix_fini(&X2);
 
-    struct features_member mem = {.birth_year = 1955, .female = 1, .dual = 1, .lis = 1,
-                                  .disability = 0, .enrolled_prior_year = 1};
-    mem.prior[0] = FEATURES_MET;  /* BCS */
-    mem.prior[2] = FEATURES_OPEN; /* CBP */
+    struct features_member mem = {.birth_year = 1955,
+                                  .female = 1,
+                                  .dual = 1,
+                                  .lis = 1,
+                                  .disability = 0,
+                                  .enrolled_prior_year = 1};
+    mem.prior[0] = FEATURES_MET;   /* BCS */
+    mem.prior[2] = FEATURES_OPEN;  /* CBP */
     mem.prior[10] = FEATURES_OPEN; /* PDC-STA */
     double ex[2] = {3.0, NAN};
     float *r = model_matrix_row(&X, 0);
@@ -614,6 +693,10 @@ static void test_features(void **state)
     assert_int_equal(features_label(1, 0, 1), 0);
     assert_int_equal(features_label(1, 1, 0), -1);
     assert_int_equal(features_label(0, 0, 0), -1);
+    assert_int_equal(features_prior_status(1, 0, 1), FEATURES_MET);
+    assert_int_equal(features_prior_status(1, 0, 0), FEATURES_OPEN);
+    assert_int_equal(features_prior_status(1, 1, 0), FEATURES_NOT_ELIGIBLE);
+    assert_int_equal(features_prior_status(0, 0, 0), FEATURES_NOT_ELIGIBLE);
 
     /* contract rates: contract 0 has 40 eligible (30 met), contract 1 has 10 (all met): the
      * small one gets the overall rate 40/50 */
@@ -621,14 +704,50 @@ static void test_features(void **state)
     uint8_t st[60];
     for (int i = 0; i < 60; i++) {
         con[i] = i < 45 ? 0 : 1;
-        st[i] = i < 30 ? FEATURES_MET : i < 40 ? FEATURES_OPEN : i < 45 ? FEATURES_NOT_ELIGIBLE
-                                                                         : i < 55 ? FEATURES_MET
-                                                                                  : FEATURES_NOT_ELIGIBLE;
+        st[i] = i < 30   ? FEATURES_MET
+                : i < 40 ? FEATURES_OPEN
+                : i < 45 ? FEATURES_NOT_ELIGIBLE
+                : i < 55 ? FEATURES_MET
+                         : FEATURES_NOT_ELIGIBLE;
     }
     double rate[2];
     assert_int_equal(features_contract_rates(con, st, 60, 2, rate), SG_OK);
     assert_true(fabs(rate[0] - 0.75) < 1e-15);
     assert_true(fabs(rate[1] - 0.8) < 1e-15);
+
+    /* the one-call builder gives the same rows as building them one by one */
+    struct features_member ms[60];
+    double xs[60];
+    for (int i = 0; i < 60; i++) {
+        ms[i] = (struct features_member){
+            .birth_year = 1940 + i % 30, .female = i % 2, .enrolled_prior_year = 1};
+        ms[i].prior[2] = st[i]; /* CBP */
+        xs[i] = i % 7 ? (double)i : NAN;
+    }
+    const char *one[] = {"pcp_visits"};
+    uint32_t pick[3] = {59, 0, 44};
+    struct model_matrix M;
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 2, 2025, pick, 3, &M, err, sizeof err),
+        SG_OK);
+    assert_int_equal(M.n, 3);
+    float expect[FEATURES_N_BASE + 1];
+    for (int q = 0; q < 3; q++) {
+        features_build_row(&ms[pick[q]], 2025, rate[con[pick[q]]], &xs[pick[q]], 1, expect);
+        assert_memory_equal(model_matrix_row(&M, (size_t)q), expect, sizeof expect);
+    }
+    assert_true(model_matrix_row(&M, 1)[FEATURES_N_BASE - 1] == 0.75f);
+    assert_true(model_matrix_row(&M, 0)[FEATURES_N_BASE - 1] == 0.8f);
+    assert_string_equal(M.names[FEATURES_N_BASE], "pcp_visits");
+    model_matrix_fini(&M);
+    uint32_t bad[1] = {60};
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 2, 2025, bad, 1, &M, err, sizeof err),
+        SG_EINVAL);
+    assert_non_null(strstr(err, "row 0"));
+    assert_int_equal(
+        features_build_matrix(ms, con, 60, 2, xs, one, 1, 11, 2025, pick, 1, &M, err, sizeof err),
+        SG_EINVAL);
 }
 
 int main(void)
@@ -642,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_treeshap_trained),
         cmocka_unit_test(test_train_determinism_roundtrip),
         cmocka_unit_test(test_gbdt_threads_identical),
+        cmocka_unit_test(test_load_corrupted),
         cmocka_unit_test(test_calibration_applied),
         cmocka_unit_test(test_recommendation_text),
         cmocka_unit_test(test_tier_and_inputs),

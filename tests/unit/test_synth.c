@@ -2,17 +2,18 @@
  * output for a seed, calibration of the last year's rates to the CMS 2026 national averages
  * (typed in here from the Technical Notes, Attachment C), each measure's age/sex/diagnosis
  * rules, member structure, the true-probability file, and errors that leave nothing behind. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs (stdarg, stddef, setjmp) */
 
 #include "core/fileio.h"
 #include "synth/synth.h"
@@ -93,9 +94,9 @@ static void test_determinism(void **state)
 static const struct {
     const char *code;
     double rate;
-} NATIONAL[] = {{"BCS", 0.74}, {"COL", 0.71}, {"CBP", 0.79}, {"GSD", 0.84}, {"EED", 0.77},
-                {"KED", 0.61}, {"BPD", 0.70}, {"SUPD", 0.88}, {"PDC-DR", 0.87},
-                {"PDC-RASA", 0.89}, {"PDC-STA", 0.89}};
+} NATIONAL[] = {{"BCS", 0.74},    {"COL", 0.71},      {"CBP", 0.79},    {"GSD", 0.84},
+                {"EED", 0.77},    {"KED", 0.61},      {"BPD", 0.70},    {"SUPD", 0.88},
+                {"PDC-DR", 0.87}, {"PDC-RASA", 0.89}, {"PDC-STA", 0.89}};
 
 struct memrow {
     int birth_year, female, dual, lis, disability;
@@ -118,7 +119,8 @@ static void test_calibration_and_rules(void **state)
         char sex;
         int d, l, ds;
         assert_int_equal(sscanf(line, "M%u,H%u,%d-%d-%d,%c,%d,%d,%d,", &id, &con, &by, &bm, &bd,
-                                &sex, &d, &l, &ds), 9);
+                                &sex, &d, &l, &ds),
+                         9);
         assert_true(id >= 1 && id <= PRM.members);
         assert_true(con >= 1000 && con < 1000 + PRM.contracts);
         assert_true(sex == 'F' || sex == 'M');
@@ -151,8 +153,8 @@ static void test_calibration_and_rules(void **state)
         unsigned id;
         char code[16];
         int year, ip, dn, ex, nu;
-        assert_int_equal(sscanf(line, "M%u,%15[^,],%d,%d,%d,%d,%d", &id, code, &year, &ip, &dn,
-                                &ex, &nu), 7);
+        assert_int_equal(
+            sscanf(line, "M%u,%15[^,],%d,%d,%d,%d,%d", &id, code, &year, &ip, &dn, &ex, &nu), 7);
         assert_true(ip == 1 && dn == 1 && (ex == 0 || ex == 1) && (nu == 0 || nu == 1));
         assert_true(!(ex && nu));
         const struct memrow *m = &mem[id];
@@ -177,7 +179,8 @@ static void test_calibration_and_rules(void **state)
         double t = NATIONAL[k].rate, r = (double)num[k] / (double)den[k];
         double tol = 4.0 * sqrt(t * (1 - t) / (double)den[k]) + 0.002;
         assert_true(den[k] > 2000);
-        if (fabs(r - t) > tol) fail_msg("%s: rate %.4f, national %.2f, n %zu", NATIONAL[k].code, r, t, den[k]);
+        if (fabs(r - t) > tol)
+            fail_msg("%s: rate %.4f, national %.2f, n %zu", NATIONAL[k].code, r, t, den[k]);
     }
 
     /* true probabilities: one per last-year denominator row, mean equal to the target */
@@ -234,8 +237,10 @@ static void test_cli(void **state)
 {
     (void)state;
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s generate --members 2000 --contracts 3 --years 2024-2025 "
-             "--seed 5 --out %s >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    snprintf(cmd, sizeof cmd,
+             "%s generate --members 2000 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s >/dev/null 2>&1",
+             STARGAP_BINARY, dir_c);
     int rc = system(cmd);
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
     for (int k = 0; k < 4; k++) {
@@ -243,12 +248,16 @@ static void test_cli(void **state)
         snprintf(p, sizeof p, "%s/%s", dir_c, FILES[k]);
         assert_int_equal(access(p, R_OK), 0);
     }
-    snprintf(cmd, sizeof cmd, "%s generate --members 20 --contracts 3 --years 2024-2025 "
-             "--seed 5 --out %s --format fhir >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    snprintf(cmd, sizeof cmd,
+             "%s generate --members 20 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s --format fhir >/dev/null 2>&1",
+             STARGAP_BINARY, dir_c);
     rc = system(cmd);
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-    snprintf(cmd, sizeof cmd, "%s generate --members 20 --contracts 3 --years 2024 "
-             "--out %s >/dev/null 2>&1", STARGAP_BINARY, dir_c);
+    snprintf(cmd, sizeof cmd,
+             "%s generate --members 20 --contracts 3 --years 2024 "
+             "--out %s >/dev/null 2>&1",
+             STARGAP_BINARY, dir_c);
     rc = system(cmd);
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
 }
