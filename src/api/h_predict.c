@@ -22,7 +22,17 @@
 
 #define BATCH_MAX 1000
 
-static const struct pl_tiers tiers = {0.7, 0.4};
+/* Risk-tier thresholds from the configuration (risk_high_pct, risk_medium_pct). */
+static struct pl_tiers tiers_of(const struct http_request *req)
+{
+    const struct sg_config *c = APP(req)->cfg;
+    struct pl_tiers t = {0.7, 0.4};
+    if (c && c->risk_medium_pct <= c->risk_high_pct) {
+        t.high = (double)c->risk_high_pct / 100.0;
+        t.medium = (double)c->risk_medium_pct / 100.0;
+    }
+    return t;
+}
 
 static double mono_ms(void)
 {
@@ -37,7 +47,8 @@ static const char *path_measure(const struct http_request *req, struct http_resp
     const char *code = req->params[0];
     if (!code || features_measure_index(code) < 0) {
         http_error(req, res, 404, "not_found",
-                   "measure_code: unknown measure (modelled: BCS COL CBP GSD EED KED BPD SUPD PDC-DR PDC-RASA PDC-STA)");
+                   "measure_code: unknown measure (modelled: BCS COL CBP GSD EED KED BPD SUPD "
+                   "PDC-DR PDC-RASA PDC-STA)");
         return NULL;
     }
     return code;
@@ -80,7 +91,8 @@ static int member_of(const struct http_request *req, struct http_response *res, 
         http_error(req, res, 400, "invalid_input", "%s: must be 64 hex characters", field);
         return -1;
     }
-    for (int i = 0; i < 64; i++) hash[i] = (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] + 32 : s[i]);
+    for (int i = 0; i < 64; i++)
+        hash[i] = (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] + 32 : s[i]);
     hash[64] = '\0';
     return 0;
 }
@@ -91,7 +103,8 @@ static int body_member(const struct http_request *req, struct http_response *res
 {
     json_t *id = json_object_get(body, "member_id"), *h = json_object_get(body, "member_hash");
     if ((id && h) || (!id && !h)) {
-        http_error(req, res, 400, "invalid_input", "member_id or member_hash: exactly one is required");
+        http_error(req, res, 400, "invalid_input",
+                   "member_id or member_hash: exactly one is required");
         return -1;
     }
     return member_of(req, res, id ? id : h, id != NULL, id ? "member_id" : "member_hash", hash);
@@ -117,12 +130,13 @@ static json_t *enc_prediction(const struct store_prediction *p, int include_shap
 }
 
 /* The stored prediction of (member, measure, year, model version), if any. */
-static int find_existing(struct store *st, const struct store_prediction *p, struct store_prediction *out,
-                         char *err, size_t errlen)
+static int find_existing(struct store *st, const struct store_prediction *p,
+                         struct store_prediction *out, char *err, size_t errlen)
 {
     struct store_prediction_list l;
     struct store_page pg = {STORE_MAX_LIMIT, 0};
-    int rc = store_prediction_get_by_member(st, p->member_hash, p->measure_code, p->measurement_year, &pg, &l, err, errlen);
+    int rc = store_prediction_get_by_member(st, p->member_hash, p->measure_code,
+                                            p->measurement_year, &pg, &l, err, errlen);
     if (rc) return rc;
     rc = SG_ENOTFOUND;
     for (size_t i = 0; i < l.n && rc == SG_ENOTFOUND; i++)
@@ -146,8 +160,10 @@ static int predict_one(struct http_request *req, const struct pl_model *pm, cons
     struct pl_member_score sc;
     *created = 0;
     memset(out, 0, sizeof *out);
+    struct pl_tiers tiers = tiers_of(req);
     int rc = pl_score_member(app->st, pm, hash, code, year, &tiers, 1, &sc, err, errlen);
-    if (rc == SG_ENOTFOUND) return sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+    if (rc == SG_ENOTFOUND)
+        return sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
     if (rc) return rc;
     struct store_actor a = ACTOR(req);
     struct store_prediction existing;
@@ -178,7 +194,8 @@ static int load_model(const struct http_request *req, struct http_response *res,
     char err[SG_ERRLEN] = "";
     int rc = pl_model_load_latest(APP(req)->st, code, pm, err, sizeof err);
     if (rc == SG_ENOTFOUND) {
-        http_error(req, res, 404, "model_not_found", "%s: no trained model (run stargap train)", code);
+        http_error(req, res, 404, "model_not_found", "%s: no trained model (run stargap train)",
+                   code);
         return -1;
     }
     if (rc) {
@@ -189,7 +206,8 @@ static int load_model(const struct http_request *req, struct http_response *res,
 }
 
 /* Answers a predict_one failure: outside the denominator is 422, unknown member 404. */
-static void predict_error(const struct http_request *req, struct http_response *res, int rc, const char *err)
+static void predict_error(const struct http_request *req, struct http_response *res, int rc,
+                          const char *err)
 {
     if (rc == SG_EINVAL && strstr(err, "not in the"))
         http_error(req, res, 422, "not_in_denominator", "%s", err);
@@ -201,7 +219,8 @@ static void predict_error(const struct http_request *req, struct http_response *
 
 void api_h_predict(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"member_id", "member_hash", "measurement_year", "include_shap", NULL};
+    static const char *const allowed[] = {"member_id", "member_hash", "measurement_year",
+                                          "include_shap", NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     const char *code = path_measure(req, res);
@@ -235,7 +254,8 @@ done:
 
 void api_h_predict_batch(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"member_ids", "member_hashes", "measurement_year", "include_shap", NULL};
+    static const char *const allowed[] = {"member_ids", "member_hashes", "measurement_year",
+                                          "include_shap", NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     const char *code = path_measure(req, res);
@@ -246,22 +266,25 @@ void api_h_predict_batch(struct http_request *req, struct http_response *res)
     long year;
     int shap;
     struct pl_model pm = {0};
-    json_t *ids = json_object_get(body, "member_ids"), *hashes = json_object_get(body, "member_hashes");
+    json_t *ids = json_object_get(body, "member_ids"),
+           *hashes = json_object_get(body, "member_hashes");
     json_t *list = ids ? ids : hashes;
     const char *field = ids ? "member_ids" : "member_hashes";
     if ((ids && hashes) || !list) {
-        http_error(req, res, 400, "invalid_input", "member_ids or member_hashes: exactly one is required");
+        http_error(req, res, 400, "invalid_input",
+                   "member_ids or member_hashes: exactly one is required");
         goto done;
     }
     if (!json_is_array(list) || json_array_size(list) < 1 || json_array_size(list) > BATCH_MAX) {
-        http_error(req, res, 400, "invalid_input", "%s: an array of 1..%d members", field, BATCH_MAX);
+        http_error(req, res, 400, "invalid_input", "%s: an array of 1..%d members", field,
+                   BATCH_MAX);
         goto done;
     }
     if (api_get_int(req, res, body, "measurement_year", 1, 2001, 2100, &year) < 0 ||
         get_bool(req, res, body, "include_shap", &shap))
         goto done;
     size_t n = json_array_size(list);
-    char (*h)[STORE_HASH_LEN] = malloc(n * sizeof *h);
+    char(*h)[STORE_HASH_LEN] = malloc(n * sizeof *h);
     if (!h) {
         http_error_from_err(req, res, SG_ENOMEM, "out of memory");
         goto done;
@@ -287,11 +310,16 @@ void api_h_predict_batch(struct http_request *req, struct http_response *res)
         char err[SG_ERRLEN] = "";
         int created;
         int rc = predict_one(req, &pm, h[i], code, (int)year, &p, &created, err, sizeof err);
-        if (rc == SG_EINVAL || rc == SG_ENOTFOUND || (rc == SG_ECONFLICT && strstr(err, "already closed"))) {
+        if (rc == SG_EINVAL || rc == SG_ENOTFOUND ||
+            (rc == SG_ECONFLICT && strstr(err, "already closed"))) {
             json_t *e = json_object();
             json_object_set_new(e, "index", json_integer((json_int_t)i));
             json_object_set_new(e, "member_hash", json_string(h[i]));
-            json_object_set_new(e, "code", json_string(rc == SG_ENOTFOUND ? "not_found" : rc == SG_ECONFLICT ? "gap_closed" : strstr(err, "not in the") ? "not_in_denominator" : "invalid_input"));
+            json_object_set_new(e, "code",
+                                json_string(rc == SG_ENOTFOUND          ? "not_found"
+                                            : rc == SG_ECONFLICT        ? "gap_closed"
+                                            : strstr(err, "not in the") ? "not_in_denominator"
+                                                                        : "invalid_input"));
             json_object_set_new(e, "message", json_string(err));
             json_array_append_new(errors, e);
             continue;
@@ -340,7 +368,8 @@ static double measure_weight(struct store *st, const char *code, int year)
 {
     struct store_measure m;
     char err[SG_ERRLEN];
-    if (store_measure_get(st, year + 2, code, &m, err, sizeof err) == SG_OK) return m.weight > 0 ? m.weight : 1.0;
+    if (store_measure_get(st, year + 2, code, &m, err, sizeof err) == SG_OK)
+        return m.weight > 0 ? m.weight : 1.0;
     struct store_measure_list l;
     double w = 1.0;
     if (store_measure_list(st, 0, &l, err, sizeof err) == SG_OK) {
@@ -353,7 +382,8 @@ static double measure_weight(struct store *st, const char *code, int year)
 
 void api_h_predict_portfolio(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"member_id", "member_hash", "measurement_year", "include_shap", NULL};
+    static const char *const allowed[] = {"member_id", "member_hash", "measurement_year",
+                                          "include_shap", NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     json_t *body = api_body(req, res, allowed);
@@ -374,7 +404,8 @@ void api_h_predict_portfolio(struct http_request *req, struct http_response *res
         goto done;
     }
     struct store_measure_result_list cur;
-    if ((rc = store_measure_result_get_by_member(app->st, hash, (int)year, &cur, err, sizeof err))) {
+    if ((rc =
+             store_measure_result_get_by_member(app->st, hash, (int)year, &cur, err, sizeof err))) {
         api_store_error(req, res, rc, err);
         goto done;
     }
@@ -394,7 +425,8 @@ void api_h_predict_portfolio(struct http_request *req, struct http_response *res
         if (!why) {
             eligible++;
             int lrc = pl_model_load_latest(app->st, code, &pm, err, sizeof err);
-            if (lrc == SG_ENOTFOUND) why = "no_trained_model";
+            if (lrc == SG_ENOTFOUND)
+                why = "no_trained_model";
             else if (lrc) {
                 api_store_error(req, res, lrc, err);
                 fatal = 1;
@@ -434,7 +466,8 @@ void api_h_predict_portfolio(struct http_request *req, struct http_response *res
     if (eligible == 0) {
         json_decref(preds);
         json_decref(skipped);
-        http_error(req, res, 422, "not_in_denominator", "member_hash: member in no measure's denominator for %ld", year);
+        http_error(req, res, 422, "not_in_denominator",
+                   "member_hash: member in no measure's denominator for %ld", year);
         goto done;
     }
     json_t *doc = json_object();
@@ -442,7 +475,10 @@ void api_h_predict_portfolio(struct http_request *req, struct http_response *res
     json_object_set_new(doc, "measurement_year", json_integer(year));
     json_object_set_new(doc, "total_gaps", json_integer(gaps));
     json_object_set_new(doc, "priority_score", api_real(priority));
-    json_object_set_new(doc, "priority_tier", json_string(priority >= 3.0 ? "high" : priority >= 1.0 ? "medium" : "low"));
+    json_object_set_new(doc, "priority_tier",
+                        json_string(priority >= 3.0   ? "high"
+                                    : priority >= 1.0 ? "medium"
+                                                      : "low"));
     json_object_set_new(doc, "predictions", preds);
     json_object_set_new(doc, "skipped", skipped);
     http_json(res, 200, doc);

@@ -1085,7 +1085,8 @@ void store_ts_ago(long long seconds_ago, char out[STORE_TS_LEN]);
  * Each merge is one transaction with one audit row (action "merge", changes {"inserted":..,
  * "updated":..}) written only when something changed; all or nothing. counts (may be NULL). */
 
-/* Inserts members or updates contract_id and attributes when they differ (n 1..1,000,000). */
+/* Inserts members or updates contract_id, attributes and active when they differ
+ * (n 1..1,000,000); total_predictions and first_seen are kept. */
 int store_member_upsert_batch(struct store *st, const struct store_actor *a,
                               const struct store_member *rows, size_t n,
                               struct store_merge_counts *counts, char *err, size_t errlen) SG_WUR;

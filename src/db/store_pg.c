@@ -1310,28 +1310,35 @@ static int pg_snapshot_get_trends(struct store *st, const char *contract_id, int
     " priority_score, intervention_type, estimated_cost, estimated_value, status,"             \
     " assigned_date, completed_date, closed_date, created_at, updated_at"
 
+static void row_gap_at(const PGresult *r, int i, int c0, struct store_gap *g);
 static int row_gap(const PGresult *r, int i, struct store_gap *g)
 {
-    memset(g, 0, sizeof *g);
-    g_copy(g->gap_id, sizeof g->gap_id, r, i, 0);
-    g_copy(g->member_hash, sizeof g->member_hash, r, i, 1);
-    g_copy(g->contract_id, sizeof g->contract_id, r, i, 2);
-    g_copy(g->measure_code, sizeof g->measure_code, r, i, 3);
-    g->measurement_year = g_int(r, i, 4);
-    g->gap_probability = g_dbl(r, i, 5);
-    g->priority_score = g_dbl(r, i, 6);
-    g_copy(g->intervention_type, sizeof g->intervention_type, r, i, 7);
-    g->estimated_cost = g_dbl(r, i, 8);
-    g->estimated_value = g_dbl(r, i, 9);
-    enum store_gap_status s = STORE_GAP_IDENTIFIED;
-    if (store_gap_status_parse(g_str(r, i, 10), &s)) s = STORE_GAP_IDENTIFIED;
-    g->status = s;
-    g_date(g->assigned_date, r, i, 11);
-    g_date(g->completed_date, r, i, 12);
-    g_date(g->closed_date, r, i, 13);
-    g_ts(g->created_at, r, i, 14);
-    g_ts(g->updated_at, r, i, 15);
+    row_gap_at(r, i, 0, g);
     return SG_OK;
+}
+
+/* Decodes GAP_COLS starting at column c0. */
+static void row_gap_at(const PGresult *r, int i, int c0, struct store_gap *g)
+{
+    memset(g, 0, sizeof *g);
+    g_copy(g->gap_id, sizeof g->gap_id, r, i, c0 + 0);
+    g_copy(g->member_hash, sizeof g->member_hash, r, i, c0 + 1);
+    g_copy(g->contract_id, sizeof g->contract_id, r, i, c0 + 2);
+    g_copy(g->measure_code, sizeof g->measure_code, r, i, c0 + 3);
+    g->measurement_year = g_int(r, i, c0 + 4);
+    g->gap_probability = g_dbl(r, i, c0 + 5);
+    g->priority_score = g_dbl(r, i, c0 + 6);
+    g_copy(g->intervention_type, sizeof g->intervention_type, r, i, c0 + 7);
+    g->estimated_cost = g_dbl(r, i, c0 + 8);
+    g->estimated_value = g_dbl(r, i, c0 + 9);
+    enum store_gap_status s = STORE_GAP_IDENTIFIED;
+    if (store_gap_status_parse(g_str(r, i, c0 + 10), &s)) s = STORE_GAP_IDENTIFIED;
+    g->status = s;
+    g_date(g->assigned_date, r, i, c0 + 11);
+    g_date(g->completed_date, r, i, c0 + 12);
+    g_date(g->closed_date, r, i, c0 + 13);
+    g_ts(g->created_at, r, i, c0 + 14);
+    g_ts(g->updated_at, r, i, c0 + 15);
 }
 static int dec_gap(const PGresult *r, int i, void *it) { return row_gap(r, i, it); }
 
@@ -1353,12 +1360,6 @@ STMT(gap_high_priority, 3,
 STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
      " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
-#define GAP_COUNT_WHERE                                                                        \
-    " WHERE ($1::text IS NULL OR measure_code = $1) AND ($2::text IS NULL OR status = $2)"     \
-    " AND ($3::text IS NULL OR contract_id = $3) AND ($4::int = 0 OR measurement_year = $4)"
-STMT(gap_count_sum, 4, "SELECT coalesce(sum(n), 0) FROM gap_counts" GAP_COUNT_WHERE);
-STMT(gap_count_scan, 5,
-     "SELECT count(*) FROM gap_analysis" GAP_COUNT_WHERE " AND priority_score >= $5");
 
 static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
                          const char *now, char *err, size_t errlen)
@@ -1445,7 +1446,7 @@ static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *ou
 
 struct gap_filter_stmts {
     char name[2][GF_COMBOS][32];
-    char sql[2][GF_COMBOS][1024];
+    char sql[2][GF_COMBOS][2048];
     struct stmt st[2][GF_COMBOS];
 };
 static struct gap_filter_stmts gfs;
@@ -1466,11 +1467,19 @@ static void gfs_build(void)
                 len += (size_t)snprintf(where + len, sizeof where - len, "%s%s%d",
                                         np == 1 ? " WHERE " : " AND ", cond[bit], np);
             }
+            /* The exact total rides along in the same round trip: summed from gap_counts for
+             * equality filters (the priority bit is never set then), counted through the
+             * index with a minimum priority. LEFT JOIN LATERAL keeps one row when the page is
+             * empty (gap columns NULL), so the total always arrives. */
+            const char *total = (m & GF_PRIORITY) ? "SELECT count(*) AS total FROM gap_analysis"
+                                                  : "SELECT coalesce(sum(n), 0) AS total FROM gap_counts";
             snprintf(gfs.name[sort][m], sizeof gfs.name[sort][m], "gap_filter_%d_%d", sort, m);
             snprintf(gfs.sql[sort][m], sizeof gfs.sql[sort][m],
-                     "SELECT " GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id"
-                     " LIMIT $%d OFFSET $%d",
-                     where, sort ? "gap_probability" : "priority_score", np + 1, np + 2);
+                     "WITH t AS (%s%s) SELECT t.total, g.* FROM t LEFT JOIN LATERAL (SELECT "
+                     GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id LIMIT $%d OFFSET $%d)"
+                     " g ON true ORDER BY g.%s DESC, g.gap_id",
+                     total, where, where, sort ? "gap_probability" : "priority_score", np + 1,
+                     np + 2, sort ? "gap_probability" : "priority_score");
             gfs.st[sort][m].name = gfs.name[sort][m];
             gfs.st[sort][m].sql = gfs.sql[sort][m];
             gfs.st[sort][m].nparams = np + 2;
@@ -1498,24 +1507,18 @@ static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filt
     int sort = f->sort == STORE_SORT_PROBABILITY ? 1 : 0;
     int rc = px_open(S(st), &x, err, errlen);
     if (rc) return rc;
-    rc = fetch_list(&x, &gfs.st[sort][m], &p, (void **)&out->items, &out->n, sizeof *out->items,
-                    dec_gap);
+    PGresult *r = NULL;
+    rc = px_exec(&x, &gfs.st[sort][m], &p, &r);
     if (!rc) {
-        struct params q;
-        long long total = 0;
-        p_init(&q);
-        p_opt(&q, f->measure_code);
-        p_opt(&q, status);
-        p_opt(&q, f->contract_id);
-        p_ll(&q, f->measurement_year);
-        if (isnan(f->min_priority)) {
-            rc = count_query(&x, &gap_count_sum, &q, &total);
-        } else {
-            p_dbl(&q, f->min_priority);
-            rc = count_query(&x, &gap_count_scan, &q, &total);
-        }
+        /* Column 0 is the total; an empty page is one row whose gap columns are NULL. */
+        int nt = PQntuples(r);
+        long long total = nt ? g_ll(r, 0, 0) : 0;
+        if (nt == 1 && g_null(r, 0, 1)) nt = 0;
+        rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+        for (int i = 0; i < nt && !rc; i++, out->n++) row_gap_at(r, i, 1, &out->items[i]);
         if (!rc) page_done(total, out->n, &f->page, &out->total, &out->has_more);
     }
+    PQclear(r);
     px_close(&x);
     if (rc) store_gap_list_free(out);
     return rc;
@@ -3269,10 +3272,12 @@ STMT(member_merge, 9,
      " birth_year, sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
      " ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
      " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
-     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated"
-     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled) IS DISTINCT FROM"
-     " (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex, EXCLUDED.dual_eligible,"
-     " EXCLUDED.lis, EXCLUDED.disabled) RETURNING (xmax = 0)");
+     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
+     " active = EXCLUDED.active"
+     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
+     " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
+     " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"
+     " RETURNING (xmax = 0)");
 
 static void count_merge(const PGresult *r, struct store_merge_counts *k)
 {

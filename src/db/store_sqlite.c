@@ -2654,9 +2654,9 @@ static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
              "ON CONFLICT (member_hash) DO NOTHING", err, errlen);
     upd = pq(c, "member_merge_update",
              "UPDATE members SET contract_id = ?2, birth_year = ?3, sex = ?4, dual_eligible = ?5, "
-             "lis = ?6, disabled = ?7, last_updated = ?8 WHERE member_hash = ?1 AND "
+             "lis = ?6, disabled = ?7, last_updated = ?8, active = ?9 WHERE member_hash = ?1 AND "
              "(contract_id IS NOT ?2 OR birth_year IS NOT ?3 OR sex IS NOT ?4 OR "
-             "dual_eligible IS NOT ?5 OR lis IS NOT ?6 OR disabled IS NOT ?7)", err, errlen);
+             "dual_eligible IS NOT ?5 OR lis IS NOT ?6 OR disabled IS NOT ?7 OR active IS NOT ?9)", err, errlen);
     if (!ins || !upd) { rc = SG_EDB; goto done; }
     for (size_t i = 0; i < n && !rc; i++) {
         const struct store_member *m = &rows[i];
@@ -2672,6 +2672,7 @@ static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
         bopt(upd, 6, m->lis);
         bopt(upd, 7, m->disabled);
         bt(upd, 8, now);
+        bi(upd, 9, m->active);
         if ((rc = pstep(c, upd, "member_merge_update", &ch, err, errlen))) break;
         if (ch) k->updated++;
         else k->unchanged++;

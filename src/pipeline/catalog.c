@@ -23,7 +23,8 @@ static int all_known(const struct store_measure_list *l)
 {
     for (int k = 0; k < FEATURES_N_MEASURES; k++) {
         int found = 0;
-        for (size_t i = 0; i < l->n && !found; i++) found = !strcmp(l->items[i].code, features_measures[k]);
+        for (size_t i = 0; i < l->n && !found; i++)
+            found = !strcmp(l->items[i].code, features_measures[k]);
         if (!found) return 0;
     }
     return 1;
@@ -37,12 +38,13 @@ static int code_ok(const char *s)
     size_t n = strlen(s);
     if (n < 1 || n > 15) return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return 0;
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
     return 1;
 }
 
-static int seed_year(struct store *st, const struct store_actor *a, const char *path,
-                     int *seeded, char *err, size_t errlen)
+static int seed_year(struct store *st, const struct store_actor *a, const char *path, int *seeded,
+                     char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
@@ -50,7 +52,10 @@ static int seed_year(struct store *st, const struct store_actor *a, const char *
     if (rc) return rc;
     struct stars_params *p = calloc(1, sizeof *p);
     struct store_measure *rows = calloc(STARS_MAX_MEASURES + 1, sizeof *rows);
-    if (!p || !rows) { rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory"); goto out; }
+    if (!p || !rows) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto out;
+    }
     if ((rc = stars_params_parse(text, len, path, p, err, errlen))) goto out;
     size_t n = 0;
     for (size_t i = 0; i < p->nmeasures; i++) {
@@ -58,16 +63,17 @@ static int seed_year(struct store *st, const struct store_actor *a, const char *
         if (!code_ok(d->code)) continue; /* slugs of survey measures: not catalog codes */
         struct store_measure *m = &rows[n++];
         m->star_year = p->star_year;
-        snprintf(m->code, sizeof m->code, "%s", d->code);
+        snprintf(m->code, sizeof m->code, "%.15s", d->code); /* code_ok: <= 15 */
         snprintf(m->cms_id, sizeof m->cms_id, "%s", d->cms_id);
-        snprintf(m->name, sizeof m->name, "%s", d->name);
+        snprintf(m->name, sizeof m->name, "%.127s", d->name); /* catalog names hold 127 */
         m->part = d->part;
         const char *dom = d->domain;
         for (size_t k = 0; k < p->ndomains; k++)
             if (!strcmp(p->domains[k].id, d->domain)) dom = p->domains[k].name;
-        snprintf(m->domain, sizeof m->domain, "%s", dom);
+        snprintf(m->domain, sizeof m->domain, "%.127s", dom);
         if (store_weight_cat_parse(stars_category_name(d->category), &m->weighting_category)) {
-            rc = sg_errf(err, errlen, SG_EINVAL, "%s: measure %s: category not in the catalog's list", path, d->code);
+            rc = sg_errf(err, errlen, SG_EINVAL,
+                         "%s: measure %s: category not in the catalog's list", path, d->code);
             goto out;
         }
         m->weight = d->weight;
@@ -80,7 +86,8 @@ static int seed_year(struct store *st, const struct store_actor *a, const char *
         m->star_year = p->star_year;
         snprintf(m->code, sizeof m->code, "BPD");
         snprintf(m->cms_id, sizeof m->cms_id, "HEDIS");
-        snprintf(m->name, sizeof m->name, "Blood Pressure Control for Patients With Diabetes (HEDIS; not a Star measure)");
+        snprintf(m->name, sizeof m->name,
+                 "Blood Pressure Control for Patients With Diabetes (HEDIS; not a Star measure)");
         m->part = 'C';
         snprintf(m->domain, sizeof m->domain, "HEDIS measures outside the Star Ratings");
         m->weighting_category = STORE_WCAT_INTERMEDIATE_OUTCOME;
@@ -110,11 +117,13 @@ int pl_catalog_ensure(struct store *st, const struct store_actor *a, const char 
     store_measure_list_free(&l);
     if (known) return SG_OK;
     if (!data_dir || !*data_dir)
-        return sg_errf(err, errlen, SG_EINVAL, "measures catalog: not seeded and no data directory given");
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "measures catalog: not seeded and no data directory given");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/stars", data_dir);
     DIR *d = opendir(dir);
-    if (!d) return sg_errf(err, errlen, SG_EIO, "%s: cannot open the star-year parameter files", dir);
+    if (!d)
+        return sg_errf(err, errlen, SG_EIO, "%s: cannot open the star-year parameter files", dir);
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
         const char *nm = e->d_name;
@@ -124,7 +133,8 @@ int pl_catalog_ensure(struct store *st, const struct store_actor *a, const char 
         rc = seed_year(st, a, path, &count, err, errlen);
     }
     closedir(d);
-    if (!rc && count == 0) rc = sg_errf(err, errlen, SG_ENOTFOUND, "%s: no YYYY.txt star-year files", dir);
+    if (!rc && count == 0)
+        rc = sg_errf(err, errlen, SG_ENOTFOUND, "%s: no YYYY.txt star-year files", dir);
     if (!rc) LOG_INFO("event=catalog_seeded rows=%d", count);
     if (seeded) *seeded = count;
     return rc;

@@ -26,16 +26,16 @@
 enum { ST_NONE = 0, ST_OPEN = 1, ST_MET = 2, ST_EXCL = 3 };
 
 struct pl_data {
-    size_t n;                  /* members */
+    size_t n; /* members */
     char (*hash)[STORE_HASH_LEN];
     struct features_member *fm; /* attributes; prior[] = statuses of the feature year */
-    uint32_t *contract;        /* contract index */
+    uint32_t *contract;         /* contract index */
     char (*contracts)[STORE_CONTRACT_LEN];
     size_t n_contracts, cap_contracts;
-    uint8_t *cur;              /* n * NM statuses of the outcome year (ST_*) */
-    size_t n_extra;            /* imported feature columns */
-    char **extra_names;        /* sorted */
-    double *extra;             /* n * n_extra, NAN = missing */
+    uint8_t *cur;       /* n * NM statuses of the outcome year (ST_*) */
+    size_t n_extra;     /* imported feature columns */
+    char **extra_names; /* sorted */
+    double *extra;      /* n * n_extra, NAN = missing */
     size_t cap;
     char *err;
     size_t errlen;
@@ -48,7 +48,8 @@ static void data_free(struct pl_data *d)
     free(d->contract);
     free(d->contracts);
     free(d->cur);
-    for (size_t j = 0; j < d->n_extra; j++) free(d->extra_names[j]);
+    for (size_t j = 0; j < d->n_extra; j++)
+        free(d->extra_names[j]);
     free(d->extra_names);
     free(d->extra);
     memset(d, 0, sizeof *d);
@@ -61,8 +62,10 @@ static long find_member(const struct pl_data *d, const char *hash)
         size_t mid = (lo + hi) / 2;
         int c = strcmp(d->hash[mid], hash);
         if (!c) return (long)mid;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
@@ -122,7 +125,9 @@ static int on_prior(void *ctx, const struct store_measure_result *r)
     int k = features_measure_index(r->measure_code);
     if (i < 0 || k < 0) return 0;
     uint8_t s = status_of(r);
-    d->fm[i].prior[k] = s == ST_OPEN ? FEATURES_OPEN : s == ST_MET ? FEATURES_MET : FEATURES_NOT_ELIGIBLE;
+    d->fm[i].prior[k] = s == ST_OPEN  ? FEATURES_OPEN
+                        : s == ST_MET ? FEATURES_MET
+                                      : FEATURES_NOT_ELIGIBLE;
     d->fm[i].enrolled_prior_year = 1;
     return 0;
 }
@@ -152,7 +157,8 @@ static int on_feature_names(void *ctx, const char *hash, int year, const char *f
     const char *k;
     json_t *v;
     int rc = 0;
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         size_t q;
         for (q = 0; q < d->n_extra; q++)
             if (!strcmp(d->extra_names[q], k)) break;
@@ -197,8 +203,10 @@ static int data_load(struct store *st, int outcome_year, char *const *names, siz
     d->err = err;
     d->errlen = errlen;
     int rc = store_member_scan(st, on_member, d, err, errlen);
-    if (!rc && d->n == 0) rc = sg_errf(err, errlen, SG_ENOTFOUND, "no members in the database (run stargap import)");
-    if (!rc && !(d->cur = calloc(d->n * NM, 1))) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    if (!rc && d->n == 0)
+        rc = sg_errf(err, errlen, SG_ENOTFOUND, "no members in the database (run stargap import)");
+    if (!rc && !(d->cur = calloc(d->n * NM, 1)))
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
     if (!rc) rc = store_measure_result_scan(st, outcome_year - 1, on_prior, d, err, errlen);
     if (!rc) rc = store_measure_result_scan(st, outcome_year, on_current, d, err, errlen);
     if (!rc) {
@@ -206,21 +214,28 @@ static int data_load(struct store *st, int outcome_year, char *const *names, siz
             d->extra_names = calloc(n_names ? n_names : 1, sizeof *d->extra_names);
             if (!d->extra_names) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
             for (size_t q = 0; !rc && q < n_names; q++) {
-                if (!(d->extra_names[q] = strdup(names[q]))) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-                else d->n_extra++;
+                if (!(d->extra_names[q] = strdup(names[q])))
+                    rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+                else
+                    d->n_extra++;
             }
         } else {
             rc = store_member_feature_scan(st, outcome_year - 1, on_feature_names, d, err, errlen);
-            if (!rc && d->n_extra) qsort(d->extra_names, d->n_extra, sizeof *d->extra_names, cmp_str);
+            if (!rc && d->n_extra)
+                qsort(d->extra_names, d->n_extra, sizeof *d->extra_names, cmp_str);
         }
     }
     if (!rc) {
         size_t ncell = d->n * d->n_extra;
         d->extra = malloc((ncell > 0 ? ncell : 1) * sizeof *d->extra);
-        if (!d->extra) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-        else for (size_t i = 0; i < d->n * d->n_extra; i++) d->extra[i] = NAN;
+        if (!d->extra)
+            rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        else
+            for (size_t i = 0; i < d->n * d->n_extra; i++)
+                d->extra[i] = NAN;
     }
-    if (!rc) rc = store_member_feature_scan(st, outcome_year - 1, on_feature_values, d, err, errlen);
+    if (!rc)
+        rc = store_member_feature_scan(st, outcome_year - 1, on_feature_values, d, err, errlen);
     if (rc) data_free(d);
     return rc;
 }
@@ -236,18 +251,22 @@ static int build_rows(const struct pl_data *d, int k, int year, int for_training
         uint8_t s = d->cur[i * NM + (size_t)k];
         rows += for_training ? (s == ST_OPEN || s == ST_MET) : s == ST_OPEN;
     }
-    if (rows == 0) return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no %s rows in %d", features_measures[k],
-                                  for_training ? "denominator" : "open-gap", year);
+    if (rows == 0)
+        return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no %s rows in %d", features_measures[k],
+                       for_training ? "denominator" : "open-gap", year);
     double *rate = malloc((d->n_contracts ? d->n_contracts : 1) * sizeof *rate);
     uint8_t *prior = malloc(d->n ? d->n : 1);
     int rc = SG_OK;
     if (!rate || !prior) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < d->n; i++) prior[i] = d->fm[i].prior[k];
+    for (size_t i = 0; !rc && i < d->n; i++)
+        prior[i] = d->fm[i].prior[k];
     if (!rc && features_contract_rates(d->contract, prior, d->n, d->n_contracts, rate))
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
     if (!rc && (rc = model_matrix_init(X, rows, FEATURES_N_BASE + d->n_extra)))
-        rc = sg_errf(err, errlen, rc, "feature matrix: %zu x %zu", rows, (size_t)FEATURES_N_BASE + d->n_extra);
-    if (!rc) rc = features_set_names(X, (const char *const *)d->extra_names, d->n_extra, err, errlen);
+        rc = sg_errf(err, errlen, rc, "feature matrix: %zu x %zu", rows,
+                     (size_t)FEATURES_N_BASE + d->n_extra);
+    if (!rc)
+        rc = features_set_names(X, (const char *const *)d->extra_names, d->n_extra, err, errlen);
     if (!rc && (!(*y = malloc(rows)) || !(*idx = malloc(rows * sizeof **idx))))
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
     size_t r = 0;
@@ -297,7 +316,9 @@ int pl_default_train_year(struct store *st, int *year, char *err, size_t errlen)
     int current = tm.tm_year + 1900;
     for (size_t i = 0; i < n; i++)
         if (years[i] < current && years[i] > *year) *year = years[i];
-    if (!*year) return sg_errf(err, errlen, SG_ENOTFOUND, "no measurement year before %d in measure_results", current);
+    if (!*year)
+        return sg_errf(err, errlen, SG_ENOTFOUND,
+                       "no measurement year before %d in measure_results", current);
     return SG_OK;
 }
 
@@ -305,12 +326,16 @@ static int measure_list(const char *code, int *ks, size_t *nk, char *err, size_t
 {
     *nk = 0;
     if (!code) {
-        for (int k = 0; k < NM; k++) ks[(*nk)++] = k;
+        for (int k = 0; k < NM; k++)
+            ks[(*nk)++] = k;
         return SG_OK;
     }
     int k = features_measure_index(code);
     if (k < 0)
-        return sg_errf(err, errlen, SG_EINVAL, "measure: '%s' is not one of BCS COL CBP GSD EED KED BPD SUPD PDC-DR PDC-RASA PDC-STA", code);
+        return sg_errf(
+            err, errlen, SG_EINVAL,
+            "measure: '%s' is not one of BCS COL CBP GSD EED KED BPD SUPD PDC-DR PDC-RASA PDC-STA",
+            code);
     ks[(*nk)++] = k;
     return SG_OK;
 }
@@ -348,7 +373,10 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
             snprintf(res->note, sizeof res->note, "%.150s", e);
             continue;
         }
-        if (brc) { rc = sg_errf(err, errlen, brc, "%s", e); break; }
+        if (brc) {
+            rc = sg_errf(err, errlen, brc, "%s", e);
+            break;
+        }
         res->rows = X.n;
         struct model *m = NULL;
         int trc = model_train(&X, y, features_measures[k], year, prm, &m, e, sizeof e);
@@ -360,13 +388,17 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
             snprintf(res->note, sizeof res->note, "%.150s", e);
             continue;
         }
-        if (trc) { rc = sg_errf(err, errlen, trc, "%s: %s", res->measure, e); break; }
+        if (trc) {
+            rc = sg_errf(err, errlen, trc, "%s: %s", res->measure, e);
+            break;
+        }
         res->test = m->test;
         res->base_rate = m->test.base_rate;
         res->cv_auc_logreg = m->cv_auc_logreg;
         res->cv_auc_gbdt = m->cv_auc_gbdt;
         res->calibrated = m->calibrated;
-        snprintf(res->learner, sizeof res->learner, "%s", m->kind == MODEL_GBDT ? "gbdt" : "logreg");
+        snprintf(res->learner, sizeof res->learner, "%s",
+                 m->kind == MODEL_GBDT ? "gbdt" : "logreg");
         memcpy(res->fingerprint, m->fingerprint, 65);
         struct sg_buf text;
         sg_buf_init(&text, (size_t)256 << 20);
@@ -423,7 +455,8 @@ int pl_model_load_latest(struct store *st, const char *code, struct pl_model *ou
     struct store_model sm;
     memset(out, 0, sizeof *out);
     int rc = store_model_get_latest(st, code, &sm, err, errlen);
-    if (rc == SG_ENOTFOUND) return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no trained model (run stargap train)", code);
+    if (rc == SG_ENOTFOUND)
+        return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no trained model (run stargap train)", code);
     if (rc) return rc;
     rc = model_load(sm.model_text, strlen(sm.model_text), &out->m, err, errlen);
     if (!rc) {
@@ -460,7 +493,8 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
         for (size_t j = 0; !rc && j < m->p; j++)
             rc = sg_buf_printf(b, "%s\"%s\":%.17g", j ? "," : "", m->feature_names[j], phi[j]);
         if (!rc) rc = sg_buf_puts(b, "}}");
-        if (rc || !(p->shap_values = strdup(sg_buf_str(b)))) return sg_errf(err, errlen, SG_ENOMEM, "shap_values: out of memory");
+        if (rc || !(p->shap_values = strdup(sg_buf_str(b))))
+            return sg_errf(err, errlen, SG_ENOMEM, "shap_values: out of memory");
     }
     sg_buf_reset(b);
     rc = sg_buf_puts(b, "[");
@@ -468,20 +502,33 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
         rc = sg_buf_printf(b, "%s{\"name\":\"%s\",\"value\":%.17g,\"impact\":%.17g}", j ? "," : "",
                            ex.top[j].name, ex.top[j].value, ex.top[j].impact);
     if (!rc) rc = sg_buf_puts(b, "]");
-    if (rc || !(p->top_features = strdup(sg_buf_str(b)))) return sg_errf(err, errlen, SG_ENOMEM, "top_features: out of memory");
+    if (rc || !(p->top_features = strdup(sg_buf_str(b))))
+        return sg_errf(err, errlen, SG_ENOMEM, "top_features: out of memory");
     sg_buf_reset(b);
     if (model_recommendation(m->measure, &ex, b) == SG_OK)
         snprintf(p->recommendation, sizeof p->recommendation, "%s", sg_buf_str(b));
     return SG_OK;
 }
 
+/* True when d holds exactly the imported feature columns names[0..n). */
+static int same_names(const struct pl_data *d, char *const *names, size_t n)
+{
+    if (d->n_extra != n) return 0;
+    for (size_t j = 0; j < n; j++)
+        if (strcmp(d->extra_names[j], names[j])) return 0;
+    return 1;
+}
+
 int pl_predict(struct store *st, const struct store_actor *a, int year, const char *code,
-               const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n,
-               char *err, size_t errlen)
+               const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n, char *err,
+               size_t errlen)
 {
     int ks[NM];
     size_t nk;
+    struct pl_data d; /* loaded once and reused while the models read the same feature columns */
+    int loaded = 0;
     *n = 0;
+    memset(&d, 0, sizeof d);
     int rc = measure_list(code, ks, &nk, err, errlen);
     for (size_t q = 0; q < nk && !rc; q++) {
         int k = ks[q];
@@ -496,13 +543,21 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             res->skipped = 1;
             continue;
         }
-        if (lrc) { rc = sg_errf(err, errlen, lrc, "%s", e); break; }
-        snprintf(res->model_version, sizeof res->model_version, "%s", pm.version);
-        struct pl_data d;
-        size_t nx = pm.m->p - FEATURES_N_BASE;
-        if ((rc = data_load(st, year, pm.m->feature_names + FEATURES_N_BASE, nx, &d, err, errlen))) {
-            pl_model_fini(&pm);
+        if (lrc) {
+            rc = sg_errf(err, errlen, lrc, "%s", e);
             break;
+        }
+        snprintf(res->model_version, sizeof res->model_version, "%s", pm.version);
+        size_t nx = pm.m->p - FEATURES_N_BASE;
+        if (!loaded || !same_names(&d, pm.m->feature_names + FEATURES_N_BASE, nx)) {
+            if (loaded) data_free(&d);
+            loaded = 0;
+            if ((rc = data_load(st, year, pm.m->feature_names + FEATURES_N_BASE, nx, &d, err,
+                                errlen))) {
+                pl_model_fini(&pm);
+                break;
+            }
+            loaded = 1;
         }
         struct model_matrix X;
         uint8_t *y = NULL;
@@ -510,7 +565,6 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         memset(&X, 0, sizeof X);
         int brc = build_rows(&d, k, year, 0, &X, &y, &idx, e, sizeof e);
         if (brc == SG_ENOTFOUND) {
-            data_free(&d);
             pl_model_fini(&pm);
             continue; /* no open gaps: nothing to score */
         }
@@ -530,7 +584,8 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
                 snprintf(p->measure_code, sizeof p->measure_code, "%s", res->measure);
                 p->measurement_year = year;
                 snprintf(p->model_version, sizeof p->model_version, "%s", pm.version);
-                rc = fill_prediction(pm.m, model_matrix_row(&X, r), phi, 1, tiers, p, &b, err, errlen);
+                rc = fill_prediction(pm.m, model_matrix_row(&X, r), phi, 1, tiers, p, &b, err,
+                                     errlen);
                 if (!rc) {
                     res->by_tier[p->risk_tier]++;
                     sum += p->gap_probability;
@@ -538,13 +593,15 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             }
             if (!rc) rc = store_prediction_batch_create(st, a, rows, X.n, err, errlen);
             if (rc == SG_ECONFLICT)
-                rc = sg_errf(err, errlen, SG_ECONFLICT, "%s: model %s already scored %d (train a new version to score again)",
+                rc = sg_errf(err, errlen, SG_ECONFLICT,
+                             "%s: model %s already scored %d (train a new version to score again)",
                              res->measure, pm.version, year);
             if (!rc) {
                 res->open_gaps = X.n;
                 res->mean_probability = sum / (double)X.n;
             }
-            for (size_t r = 0; rows && r < X.n; r++) store_prediction_fini(&rows[r]);
+            for (size_t r = 0; rows && r < X.n; r++)
+                store_prediction_fini(&rows[r]);
             free(rows);
             free(phi);
             sg_buf_fini(&b);
@@ -553,9 +610,9 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         model_matrix_fini(&X);
         free(y);
         free(idx);
-        data_free(&d);
         pl_model_fini(&pm);
     }
+    if (loaded) data_free(&d);
     return rc;
 }
 
@@ -586,8 +643,10 @@ static int contract_rate(struct store *st, const char *code, int year, const cha
     struct rate_slot *slot = NULL, *oldest = &rate_cache[0];
     for (int i = 0; i < RATE_SLOTS && !slot; i++) {
         struct rate_slot *r = &rate_cache[i];
-        if (r->st == st && r->year == year && !strcmp(r->code, code) && now - r->at < RATE_TTL) slot = r;
-        else if (r->at < oldest->at) oldest = r;
+        if (r->st == st && r->year == year && !strcmp(r->code, code) && now - r->at < RATE_TTL)
+            slot = r;
+        else if (r->at < oldest->at)
+            oldest = r;
     }
     if (!slot) {
         struct store_measure_rate_list l;
@@ -630,7 +689,8 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
     if (rc) return rc;
     struct store_measure_result_list cur, prev;
     memset(&prev, 0, sizeof prev);
-    if ((rc = store_measure_result_get_by_member(st, member_hash, year, &cur, err, errlen))) return rc;
+    if ((rc = store_measure_result_get_by_member(st, member_hash, year, &cur, err, errlen)))
+        return rc;
     for (size_t i = 0; i < cur.n; i++)
         if (!strcmp(cur.items[i].measure_code, code) && cur.items[i].denominator &&
             !cur.items[i].denominator_exclusion) {
@@ -639,9 +699,12 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
         }
     store_measure_result_list_free(&cur);
     if (!out->in_denominator)
-        return sg_errf(err, errlen, SG_EINVAL, "member_hash: member not in the %s denominator for %d", code, year);
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "member_hash: member not in the %s denominator for %d", code, year);
     if (out->numerator)
-        return sg_errf(err, errlen, SG_ECONFLICT, "member_hash: the %s gap of %d is already closed (numerator met)", code, year);
+        return sg_errf(err, errlen, SG_ECONFLICT,
+                       "member_hash: the %s gap of %d is already closed (numerator met)", code,
+                       year);
     struct features_member fm;
     memset(&fm, 0, sizeof fm);
     fm.birth_year = mem.birth_year;
@@ -649,13 +712,16 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
     fm.dual = mem.dual_eligible == 1;
     fm.lis = mem.lis == 1;
     fm.disability = mem.disabled == 1;
-    if ((rc = store_measure_result_get_by_member(st, member_hash, year - 1, &prev, err, errlen))) return rc;
+    if ((rc = store_measure_result_get_by_member(st, member_hash, year - 1, &prev, err, errlen)))
+        return rc;
     for (size_t i = 0; i < prev.n; i++) {
         int q = features_measure_index(prev.items[i].measure_code);
         fm.enrolled_prior_year = 1;
         if (q < 0) continue;
         uint8_t s = status_of(&prev.items[i]);
-        fm.prior[q] = s == ST_OPEN ? FEATURES_OPEN : s == ST_MET ? FEATURES_MET : FEATURES_NOT_ELIGIBLE;
+        fm.prior[q] = s == ST_OPEN  ? FEATURES_OPEN
+                      : s == ST_MET ? FEATURES_MET
+                                    : FEATURES_NOT_ELIGIBLE;
     }
     store_measure_result_list_free(&prev);
     /* contract prior-year rate as features_contract_rates: own contract when >= 30 eligible */
@@ -669,7 +735,8 @@ int pl_score_member(struct store *st, const struct pl_model *pm, const char *mem
     struct sg_buf b;
     sg_buf_init(&b, 1 << 20);
     if (!extra || !x || !phi) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-    for (size_t q = 0; !rc && q < nx; q++) extra[q] = NAN;
+    for (size_t q = 0; !rc && q < nx; q++)
+        extra[q] = NAN;
     struct store_member_feature f;
     int frc = rc ? rc : store_member_feature_get(st, member_hash, year - 1, &f, err, errlen);
     if (!rc && frc == SG_OK) {

@@ -38,6 +38,7 @@ static const char *const reject_names[PL_REJ_COUNT] = {
     [PL_REJ_DUPLICATE] = "duplicate key",
     [PL_REJ_UNKNOWN_MEMBER] = "unknown member",
     [PL_REJ_NUMBER] = "bad number",
+    [PL_REJ_FHIR] = "bad FHIR patient",
 };
 
 const char *pl_reject_name(enum pl_reject r)
@@ -56,7 +57,8 @@ struct keyset {
 static uint64_t key_hash(const char *k, size_t n)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -69,7 +71,8 @@ static int ks_grow(struct keyset *s)
         const char *k = s->keys + i * s->ksize;
         if (!k[0]) continue;
         size_t j = key_hash(k, s->ksize) & (nc - 1);
-        while (nk[j * s->ksize]) j = (j + 1) & (nc - 1);
+        while (nk[j * s->ksize])
+            j = (j + 1) & (nc - 1);
         memcpy(nk + j * s->ksize, k, s->ksize);
     }
     free(s->keys);
@@ -115,13 +118,19 @@ static int ks_has(const struct keyset *s, const char *key)
 
 static int parse_flag(const char *s, int *out)
 {
-    if (!strcmp(s, "0")) *out = 0;
-    else if (!strcmp(s, "1")) *out = 1;
-    else return -1;
+    if (!strcmp(s, "0"))
+        *out = 0;
+    else if (!strcmp(s, "1"))
+        *out = 1;
+    else
+        return -1;
     return 0;
 }
 
-static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 /* YYYY-MM-DD with a real calendar date, year 1900..2100. */
 static int parse_date(const char *s, int *y, int *m, int *d)
@@ -183,7 +192,8 @@ static int reject(struct imp *im, const char *file, long line, enum pl_reject r,
     /* the detail names a field or value class, never a member ID */
     if (fprintf(im->rej, "%s,%ld,\"%s%s%s\"\n", file, line, reject_names[r], detail ? ": " : "",
                 detail ? detail : "") < 0)
-        return sg_errf(im->err, im->errlen, SG_EIO, "%s: write failed: %s", im->rej_path, strerror(errno));
+        return sg_errf(im->err, im->errlen, SG_EIO, "%s: write failed: %s", im->rej_path,
+                       strerror(errno));
     return SG_OK;
 }
 
@@ -225,15 +235,19 @@ static int check_header(struct imp *im, struct sg_csv *c, const char *file,
 {
     int r = sg_csv_next(c, im->err, im->errlen);
     if (r < 0) return r;
-    if (r == 0) return sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: empty file (a header row is required)", file);
+    if (r == 0)
+        return sg_errf(im->err, im->errlen, SG_EPARSE,
+                       "%s:1: empty file (a header row is required)", file);
     size_t nf = sg_csv_nfields(c);
     if (nf < n_fixed || (!open_ended && nf != n_fixed))
-        return sg_errf(im->err, im->errlen, SG_EPARSE, "%s:%ld: header has %zu columns, expected %s%zu",
-                       file, sg_csv_line(c), nf, open_ended ? "at least " : "", n_fixed);
+        return sg_errf(im->err, im->errlen, SG_EPARSE,
+                       "%s:%ld: header has %zu columns, expected %s%zu", file, sg_csv_line(c), nf,
+                       open_ended ? "at least " : "", n_fixed);
     for (size_t i = 0; i < n_fixed; i++)
         if (strcmp(sg_csv_field(c, i), names[i]))
-            return sg_errf(im->err, im->errlen, SG_EPARSE, "%s:%ld: header column %zu is '%s', expected '%s'",
-                           file, sg_csv_line(c), i + 1, sg_csv_field(c, i), names[i]);
+            return sg_errf(im->err, im->errlen, SG_EPARSE,
+                           "%s:%ld: header column %zu is '%s', expected '%s'", file, sg_csv_line(c),
+                           i + 1, sg_csv_field(c, i), names[i]);
     return SG_OK;
 }
 
@@ -245,7 +259,8 @@ static int hash_member(struct imp *im, struct sg_csv *c, const char *file, char 
     *rej = 0;
     if (sg_memberid_hash(im->mid, sg_csv_field(c, 0), out, e, sizeof e) != SG_OK) {
         *rej = 1;
-        return reject(im, file, sg_csv_line(c), PL_REJ_MEMBER_ID, "empty, too long or control characters", fs);
+        return reject(im, file, sg_csv_line(c), PL_REJ_MEMBER_ID,
+                      "empty, too long or control characters", fs);
     }
     return SG_OK;
 }
@@ -264,12 +279,44 @@ static int member_known(struct imp *im, const char *hash)
 
 /* ---- members.csv ---- */
 
-static const char *const member_cols[] = {"member_id", "contract_id", "birth_date", "sex", "dual",
-                                          "lis", "disability", "enrollment_start", "enrollment_end"};
+static const char *const member_cols[] = {
+    "member_id", "contract_id", "birth_date",       "sex",           "dual",
+    "lis",       "disability",  "enrollment_start", "enrollment_end"};
+
+/* Batches are merged in key order: the tables' primary keys start with member_hash (a random
+ * hex string), so unsorted rows touch a random B-tree page each; sorted, consecutive rows share
+ * pages (3x faster merges on a 100,000-member import). */
+static int cmp_member_row(const void *a, const void *b)
+{
+    return strcmp(((const struct store_member *)a)->member_hash,
+                  ((const struct store_member *)b)->member_hash);
+}
+
+static int cmp_result_row(const void *a, const void *b)
+{
+    const struct store_measure_result *x = a, *y = b;
+    int c = strcmp(x->member_hash, y->member_hash);
+    if (!c) c = strcmp(x->measure_code, y->measure_code);
+    if (!c)
+        c = (x->measurement_year > y->measurement_year) -
+            (x->measurement_year < y->measurement_year);
+    return c;
+}
+
+static int cmp_feature_row(const void *a, const void *b)
+{
+    const struct store_member_feature *x = a, *y = b;
+    int c = strcmp(x->member_hash, y->member_hash);
+    if (!c)
+        c = (x->measurement_year > y->measurement_year) -
+            (x->measurement_year < y->measurement_year);
+    return c;
+}
 
 static int flush_members(struct imp *im, struct store_member *rows, size_t *n)
 {
     if (!*n) return SG_OK;
+    qsort(rows, *n, sizeof *rows, cmp_member_row);
     struct store_merge_counts k;
     int rc = store_member_upsert_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
     if (rc) return rc;
@@ -317,24 +364,39 @@ static int import_members(struct imp *im, const char *dir)
         const char *why = NULL;
         enum pl_reject reason = PL_REJ_COUNT;
         const char *con = sg_csv_field(c, 1), *sex = sg_csv_field(c, 3), *end = sg_csv_field(c, 8);
-        if (!contract_ok(con)) reason = PL_REJ_CONTRACT, why = "contract_id: 1..15 of A-Z 0-9";
-        else if (parse_date(sg_csv_field(c, 2), &y, &mo, &d)) reason = PL_REJ_DATE, why = "birth_date";
-        else if (strcmp(sex, "F") && strcmp(sex, "M")) reason = PL_REJ_SEX, why = "sex: F or M";
-        else if (parse_flag(sg_csv_field(c, 4), &m->dual_eligible)) reason = PL_REJ_FLAG, why = "dual";
-        else if (parse_flag(sg_csv_field(c, 5), &m->lis)) reason = PL_REJ_FLAG, why = "lis";
-        else if (parse_flag(sg_csv_field(c, 6), &m->disabled)) reason = PL_REJ_FLAG, why = "disability";
-        else if (parse_date(sg_csv_field(c, 7), &ys, &ms, &ds)) reason = PL_REJ_DATE, why = "enrollment_start";
-        else if (*end && parse_date(end, &ye, &me, &de)) reason = PL_REJ_DATE, why = "enrollment_end";
-        else if (*end && strcmp(end, sg_csv_field(c, 7)) < 0) reason = PL_REJ_DATE, why = "enrollment_end before enrollment_start";
-        else if (strcmp(sg_csv_field(c, 2), sg_csv_field(c, 7)) > 0) reason = PL_REJ_DATE, why = "enrollment_start before birth_date";
+        if (!contract_ok(con))
+            reason = PL_REJ_CONTRACT, why = "contract_id: 1..15 of A-Z 0-9";
+        else if (parse_date(sg_csv_field(c, 2), &y, &mo, &d))
+            reason = PL_REJ_DATE, why = "birth_date";
+        else if (strcmp(sex, "F") && strcmp(sex, "M"))
+            reason = PL_REJ_SEX, why = "sex: F or M";
+        else if (parse_flag(sg_csv_field(c, 4), &m->dual_eligible))
+            reason = PL_REJ_FLAG, why = "dual";
+        else if (parse_flag(sg_csv_field(c, 5), &m->lis))
+            reason = PL_REJ_FLAG, why = "lis";
+        else if (parse_flag(sg_csv_field(c, 6), &m->disabled))
+            reason = PL_REJ_FLAG, why = "disability";
+        else if (parse_date(sg_csv_field(c, 7), &ys, &ms, &ds))
+            reason = PL_REJ_DATE, why = "enrollment_start";
+        else if (*end && parse_date(end, &ye, &me, &de))
+            reason = PL_REJ_DATE, why = "enrollment_end";
+        else if (*end && strcmp(end, sg_csv_field(c, 7)) < 0)
+            reason = PL_REJ_DATE, why = "enrollment_end before enrollment_start";
+        else if (strcmp(sg_csv_field(c, 2), sg_csv_field(c, 7)) > 0)
+            reason = PL_REJ_DATE, why = "enrollment_start before birth_date";
         if (reason != PL_REJ_COUNT) {
             if ((rc = reject(im, file, line, reason, why, fs))) goto out;
             continue;
         }
         int added;
-        if (ks_add(&im->members, m->member_hash, &added)) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+        if (ks_add(&im->members, m->member_hash, &added)) {
+            rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+            goto out;
+        }
         if (!added) {
-            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE, "member_id appears on an earlier line", fs))) goto out;
+            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE,
+                             "member_id appears on an earlier line", fs)))
+                goto out;
             continue;
         }
         snprintf(m->contract_id, sizeof m->contract_id, "%s", con);
@@ -344,7 +406,10 @@ static int import_members(struct imp *im, const char *dir)
         fs->accepted++;
         if (++n == im->batch && (rc = flush_members(im, rows, &n))) goto out;
     }
-    if (r < 0) { rc = r; goto out; }
+    if (r < 0) {
+        rc = r;
+        goto out;
+    }
     rc = flush_members(im, rows, &n);
     progress(im, file, fs->rows, 1);
 out:
@@ -356,12 +421,14 @@ out:
 
 /* ---- measure_results.csv ---- */
 
-static const char *const result_cols[] = {"member_id", "measure", "year", "initial_population",
-                                          "denominator", "denominator_exclusion", "numerator"};
+static const char *const result_cols[] = {
+    "member_id", "measure", "year", "initial_population", "denominator", "denominator_exclusion",
+    "numerator"};
 
 static int flush_results(struct imp *im, struct store_measure_result *rows, size_t *n)
 {
     if (!*n) return SG_OK;
+    qsort(rows, *n, sizeof *rows, cmp_result_row);
     struct store_merge_counts k;
     int rc = store_measure_result_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
     if (rc) return rc;
@@ -406,17 +473,25 @@ static int import_results(struct imp *im, const char *dir)
         if (rj) continue;
         const char *code = sg_csv_field(c, 1), *why = NULL;
         enum pl_reject reason = PL_REJ_COUNT;
-        static const char *const flag_names[4] = {"initial_population", "denominator", "denominator_exclusion", "numerator"};
+        static const char *const flag_names[4] = {"initial_population", "denominator",
+                                                  "denominator_exclusion", "numerator"};
         int fl[4];
-        if (features_measure_index(code) < 0) reason = PL_REJ_MEASURE, why = "measure: not one of BCS COL CBP GSD EED KED BPD SUPD PDC-DR PDC-RASA PDC-STA";
-        else if (parse_year(sg_csv_field(c, 2), &m->measurement_year)) reason = PL_REJ_YEAR, why = "year: 2000..2100";
+        if (features_measure_index(code) < 0)
+            reason = PL_REJ_MEASURE,
+            why = "measure: not one of BCS COL CBP GSD EED KED BPD SUPD PDC-DR PDC-RASA PDC-STA";
+        else if (parse_year(sg_csv_field(c, 2), &m->measurement_year))
+            reason = PL_REJ_YEAR, why = "year: 2000..2100";
         else {
             for (int k = 0; k < 4 && reason == PL_REJ_COUNT; k++)
-                if (parse_flag(sg_csv_field(c, 3 + (size_t)k), &fl[k])) reason = PL_REJ_FLAG, why = flag_names[k];
+                if (parse_flag(sg_csv_field(c, 3 + (size_t)k), &fl[k]))
+                    reason = PL_REJ_FLAG, why = flag_names[k];
             if (reason == PL_REJ_COUNT) {
-                if (fl[3] && !fl[1]) reason = PL_REJ_NUMERATOR, why = NULL;
-                else if ((fl[1] || fl[2]) && !fl[0]) reason = PL_REJ_DENOMINATOR, why = NULL;
-                else if (!member_known(im, m->member_hash)) reason = PL_REJ_UNKNOWN_MEMBER, why = "not in members.csv nor in the database";
+                if (fl[3] && !fl[1])
+                    reason = PL_REJ_NUMERATOR, why = NULL;
+                else if ((fl[1] || fl[2]) && !fl[0])
+                    reason = PL_REJ_DENOMINATOR, why = NULL;
+                else if (!member_known(im, m->member_hash))
+                    reason = PL_REJ_UNKNOWN_MEMBER, why = "not in members.csv nor in the database";
             }
         }
         if (reason != PL_REJ_COUNT) {
@@ -429,9 +504,14 @@ static int import_results(struct imp *im, const char *dir)
         snprintf(key + 65, 16, "%s", code);
         memcpy(key + 81, &m->measurement_year, 4);
         int added;
-        if (ks_add(&seen, key, &added)) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+        if (ks_add(&seen, key, &added)) {
+            rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+            goto out;
+        }
         if (!added) {
-            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE, "member_id, measure and year appear on an earlier line", fs))) goto out;
+            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE,
+                             "member_id, measure and year appear on an earlier line", fs)))
+                goto out;
             continue;
         }
         snprintf(m->measure_code, sizeof m->measure_code, "%s", code);
@@ -443,7 +523,10 @@ static int import_results(struct imp *im, const char *dir)
         fs->accepted++;
         if (++n == im->batch && (rc = flush_results(im, rows, &n))) goto out;
     }
-    if (r < 0) { rc = r; goto out; }
+    if (r < 0) {
+        rc = r;
+        goto out;
+    }
     rc = flush_results(im, rows, &n);
     progress(im, file, fs->rows, 1);
 out:
@@ -459,6 +542,7 @@ out:
 static int flush_features(struct imp *im, struct store_member_feature *rows, size_t *n)
 {
     if (!*n) return SG_OK;
+    qsort(rows, *n, sizeof *rows, cmp_feature_row);
     struct store_merge_counts k;
     int rc = store_member_feature_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
     for (size_t i = 0; i < *n; i++) {
@@ -471,6 +555,21 @@ static int flush_features(struct imp *im, struct store_member_feature *rows, siz
     im->sum->features.merged.updated += k.updated;
     im->sum->features.merged.unchanged += k.unchanged;
     return SG_OK;
+}
+
+/* True when name is one of the model's built-in feature names (features_set_names), which an
+ * imported column may not repeat. */
+static int builtin_name(const char *name)
+{
+    struct model_matrix m;
+    char e[128];
+    int hit = 0;
+    if (model_matrix_init(&m, 1, FEATURES_N_BASE)) return 0;
+    if (features_set_names(&m, NULL, 0, e, sizeof e) == SG_OK)
+        for (size_t j = 0; j < m.p && !hit; j++)
+            hit = !strcmp(m.names[j], name);
+    model_matrix_fini(&m);
+    return hit;
 }
 
 static int import_features(struct imp *im, const char *dir)
@@ -496,14 +595,34 @@ static int import_features(struct imp *im, const char *dir)
     if ((rc = check_header(im, c, file, fixed, 2, 1))) goto out;
     nf = sg_csv_nfields(c) - 2;
     names = calloc(nf ? nf : 1, sizeof *names);
-    if (!names) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+    if (!names) {
+        rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+        goto out;
+    }
     for (size_t j = 0; j < nf; j++) {
         const char *nm = sg_csv_field(c, 2 + j);
-        if (!model_feature_name_ok(nm))
-            { rc = sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: column %zu: feature name '%s' (1..63 of A-Z a-z 0-9 _ . -)", file, j + 3, nm); goto out; }
+        if (!model_feature_name_ok(nm)) {
+            rc = sg_errf(im->err, im->errlen, SG_EPARSE,
+                         "%s:1: column %zu: feature name '%s' (1..63 of A-Z a-z 0-9 _ . -)", file,
+                         j + 3, nm);
+            goto out;
+        }
+        if (builtin_name(nm)) {
+            rc = sg_errf(im->err, im->errlen, SG_EPARSE,
+                         "%s:1: column %zu: feature name '%s' is a built-in model feature", file,
+                         j + 3, nm);
+            goto out;
+        }
         for (size_t q = 0; q < j; q++)
-            if (!strcmp(names[q], nm)) { rc = sg_errf(im->err, im->errlen, SG_EPARSE, "%s:1: column %zu: feature name '%s' repeated", file, j + 3, nm); goto out; }
-        if (!(names[j] = strdup(nm))) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+            if (!strcmp(names[q], nm)) {
+                rc = sg_errf(im->err, im->errlen, SG_EPARSE,
+                             "%s:1: column %zu: feature name '%s' repeated", file, j + 3, nm);
+                goto out;
+            }
+        if (!(names[j] = strdup(nm))) {
+            rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+            goto out;
+        }
     }
     im->sum->n_feature_names = nf;
     int r;
@@ -545,7 +664,10 @@ static int import_features(struct imp *im, const char *dir)
             wrc = sg_buf_printf(&js, "%s\"%s\":%.17g", written++ ? "," : "", names[j], x);
         }
         if (!wrc) wrc = sg_buf_puts(&js, "}");
-        if (wrc) { rc = sg_errf(im->err, im->errlen, wrc, "%s:%ld: feature row too large", file, line); goto out; }
+        if (wrc) {
+            rc = sg_errf(im->err, im->errlen, wrc, "%s:%ld: feature row too large", file, line);
+            goto out;
+        }
         if (reason == PL_REJ_COUNT && !member_known(im, m->member_hash)) {
             reason = PL_REJ_UNKNOWN_MEMBER;
             snprintf(why, sizeof why, "not in members.csv nor in the database");
@@ -558,22 +680,35 @@ static int import_features(struct imp *im, const char *dir)
         memcpy(key, m->member_hash, 65);
         memcpy(key + 65, &m->measurement_year, 4);
         int added;
-        if (ks_add(&seen, key, &added)) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+        if (ks_add(&seen, key, &added)) {
+            rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+            goto out;
+        }
         if (!added) {
-            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE, "member_id and year appear on an earlier line", fs))) goto out;
+            if ((rc = reject(im, file, line, PL_REJ_DUPLICATE,
+                             "member_id and year appear on an earlier line", fs)))
+                goto out;
             continue;
         }
-        if (!(m->features = strdup(sg_buf_str(&js)))) { rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory"); goto out; }
+        if (!(m->features = strdup(sg_buf_str(&js)))) {
+            rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+            goto out;
+        }
         snprintf(m->source, sizeof m->source, "csv");
         fs->accepted++;
         if (++n == im->batch && (rc = flush_features(im, rows, &n))) goto out;
     }
-    if (r < 0) { rc = r; goto out; }
+    if (r < 0) {
+        rc = r;
+        goto out;
+    }
     rc = flush_features(im, rows, &n);
     progress(im, file, fs->rows, 1);
 out:
-    for (size_t i = 0; i < n; i++) free(rows[i].features);
-    for (size_t j = 0; names && j < nf; j++) free(names[j]);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].features);
+    for (size_t j = 0; names && j < nf; j++)
+        free(names[j]);
     free(names);
     sg_csv_free(c);
     fclose(f);
@@ -600,17 +735,21 @@ int pl_import(struct store *st, const struct store_actor *a, const struct sg_mem
     im.err = err;
     im.errlen = errlen;
     im.members.ksize = 65;
-    im.batch = opts->batch_rows ? opts->batch_rows : 50000;
+    im.batch = opts->batch_rows ? opts->batch_rows : 200000;
     im.rej_path = opts->rejects_path;
     int rc = pl_catalog_ensure(st, a, opts->data_dir, NULL, err, errlen);
     if (rc) return rc;
     im.rej = fopen(opts->rejects_path, "w");
-    if (!im.rej) return sg_errf(err, errlen, SG_EIO, "%s: cannot create: %s", opts->rejects_path, strerror(errno));
-    if (fputs("file,line,reason\n", im.rej) == EOF) rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
+    if (!im.rej)
+        return sg_errf(err, errlen, SG_EIO, "%s: cannot create: %s", opts->rejects_path,
+                       strerror(errno));
+    if (fputs("file,line,reason\n", im.rej) == EOF)
+        rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
     if (!rc) rc = import_members(&im, dir);
     if (!rc) rc = import_results(&im, dir);
     if (!rc) rc = import_features(&im, dir);
-    if (fclose(im.rej) && !rc) rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
+    if (fclose(im.rej) && !rc)
+        rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
     free(im.members.keys);
     LOG_INFO("event=import members=%lld results=%lld features=%lld rejected=%lld rc=%d",
              sum->members.accepted, sum->results.accepted, sum->features.accepted,

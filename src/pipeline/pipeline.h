@@ -33,19 +33,20 @@
 
 /* Reject reasons, counted separately in the summary. */
 enum pl_reject {
-    PL_REJ_COLUMNS = 0,   /* wrong column count */
-    PL_REJ_MEMBER_ID,     /* empty or invalid member_id */
-    PL_REJ_CONTRACT,      /* bad contract_id */
-    PL_REJ_DATE,          /* bad date (birth, enrollment) or end before start */
-    PL_REJ_SEX,           /* sex not F/M */
-    PL_REJ_FLAG,          /* a 0/1 flag that is something else */
-    PL_REJ_MEASURE,       /* unknown measure code */
-    PL_REJ_YEAR,          /* year not an integer 2000..2100 */
-    PL_REJ_NUMERATOR,     /* numerator without denominator */
-    PL_REJ_DENOMINATOR,   /* denominator or exclusion without initial population */
-    PL_REJ_DUPLICATE,     /* duplicate key in the file */
-    PL_REJ_UNKNOWN_MEMBER,/* member neither in members.csv nor in the store */
-    PL_REJ_NUMBER,        /* a feature value that is not a finite number */
+    PL_REJ_COLUMNS = 0,    /* wrong column count */
+    PL_REJ_MEMBER_ID,      /* empty or invalid member_id */
+    PL_REJ_CONTRACT,       /* bad contract_id */
+    PL_REJ_DATE,           /* bad date (birth, enrollment) or end before start */
+    PL_REJ_SEX,            /* sex not F/M */
+    PL_REJ_FLAG,           /* a 0/1 flag that is something else */
+    PL_REJ_MEASURE,        /* unknown measure code */
+    PL_REJ_YEAR,           /* year not an integer 2000..2100 */
+    PL_REJ_NUMERATOR,      /* numerator without denominator */
+    PL_REJ_DENOMINATOR,    /* denominator or exclusion without initial population */
+    PL_REJ_DUPLICATE,      /* duplicate key in the file */
+    PL_REJ_UNKNOWN_MEMBER, /* member neither in members.csv nor in the store */
+    PL_REJ_NUMBER,         /* a feature value that is not a finite number */
+    PL_REJ_FHIR,           /* FHIR input the measure engine's reader rejects (import --fhir) */
     PL_REJ_COUNT
 };
 
@@ -53,22 +54,22 @@ enum pl_reject {
 const char *pl_reject_name(enum pl_reject r);
 
 struct pl_file_summary {
-    long long rows;                  /* data rows read (header excluded) */
-    long long accepted;              /* rows that passed validation */
+    long long rows;     /* data rows read (header excluded) */
+    long long accepted; /* rows that passed validation */
     long long rejected;
     struct store_merge_counts merged; /* what the store did with the accepted rows */
 };
 
 struct pl_import_summary {
     struct pl_file_summary members, results, features;
-    int features_present;            /* member_features.csv existed */
+    int features_present; /* member_features.csv existed */
     long long by_reason[PL_REJ_COUNT];
-    size_t n_feature_names;          /* columns of member_features.csv after member_id,year */
+    size_t n_feature_names; /* columns of member_features.csv after member_id,year */
 };
 
 struct pl_import_opts {
     const char *rejects_path; /* rejects CSV to write (required) */
-    size_t batch_rows;        /* rows per transaction (0 = 50,000) */
+    size_t batch_rows;        /* rows per transaction (0 = 200,000) */
     FILE *progress;           /* progress lines (a terminal), or NULL */
     const char *data_dir;     /* for catalog seeding (NULL = the shipped data/) */
 };
@@ -81,6 +82,19 @@ struct pl_import_opts {
 int pl_import(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
               const char *dir, const struct pl_import_opts *opts, struct pl_import_summary *sum,
               char *err, size_t errlen) SG_WUR;
+
+/* Imports measure results for measurement year `year` from FHIR input at path (a Bundle file,
+ * NDJSON, a directory of them or a Bulk FHIR export directory) through the measure engine
+ * (src/measures) with the value sets of valuesets_dir: BCS, COL, CBP, GSD (stored as controlled,
+ * the complement of CMS122's numerator among the non-excluded denominator) and EED. Patients
+ * whose member is not stored are created with `contract` (attributes unknown) or, when contract
+ * is NULL, rejected as unknown members; patients the reader rejects go to the rejects file.
+ * sum->results counts patients (rows = patients read, accepted, rejected) and the merge counts
+ * rows written. Errors as pl_import. */
+int pl_import_fhir(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
+                   const char *path, const char *valuesets_dir, int year, const char *contract,
+                   const struct pl_import_opts *opts, struct pl_import_summary *sum, char *err,
+                   size_t errlen) SG_WUR;
 
 /* Makes sure the measures catalog knows the 11 import measures: when one is missing, seeds every
  * star year file DATA_DIR/stars/YYYY.txt (parsed by stars_params_parse) plus BPD, which is a
@@ -100,15 +114,15 @@ int pl_default_train_year(struct store *st, int *year, char *err, size_t errlen)
 
 struct pl_train_result {
     char measure[16];
-    int skipped;                 /* 1: too few rows or one class only (reason in note) */
+    int skipped; /* 1: too few rows or one class only (reason in note) */
     char note[160];
-    size_t rows;                 /* training rows */
-    double base_rate;            /* share of gaps that stayed open */
-    struct model_metrics test;   /* held-out metrics */
+    size_t rows;               /* training rows */
+    double base_rate;          /* share of gaps that stayed open */
+    struct model_metrics test; /* held-out metrics */
     double cv_auc_logreg, cv_auc_gbdt;
     char learner[16];
     int calibrated;
-    int version;                 /* stored version */
+    int version; /* stored version */
     char model_id[STORE_ID_LEN];
     char fingerprint[65];
     double seconds;
@@ -124,10 +138,10 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
 
 struct pl_score_result {
     char measure[16];
-    int skipped;               /* no trained model */
+    int skipped; /* no trained model */
     char model_version[STORE_NAME_LEN];
-    size_t open_gaps;          /* rows scored = predictions inserted */
-    size_t by_tier[3];         /* high, medium, low */
+    size_t open_gaps;  /* rows scored = predictions inserted */
+    size_t by_tier[3]; /* high, medium, low */
     double mean_probability;
     double seconds;
 };
@@ -141,8 +155,8 @@ struct pl_tiers {
  * latest model and features from year-1, and batch-inserts the predictions (one transaction per
  * measure). results as pl_train. SG_ECONFLICT when that model already scored that year. */
 int pl_predict(struct store *st, const struct store_actor *a, int year, const char *code,
-               const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n,
-               char *err, size_t errlen) SG_WUR;
+               const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n, char *err,
+               size_t errlen) SG_WUR;
 
 /* A loaded model with its store identity (for the prediction endpoints). */
 struct pl_model {
@@ -159,8 +173,8 @@ void pl_model_fini(struct pl_model *pm);
 
 /* Outcome of scoring one member. */
 struct pl_member_score {
-    int in_denominator;  /* year Y row with denominator 1 and no exclusion */
-    int numerator;       /* already met in Y (gap closed) */
+    int in_denominator;           /* year Y row with denominator 1 and no exclusion */
+    int numerator;                /* already met in Y (gap closed) */
     struct store_prediction pred; /* filled when scored; shap_values/top_features heap JSON
                                      (store_prediction_fini) */
 };
@@ -168,8 +182,8 @@ struct pl_member_score {
 /* Builds one member's features for year Y (from Y-1) and scores measure `code` with pm. Fails
  * SG_ENOTFOUND (member unknown), SG_EINVAL when the member is not in the measure's denominator
  * for Y ("not in the ... denominator" in err), SG_ECONFLICT when the gap is already closed
- * (numerator met). Contract prior-year rates are cached per measure and year for 60 s; include_shap 0 leaves shap_values NULL (top
- * features are always given). Does not write. */
+ * (numerator met). Contract prior-year rates are cached per measure and year for 60 s; include_shap
+ * 0 leaves shap_values NULL (top features are always given). Does not write. */
 int pl_score_member(struct store *st, const struct pl_model *pm, const char *member_hash,
                     const char *code, int year, const struct pl_tiers *tiers, int include_shap,
                     struct pl_member_score *out, char *err, size_t errlen) SG_WUR;

@@ -1336,6 +1336,8 @@ static void test_rate_limit(void **state)
     assert_int_equal(stop_server(pid), 0);
 }
 
+#include "http_predict.inc.c" /* issue 6: prediction endpoints */
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1366,6 +1368,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_graceful_shutdown),
         cmocka_unit_test(test_raw_member_id_not_in_db),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_predict_endpoints),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

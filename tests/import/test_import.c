@@ -11,14 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/csv.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/memberid.h"
 #include "db/migrate.h"
 #include "db/store.h"
+#include "measures/measures.h"
 #include "pipeline/pipeline.h"
 
 static const struct store_actor ACTOR = {"import-test", ""};
@@ -35,7 +38,9 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof *f);
     struct sg_config cfg;
     assert_int_equal(sg_config_init(&cfg), SG_OK);
-    assert_int_equal(sg_config_set(&cfg, "hash_key", "test-key-0123456789abcdef", "test", f->err, sizeof f->err), SG_OK);
+    assert_int_equal(
+        sg_config_set(&cfg, "hash_key", "test-key-0123456789abcdef", "test", f->err, sizeof f->err),
+        SG_OK);
     assert_int_equal(sg_memberid_init(&f->mid, &cfg, NULL, f->err, sizeof f->err), SG_OK);
     snprintf(f->db, sizeof f->db, "/tmp/sg_test_import_%d.db", (int)getpid());
     snprintf(f->rejects, sizeof f->rejects, "/tmp/sg_test_import_%d.rejects.csv", (int)getpid());
@@ -68,7 +73,8 @@ static int run_import(struct fx *f, const char *sub, struct pl_import_summary *s
 {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/import/%s", STARGAP_TEST_DATA, sub);
-    struct pl_import_opts o = {f->rejects, 3, NULL, STARGAP_SOURCE_DIR "/data"}; /* batches of 3 rows */
+    struct pl_import_opts o = {f->rejects, 3, NULL,
+                               STARGAP_SOURCE_DIR "/data"}; /* batches of 3 rows */
     int rc = pl_import(f->st, &ACTOR, &f->mid, dir, &o, s, f->err, sizeof f->err);
     if (rc) fprintf(stderr, "import: %s\n", f->err);
     return rc;
@@ -87,7 +93,8 @@ static int file_contains(const char *path, const char *needle)
     size_t len, n = strlen(needle);
     char *s = slurp(path, &len);
     int found = 0;
-    for (size_t i = 0; i + n <= len && !found; i++) found = !memcmp(s + i, needle, n);
+    for (size_t i = 0; i + n <= len && !found; i++)
+        found = !memcmp(s + i, needle, n);
     free(s);
     return found;
 }
@@ -107,7 +114,8 @@ static long long audits(struct fx *f)
     long long t = 0;
     static const char *const ent[] = {"member", "measure_result", "member_feature"};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(store_audit_get_trail(f->st, ent[i], NULL, &pg, &l, f->err, sizeof f->err), SG_OK);
+        assert_int_equal(store_audit_get_trail(f->st, ent[i], NULL, &pg, &l, f->err, sizeof f->err),
+                         SG_OK);
         t += l.total;
         store_audit_list_free(&l);
     }
@@ -162,8 +170,9 @@ static void test_good_and_idempotent(void **state)
     assert_int_equal(s.members.merged.unchanged, 4);
     assert_int_equal(s.results.merged.unchanged, 7);
     assert_int_equal(s.features.merged.unchanged, 3);
-    assert_int_equal(s.members.merged.inserted + s.members.merged.updated + s.results.merged.inserted +
-                         s.results.merged.updated + s.features.merged.inserted + s.features.merged.updated,
+    assert_int_equal(s.members.merged.inserted + s.members.merged.updated +
+                         s.results.merged.inserted + s.results.merged.updated +
+                         s.features.merged.inserted + s.features.merged.updated,
                      0);
     assert_int_equal(audits(f), a1);
     int n = 0;
@@ -220,11 +229,14 @@ static void test_bad_rows(void **state)
     assert_int_equal(s.features.accepted, 2);
     assert_int_equal(s.features.rejected, 5);
     long long by[PL_REJ_COUNT] = {0};
-    for (size_t i = 0; i < nw; i++) by[want[i].reason]++;
+    for (size_t i = 0; i < nw; i++)
+        by[want[i].reason]++;
     for (int r = 0; r < PL_REJ_COUNT; r++) {
-        if (s.by_reason[r] != by[r]) fprintf(stderr, "reason %s: %lld, want %lld\n", pl_reject_name((enum pl_reject)r), s.by_reason[r], by[r]);
+        if (s.by_reason[r] != by[r])
+            fprintf(stderr, "reason %s: %lld, want %lld\n", pl_reject_name((enum pl_reject)r),
+                    s.by_reason[r], by[r]);
         assert_int_equal(s.by_reason[r], by[r]);
-        assert_true(by[r] > 0); /* the fixture exercises every reason */
+        if (r != PL_REJ_FHIR) assert_true(by[r] > 0); /* the fixture exercises every CSV reason */
     }
     /* the rejects file: header, then exactly the expected lines in order */
     size_t len;
@@ -235,8 +247,10 @@ static void test_bad_rows(void **state)
         line = strtok_r(NULL, "\n", &save);
         assert_non_null(line);
         char prefix[256];
-        snprintf(prefix, sizeof prefix, "%s,%d,\"%s", want[i].file, want[i].line, pl_reject_name(want[i].reason));
-        if (strncmp(line, prefix, strlen(prefix))) fprintf(stderr, "line '%s', want prefix '%s'\n", line, prefix);
+        snprintf(prefix, sizeof prefix, "%s,%d,\"%s", want[i].file, want[i].line,
+                 pl_reject_name(want[i].reason));
+        if (strncmp(line, prefix, strlen(prefix)))
+            fprintf(stderr, "line '%s', want prefix '%s'\n", line, prefix);
         assert_int_equal(strncmp(line, prefix, strlen(prefix)), 0);
     }
     assert_null(strtok_r(NULL, "\n", &save));
@@ -248,7 +262,8 @@ static void test_bad_rows(void **state)
     char h[65];
     struct store_measure_result_list l;
     assert_int_equal(sg_memberid_hash(&f->mid, "MBIBAD008", h, f->err, sizeof f->err), SG_OK);
-    assert_int_equal(store_measure_result_get_by_member(f->st, h, 2024, &l, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(store_measure_result_get_by_member(f->st, h, 2024, &l, f->err, sizeof f->err),
+                     SG_OK);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0].measure_code, "KED");
     assert_int_equal(l.items[0].denominator_exclusion, 1);
@@ -269,12 +284,144 @@ static void test_file_errors(void **state)
     assert_non_null(strstr(f->err, "members.csv"));
     /* a wrong header names file, line and column */
     FILE *fp = fopen(p, "w");
-    fputs("member_id,contract,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_end\n", fp);
+    fputs("member_id,contract,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_end\n",
+          fp);
     fclose(fp);
-    assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err), SG_EPARSE);
+    assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err),
+                     SG_EPARSE);
     assert_non_null(strstr(f->err, "members.csv:1: header column 2"));
+    /* a feature column may not take a built-in feature's name */
+    fp = fopen(p, "w");
+    fputs("member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,enrollment_"
+          "end\n",
+          fp);
+    fclose(fp);
+    char p2[600], p3[600];
+    snprintf(p2, sizeof p2, "%s/measure_results.csv", dir);
+    fp = fopen(p2, "w");
+    fputs("member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n",
+          fp);
+    fclose(fp);
+    snprintf(p3, sizeof p3, "%s/member_features.csv", dir);
+    fp = fopen(p3, "w");
+    fputs("member_id,year,risk,age\n", fp);
+    fclose(fp);
+    assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err),
+                     SG_EPARSE);
+    assert_non_null(strstr(f->err, "member_features.csv:1: column 4: feature name 'age'"));
+    unlink(p2);
+    unlink(p3);
     unlink(p);
     rmdir(dir);
+}
+
+/* FHIR input through the measure engine: the CMS122 eCQM test patients (tests/data/ecqm). The
+ * stored GSD row must carry the deck's expected populations, with the numerator turned into
+ * "controlled" (in the denominator, not excluded, not in CMS122's poor-control numerator). The
+ * two documented CMS122 exceptions (docs/MEASURES.md) expect numerator 1 where the CQL gives 0;
+ * the engine's value (0) is used for them. A file that is not a patient Bundle is a reject. */
+static void test_fhir(void **state)
+{
+    struct fx *f = *state;
+    static const char *const exceptions[] = {"6630d394-c81d-42f5-a218-40b73a2a4949",
+                                             "8956ebb5-d3c0-4112-a34a-200961713efd"};
+    char dir[] = "/tmp/sg_import_fhir_XXXXXX", cmd[1400], path[1200];
+    const char *cases = STARGAP_TEST_DATA
+        "/ecqm/cases/CMS122-DiabetesGlycemicStatusAssessmentGreaterThan9PercentFHIR";
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp '%s'/*-patient-bundle.json '%s'/", cases, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/zz-not-a-bundle.json", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("{\"resourceType\":\"Patient\",\"id\":\"x\"}\n", fp);
+    fclose(fp);
+    struct pl_import_opts o = {f->rejects, 0, NULL, STARGAP_SOURCE_DIR "/data"};
+    struct pl_import_summary s;
+    const char *vs = STARGAP_TEST_DATA "/ecqm/valuesets";
+    /* without a contract, unknown members are rejected and nothing is written */
+    assert_int_equal(
+        pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, NULL, &o, &s, f->err, sizeof f->err),
+        SG_OK);
+    assert_int_equal(s.results.rows, 34);
+    assert_int_equal(s.results.rejected, 34);
+    assert_int_equal(s.by_reason[PL_REJ_UNKNOWN_MEMBER], 33);
+    assert_int_equal(s.by_reason[PL_REJ_FHIR], 1);
+    assert_int_equal(s.results.merged.inserted, 0);
+    assert_int_equal(pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, "H0001", &o, &s, f->err,
+                                    sizeof f->err),
+                     SG_OK);
+    assert_int_equal(s.results.rows, 34);
+    assert_int_equal(s.results.accepted, 33);
+    assert_int_equal(s.results.rejected, 1);
+    assert_int_equal(s.members.merged.inserted, 33);
+    long long inserted = s.results.merged.inserted;
+    assert_true(inserted >= 30);
+    size_t len;
+    char *rj = slurp(f->rejects, &len);
+    assert_non_null(strstr(rj, "zz-not-a-bundle.json,"));
+    free(rj);
+
+    struct meas_engine *eng;
+    assert_int_equal(meas_engine_new(vs, &eng, f->err, sizeof f->err), SG_OK);
+    struct meas_patient *p = meas_patient_new();
+    snprintf(path, sizeof path, "%s/../expected_results.csv", cases);
+    fp = fopen(path, "rb");
+    assert_non_null(fp);
+    struct sg_csv *c;
+    assert_int_equal(sg_csv_open(&c, fp, "expected_results.csv", NULL, f->err, sizeof f->err),
+                     SG_OK);
+    assert_int_equal(sg_csv_next(c, f->err, sizeof f->err), 1); /* header */
+    int checked = 0;
+    while (sg_csv_next(c, f->err, sizeof f->err) == 1) {
+        if (strcmp(sg_csv_field(c, 0), "CMS122")) continue;
+        const char *uuid = sg_csv_field(c, 2);
+        int ip = atoi(sg_csv_field(c, 9)), den = atoi(sg_csv_field(c, 10)),
+            ex = atoi(sg_csv_field(c, 11)), num = atoi(sg_csv_field(c, 13));
+        for (int k = 0; k < 2; k++)
+            if (!strcmp(uuid, exceptions[k])) num = 0;
+        char bpath[1200], *text;
+        size_t blen;
+        snprintf(bpath, sizeof bpath, "%s/%s-patient-bundle.json", cases, uuid);
+        text = slurp(bpath, &blen);
+        struct meas_error me;
+        assert_int_equal(meas_patient_from_text(eng, text, blen, p, &me), SG_OK);
+        free(text);
+        char h[65];
+        assert_int_equal(
+            sg_memberid_hash(&f->mid, meas_patient_member_id(p), h, f->err, sizeof f->err), SG_OK);
+        struct store_measure_result_list l;
+        assert_int_equal(
+            store_measure_result_get_by_member(f->st, h, 2025, &l, f->err, sizeof f->err), SG_OK);
+        const struct store_measure_result *g = NULL;
+        for (size_t i = 0; i < l.n; i++)
+            if (!strcmp(l.items[i].measure_code, "GSD")) g = &l.items[i];
+        if (!ip) {
+            assert_null(g);
+        } else {
+            assert_non_null(g);
+            assert_int_equal(g->initial_population, ip);
+            assert_int_equal(g->denominator, den);
+            assert_int_equal(g->denominator_exclusion, ex);
+            assert_int_equal(g->numerator, den && !ex && !num);
+            assert_string_equal(g->source, "ecqm");
+        }
+        store_measure_result_list_free(&l);
+        checked++;
+    }
+    assert_int_equal(checked, 33);
+    sg_csv_free(c);
+    fclose(fp);
+    meas_patient_free(p);
+    meas_engine_free(eng);
+    /* again: nothing changes */
+    assert_int_equal(pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, "H0001", &o, &s, f->err,
+                                    sizeof f->err),
+                     SG_OK);
+    assert_int_equal(s.results.merged.unchanged, inserted);
+    assert_int_equal(s.results.merged.inserted + s.results.merged.updated, 0);
+    assert_int_equal(s.members.merged.inserted, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -284,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_good_and_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fhir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,9 @@
  *   - quality: for each measure the held-out AUC of the 2025 model captures at least half of the
  *     discrimination the generator's true probabilities achieve on 2025 (AUC - 0.5 >=
  *     (Bayes AUC - 0.5) / 2), and all measures together at least 80% of it;
- *   - predicting the same year with the same model again is refused (UNIQUE per model version). */
+ *   - predicting the same year with the same model again is refused (UNIQUE per model version);
+ *   - the one-member path of the endpoints (pl_score_member) gives the same probabilities as the
+ *     command's bulk path for 90 stored predictions. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -25,6 +28,7 @@
 
 #include "model/features.h"
 #include "model/metrics.h"
+#include "pipeline/pipeline.h"
 
 static char g_dir[256];
 
@@ -51,20 +55,88 @@ struct truth {
     int k[20000];
 };
 
-static int measure_k(const char *code) { return features_measure_index(code); }
+static int measure_k(const char *code)
+{
+    return features_measure_index(code);
+}
+
+/* The endpoints score one member through pl_score_member (per-member store reads); the command
+ * scores all open gaps from bulk scans. Both must give the same numbers: re-score 30 stored
+ * predictions of each of three measures one member at a time and compare. */
+static void same_as_single_member_path(void)
+{
+    char url[600], err[SG_ERRLEN], path[512];
+    snprintf(url, sizeof url, "sqlite:%s/e2e.db", g_dir);
+    snprintf(path, sizeof path, "%s/e2e.db", g_dir);
+    struct store *st;
+    assert_int_equal(store_open(url, NULL, &st, err, sizeof err), SG_OK);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    static const char *const codes[] = {"COL", "CBP", "PDC-STA"};
+    struct pl_tiers t = {0.7, 0.4};
+    int compared = 0;
+    for (int q = 0; q < 3; q++) {
+        struct pl_model pm;
+        assert_int_equal(pl_model_load_latest(st, codes[q], &pm, err, sizeof err), SG_OK);
+        sqlite3_stmt *s;
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT member_hash, gap_probability, model_version FROM "
+                               "predictions WHERE measure_code = ?1 AND "
+                               "measurement_year = 2025 ORDER BY member_hash LIMIT 30",
+                               -1, &s, NULL),
+            SQLITE_OK);
+        sqlite3_bind_text(s, 1, codes[q], -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            struct pl_member_score sc;
+            const char *h = (const char *)sqlite3_column_text(s, 0);
+            int rc = pl_score_member(st, &pm, h, codes[q], 2025, &t, 0, &sc, err, sizeof err);
+            if (rc) fprintf(stderr, "pl_score_member: %s\n", err);
+            assert_int_equal(rc, SG_OK);
+            assert_string_equal(sc.pred.model_version, (const char *)sqlite3_column_text(s, 2));
+            double want = sqlite3_column_double(s, 1);
+            if (fabs(sc.pred.gap_probability - want) > 1e-12)
+                fprintf(stderr, "%s: single %.15g, batch %.15g\n", codes[q],
+                        sc.pred.gap_probability, want);
+            assert_true(fabs(sc.pred.gap_probability - want) <= 1e-12);
+            store_prediction_fini(&sc.pred);
+            compared++;
+        }
+        sqlite3_finalize(s);
+        pl_model_fini(&pm);
+    }
+    assert_int_equal(compared, 90);
+    sqlite3_close(db);
+    store_close(st);
+}
 
 static void test_e2e(void **state)
 {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/sg_e2e_%d", (int)getpid());
     assert_int_equal(sh("rm -rf %s && mkdir -p %s", g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s generate --members 4000 --contracts 6 --years 2022-2025 --seed 11 --out %s > %s/gen.txt", BIN, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db import --quiet %s > %s/import.txt", BIN, g_dir, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 > %s/train24.txt", BIN, g_dir, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > %s/predict.txt", BIN, g_dir, g_dir), 0);
+    assert_int_equal(sh(ENV "%s generate --members 4000 --contracts 6 --years 2022-2025 --seed 11 "
+                            "--out %s > %s/gen.txt",
+                        BIN, g_dir, g_dir),
+                     0);
+    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db import --quiet %s > %s/import.txt", BIN,
+                        g_dir, g_dir, g_dir),
+                     0);
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 > %s/train24.txt", BIN, g_dir, g_dir),
+        0);
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > %s/predict.txt", BIN, g_dir, g_dir),
+        0);
     /* the same model cannot score the same year twice */
-    assert_int_not_equal(sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN, g_dir), 0);
-    assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir), 0);
+    assert_int_not_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN,
+           g_dir),
+        0);
+    same_as_single_member_path();
+    assert_int_equal(
+        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir),
+        0);
 
     /* open gaps of 2025 per measure, and 2025 labels, from the generated file */
     char path[512], line[256];
@@ -78,7 +150,8 @@ static void test_e2e(void **state)
     while (fgets(line, sizeof line, fp)) {
         char id[32], code[16];
         int y, ip, den, ex, num;
-        assert_int_equal(sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num), 7);
+        assert_int_equal(
+            sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &den, &ex, &num), 7);
         if (y != 2025 || !den || ex) continue;
         int k = measure_k(code);
         assert_true(k >= 0);
@@ -139,7 +212,10 @@ static void test_e2e(void **state)
 
     /* model quality: the 2025 models (version 2) against Bayes */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT measure_code, metrics FROM models WHERE trained_year = 2025", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT measure_code, metrics FROM models WHERE trained_year = 2025",
+                           -1, &st, NULL),
+        SQLITE_OK);
     double sum_gain = 0, sum_bayes_gain = 0;
     int nmodels = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -162,9 +238,14 @@ static void test_e2e(void **state)
 
     /* predictions: count per measure = open gaps; SHAP additivity; top features; tiers */
     long got[FEATURES_N_MEASURES] = {0};
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT measure_code, gap_probability, risk_tier, risk_score, shap_values, "
-                                            "top_features, model_version, recommendation FROM predictions "
-                                            "WHERE measurement_year = 2025", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(
+            db,
+            "SELECT measure_code, gap_probability, risk_tier, risk_score, shap_values, "
+            "top_features, model_version, recommendation FROM predictions "
+            "WHERE measurement_year = 2025",
+            -1, &st, NULL),
+        SQLITE_OK);
     long checked = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *code = (const char *)sqlite3_column_text(st, 0);
@@ -189,12 +270,14 @@ static void test_e2e(void **state)
         double total = base;
         double mags[64];
         size_t nv = 0;
-        json_object_foreach(vals, name, v) {
+        json_object_foreach(vals, name, v)
+        {
             total += json_number_value(v);
             if (nv < 64) mags[nv++] = fabs(json_number_value(v));
         }
         double logit = log(p / (1.0 - p));
-        if (fabs(total - logit) > 1e-6 * (1 + fabs(logit))) fprintf(stderr, "SHAP sum %.12g, log-odds %.12g\n", total, logit);
+        if (fabs(total - logit) > 1e-6 * (1 + fabs(logit)))
+            fprintf(stderr, "SHAP sum %.12g, log-odds %.12g\n", total, logit);
         assert_true(fabs(total - logit) <= 1e-6 * (1 + fabs(logit)));
         assert_true(fabs(total - sqlite3_column_double(st, 3)) <= 1e-9 * (1 + fabs(total)));
         /* top features: 5 entries, each the SHAP value of its feature, |impact| descending and
@@ -211,7 +294,8 @@ static void test_e2e(void **state)
             smallest = fabs(imp);
         }
         size_t larger = 0;
-        for (size_t i = 0; i < nv; i++) larger += mags[i] > smallest + 1e-15;
+        for (size_t i = 0; i < nv; i++)
+            larger += mags[i] > smallest + 1e-15;
         assert_true(larger <= 4);
         json_decref(shap);
         json_decref(top);
@@ -220,7 +304,9 @@ static void test_e2e(void **state)
     sqlite3_finalize(st);
     sqlite3_close(db);
     for (int k = 0; k < FEATURES_N_MEASURES; k++) {
-        if (got[k] != open[k]) fprintf(stderr, "%s: %ld predictions, %ld open gaps\n", features_measures[k], got[k], open[k]);
+        if (got[k] != open[k])
+            fprintf(stderr, "%s: %ld predictions, %ld open gaps\n", features_measures[k], got[k],
+                    open[k]);
         assert_int_equal(got[k], open[k]);
     }
     printf("predictions checked: %ld\n", checked);

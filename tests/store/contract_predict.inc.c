@@ -29,8 +29,12 @@ static int scan_member_cb(void *ctx, const struct store_member *m)
 
 static struct store_member mmember(int i, const char *contract, int dual)
 {
-    struct store_member m = {.active = 1, .birth_year = 1950 + i, .sex = STORE_SEX_FEMALE,
-                             .dual_eligible = dual, .lis = 0, .disabled = 0};
+    struct store_member m = {.active = 1,
+                             .birth_year = 1950 + i,
+                             .sex = STORE_SEX_FEMALE,
+                             .dual_eligible = dual,
+                             .lis = 0,
+                             .disabled = 0};
     member_hash_of(i, m.member_hash);
     snprintf(m.contract_id, sizeof m.contract_id, "%s", contract);
     return m;
@@ -60,6 +64,11 @@ static void test_member_merge(void **state)
     OK(store_member_get(f->st, rows[1].member_hash, &got, f->err, sizeof f->err));
     assert_int_equal(got.dual_eligible, 0);
     assert_int_equal(got.birth_year, 1952);
+    rows[2].active = 0; /* enrollment ended */
+    OK(store_member_upsert_batch(f->st, &ACTOR, rows, 3, &k, f->err, sizeof f->err));
+    assert_int_equal(k.updated, 1);
+    OK(store_member_get(f->st, rows[2].member_hash, &got, f->err, sizeof f->err));
+    assert_int_equal(got.active, 0);
     /* scan: every member, in member_hash order */
     struct scan_state sc = {0, "", 1};
     OK(store_member_scan(f->st, scan_member_cb, &sc, f->err, sizeof f->err));
@@ -67,15 +76,20 @@ static void test_member_merge(void **state)
     assert_int_equal(sc.ordered, 1);
     /* bad input names the row and field; a failed batch writes nothing */
     struct store_member bad[2] = {mmember(4, "H1", 0), mmember(5, "h1", 0)};
-    ASSERT_ERR(store_member_upsert_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].contract_id");
-    ASSERT_ERR(store_member_get(f->st, bad[0].member_hash, &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+    ASSERT_ERR(store_member_upsert_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].contract_id");
+    ASSERT_ERR(store_member_get(f->st, bad[0].member_hash, &got, f->err, sizeof f->err),
+               SG_ENOTFOUND, NULL);
 }
 
-static struct store_measure_result mresult(int member, const char *code, int year, int den, int ex, int num)
+static struct store_measure_result mresult(int member, const char *code, int year, int den, int ex,
+                                           int num)
 {
-    struct store_measure_result r = {.measurement_year = year, .initial_population = 1,
-                                     .denominator = den, .denominator_exclusion = ex, .numerator = num};
+    struct store_measure_result r = {.measurement_year = year,
+                                     .initial_population = 1,
+                                     .denominator = den,
+                                     .denominator_exclusion = ex,
+                                     .numerator = num};
     member_hash_of(member, r.member_hash);
     snprintf(r.measure_code, sizeof r.measure_code, "%s", code);
     snprintf(r.source, sizeof r.source, "csv");
@@ -93,9 +107,11 @@ static int count_results_cb(void *ctx, const struct store_measure_result *r)
 static void test_measure_result_merge(void **state)
 {
     struct fx *f = *state;
-    for (int i = 0; i < 3; i++) add_member(f, i, "H1");
-    struct store_measure_result r[4] = {mresult(0, "BCS", 2024, 1, 0, 1), mresult(1, "BCS", 2024, 1, 0, 0),
-                                        mresult(2, "COL", 2024, 1, 1, 0), mresult(0, "BCS", 2025, 1, 0, 0)};
+    for (int i = 0; i < 3; i++)
+        add_member(f, i, "H1");
+    struct store_measure_result r[4] = {
+        mresult(0, "BCS", 2024, 1, 0, 1), mresult(1, "BCS", 2024, 1, 0, 0),
+        mresult(2, "COL", 2024, 1, 1, 0), mresult(0, "BCS", 2025, 1, 0, 0)};
     struct store_merge_counts k;
     OK(store_measure_result_merge_batch(f->st, &ACTOR, r, 4, &k, f->err, sizeof f->err));
     assert_int_equal(k.inserted, 4);
@@ -118,14 +134,16 @@ static void test_measure_result_merge(void **state)
     assert_int_equal(ny, 2);
     assert_int_equal(years[0], 2024);
     assert_int_equal(years[1], 2025);
-    struct store_measure_result bad[2] = {mresult(0, "CBP", 2024, 1, 0, 0), mresult(1, "CBP", 2024, 0, 0, 1)};
-    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].numerator");
+    struct store_measure_result bad[2] = {mresult(0, "CBP", 2024, 1, 0, 0),
+                                          mresult(1, "CBP", 2024, 0, 0, 1)};
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].numerator");
     bad[1] = mresult(60, "CBP", 2024, 1, 0, 0); /* no such member */
-    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL, NULL);
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, NULL);
     bad[1] = mresult(1, "XYZ", 2024, 1, 0, 0);
-    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].measure_code");
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].measure_code");
     c[0] = c[1] = 0;
     OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
     assert_int_equal(c[0], 3); /* the CBP row of the failed batches is not there */
@@ -147,7 +165,8 @@ static int feature_scan_cb(void *ctx, const char *hash, int year, const char *fe
 static void test_member_features(void **state)
 {
     struct fx *f = *state;
-    for (int i = 0; i < 2; i++) add_member(f, i, "H1");
+    for (int i = 0; i < 2; i++)
+        add_member(f, i, "H1");
     struct store_member_feature r[2] = {{.measurement_year = 2024}, {.measurement_year = 2024}};
     member_hash_of(0, r[0].member_hash);
     member_hash_of(1, r[1].member_hash);
@@ -171,20 +190,21 @@ static void test_member_features(void **state)
     assert_true(fabs(json_number_value(json_object_get(j, "risk_score")) - 1.25) < 1e-12);
     json_decref(j);
     store_member_feature_fini(&got);
-    ASSERT_ERR(store_member_feature_get(f->st, r[0].member_hash, 2023, &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+    ASSERT_ERR(store_member_feature_get(f->st, r[0].member_hash, 2023, &got, f->err, sizeof f->err),
+               SG_ENOTFOUND, NULL);
     int n[2] = {0, 0};
     OK(store_member_feature_scan(f->st, 2024, feature_scan_cb, n, f->err, sizeof f->err));
     assert_int_equal(n[0], 2);
     assert_int_equal(n[1], 8); /* 2 + 6 */
     r[1].features = "[1,2]";
-    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].features");
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].features");
     r[1].features = "{\"ed_visits\":\"many\"}";
-    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].features.ed_visits");
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].features.ed_visits");
     r[1].features = "{\"bad name\":1}";
-    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err), SG_EINVAL,
-               "rows[1].features");
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1].features");
 }
 
 static struct store_model mmodel(const char *code, const char *learner)
@@ -203,7 +223,8 @@ static struct store_model mmodel(const char *code, const char *learner)
 static void test_models(void **state)
 {
     struct fx *f = *state;
-    struct store_model a = mmodel("BCS", "logreg"), b = mmodel("BCS", "gbdt"), c = mmodel("COL", "gbdt");
+    struct store_model a = mmodel("BCS", "logreg"), b = mmodel("BCS", "gbdt"),
+                       c = mmodel("COL", "gbdt");
     OK(store_model_create(f->st, &ACTOR, &a, f->err, sizeof f->err));
     OK(store_model_create(f->st, &ACTOR, &b, f->err, sizeof f->err));
     OK(store_model_create(f->st, &ACTOR, &c, f->err, sizeof f->err));
@@ -224,7 +245,8 @@ static void test_models(void **state)
     OK(store_model_get(f->st, a.model_id, &got, f->err, sizeof f->err));
     assert_int_equal(got.version, 1);
     store_model_fini(&got);
-    ASSERT_ERR(store_model_get_latest(f->st, "CBP", &got, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
+    ASSERT_ERR(store_model_get_latest(f->st, "CBP", &got, f->err, sizeof f->err), SG_ENOTFOUND,
+               NULL);
     struct store_model_list l;
     OK(store_model_list(f->st, NULL, &l, f->err, sizeof f->err));
     assert_int_equal(l.n, 3);
@@ -238,15 +260,19 @@ static void test_models(void **state)
     assert_int_equal(l.n, 0);
     store_model_list_free(&l);
     struct store_model bad = mmodel("BCS", "forest");
-    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "learner");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL,
+               "learner");
     bad = mmodel("BCS", "gbdt");
     bad.fingerprint[0] = 'X';
-    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "fingerprint");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL,
+               "fingerprint");
     bad = mmodel("XYZ", "gbdt");
-    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "measure_code");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL,
+               "measure_code");
     bad = mmodel("BCS", "gbdt");
     bad.metrics = "[]";
-    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL, "metrics");
+    ASSERT_ERR(store_model_create(f->st, &ACTOR, &bad, f->err, sizeof f->err), SG_EINVAL,
+               "metrics");
     OK(store_model_get_latest(f->st, "BCS", &got, f->err, sizeof f->err));
     assert_int_equal(got.version, 2); /* the failed creates left no version behind */
     store_model_fini(&got);
