@@ -56,6 +56,11 @@ struct run_report {
     char what[N_STAGES][160];
 };
 
+static void stage_start(int tty, int i)
+{
+    if (tty) fprintf(stderr, "[%d/%d] %-9s ...\n", i + 1, N_STAGES - 1, stage_name[i]);
+}
+
 static void stage_line(int tty, int i, const struct run_report *r)
 {
     if (tty)
@@ -82,6 +87,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     snprintf(rejects, sizeof rejects, "%s/rejects.csv", input);
     struct pl_import_opts io = {rejects, 0, tty ? stderr : NULL, cli_data_dir(ctx->cfg)};
     struct pl_import_summary is;
+    stage_start(tty, 0);
     t = now_s();
     int rc = pl_import(st, &run_actor, &mid, input, &io, &is, err, sizeof err);
     sg_memberid_fini(&mid);
@@ -97,6 +103,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     /* train on Y-1 */
     struct pl_train_result tr[FEATURES_N_MEASURES];
     size_t ntr = 0;
+    stage_start(tty, 1);
     t = now_s();
     rc = pl_train(st, &run_actor, year - 1, NULL, NULL, tr, &ntr, err, sizeof err);
     rep.secs[1] = now_s() - t;
@@ -118,6 +125,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     struct pl_tiers tiers = {0.7, 0.4};
     struct pl_score_result sr[FEATURES_N_MEASURES];
     size_t nsr = 0;
+    stage_start(tty, 2);
     t = now_s();
     rc = pl_predict(st, &run_actor, year, NULL, &tiers, sr, &nsr, err, sizeof err);
     rep.secs[2] = now_s() - t;
@@ -132,6 +140,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     /* gaps and bundles */
     struct dc_portfolio *p = NULL;
     struct dc_gaps_summary gs;
+    stage_start(tty, 3);
     t = now_s();
     rc = dc_load(st, cli_data_dir(ctx->cfg), year, star_year, NULL, &p, err, sizeof err);
     if (!rc) rc = dc_gaps_refresh(p, st, &run_actor, 0, &gs, err, sizeof err);
@@ -147,6 +156,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     stage_line(tty, 3, &rep);
     /* star ratings */
     struct store_star_rating *sr_rows = calloc(p->n, sizeof *sr_rows);
+    stage_start(tty, 4);
     t = now_s();
     rc = sr_rows ? SG_OK : sg_errf(err, sizeof err, SG_ENOMEM, "out of memory");
     for (size_t k = 0; k < p->n && !rc; k++)
@@ -161,6 +171,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     /* snapshot */
     struct store_snapshot *snap = NULL;
     size_t nsnap = 0;
+    stage_start(tty, 5);
     t = now_s();
     rc = dc_snapshot(p, st, &run_actor, &snap, &nsnap, err, sizeof err);
     rep.secs[5] = now_s() - t;
@@ -180,11 +191,13 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
         const struct store_star_rating *r = NULL;
         for (size_t k = 0; k < p->n; k++)
             if (!strcmp(sr_rows[k].contract_id, snap[i].contract_id)) r = &sr_rows[k];
-        printf("%-10s %9ld %9ld %7.1f %7.1f %7.1f %10.1f %16.2f\n",
+        char pc[16] = "-", pd[16] = "-";
+        if (r && !isnan(r->part_c)) snprintf(pc, sizeof pc, "%.1f", r->part_c);
+        if (r && !isnan(r->part_d)) snprintf(pd, sizeof pd, "%.1f", r->part_d);
+        printf("%-10s %9ld %9ld %7s %7s %7.1f %10.1f %16.2f\n",
                snap[i].contract_id[0] ? snap[i].contract_id : "(all)", snap[i].total_members,
-               snap[i].total_gaps, r ? r->part_c : NAN, r ? r->part_d : NAN,
-               r ? r->overall : snap[i].star_rating_current, snap[i].star_rating_projected,
-               snap[i].estimated_value);
+               snap[i].total_gaps, pc, pd, r ? r->overall : snap[i].star_rating_current,
+               snap[i].star_rating_projected, snap[i].estimated_value);
     }
     if (gs.unscored)
         printf("note: %lld open gaps had no prediction (no model for their measure) and were "
