@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,12 +28,14 @@
 static const struct store_actor run_actor = {.user_id = "cli", .ip_address = ""};
 
 const char cli_run_usage[] =
-    "usage: stargap run [--db URL] --input DIR --year Y [--star-year S] [--quiet]\n"
+    "usage: stargap run [--db URL] --input DIR --year Y [--star-year S] [--valuesets DIR]\n"
+    "                   [--quiet]\n"
     "Runs the pipeline: import DIR (members.csv, measure_results.csv, member_features.csv)\n"
-    "-> train the gap models on the outcomes of Y-1 -> predict the open gaps of Y -> value and\n"
-    "refresh the gaps and bundles -> star ratings per contract -> portfolio snapshot. Prints a\n"
-    "line per stage and a summary table. Safe to re-run. FHIR input is not read yet (the\n"
-    "importer takes CSV; `stargap measure eval` evaluates FHIR separately).\n";
+    "-> evaluate the eCQMs over FHIR data in DIR/fhir/CONTRACT/ (one directory of patient\n"
+    "Bundles or NDJSON per contract, measurement period Y; results override the CSV's) -> train\n"
+    "the gap models on the outcomes of Y-1 -> predict the open gaps of Y -> value and refresh\n"
+    "the gaps and bundles -> star ratings per contract -> portfolio snapshot. Prints a line per\n"
+    "stage and a summary table. Safe to re-run.\n";
 
 const char cli_demo_usage[] =
     "usage: stargap demo [--members N] [--dir DIR] [--listen HOST:PORT]\n"
@@ -47,8 +51,8 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-#define N_STAGES 7
-static const char *const stage_name[N_STAGES] = {"import", "train", "predict", "gaps",
+#define N_STAGES 8
+static const char *const stage_name[N_STAGES] = {"import", "fhir", "train", "predict", "gaps",
                                                  "stars", "snapshot", "total"};
 
 struct run_report {
@@ -68,9 +72,80 @@ static void stage_line(int tty, int i, const struct run_report *r)
                 r->what[i]);
 }
 
+/* Evaluates the eCQMs over input/fhir/CONTRACT/ for each contract directory through `stargap
+ * measure eval --db ... --contract CONTRACT` (src/cli/cli_measure.c), which writes
+ * measure_results (source fhir) and creates missing members in that contract. Rejected patients
+ * are reported by the evaluator on stderr and do not stop the run; *n gets the directories done. */
+static int run_fhir(struct cli_ctx *ctx, const char *input, int year, const char *valuesets, int *n)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/fhir", input);
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return CLI_OK;
+    struct dirent *e;
+    char names[64][STORE_CONTRACT_LEN];
+    int k = 0;
+    while ((e = readdir(d)) && k < 64) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= STORE_CONTRACT_LEN) continue;
+        snprintf(names[k++], STORE_CONTRACT_LEN, "%s", e->d_name);
+    }
+    closedir(d);
+    char ps[16], pe[16];
+    snprintf(ps, sizeof ps, "%04d-01-01", year);
+    snprintf(pe, sizeof pe, "%04d-12-31", year);
+    const char *saved = ctx->db_flag;
+    ctx->db_flag = ctx->cfg->db; /* ask the evaluator to write measure_results */
+    int rc = CLI_OK;
+    for (int i = 0; i < k && rc == CLI_OK; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *argv[16];
+        int argc = 0;
+        argv[argc++] = "measure";
+        argv[argc++] = "eval";
+        argv[argc++] = "--measure";
+        argv[argc++] = "all";
+        argv[argc++] = "--period-start";
+        argv[argc++] = ps;
+        argv[argc++] = "--period-end";
+        argv[argc++] = pe;
+        argv[argc++] = "--format";
+        argv[argc++] = "summary";
+        argv[argc++] = "--contract";
+        argv[argc++] = names[i];
+        if (valuesets) {
+            argv[argc++] = "--valuesets";
+            argv[argc++] = (char *)valuesets;
+        }
+        argv[argc++] = path;
+        argv[argc] = NULL;
+        /* the evaluator's report goes to stdout; the run prints its own summary */
+        fflush(stdout);
+        int saved_out = dup(1), devnull = open("/dev/null", O_WRONLY);
+        if (saved_out >= 0 && devnull >= 0) dup2(devnull, 1);
+        int erc = cli_measure_run(ctx, argc, argv);
+        fflush(stdout);
+        if (saved_out >= 0) {
+            dup2(saved_out, 1);
+            close(saved_out);
+        }
+        if (devnull >= 0) close(devnull);
+        if (erc == CLI_FAIL)
+            fprintf(stderr, "stargap run: fhir %s: some patients were rejected (listed above)\n", names[i]);
+        else if (erc != CLI_OK) {
+            fprintf(stderr, "stargap run: fhir %s: evaluation failed\n", names[i]);
+            rc = CLI_FAIL;
+        }
+        (*n)++;
+    }
+    ctx->db_flag = saved;
+    return rc;
+}
+
 /* The pipeline on an open store; prints the summary. Returns CLI_OK or CLI_FAIL. */
 static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input, int year,
-                        int star_year, int quiet)
+                        int star_year, const char *valuesets, int quiet)
 {
     char err[SG_ERRLEN];
     struct run_report rep;
@@ -100,13 +175,22 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
              is.members.accepted, is.results.accepted, is.features.accepted,
              is.members.rejected + is.results.rejected + is.features.rejected);
     stage_line(tty, 0, &rep);
+    /* FHIR: one directory per contract under input/fhir */
+    stage_start(tty, 1);
+    t = now_s();
+    int nf = 0;
+    if (run_fhir(ctx, input, year, valuesets, &nf) != CLI_OK) return CLI_FAIL;
+    rep.secs[1] = now_s() - t;
+    if (nf) snprintf(rep.what[1], sizeof rep.what[1], "%d contract director%s of FHIR data evaluated", nf, nf == 1 ? "y" : "ies");
+    else snprintf(rep.what[1], sizeof rep.what[1], "no %s/fhir directory", input);
+    stage_line(tty, 1, &rep);
     /* train on Y-1 */
     struct pl_train_result tr[FEATURES_N_MEASURES];
     size_t ntr = 0;
-    stage_start(tty, 1);
+    stage_start(tty, 2);
     t = now_s();
     rc = pl_train(st, &run_actor, year - 1, NULL, NULL, tr, &ntr, err, sizeof err);
-    rep.secs[1] = now_s() - t;
+    rep.secs[2] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: train %d: %s\n", year - 1, err);
         return CLI_FAIL;
@@ -118,70 +202,70 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
             trained++;
             auc += tr[i].test.auc;
         }
-    snprintf(rep.what[1], sizeof rep.what[1], "%d of %zu measures trained on %d outcomes, mean held-out AUC %.3f",
+    snprintf(rep.what[2], sizeof rep.what[2], "%d of %zu measures trained on %d outcomes, mean held-out AUC %.3f",
              trained, ntr, year - 1, trained ? auc / trained : 0.0);
-    stage_line(tty, 1, &rep);
+    stage_line(tty, 2, &rep);
     /* predict Y */
     struct pl_tiers tiers = {0.7, 0.4};
     struct pl_score_result sr[FEATURES_N_MEASURES];
     size_t nsr = 0;
-    stage_start(tty, 2);
+    stage_start(tty, 3);
     t = now_s();
     rc = pl_predict(st, &run_actor, year, NULL, &tiers, sr, &nsr, err, sizeof err);
-    rep.secs[2] = now_s() - t;
+    rep.secs[3] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: predict %d: %s\n", year, err);
         return CLI_FAIL;
     }
     size_t scored = 0;
     for (size_t i = 0; i < nsr; i++) scored += sr[i].skipped ? 0 : sr[i].open_gaps;
-    snprintf(rep.what[2], sizeof rep.what[2], "%zu open gaps of %d scored", scored, year);
-    stage_line(tty, 2, &rep);
+    snprintf(rep.what[3], sizeof rep.what[3], "%zu open gaps of %d scored", scored, year);
+    stage_line(tty, 3, &rep);
     /* gaps and bundles */
     struct dc_portfolio *p = NULL;
     struct dc_gaps_summary gs;
-    stage_start(tty, 3);
+    stage_start(tty, 4);
     t = now_s();
     rc = dc_load(st, cli_data_dir(ctx->cfg), year, star_year, NULL, &p, err, sizeof err);
     if (!rc) rc = dc_gaps_refresh(p, st, &run_actor, 0, &gs, err, sizeof err);
-    rep.secs[3] = now_s() - t;
+    rep.secs[4] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: gaps: %s\n", err);
         dc_free(p);
         return CLI_FAIL;
     }
-    snprintf(rep.what[3], sizeof rep.what[3],
+    snprintf(rep.what[4], sizeof rep.what[4],
              "%lld open gaps (%lld new, %lld refreshed, %lld closed), %lld bundles",
              gs.open_gaps, gs.counts.inserted, gs.counts.updated, gs.counts.closed, gs.bundles);
-    stage_line(tty, 3, &rep);
+    stage_line(tty, 4, &rep);
     /* star ratings */
     struct store_star_rating *sr_rows = calloc(p->n, sizeof *sr_rows);
-    stage_start(tty, 4);
+    stage_start(tty, 5);
     t = now_s();
     rc = sr_rows ? SG_OK : sg_errf(err, sizeof err, SG_ENOMEM, "out of memory");
     for (size_t k = 0; k < p->n && !rc; k++)
         rc = dc_star_rating(p, k, st, &run_actor, &sr_rows[k], err, sizeof err);
-    rep.secs[4] = now_s() - t;
+    rep.secs[5] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: stars: %s\n", err);
         goto out;
     }
-    snprintf(rep.what[4], sizeof rep.what[4], "%zu contracts rated (star year %d)", p->n, p->star_year);
-    stage_line(tty, 4, &rep);
+    snprintf(rep.what[5], sizeof rep.what[5], "%zu contracts rated (star year %d)", p->n, p->star_year);
+    stage_line(tty, 5, &rep);
     /* snapshot */
     struct store_snapshot *snap = NULL;
     size_t nsnap = 0;
-    stage_start(tty, 5);
+    stage_start(tty, 6);
     t = now_s();
     rc = dc_snapshot(p, st, &run_actor, &snap, &nsnap, err, sizeof err);
-    rep.secs[5] = now_s() - t;
+    rep.secs[6] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: snapshot: %s\n", err);
         goto out;
     }
-    snprintf(rep.what[5], sizeof rep.what[5], "%zu snapshot rows", nsnap);
-    stage_line(tty, 5, &rep);
-    rep.secs[6] = now_s() - t_all;
+    snprintf(rep.what[6], sizeof rep.what[6], "%zu snapshot rows", nsnap);
+    stage_line(tty, 6, &rep);
+    rep.secs[7] = now_s() - t_all;
     printf("\n%-9s %9s  %s\n", "stage", "seconds", "result");
     for (int i = 0; i < N_STAGES; i++)
         printf("%-9s %9.2f  %s\n", stage_name[i], rep.secs[i], rep.what[i]);
@@ -231,7 +315,7 @@ static int open_migrated(struct cli_ctx *ctx, const char *cmd, struct store **st
 
 int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *cmd = argv[0], *input = NULL;
+    const char *cmd = argv[0], *input = NULL, *valuesets = NULL;
     long year = 0, star_year = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
@@ -242,7 +326,8 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
         } else if (!strcmp(argv[i], "--star-year") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &star_year) || star_year < 2001 || star_year > 2103)
                 return cli_usage_error(cmd, "--star-year: '%s' is not a year", argv[i]);
-        } else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        } else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc) valuesets = argv[++i];
+        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
         else return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
     if (!input) return cli_usage_error(cmd, "--input DIR is required");
@@ -252,7 +337,7 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(cmd, "--input: '%s' is not a directory", input);
     struct store *st;
     if (open_migrated(ctx, cmd, &st)) return CLI_FAIL;
-    int rc = run_pipeline(ctx, st, input, (int)year, (int)star_year, quiet);
+    int rc = run_pipeline(ctx, st, input, (int)year, (int)star_year, valuesets, quiet);
     store_close(st);
     return rc;
 }
@@ -290,7 +375,7 @@ int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     struct store *st;
     if (open_migrated(ctx, cmd, &st)) return CLI_FAIL;
-    rc = run_pipeline(ctx, st, input, 2024, 2026, 0);
+    rc = run_pipeline(ctx, st, input, 2024, 2026, NULL, 0);
     if (rc) {
         store_close(st);
         return rc;
