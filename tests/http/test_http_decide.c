@@ -687,6 +687,63 @@ static void test_star_rating(void **state)
     assert_int_equal(count_table("/api/v1/star-ratings/history?limit=1", key_reader, "total"), n0);
 }
 
+
+/* `stargap gaps` through the binary: re-running refreshes in place, a member who became
+ * compliant has the gap closed, an assigned gap keeps its status (history left alone). */
+static void test_gaps_idempotent(void **state)
+{
+    (void)state;
+    char out[8192];
+    stargap("gaps", "--year", "2024", NULL, NULL, NULL, out, sizeof out, 0);
+    assert_non_null(strstr(out, "inserted 0,"));
+    assert_non_null(strstr(out, "closed 0"));
+    struct resp r;
+    http("GET", "/api/v1/gaps?status=identified&year=2024&limit=2", key_reader, NULL, NULL, &r);
+    expect_status(&r, 200, "open gaps");
+    json_t *items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), 2);
+    char g0[STORE_ID_LEN], g1[STORE_ID_LEN], m0[STORE_HASH_LEN], c0[STORE_CODE_LEN];
+    snprintf(g0, sizeof g0, "%s", jstr(json_array_get(items, 0), "gap_id"));
+    snprintf(g1, sizeof g1, "%s", jstr(json_array_get(items, 1), "gap_id"));
+    snprintf(m0, sizeof m0, "%s", jstr(json_array_get(items, 0), "member_hash"));
+    snprintf(c0, sizeof c0, "%s", jstr(json_array_get(items, 0), "measure_code"));
+    resp_free(&r);
+    /* gap 1 is assigned by a care manager */
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/gaps/%s", g1);
+    http("PATCH", path, key_writer, "{\"status\":\"assigned\"}", NULL, &r);
+    expect_status(&r, 200, "assign");
+    resp_free(&r);
+    /* the member of gap 0 meets the measure now */
+    struct store *st;
+    char err[SG_ERRLEN];
+    assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
+    struct store_measure_result mr = {.measurement_year = 2024, .initial_population = 1, .denominator = 1, .numerator = 1};
+    snprintf(mr.member_hash, sizeof mr.member_hash, "%s", m0);
+    snprintf(mr.measure_code, sizeof mr.measure_code, "%s", c0);
+    snprintf(mr.source, sizeof mr.source, "test");
+    struct store_actor a = {"test", ""};
+    assert_int_equal(store_measure_result_upsert_batch(st, &a, &mr, 1, err, sizeof err), SG_OK);
+    store_close(st);
+    stargap("gaps", "--year", "2024", NULL, NULL, NULL, out, sizeof out, 0);
+    assert_non_null(strstr(out, "inserted 0,"));
+    assert_non_null(strstr(out, "closed 1"));
+    snprintf(path, sizeof path, "/api/v1/gaps/%s", g0);
+    http("GET", path, key_reader, NULL, NULL, &r);
+    expect_status(&r, 200, "closed gap");
+    assert_string_equal(jstr(r.json, "status"), "closed");
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/gaps/%s", g1);
+    http("GET", path, key_reader, NULL, NULL, &r);
+    expect_status(&r, 200, "assigned gap");
+    assert_string_equal(jstr(r.json, "status"), "assigned");
+    resp_free(&r);
+    /* bad input exits non-zero and names the field */
+    stargap("gaps", "--year", "2031", NULL, NULL, NULL, out, sizeof out, 1);
+    stargap("gaps", "--year", "2024", "--contract", "H9999", NULL, out, sizeof out, 1);
+    stargap("optimize", "--year", "2024", "--budget", "-4", NULL, out, sizeof out, 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -704,6 +761,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_optimize),
         cmocka_unit_test(test_simulate),
         cmocka_unit_test(test_star_rating),
+        cmocka_unit_test(test_gaps_idempotent),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
