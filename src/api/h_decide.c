@@ -51,8 +51,8 @@ static int audit_compute(struct http_request *req, const char *entity, const cha
 
 void api_h_portfolio_optimize(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"year", "contract", "budget", "objective", "max",
-                                          "bundles", "create", "star_year", "limit", NULL};
+    static const char *const allowed[] = {"year",    "contract", "budget",    "objective", "max",
+                                          "bundles", "create",   "star_year", "limit",     NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     json_t *body = api_body(req, res, allowed);
@@ -113,7 +113,8 @@ void api_h_portfolio_optimize(struct http_request *req, struct http_response *re
     struct store_actor a = ACTOR(req);
     long created = 0, already = 0;
     for (size_t i = 0; create && i < r.plan.n_chosen && !rc; i++) {
-        rc = dc_create_intervention(p, APP(req)->st, &a, 0, &cand, r.plan.chosen[i], err, sizeof err);
+        rc = dc_create_intervention(p, APP(req)->st, &a, 0, &cand, r.plan.chosen[i], err,
+                                    sizeof err);
         if (rc == SG_ECONFLICT) {
             already++;
             rc = SG_OK;
@@ -123,10 +124,11 @@ void api_h_portfolio_optimize(struct http_request *req, struct http_response *re
     }
     char changes[256];
     snprintf(changes, sizeof changes,
-             "{\"year\":%ld,\"budget\":%.2f,\"objective\":\"%s\",\"chosen\":%zu,\"created\":%ld}", year,
-             budget, prm.objective == PF_OBJECTIVE_STARS ? "stars" : "revenue", r.plan.n_chosen,
-             created);
-    if (!rc) rc = audit_compute(req, "portfolio", c->contract_id, "optimize", changes, err, sizeof err);
+             "{\"year\":%ld,\"budget\":%.2f,\"objective\":\"%s\",\"chosen\":%zu,\"created\":%ld}",
+             year, budget, prm.objective == PF_OBJECTIVE_STARS ? "stars" : "revenue",
+             r.plan.n_chosen, created);
+    if (!rc)
+        rc = audit_compute(req, "portfolio", c->contract_id, "optimize", changes, err, sizeof err);
     if (rc) {
         api_store_error(req, res, rc, err);
         goto done;
@@ -155,8 +157,9 @@ done:
 
 void api_h_analytics_simulate(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"year", "contract", "strategy", "closure_rates", "budget",
-                                          "runs", "seed", "objective", "star_year", NULL};
+    static const char *const allowed[] = {"year",      "contract", "strategy", "closure_rates",
+                                          "budget",    "runs",     "seed",     "objective",
+                                          "star_year", NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     json_t *body = api_body(req, res, allowed);
@@ -176,7 +179,8 @@ void api_h_analytics_simulate(struct http_request *req, struct http_response *re
     if (api_get_int(req, res, body, "year", 1, 2000, 2100, &year) < 0 ||
         api_get_str(req, res, body, "contract", 1, STORE_CONTRACT_LEN - 1, &contract) < 0 ||
         api_get_str(req, res, body, "strategy", 0, 64, &strategy) < 0 ||
-        (has_budget = api_get_real(req, res, body, "budget", 0, -INFINITY, INFINITY, &budget)) < 0 ||
+        (has_budget = api_get_real(req, res, body, "budget", 0, -INFINITY, INFINITY, &budget)) <
+            0 ||
         api_get_int(req, res, body, "runs", 0, 0, 1000000, &runs) < 0 ||
         api_get_int(req, res, body, "seed", 0, 0, 2147483647L, &seed) < 0 ||
         api_get_str(req, res, body, "objective", 0, 16, &objective) < 0 ||
@@ -210,7 +214,8 @@ void api_h_analytics_simulate(struct http_request *req, struct http_response *re
         http_error(req, res, 400, "invalid_input", "budget: must be a positive amount");
         goto done;
     }
-    if ((sc.strategy == PF_STRATEGY_BALANCED || sc.strategy == PF_STRATEGY_OPTIMIZER) && !has_budget) {
+    if ((sc.strategy == PF_STRATEGY_BALANCED || sc.strategy == PF_STRATEGY_OPTIMIZER) &&
+        !has_budget) {
         http_error(req, res, 400, "invalid_input", "budget: required for strategy %s", strategy);
         goto done;
     }
@@ -224,21 +229,26 @@ void api_h_analytics_simulate(struct http_request *req, struct http_response *re
     if (!(p = load(req, res, (int)year, (int)star_year, contract))) goto done;
     struct dc_contract *c = &p->c[0];
     double rates[PF_MAX_MEASURES], mean = 0;
-    for (size_t m = 0; m < PF_MAX_MEASURES; m++) rates[m] = NAN;
+    for (size_t m = 0; m < PF_MAX_MEASURES; m++)
+        rates[m] = NAN;
     if (cr) {
         const char *k;
         json_t *v;
         int n = 0;
-        json_object_foreach(cr, k, v) {
+        json_object_foreach(cr, k, v)
+        {
             size_t m = 0;
-            while (m < c->n_measures && strcmp(c->measures[m].code, k)) m++;
+            while (m < c->n_measures && strcmp(c->measures[m].code, k))
+                m++;
             if (m == c->n_measures) {
                 http_error(req, res, 400, "invalid_input",
-                           "closure_rates.%s: not a rated measure of contract %s", k, c->contract_id);
+                           "closure_rates.%s: not a rated measure of contract %s", k,
+                           c->contract_id);
                 goto done;
             }
             if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= 1)) {
-                http_error(req, res, 400, "invalid_input", "closure_rate[%s]: expected a number in [0,1]", k);
+                http_error(req, res, 400, "invalid_input",
+                           "closure_rate[%s]: expected a number in [0,1]", k);
                 goto done;
             }
             rates[m] = json_number_value(v);
@@ -337,16 +347,17 @@ void api_h_portfolio_summary(struct http_request *req, struct http_response *res
         struct pf_revenue rv;
         pf_econ_revenue(&p->cfg.econ, s.current.overall, c->members, &rv);
         json_array_append_new(
-            items, json_pack("{s:s,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I},s:o,s:o,s:o,s:o,s:i}", "contract_id",
-                             c->contract_id, "members", (json_int_t)c->members, "members_with_gaps",
-                             (json_int_t)s.members_with_gaps, "open_gaps", (json_int_t)s.total_gaps,
-                             "gaps_by_measure", bym, "gaps_by_tier", "high",
-                             (json_int_t)s.gaps_by_tier[PF_TIER_HIGH], "medium",
-                             (json_int_t)s.gaps_by_tier[PF_TIER_MEDIUM], "low",
-                             (json_int_t)s.gaps_by_tier[PF_TIER_LOW], "stars_current",
-                             ratings_doc(&s.current), "stars_projected", ratings_doc(&s.projected),
-                             "estimated_value", api_real(s.estimated_value), "annual_revenue_current",
-                             api_real(rv.annual), "other_measures_from_stored_rating", c->other_measures));
+            items,
+            json_pack("{s:s,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I},s:o,s:o,s:o,s:o,s:i}", "contract_id",
+                      c->contract_id, "members", (json_int_t)c->members, "members_with_gaps",
+                      (json_int_t)s.members_with_gaps, "open_gaps", (json_int_t)s.total_gaps,
+                      "gaps_by_measure", bym, "gaps_by_tier", "high",
+                      (json_int_t)s.gaps_by_tier[PF_TIER_HIGH], "medium",
+                      (json_int_t)s.gaps_by_tier[PF_TIER_MEDIUM], "low",
+                      (json_int_t)s.gaps_by_tier[PF_TIER_LOW], "stars_current",
+                      ratings_doc(&s.current), "stars_projected", ratings_doc(&s.projected),
+                      "estimated_value", api_real(s.estimated_value), "annual_revenue_current",
+                      api_real(rv.annual), "other_measures_from_stored_rating", c->other_measures));
         members += c->members;
         gaps += s.total_gaps;
         value += s.estimated_value;
@@ -379,7 +390,7 @@ static int cmp_ranked(const void *a, const void *b)
 void api_h_priority_list(struct http_request *req, struct http_response *res)
 {
     static const struct api_param ps[] = {
-        {"year", AP_INT, 2000, 2100, NULL},     {"contract", AP_CONTRACT, 0, 0, NULL},
+        {"year", AP_INT, 2000, 2100, NULL},          {"contract", AP_CONTRACT, 0, 0, NULL},
         {"limit", AP_INT, 1, STORE_MAX_LIMIT, NULL}, {"min_gaps", AP_INT, 1, 64, NULL},
         {"star_year", AP_INT, 2000, 2103, NULL},
     };
@@ -405,7 +416,9 @@ void api_h_priority_list(struct http_request *req, struct http_response *res)
         long *ng = calloc((size_t)limit, sizeof *ng);
         rc = v && tot && mem && ng ? pf_marginal_values(&c->prob, mv, err, sizeof err) : SG_ENOMEM;
         if (!rc) rc = pf_gap_values(&c->prob, mv, v, NULL, err, sizeof err);
-        long n = rc ? 0 : pf_rank_members(&c->prob, v, min_gaps, (size_t)limit, mem, tot, ng, err, sizeof err);
+        long n = rc ? 0
+                    : pf_rank_members(&c->prob, v, min_gaps, (size_t)limit, mem, tot, ng, err,
+                                      sizeof err);
         if (n < 0) rc = (int)n;
         for (long i = 0; i < n; i++) {
             all[nall].hash = p->hashes[c->dense[mem[i]]];
@@ -421,19 +434,22 @@ void api_h_priority_list(struct http_request *req, struct http_response *res)
     if (rc) {
         free(all);
         dc_free(p);
-        if (rc == SG_ENOMEM) http_error(req, res, 500, "internal", "out of memory");
-        else decide_error(req, res, rc, err);
+        if (rc == SG_ENOMEM)
+            http_error(req, res, 500, "internal", "out of memory");
+        else
+            decide_error(req, res, rc, err);
         return;
     }
     qsort(all, nall, sizeof *all, cmp_ranked);
     json_t *items = json_array();
     for (size_t i = 0; i < nall && (long)i < limit; i++)
-        json_array_append_new(items, json_pack("{s:i,s:s,s:s,s:o,s:I}", "rank", (int)i + 1, "member_hash",
-                                               all[i].hash, "contract_id", all[i].contract,
-                                               "total_value", api_real(all[i].value), "open_gaps",
-                                               (json_int_t)all[i].gaps));
-    http_json(res, 200, json_pack("{s:i,s:I,s:I,s:o}", "measurement_year", p->year, "limit",
-                                  (json_int_t)limit, "min_gaps", (json_int_t)min_gaps, "items", items));
+        json_array_append_new(
+            items, json_pack("{s:i,s:s,s:s,s:o,s:I}", "rank", (int)i + 1, "member_hash",
+                             all[i].hash, "contract_id", all[i].contract, "total_value",
+                             api_real(all[i].value), "open_gaps", (json_int_t)all[i].gaps));
+    http_json(res, 200,
+              json_pack("{s:i,s:I,s:I,s:o}", "measurement_year", p->year, "limit",
+                        (json_int_t)limit, "min_gaps", (json_int_t)min_gaps, "items", items));
     free(all);
     dc_free(p);
 }
@@ -460,46 +476,52 @@ void api_h_analytics_roi(struct http_request *req, struct http_response *res)
     for (size_t k = 0; k < p->n; k++) {
         struct dc_contract *c = &p->c[k];
         int stars[PF_MAX_MEASURES];
-        for (size_t m = 0; m < c->n_measures; m++) stars[m] = pf_star_for_count(&c->measures[m], c->measures[m].compliant);
+        for (size_t m = 0; m < c->n_measures; m++)
+            stars[m] = pf_star_for_count(&c->measures[m], c->measures[m].compliant);
         struct pf_ratings now;
         memset(&now, 0, sizeof now);
-        if (c->prob.rater.rate(c->prob.rater.ctx, stars, c->n_measures, &now)) memset(&now, 0, sizeof now);
+        if (c->prob.rater.rate(c->prob.rater.ctx, stars, c->n_measures, &now))
+            memset(&now, 0, sizeof now);
         json_t *levels = json_array();
         for (int h = 6; h <= 10; h++) { /* 3.0 .. 5.0 stars */
             struct pf_revenue rv;
             pf_econ_revenue(&p->cfg.econ, h / 2.0, c->members, &rv);
             json_array_append_new(levels, json_pack("{s:f,s:o,s:o,s:o,s:o}", "rating", h / 2.0,
-                                                    "bonus_pct", api_real(rv.bonus_pct), "rebate_pct",
-                                                    api_real(rv.rebate_pct), "payment_pmpm",
-                                                    api_real(rv.payment_pmpm), "annual", api_real(rv.annual)));
+                                                    "bonus_pct", api_real(rv.bonus_pct),
+                                                    "rebate_pct", api_real(rv.rebate_pct),
+                                                    "payment_pmpm", api_real(rv.payment_pmpm),
+                                                    "annual", api_real(rv.annual)));
         }
-        struct store_sim_filter f = {.measurement_year = p->year, .contract_id = c->contract_id,
-                                     .page = {20, 0}};
+        struct store_sim_filter f = {
+            .measurement_year = p->year, .contract_id = c->contract_id, .page = {20, 0}};
         struct store_simulation_list sl = {0};
         json_t *sims = json_array();
         if (!store_simulation_get_recent(APP(req)->st, &f, &sl, err, sizeof err))
             for (size_t i = 0; i < sl.n; i++) {
                 const struct store_simulation *s = &sl.items[i];
-                json_array_append_new(sims, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I}", "simulation_id",
-                                                      s->simulation_id, "simulation_date", s->simulation_date,
-                                                      "strategy", s->strategy, "baseline_stars",
-                                                      api_real(s->baseline_stars), "projected_stars",
-                                                      api_real(s->projected_stars), "revenue_impact",
-                                                      api_real(s->revenue_impact), "investment",
-                                                      api_real(s->investment_required), "roi",
-                                                      api_real(s->roi), "gaps_closed", (json_int_t)s->gaps_closed));
+                json_array_append_new(
+                    sims,
+                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I}", "simulation_id",
+                              s->simulation_id, "simulation_date", s->simulation_date, "strategy",
+                              s->strategy, "baseline_stars", api_real(s->baseline_stars),
+                              "projected_stars", api_real(s->projected_stars), "revenue_impact",
+                              api_real(s->revenue_impact), "investment",
+                              api_real(s->investment_required), "roi", api_real(s->roi),
+                              "gaps_closed", (json_int_t)s->gaps_closed));
             }
         store_simulation_list_free(&sl);
         struct pf_revenue cur;
         pf_econ_revenue(&p->cfg.econ, now.overall, c->members, &cur);
-        json_array_append_new(items, json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "contract_id", c->contract_id,
-                                               "members", (json_int_t)c->members, "overall_current",
-                                               now.overall > 0 ? json_real(now.overall) : json_null(),
-                                               "annual_revenue_current", api_real(cur.annual),
-                                               "revenue_by_rating", levels, "simulations", sims));
+        json_array_append_new(items,
+                              json_pack("{s:s,s:I,s:o,s:o,s:o,s:o}", "contract_id", c->contract_id,
+                                        "members", (json_int_t)c->members, "overall_current",
+                                        now.overall > 0 ? json_real(now.overall) : json_null(),
+                                        "annual_revenue_current", api_real(cur.annual),
+                                        "revenue_by_rating", levels, "simulations", sims));
     }
-    http_json(res, 200, json_pack("{s:i,s:i,s:o}", "measurement_year", p->year, "star_year",
-                                  p->star_year, "contracts", items));
+    http_json(res, 200,
+              json_pack("{s:i,s:i,s:o}", "measurement_year", p->year, "star_year", p->star_year,
+                        "contracts", items));
     dc_free(p);
 }
 
@@ -533,22 +555,24 @@ void api_h_measure_performance(struct http_request *req, struct http_response *r
             pf_star_thresholds(pm, pm->cut, need);
             int star = pf_star_for_count(pm, pm->compliant);
             long open = 0;
-            for (size_t g = 0; g < c->n_gaps; g++) open += c->gaps[g].measure == m;
+            for (size_t g = 0; g < c->n_gaps; g++)
+                open += c->gaps[g].measure == m;
             json_t *cuts = json_array();
-            for (int t = 0; t < 4; t++) json_array_append_new(cuts, json_real(pm->cut[t]));
+            for (int t = 0; t < 4; t++)
+                json_array_append_new(cuts, json_real(pm->cut[t]));
             long numerator = pm->lower_is_better ? pm->denominator - pm->compliant : pm->compliant;
             json_array_append_new(
-                items, json_pack("{s:s,s:I,s:I,s:o,s:i,s:o,s:o,s:o,s:I,s:o}", "contract_id", c->contract_id,
-                                 "numerator", (json_int_t)numerator, "denominator",
-                                 (json_int_t)pm->denominator, "rate",
-                                 api_real(pf_rate(pm, pm->compliant)), "star", star, "next_star",
-                                 star < 5 ? json_integer(star + 1) : json_null(),
-                                 "closures_to_next_star",
-                                 star < 5 && need[star + 1] <= pm->denominator
-                                     ? json_integer(need[star + 1] - pm->compliant)
-                                     : json_null(),
-                                 "cut_points", cuts, "open_gaps", (json_int_t)open, "weight",
-                                 api_real(pm->weight)));
+                items,
+                json_pack("{s:s,s:I,s:I,s:o,s:i,s:o,s:o,s:o,s:I,s:o}", "contract_id",
+                          c->contract_id, "numerator", (json_int_t)numerator, "denominator",
+                          (json_int_t)pm->denominator, "rate", api_real(pf_rate(pm, pm->compliant)),
+                          "star", star, "next_star",
+                          star < 5 ? json_integer(star + 1) : json_null(), "closures_to_next_star",
+                          star < 5 && need[star + 1] <= pm->denominator
+                              ? json_integer(need[star + 1] - pm->compliant)
+                              : json_null(),
+                          "cut_points", cuts, "open_gaps", (json_int_t)open, "weight",
+                          api_real(pm->weight)));
         }
     }
     if (!found) {
@@ -559,8 +583,9 @@ void api_h_measure_performance(struct http_request *req, struct http_response *r
         dc_free(p);
         return;
     }
-    http_json(res, 200, json_pack("{s:s,s:i,s:i,s:o}", "measure_code", code, "measurement_year",
-                                  p->year, "star_year", p->star_year, "contracts", items));
+    http_json(res, 200,
+              json_pack("{s:s,s:i,s:i,s:o}", "measure_code", code, "measurement_year", p->year,
+                        "star_year", p->star_year, "contracts", items));
     dc_free(p);
 }
 
@@ -570,9 +595,15 @@ static const char *const source_name[] = {"none", "given", "score", "data_issue"
 
 void api_h_star_rating(struct http_request *req, struct http_response *res)
 {
-    static const char *const allowed[] = {"star_year", "measurement_year", "contract_id",
-                                          "contract_type", "offers_part_d", "measures",
-                                          "adjustment_categories", "disaster_percentage", NULL};
+    static const char *const allowed[] = {"star_year",
+                                          "measurement_year",
+                                          "contract_id",
+                                          "contract_type",
+                                          "offers_part_d",
+                                          "measures",
+                                          "adjustment_categories",
+                                          "disaster_percentage",
+                                          NULL};
     struct api_qv q[1];
     if (api_query(req, res, NULL, 0, q)) return;
     json_t *body = api_body(req, res, allowed);
@@ -611,7 +642,8 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
     if (sg_read_file(path, 1 << 20, &text, &len, err, sizeof err) ||
         stars_params_parse(text, len, path, prm, err, sizeof err)) {
         free(text);
-        http_error(req, res, 400, "invalid_input", "star_year: no parameters for star year %ld", star_year);
+        http_error(req, res, 400, "invalid_input", "star_year: no parameters for star year %ld",
+                   star_year);
         goto done;
     }
     free(text);
@@ -633,20 +665,24 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
     }
     const char *k;
     json_t *v;
-    json_object_foreach(ms, k, v) {
+    json_object_foreach(ms, k, v)
+    {
         int j = stars_find_code(prm, k);
         if (j < 0) {
-            http_error(req, res, 400, "invalid_input", "measures.%s: not a %ld measure", k, star_year);
+            http_error(req, res, 400, "invalid_input", "measures.%s: not a %ld measure", k,
+                       star_year);
             goto done;
         }
         json_t *s = json_is_object(v) ? json_object_get(v, "score") : NULL;
         json_t *t = json_is_object(v) ? json_object_get(v, "star") : NULL;
         if (!json_is_object(v) || (!s && !t) || json_object_size(v) != (size_t)(!!s + !!t)) {
-            http_error(req, res, 400, "invalid_input", "measures.%s: expected {\"score\": x} and/or {\"star\": n}", k);
+            http_error(req, res, 400, "invalid_input",
+                       "measures.%s: expected {\"score\": x} and/or {\"star\": n}", k);
             goto done;
         }
         if (t && (!json_is_integer(t) || json_integer_value(t) < 1 || json_integer_value(t) > 5)) {
-            http_error(req, res, 400, "invalid_input", "measures.%s.star: expected an integer 1..5", k);
+            http_error(req, res, 400, "invalid_input", "measures.%s.star: expected an integer 1..5",
+                       k);
             goto done;
         }
         if (s && !json_is_number(s)) {
@@ -654,8 +690,10 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
             goto done;
         }
         if (s && !t && !have_cuts) {
-            http_error(req, res, 400, "invalid_input",
-                       "measures.%s.score: star year %ld has no published cut points here; give a star", k, star_year);
+            http_error(
+                req, res, 400, "invalid_input",
+                "measures.%s.score: star year %ld has no published cut points here; give a star", k,
+                star_year);
             goto done;
         }
         if (t) in->m[j].star = (int)json_integer_value(t);
@@ -666,14 +704,17 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
     }
     json_t *fac = json_object_get(body, "adjustment_categories");
     if (fac && !json_is_object(fac)) {
-        http_error(req, res, 400, "invalid_input", "adjustment_categories: expected an object {\"part_c\": n, ...}");
+        http_error(req, res, 400, "invalid_input",
+                   "adjustment_categories: expected an object {\"part_c\": n, ...}");
         goto done;
     }
-    json_object_foreach(fac, k, v) {
+    json_object_foreach(fac, k, v)
+    {
         int t = stars_rating_type_parse(k);
         if (t < 0 || !json_is_integer(v)) {
             http_error(req, res, 400, "invalid_input", "adjustment_categories.%s: %s", k,
-                       t < 0 ? "unknown rating type (part_c, part_d_mapd, part_d_pdp, overall)" : "expected an integer");
+                       t < 0 ? "unknown rating type (part_c, part_d_mapd, part_d_pdp, overall)"
+                             : "expected an integer");
             goto done;
         }
         in->fac[t] = (int)json_integer_value(v);
@@ -688,25 +729,27 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
         const struct stars_measure_result *x = &r->m[j];
         if (x->source == STARS_SRC_NONE && !x->star) continue;
         const char *code = prm->measures[j].code;
-        json_object_set_new(jm, code, json_pack("{s:i,s:s,s:o,s:o,s:o,s:o}", "star", x->star, "source",
-                                                source_name[x->source], "score", api_real(x->score),
-                                                "weight", api_real(x->weight), "next_star",
-                                                x->next_star ? json_integer(x->next_star) : json_null(),
-                                                "distance_to_next", x->next_star ? api_real(x->distance) : json_null()));
+        json_object_set_new(jm, code,
+                            json_pack("{s:i,s:s,s:o,s:o,s:o,s:o}", "star", x->star, "source",
+                                      source_name[x->source], "score", api_real(x->score), "weight",
+                                      api_real(x->weight), "next_star",
+                                      x->next_star ? json_integer(x->next_star) : json_null(),
+                                      "distance_to_next",
+                                      x->next_star ? api_real(x->distance) : json_null()));
         if (x->star) json_object_set_new(stars_o, code, json_integer(x->star));
         if (isfinite(x->score)) json_object_set_new(scores_o, code, json_real(x->score));
     }
 #define SUMMARY(s)                                                                                 \
-    json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:i}", "rated", (s).rated,                         \
-              "rating", (s).rated ? json_real((s).rating) : json_null(), "raw", api_real((s).raw),    \
-              "mean", api_real((s).mean), "variance", api_real((s).variance), "reward",              \
-              api_real((s).reward), "cai", api_real((s).cai), "measures", (s).n, "required",         \
+    json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:i}", "rated", (s).rated, "rating",               \
+              (s).rated ? json_real((s).rating) : json_null(), "raw", api_real((s).raw), "mean",   \
+              api_real((s).mean), "variance", api_real((s).variance), "reward",                    \
+              api_real((s).reward), "cai", api_real((s).cai), "measures", (s).n, "required",       \
               (s).n_required)
-    json_t *doc = json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:s,s:b,s:b}", "contract_id", contract, "star_year",
-                            (int)star_year, "part_c", SUMMARY(r->part_c), "part_d", SUMMARY(r->part_d),
-                            "overall", SUMMARY(r->overall), "measures", jm, "explanation",
-                            r->explanation, "hold_harmless", r->hold_harmless, "disaster_affected",
-                            r->disaster_affected);
+    json_t *doc =
+        json_pack("{s:s,s:i,s:o,s:o,s:o,s:o,s:s,s:b,s:b}", "contract_id", contract, "star_year",
+                  (int)star_year, "part_c", SUMMARY(r->part_c), "part_d", SUMMARY(r->part_d),
+                  "overall", SUMMARY(r->overall), "measures", jm, "explanation", r->explanation,
+                  "hold_harmless", r->hold_harmless, "disaster_affected", r->disaster_affected);
     snprintf(row.contract_id, sizeof row.contract_id, "%s", contract);
     row.star_year = (int)star_year;
     row.measurement_year = my ? (int)my : (int)star_year - 2;
@@ -716,7 +759,8 @@ void api_h_star_rating(struct http_request *req, struct http_response *res)
     row.reward_factor = r->overall.rated ? r->overall.reward : NAN;
     row.cai = r->overall.rated ? r->overall.cai : NAN;
     row.measure_stars = json_dumps(stars_o, JSON_SORT_KEYS | JSON_COMPACT);
-    row.measure_scores = json_dumps(scores_o, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
+    row.measure_scores =
+        json_dumps(scores_o, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_t *det = json_pack("{s:s,s:s}", "explanation", r->explanation, "contract_type", type);
     row.details = json_dumps(det, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(det);

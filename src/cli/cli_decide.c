@@ -82,7 +82,8 @@ static int parse(const char *cmd, int argc, char **argv, struct dopts *o)
             if (cli_parse_long(v, &o->runs) || o->runs > 1000000)
                 return cli_usage_error(cmd, "--runs: '%s' must be 0..1000000", v);
         } else if (!strcmp(a, "--seed") && v) {
-            if (cli_parse_long(v, &o->seed)) return cli_usage_error(cmd, "--seed: '%s' is not a number", v);
+            if (cli_parse_long(v, &o->seed))
+                return cli_usage_error(cmd, "--seed: '%s' is not a number", v);
         } else if (!strcmp(a, "--objective") && v) {
             o->objective = v;
         } else if (!strcmp(a, "--strategy") && v) {
@@ -133,7 +134,8 @@ static int open_and_load(struct cli_ctx *ctx, const char *cmd, const struct dopt
 static void print_unscored(const struct dc_portfolio *p)
 {
     long n = 0;
-    for (size_t k = 0; k < p->n; k++) n += p->c[k].unscored;
+    for (size_t k = 0; k < p->n; k++)
+        n += p->c[k].unscored;
     if (n)
         fprintf(stderr,
                 "stargap: note: %ld open gaps have no prediction for %d (run `stargap predict`); "
@@ -167,9 +169,12 @@ int cli_gaps_run(struct cli_ctx *ctx, int argc, char **argv)
                s.counts.closed);
         printf("bundles %lld: cost $%.2f instead of $%.2f as singles%s", s.bundles, s.bundle_cost,
                s.bundle_single_cost, o.create_bundles ? "" : "\n");
-        if (o.create_bundles) printf("; %lld recorded as planned interventions\n", s.interventions_created);
-        printf("sum of estimated values $%.2f (marginal, not attainable together)\n", s.estimated_value);
-        printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        if (o.create_bundles)
+            printf("; %lld recorded as planned interventions\n", s.interventions_created);
+        printf("sum of estimated values $%.2f (marginal, not attainable together)\n",
+               s.estimated_value);
+        printf("%.2f s\n",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     }
     dc_free(p);
     store_close(st);
@@ -219,8 +224,10 @@ int cli_optimize_run(struct cli_ctx *ctx, int argc, char **argv)
             int ce = dc_create_intervention(p, st, &dc_cli_actor, k, &cand, r.plan.chosen[i], err,
                                             sizeof err);
             if (ce == SG_ECONFLICT) continue;
-            if (ce) e = ce;
-            else created++;
+            if (ce)
+                e = ce;
+            else
+                created++;
         }
         if (e) {
             fprintf(stderr, "stargap optimize: contract %s: %s\n", c->contract_id, err);
@@ -230,7 +237,8 @@ int cli_optimize_run(struct cli_ctx *ctx, int argc, char **argv)
             if (j) printf("%s\n", j);
             free(j);
         } else {
-            printf("contract %s (%ld members, %zu open gaps, %zu candidates), objective %s, budget $%.2f\n",
+            printf("contract %s (%ld members, %zu open gaps, %zu candidates), objective %s, budget "
+                   "$%.2f\n",
                    c->contract_id, c->members, c->n_gaps, cand.n,
                    prm.objective == PF_OBJECTIVE_STARS ? "stars" : "revenue", o.budget);
             printf("  %-16s %8s %12s %10s %14s %8s %8s\n", "plan", "chosen", "spend", "E[overall]",
@@ -243,7 +251,8 @@ int cli_optimize_run(struct cli_ctx *ctx, int argc, char **argv)
                 printf("  %-16s %8zu %12.2f %10.4f %14.2f %8.2f %8.4f\n", nm[i], ps[i]->n_chosen,
                        ps[i]->spend, ps[i]->out.exp_overall, ps[i]->revenue_gain, ps[i]->roi,
                        ps[i]->out.p_overall_ge4);
-            printf("  %-8s %7s %9s %9s %6s %8s\n", "measure", "den", "rate_now", "E[rate]", "star", "E[star]");
+            printf("  %-8s %7s %9s %9s %6s %8s\n", "measure", "den", "rate_now", "E[rate]", "star",
+                   "E[star]");
             for (size_t m = 0; m < c->n_measures; m++) {
                 const struct pf_measure *pm = &c->measures[m];
                 printf("  %-8s %7ld %9.2f %9.2f %6d %8.3f\n", pm->code, pm->denominator,
@@ -292,7 +301,7 @@ int cli_simulate_run(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = open_and_load(ctx, argv[0], &o, &st, &p))) return rc;
     print_unscored(p);
     /* validate every contract's closure spec first: a bad one persists nothing */
-    double (*rates)[PF_MAX_MEASURES] = calloc(p->n, sizeof *rates);
+    double(*rates)[PF_MAX_MEASURES] = calloc(p->n, sizeof *rates);
     double *mean = calloc(p->n, sizeof *mean);
     struct pf_sim_result *res = calloc(p->n, sizeof *res);
     struct store_simulation *rows = calloc(p->n, sizeof *rows);
@@ -321,7 +330,10 @@ int cli_simulate_run(struct cli_ctx *ctx, int argc, char **argv)
         if (!e) e = pf_simulate(&c->prob, c->n_gaps ? &cand : NULL, &s, &res[k], err, sizeof err);
         pf_candidates_free(&cand);
         if (!e) {
-            double cr = o.closure ? mean[k] : (res[k].gaps_closed > 0 && c->n_gaps ? fmin(1.0, res[k].gaps_closed / (double)c->n_gaps) : 0.0);
+            double cr = o.closure ? mean[k]
+                                  : (res[k].gaps_closed > 0 && c->n_gaps
+                                         ? fmin(1.0, res[k].gaps_closed / (double)c->n_gaps)
+                                         : 0.0);
             e = dc_sim_row(p, k, &res[k], o.strategy ? o.strategy : "closure", cr, &rows[k], err,
                            sizeof err);
         }
@@ -349,18 +361,20 @@ int cli_simulate_run(struct cli_ctx *ctx, int argc, char **argv)
         for (size_t m = 0; m < r->n_measures; m++) {
             const struct pf_sim_measure *x = &r->m[m];
             printf("  %-8s %9.2f %9.2f %9.2f %5d %5d %2d-%-2d %9.4f\n", p->c[k].measures[m].code,
-                   x->rate_now, x->rate_base, x->rate_proj, x->star_now, x->star_proj,
-                   x->star_hard, x->star_easy, x->exact_p_star[x->star_proj]);
+                   x->rate_now, x->rate_base, x->rate_proj, x->star_now, x->star_proj, x->star_hard,
+                   x->star_easy, x->exact_p_star[x->star_proj]);
         }
         print_ratings("current rates", &r->now);
         print_ratings("baseline (no intervention)", &r->base);
         print_ratings("projected", &r->proj);
         print_ratings("projected, cuts tightened", &r->proj_hard);
         print_ratings("projected, cuts eased", &r->proj_easy);
-        printf("  P(overall >= 4): baseline %.4f, projected %.4f exact, %.4f Monte Carlo (%ld runs)\n",
-               r->exact_base.p_overall_ge4, r->exact_proj.p_overall_ge4, r->mc_p_ge4, r->runs);
-        printf("  revenue impact $%.2f, investment $%.2f, ROI %.2f, gaps closed %.1f, members %ld\n",
-               r->revenue_impact, r->investment, r->roi, r->gaps_closed, r->members_impacted);
+        printf(
+            "  P(overall >= 4): baseline %.4f, projected %.4f exact, %.4f Monte Carlo (%ld runs)\n",
+            r->exact_base.p_overall_ge4, r->exact_proj.p_overall_ge4, r->mc_p_ge4, r->runs);
+        printf(
+            "  revenue impact $%.2f, investment $%.2f, ROI %.2f, gaps closed %.1f, members %ld\n",
+            r->revenue_impact, r->investment, r->roi, r->gaps_closed, r->members_impacted);
     }
     for (size_t k = 0; p && k < p->n; k++) {
         if (res) pf_sim_result_free(&res[k]);
@@ -399,7 +413,8 @@ int cli_snapshot_run(struct cli_ctx *ctx, int argc, char **argv)
                    rows[i].total_gaps, rows[i].star_rating_current, rows[i].star_rating_projected,
                    rows[i].estimated_value);
     }
-    for (size_t i = 0; i < n; i++) store_snapshot_fini(&rows[i]);
+    for (size_t i = 0; i < n; i++)
+        store_snapshot_fini(&rows[i]);
     free(rows);
     dc_free(p);
     store_close(st);

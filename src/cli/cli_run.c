@@ -6,12 +6,12 @@
  * progress) on a terminal and a summary table at the end. Every stage is idempotent or versioned
  * (imports merge, training stores a new model version, predictions are per model version, the gap
  * refresh updates in place, ratings and snapshots are dated rows), so re-running is safe. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,8 +52,8 @@ static double now_s(void)
 }
 
 #define N_STAGES 8
-static const char *const stage_name[N_STAGES] = {"import", "fhir", "train", "predict", "gaps",
-                                                 "stars", "snapshot", "total"};
+static const char *const stage_name[N_STAGES] = {"import", "fhir",  "train",    "predict",
+                                                 "gaps",   "stars", "snapshot", "total"};
 
 struct run_report {
     double secs[N_STAGES];
@@ -68,8 +68,8 @@ static void stage_start(int tty, int i)
 static void stage_line(int tty, int i, const struct run_report *r)
 {
     if (tty)
-        fprintf(stderr, "[%d/%d] %-9s %8.2f s  %s\n", i + 1, N_STAGES - 1, stage_name[i], r->secs[i],
-                r->what[i]);
+        fprintf(stderr, "[%d/%d] %-9s %8.2f s  %s\n", i + 1, N_STAGES - 1, stage_name[i],
+                r->secs[i], r->what[i]);
 }
 
 /* Evaluates the eCQMs over input/fhir/CONTRACT/ for each contract directory through `stargap
@@ -132,7 +132,8 @@ static int run_fhir(struct cli_ctx *ctx, const char *input, int year, const char
         }
         if (devnull >= 0) close(devnull);
         if (erc == CLI_FAIL)
-            fprintf(stderr, "stargap run: fhir %s: some patients were rejected (listed above)\n", names[i]);
+            fprintf(stderr, "stargap run: fhir %s: some patients were rejected (listed above)\n",
+                    names[i]);
         else if (erc != CLI_OK) {
             fprintf(stderr, "stargap run: fhir %s: evaluation failed\n", names[i]);
             rc = CLI_FAIL;
@@ -171,8 +172,9 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
         fprintf(stderr, "stargap run: import: %s\n", err);
         return CLI_FAIL;
     }
-    snprintf(rep.what[0], sizeof rep.what[0], "%lld members, %lld results, %lld feature rows, %lld rejected",
-             is.members.accepted, is.results.accepted, is.features.accepted,
+    snprintf(rep.what[0], sizeof rep.what[0],
+             "%lld members, %lld results, %lld feature rows, %lld rejected", is.members.accepted,
+             is.results.accepted, is.features.accepted,
              is.members.rejected + is.results.rejected + is.features.rejected);
     stage_line(tty, 0, &rep);
     /* FHIR: one directory per contract under input/fhir */
@@ -181,8 +183,11 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     int nf = 0;
     if (run_fhir(ctx, input, year, valuesets, &nf) != CLI_OK) return CLI_FAIL;
     rep.secs[1] = now_s() - t;
-    if (nf) snprintf(rep.what[1], sizeof rep.what[1], "%d contract director%s of FHIR data evaluated", nf, nf == 1 ? "y" : "ies");
-    else snprintf(rep.what[1], sizeof rep.what[1], "no %s/fhir directory", input);
+    if (nf)
+        snprintf(rep.what[1], sizeof rep.what[1], "%d contract director%s of FHIR data evaluated",
+                 nf, nf == 1 ? "y" : "ies");
+    else
+        snprintf(rep.what[1], sizeof rep.what[1], "no %s/fhir directory", input);
     stage_line(tty, 1, &rep);
     /* train on Y-1 */
     struct pl_train_result tr[FEATURES_N_MEASURES];
@@ -202,8 +207,9 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
             trained++;
             auc += tr[i].test.auc;
         }
-    snprintf(rep.what[2], sizeof rep.what[2], "%d of %zu measures trained on %d outcomes, mean held-out AUC %.3f",
-             trained, ntr, year - 1, trained ? auc / trained : 0.0);
+    snprintf(rep.what[2], sizeof rep.what[2],
+             "%d of %zu measures trained on %d outcomes, mean held-out AUC %.3f", trained, ntr,
+             year - 1, trained ? auc / trained : 0.0);
     stage_line(tty, 2, &rep);
     /* predict Y */
     struct pl_tiers tiers = {0.7, 0.4};
@@ -218,7 +224,8 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
         return CLI_FAIL;
     }
     size_t scored = 0;
-    for (size_t i = 0; i < nsr; i++) scored += sr[i].skipped ? 0 : sr[i].open_gaps;
+    for (size_t i = 0; i < nsr; i++)
+        scored += sr[i].skipped ? 0 : sr[i].open_gaps;
     snprintf(rep.what[3], sizeof rep.what[3], "%zu open gaps of %d scored", scored, year);
     stage_line(tty, 3, &rep);
     /* gaps and bundles */
@@ -235,8 +242,8 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
         return CLI_FAIL;
     }
     snprintf(rep.what[4], sizeof rep.what[4],
-             "%lld open gaps (%lld new, %lld refreshed, %lld closed), %lld bundles",
-             gs.open_gaps, gs.counts.inserted, gs.counts.updated, gs.counts.closed, gs.bundles);
+             "%lld open gaps (%lld new, %lld refreshed, %lld closed), %lld bundles", gs.open_gaps,
+             gs.counts.inserted, gs.counts.updated, gs.counts.closed, gs.bundles);
     stage_line(tty, 4, &rep);
     /* star ratings */
     struct store_star_rating *sr_rows = calloc(p->n, sizeof *sr_rows);
@@ -250,7 +257,8 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
         fprintf(stderr, "stargap run: stars: %s\n", err);
         goto out;
     }
-    snprintf(rep.what[5], sizeof rep.what[5], "%zu contracts rated (star year %d)", p->n, p->star_year);
+    snprintf(rep.what[5], sizeof rep.what[5], "%zu contracts rated (star year %d)", p->n,
+             p->star_year);
     stage_line(tty, 5, &rep);
     /* snapshot */
     struct store_snapshot *snap = NULL;
@@ -285,11 +293,14 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     }
     if (gs.unscored)
         printf("note: %lld open gaps had no prediction (no model for their measure) and were "
-               "valued as certain to stay open\n", gs.unscored);
-    for (size_t i = 0; i < nsnap; i++) store_snapshot_fini(&snap[i]);
+               "valued as certain to stay open\n",
+               gs.unscored);
+    for (size_t i = 0; i < nsnap; i++)
+        store_snapshot_fini(&snap[i]);
     free(snap);
 out:
-    for (size_t k = 0; sr_rows && k < p->n; k++) store_star_rating_fini(&sr_rows[k]);
+    for (size_t k = 0; sr_rows && k < p->n; k++)
+        store_star_rating_fini(&sr_rows[k]);
     free(sr_rows);
     dc_free(p);
     return rc ? CLI_FAIL : CLI_OK;
@@ -319,16 +330,20 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
     long year = 0, star_year = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--input") && i + 1 < argc) input = argv[++i];
+        if (!strcmp(argv[i], "--input") && i + 1 < argc)
+            input = argv[++i];
         else if (!strcmp(argv[i], "--year") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &year) || year < 2001 || year > 2100)
                 return cli_usage_error(cmd, "--year: '%s' is not a year 2001..2100", argv[i]);
         } else if (!strcmp(argv[i], "--star-year") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &star_year) || star_year < 2001 || star_year > 2103)
                 return cli_usage_error(cmd, "--star-year: '%s' is not a year", argv[i]);
-        } else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc) valuesets = argv[++i];
-        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
-        else return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        } else if (!strcmp(argv[i], "--valuesets") && i + 1 < argc)
+            valuesets = argv[++i];
+        else if (!strcmp(argv[i], "--quiet"))
+            quiet = 1;
+        else
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
     if (!input) return cli_usage_error(cmd, "--input DIR is required");
     if (!year) return cli_usage_error(cmd, "--year is required");
@@ -350,9 +365,12 @@ int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv)
         if (!strcmp(argv[i], "--members") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &members) || members < 100 || members > 10000000)
                 return cli_usage_error(cmd, "--members: '%s' must be 100..10000000", argv[i]);
-        } else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--listen") && i + 1 < argc) listen = argv[++i];
-        else return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        } else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+            listen = argv[++i];
+        else
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
     char input[4200], db[4300], nbuf[32], err[SG_ERRLEN];
     if (mkdir(dir, 0700) && access(dir, W_OK)) {
@@ -362,9 +380,10 @@ int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv)
     snprintf(input, sizeof input, "%s/input", dir);
     snprintf(db, sizeof db, "sqlite:%s/stargap.db", dir);
     snprintf(nbuf, sizeof nbuf, "%ld", members);
-    fprintf(stderr, "stargap demo: generating %ld members in 3 contracts into %s\n", members, input);
-    char *gargv[] = {"generate", "--members", nbuf, "--contracts", "3", "--years", "2021-2024",
-                     "--seed", "20260101", "--out", input, NULL};
+    fprintf(stderr, "stargap demo: generating %ld members in 3 contracts into %s\n", members,
+            input);
+    char *gargv[] = {"generate",  "--members", nbuf,       "--contracts", "3",   "--years",
+                     "2021-2024", "--seed",    "20260101", "--out",       input, NULL};
     double t0 = now_s();
     int rc = cli_generate_run(ctx, 11, gargv);
     if (rc) return rc;
@@ -403,15 +422,26 @@ int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv)
     printf("\nThe demo API is starting on http://%s (database %s)\n", listen, db + 7);
     printf("Admin API key (shown once): %s\n\n", key);
     printf("Try:\n");
-    printf("  curl -s -H 'Authorization: Bearer %s' 'http://%s/api/v1/portfolio/summary?year=2024'\n", key, listen);
-    printf("  curl -s -H 'Authorization: Bearer %s' 'http://%s/api/v1/portfolio/priority-list?year=2024&limit=10&min_gaps=2'\n", key, listen);
-    printf("  curl -s -H 'Authorization: Bearer %s' 'http://%s/api/v1/measures/GSD/performance?year=2024&contract=H1000'\n", key, listen);
+    printf(
+        "  curl -s -H 'Authorization: Bearer %s' 'http://%s/api/v1/portfolio/summary?year=2024'\n",
+        key, listen);
+    printf("  curl -s -H 'Authorization: Bearer %s' "
+           "'http://%s/api/v1/portfolio/priority-list?year=2024&limit=10&min_gaps=2'\n",
+           key, listen);
+    printf("  curl -s -H 'Authorization: Bearer %s' "
+           "'http://%s/api/v1/measures/GSD/performance?year=2024&contract=H1000'\n",
+           key, listen);
     printf("  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
-           "       -d '{\"year\":2024,\"contract\":\"H1000\",\"budget\":50000,\"objective\":\"revenue\"}' "
-           "http://%s/api/v1/portfolio/optimize\n", key, listen);
-    printf("  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
-           "       -d '{\"year\":2024,\"contract\":\"H1000\",\"strategy\":\"triple_weighted\",\"runs\":5000}' "
-           "http://%s/api/v1/analytics/simulate\n\n", key, listen);
+           "       -d "
+           "'{\"year\":2024,\"contract\":\"H1000\",\"budget\":50000,\"objective\":\"revenue\"}' "
+           "http://%s/api/v1/portfolio/optimize\n",
+           key, listen);
+    printf(
+        "  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+        "       -d "
+        "'{\"year\":2024,\"contract\":\"H1000\",\"strategy\":\"triple_weighted\",\"runs\":5000}' "
+        "http://%s/api/v1/analytics/simulate\n\n",
+        key, listen);
     fflush(stdout);
     char lbuf[256];
     snprintf(lbuf, sizeof lbuf, "%s", listen);

@@ -49,27 +49,31 @@ const char *dc_data_dir(const struct sg_config *cfg)
     return cfg && cfg->data_dir[0] ? cfg->data_dir : STARGAP_DATA_DIR_DEFAULT;
 }
 
-int dc_cuts_load(const struct stars_params *p, const char *path, struct stars_cut *cuts,
-                 char *err, size_t errlen)
+int dc_cuts_load(const struct stars_params *p, const char *path, struct stars_cut *cuts, char *err,
+                 size_t errlen)
 {
     memset(cuts, 0, 2 * STARS_MAX_MEASURES * sizeof *cuts);
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
-            return sg_errf(err, errlen, SG_ENOTFOUND, "no cut points for star year %d: %s is missing",
-                           p->star_year, path);
+            return sg_errf(err, errlen, SG_ENOTFOUND,
+                           "no cut points for star year %d: %s is missing", p->star_year, path);
         return sg_errf(err, errlen, SG_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
     struct sg_csv *c = NULL;
     int rc = sg_csv_open(&c, f, path, NULL, err, errlen);
     int got;
     while (!rc && (got = sg_csv_next(c, err, errlen)) != 0) {
-        if (got < 0) { rc = got; break; }
+        if (got < 0) {
+            rc = got;
+            break;
+        }
         long line = sg_csv_line(c);
         if (sg_csv_record(c) == 1) {
             if (strcmp(sg_csv_field(c, 0), "plan") || sg_csv_nfields(c) != 8)
                 rc = sg_errf(err, errlen, SG_EPARSE,
-                             "%s:%ld: header must be plan,cms_id,measure,star1,...,star5", path, line);
+                             "%s:%ld: header must be plan,cms_id,measure,star1,...,star5", path,
+                             line);
             continue;
         }
         if (sg_csv_nfields(c) != 8) {
@@ -139,12 +143,12 @@ struct loader {
     size_t npr, cappr;
     struct open_gap *og;
     size_t nog, capog;
-    long (*den)[DC_MAX_CODES];  /* per contract, per code */
+    long (*den)[DC_MAX_CODES]; /* per contract, per code */
     long (*comp)[DC_MAX_CODES];
     char (*cids)[STORE_CONTRACT_LEN];
     size_t ncids;
-    const char *only;           /* contract filter */
-    size_t cursor;              /* last member found (scans are in member order) */
+    const char *only; /* contract filter */
+    size_t cursor;    /* last member found (scans are in member order) */
     char *err;
     size_t errlen;
 };
@@ -153,7 +157,8 @@ static int grow(void **a, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap) return 0;
     size_t nc = *cap ? *cap * 2 : 4096;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+        nc *= 2;
     void *q = realloc(*a, nc * size);
     if (!q) return -1;
     *a = q;
@@ -187,9 +192,14 @@ static long find_member(struct loader *L, const char *h)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(L->m[mid].hash, h);
-        if (!c) { L->cursor = mid; return (long)mid; }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (!c) {
+            L->cursor = mid;
+            return (long)mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return -1;
 }
@@ -240,8 +250,10 @@ static const struct pred *find_pred(const struct loader *L, uint32_t member, uin
         size_t mid = (lo + hi) / 2;
         const struct pred *q = &L->pr[mid];
         if (q->member == member && q->code == code) return q;
-        if (q->member < member || (q->member == member && q->code < code)) lo = mid + 1;
-        else hi = mid;
+        if (q->member < member || (q->member == member && q->code < code))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -289,7 +301,8 @@ static int other_stars(struct store *st, const struct dc_portfolio *p, struct dc
     const char *key;
     json_t *v;
     if (json_is_object(o)) {
-        json_object_foreach(o, key, v) {
+        json_object_foreach(o, key, v)
+        {
             int j = stars_find_code(p->params, key);
             /* member-level measures come from the store's data, not from a stored rating */
             if (j < 0 || !json_is_integer(v) || p->params->measures[j].member_level) continue;
@@ -330,7 +343,8 @@ static int build_contract(struct loader *L, struct store *st, size_t k, char *er
         m->weight = d->weight;
         m->lower_is_better = !d->higher_is_better;
         m->precision = d->precision;
-        for (int t = 0; t < 4; t++) m->cut[t] = cut->t[t];
+        for (int t = 0; t < 4; t++)
+            m->cut[t] = cut->t[t];
         m->guardrail = d->scale == STARS_SCALE_PCT ? 5.0 : 0.0;
         m->denominator = L->den[k][ci];
         m->compliant = m->lower_is_better ? m->denominator - L->comp[k][ci] : L->comp[k][ci];
@@ -374,7 +388,8 @@ static int build_contract(struct loader *L, struct store *st, size_t k, char *er
     int rc = other_stars(st, p, c, err, errlen);
     if (rc) return rc;
     if (!c->other_measures) /* rate over the measures stargap has data for */
-        for (size_t j = 0; j < p->params->nmeasures; j++) c->rater.base.m[j].not_required = 1;
+        for (size_t j = 0; j < p->params->nmeasures; j++)
+            c->rater.base.m[j].not_required = 1;
     c->prob.measures = c->measures;
     c->prob.n_measures = c->n_measures;
     c->prob.gaps = c->gaps;
@@ -460,7 +475,8 @@ int dc_load(struct store *st, const char *data_dir, int year, int star_year, con
         memcpy(p->hashes[i], L.m[i].hash, STORE_HASH_LEN);
         p->member_contract[i] = UINT16_MAX;
         if (L.only && strcmp(L.m[i].contract, L.only)) continue;
-        int k = (i && !strcmp(L.m[i - 1].contract, L.m[i].contract) && p->member_contract[i - 1] != UINT16_MAX)
+        int k = (i && !strcmp(L.m[i - 1].contract, L.m[i].contract) &&
+                 p->member_contract[i - 1] != UINT16_MAX)
                     ? p->member_contract[i - 1]
                     : contract_index(&L, L.m[i].contract);
         if (k < 0) {
@@ -491,7 +507,8 @@ int dc_load(struct store *st, const char *data_dir, int year, int star_year, con
         goto fail;
     }
     p->n = L.ncids;
-    for (size_t k = 0; k < L.ncids; k++) p->c[k].members = members[k];
+    for (size_t k = 0; k < L.ncids; k++)
+        p->c[k].members = members[k];
     free(members);
     rc = store_prediction_scan_latest(st, year, on_pred, &L, err, errlen);
     if (rc) goto fail;
@@ -501,7 +518,8 @@ int dc_load(struct store *st, const char *data_dir, int year, int star_year, con
     if (rc) goto fail;
     long long den_total = 0;
     for (size_t k = 0; k < L.ncids; k++)
-        for (size_t ci = 0; ci < L.ncodes; ci++) den_total += L.den[k][ci];
+        for (size_t ci = 0; ci < L.ncodes; ci++)
+            den_total += L.den[k][ci];
     if (!den_total) {
         rc = sg_errf(err, errlen, SG_EINVAL,
                      "year: no measure results in a denominator for measurement year %d%s%s", year,
@@ -509,8 +527,12 @@ int dc_load(struct store *st, const char *data_dir, int year, int star_year, con
         goto fail;
     }
     p->extra = calloc(L.nog ? L.nog : 1, sizeof *p->extra);
-    if (!p->extra) { rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory"); goto fail; }
-    for (size_t k = 0; k < L.ncids && !rc; k++) rc = build_contract(&L, st, k, err, errlen);
+    if (!p->extra) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < L.ncids && !rc; k++)
+        rc = build_contract(&L, st, k, err, errlen);
     if (rc) goto fail;
     free(L.m);
     free(L.pr);

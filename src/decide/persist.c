@@ -14,7 +14,10 @@
 
 #include "decide/decide.h"
 
-static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+static json_t *jreal(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 /* Values of a contract's gaps; value/priority arrays of n_gaps (caller frees). */
 static int contract_values(struct dc_contract *c, struct pf_marginal *mv, double **value,
@@ -47,7 +50,10 @@ int dc_gaps_refresh(struct dc_portfolio *p, struct store *st, const struct store
             if (p->member_contract[p->extra[i].member] == k) n_extra++;
         size_t n = c->n_gaps + n_extra;
         rows = calloc(n ? n : 1, sizeof *rows);
-        if (!rows) { rc = sg_errf(err, errlen, SG_ENOMEM, "gap rows: out of memory"); break; }
+        if (!rows) {
+            rc = sg_errf(err, errlen, SG_ENOMEM, "gap rows: out of memory");
+            break;
+        }
         for (size_t g = 0; g < c->n_gaps; g++) {
             struct store_gap *r = &rows[g];
             const struct pf_measure *m = &c->measures[c->gaps[g].measure];
@@ -106,8 +112,10 @@ int dc_gaps_refresh(struct dc_portfolio *p, struct store *st, const struct store
                 if (create_bundles) {
                     int made = 0;
                     rc = dc_create_intervention(p, st, a, k, &cand, i, err, errlen);
-                    if (rc == SG_ECONFLICT) rc = SG_OK; /* already planned */
-                    else if (!rc) made = 1;
+                    if (rc == SG_ECONFLICT)
+                        rc = SG_OK; /* already planned */
+                    else if (!rc)
+                        made = 1;
                     sum->interventions_created += made;
                 }
             }
@@ -165,13 +173,15 @@ int dc_create_intervention(struct dc_portfolio *p, struct store *st, const struc
         struct store_gap_list gl;
         if ((rc = store_gap_get_by_member(st, NULL, hash, &gl, err, errlen))) return rc;
         for (size_t i = 0; i < gl.n; i++)
-            if (gl.items[i].measurement_year == p->year && !strcmp(gl.items[i].measure_code, codes[0]))
+            if (gl.items[i].measurement_year == p->year &&
+                !strcmp(gl.items[i].measure_code, codes[0]))
                 memcpy(iv.gap_id, gl.items[i].gap_id, STORE_ID_LEN);
         store_gap_list_free(&gl);
         if (!iv.gap_id[0])
-            return sg_errf(err, errlen, SG_EINVAL,
-                           "create: no gap_analysis row for a chosen %s gap (run `stargap gaps` first)",
-                           codes[0]);
+            return sg_errf(
+                err, errlen, SG_EINVAL,
+                "create: no gap_analysis row for a chosen %s gap (run `stargap gaps` first)",
+                codes[0]);
     }
     for (size_t i = 0; i < nc; i++)
         snprintf(iv.measure_codes[i], STORE_CODE_LEN, "%s", codes[i]);
@@ -193,8 +203,8 @@ int dc_create_intervention(struct dc_portfolio *p, struct store *st, const struc
 
 /* ---- snapshots ---- */
 
-static char *by_measure_json(const struct dc_portfolio *p, const long *counts, const char (*codes)[STORE_CODE_LEN],
-                             size_t n)
+static char *by_measure_json(const struct dc_portfolio *p, const long *counts,
+                             const char (*codes)[STORE_CODE_LEN], size_t n)
 {
     (void)p;
     json_t *o = json_object();
@@ -224,7 +234,7 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
     size_t nrows = p->n + (p->n > 1);
     struct store_snapshot *rows = calloc(nrows, sizeof *rows);
     if (!rows) return sg_errf(err, errlen, SG_ENOMEM, "snapshot: out of memory");
-    char (*codes)[STORE_CODE_LEN] = calloc(DC_SNAP_CODES, sizeof *codes);
+    char(*codes)[STORE_CODE_LEN] = calloc(DC_SNAP_CODES, sizeof *codes);
     long *all = calloc(DC_SNAP_CODES, sizeof *all);
     long tiers_all[PF_NTIERS] = {0};
     double w_cur = 0, w_proj = 0, m_cur = 0, m_proj = 0, value_all = 0;
@@ -248,7 +258,8 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
         long total = s.total_gaps;
         for (size_t m = 0; m < c->n_measures; m++) {
             size_t j = 0;
-            while (j < ncodes && strcmp(codes[j], c->measures[m].code)) j++;
+            while (j < ncodes && strcmp(codes[j], c->measures[m].code))
+                j++;
             if (j == ncodes && ncodes < DC_SNAP_CODES)
                 snprintf(codes[ncodes++], STORE_CODE_LEN, "%s", c->measures[m].code);
             if (j < DC_SNAP_CODES) cnt[j] += s.gaps_by_measure[m];
@@ -257,7 +268,8 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
             const struct dc_extra_gap *e = &p->extra[i];
             if (p->member_contract[e->member] != k) continue;
             size_t j = 0;
-            while (j < ncodes && strcmp(codes[j], e->measure)) j++;
+            while (j < ncodes && strcmp(codes[j], e->measure))
+                j++;
             if (j == ncodes && ncodes < DC_SNAP_CODES)
                 snprintf(codes[ncodes++], STORE_CODE_LEN, "%s", e->measure);
             if (j < DC_SNAP_CODES) cnt[j]++;
@@ -269,7 +281,7 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
         r->measurement_year = p->year;
         r->total_members = c->members;
         r->total_gaps = total;
-        r->gaps_by_measure = by_measure_json(p, cnt, (const char (*)[STORE_CODE_LEN])codes, ncodes);
+        r->gaps_by_measure = by_measure_json(p, cnt, (const char(*)[STORE_CODE_LEN])codes, ncodes);
         r->gaps_by_tier = by_tier_json(tiers);
         r->star_rating_current = s.star_current >= 1 ? s.star_current : NAN;
         r->star_rating_projected = s.star_projected >= 1 ? s.star_projected : NAN;
@@ -278,20 +290,28 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
             rc = sg_errf(err, errlen, SG_ENOMEM, "snapshot: out of memory");
             break;
         }
-        for (size_t j = 0; j < DC_SNAP_CODES; j++) all[j] += cnt[j];
-        for (int t = 0; t < PF_NTIERS; t++) tiers_all[t] += tiers[t];
+        for (size_t j = 0; j < DC_SNAP_CODES; j++)
+            all[j] += cnt[j];
+        for (int t = 0; t < PF_NTIERS; t++)
+            tiers_all[t] += tiers[t];
         members_all += c->members;
         gaps_all += total;
         value_all += s.estimated_value;
-        if (s.star_current >= 1) { w_cur += (double)c->members; m_cur += (double)c->members * s.star_current; }
-        if (s.star_projected >= 1) { w_proj += (double)c->members; m_proj += (double)c->members * s.star_projected; }
+        if (s.star_current >= 1) {
+            w_cur += (double)c->members;
+            m_cur += (double)c->members * s.star_current;
+        }
+        if (s.star_projected >= 1) {
+            w_proj += (double)c->members;
+            m_proj += (double)c->members * s.star_projected;
+        }
     }
     if (!rc && p->n > 1) {
         struct store_snapshot *r = &rows[p->n];
         r->measurement_year = p->year;
         r->total_members = members_all;
         r->total_gaps = gaps_all;
-        r->gaps_by_measure = by_measure_json(p, all, (const char (*)[STORE_CODE_LEN])codes, ncodes);
+        r->gaps_by_measure = by_measure_json(p, all, (const char(*)[STORE_CODE_LEN])codes, ncodes);
         r->gaps_by_tier = by_tier_json(tiers_all);
         /* enrollment-weighted mean of the contracts' ratings, half-star rounded */
         r->star_rating_current = w_cur > 0 ? pf_round_half_star(m_cur / w_cur) : NAN;
@@ -300,11 +320,13 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
         if (!r->gaps_by_measure || !r->gaps_by_tier)
             rc = sg_errf(err, errlen, SG_ENOMEM, "snapshot: out of memory");
     }
-    for (size_t i = 0; i < nrows && !rc; i++) rc = store_snapshot_create(st, a, &rows[i], err, errlen);
+    for (size_t i = 0; i < nrows && !rc; i++)
+        rc = store_snapshot_create(st, a, &rows[i], err, errlen);
     free(all);
     free(codes);
     if (rc || !rows_out) {
-        for (size_t i = 0; i < nrows; i++) store_snapshot_fini(&rows[i]);
+        for (size_t i = 0; i < nrows; i++)
+            store_snapshot_fini(&rows[i]);
         free(rows);
         return rc;
     }
@@ -317,16 +339,17 @@ int dc_snapshot(struct dc_portfolio *p, struct store *st, const struct store_act
 
 static json_t *ratings_json(const struct pf_ratings *r)
 {
-    return json_pack("{s:o,s:o,s:o,s:o}", "part_c", r->part_c > 0 ? json_real(r->part_c) : json_null(),
-                     "part_d", r->part_d > 0 ? json_real(r->part_d) : json_null(), "overall",
-                     r->overall > 0 ? json_real(r->overall) : json_null(), "overall_raw",
-                     jreal(r->overall_raw));
+    return json_pack(
+        "{s:o,s:o,s:o,s:o}", "part_c", r->part_c > 0 ? json_real(r->part_c) : json_null(), "part_d",
+        r->part_d > 0 ? json_real(r->part_d) : json_null(), "overall",
+        r->overall > 0 ? json_real(r->overall) : json_null(), "overall_raw", jreal(r->overall_raw));
 }
 
 static json_t *pstar_json(const double *p)
 {
     json_t *a = json_array();
-    for (int k = 1; k <= 5; k++) json_array_append_new(a, jreal(p[k]));
+    for (int k = 1; k <= 5; k++)
+        json_array_append_new(a, jreal(p[k]));
     return a;
 }
 
@@ -347,12 +370,11 @@ static json_t *outcome_json(const struct dc_contract *c, const struct pf_outcome
     json_t *ms = json_array();
     for (size_t m = 0; m < c->n_measures; m++) {
         const struct pf_measure_outcome *x = &o->m[m];
-        json_array_append_new(ms, json_pack("{s:s,s:o,s:o,s:i,s:o,s:o}", "code", c->measures[m].code,
-                                            "expected_closures", jreal(x->exp_closures),
-                                            "expected_rate", jreal(x->exp_rate),
-                                            "star_at_expected_rate", x->star_at_exp,
-                                            "expected_star", jreal(x->exp_star), "p_star",
-                                            pstar_json(x->p_star)));
+        json_array_append_new(
+            ms, json_pack("{s:s,s:o,s:o,s:i,s:o,s:o}", "code", c->measures[m].code,
+                          "expected_closures", jreal(x->exp_closures), "expected_rate",
+                          jreal(x->exp_rate), "star_at_expected_rate", x->star_at_exp,
+                          "expected_star", jreal(x->exp_star), "p_star", pstar_json(x->p_star)));
     }
     return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "measures", ms, "ratings_at_expected_rates",
                      ratings_json(&o->at_exp), "expected_overall_raw", jreal(o->exp_overall_raw),
@@ -384,18 +406,18 @@ char *dc_opt_json(const struct dc_portfolio *p, size_t ci, const struct pf_candi
         for (size_t k = 0; k < nc && k < STORE_MAX_CODES; k++)
             json_array_append_new(ca, json_string(codes[k]));
         json_array_append_new(
-            chosen, json_pack("{s:s,s:s,s:o,s:o,s:o}", "member_hash", p->hashes[c->dense[it->member]],
-                              "intervention_type", pf_intervention_type(&c->prob, cand, item),
-                              "measure_codes", ca, "cost", jreal(it->cost), "estimated_value",
-                              jreal(it->value)));
+            chosen, json_pack("{s:s,s:s,s:o,s:o,s:o}", "member_hash",
+                              p->hashes[c->dense[it->member]], "intervention_type",
+                              pf_intervention_type(&c->prob, cand, item), "measure_codes", ca,
+                              "cost", jreal(it->cost), "estimated_value", jreal(it->value)));
     }
-    json_t *o = json_pack(
-        "{s:s,s:i,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:i}", "contract_id", c->contract_id,
-        "measurement_year", p->year, "star_year", p->star_year, "members", (json_int_t)c->members,
-        "open_gaps", (json_int_t)c->n_gaps, "baseline", outcome_json(c, &r->baseline), "plan",
-        plan_json(&r->plan), "expected", outcome_json(c, &r->plan.out), "naive_by_probability",
-        plan_json(&r->by_probability), "naive_by_weight", plan_json(&r->by_weight), "chosen",
-        chosen, "rounds", r->rounds);
+    json_t *o = json_pack("{s:s,s:i,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:i}", "contract_id",
+                          c->contract_id, "measurement_year", p->year, "star_year", p->star_year,
+                          "members", (json_int_t)c->members, "open_gaps", (json_int_t)c->n_gaps,
+                          "baseline", outcome_json(c, &r->baseline), "plan", plan_json(&r->plan),
+                          "expected", outcome_json(c, &r->plan.out), "naive_by_probability",
+                          plan_json(&r->by_probability), "naive_by_weight",
+                          plan_json(&r->by_weight), "chosen", chosen, "rounds", r->rounds);
     char *s = json_dumps(o, JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
     json_decref(o);
     return s;
@@ -459,8 +481,8 @@ char *dc_sim_json(const struct dc_portfolio *p, size_t ci, const struct pf_sim_r
 }
 
 int dc_sim_row(const struct dc_portfolio *p, size_t ci, const struct pf_sim_result *r,
-               const char *strategy, double closure_rate, struct store_simulation *row,
-               char *err, size_t errlen)
+               const char *strategy, double closure_rate, struct store_simulation *row, char *err,
+               size_t errlen)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->contract_id, sizeof row->contract_id, "%s", p->c[ci].contract_id);
@@ -482,9 +504,11 @@ int dc_sim_row(const struct dc_portfolio *p, size_t ci, const struct pf_sim_resu
 int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rates, double *mean,
                      char *err, size_t errlen)
 {
-    for (size_t m = 0; m < PF_MAX_MEASURES; m++) rates[m] = NAN;
+    for (size_t m = 0; m < PF_MAX_MEASURES; m++)
+        rates[m] = NAN;
     *mean = 0;
-    if (!spec || !*spec) return sg_errf(err, errlen, SG_EINVAL, "closure: required (CODE=RATE,...)");
+    if (!spec || !*spec)
+        return sg_errf(err, errlen, SG_EINVAL, "closure: required (CODE=RATE,...)");
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", spec);
     int n = 0;
@@ -495,7 +519,8 @@ int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rate
         if (!eq) return sg_errf(err, errlen, SG_EINVAL, "closure: '%s' is not CODE=RATE", t);
         *eq = 0;
         size_t m = 0;
-        while (m < c->n_measures && strcmp(c->measures[m].code, t)) m++;
+        while (m < c->n_measures && strcmp(c->measures[m].code, t))
+            m++;
         if (m == c->n_measures)
             return sg_errf(err, errlen, SG_EINVAL,
                            "closure: unknown measure '%s' (not a rated measure of contract %s)", t,
@@ -503,7 +528,8 @@ int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rate
         char *end;
         double r = strtod(eq + 1, &end);
         if (end == eq + 1 || *end || !(r >= 0 && r <= 1))
-            return sg_errf(err, errlen, SG_EINVAL, "closure_rate[%s]: '%s' outside [0,1]", t, eq + 1);
+            return sg_errf(err, errlen, SG_EINVAL, "closure_rate[%s]: '%s' outside [0,1]", t,
+                           eq + 1);
         rates[m] = r;
         total += r;
         n++;
@@ -515,9 +541,8 @@ int dc_parse_closure(const struct dc_contract *c, const char *spec, double *rate
 
 /* ---- star ratings ---- */
 
-int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st,
-                   const struct store_actor *a, struct store_star_rating *out, char *err,
-                   size_t errlen)
+int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st, const struct store_actor *a,
+                   struct store_star_rating *out, char *err, size_t errlen)
 {
     struct dc_contract *c = &p->c[ci];
     struct store_star_rating row;
@@ -550,7 +575,8 @@ int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st,
                               c->other_measures, "members", (int)c->members, "part_c_measures",
                               r->part_c.n, "part_d_measures", r->part_d.n);
         row.measure_stars = json_dumps(ms, JSON_SORT_KEYS | JSON_COMPACT);
-        row.measure_scores = json_dumps(sc, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
+        row.measure_scores =
+            json_dumps(sc, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(10));
         row.details = json_dumps(d, JSON_SORT_KEYS | JSON_COMPACT);
         json_decref(ms);
         json_decref(sc);
@@ -569,7 +595,9 @@ int dc_star_rating(struct dc_portfolio *p, size_t ci, struct store *st,
     if (!rc) rc = store_star_rating_create(st, a, &row, err, errlen);
     free(in);
     free(r);
-    if (!rc && out) *out = row;
-    else store_star_rating_fini(&row);
+    if (!rc && out)
+        *out = row;
+    else
+        store_star_rating_fini(&row);
     return rc;
 }

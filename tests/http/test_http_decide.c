@@ -5,6 +5,7 @@
  * (store_measure_result_rates) and member scan, stars from CMS's published 2026 cut points
  * written into this file, investment and ratings by hand from the documented formulas. Error
  * paths check the status, the field named in the message, and that nothing was persisted. */
+#include <cmocka.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -20,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -54,7 +54,8 @@ static int run_cmd(const char *const argv[], char *out, size_t outlen)
     close(pfd[1]);
     size_t used = 0;
     ssize_t n;
-    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0) used += (size_t)n;
+    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0)
+        used += (size_t)n;
     out[used] = '\0';
     close(pfd[0]);
     int st;
@@ -67,7 +68,8 @@ static void stargap(const char *a1, const char *a2, const char *a3, const char *
 {
     const char *argv[] = {STARGAP_BINARY, "--db", db_url, a1, a2, a3, a4, a5, a6, NULL};
     int rc = run_cmd(argv, out, outlen);
-    if (rc != want_rc) fprintf(stderr, "stargap %s %s: exit %d, output: %s\n", a1, a2 ? a2 : "", rc, out);
+    if (rc != want_rc)
+        fprintf(stderr, "stargap %s %s: exit %d, output: %s\n", a1, a2 ? a2 : "", rc, out);
     assert_int_equal(rc, want_rc);
 }
 
@@ -93,9 +95,10 @@ static pid_t start_server(const char *const *env_extra, int *port_out)
         dup2(lfd, 2);
         close(pfd[0]);
         close(pfd[1]);
-        for (size_t i = 0; env_extra && env_extra[i]; i++) putenv((char *)env_extra[i]);
-        execl(STARGAP_BINARY, STARGAP_BINARY, "--db", db_url, "--log-level", "info", "serve", "--listen",
-              "127.0.0.1:0", (char *)NULL);
+        for (size_t i = 0; env_extra && env_extra[i]; i++)
+            putenv((char *)env_extra[i]);
+        execl(STARGAP_BINARY, STARGAP_BINARY, "--db", db_url, "--log-level", "info", "serve",
+              "--listen", "127.0.0.1:0", (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -111,7 +114,8 @@ static pid_t start_server(const char *const *env_extra, int *port_out)
     line[used] = '\0';
     close(pfd[0]);
     const char *at = strstr(line, "listening on http://127.0.0.1:");
-    if (!at) fprintf(stderr, "server did not start; first output: '%s' (log: %s)\n", line, server_log);
+    if (!at)
+        fprintf(stderr, "server did not start; first output: '%s' (log: %s)\n", line, server_log);
     assert_non_null(at);
     *port_out = atoi(at + strlen("listening on http://127.0.0.1:"));
     assert_true(*port_out > 0);
@@ -150,9 +154,11 @@ static void header_value(const char *line, size_t len, const char *name, char *o
     size_t nl = strlen(name);
     if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
     const char *v = line + nl + 1;
-    while (*v == ' ') v++;
+    while (*v == ' ')
+        v++;
     size_t vl = len - (size_t)(v - line);
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n')) vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+        vl--;
     if (vl >= outlen) vl = outlen - 1;
     memcpy(out, v, vl);
     out[vl] = '\0';
@@ -180,8 +186,8 @@ static void resp_free(struct resp *r)
 static CURL *shared_curl; /* reused: keep-alive */
 
 /* One request. key may be NULL; body may be NULL; hdr is an extra header line or NULL. */
-static void http(const char *method, const char *path, const char *key, const char *body, const char *hdr,
-                 struct resp *r)
+static void http(const char *method, const char *path, const char *key, const char *body,
+                 const char *hdr, struct resp *r)
 {
     memset(r, 0, sizeof *r);
     sg_buf_init(&r->body, 64u << 20);
@@ -205,7 +211,8 @@ static void http(const char *method, const char *path, const char *key, const ch
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        if (!hdr || strncasecmp(hdr, "Content-Type", 12)) h = curl_slist_append(h, "Content-Type: application/json");
+        if (!hdr || strncasecmp(hdr, "Content-Type", 12))
+            h = curl_slist_append(h, "Content-Type: application/json");
     }
     if (hdr) h = curl_slist_append(h, hdr);
     h = curl_slist_append(h, "Expect:");
@@ -230,12 +237,14 @@ static void http(const char *method, const char *path, const char *key, const ch
 static void expect_status(struct resp *r, long want, const char *what)
 {
     if (r->status != want)
-        fprintf(stderr, "%s: status %ld, want %ld, body %s\n", what, r->status, want, sg_buf_str(&r->body));
+        fprintf(stderr, "%s: status %ld, want %ld, body %s\n", what, r->status, want,
+                sg_buf_str(&r->body));
     assert_int_equal(r->status, want);
 }
 
 /* Asserts the error shape and that the message contains `needle` (may be NULL). */
-static void expect_error(struct resp *r, long want, const char *code, const char *needle, const char *what)
+static void expect_error(struct resp *r, long want, const char *code, const char *needle,
+                         const char *what)
 {
     expect_status(r, want, what);
     json_t *e = json_object_get(r->json, "error");
@@ -247,21 +256,36 @@ static void expect_error(struct resp *r, long want, const char *code, const char
     if (code) assert_string_equal(got, code);
     const char *msg = json_string_value(json_object_get(e, "message"));
     assert_non_null(msg);
-    if (needle && !strstr(msg, needle)) fprintf(stderr, "%s: message '%s' lacks '%s'\n", what, msg, needle);
+    if (needle && !strstr(msg, needle))
+        fprintf(stderr, "%s: message '%s' lacks '%s'\n", what, msg, needle);
     if (needle) assert_non_null(strstr(msg, needle));
     assert_string_equal(json_string_value(json_object_get(e, "request_id")), r->reqid);
 }
 
-static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+static long long jint(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
 
-static double jnum(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+static double jnum(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
 
 /* ---------------------------------------------------------------- independent expectations */
 
 /* CMS's published 2026 MA cut points (thresholds of 2..5 stars) for the measures used here. */
-static const struct { const char *code; double cut[4]; } CUTS[] = {
-    {"GSD", {54, 77, 87, 91}}, {"CBP", {67, 75, 80, 86}}, {"BCS", {58, 71, 76, 84}},
+static const struct {
+    const char *code;
+    double cut[4];
+} CUTS[] = {
+    {"GSD", {54, 77, 87, 91}},
+    {"CBP", {67, 75, 80, 86}},
+    {"BCS", {58, 71, 76, 84}},
 };
 
 static const double *cuts_of(const char *code)
@@ -288,7 +312,8 @@ static void rate_of(const char *code, const char *contract, long *den, long *num
     char err[SG_ERRLEN];
     assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
     struct store_measure_rate_list l;
-    assert_int_equal(store_measure_result_rates(st, code, contract, YEAR, &l, err, sizeof err), SG_OK);
+    assert_int_equal(store_measure_result_rates(st, code, contract, YEAR, &l, err, sizeof err),
+                     SG_OK);
     assert_int_equal(l.n, 1);
     *den = (long)l.items[0].eligible;
     *num = (long)l.items[0].numerator;
@@ -307,8 +332,10 @@ static int count_member(void *ctx, const struct store_member *m)
     struct mcount *c = ctx;
     if (!m->active) return 0;
     int i = 0;
-    while (i < c->k && strcmp(c->contract[i], m->contract_id)) i++;
-    if (i == c->k && c->k < 8) snprintf(c->contract[c->k++], STORE_CONTRACT_LEN, "%s", m->contract_id);
+    while (i < c->k && strcmp(c->contract[i], m->contract_id))
+        i++;
+    if (i == c->k && c->k < 8)
+        snprintf(c->contract[c->k++], STORE_CONTRACT_LEN, "%s", m->contract_id);
     if (i < 8) c->n[i]++;
     return 0;
 }
@@ -354,8 +381,9 @@ static int group_setup(void **state)
     setenv("STARGAP_LOG_LEVEL", "warn", 1);
     char out[1 << 16], in[400];
     snprintf(in, sizeof in, "%s/in", tmpdir);
-    const char *gen[] = {STARGAP_BINARY, "generate", "--members", "1500", "--contracts", "2", "--years",
-                         "2021-2024", "--seed", "11", "--out", in, NULL};
+    const char *gen[] = {
+        STARGAP_BINARY, "generate", "--members", "1500", "--contracts", "2", "--years", "2021-2024",
+        "--seed",       "11",       "--out",     in,     NULL};
     if (run_cmd(gen, out, sizeof out) != 0) return -1;
     stargap("run", "--input", in, "--year", "2024", NULL, out, sizeof out, 0);
     create_key("d-writer", "writer", key_writer);
@@ -401,12 +429,14 @@ static void test_measure_performance(void **state)
             assert_int_equal(jint(c, "star"), star);
             if (star < 5) {
                 long need = num;
-                while (need <= den && star_of(need, den, cuts_of(CUTS[i].code)) <= star) need++;
+                while (need <= den && star_of(need, den, cuts_of(CUTS[i].code)) <= star)
+                    need++;
                 if (need <= den) assert_int_equal(jint(c, "closures_to_next_star"), need - num);
             }
             json_t *cp = json_object_get(c, "cut_points");
             for (int t = 0; t < 4; t++)
-                assert_true(fabs(json_number_value(json_array_get(cp, (size_t)t)) - CUTS[i].cut[t]) < 1e-9);
+                assert_true(
+                    fabs(json_number_value(json_array_get(cp, (size_t)t)) - CUTS[i].cut[t]) < 1e-9);
         }
         resp_free(&r);
     }
@@ -440,7 +470,8 @@ static void test_summary_and_priority(void **state)
     for (size_t k = 0; k < json_array_size(cs); k++) {
         json_t *c = json_array_get(cs, k);
         int i = 0;
-        while (i < mc.k && strcmp(mc.contract[i], jstr(c, "contract_id"))) i++;
+        while (i < mc.k && strcmp(mc.contract[i], jstr(c, "contract_id")))
+            i++;
         assert_true(i < mc.k);
         assert_int_equal(jint(c, "members"), mc.n[i]);
         total += mc.n[i];
@@ -449,7 +480,8 @@ static void test_summary_and_priority(void **state)
         rate_of("GSD", jstr(c, "contract_id"), &den, &num);
         assert_int_equal(jint(json_object_get(c, "gaps_by_measure"), "GSD"), den - num);
         json_t *t = json_object_get(c, "gaps_by_tier");
-        assert_int_equal(jint(t, "high") + jint(t, "medium") + jint(t, "low"), jint(c, "open_gaps"));
+        assert_int_equal(jint(t, "high") + jint(t, "medium") + jint(t, "low"),
+                         jint(c, "open_gaps"));
     }
     assert_int_equal(jint(r.json, "members"), total);
     resp_free(&r);
@@ -460,7 +492,8 @@ static void test_summary_and_priority(void **state)
     expect_error(&r, 400, "invalid_input", "bogus", "unknown parameter");
     resp_free(&r);
     /* priority list: at most limit, best first, min_gaps respected */
-    http("GET", "/api/v1/portfolio/priority-list?year=2024&limit=7&min_gaps=2", key_reader, NULL, NULL, &r);
+    http("GET", "/api/v1/portfolio/priority-list?year=2024&limit=7&min_gaps=2", key_reader, NULL,
+         NULL, &r);
     expect_status(&r, 200, "priority-list");
     json_t *it = json_object_get(r.json, "items");
     assert_true(json_array_size(it) >= 1 && json_array_size(it) <= 7);
@@ -468,7 +501,8 @@ static void test_summary_and_priority(void **state)
         json_t *m = json_array_get(it, i);
         assert_true(jint(m, "open_gaps") >= 2);
         assert_int_equal(strlen(jstr(m, "member_hash")), 64);
-        if (i) assert_true(jnum(json_array_get(it, i - 1), "total_value") >= jnum(m, "total_value"));
+        if (i)
+            assert_true(jnum(json_array_get(it, i - 1), "total_value") >= jnum(m, "total_value"));
     }
     resp_free(&r);
     http("GET", "/api/v1/portfolio/priority-list?year=2024&limit=0", key_reader, NULL, NULL, &r);
@@ -480,7 +514,8 @@ static void test_summary_and_priority(void **state)
     json_t *lv = json_object_get(c0, "revenue_by_rating");
     assert_int_equal(json_array_size(lv), 5);
     /* the quality bonus starts at 4 stars: payment per member-month rises from 3.5 to 4.0 */
-    assert_true(jnum(json_array_get(lv, 2), "payment_pmpm") > jnum(json_array_get(lv, 1), "payment_pmpm"));
+    assert_true(jnum(json_array_get(lv, 2), "payment_pmpm") >
+                jnum(json_array_get(lv, 1), "payment_pmpm"));
     assert_true(jnum(json_array_get(lv, 2), "bonus_pct") == 5.0);
     resp_free(&r);
 }
@@ -490,7 +525,8 @@ static const char *first_contract(char out[STORE_CONTRACT_LEN])
     struct resp r;
     http("GET", "/api/v1/portfolio/summary?year=2024", key_reader, NULL, NULL, &r);
     expect_status(&r, 200, "summary");
-    snprintf(out, STORE_CONTRACT_LEN, "%s", jstr(json_array_get(json_object_get(r.json, "contracts"), 0), "contract_id"));
+    snprintf(out, STORE_CONTRACT_LEN, "%s",
+             jstr(json_array_get(json_object_get(r.json, "contracts"), 0), "contract_id"));
     resp_free(&r);
     return out;
 }
@@ -502,7 +538,10 @@ static void test_optimize(void **state)
     first_contract(c);
     long ivs0 = count_table("/api/v1/interventions?limit=1", key_reader, "total");
     struct resp r;
-    snprintf(body, sizeof body, "{\"year\":2024,\"contract\":\"%s\",\"budget\":3000,\"objective\":\"stars\",\"max\":40}", c);
+    snprintf(
+        body, sizeof body,
+        "{\"year\":2024,\"contract\":\"%s\",\"budget\":3000,\"objective\":\"stars\",\"max\":40}",
+        c);
     http("POST", "/api/v1/portfolio/optimize", key_writer, body, NULL, &r);
     expect_status(&r, 200, "optimize");
     json_t *plan = json_object_get(r.json, "plan");
@@ -519,7 +558,9 @@ static void test_optimize(void **state)
     /* bad input names the field; nothing persisted */
     const char *bad[][2] = {
         {"{\"year\":2024,\"contract\":\"@C\",\"budget\":0,\"create\":true}", "budget"},
-        {"{\"year\":2024,\"contract\":\"@C\",\"budget\":100,\"objective\":\"fame\",\"create\":true}", "objective"},
+        {"{\"year\":2024,\"contract\":\"@C\",\"budget\":100,\"objective\":\"fame\",\"create\":"
+         "true}",
+         "objective"},
         {"{\"year\":2024,\"contract\":\"@C\",\"budget\":100,\"create\":1}", "create"},
         {"{\"year\":2024,\"budget\":100,\"create\":true,\"x\":\"y\"}", "x"},
         {"{\"year\":2024,\"contract\":\"H9999\",\"budget\":100,\"create\":true}", "contract"},
@@ -537,7 +578,8 @@ static void test_optimize(void **state)
     resp_free(&r);
     assert_int_equal(count_table("/api/v1/interventions?limit=1", key_reader, "total"), ivs0);
     /* create: the chosen interventions become planned, once */
-    snprintf(body, sizeof body, "{\"year\":2024,\"contract\":\"%s\",\"budget\":800,\"create\":true}", c);
+    snprintf(body, sizeof body,
+             "{\"year\":2024,\"contract\":\"%s\",\"budget\":800,\"create\":true}", c);
     http("POST", "/api/v1/portfolio/optimize", key_writer, body, NULL, &r);
     expect_status(&r, 200, "optimize create");
     long made = (long)jint(r.json, "interventions_created");
@@ -545,12 +587,14 @@ static void test_optimize(void **state)
                      jint(json_object_get(r.json, "plan"), "interventions"));
     assert_true(made > 0);
     resp_free(&r);
-    assert_int_equal(count_table("/api/v1/interventions?limit=1", key_reader, "total"), ivs0 + made);
+    assert_int_equal(count_table("/api/v1/interventions?limit=1", key_reader, "total"),
+                     ivs0 + made);
     http("POST", "/api/v1/portfolio/optimize", key_writer, body, NULL, &r);
     expect_status(&r, 200, "optimize create again");
     assert_int_equal(jint(r.json, "interventions_created"), 0);
     resp_free(&r);
-    assert_int_equal(count_table("/api/v1/interventions?limit=1", key_reader, "total"), ivs0 + made);
+    assert_int_equal(count_table("/api/v1/interventions?limit=1", key_reader, "total"),
+                     ivs0 + made);
 }
 
 static void test_simulate(void **state)
@@ -562,7 +606,10 @@ static void test_simulate(void **state)
     struct resp r;
     /* closure rate 0.5 for GSD: every open GSD gap is attempted (0.5 > the 0.35 success rate), at
      * $45 each (data/portfolio/interventions.csv) */
-    snprintf(body, sizeof body, "{\"year\":2024,\"contract\":\"%s\",\"closure_rates\":{\"GSD\":0.5},\"runs\":2000,\"seed\":3}", c);
+    snprintf(body, sizeof body,
+             "{\"year\":2024,\"contract\":\"%s\",\"closure_rates\":{\"GSD\":0.5},\"runs\":2000,"
+             "\"seed\":3}",
+             c);
     http("POST", "/api/v1/analytics/simulate", key_writer, body, NULL, &r);
     expect_status(&r, 201, "simulate closure");
     long den, num;
@@ -573,7 +620,8 @@ static void test_simulate(void **state)
         json_t *m = json_array_get(ms, i);
         json_t *ps = json_object_get(m, "p_star_exact");
         double sum = 0;
-        for (size_t k = 0; k < 5; k++) sum += json_number_value(json_array_get(ps, k));
+        for (size_t k = 0; k < 5; k++)
+            sum += json_number_value(json_array_get(ps, k));
         assert_true(fabs(sum - 1) < 1e-9);
         if (!strcmp(jstr(m, "code"), "GSD")) {
             assert_int_equal(jint(m, "open_gaps"), den - num);
@@ -589,20 +637,29 @@ static void test_simulate(void **state)
     assert_string_equal(jstr(r.json, "strategy"), "closure");
     assert_true(fabs(jnum(r.json, "closure_rate") - 0.5) < 1e-12);
     resp_free(&r);
-    snprintf(body, sizeof body, "{\"year\":2024,\"contract\":\"%s\",\"strategy\":\"balanced\",\"budget\":2000,\"runs\":1000}", c);
+    snprintf(body, sizeof body,
+             "{\"year\":2024,\"contract\":\"%s\",\"strategy\":\"balanced\",\"budget\":2000,"
+             "\"runs\":1000}",
+             c);
     http("POST", "/api/v1/analytics/simulate", key_writer, body, NULL, &r);
     expect_status(&r, 201, "simulate balanced");
     assert_true(jnum(r.json, "investment") <= 2000 + 1e-6);
     resp_free(&r);
     assert_int_equal(count_table("/api/v1/simulations?limit=1", key_reader, "total"), sims0 + 2);
     const char *bad[][2] = {
-        {"{\"year\":2024,\"contract\":\"@C\",\"closure_rates\":{\"GSD\":1.5}}", "closure_rate[GSD]"},
-        {"{\"year\":2024,\"contract\":\"@C\",\"closure_rates\":{\"ZZZ\":0.5}}", "closure_rates.ZZZ"},
+        {"{\"year\":2024,\"contract\":\"@C\",\"closure_rates\":{\"GSD\":1.5}}",
+         "closure_rate[GSD]"},
+        {"{\"year\":2024,\"contract\":\"@C\",\"closure_rates\":{\"ZZZ\":0.5}}",
+         "closure_rates.ZZZ"},
         {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"hope\"}", "strategy"},
         {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"balanced\"}", "budget"},
         {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"optimizer\",\"budget\":-5}", "budget"},
-        {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"balanced\",\"budget\":5,\"closure_rates\":{\"GSD\":0.1}}", "strategy"},
-        {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"balanced\",\"budget\":5,\"runs\":2000000}", "runs"},
+        {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"balanced\",\"budget\":5,\"closure_"
+         "rates\":{\"GSD\":0.1}}",
+         "strategy"},
+        {"{\"year\":2024,\"contract\":\"@C\",\"strategy\":\"balanced\",\"budget\":5,\"runs\":"
+         "2000000}",
+         "runs"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         subst(body, sizeof body, bad[i][0], c);
@@ -620,7 +677,10 @@ static void all_measures_body(char *out, size_t n, int star, const char *contrac
     assert_non_null(f);
     char line[1024];
     int in = 0;
-    size_t used = (size_t)snprintf(out, n, "{\"star_year\":2026,\"contract_id\":\"%s\",\"contract_type\":\"ccp\",\"measures\":{", contract);
+    size_t used = (size_t)snprintf(
+        out, n,
+        "{\"star_year\":2026,\"contract_id\":\"%s\",\"contract_type\":\"ccp\",\"measures\":{",
+        contract);
     int first = 1;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '[') in = !strncmp(line, "[measures]", 10);
@@ -628,7 +688,8 @@ static void all_measures_body(char *out, size_t n, int star, const char *contrac
         char id[8], code[64], part[4], dom[8], cat[32];
         if (sscanf(line, "%7s | %63s | %3s | %7s | %31s", id, code, part, dom, cat) != 5) continue;
         if (!strcmp(cat, "improvement")) continue;
-        used += (size_t)snprintf(out + used, n - used, "%s\"%s\":{\"star\":%d}", first ? "" : ",", code, star);
+        used += (size_t)snprintf(out + used, n - used, "%s\"%s\":{\"star\":%d}", first ? "" : ",",
+                                 code, star);
         first = 0;
     }
     fclose(f);
@@ -656,7 +717,8 @@ static void test_star_rating(void **state)
     resp_free(&r);
     /* a score against the published cut points: GSD 88% is 4 stars (87 <= 88 < 91) */
     http("POST", "/api/v1/analytics/star-rating", key_writer,
-         "{\"star_year\":2026,\"contract_id\":\"H7778\",\"measures\":{\"GSD\":{\"score\":88},\"CBP\":{\"star\":2}}}",
+         "{\"star_year\":2026,\"contract_id\":\"H7778\",\"measures\":{\"GSD\":{\"score\":88},"
+         "\"CBP\":{\"star\":2}}}",
          NULL, &r);
     expect_status(&r, 201, "score");
     json_t *g = json_object_get(json_object_get(r.json, "measures"), "GSD");
@@ -667,13 +729,22 @@ static void test_star_rating(void **state)
     resp_free(&r);
     long n0 = count_table("/api/v1/star-ratings/history?limit=1", key_reader, "total");
     const char *bad[][2] = {
-        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":7}}}", "measures.GSD.star"},
-        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"ZZZ\":{\"star\":3}}}", "measures.ZZZ"},
+        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":7}}}",
+         "measures.GSD.star"},
+        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"ZZZ\":{\"star\":3}}}",
+         "measures.ZZZ"},
         {"{\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}}}", "star_year"},
-        {"{\"star_year\":2019,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}}}", "star_year"},
-        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"contract_type\":\"big\",\"measures\":{\"GSD\":{\"star\":3}}}", "contract_type"},
-        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}},\"adjustment_categories\":{\"part_x\":1}}", "adjustment_categories.part_x"},
-        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}},\"disaster_percentage\":140}", "disaster_percentage"},
+        {"{\"star_year\":2019,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}}}",
+         "star_year"},
+        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"contract_type\":\"big\",\"measures\":{"
+         "\"GSD\":{\"star\":3}}}",
+         "contract_type"},
+        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}},"
+         "\"adjustment_categories\":{\"part_x\":1}}",
+         "adjustment_categories.part_x"},
+        {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{\"GSD\":{\"star\":3}},"
+         "\"disaster_percentage\":140}",
+         "disaster_percentage"},
         {"{\"star_year\":2026,\"contract_id\":\"H7779\",\"measures\":{}}", "measures"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -686,7 +757,6 @@ static void test_star_rating(void **state)
     resp_free(&r);
     assert_int_equal(count_table("/api/v1/star-ratings/history?limit=1", key_reader, "total"), n0);
 }
-
 
 /* `stargap gaps` through the binary: re-running refreshes in place, a member who became
  * compliant has the gap closed, an assigned gap keeps its status (history left alone). */
@@ -718,7 +788,8 @@ static void test_gaps_idempotent(void **state)
     struct store *st;
     char err[SG_ERRLEN];
     assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
-    struct store_measure_result mr = {.measurement_year = 2024, .initial_population = 1, .denominator = 1, .numerator = 1};
+    struct store_measure_result mr = {
+        .measurement_year = 2024, .initial_population = 1, .denominator = 1, .numerator = 1};
     snprintf(mr.member_hash, sizeof mr.member_hash, "%s", m0);
     snprintf(mr.measure_code, sizeof mr.measure_code, "%s", c0);
     snprintf(mr.source, sizeof mr.source, "test");

@@ -78,7 +78,8 @@ static struct store_gap rgap(int member, const char *contract, const char *code,
 static void test_gap_refresh(void **state)
 {
     struct fx *f = *state;
-    for (int i = 1; i <= 4; i++) add_member(f, i, i <= 3 ? "H0001" : "H0002");
+    for (int i = 1; i <= 4; i++)
+        add_member(f, i, i <= 3 ? "H0001" : "H0002");
     struct store_refresh_counts k;
     /* run 1: three open gaps in H0001, one in H0002 */
     struct store_gap r1[3] = {rgap(1, "H0001", "BCS", 0.5, 7), rgap(2, "H0001", "BCS", 0.4, 6),
@@ -93,11 +94,14 @@ static void test_gap_refresh(void **state)
     struct store_gap_list l;
     OK(store_gap_get_by_member(f->st, NULL, r1[1].member_hash, &l, f->err, sizeof f->err));
     assert_int_equal(l.n, 1);
-    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_ASSIGNED, NULL, f->err, sizeof f->err));
+    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_ASSIGNED, NULL, f->err,
+                               sizeof f->err));
     store_gap_list_free(&l);
     OK(store_gap_get_by_member(f->st, NULL, r1[2].member_hash, &l, f->err, sizeof f->err));
-    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_ASSIGNED, NULL, f->err, sizeof f->err));
-    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_COMPLETED, NULL, f->err, sizeof f->err));
+    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_ASSIGNED, NULL, f->err,
+                               sizeof f->err));
+    OK(store_gap_update_status(f->st, &ACTOR, l.items[0].gap_id, STORE_GAP_COMPLETED, NULL, f->err,
+                               sizeof f->err));
     store_gap_list_free(&l);
     /* run 2 for H0001: member 1 became compliant (not in the rows), member 2 still open with a
      * new probability, member 3's completed gap offered again (kept), a new gap for member 1 COL */
@@ -144,8 +148,12 @@ static void test_gap_refresh(void **state)
     assert_int_equal(k.updated, 2);
     assert_int_equal(k.kept, 1);
     /* the gap_counts totals follow: identified+assigned of H0001 in 2024 = 2 */
-    struct store_gap_filter gf = {.contract_id = "H0001", .measurement_year = 2024, .has_status = 1,
-                                  .status = STORE_GAP_CLOSED, .min_priority = NAN, .page = {10, 0}};
+    struct store_gap_filter gf = {.contract_id = "H0001",
+                                  .measurement_year = 2024,
+                                  .has_status = 1,
+                                  .status = STORE_GAP_CLOSED,
+                                  .min_priority = NAN,
+                                  .page = {10, 0}};
     struct store_gap_list gl;
     OK(store_gap_get_with_filters(f->st, &gf, &gl, f->err, sizeof f->err));
     assert_int_equal(gl.total, 1);
@@ -155,7 +163,8 @@ static void test_gap_refresh(void **state)
     struct store_page pg = {100, 0};
     OK(store_audit_get_trail(f->st, "gap", NULL, &pg, &al, f->err, sizeof f->err));
     int refreshes = 0;
-    for (size_t i = 0; i < al.n; i++) refreshes += !strcmp(al.items[i].action, "refresh");
+    for (size_t i = 0; i < al.n; i++)
+        refreshes += !strcmp(al.items[i].action, "refresh");
     assert_int_equal(refreshes, 4);
     store_audit_list_free(&al);
 }
@@ -169,14 +178,17 @@ static void test_gap_refresh_atomic(void **state)
     OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", r1, 1, &k, f->err, sizeof f->err));
     /* a bad second row: nothing of the batch is written, the first gap is not closed */
     struct store_gap bad[2] = {rgap(1, "H0001", "COL", 0.5, 7), rgap(1, "H0001", "BCS", 1.5, 7)};
-    ASSERT_ERR(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", bad, 2, &k, f->err, sizeof f->err),
-               SG_EINVAL, "rows[1].gap_probability");
+    ASSERT_ERR(
+        store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", bad, 2, &k, f->err, sizeof f->err),
+        SG_EINVAL, "rows[1].gap_probability");
     struct store_gap unknown[1] = {rgap(9, "H0001", "COL", 0.5, 7)}; /* member 9 does not exist */
-    ASSERT_ERR(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", unknown, 1, &k, f->err, sizeof f->err),
+    ASSERT_ERR(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", unknown, 1, &k, f->err,
+                                       sizeof f->err),
                SG_EINVAL, "rows");
     struct store_gap other[1] = {rgap(1, "H0002", "COL", 0.5, 7)};
-    ASSERT_ERR(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", other, 1, &k, f->err, sizeof f->err),
-               SG_EINVAL, "rows[0].contract_id");
+    ASSERT_ERR(
+        store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", other, 1, &k, f->err, sizeof f->err),
+        SG_EINVAL, "rows[0].contract_id");
     struct gapscan_state s;
     memset(&s, 0, sizeof s);
     OK(store_gap_scan(f->st, 2024, NULL, gapscan_cb, &s, f->err, sizeof f->err));
