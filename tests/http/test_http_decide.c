@@ -5,7 +5,6 @@
  * (store_measure_result_rates) and member scan, stars from CMS's published 2026 cut points
  * written into this file, investment and ratings by hand from the documented formulas. Error
  * paths check the status, the field named in the message, and that nothing was persisted. */
-#include <cmocka.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -24,6 +23,9 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 #include "core/buf.h"
 #include "db/store.h"

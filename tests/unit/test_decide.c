@@ -2,7 +2,6 @@
  * star year (data/stars/cuts/2026.csv, CMS's published 2026 table) read into the engine's
  * stars_cut layout, its error messages, and the rater adapter over stars_rate() against a direct
  * stars_rate() call. Expected thresholds are the published 2026 values written here. */
-#include <cmocka.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 #include "core/fileio.h"
 #include "decide/decide.h"
