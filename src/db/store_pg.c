@@ -3776,6 +3776,9 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
             if (crc) rc = crc;
         }
     }
+    /* statistics for the joins below: without them the planner takes the fresh temp table for
+     * a few rows and joins by nested loops (minutes at 100,000 rows) */
+    if (!rc && n) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
     PGresult *r = NULL;
     p_init(&p);
     p_str(&p, now);
