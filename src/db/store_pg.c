@@ -3714,7 +3714,11 @@ static const char gr_stage_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS gap_refresh_stage (gap_id uuid, member_hash text,"
     " contract_id text, measure_code text, measurement_year int, gap_probability float8,"
     " priority_score float8, intervention_type text, estimated_cost float8,"
-    " estimated_value float8) ON COMMIT DELETE ROWS";
+    " estimated_value float8) ON COMMIT DELETE ROWS;"
+    /* an index on the keys keeps every join plan cheap, even when gap_analysis's statistics
+     * are stale (first refresh into an empty table: the planner expects a few rows there) */
+    " CREATE INDEX IF NOT EXISTS gap_refresh_stage_key ON gap_refresh_stage"
+    " (member_hash, measure_code, measurement_year)";
 /* New gaps: created_at = updated_at = now marks them for the steps below. */
 STMT(gr_insert, 1,
      "WITH ins AS (INSERT INTO gap_analysis (" GR_COLS ", status, created_at, updated_at)"
