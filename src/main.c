@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
     {"stars", "CMS Star Ratings: rate, measure-stars, cutpoints, compare", cli_stars_usage, cli_stars_run},
     {"serve", "run the HTTP API server", cli_serve_usage, cli_serve_run},
     {"keys", "create, list and revoke API keys", cli_keys_usage, cli_keys_run},
-    {"import", "import members, measure results and features (CSV) with a rejects file", cli_import_usage, cli_import_run},
+    {"import", "import members, measure results and features (CSV; or FHIR via the measure engine)", cli_import_usage, cli_import_run},
     {"train", "train the gap models (labels year Y, features Y-1) and store them", cli_train_usage, cli_train_run},
     {"models", "list the stored gap models", cli_models_usage, cli_models_run},
     {"predict", "score every open gap of a year and store the predictions", cli_predict_usage, cli_predict_run},

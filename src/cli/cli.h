@@ -32,7 +32,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) SG_PRINTF(2, 3);
 int cli_parse_long(const char *s, long *out);
 
 struct stars_params;
-struct store;
 
 /* Returns the directory of the shipped data files: config data_dir, else the source tree's data/
  * (borrowed). */
@@ -43,17 +42,6 @@ const char *cli_data_dir(const struct sg_config *cfg);
  * (file is for another year), naming the file in err. */
 int cli_load_star_params(const struct sg_config *cfg, const char *path_override, int year,
                          struct stars_params *p, char *err, size_t errlen) SG_WUR;
-
-/* Lists the star years that have a parameter file, ascending, into years[0..*n) (at most max).
- * SG_EIO when the directory cannot be read, SG_ENOTFOUND when it holds no year file. */
-int cli_star_years(const struct sg_config *cfg, int *years, int max, int *n, char *err,
-                   size_t errlen) SG_WUR;
-
-/* Upserts the measures catalog of every shipped star year into the database (the catalog's one
- * source of truth is the year-parameter files). Sets *nrows to the rows written. Errors from the
- * loader or the store, with the detail in err. */
-int cli_seed_measures(const struct sg_config *cfg, struct store *st, int *nrows, char *err,
-                      size_t errlen) SG_WUR;
 
 /* Command entry points (one per command group file). */
 int cli_config_run(struct cli_ctx *ctx, int argc, char **argv);

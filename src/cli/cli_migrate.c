@@ -8,6 +8,7 @@
 #include "core/memberid.h"
 #include "db/migrate.h"
 #include "db/store.h"
+#include "pipeline/pipeline.h"
 
 const char cli_migrate_usage[] =
     "usage: stargap migrate up [--to N]    apply pending migrations (up to version N)\n"
@@ -94,7 +95,8 @@ int cli_migrate_run(struct cli_ctx *ctx, int argc, char **argv)
         } else {
             printf("applied %d migration%s\n", n, n == 1 ? "" : "s");
             int nm = 0;
-            if (cli_seed_measures(ctx->cfg, st, &nm, err, sizeof err) != SG_OK) {
+            const struct store_actor seed_actor = {.user_id = "system:migrate", .ip_address = NULL};
+            if (pl_catalog_seed(st, &seed_actor, cli_data_dir(ctx->cfg), &nm, err, sizeof err) != SG_OK) {
                 fprintf(stderr, "stargap migrate up: seeding the measures catalog: %s\n", err);
                 rc = CLI_FAIL;
             } else {

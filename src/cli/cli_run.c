@@ -315,7 +315,7 @@ static int open_migrated(struct cli_ctx *ctx, const char *cmd, struct store **st
         return CLI_FAIL;
     }
     if (migrate_up(*st, 0, &applied, err, sizeof err) != SG_OK ||
-        cli_seed_measures(ctx->cfg, *st, &applied, err, sizeof err) != SG_OK) {
+        pl_catalog_seed(*st, &run_actor, cli_data_dir(ctx->cfg), &applied, err, sizeof err) != SG_OK) {
         fprintf(stderr, "stargap %s: migrate: %s\n", cmd, err);
         store_close(*st);
         *st = NULL;

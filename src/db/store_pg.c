@@ -2,9 +2,9 @@
  *
  * Every statement is a named prepared statement (prepared lazily per pooled connection, see
  * pg_pool.h) executed with PQexecPrepared: no SQL text is ever built from input. Writes run in
- * one transaction together with their audit_log row. The audit chain is serialized by a
- * transaction-level advisory lock (AUDIT_LOCK_KEY): the writer that holds it reads the chain
- * head, computes the next row's hash (store_audit_hash, shared with the SQLite backend) and
+ * one transaction together with their audit_log row. The audit chain is serialized by the row
+ * lock on the single audit_head row: the writer that holds it (SELECT ... FOR UPDATE) reads the
+ * chain head, computes the next row's hash (store_audit_hash, shared with the SQLite backend) and
  * appends; the lock is released at COMMIT/ROLLBACK, so concurrent writers form one chain.
  * Batches of predictions go through COPY inside the same transaction, so a failed batch writes
  * nothing. Errors name the statement and the server's SQLSTATE and primary message; the DETAIL
@@ -30,7 +30,6 @@
 #include "db/pg_pool.h"
 #include "db/store.h"
 
-#define AUDIT_LOCK_KEY 727361001 /* pg_advisory_xact_lock key of the audit chain */
 #define MAX_PARAMS 40
 #define NUMLEN 40
 

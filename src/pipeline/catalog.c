@@ -1,5 +1,6 @@
-/* catalog.c: seeds the measures catalog from the star-year parameter files when the importer
- * needs a measure the catalog lacks.
+/* catalog.c: the measures catalog and the star-year parameter files: loading a year's file
+ * (data/stars/YYYY.txt) and seeding the catalog from every year file, on `migrate up` and when
+ * the importer needs a measure the catalog lacks.
  *
  * The catalog (store_measure_*) is keyed by (star_year, code) and store.c accepts a measure code
  * only when the catalog has it, so measure results cannot be written before it is seeded. The
@@ -30,60 +31,96 @@ static int all_known(const struct store_measure_list *l)
     return 1;
 }
 
-/* The catalog's code syntax (store.c): 1..15 of A-Z 0-9 '-'. The year files name the survey and
- * HOS measures with lower-case slugs ("getting-needed-care"), which the catalog does not accept;
- * they are not member-level measures and are left out of the seeding. */
-static int code_ok(const char *s)
+int pl_star_params_load(const char *data_dir, const char *path_override, int year,
+                        struct stars_params *p, char *err, size_t errlen)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > 15) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
+    char path[4400];
+    if (path_override)
+        snprintf(path, sizeof path, "%s", path_override);
+    else
+        snprintf(path, sizeof path, "%s/stars/%d.txt", data_dir, year);
+    char *text;
+    size_t len;
+    int rc = sg_read_file(path, 1u << 20, &text, &len, err, errlen);
+    if (rc) return rc;
+    rc = stars_params_parse(text, len, path, p, err, errlen);
+    free(text);
+    if (rc) return rc;
+    if (p->star_year != year)
+        return sg_errf(err, errlen, SG_EINVAL, "%s is for star year %d, not %d", path,
+                       p->star_year, year);
+    return SG_OK;
 }
 
-static int seed_year(struct store *st, const struct store_actor *a, const char *path, int *seeded,
-                     char *err, size_t errlen)
+static int cmp_int(const void *a, const void *b)
 {
-    char *text = NULL;
-    size_t len = 0;
-    int rc = sg_read_file(path, 1 << 20, &text, &len, err, errlen);
-    if (rc) return rc;
-    struct stars_params *p = calloc(1, sizeof *p);
-    struct store_measure *rows = calloc(STARS_MAX_MEASURES + 1, sizeof *rows);
-    if (!p || !rows) {
-        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-        goto out;
+    return *(const int *)a - *(const int *)b;
+}
+
+int pl_star_years(const char *data_dir, int *years, int max, int *n, char *err, size_t errlen)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/stars", data_dir);
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return sg_errf(err, errlen, SG_EIO, "%s: cannot open the star-year parameter files", dir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        int y = 0;
+        if (strlen(nm) != 8 || strcmp(nm + 4, ".txt")) continue;
+        for (int i = 0; i < 4; i++) y = nm[i] >= '0' && nm[i] <= '9' && y >= 0 ? y * 10 + nm[i] - '0' : -1;
+        if (y >= 2000 && y <= 2100 && *n < max) years[(*n)++] = y;
     }
-    if ((rc = stars_params_parse(text, len, path, p, err, errlen))) goto out;
-    size_t n = 0;
+    closedir(d);
+    qsort(years, (size_t)*n, sizeof *years, cmp_int);
+    return *n ? SG_OK : sg_errf(err, errlen, SG_ENOTFOUND, "%s: no YYYY.txt star-year files", dir);
+}
+
+/* Copies src into dst[size]; SG_ERANGE (naming the field) when it does not fit. */
+static int copy_field(char *dst, size_t size, const char *src, const char *field, int year,
+                      const char *code, char *err, size_t errlen)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return sg_errf(err, errlen, SG_ERANGE, "star year %d, measure %s: %s longer than %zu bytes",
+                       year, code, field, size - 1);
+    memcpy(dst, src, n + 1);
+    return SG_OK;
+}
+
+/* Maps one star year's measures onto catalog rows (plus BPD, see the top of the file); *n rows. */
+static int year_rows(const struct stars_params *p, struct store_measure *rows, size_t *n, char *err,
+                     size_t errlen)
+{
+    int y = p->star_year, rc;
+    *n = 0;
     for (size_t i = 0; i < p->nmeasures; i++) {
         const struct stars_measure_def *d = &p->measures[i];
-        if (!code_ok(d->code)) continue; /* slugs of survey measures: not catalog codes */
-        struct store_measure *m = &rows[n++];
-        m->star_year = p->star_year;
-        snprintf(m->code, sizeof m->code, "%.15s", d->code); /* code_ok: <= 15 */
-        snprintf(m->cms_id, sizeof m->cms_id, "%s", d->cms_id);
-        snprintf(m->name, sizeof m->name, "%.127s", d->name); /* catalog names hold 127 */
-        m->part = d->part;
+        struct store_measure *m = &rows[(*n)++];
+        memset(m, 0, sizeof *m);
+        m->star_year = y;
         const char *dom = d->domain;
         for (size_t k = 0; k < p->ndomains; k++)
             if (!strcmp(p->domains[k].id, d->domain)) dom = p->domains[k].name;
-        snprintf(m->domain, sizeof m->domain, "%.127s", dom);
-        if (store_weight_cat_parse(stars_category_name(d->category), &m->weighting_category)) {
-            rc = sg_errf(err, errlen, SG_EINVAL,
-                         "%s: measure %s: category not in the catalog's list", path, d->code);
-            goto out;
-        }
+        if ((rc = copy_field(m->code, sizeof m->code, d->code, "code", y, d->code, err, errlen)) ||
+            (rc = copy_field(m->cms_id, sizeof m->cms_id, d->cms_id, "cms_id", y, d->code, err, errlen)) ||
+            (rc = copy_field(m->name, sizeof m->name, d->name, "name", y, d->code, err, errlen)) ||
+            (rc = copy_field(m->domain, sizeof m->domain, dom, "domain", y, d->code, err, errlen)))
+            return rc;
+        m->part = d->part;
+        if (store_weight_cat_parse(stars_category_name(d->category), &m->weighting_category))
+            return sg_errf(err, errlen, SG_EINVAL, "star year %d, measure %s: category %s not in the catalog's list",
+                           y, d->code, stars_category_name(d->category));
         m->weight = d->weight;
         m->direction = d->higher_is_better ? STORE_HIGHER_BETTER : STORE_LOWER_BETTER;
         m->display_precision = d->precision;
         m->member_level = d->member_level;
     }
     if (stars_find_code(p, "BPD") < 0) {
-        struct store_measure *m = &rows[n++];
-        m->star_year = p->star_year;
+        struct store_measure *m = &rows[(*n)++];
+        memset(m, 0, sizeof *m);
+        m->star_year = y;
         snprintf(m->code, sizeof m->code, "BPD");
         snprintf(m->cms_id, sizeof m->cms_id, "HEDIS");
         snprintf(m->name, sizeof m->name,
@@ -96,12 +133,37 @@ static int seed_year(struct store *st, const struct store_actor *a, const char *
         m->display_precision = 0;
         m->member_level = 1;
     }
-    if ((rc = store_measure_upsert_batch(st, a, rows, n, err, errlen))) goto out;
-    *seeded += (int)n;
+    return SG_OK;
+}
+
+int pl_catalog_seed(struct store *st, const struct store_actor *a, const char *data_dir,
+                    int *seeded, char *err, size_t errlen)
+{
+    int years[64], ny, rc;
+    if (seeded) *seeded = 0;
+    if (!data_dir || !*data_dir)
+        return sg_errf(err, errlen, SG_EINVAL, "measures catalog: no data directory given");
+    if ((rc = pl_star_years(data_dir, years, 64, &ny, err, errlen))) return rc;
+    struct stars_params *p = malloc(sizeof *p);
+    struct store_measure *rows = calloc(STARS_MAX_MEASURES + 1, sizeof *rows);
+    int count = 0;
+    if (!p || !rows) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < ny && !rc; i++) {
+        size_t n;
+        if ((rc = pl_star_params_load(data_dir, NULL, years[i], p, err, errlen)) ||
+            (rc = year_rows(p, rows, &n, err, errlen)) ||
+            (rc = store_measure_upsert_batch(st, a, rows, n, err, errlen)))
+            break;
+        count += (int)n;
+    }
+    if (!rc) LOG_INFO("event=catalog_seeded rows=%d", count);
 out:
-    free(text);
     free(p);
     free(rows);
+    if (seeded) *seeded = count;
     return rc;
 }
 
@@ -109,33 +171,11 @@ int pl_catalog_ensure(struct store *st, const struct store_actor *a, const char 
                       int *seeded, char *err, size_t errlen)
 {
     struct store_measure_list l;
-    int count = 0;
     if (seeded) *seeded = 0;
     int rc = store_measure_list(st, 0, &l, err, errlen);
     if (rc) return rc;
     int known = all_known(&l);
     store_measure_list_free(&l);
     if (known) return SG_OK;
-    if (!data_dir || !*data_dir)
-        return sg_errf(err, errlen, SG_EINVAL,
-                       "measures catalog: not seeded and no data directory given");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/stars", data_dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return sg_errf(err, errlen, SG_EIO, "%s: cannot open the star-year parameter files", dir);
-    struct dirent *e;
-    while (!rc && (e = readdir(d))) {
-        const char *nm = e->d_name;
-        if (strlen(nm) != 8 || strcmp(nm + 4, ".txt")) continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, nm);
-        rc = seed_year(st, a, path, &count, err, errlen);
-    }
-    closedir(d);
-    if (!rc && count == 0)
-        rc = sg_errf(err, errlen, SG_ENOTFOUND, "%s: no YYYY.txt star-year files", dir);
-    if (!rc) LOG_INFO("event=catalog_seeded rows=%d", count);
-    if (seeded) *seeded = count;
-    return rc;
+    return pl_catalog_seed(st, a, data_dir, seeded, err, errlen);
 }

@@ -26,6 +26,8 @@
 #include "core/err.h"
 #include "core/memberid.h"
 #include "db/store.h"
+
+struct stars_params;
 #include "model/features.h"
 #include "model/model.h"
 
@@ -95,6 +97,24 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
                    const char *path, const char *valuesets_dir, int year, const char *contract,
                    const struct pl_import_opts *opts, struct pl_import_summary *sum, char *err,
                    size_t errlen) SG_WUR;
+
+/* Reads and parses the parameter file of star `year` (DATA_DIR/stars/YEAR.txt, or path_override
+ * when non-NULL) into *p. Fails with SG_EIO, SG_EPARSE, SG_ERANGE or SG_EINVAL (the file is for
+ * another year), naming the file in err. */
+int pl_star_params_load(const char *data_dir, const char *path_override, int year,
+                        struct stars_params *p, char *err, size_t errlen) SG_WUR;
+
+/* Lists the star years that have a parameter file in DATA_DIR/stars, ascending, into
+ * years[0..*n) (at most max). SG_EIO when the directory cannot be read, SG_ENOTFOUND when it
+ * holds no year file. */
+int pl_star_years(const char *data_dir, int *years, int max, int *n, char *err,
+                  size_t errlen) SG_WUR;
+
+/* Upserts the catalog rows of every star-year file in DATA_DIR/stars (plus the HEDIS-only BPD
+ * row per year) into st, audited as actor a. The year files are the catalog's one source of
+ * truth. *seeded (may be NULL) gets the rows written. Errors from the loader or the store. */
+int pl_catalog_seed(struct store *st, const struct store_actor *a, const char *data_dir,
+                    int *seeded, char *err, size_t errlen) SG_WUR;
 
 /* Makes sure the measures catalog knows the 11 import measures: when one is missing, seeds every
  * star year file DATA_DIR/stars/YYYY.txt (parsed by stars_params_parse) plus BPD, which is a

@@ -12,15 +12,20 @@
 # (pg_harness_stop, FIXTURES_CLEANUP). Missing PostgreSQL binaries make pg_harness_start fail,
 # and with it every test that requires the fixture. PRIVATE_SERVER gives the test a server of its
 # own (fixture pg_<name>), for tests that restart or stop the server.
-include_guard(GLOBAL)
+#
+# The file may be included from several directories in any order: the two variables below are set
+# in every including directory, the fixture tests are registered only once (global property).
+set(SG_PG_HARNESS ${PROJECT_SOURCE_DIR}/tests/pg/pg_harness.sh)
+set(SG_PG_STATE ${PROJECT_BINARY_DIR}/pg-harness)
 
-set(SG_PG_HARNESS ${PROJECT_SOURCE_DIR}/tests/pg/pg_harness.sh CACHE INTERNAL "pg harness script (global: include_guard runs this file once)")
-set(SG_PG_STATE ${PROJECT_BINARY_DIR}/pg-harness CACHE INTERNAL "pg harness state dir")
-
-add_test(NAME pg_harness_start COMMAND ${SG_PG_HARNESS} start ${SG_PG_STATE})
-add_test(NAME pg_harness_stop COMMAND ${SG_PG_HARNESS} stop ${SG_PG_STATE})
-set_tests_properties(pg_harness_start PROPERTIES FIXTURES_SETUP pg TIMEOUT 120)
-set_tests_properties(pg_harness_stop PROPERTIES FIXTURES_CLEANUP pg TIMEOUT 120)
+get_property(sg_pg_fixture_done GLOBAL PROPERTY SG_PG_FIXTURE_REGISTERED)
+if(NOT sg_pg_fixture_done)
+  set_property(GLOBAL PROPERTY SG_PG_FIXTURE_REGISTERED TRUE)
+  add_test(NAME pg_harness_start COMMAND ${SG_PG_HARNESS} start ${SG_PG_STATE})
+  add_test(NAME pg_harness_stop COMMAND ${SG_PG_HARNESS} stop ${SG_PG_STATE})
+  set_tests_properties(pg_harness_start PROPERTIES FIXTURES_SETUP pg TIMEOUT 120)
+  set_tests_properties(pg_harness_stop PROPERTIES FIXTURES_CLEANUP pg TIMEOUT 120)
+endif()
 
 function(sg_add_pg_test)
   cmake_parse_arguments(T "PRIVATE_SERVER" "NAME;DB" "COMMAND" ${ARGN})
@@ -36,17 +41,19 @@ function(sg_add_pg_test)
   if(TARGET ${exe})
     set(exe $<TARGET_FILE:${exe}>)
   endif()
-  set(state ${SG_PG_STATE})
+  # Paths from the project, not from variables: the caller's directory may not have them.
+  set(harness ${PROJECT_SOURCE_DIR}/tests/pg/pg_harness.sh)
+  set(state ${PROJECT_BINARY_DIR}/pg-harness)
   set(fixture pg)
   if(T_PRIVATE_SERVER)
     set(state ${PROJECT_BINARY_DIR}/pg-harness-${T_NAME})
     set(fixture pg_${T_NAME})
-    add_test(NAME ${T_NAME}_pg_start COMMAND ${SG_PG_HARNESS} start ${state})
-    add_test(NAME ${T_NAME}_pg_stop COMMAND ${SG_PG_HARNESS} stop ${state})
+    add_test(NAME ${T_NAME}_pg_start COMMAND ${harness} start ${state})
+    add_test(NAME ${T_NAME}_pg_stop COMMAND ${harness} stop ${state})
     set_tests_properties(${T_NAME}_pg_start PROPERTIES FIXTURES_SETUP ${fixture} TIMEOUT 120)
     set_tests_properties(${T_NAME}_pg_stop PROPERTIES FIXTURES_CLEANUP ${fixture} TIMEOUT 120)
   endif()
   add_test(NAME ${T_NAME}
-           COMMAND ${SG_PG_HARNESS} exec ${state} --db ${T_DB} -- ${exe} ${T_COMMAND})
+           COMMAND ${harness} exec ${state} --db ${T_DB} -- ${exe} ${T_COMMAND})
   set_tests_properties(${T_NAME} PROPERTIES FIXTURES_REQUIRED ${fixture})
 endfunction()

@@ -4,7 +4,9 @@
  * next two months; store_maintain creates the month after (moving rows that had landed in the
  * DEFAULT partition into it), drops api_logs months entirely past the retention and deletes older
  * rows left in the boundary month, and never removes audit_log rows younger than 7 years even when
- * asked for 10 days. Expected values are computed here from the dates the test writes. */
+ * asked for 10 days. Expected values are computed here from the dates the test writes. Also here,
+ * as the other PostgreSQL-only behaviours of the backend: the pool counters reachable through the
+ * store (for /metrics) and PHI-safe error messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,11 +164,36 @@ static void test_pool_stats_through_store(void **state)
     store_close(st);
 }
 
+/* Errors are PHI-safe: the message names the statement and the SQLSTATE, and never carries a
+ * value (the server's DETAIL of a unique violation and the text of a data exception quote it). */
+static void test_errors_carry_no_values(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN];
+    struct store *st;
+    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    int rc = st->ops->raw_exec(st, "SELECT 'member-4711-secret'::uuid", err, sizeof err);
+    assert_int_equal(rc, SG_EINVAL);
+    assert_null(strstr(err, "4711"));
+    assert_non_null(strstr(err, "raw_exec"));
+    assert_non_null(strstr(err, "22P02"));
+    const char *ins = "INSERT INTO members (member_hash, contract_id, first_seen, last_updated)"
+                      " VALUES (repeat('7', 64), 'H9', now(), now())";
+    assert_int_equal(st->ops->raw_exec(st, ins, err, sizeof err), SG_OK);
+    rc = st->ops->raw_exec(st, ins, err, sizeof err);
+    assert_int_equal(rc, SG_ECONFLICT);
+    assert_null(strstr(err, "7777"));
+    assert_non_null(strstr(err, "members_pkey"));
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partitions_and_retention),
         cmocka_unit_test(test_pool_stats_through_store),
+        cmocka_unit_test(test_errors_carry_no_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
