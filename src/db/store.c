@@ -2044,3 +2044,74 @@ void store_model_fini(struct store_model *m)
 LIST_FREE(store_model_list_free, store_model_list, store_model_fini)
 
 /* ==== end predict block ==== */
+
+/* ==== decide block (issue 7: gap refresh, bulk reads for the portfolio wiring) ==== */
+
+int store_prediction_scan_latest(struct store *st, int year, store_prediction_cb cb, void *ctx,
+                                 char *err, size_t errlen)
+{
+    int rc;
+    if (!cb) return sg_errf(err, errlen, SG_EINVAL, "cb: required");
+    if ((rc = v_year(err, errlen, "year", year, 0))) return rc;
+    return st->ops->prediction_scan_latest(st, year, cb, ctx, err, errlen);
+}
+
+int store_gap_scan(struct store *st, int year, const char *contract_id, store_gap_cb cb,
+                   void *ctx, char *err, size_t errlen)
+{
+    int rc;
+    if (!cb) return sg_errf(err, errlen, SG_EINVAL, "cb: required");
+    if ((rc = v_year(err, errlen, "year", year, 0)) ||
+        (rc = v_contract(err, errlen, "contract_id", contract_id, 0)))
+        return rc;
+    return st->ops->gap_scan(st, year, contract_id && *contract_id ? contract_id : NULL, cb, ctx,
+                             err, errlen);
+}
+
+int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
+                            const char *contract_id, struct store_gap *rows, size_t n,
+                            struct store_refresh_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    char f[64];
+    int rc;
+    struct store_refresh_counts k;
+    memset(&k, 0, sizeof k);
+    if (counts) *counts = k;
+    if ((rc = v_actor(err, errlen, a, 0)) || (rc = v_year(err, errlen, "year", year, 0)) ||
+        (rc = v_contract(err, errlen, "contract_id", contract_id, 0)))
+        return rc;
+    if (n && !rows) return sg_errf(err, errlen, SG_EINVAL, "rows: required");
+    if (n > 5000000) return sg_errf(err, errlen, SG_EINVAL, "rows: at most 5000000");
+    const char *scope = contract_id && *contract_id ? contract_id : NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct store_gap *g = &rows[i];
+#define F(name) (snprintf(f, sizeof f, "rows[%zu]." name, i), f)
+        if ((rc = v_id_or_new(err, errlen, F("gap_id"), g->gap_id)) ||
+            (rc = v_hash(err, errlen, F("member_hash"),
+                         terminated(g->member_hash, STORE_HASH_LEN) ? g->member_hash : NULL)) ||
+            (rc = v_contract(err, errlen, F("contract_id"),
+                             terminated(g->contract_id, STORE_CONTRACT_LEN) ? g->contract_id : NULL, 1)) ||
+            (rc = v_code(st, err, errlen, F("measure_code"),
+                         terminated(g->measure_code, STORE_CODE_LEN) ? g->measure_code : NULL)) ||
+            (rc = v_prob(err, errlen, F("gap_probability"), g->gap_probability)) ||
+            (rc = v_text(err, errlen, F("intervention_type"), g->intervention_type, STORE_NAME_LEN, 0)) ||
+            (rc = v_opt_num(err, errlen, F("estimated_cost"), g->estimated_cost, 0, INFINITY)) ||
+            (rc = v_opt_num(err, errlen, F("estimated_value"), g->estimated_value, 0, INFINITY)))
+            return rc;
+        if (g->measurement_year != year)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].measurement_year: must be %d", i, year);
+        if (scope && strcmp(g->contract_id, scope) != 0)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].contract_id: outside contract %s", i,
+                           scope);
+        if (!isfinite(g->priority_score) || g->priority_score < 0)
+            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].priority_score: must be a number >= 0", i);
+#undef F
+    }
+    store_now(now);
+    rc = st->ops->gap_refresh_batch(st, a, year, scope, rows, n, now, &k, err, errlen);
+    if (!rc && counts) *counts = k;
+    return rc;
+}
+
+/* ==== end decide block ==== */
