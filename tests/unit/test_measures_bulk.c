@@ -40,11 +40,17 @@ static int setup(void **state)
     return meas_period_parse("2025-01-01", "2025-12-31", &mp, err, sizeof err) == SG_OK ? 0 : -1;
 }
 
+/* the test's directories, removed here also when an assertion failed half-way */
+static char exp_dir[] = "/tmp/sg_bulkp_XXXXXX", tmp_dir[] = "/tmp/sg_bulkt_XXXXXX";
+static int made_dirs; /* both were created */
+
 static int teardown(void **state)
 {
     (void)state;
     meas_engine_free(eng);
-    return 0;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", exp_dir, tmp_dir);
+    return !made_dirs || system(cmd) == 0 ? 0 : -1;
 }
 
 /* One generated line: the file it goes to, its text, its patient (-1: none), and where it
@@ -326,9 +332,13 @@ static void read_export(const char *exp, const char *tmp, size_t budget, int bro
 static void test_bulk_partitions(void **state)
 {
     (void)state;
-    char exp[] = "/tmp/sg_bulkp_XXXXXX", tmp[] = "/tmp/sg_bulkt_XXXXXX";
+    char *exp = exp_dir, *tmp = tmp_dir;
     assert_non_null(mkdtemp(exp));
-    assert_non_null(mkdtemp(tmp));
+    if (!mkdtemp(tmp)) {
+        rmdir(exp);
+        fail_msg("cannot create %s", tmp);
+    }
+    made_dirs = 1;
     const char *old = getenv("TMPDIR");
     char *saved = old ? strdup(old) : NULL;
     assert_int_equal(setenv("TMPDIR", tmp, 1), 0);
@@ -407,9 +417,6 @@ static void test_bulk_partitions(void **state)
     } else {
         unsetenv("TMPDIR");
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", exp, tmp);
-    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
