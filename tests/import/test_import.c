@@ -28,6 +28,9 @@
 
 static const struct store_actor ACTOR = {"import-test", ""};
 
+/* PostgreSQL URL given on the command line (ctest import_fhir_pg), else NULL: SQLite file. */
+static const char *g_pg_url;
+
 struct fx {
     struct store *st;
     struct sg_memberid mid;
@@ -48,6 +51,7 @@ static int setup(void **state)
     snprintf(f->rejects, sizeof f->rejects, "/tmp/sg_test_import_%d.rejects.csv", (int)getpid());
     char url[600];
     snprintf(url, sizeof url, "sqlite:%s", f->db);
+    if (g_pg_url) snprintf(url, sizeof url, "%s", g_pg_url);
     unlink(f->db);
     assert_int_equal(store_open(url, &cfg, &f->st, f->err, sizeof f->err), SG_OK);
     assert_int_equal(migrate_up(f->st, 0, NULL, f->err, sizeof f->err), SG_OK);
@@ -609,9 +613,16 @@ static void test_fhir_features(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     sg_log_set_level(SG_LOG_WARN);
+    if (argc > 1) { /* a fresh PostgreSQL database: the FHIR feature import on that backend */
+        g_pg_url = argv[1];
+        const struct CMUnitTest pg[] = {
+            cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
+        };
+        return cmocka_run_group_tests(pg, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_and_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
