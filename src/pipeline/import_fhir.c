@@ -13,9 +13,9 @@
  * Patient lacks keeps the stored one) go through the member upsert, and its features of the year
  * (meas_features: age, sex, encounter counts, chronic conditions, observation and procedure
  * counts) through the member feature merge as one JSON object (source "fhir", missing values left
- * out). Members, results and features are written batch by batch, in that order (foreign keys),
- * each as one store transaction. A patient the reader rejects (bad JSON, wrong resource, bad
- * date) goes to the rejects file with file and line. */
+ * out). Each batch of patients is written with store_import_batch: members, results and
+ * features in one store transaction, so a failed batch writes nothing. A patient the reader
+ * rejects (bad JSON, wrong resource, bad date) goes to the rejects file with file and line. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,7 +42,7 @@ static int fx_reject(FILE *rej, const char *file, long line, const char *reason,
                : SG_OK;
 }
 
-/* The rows of one batch: members first (the other two refer to them), then results, features. */
+/* The rows of one batch, written together: members (the others refer to them), results, features. */
 struct fx_batch {
     struct store_member *members;
     struct store_measure_result *rows;
@@ -64,27 +64,20 @@ static void fx_batch_clear(struct fx_batch *b)
     b->n_members = b->n_rows = b->n_feats = 0;
 }
 
+/* Writes the batch in one store transaction (store_import_batch): all of it or nothing. */
 static int fx_flush(struct store *st, const struct store_actor *a, struct fx_batch *b,
                     struct pl_import_summary *sum, char *err, size_t errlen)
 {
-    struct store_merge_counts k;
+    struct store_merge_counts k[3];
     int rc = SG_OK;
-    if (b->n_members) {
-        if ((rc = store_member_upsert_batch(st, a, b->members, b->n_members, &k, err, errlen)))
-            goto out;
-        add_counts(&sum->members.merged, &k);
+    if (b->n_members + b->n_rows + b->n_feats)
+        rc = store_import_batch(st, a, b->members, b->n_members, b->rows, b->n_rows, b->feats,
+                                b->n_feats, k, err, errlen);
+    if (!rc && b->n_members + b->n_rows + b->n_feats) {
+        add_counts(&sum->members.merged, &k[0]);
+        add_counts(&sum->results.merged, &k[1]);
+        add_counts(&sum->features.merged, &k[2]);
     }
-    if (b->n_rows) {
-        if ((rc = store_measure_result_merge_batch(st, a, b->rows, b->n_rows, &k, err, errlen)))
-            goto out;
-        add_counts(&sum->results.merged, &k);
-    }
-    if (b->n_feats) {
-        if ((rc = store_member_feature_merge_batch(st, a, b->feats, b->n_feats, &k, err, errlen)))
-            goto out;
-        add_counts(&sum->features.merged, &k);
-    }
-out:
     fx_batch_clear(b);
     return rc;
 }

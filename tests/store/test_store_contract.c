@@ -1630,6 +1630,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_member_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
     };
     /* The group is named by backend only: a PostgreSQL URL may hold a password. */
