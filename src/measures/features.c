@@ -86,9 +86,8 @@ void meas_features(const struct meas_patient *p, const struct meas_period *perio
     struct cql_dt end_date = cql_date_from(end);
 
     int lo = 0, hi = 0;
-    out[F_AGE] = cql_years_between(&p->birth, &end_date, &lo, &hi) == CQL_T && lo == hi
-                     ? (double)lo
-                     : NAN;
+    out[F_AGE] =
+        cql_years_between(&p->birth, &end_date, &lo, &hi) == CQL_T && lo == hi ? (double)lo : NAN;
     out[F_FEMALE] = p->gender == MX_GENDER_FEMALE ? 1.0 : p->gender == MX_GENDER_MALE ? 0.0 : NAN;
 
     for (size_t i = 0; i < p->enc.n; i++) {

@@ -13,8 +13,9 @@
  * Patient lacks keeps the stored one) go through the member upsert, and its features of the year
  * (meas_features: age, sex, encounter counts, chronic conditions, observation and procedure
  * counts) through the member feature merge as one JSON object (source "fhir", missing values left
- * out). Each batch of patients is written with store_import_batch: members, results and
- * features in one store transaction, so a failed batch writes nothing. A patient the reader
+ * out). Each batch (at most opts->batch_rows measure results and at most 50,000 patients) is
+ * written with store_import_batch: members, results and features in one store transaction, so
+ * a failed batch writes nothing. A patient the reader
  * rejects (bad JSON, wrong resource, bad date) goes to the rejects file with file and line. */
 #include <errno.h>
 #include <math.h>
@@ -42,7 +43,10 @@ static int fx_reject(FILE *rej, const char *file, long line, const char *reason,
                : SG_OK;
 }
 
-/* The rows of one batch, written together: members (the others refer to them), results, features. */
+#define FX_MAX_PATIENTS 50000
+
+/* The rows of one batch, written together: members (the others refer to them), results and
+ * features. */
 struct fx_batch {
     struct store_member *members;
     struct store_measure_result *rows;
@@ -83,20 +87,22 @@ static int fx_flush(struct store *st, const struct store_actor *a, struct fx_bat
 }
 
 /* The features of one patient as a JSON object {"name":value,...} (NAN values left out);
- * malloc'd, NULL on allocation failure. Names are fixed snake_case: no escaping needed. */
+ * malloc'd at its exact size (a batch holds one per patient), NULL on allocation failure. Names
+ * are fixed snake_case: no escaping needed. */
 static char *features_json(const double *v)
 {
-    char *s = malloc(MEAS_FEATURES_N * (MODEL_NAME_MAX + 32) + 4);
-    if (!s) return NULL;
+    char buf[MEAS_FEATURES_N * (MODEL_NAME_MAX + 32) + 4];
     size_t n = 0;
-    s[n++] = '{';
+    buf[n++] = '{';
     for (int i = 0; i < MEAS_FEATURES_N; i++) {
         if (isnan(v[i])) continue;
-        n += (size_t)sprintf(s + n, "%s\"%s\":%.17g", n > 1 ? "," : "", meas_feature_names[i],
-                             v[i]);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\":%.17g", n > 1 ? "," : "",
+                              meas_feature_names[i], v[i]);
     }
-    s[n++] = '}';
-    s[n] = '\0';
+    buf[n++] = '}';
+    buf[n] = '\0';
+    char *s = malloc(n + 1);
+    if (s) memcpy(s, buf, n + 1);
     return s;
 }
 
@@ -122,11 +128,14 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
     struct meas_input *in = NULL;
     struct meas_patient *p = meas_patient_new();
     size_t batch = opts->batch_rows ? opts->batch_rows : 200000;
+    /* patients per batch: at most `batch`, and at most FX_MAX_PATIENTS so that the member rows
+     * and feature JSON held until the flush stay near 50 MB */
+    size_t pcap = batch < FX_MAX_PATIENTS ? batch : FX_MAX_PATIENTS;
     struct fx_batch b = {0};
-    b.cap = batch;
-    b.members = calloc(batch, sizeof *b.members);
+    b.cap = pcap;
+    b.members = calloc(pcap, sizeof *b.members);
     b.rows = calloc(batch + MEAS_COUNT, sizeof *b.rows);
-    b.feats = calloc(batch, sizeof *b.feats);
+    b.feats = calloc(pcap, sizeof *b.feats);
     FILE *rej = fopen(opts->rejects_path, "w");
     if (!rej) {
         rc = sg_errf(err, errlen, SG_EIO, "%s: cannot create: %s", opts->rejects_path,
@@ -197,8 +206,10 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
         struct meas_demographics dem;
         meas_patient_demographics(p, &dem);
         if (dem.birth_year >= 1900 && dem.birth_year <= 2100) m.birth_year = dem.birth_year;
-        if (dem.sex == 'F') m.sex = STORE_SEX_FEMALE;
-        else if (dem.sex == 'M') m.sex = STORE_SEX_MALE;
+        if (dem.sex == 'F')
+            m.sex = STORE_SEX_FEMALE;
+        else if (dem.sex == 'M')
+            m.sex = STORE_SEX_MALE;
         b.members[b.n_members++] = m;
         sum->members.accepted++;
         sum->results.accepted++;
@@ -238,7 +249,9 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
         snprintf(fr->source, sizeof fr->source, "fhir");
         sum->features.rows++;
         sum->features.accepted++;
-        if ((b.n_members >= batch || b.n_rows >= batch) && (rc = fx_flush(st, a, &b, sum, err, errlen))) goto out;
+        if ((b.n_members >= pcap || b.n_rows >= batch) &&
+            (rc = fx_flush(st, a, &b, sum, err, errlen)))
+            goto out;
     }
     rc = fx_flush(st, a, &b, sum, err, errlen);
 out:
