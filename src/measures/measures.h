@@ -151,7 +151,8 @@ void meas_patient_demographics(const struct meas_patient *p, struct meas_demogra
  *   fhir_outpatient_encounters  ... of them: type in an Adult Outpatient value set (Office Visit,
  *                               Annual Wellness, Preventive Care initial/established, Home
  *                               Healthcare, Virtual, Telephone) or class AMB
- *   fhir_ed_visits              ... type in Emergency Department Visit or class EMER
+ *   fhir_ed_visits              ... type in Emergency Department Evaluation and Management
+ *                               Visit or class EMER
  *   fhir_inpatient_encounters   ... type in Encounter Inpatient or class IMP|ACUTE|NONAC
  *   fhir_telehealth_encounters  ... type in Virtual Encounter or Telephone Visits or class VR
  *   fhir_diabetes               1 when a Condition in Diabetes has a prevalence interval
