@@ -1470,15 +1470,23 @@ STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
      " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
 
-static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
-                         const char *now, char *err, size_t errlen)
+struct gap_create_arg {
+    const struct store_actor *a;
+    const struct store_gap *g;
+    const char *now;
+};
+
+static int gap_create_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct px x;
+    struct gap_create_arg *ca = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    const struct store_actor *a = ca->a;
+    const struct store_gap *g = ca->g;
+    const char *now = ca->now;
     struct params p;
     PGresult *r = NULL;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) {
+    int rc = SG_OK;
+    {
         p_init(&p);
         p_str(&p, g->gap_id);
         p_str(&p, g->member_hash);
@@ -1493,7 +1501,7 @@ static int pg_gap_create(struct store *st, const struct store_actor *a, const st
         p_opt(&p, g->assigned_date);
         p_opt(&p, g->completed_date);
         p_opt(&p, g->closed_date);
-        rc = px_exec(&x, &gap_insert, &p, &r);
+        rc = px_exec(x, &gap_insert, &p, &r);
         if (rc == SG_ECONFLICT)
             rc = sg_errf(err, errlen, SG_ECONFLICT,
                          "gap: a gap exists for this member, measure and year (or gap_id)");
@@ -1505,20 +1513,25 @@ static int pg_gap_create(struct store *st, const struct store_actor *a, const st
         struct params q;
         p_init(&q);
         p_str(&q, g->gap_id);
-        rc = px_exec(&x, &gap_select, &q, &r);
+        rc = px_exec(x, &gap_select, &q, &r);
     }
     if (!rc) {
         struct store_gap after;
         row_gap(r, 0, &after);
         char *ch = store_json_gap(NULL, &after);
-        rc = ch ? px_audit(&x, a, "data_change", "gap", g->gap_id, "create", ch, now)
+        rc = ch ? px_audit(x, a, "data_change", "gap", g->gap_id, "create", ch, now)
                 : sg_errf(err, errlen, SG_ENOMEM, "audit: out of memory");
         free(ch);
     }
     PQclear(r);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
     return rc;
+}
+
+static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
+                         const char *now, char *err, size_t errlen)
+{
+    struct gap_create_arg ca = {a, g, now};
+    return store_group_run(&S(st)->group, gap_create_body, &ca, err, errlen);
 }
 
 static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *out, char *err,
