@@ -1520,23 +1520,51 @@ out:
 }
 
 /* Audited reads run in a write transaction so the read and its audit row commit together. */
-static int sq_gap_get_by_member(struct store *st, const struct store_actor *a, const char *hash,
-                                const char *now, struct store_gap_list *out, char *err, size_t errlen)
+/* A member-level list read (a member's gaps, bundles or interventions): with an actor it runs as a
+ * group-commit body (the read and its access row in the group's write transaction), without one
+ * on this thread's connection without a write transaction. */
+struct member_read_arg {
+    const struct store_actor *a;
+    const char *hash, *now;
+    void *out;
+    const void *filter; /* intervention list: its filter */
+};
+
+static int run_member_read(struct store *st, store_group_body body, struct member_read_arg *m,
+                           char *err, size_t errlen)
 {
+    if (m->a) return store_group_run(GROUP(st), body, m, err, errlen);
     struct sq_conn *c;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
-    if (a && (rc = begin(c, err, errlen))) goto out;
+    rc = body(c, m, err, errlen);
+    release(st, c);
+    return rc;
+}
+
+static int gaps_by_member_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    struct store_gap_list *out = m->out;
+    int rc = SG_OK;
     sqlite3_stmt *s = q(c, S_GAP_BY_MEMBER, err, errlen);
-    if (!s) { rc = SG_EDB; goto done; }
-    bt(s, 1, hash);
+    if (!s) return SG_EDB;
+    bt(s, 1, m->hash);
     FETCH_ALL(c, s, out, struct store_gap, read_gap(s, it_));
     out->total = (long long)out->n;
-    if (rc == SG_OK && a) rc = audit(c, a, "data_access", "member", hash, "read_gaps", NULL, now, err, errlen);
-done:
-    rc = finish(c, rc, err, errlen);
-out:
-    release(st, c);
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", m->hash, "read_gaps", NULL, m->now, err, errlen);
+    if (rc) store_gap_list_free(out);
+    return rc;
+}
+
+static int sq_gap_get_by_member(struct store *st, const struct store_actor *a, const char *hash,
+                                const char *now, struct store_gap_list *out, char *err, size_t errlen)
+{
+    struct member_read_arg m = {a, hash, now, out, NULL};
+    int rc = run_member_read(st, gaps_by_member_body, &m, err, errlen);
+    if (rc) store_gap_list_free(out);
     return rc;
 }
 
@@ -1712,16 +1740,15 @@ static int sq_intervention_get(struct store *st, const char *id, struct store_in
 }
 
 /* The four list variants (member filter, status filter) are built from fixed fragments. */
-static int sq_intervention_list(struct store *st, const struct store_actor *a,
-                                const struct store_iv_filter *f, const char *now,
-                                struct store_intervention_list *out, char *err, size_t errlen)
+static int iv_list_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct sq_conn *c;
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    const struct store_iv_filter *f = m->filter;
+    struct store_intervention_list *out = m->out;
     char sql[1024], csql[512];
     sqlite3_stmt *s = NULL, *n = NULL;
-    int audited = a && f->member_hash;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
+    int rc = SG_OK, own_tx = !m->a; /* audited: inside the group's transaction */
     const char *w1 = f->member_hash ? " AND member_hash = :member" : "";
     const char *w2 = f->has_status ? " AND status = :status" : "";
     snprintf(sql, sizeof sql, "SELECT " I_COLS " FROM interventions WHERE 1 = 1%s%s "
@@ -1739,17 +1766,28 @@ static int sq_intervention_list(struct store *st, const struct store_actor *a,
         bind_named_num(x, ":limit", (double)f->page.limit, 1);
         bind_named_num(x, ":offset", (double)f->page.offset, 1);
     }
-    if ((rc = audited ? begin(c, err, errlen) : exec_id(c, S_BEGIN_READ, err, errlen))) goto out;
+    if (own_tx && (rc = exec_id(c, S_BEGIN_READ, err, errlen))) goto out;
     FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
     if (rc == SG_OK) out->total = count_of(c, n, &rc, err, errlen);
     out->has_more = (long long)f->page.offset + (long long)out->n < out->total;
-    if (rc == SG_OK && audited)
-        rc = audit(c, a, "data_access", "member", f->member_hash, "read_interventions", NULL, now, err, errlen);
-    rc = finish(c, rc, err, errlen);
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", f->member_hash, "read_interventions", NULL, m->now, err, errlen);
+    if (own_tx) rc = finish(c, rc, err, errlen);
 out:
     sqlite3_finalize(s);
     sqlite3_finalize(n);
-    release(st, c);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
+static int sq_intervention_list(struct store *st, const struct store_actor *a,
+                                const struct store_iv_filter *f, const char *now,
+                                struct store_intervention_list *out, char *err, size_t errlen)
+{
+    /* Audited only when a member's interventions are listed by an actor. */
+    struct member_read_arg m = {f->member_hash ? a : NULL, f->member_hash, now, out, f};
+    int rc = run_member_read(st, iv_list_body, &m, err, errlen);
+    if (rc) store_intervention_list_free(out);
     return rc;
 }
 
@@ -1903,24 +1941,30 @@ static int sq_intervention_complete(struct store *st, const struct store_actor *
     return rc;
 }
 
+static int bundles_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    struct store_intervention_list *out = m->out;
+    int rc = SG_OK;
+    sqlite3_stmt *s = q(c, S_IV_BUNDLES, err, errlen);
+    if (!s) return SG_EDB;
+    bt(s, 1, m->hash);
+    FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
+    out->total = (long long)out->n;
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", m->hash, "read_bundles", NULL, m->now, err, errlen);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
 static int sq_intervention_get_bundles(struct store *st, const struct store_actor *a, const char *hash,
                                        const char *now, struct store_intervention_list *out,
                                        char *err, size_t errlen)
 {
-    struct sq_conn *c;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    if (a && (rc = begin(c, err, errlen))) goto out;
-    sqlite3_stmt *s = q(c, S_IV_BUNDLES, err, errlen);
-    if (!s) { rc = SG_EDB; goto done; }
-    bt(s, 1, hash);
-    FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
-    out->total = (long long)out->n;
-    if (rc == SG_OK && a) rc = audit(c, a, "data_access", "member", hash, "read_bundles", NULL, now, err, errlen);
-done:
-    rc = finish(c, rc, err, errlen);
-out:
-    release(st, c);
+    struct member_read_arg m = {a, hash, now, out, NULL};
+    int rc = run_member_read(st, bundles_body, &m, err, errlen);
+    if (rc) store_intervention_list_free(out);
     return rc;
 }
 
