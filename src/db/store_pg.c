@@ -58,6 +58,13 @@ struct px {
     int broken; /* the connection failed: close it on release */
     char *err;
     size_t errlen;
+    /* Group commit (store_group.h): the chain head this transaction holds (locked FOR UPDATE and
+     * moved by its own appends), so later operations of the group skip the lock round trip; its
+     * value at the current savepoint, restored by ROLLBACK TO; a RELEASE owed before the next
+     * SAVEPOINT (sent together with it). */
+    int head_valid, sp_head_valid, release_owed;
+    long long head_id, sp_head_id;
+    char head_hash[STORE_HASH_LEN], sp_head_hash[STORE_HASH_LEN];
 };
 
 /* ---- parameters ---- */
@@ -258,6 +265,7 @@ static int px_cmd(struct px *x, const char *sql)
 
 static int px_begin(struct px *x)
 {
+    x->head_valid = 0; /* a new transaction holds no chain head yet */
     int rc = px_cmd(x, "BEGIN");
     if (!rc) x->tx = 1;
     return rc;
@@ -267,6 +275,7 @@ static int px_commit(struct px *x)
 {
     int rc = px_cmd(x, "COMMIT");
     x->tx = 0;
+    x->head_valid = 0;
     if (rc && x->pg) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
     return rc;
 }
@@ -337,19 +346,42 @@ static int gx_cmd(void *conn, const char *sql, char *err, size_t errlen)
     return px_cmd(x, sql);
 }
 
+/* The savepoint of the next operation; the RELEASE of the previous one travels in the same
+ * round trip (one simple-protocol query with two commands). */
 static int gx_savepoint(void *conn, char *err, size_t errlen)
 {
-    return gx_cmd(conn, "SAVEPOINT sg_op", err, errlen);
+    struct px *x = conn;
+    int rc = gx_cmd(conn, x->release_owed ? "RELEASE SAVEPOINT sg_op; SAVEPOINT sg_op"
+                                          : "SAVEPOINT sg_op", err, errlen);
+    if (rc) return rc;
+    x->release_owed = 0;
+    x->sp_head_valid = x->head_valid;
+    x->sp_head_id = x->head_id;
+    memcpy(x->sp_head_hash, x->head_hash, sizeof x->sp_head_hash);
+    return SG_OK;
 }
 
+/* Deferred to the next SAVEPOINT (COMMIT releases every savepoint anyway). */
 static int gx_release(void *conn, char *err, size_t errlen)
 {
-    return gx_cmd(conn, "RELEASE SAVEPOINT sg_op", err, errlen);
+    (void)err;
+    (void)errlen;
+    ((struct px *)conn)->release_owed = 1;
+    return SG_OK;
 }
 
+/* Undoes the operation, including its chain appends and, when the operation took it, the lock on
+ * the chain head (a row lock taken in a rolled-back subtransaction is released). */
 static int gx_rollback_to(void *conn, char *err, size_t errlen)
 {
-    return gx_cmd(conn, "ROLLBACK TO SAVEPOINT sg_op", err, errlen);
+    struct px *x = conn;
+    int rc = gx_cmd(conn, "ROLLBACK TO SAVEPOINT sg_op", err, errlen);
+    if (rc) return rc;
+    x->release_owed = 1;
+    x->head_valid = x->sp_head_valid;
+    x->head_id = x->sp_head_id;
+    memcpy(x->head_hash, x->sp_head_hash, sizeof x->head_hash);
+    return SG_OK;
 }
 
 static int gx_commit(void *conn, char *err, size_t errlen)
@@ -426,16 +458,22 @@ static int px_audit(struct px *x, const struct store_actor *a, const char *event
     struct store_audit row;
     memset(&row, 0, sizeof row);
     store_audit_fill(&row, a, event_type, entity_type, entity_id, action, changes, now);
-    PGresult *r;
-    int rc = px_exec(x, &audit_head_lock, NULL, &r);
-    if (rc) return rc;
-    if (PQntuples(r) != 1) {
+    int rc;
+    if (x->head_valid) { /* this transaction holds the head already (group commit) */
+        row.audit_id = x->head_id + 1;
+        memcpy(row.prev_hash, x->head_hash, sizeof row.prev_hash);
+    } else {
+        PGresult *r;
+        rc = px_exec(x, &audit_head_lock, NULL, &r);
+        if (rc) return rc;
+        if (PQntuples(r) != 1) {
+            PQclear(r);
+            return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
+        }
+        row.audit_id = g_ll(r, 0, 0) + 1;
+        g_copy(row.prev_hash, sizeof row.prev_hash, r, 0, 1);
         PQclear(r);
-        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
     }
-    row.audit_id = g_ll(r, 0, 0) + 1;
-    g_copy(row.prev_hash, sizeof row.prev_hash, r, 0, 1);
-    PQclear(r);
     if (store_audit_hash(&row, row.hash))
         return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: hashing failed");
     struct params p;
@@ -451,7 +489,12 @@ static int px_audit(struct px *x, const struct store_actor *a, const char *event
     p_str(&p, row.timestamp);
     p_str(&p, row.prev_hash);
     p_str(&p, row.hash);
-    return px_exec(x, &audit_append, &p, NULL);
+    rc = px_exec(x, &audit_append, &p, NULL);
+    if (rc) return rc;
+    x->head_valid = 1; /* locked by the FOR UPDATE above (or earlier) in this transaction */
+    x->head_id = row.audit_id;
+    memcpy(x->head_hash, row.hash, sizeof x->head_hash);
+    return SG_OK;
 }
 
 /* Audit with store_json_kv changes built from n key/value pairs. */
