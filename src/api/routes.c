@@ -7,6 +7,7 @@
 
 #include "api/api_internal.h"
 #include "core/log.h"
+#include "db/pg_pool.h"
 
 #define V1 "/api/v1"
 #define R HTTP_ROLE_READER
@@ -136,9 +137,30 @@ int api_log_sink(void *ctx, const struct http_log_row *rows, size_t n)
 int api_metrics_extra(void *ctx, struct sg_buf *out)
 {
     struct api_app *app = ctx;
-    return sg_buf_printf(out,
-                         "# HELP stargap_store_info The storage backend serving the API.\n"
-                         "# TYPE stargap_store_info gauge\n"
-                         "stargap_store_info{backend=\"%s\"} 1\n",
-                         app->st->url_scheme);
+    int rc = sg_buf_printf(out,
+                           "# HELP stargap_store_info The storage backend serving the API.\n"
+                           "# TYPE stargap_store_info gauge\n"
+                           "stargap_store_info{backend=\"%s\"} 1\n",
+                           app->st->url_scheme);
+    struct pg_pool_stats ps;
+    if (rc || store_pg_pool_stats(app->st, &ps) != SG_OK) return rc; /* no pool on SQLite */
+    return sg_buf_printf(
+        out,
+        "# HELP stargap_db_pool_connections PostgreSQL pool connections by state.\n"
+        "# TYPE stargap_db_pool_connections gauge\n"
+        "stargap_db_pool_connections{state=\"in_use\"} %d\n"
+        "stargap_db_pool_connections{state=\"idle\"} %d\n"
+        "stargap_db_pool_connections{state=\"max\"} %d\n"
+        "# HELP stargap_db_pool_events_total PostgreSQL pool events.\n"
+        "# TYPE stargap_db_pool_events_total counter\n"
+        "stargap_db_pool_events_total{event=\"acquire\"} %llu\n"
+        "stargap_db_pool_events_total{event=\"wait\"} %llu\n"
+        "stargap_db_pool_events_total{event=\"timeout\"} %llu\n"
+        "stargap_db_pool_events_total{event=\"connect\"} %llu\n"
+        "stargap_db_pool_events_total{event=\"broken\"} %llu\n"
+        "stargap_db_pool_events_total{event=\"recycled\"} %llu\n",
+        ps.in_use, ps.idle, ps.max, (unsigned long long)ps.acquires,
+        (unsigned long long)ps.waits, (unsigned long long)ps.timeouts,
+        (unsigned long long)ps.connects, (unsigned long long)ps.broken,
+        (unsigned long long)ps.recycled);
 }

@@ -1,6 +1,8 @@
 /* cli_generate.c: `stargap generate`, the synthetic Medicare Advantage portfolio for tests,
- * benchmarks and the demo (src/synth). Only CSV output exists: the FHIR Bulk output needs the
- * measure engine and is not implemented yet, so --format fhir is refused rather than faked. */
+ * benchmarks and the demo (src/synth). CSV output, or FHIR R4 Bulk NDJSON whose codes come from
+ * the measure engine's value sets (--valuesets DIR or the valuesets_dir setting): this file
+ * wires meas_valueset_codes into synth_write_fhir, so src/synth stays free of JSON and value
+ * sets. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +12,12 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "measures/measures.h"
 #include "synth/synth.h"
 
 const char cli_generate_usage[] =
     "usage: stargap generate --members N --contracts K --years Y1-Y2 --seed S --out DIR\n"
-    "                        [--format csv]\n"
+    "                        [--format csv|fhir] [--valuesets DIR]\n"
     "Writes a synthetic Medicare Advantage portfolio into DIR (created if missing):\n"
     "  members.csv          member_id,contract_id,birth_date,sex,dual,lis,disability,\n"
     "                       enrollment_start,enrollment_end\n"
@@ -25,7 +28,30 @@ const char cli_generate_usage[] =
     "  true_probabilities.csv  member_id,measure,year,p_compliance: the generator's true\n"
     "                       probability of compliance for year Y2 (for model benchmarks)\n"
     "The same seed gives byte-identical files. The model is described in docs/MODELS.md.\n"
-    "--format fhir is not available yet (it needs the measure engine).\n";
+    "--format fhir writes instead FHIR R4 Bulk NDJSON (Patient, Condition, Encounter,\n"
+    "Observation, Procedure .ndjson) describing year Y2, so that `stargap measure eval\n"
+    "--measure all` over Y2 on DIR gives back the generated BCS, COL, CBP, GSD and EED statuses.\n"
+    "It needs the value-set directory (codes are taken from the expansions): --valuesets DIR,\n"
+    "default the configuration entry valuesets_dir.\n";
+
+/* synth_code_fn over the measure engine. */
+_Static_assert(sizeof(struct synth_code) == sizeof(struct meas_code) &&
+                   sizeof((struct synth_code){0}.system) == sizeof((struct meas_code){0}.system),
+               "synth_code and meas_code hold the same strings");
+
+static int engine_codes(void *ud, const char *url, struct synth_code *out, size_t max, size_t *n,
+                        char *err, size_t errlen)
+{
+    struct meas_code mc[SYNTH_FHIR_MAX_CODES];
+    if (max > SYNTH_FHIR_MAX_CODES) max = SYNTH_FHIR_MAX_CODES;
+    int rc = meas_valueset_codes(ud, url, mc, max, n, err, errlen);
+    if (rc) return rc;
+    for (size_t i = 0; i < *n; i++) {
+        memcpy(out[i].system, mc[i].system, sizeof out[i].system);
+        memcpy(out[i].code, mc[i].code, sizeof out[i].code);
+    }
+    return SG_OK;
+}
 
 static int parse_years(const char *s, int *y1, int *y2)
 {
@@ -59,8 +85,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
 {
-    (void)ctx;
     const char *cmd = argv[0];
+    const char *vsdir = ctx->cfg->valuesets_dir;
     struct synth_params prm = {0};
     const char *out = NULL, *format = "csv";
     int have_members = 0, have_contracts = 0, have_years = 0, have_seed = 0;
@@ -91,6 +117,8 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
             out = v;
         } else if (!strcmp(a, "--format")) {
             format = v;
+        } else if (!strcmp(a, "--valuesets")) {
+            vsdir = v;
         } else {
             return cli_usage_error(cmd, "unknown option '%s'", a);
         }
@@ -98,13 +126,12 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
     if (!have_members || !have_contracts || !have_years || !have_seed || !out)
         return cli_usage_error(cmd,
                                "--members, --contracts, --years, --seed and --out are required");
-    if (!strcmp(format, "fhir")) {
-        fprintf(stderr, "stargap generate: --format fhir is not implemented yet (it needs the "
-                        "measure engine); use --format csv\n");
-        return CLI_FAIL;
-    }
-    if (strcmp(format, "csv"))
-        return cli_usage_error(cmd, "--format: expected csv, got '%s'", format);
+    int fhir = !strcmp(format, "fhir");
+    if (!fhir && strcmp(format, "csv"))
+        return cli_usage_error(cmd, "--format: expected csv or fhir, got '%s'", format);
+    if (fhir && (!vsdir || !*vsdir))
+        return cli_usage_error(cmd, "--format fhir needs the value-set directory: --valuesets DIR "
+                                    "or the valuesets_dir setting");
     char err[SG_ERRLEN];
     if (synth_params_check(&prm, err, sizeof err)) return cli_usage_error(cmd, "%s", err);
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
@@ -114,7 +141,16 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct synth_summary sum;
-    if (synth_write_csv(&prm, out, &sum, err, sizeof err) != SG_OK) {
+    int rc;
+    if (fhir) {
+        struct meas_engine *eng = NULL;
+        rc = meas_engine_new(vsdir, &eng, err, sizeof err);
+        if (rc == SG_OK) rc = synth_write_fhir(&prm, engine_codes, eng, out, &sum, err, sizeof err);
+        meas_engine_free(eng);
+    } else {
+        rc = synth_write_csv(&prm, out, &sum, err, sizeof err);
+    }
+    if (rc != SG_OK) {
         fprintf(stderr, "stargap generate: %s\n", err);
         return CLI_FAIL;
     }
@@ -122,9 +158,13 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     LOG_INFO("generate members=%zu contracts=%zu years=%d-%d seconds=%.2f", prm.members,
              prm.contracts, prm.year_first, prm.year_last, secs);
-    printf("wrote %s: %zu members, %zu measure results, %zu feature rows, %zu true probabilities "
-           "in %.2f s\n",
-           out, sum.members, sum.result_rows, sum.feature_rows, sum.truth_rows, secs);
+    if (fhir)
+        printf("wrote %s: %zu patients, %zu FHIR resources (year %d) in %.2f s\n", out,
+               sum.fhir_patients, sum.fhir_resources, prm.year_last, secs);
+    else
+        printf("wrote %s: %zu members, %zu measure results, %zu feature rows, %zu true "
+               "probabilities in %.2f s\n",
+               out, sum.members, sum.result_rows, sum.feature_rows, sum.truth_rows, secs);
     size_t nm;
     const struct synth_measure *ms = synth_measures(&nm);
     printf("year %d   measure   denominator   rate   target\n", prm.year_last);

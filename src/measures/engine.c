@@ -192,3 +192,29 @@ void meas_totals_add(struct meas_totals *t, const struct meas_pops *p)
     t->denominator_exclusion += p->denominator_exclusion;
     t->numerator += p->numerator;
 }
+
+int meas_valueset_codes(const struct meas_engine *eng, const char *url, struct meas_code *out,
+                        size_t max, size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    int bit = url ? vs_bit_of_url(url) : -1;
+    if (bit < 0)
+        return sg_errf(err, errlen, SG_ENOTFOUND, "value set %s is not used by the measures",
+                       url ? url : "(null)");
+    const char *keys[64];
+    if (max > sizeof keys / sizeof keys[0]) max = sizeof keys / sizeof keys[0];
+    int got = vs_codes(eng->vs, (enum vs_bit)bit, keys, max);
+    if (got < 0) return sg_errf(err, errlen, got, "out of memory");
+    for (int i = 0; i < got; i++) {
+        const char *sep = strchr(keys[i], '\x1f');
+        size_t sl = (size_t)(sep - keys[i]);
+        if (sl >= sizeof out[i].system || strlen(sep + 1) >= sizeof out[i].code)
+            return sg_errf(err, errlen, SG_ETOOBIG, "value set %s: a code or system is too long",
+                           url);
+        memcpy(out[i].system, keys[i], sl);
+        out[i].system[sl] = '\0';
+        strcpy(out[i].code, sep + 1);
+    }
+    *n = (size_t)got;
+    return SG_OK;
+}

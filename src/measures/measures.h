@@ -81,6 +81,21 @@ json_t *meas_error_outcome(const struct meas_error *e);
 struct meas_engine;
 struct meas_patient;
 
+/* One code of a value set: what a data generator writes into a CodeableConcept. */
+struct meas_code {
+    char system[160];
+    char code[64];
+};
+
+/* Representative codes of the value set with canonical url `url` (one the measures use), for
+ * writing test and synthetic data: the codes that belong to the fewest other value sets and
+ * direct codes the measures read (so a resource written with them triggers only the intended
+ * logic), sorted by system then code, at most max into out; *n is set to the count. Fails with
+ * SG_ENOTFOUND (not a value set of these measures), SG_ETOOBIG (a system or code longer than
+ * struct meas_code holds) or SG_ENOMEM; err says which. */
+int meas_valueset_codes(const struct meas_engine *eng, const char *url, struct meas_code *out,
+                        size_t max, size_t *n, char *err, size_t errlen) SG_WUR;
+
 /* Loads the value sets from dir (valueset.h). Errors: SG_EIO, SG_EPARSE, SG_ENOTFOUND (a value
  * set the measures need is missing), SG_ENOMEM; err says which file or value set. */
 int meas_engine_new(const char *valuesets_dir, struct meas_engine **out, char *err,

@@ -201,6 +201,41 @@ void vs_index_free(struct vs_index *ix)
     free(ix);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int vs_codes(const struct vs_index *ix, enum vs_bit b, const char **keys, size_t max)
+{
+    int best = 65;
+    size_t nbest = 0;
+    for (size_t i = 0; i < ix->cap; i++) {
+        const struct vs_slot *s = &ix->slots[i];
+        if (!s->key || !(s->mask & VS_BIT(b))) continue;
+        int pc = __builtin_popcountll(s->mask);
+        if (pc < best) {
+            best = pc;
+            nbest = 0;
+        }
+        if (pc == best) nbest++;
+    }
+    if (!nbest || !max) return 0;
+    const char **all = malloc(nbest * sizeof *all);
+    if (!all) return SG_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < ix->cap; i++) {
+        const struct vs_slot *s = &ix->slots[i];
+        if (s->key && (s->mask & VS_BIT(b)) && __builtin_popcountll(s->mask) == best)
+            all[n++] = s->key;
+    }
+    qsort(all, n, sizeof *all, key_cmp);
+    if (n > max) n = max;
+    memcpy(keys, all, n * sizeof *keys);
+    free(all);
+    return (int)n;
+}
+
 /* expansion.contains may nest (contains[].contains). */
 static int add_contains(struct vs_index *ix, json_t *arr, enum vs_bit bit, size_t *count)
 {
@@ -220,7 +255,7 @@ static int add_contains(struct vs_index *ix, json_t *arr, enum vs_bit bit, size_
     return SG_OK;
 }
 
-static int bit_of_url(const char *url)
+int vs_bit_of_url(const char *url)
 {
     size_t ul = strcspn(url, "|"); /* canonical|version */
     for (int b = 0; b < VS_NVALUESETS; b++)
@@ -249,7 +284,7 @@ static int load_file(struct vs_index *ix, const char *path, int *seen, char *err
         rc = sg_errf(err, errlen, SG_EPARSE, "%s: ValueSet has no url", path);
         goto out;
     }
-    int bit = bit_of_url(url);
+    int bit = vs_bit_of_url(url);
     if (bit < 0) goto out; /* not used by these measures */
     size_t count = 0;
     json_t *contains = json_object_get(json_object_get(vs, "expansion"), "contains");

@@ -106,6 +106,16 @@ vs_mask vs_lookup(const struct vs_index *ix, const char *system, size_t syslen, 
 /* Number of distinct (system, code) pairs indexed. */
 size_t vs_index_size(const struct vs_index *ix);
 
+/* The bit of a value set given its canonical url ("|version" ignored); -1 when the measures do
+ * not use it. */
+int vs_bit_of_url(const char *url);
+
+/* Representative codes of value set `b`: among its codes, those that belong to the fewest other
+ * value sets and direct codes (ideally none), sorted by system then code; up to max of them are
+ * stored in keys[] as borrowed "system\x1fcode" strings (valid while ix lives). Returns the
+ * number stored, or SG_ENOMEM. */
+int vs_codes(const struct vs_index *ix, enum vs_bit b, const char **keys, size_t max) SG_WUR;
+
 /* Canonical url ("http://cts.nlm.nih.gov/fhir/ValueSet/<oid>") or "system|code" of a bit. */
 const char *vs_bit_name(enum vs_bit b);
 

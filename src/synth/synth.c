@@ -106,6 +106,25 @@ int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
 
 /* ---- static member draw ---- */
 
+/* Statin therapy (two or more statin fills in a year: the PDC-STA population, and a statin fill
+ * for SUPD). A member's first full enrolled year draws it with the baseline probability p0 of
+ * the member's conditions; later years follow a Markov chain: therapy continues with
+ * probability STATIN_KEEP and starts with statin_start(p0), chosen so that p0 stays the
+ * member's long-run probability. */
+#define STATIN_KEEP 0.90
+
+static double statin_p0(unsigned cond, double a10)
+{
+    return sigmoid(-1.7 + 1.5 * !!(cond & C_LIPID) + 1.0 * !!(cond & C_CVD) +
+                   0.8 * !!(cond & C_DIAB) + 0.1 * a10);
+}
+
+static double statin_start(double p0)
+{
+    double v = p0 * (1.0 - STATIN_KEEP) / (1.0 - p0);
+    return v < 1.0 ? v : 1.0;
+}
+
 /* Age distribution at the end of the last year (docs/MODELS.md): under-65 disability share,
  * then 5-year bands. */
 static const double AGE_BAND_P[] = {0.12, 0.26, 0.24, 0.17,
@@ -178,9 +197,7 @@ static void draw_member(struct member *m, struct sg_rng *r, const double *ccum, 
     if (((cond & C_HTN) && sg_rng_bernoulli(r, 0.58)) ||
         (!(cond & C_HTN) && (cond & C_DIAB) && sg_rng_bernoulli(r, 0.30)))
         fl |= X_RASA;
-    if (sg_rng_bernoulli(r, sigmoid(-1.7 + 1.5 * !!(cond & C_LIPID) + 1.0 * !!(cond & C_CVD) +
-                                    0.8 * !!(cond & C_DIAB) + 0.1 * a10)))
-        fl |= X_STATIN;
+    if (sg_rng_bernoulli(r, statin_p0(cond, a10))) fl |= X_STATIN;
     if (m->female && sg_rng_bernoulli(r, 0.012)) fl |= X_MASTECTOMY;
     if (sg_rng_bernoulli(r, 0.012)) fl |= X_COLECTOMY;
     if ((cond & C_CKD) && sg_rng_bernoulli(r, 0.05)) fl |= X_ESRD;
@@ -245,7 +262,7 @@ static void draw_util(const struct member *m, struct sg_rng *r, float *u)
 }
 
 /* Initial population of measure k in year y (age at December 31 of y). */
-static int in_ip(const struct member *m, int k, int y)
+static int in_ip(const struct member *m, int k, int y, int statin)
 {
     int age = y - m->birth_year;
     int diab = !!(m->cond & C_DIAB);
@@ -260,7 +277,7 @@ static int in_ip(const struct member *m, int k, int y)
     case M_SUPD: return (m->flags & X_DM_ANY) && age >= 40 && age <= 75;
     case M_PDCDR: return (m->flags & X_DM_ORAL) && age >= 18;
     case M_PDCRASA: return (m->flags & X_RASA) && age >= 18;
-    case M_PDCSTA: return (m->flags & X_STATIN) && age >= 18;
+    case M_PDCSTA: return statin && age >= 18;
     default: return 0;
     }
 }
@@ -312,21 +329,22 @@ static double eta_member(const struct member *m, const struct prior *pr, int k, 
     return t;
 }
 
-/* Solves mean(sigmoid(eta + c)) = target over the n etas (Newton with bisection safeguard);
- * `fixed_ones` members count as probability 1 whatever c is. */
-static double calibrate(const float *eta, size_t n, size_t fixed_ones, double target)
+/* Solves mean(fixed_i + w_i sigmoid(eta_i + c)) = target over the n members (Newton with
+ * bisection safeguard); `fixed` is the sum of the fixed_i, w NULL means all weights 1. SUPD
+ * uses fixed_i = P(statin therapy this year) and w_i = 1 - fixed_i. */
+static double calibrate(const float *eta, const double *w, size_t n, double fixed, double target)
 {
-    size_t tot = n + fixed_ones;
-    if (n == 0 || tot == 0) return 0.0;
+    size_t tot = n;
+    if (n == 0) return 0.0;
     double lo = -30.0, hi = 30.0, c = log(target / (1.0 - target));
     for (int it = 0; it < 100; it++) {
         double s = 0.0, d = 0.0;
         for (size_t i = 0; i < n; i++) {
-            double q = sigmoid(eta[i] + c);
-            s += q;
-            d += q * (1.0 - q);
+            double q = sigmoid(eta[i] + c), wi = w ? w[i] : 1.0;
+            s += wi * q;
+            d += wi * q * (1.0 - q);
         }
-        double f = (s + (double)fixed_ones) / (double)tot - target;
+        double f = (s + fixed) / (double)tot - target;
         if (f > 0)
             hi = c;
         else
@@ -461,19 +479,410 @@ static void out_abort(struct out *o)
     if (o->path[0]) remove(o->path);
 }
 
-#define NOUT 4
+/* ---- FHIR R4 Bulk output (synth_write_fhir) ---- */
 
-int synth_write_csv(const struct synth_params *prm, const char *dir, struct synth_summary *sum,
-                    char *err, size_t errlen)
+#define VSP "http://cts.nlm.nih.gov/fhir/ValueSet/2.16.840.1.113883.3."
+
+/* The clinical facts written, each with the value set its codes come from. */
+enum {
+    R_OFFICE,
+    R_HOSPICE_ENC,
+    R_DIABETES,
+    R_HTN,
+    R_ESRD,
+    R_FRAILTY_DX,
+    R_ADV_ILLNESS,
+    R_BILAT_MAST,
+    R_COLECTOMY,
+    R_MAMMO,
+    R_COLONOSCOPY,
+    R_FOBT,
+    R_SDNA,
+    R_FLEXSIG,
+    R_CTCOLO,
+    R_HBA1C,
+    R_RETINAL,
+    R_N
+};
+static const char *const ROLE_VS[R_N] = {
+    VSP "464.1003.101.12.1001", /* Office Visit */
+    VSP "464.1003.1003",        /* Hospice Encounter */
+    VSP "464.1003.103.12.1001", /* Diabetes */
+    VSP "464.1003.104.12.1011", /* Essential Hypertension */
+    VSP "526.3.353",            /* End Stage Renal Disease */
+    VSP "464.1003.113.12.1074", /* Frailty Diagnosis */
+    VSP "464.1003.110.12.1082", /* Advanced Illness */
+    VSP "464.1003.198.12.1005", /* Bilateral Mastectomy */
+    VSP "464.1003.198.12.1019", /* Total Colectomy */
+    VSP "464.1003.108.12.1018", /* Mammography */
+    VSP "464.1003.108.12.1020", /* Colonoscopy */
+    VSP "464.1003.198.12.1011", /* Fecal Occult Blood Test (FOBT) */
+    VSP "464.1003.108.12.1039", /* sDNA FIT Test */
+    VSP "464.1003.198.12.1010", /* Flexible Sigmoidoscopy */
+    VSP "464.1003.108.12.1038", /* CT Colonography */
+    VSP "464.1003.198.12.1013", /* HbA1c Laboratory Test */
+    VSP "464.1003.115.12.1088", /* Retinal or Dilated Eye Exam */
+};
+
+enum { F_PATIENT, F_CONDITION, F_ENCOUNTER, F_OBSERVATION, F_PROCEDURE, F_NFILES };
+static const char *const FHIR_FILES[F_NFILES] = {"Patient.ndjson", "Condition.ndjson",
+                                                 "Encounter.ndjson", "Observation.ndjson",
+                                                 "Procedure.ndjson"};
+
+struct fhir {
+    struct synth_code code[R_N][SYNTH_FHIR_MAX_CODES];
+    size_t ncode[R_N];
+    struct out *o[F_NFILES];
+    char pid[32];    /* Patient.id of the current member */
+    unsigned nres;   /* resources of the current member (ids) */
+    size_t total;    /* resources written */
+    struct sg_rng r; /* the member's FHIR detail stream */
+};
+
+/* JSON string with escaping (codes and systems come from value-set files). */
+static void put_jstr(struct out *o, const char *s)
 {
-    struct synth_summary local;
-    if (!sum) sum = &local;
-    if (err && errlen) err[0] = '\0';
-    memset(sum, 0, sizeof *sum);
-    int rc = synth_params_check(prm, err, errlen);
-    if (rc) return rc;
+    static const char hex[] = "0123456789abcdef";
+    put_c(o, '"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            put_c(o, '\\');
+            put_c(o, (char)ch);
+        } else if (ch < 0x20) {
+            put_s(o, "\\u00", 4);
+            put_c(o, hex[ch >> 4]);
+            put_c(o, hex[ch & 15]);
+        } else {
+            put_c(o, (char)ch);
+        }
+    }
+    put_c(o, '"');
+}
+
+static void put_coding(struct out *o, const char *system, const char *code)
+{
+    put_str(o, "{\"coding\":[{\"system\":");
+    put_jstr(o, system);
+    put_str(o, ",\"code\":");
+    put_jstr(o, code);
+    put_str(o, "}]}");
+}
+
+/* CodeableConcept with one code of role r (drawn from the codes supplied). */
+static void put_role(struct fhir *fx, struct out *o, int r)
+{
+    const struct synth_code *c = &fx->code[r][sg_rng_below(&fx->r, fx->ncode[r])];
+    put_coding(o, c->system, c->code);
+}
+
+static void put_dt(struct out *o, int y, int mo, int d, int hh, int mi)
+{
+    put_c(o, '"');
+    put_date(o, y, mo, d);
+    put_c(o, 'T');
+    put_u0(o, (unsigned long)hh, 2);
+    put_c(o, ':');
+    put_u0(o, (unsigned long)mi, 2);
+    put_str(o, ":00Z\"");
+}
+
+/* Starts a resource line: {"resourceType":T,"id":"<pid>-<n>","subject":{...} */
+static int res_begin(struct fhir *fx, int file, const char *type)
+{
+    struct out *o = fx->o[file];
+    if (out_room(o, 8192)) return -1;
+    put_str(o, "{\"resourceType\":\"");
+    put_str(o, type);
+    put_str(o, "\",\"id\":\"");
+    put_str(o, fx->pid);
+    put_c(o, '-');
+    put_u(o, ++fx->nres);
+    put_str(o, "\",\"subject\":{\"reference\":\"Patient/");
+    put_str(o, fx->pid);
+    put_str(o, "\"}");
+    fx->total++;
+    return 0;
+}
+
+static void res_end(struct fhir *fx, int file)
+{
+    put_str(fx->o[file], "}\n");
+}
+
+struct date {
+    int y, m, d;
+};
+
+static struct date rand_date(struct sg_rng *r, int y, int m_lo, int m_hi)
+{
+    struct date t;
+    t.y = y;
+    t.m = m_lo + (int)sg_rng_below(r, (uint64_t)(m_hi - m_lo + 1));
+    t.d = 1 + (int)sg_rng_below(r, 28);
+    return t;
+}
+
+static int w_condition(struct fhir *fx, int role, struct date on)
+{
+    if (res_begin(fx, F_CONDITION, "Condition")) return -1;
+    struct out *o = fx->o[F_CONDITION];
+    put_str(o, ",\"clinicalStatus\":");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/condition-clinical", "active");
+    put_str(o, ",\"verificationStatus\":");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed");
+    put_str(o, ",\"category\":[");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item");
+    put_str(o, "],\"code\":");
+    put_role(fx, o, role);
+    put_str(o, ",\"onsetDateTime\":");
+    put_dt(o, on.y, on.m, on.d, 9, 0);
+    res_end(fx, F_CONDITION);
+    return 0;
+}
+
+static int w_encounter(struct fhir *fx, int role, const char *cls, struct date s, struct date e)
+{
+    if (res_begin(fx, F_ENCOUNTER, "Encounter")) return -1;
+    struct out *o = fx->o[F_ENCOUNTER];
+    put_str(o, ",\"status\":\"finished\",\"class\":{\"system\":\"http://terminology.hl7.org/"
+               "CodeSystem/v3-ActCode\",\"code\":\"");
+    put_str(o, cls);
+    put_str(o, "\"},\"type\":[");
+    put_role(fx, o, role);
+    put_str(o, "],\"period\":{\"start\":");
+    put_dt(o, s.y, s.m, s.d, 9, 0);
+    put_str(o, ",\"end\":");
+    put_dt(o, e.y, e.m, e.d, 9, 40);
+    put_str(o, "}");
+    res_end(fx, F_ENCOUNTER);
+    return 0;
+}
+
+static int w_procedure(struct fhir *fx, int role, struct date d)
+{
+    if (res_begin(fx, F_PROCEDURE, "Procedure")) return -1;
+    struct out *o = fx->o[F_PROCEDURE];
+    put_str(o, ",\"status\":\"completed\",\"code\":");
+    put_role(fx, o, role);
+    put_str(o, ",\"performedDateTime\":");
+    put_dt(o, d.y, d.m, d.d, 10, 0);
+    res_end(fx, F_PROCEDURE);
+    return 0;
+}
+
+enum { V_NONE, V_NEGATIVE, V_PERCENT };
+
+/* Observation of role r (or the blood-pressure panel when r < 0) in category cat. */
+static int w_obs(struct fhir *fx, int role, const char *cat, struct date d, int vkind, double v)
+{
+    if (res_begin(fx, F_OBSERVATION, "Observation")) return -1;
+    struct out *o = fx->o[F_OBSERVATION];
+    put_str(o, ",\"status\":\"final\",\"category\":[");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/observation-category", cat);
+    put_str(o, "],\"code\":");
+    put_role(fx, o, role);
+    put_str(o, ",\"effectiveDateTime\":");
+    put_dt(o, d.y, d.m, d.d, 11, 0);
+    if (vkind == V_NEGATIVE) {
+        put_str(o, ",\"valueCodeableConcept\":");
+        put_coding(o, "http://snomed.info/sct", "260385009"); /* Negative (qualifier value) */
+    } else if (vkind == V_PERCENT) {
+        put_str(o, ",\"valueQuantity\":{\"value\":");
+        put_fix(o, v, 1);
+        put_str(o, ",\"unit\":\"%\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"%\"}");
+    }
+    res_end(fx, F_OBSERVATION);
+    return 0;
+}
+
+static void put_mmhg(struct out *o, const char *loinc, int v)
+{
+    put_str(o, "{\"code\":");
+    put_coding(o, "http://loinc.org", loinc);
+    put_str(o, ",\"valueQuantity\":{\"value\":");
+    put_u(o, (unsigned long)v);
+    put_str(o,
+            ",\"unit\":\"mm[Hg]\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}");
+}
+
+/* Blood pressure (the observation-bp profile: panel 85354-9, components 8480-6 and 8462-4). */
+static int w_bp(struct fhir *fx, struct date d, int sys, int dia)
+{
+    if (res_begin(fx, F_OBSERVATION, "Observation")) return -1;
+    struct out *o = fx->o[F_OBSERVATION];
+    put_str(o, ",\"status\":\"final\",\"category\":[");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs");
+    put_str(o, "],\"code\":");
+    put_coding(o, "http://loinc.org", "85354-9");
+    put_str(o, ",\"effectiveDateTime\":");
+    put_dt(o, d.y, d.m, d.d, 9, 15);
+    put_str(o, ",\"component\":[");
+    put_mmhg(o, "8480-6", sys);
+    put_c(o, ',');
+    put_mmhg(o, "8462-4", dia);
+    put_str(o, "]");
+    res_end(fx, F_OBSERVATION);
+    return 0;
+}
+
+static int uniform_int(struct sg_rng *r, int lo, int hi)
+{
+    return lo + (int)sg_rng_below(r, (uint64_t)(hi - lo + 1));
+}
+
+/* A past year for a diagnosis or an old procedure: 1-10 years before Y, adult. */
+static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
+{
+    int y = Y - 1 - (int)sg_rng_below(r, 10);
+    if (y < m->birth_year + 20) y = m->birth_year + 20;
+    if (y > Y - 1) y = Y - 1;
+    return rand_date(r, y, 1, 12);
+}
+
+/* Writes one member: Patient, chronic conditions, and for members enrolled the whole last year
+ * Y the encounters, exclusions and screening facts that give the measures their status `st`
+ * (S_NONE, S_EXCL, S_MET, S_OPEN per measure) in Y. yfl: bit 0 hospice, bit 1 frailty with
+ * advanced illness in Y. */
+static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i,
+                       const struct member *m, int enrolled, const uint8_t *st, unsigned yfl,
+                       const float *util)
+{
+    int Y = prm->year_last;
+    struct sg_rng *r = &fx->r;
+    sg_rng_seed2(r, prm->seed, (((uint64_t)i + 1) << 8) | 0xF0);
+    snprintf(fx->pid, sizeof fx->pid, "pt%08zu", i + 1);
+    fx->nres = 0;
+    struct out *o = fx->o[F_PATIENT];
+    if (out_room(o, 512)) return -1;
+    put_str(o, "{\"resourceType\":\"Patient\",\"id\":\"");
+    put_str(o, fx->pid);
+    put_str(o, "\",\"identifier\":[{\"type\":");
+    put_coding(o, "http://terminology.hl7.org/CodeSystem/v2-0203", "MB");
+    put_str(o, ",\"system\":\"urn:stargap:member-id\",\"value\":\"");
+    put_id(o, i);
+    put_str(o, "\"}],\"gender\":\"");
+    put_str(o, m->female ? "female" : "male");
+    put_str(o, "\",\"birthDate\":\"");
+    put_date(o, m->birth_year, m->birth_month, m->birth_day);
+    put_str(o, "\"}\n");
+    fx->total++;
+
+    /* chronic conditions and old procedures (before Y: they hold whatever the year) */
+    if ((m->cond & C_HTN) && w_condition(fx, R_HTN, past_date(r, m, Y))) return -1;
+    if ((m->cond & C_DIAB) && w_condition(fx, R_DIABETES, past_date(r, m, Y))) return -1;
+    if ((m->flags & X_ESRD) && w_condition(fx, R_ESRD, past_date(r, m, Y))) return -1;
+    if ((m->flags & X_MASTECTOMY) && w_procedure(fx, R_BILAT_MAST, past_date(r, m, Y))) return -1;
+    if ((m->flags & X_COLECTOMY) && w_procedure(fx, R_COLECTOMY, past_date(r, m, Y))) return -1;
+    if (!enrolled) return 0; /* no care in Y: not in any initial population */
+
+    /* office visits in Y (at least one: the measures' qualifying encounter) */
+    int nv = (int)util[0];
+    nv = nv < 1 ? 1 : nv > 12 ? 12 : nv;
+    for (int v = 0; v < nv; v++) {
+        struct date d = rand_date(r, Y, 1, 12);
+        if (w_encounter(fx, R_OFFICE, "AMB", d, d)) return -1;
+    }
+    if (yfl & 1) { /* hospice: a hospice encounter in Y */
+        struct date s = rand_date(r, Y, 1, 11), e = s;
+        e.d = s.d < 14 ? s.d + 14 : 28;
+        if (w_encounter(fx, R_HOSPICE_ENC, "HH", s, e)) return -1;
+    }
+    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y */
+        if (w_condition(fx, R_FRAILTY_DX, rand_date(r, Y, 1, 11)) ||
+            w_condition(fx, R_ADV_ILLNESS, rand_date(r, Y, 1, 11)))
+            return -1;
+    }
+    /* BCS: a mammogram in Y; half of the open gaps have an old one (before October Y-2) */
+    if (st[M_BCS] == S_MET && w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y, 1, 12), V_NONE, 0))
+        return -1;
+    if (st[M_BCS] == S_OPEN && sg_rng_bernoulli(r, 0.5) &&
+        w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y - 3, 1, 12), V_NONE, 0))
+        return -1;
+    /* COL: one screening in Y; some open gaps have an FOBT of Y-1 (counts only in its year) */
+    if (st[M_COL] == S_MET) {
+        double u = sg_rng_uniform(r);
+        struct date d = rand_date(r, Y, 1, 12);
+        int rc = u < 0.55   ? w_procedure(fx, R_COLONOSCOPY, d)
+                 : u < 0.80 ? w_obs(fx, R_FOBT, "laboratory", d, V_NEGATIVE, 0)
+                 : u < 0.90 ? w_obs(fx, R_SDNA, "laboratory", d, V_NEGATIVE, 0)
+                 : u < 0.95 ? w_procedure(fx, R_FLEXSIG, d)
+                            : w_obs(fx, R_CTCOLO, "imaging", d, V_NONE, 0);
+        if (rc) return -1;
+    }
+    if (st[M_COL] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
+        w_obs(fx, R_FOBT, "laboratory", rand_date(r, Y - 1, 1, 12), V_NEGATIVE, 0))
+        return -1;
+    /* CBP: earlier readings of any value, then the most recent day decides */
+    if (st[M_CBP] == S_MET || st[M_CBP] == S_OPEN) {
+        int none = st[M_CBP] == S_OPEN && sg_rng_bernoulli(r, 0.15);
+        if (!none) {
+            struct date last = rand_date(r, Y, 7, 12);
+            int ne = (int)sg_rng_below(r, 3);
+            for (int q = 0; q < ne; q++)
+                if (w_bp(fx, rand_date(r, Y, 1, last.m - 1), uniform_int(r, 110, 165),
+                         uniform_int(r, 65, 98)))
+                    return -1;
+            int sys, dia;
+            if (st[M_CBP] == S_MET) {
+                sys = uniform_int(r, 104, 139);
+                dia = uniform_int(r, 58, 89);
+            } else if (sg_rng_bernoulli(r, 0.6)) {
+                sys = uniform_int(r, 140, 178);
+                dia = uniform_int(r, 62, 96);
+            } else {
+                sys = uniform_int(r, 118, 139);
+                dia = uniform_int(r, 90, 102);
+            }
+            if (w_bp(fx, last, sys, dia)) return -1;
+        }
+    }
+    /* GSD (CMS122 is its complement): the most recent HbA1c of Y <= 9% when controlled,
+     * > 9% or none when not */
+    if (st[M_GSD] == S_MET || st[M_GSD] == S_OPEN) {
+        int met = st[M_GSD] == S_MET;
+        int none = !met && sg_rng_bernoulli(r, 0.3);
+        if (none) {
+            if (sg_rng_bernoulli(r, 0.5) &&
+                w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y - 1, 1, 12), V_PERCENT,
+                      6.0 + 0.1 * (double)sg_rng_below(r, 40)))
+                return -1;
+        } else {
+            struct date last = rand_date(r, Y, 6, 12);
+            if (sg_rng_bernoulli(r, 0.4) &&
+                w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y, 1, last.m - 1), V_PERCENT,
+                      5.5 + 0.1 * (double)sg_rng_below(r, 70)))
+                return -1;
+            double v =
+                met ? (sg_rng_bernoulli(r, 0.05) ? 9.0 : 5.2 + 0.1 * (double)sg_rng_below(r, 38))
+                    : 9.1 + 0.1 * (double)sg_rng_below(r, 40);
+            if (w_obs(fx, R_HBA1C, "laboratory", last, V_PERCENT, v)) return -1;
+        }
+    }
+    /* EED: an exam in Y; some open gaps had one in Y-2 (outside the two-year window) */
+    if (st[M_EED] == S_MET && w_obs(fx, R_RETINAL, "exam", rand_date(r, Y, 1, 12), V_NONE, 0))
+        return -1;
+    if (st[M_EED] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
+        w_obs(fx, R_RETINAL, "exam", rand_date(r, Y - 2, 1, 12), V_NONE, 0))
+        return -1;
+    return 0;
+}
+
+/* ---- the generator ---- */
+
+#define NOUT 5 /* CSV: 4 files; FHIR: 5 */
+
+static const char *const CSV_FILES[4] = {"members.csv", "measure_results.csv",
+                                         "member_features.csv", "true_probabilities.csv"};
+
+/* Generates the portfolio; writes the CSV files when fx is NULL, else the FHIR files. */
+static int generate(const struct synth_params *prm, const char *dir, struct fhir *fx,
+                    struct synth_summary *sum, char *err, size_t errlen)
+{
+    int rc = SG_OK;
     size_t n = prm->members, ncon = prm->contracts;
     int Y1 = prm->year_first, Y2 = prm->year_last;
+    int csv = fx == NULL, nout = csv ? 4 : F_NFILES;
     struct out outs[NOUT];
     memset(outs, 0, sizeof outs);
     struct member *mem = calloc(n, sizeof *mem);
@@ -485,14 +894,19 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     double *con_u = malloc(ncon * SYNTH_N_MEASURES * sizeof *con_u),
            *con_d = malloc(ncon * sizeof *con_d);
     float *etabuf = malloc(n * sizeof *etabuf);
-    if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf) {
+    double *wbuf = malloc(n * sizeof *wbuf), *sstat = malloc(n * sizeof *sstat);
+    uint8_t *statin = calloc(n, 1), *yfl = calloc(n, 1);
+    if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf ||
+        !wbuf || !sstat || !statin || !yfl) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory for %zu members", n);
         goto fail;
     }
-    static const char *const names[NOUT] = {"members.csv", "measure_results.csv",
-                                            "member_features.csv", "true_probabilities.csv"};
-    for (int k = 0; k < NOUT; k++)
-        if ((rc = out_open(&outs[k], dir, names[k], err, errlen))) goto fail;
+    for (int k = 0; k < nout; k++)
+        if ((rc = out_open(&outs[k], dir, csv ? CSV_FILES[k] : FHIR_FILES[k], err, errlen)))
+            goto fail;
+    if (fx)
+        for (int k = 0; k < F_NFILES; k++)
+            fx->o[k] = &outs[k];
 
     /* contracts: size weights lognormal, quality and dual-share offsets (stream 0) */
     struct sg_rng r;
@@ -512,13 +926,15 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     ccum[ncon - 1] = 1.0;
 
     /* members */
-    struct out *om = &outs[0];
-    put_str(om, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,"
-                "enrollment_end\n");
+    struct out *om = csv ? &outs[0] : NULL;
+    if (om)
+        put_str(om, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,"
+                    "enrollment_end\n");
     for (size_t i = 0; i < n; i++) {
         sg_rng_seed2(&r, prm->seed, ((uint64_t)i + 1) << 8);
         struct member *m = &mem[i];
         draw_member(m, &r, ccum, ncon, con_d, Y1, Y2);
+        if (!om) continue;
         if (out_room(om, 128)) goto ioerr;
         put_id(om, i);
         put_c(om, ',');
@@ -540,28 +956,42 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     }
     sum->members = n;
 
-    struct out *orz = &outs[1], *of = &outs[2], *ot = &outs[3];
-    put_str(
-        orz,
-        "member_id,measure,year,initial_population,denominator,denominator_exclusion,numerator\n");
-    put_str(of, "member_id,year");
-    for (int u = 0; u < N_UTIL; u++) {
-        put_c(of, ',');
-        put_s(of, UTIL_NAMES[u], strlen(UTIL_NAMES[u]));
+    struct out *orz = csv ? &outs[1] : NULL, *of = csv ? &outs[2] : NULL,
+               *ot = csv ? &outs[3] : NULL;
+    if (csv) {
+        put_str(orz, "member_id,measure,year,initial_population,denominator,denominator_exclusion,"
+                     "numerator\n");
+        put_str(of, "member_id,year");
+        for (int u = 0; u < N_UTIL; u++) {
+            put_c(of, ',');
+            put_s(of, UTIL_NAMES[u], strlen(UTIL_NAMES[u]));
+        }
+        put_c(of, '\n');
+        put_str(ot, "member_id,measure,year,p_compliance\n");
     }
-    put_c(of, '\n');
-    put_str(ot, "member_id,measure,year,p_compliance\n");
 
     double csum[SYNTH_N_MEASURES];
     for (int y = Y1; y <= Y2; y++) {
         int first = y == Y1, last = y == Y2;
         uint64_t yi = (uint64_t)(y - Y1);
-        /* pass 1: eligibility, exclusions, utilization, eta */
+        /* pass 1: statin therapy, eligibility, exclusions, utilization, eta */
         for (size_t i = 0; i < n; i++) {
             const struct member *m = &mem[i];
             uint8_t *st = cur + i * SYNTH_N_MEASURES;
             memset(st, S_NONE, SYNTH_N_MEASURES);
+            yfl[i] = 0;
             if (!enrolled_full_year(m, y)) continue;
+            /* statin therapy this year: P(therapy | state at the start of the year) */
+            double p0 = statin_p0(m->cond, (Y2 - m->birth_year - 72) / 10.0);
+            if (first || !prev[i].enrolled) {
+                sstat[i] = p0; /* first year seen: the baseline draw of draw_member */
+                statin[i] = (uint8_t) !!(m->flags & X_STATIN);
+            } else {
+                struct sg_rng rs;
+                sg_rng_seed2(&rs, prm->seed, (((uint64_t)i + 1) << 8) | (0x40 + yi));
+                sstat[i] = statin[i] ? STATIN_KEEP : statin_start(p0);
+                statin[i] = (uint8_t)sg_rng_bernoulli(&rs, sstat[i]);
+            }
             sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (1 + 2 * yi));
             draw_util(m, &r, util + i * N_UTIL);
             int age = y - m->birth_year;
@@ -569,8 +999,9 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
                 sg_rng_bernoulli(&r, 0.008 + 0.02 * (age >= 85) + 0.01 * (m->frailty > 1.5));
             int frail_ai =
                 sg_rng_bernoulli(&r, sigmoid(-4.0 + 1.0 * m->frailty + 0.04 * (age - 75)));
+            yfl[i] = (uint8_t)(hospice | frail_ai << 1);
             for (int k = 0; k < SYNTH_N_MEASURES; k++) {
-                if (!in_ip(m, k, y)) continue;
+                if (!in_ip(m, k, y, statin[i])) continue;
                 if (excluded(m, k, y, hospice, frail_ai)) {
                     st[k] = S_EXCL;
                     continue;
@@ -580,18 +1011,20 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
                     (float)eta_member(m, &prev[i], k, y, first, con_q, con_u, ncon);
             }
         }
-        /* intercepts: SUPD members who fill statins (PDC-STA eligible) have a statin fill,
-         * so they count as compliant with probability 1 */
+        /* intercepts; SUPD: a member on statin therapy this year has a statin fill, so its
+         * probability is s + (1 - s) sigmoid(eta + c), s = P(therapy this year) */
         for (int k = 0; k < SYNTH_N_MEASURES; k++) {
-            size_t ne = 0, ones = 0;
+            size_t ne = 0;
+            double fixed = 0.0;
             for (size_t i = 0; i < n; i++) {
                 if (cur[i * SYNTH_N_MEASURES + (size_t)k] != S_PENDING) continue;
-                if (k == M_SUPD && (mem[i].flags & X_STATIN))
-                    ones++;
-                else
-                    etabuf[ne++] = eta[i * SYNTH_N_MEASURES + (size_t)k];
+                if (k == M_SUPD) {
+                    wbuf[ne] = 1.0 - sstat[i];
+                    fixed += sstat[i];
+                }
+                etabuf[ne++] = eta[i * SYNTH_N_MEASURES + (size_t)k];
             }
-            csum[k] = calibrate(etabuf, ne, ones, MEASURES[k].target);
+            csum[k] = calibrate(etabuf, k == M_SUPD ? wbuf : NULL, ne, fixed, MEASURES[k].target);
         }
         /* pass 2: compliance draws and output */
         for (size_t i = 0; i < n; i++) {
@@ -603,54 +1036,64 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
                 continue;
             }
             sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (2 + 2 * yi));
-            if (out_room(orz, 64 * SYNTH_N_MEASURES) || out_room(ot, 64 * SYNTH_N_MEASURES) ||
-                out_room(of, 256))
+            if (csv && (out_room(orz, 64 * SYNTH_N_MEASURES) ||
+                        out_room(ot, 64 * SYNTH_N_MEASURES) || out_room(of, 256)))
                 goto ioerr;
             for (int k = 0; k < SYNTH_N_MEASURES; k++) {
                 if (st[k] == S_NONE) continue;
                 int num = 0;
                 double pk = 0.0;
                 if (st[k] == S_PENDING) {
-                    pk = k == M_SUPD && (m->flags & X_STATIN)
-                             ? 1.0
-                             : sigmoid(eta[i * SYNTH_N_MEASURES + (size_t)k] + csum[k]);
-                    num = sg_rng_uniform(&r) < pk;
+                    double q = sigmoid(eta[i * SYNTH_N_MEASURES + (size_t)k] + csum[k]);
+                    double u = sg_rng_uniform(&r);
+                    if (k == M_SUPD) {
+                        pk = sstat[i] + (1.0 - sstat[i]) * q;
+                        num = statin[i] || u < q;
+                    } else {
+                        pk = q;
+                        num = u < pk;
+                    }
                     st[k] = num ? S_MET : S_OPEN;
                     if (last) {
                         sum->denominator[k]++;
                         sum->numerator[k] += (size_t)num;
                         sum->expected[k] += pk;
-                        put_id(ot, i);
-                        put_c(ot, ',');
-                        put_s(ot, MEASURES[k].code, strlen(MEASURES[k].code));
-                        put_c(ot, ',');
-                        put_u(ot, (unsigned long)y);
-                        put_c(ot, ',');
-                        put_fix(ot, pk, 9);
-                        put_c(ot, '\n');
                         sum->truth_rows++;
+                        if (csv) {
+                            put_id(ot, i);
+                            put_c(ot, ',');
+                            put_s(ot, MEASURES[k].code, strlen(MEASURES[k].code));
+                            put_c(ot, ',');
+                            put_u(ot, (unsigned long)y);
+                            put_c(ot, ',');
+                            put_fix(ot, pk, 9);
+                            put_c(ot, '\n');
+                        }
                     }
                 }
+                sum->result_rows++;
+                if (!csv) continue;
                 put_id(orz, i);
                 put_c(orz, ',');
                 put_s(orz, MEASURES[k].code, strlen(MEASURES[k].code));
                 put_c(orz, ',');
                 put_u(orz, (unsigned long)y);
                 put_s(orz, st[k] == S_EXCL ? ",1,1,1,0\n" : num ? ",1,1,0,1\n" : ",1,1,0,0\n", 9);
-                sum->result_rows++;
             }
             const float *u = util + i * N_UTIL;
-            put_id(of, i);
-            put_c(of, ',');
-            put_u(of, (unsigned long)y);
-            for (int q = 0; q < N_UTIL - 1; q++) {
-                put_c(of, ',');
-                put_u(of, (unsigned long)u[q]);
-            }
-            put_c(of, ',');
-            put_fix(of, u[N_UTIL - 1], 3);
-            put_c(of, '\n');
             sum->feature_rows++;
+            if (csv) {
+                put_id(of, i);
+                put_c(of, ',');
+                put_u(of, (unsigned long)y);
+                for (int q = 0; q < N_UTIL - 1; q++) {
+                    put_c(of, ',');
+                    put_u(of, (unsigned long)u[q]);
+                }
+                put_c(of, ',');
+                put_fix(of, u[N_UTIL - 1], 3);
+                put_c(of, '\n');
+            }
             /* this year becomes the prior year */
             pv->enrolled = 1;
             for (int k = 0; k < SYNTH_N_MEASURES; k++)
@@ -660,12 +1103,20 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     }
     for (int k = 0; k < SYNTH_N_MEASURES; k++)
         if (sum->denominator[k]) sum->expected[k] /= (double)sum->denominator[k];
-    for (int k = 0; k < NOUT; k++)
+    if (fx) { /* the last year's statuses are in cur */
+        for (size_t i = 0; i < n; i++)
+            if (fhir_member(fx, prm, i, &mem[i], enrolled_full_year(&mem[i], Y2),
+                            cur + i * SYNTH_N_MEASURES, yfl[i], util + i * N_UTIL))
+                goto ioerr;
+        sum->fhir_patients = n;
+        sum->fhir_resources = fx->total;
+    }
+    for (int k = 0; k < nout; k++)
         if ((rc = out_close(&outs[k], err, errlen))) goto fail;
-    for (int k = 0; k < NOUT; k++)
+    for (int k = 0; k < nout; k++)
         if (rename(outs[k].path, outs[k].final) != 0) {
             rc = sg_errf(err, errlen, SG_EIO, "%s: %s", outs[k].final, strerror(errno));
-            for (int q = k; q < NOUT; q++)
+            for (int q = k; q < nout; q++)
                 remove(outs[q].path);
             for (int q = 0; q < k; q++)
                 remove(outs[q].final);
@@ -675,7 +1126,7 @@ int synth_write_csv(const struct synth_params *prm, const char *dir, struct synt
     goto done;
 ioerr:
     rc = SG_EIO;
-    for (int k = 0; k < NOUT; k++)
+    for (int k = 0; k < nout; k++)
         if (outs[k].f && ferror(outs[k].f)) {
             sg_errf(err, errlen, SG_EIO, "%s: write failed", outs[k].path);
             break;
@@ -695,5 +1146,45 @@ done:
     free(con_u);
     free(con_d);
     free(etabuf);
+    free(wbuf);
+    free(sstat);
+    free(statin);
+    free(yfl);
+    return rc;
+}
+
+int synth_write_csv(const struct synth_params *prm, const char *dir, struct synth_summary *sum,
+                    char *err, size_t errlen)
+{
+    struct synth_summary local;
+    if (!sum) sum = &local;
+    if (err && errlen) err[0] = '\0';
+    memset(sum, 0, sizeof *sum);
+    int rc = synth_params_check(prm, err, errlen);
+    if (rc) return rc;
+    return generate(prm, dir, NULL, sum, err, errlen);
+}
+
+int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud, const char *dir,
+                     struct synth_summary *sum, char *err, size_t errlen)
+{
+    struct synth_summary local;
+    if (!sum) sum = &local;
+    if (err && errlen) err[0] = '\0';
+    memset(sum, 0, sizeof *sum);
+    int rc = synth_params_check(prm, err, errlen);
+    if (rc) return rc;
+    if (!codes) return sg_errf(err, errlen, SG_EINVAL, "no value-set code source given");
+    struct fhir *fx = calloc(1, sizeof *fx);
+    if (!fx) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    for (int k = 0; k < R_N; k++) {
+        rc = codes(ud, ROLE_VS[k], fx->code[k], SYNTH_FHIR_MAX_CODES, &fx->ncode[k], err, errlen);
+        if (rc == SG_OK && (fx->ncode[k] == 0 || fx->ncode[k] > SYNTH_FHIR_MAX_CODES))
+            rc = sg_errf(err, errlen, SG_ENOTFOUND, "value set %s: no code to use", ROLE_VS[k]);
+        if (rc) goto out;
+    }
+    rc = generate(prm, dir, fx, sum, err, errlen);
+out:
+    free(fx);
     return rc;
 }

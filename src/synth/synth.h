@@ -8,12 +8,15 @@
  * effects, whose intercept per measure-year is solved so the expected rate equals the measure's
  * target (the CMS 2026 national averages). docs/MODELS.md states the model and its sources.
  *
- * The compliance probability of a year depends only on what the written files show for the
- * year before (prior statuses, utilization, attributes, contract) plus the contract effect, so
- * the probabilities written to true_probabilities.csv for the last year are the best any model
- * of those files can do (up to the contract effect, which a model sees through the contract's
- * prior-year rate). Output is deterministic for a seed: every member draws from its own PRNG
- * streams (core/rng.h), so results do not depend on processing order. */
+ * The compliance probability of a year is taken at the start of the year: it depends on what
+ * the written files show for the year before (prior statuses, utilization, attributes,
+ * contract) plus the contract effect and, for SUPD, the probability of statin therapy in the
+ * year given the member's state at its start (therapy the year before, visible as the prior
+ * PDC-STA status, and the latent conditions behind it); it is never conditioned on the year's
+ * outcome. The probabilities written to true_probabilities.csv for the last year are therefore
+ * the best a model can do (docs/MODELS.md). Output is deterministic for a seed: every member
+ * draws from its own PRNG streams (core/rng.h), so results do not depend on processing order.
+ * synth_write_fhir writes the same portfolio as FHIR R4 Bulk NDJSON for the measure engine. */
 #ifndef SG_SYNTH_SYNTH_H
 #define SG_SYNTH_SYNTH_H
 
@@ -43,6 +46,8 @@ struct synth_params {
     uint64_t seed;    /* PRNG seed */
 };
 
+/* What was generated. The row counts describe the portfolio: synth_write_fhir fills them too
+ * (the rows synth_write_csv would write for the same parameters). */
 struct synth_summary {
     size_t members;                       /* rows of members.csv */
     size_t result_rows;                   /* rows of measure_results.csv */
@@ -51,6 +56,8 @@ struct synth_summary {
     size_t denominator[SYNTH_N_MEASURES]; /* last year: eligible, not excluded */
     size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant */
     double expected[SYNTH_N_MEASURES];    /* last year: mean true probability */
+    size_t fhir_patients;                 /* FHIR output: Patient resources */
+    size_t fhir_resources;                /* FHIR output: all resources, Patients included */
 };
 
 /* Checks the parameters. Returns SG_OK or SG_EINVAL naming the parameter. */
@@ -63,5 +70,34 @@ int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
  * SG_EIO (naming the file). */
 int synth_write_csv(const struct synth_params *prm, const char *dir, struct synth_summary *sum,
                     char *err, size_t errlen) SG_WUR;
+
+/* ---- FHIR R4 Bulk output ------------------------------------------------------------------ */
+
+#define SYNTH_FHIR_MAX_CODES 4 /* codes asked for per value set */
+
+struct synth_code {
+    char system[160];
+    char code[64];
+};
+
+/* Supplies codes of a value set (canonical url) for the FHIR writer: up to max codes into out,
+ * their number in *n (at least one). The wiring passes the measure engine's
+ * meas_valueset_codes (the project ships no value sets: they come from a directory).
+ * Returns SG_OK or a negative sg_err with err filled. */
+typedef int (*synth_code_fn)(void *ud, const char *valueset_url, struct synth_code *out, size_t max,
+                             size_t *n, char *err, size_t errlen);
+
+/* Generates the same portfolio as synth_write_csv (same parameters, same members, same
+ * statuses) and writes it into the existing directory dir as FHIR R4 Bulk NDJSON:
+ * Patient.ndjson (every member; identifier of type v2-0203 MB = the CSV member_id),
+ * Condition.ndjson, Encounter.ndjson, Observation.ndjson and Procedure.ndjson (subject
+ * Patient/<id>). The clinical facts describe the last year Y2 so that evaluating CMS125, CMS130,
+ * CMS165, CMS122 and CMS131 over Y2 reproduces the generated BCS, COL, CBP, GSD (complement of
+ * CMS122) and EED statuses (docs/MODELS.md, "FHIR output"). Codes come from `codes` for each
+ * value set used. Files are written under temporary names and renamed at the end. Memory does
+ * not grow with the output (resources are streamed member by member). Returns SG_OK, SG_EINVAL,
+ * SG_ENOMEM, SG_EIO or the resolver's error, with err filled. */
+int synth_write_fhir(const struct synth_params *prm, synth_code_fn codes, void *ud, const char *dir,
+                     struct synth_summary *sum, char *err, size_t errlen) SG_WUR;
 
 #endif

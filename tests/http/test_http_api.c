@@ -1057,6 +1057,15 @@ static void test_admin_and_metrics(void **state)
     assert_non_null(strstr(t, "api_log_rows_dropped_total 0\n"));
     assert_non_null(strstr(t, "http_connections "));
     assert_non_null(strstr(t, is_pg ? "stargap_store_info{backend=\"postgres\"} 1" : "stargap_store_info{backend=\"sqlite\"} 1"));
+    /* pool usage on PostgreSQL: the server has served requests, so it has acquired connections */
+    const char *acq = strstr(t, "stargap_db_pool_events_total{event=\"acquire\"} ");
+    if (is_pg) {
+        assert_non_null(strstr(t, "stargap_db_pool_connections{state=\"max\"} "));
+        assert_non_null(acq);
+        assert_true(strtoull(acq + strlen("stargap_db_pool_events_total{event=\"acquire\"} "), NULL, 10) > 0);
+    } else {
+        assert_null(acq);
+    }
     resp_free(&r);
 }
 
