@@ -33,7 +33,7 @@ build: deps $(BUILD)/CMakeCache.txt
 
 # The main job on the embedded SQLite default.
 run: build
-	./$(BUILD)/stargap migrate up && ./$(BUILD)/stargap migrate status
+	./$(BUILD)/stargap demo
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

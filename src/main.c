@@ -23,6 +23,12 @@ static const struct cli_command commands[] = {
     {"train", "train the gap models (labels year Y, features Y-1) and store them", cli_train_usage, cli_train_run},
     {"models", "list the stored gap models", cli_models_usage, cli_models_run},
     {"predict", "score every open gap of a year and store the predictions", cli_predict_usage, cli_predict_run},
+    {"gaps", "value and refresh every open gap of a year (gap_analysis)", cli_gaps_usage, cli_gaps_run},
+    {"optimize", "choose interventions under a budget to raise the expected rating", cli_optimize_usage, cli_optimize_run},
+    {"simulate", "project stars, revenue and ROI of a strategy or closure rates", cli_simulate_usage, cli_simulate_run},
+    {"snapshot", "write portfolio snapshots per contract and overall", cli_snapshot_usage, cli_snapshot_run},
+    {"run", "the whole pipeline: import, train, predict, gaps, stars, snapshot", cli_run_usage, cli_run_run},
+    {"demo", "generate a portfolio, run the pipeline on SQLite and serve the API", cli_demo_usage, cli_demo_run},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

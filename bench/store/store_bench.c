@@ -2,27 +2,33 @@
  *
  *   store_bench --db URL [--members N] [--predictions N] [--gaps N] [--interventions N]
  *               [--queries N] [--threads N] [--queries-only]
+ *               [--members-exist]
  *   store_bench --db URL --audited 2,4,8,16,32,64 [--ops N]
  *
  * On a fresh database it migrates, seeds a small synthetic measure catalog (codes only; the
  * bench needs known codes, not CMS weights), creates the members, then times
  *   1. one store_prediction_batch_create of all predictions (one transaction): rows/s;
  *   2. gap and intervention creation (one audited transaction each, --threads writers): rows/s;
- *   3. p50/p99 latency of get_by_member, get_latest, gap get_with_filters (status=identified,
- *      limit 50, random offset; and with a measure filter) and intervention get_pending, each
+ *   3. store_maintain, as the server runs it at start (SQLite: planner statistics);
+ *   4. p50/p99 latency of get_by_member, get_latest, gap get_with_filters (status=identified,
+ *      limit 50, random offset; with a measure filter; with measure and contract filters sorted
+ *      by probability) and intervention get_pending, each
  *      --queries times with random arguments from a fixed seed.
  * --queries-only skips the loading and times the reads of a database loaded by an earlier run
- * with the same sizes.
+ * with the same sizes; --members-exist skips creating the members (a copy of a database where an
+ * earlier run created them, e.g. to profile only the batch insert under callgrind).
  * --audited runs only the audited-operation throughput (the group commit of store_group.h): for
  * each listed thread count, on fresh members with one gap each, the threads move their own gaps
  * identified -> assigned -> completed -> closed (three audited updates per gap, --ops updates in
- * all), then make --ops audited member-history reads (each appends an access row): ops/s. The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
+ * all), then make --ops audited member-history reads (each appends an access row): ops/s.
+ * The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
  * nothing here is a result about members. Not a test: it is run by hand (docs/BENCHMARKS.md). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/config.h"
@@ -41,6 +47,7 @@ struct opts {
     long members, predictions, gaps, interventions, queries;
     int threads;
     int queries_only; /* the database is already loaded by an earlier run with the same sizes */
+    int members_exist; /* the members were created by an earlier run (e.g. a copied database) */
     const char *audited; /* comma-separated thread counts: audited-throughput mode */
     long ops;            /* audited operations per thread count */
 };
@@ -50,6 +57,14 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) /* this process's user + system CPU time */
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -316,7 +331,8 @@ static void bench_queries(struct store *st, const struct opts *o)
     }
     report("predictions get_latest", lat, o->queries);
 
-    for (int with_measure = 0; with_measure < 2; with_measure++) {
+    /* shape 0: status; 1: status + measure; 2: status + measure + contract sorted by probability */
+    for (int shape = 0; o->gaps && shape < 3; shape++) {
         for (long q = 0; q < o->queries; q++) {
             struct store_gap_filter f = {0};
             f.has_status = 1;
@@ -326,10 +342,13 @@ static void bench_queries(struct store *st, const struct opts *o)
             long with_gaps = (o->gaps + o->members - 1) / o->members;
             if (with_gaps > NCODES) with_gaps = NCODES;
             if (with_gaps < 1) with_gaps = 1;
-            f.measure_code = with_measure ? codes[rng() % (uint64_t)with_gaps] : NULL;
-            f.sort = STORE_SORT_PRIORITY;
+            f.measure_code = shape ? codes[rng() % (uint64_t)with_gaps] : NULL;
+            char contract[STORE_CODE_LEN];
+            snprintf(contract, sizeof contract, "H%04d", (int)(rng() % 20)); /* members' contracts */
+            f.contract_id = shape == 2 ? contract : NULL;
+            f.sort = shape == 2 ? STORE_SORT_PROBABILITY : STORE_SORT_PRIORITY;
             f.page.limit = 50;
-            f.page.offset = (long)(rng() % 1000);
+            f.page.offset = shape == 2 ? (long)(rng() % 100) : (long)(rng() % 1000);
             struct store_gap_list l;
             double t0 = now_s();
             rc = store_gap_get_with_filters(st, &f, &l, err, sizeof err);
@@ -338,7 +357,8 @@ static void bench_queries(struct store *st, const struct opts *o)
             if (q == 0 && l.total <= 0) die("gap get_with_filters", SG_EINTERNAL, "no total");
             store_gap_list_free(&l);
         }
-        report(with_measure ? "gaps get_with_filters status+measure" : "gaps get_with_filters status",
+        report(shape == 2 ? "gaps status+measure+contract, prob."
+               : shape ? "gaps get_with_filters status+measure" : "gaps get_with_filters status",
                lat, o->queries);
     }
 
@@ -372,12 +392,16 @@ static long num_arg(const char *name, const char *v, long min, long max)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2, 0, NULL, 3000};
+    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2, 0, 0, NULL, 3000};
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--queries-only")) {
             o.queries_only = 1;
+            continue;
+        }
+        if (!strcmp(a, "--members-exist")) {
+            o.members_exist = 1;
             continue;
         }
         if (!v) {
@@ -386,7 +410,7 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--db")) o.db = v;
         else if (!strcmp(a, "--members")) o.members = num_arg(a, v, 1, 10000000);
-        else if (!strcmp(a, "--predictions")) o.predictions = num_arg(a, v, 1, 1000000);
+        else if (!strcmp(a, "--predictions")) o.predictions = num_arg(a, v, 0, 1000000);
         else if (!strcmp(a, "--gaps")) o.gaps = num_arg(a, v, 0, 10000000);
         else if (!strcmp(a, "--interventions")) o.interventions = num_arg(a, v, 0, 10000000);
         else if (!strcmp(a, "--queries")) o.queries = num_arg(a, v, 1, 10000000);
@@ -395,7 +419,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ops")) o.ops = num_arg(a, v, 3, 10000000);
         else {
             fprintf(stderr, "usage: store_bench --db URL [--members N] [--predictions N] [--gaps N]"
-                            " [--interventions N] [--queries N] [--threads N] [--queries-only]\n"
+                            " [--interventions N] [--queries N] [--threads N] [--queries-only]"
+                            " [--members-exist]\n"
                             "       store_bench --db URL --audited T1,T2,... [--ops N]\n");
             return 2;
         }
@@ -460,9 +485,9 @@ int main(int argc, char **argv)
     printf("store_bench db=%s members=%ld predictions=%ld gaps=%ld interventions=%ld\n",
            st->url_scheme, o.members, o.predictions, o.gaps, o.interventions);
 
-    run_parallel(st, &o, 0, o.members, "members create");
+    if (!o.members_exist) run_parallel(st, &o, 0, o.members, "members create");
 
-    struct store_prediction *rows = calloc((size_t)o.predictions, sizeof *rows);
+    struct store_prediction *rows = calloc((size_t)o.predictions + 1, sizeof *rows);
     if (!rows) die("predictions", SG_ENOMEM, "out of memory");
     static char shap[] = "{\"age\":0.12,\"prior_gap\":0.31,\"visits\":-0.05}";
     static char top[] = "[\"prior_gap\",\"age\",\"visits\"]";
@@ -481,16 +506,25 @@ int main(int argc, char **argv)
         snprintf(p->recommendation, sizeof p->recommendation, "schedule screening");
         snprintf(p->model_version, sizeof p->model_version, "bench-gbdt-1");
     }
-    double t0 = now_s();
-    rc = store_prediction_batch_create(st, &actor, rows, (size_t)o.predictions, err, sizeof err);
-    double dt = now_s() - t0;
+    double t0 = now_s(), c0 = cpu_s();
+    rc = o.predictions ? store_prediction_batch_create(st, &actor, rows, (size_t)o.predictions, err, sizeof err) : 0;
+    double dt = now_s() - t0, dc = cpu_s() - c0;
     if (rc) die("prediction batch_create", rc, err);
-    printf("%-34s %9ld rows %8.2f s %10.0f rows/s (one transaction, incl. validation)\n",
-           "predictions batch_create", o.predictions, dt, (double)o.predictions / dt);
+    /* CPU seconds too: on a shared machine they show the cost without the other processes' share. */
+    if (o.predictions) printf("%-34s %9ld rows %8.2f s %10.0f rows/s (one transaction, incl. validation);"
+                              " CPU %.2f s, %.0f rows per CPU second\n",
+                              "predictions batch_create", o.predictions, dt, (double)o.predictions / dt, dc,
+                              (double)o.predictions / dc);
     free(rows); /* shap/top are static: nothing per row to free */
 
     if (o.gaps) run_parallel(st, &o, 1, o.gaps, "gaps create");
     if (o.interventions) run_parallel(st, &o, 2, o.interventions, "interventions create");
+    /* As the server does at start and daily: retention and (SQLite) planner statistics. */
+    struct store_maintain_report mr;
+    t0 = now_s();
+    rc = store_maintain(st, 90, 2557, &mr, err, sizeof err);
+    if (rc) die("maintain", rc, err);
+    printf("%-34s %9s      %8.2f s\n", "maintain (retention, statistics)", "", now_s() - t0);
     bench_queries(st, &o);
     store_close(st);
     return 0;

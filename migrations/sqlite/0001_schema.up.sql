@@ -2,7 +2,9 @@
 -- constraints to migrations/postgres/0001_schema.up.sql (which adds native UUID/JSONB types and
 -- monthly partitions). Timestamps are TEXT 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (UTC) written by the
 -- application; created_at/updated_at are maintained by defaults and triggers. JSON is TEXT
--- checked with json_valid. Every enumeration and probability has a CHECK.
+-- checked with json_valid. Every enumeration and probability has a CHECK. Enumerations of three
+-- or more values are written as OR chains, not IN lists: SQLite builds an ephemeral table for an
+-- IN list of 3+ constants on every row a multi-row INSERT checks (docs/DATABASE.md, "Write cost").
 
 CREATE TABLE members (
     member_hash        TEXT PRIMARY KEY CHECK (length(member_hash) = 64 AND member_hash NOT GLOB '*[^0-9a-f]*'),
@@ -12,7 +14,7 @@ CREATE TABLE members (
     total_predictions  INTEGER NOT NULL DEFAULT 0 CHECK (total_predictions >= 0),
     active             INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
     birth_year         INTEGER CHECK (birth_year IS NULL OR birth_year BETWEEN 1900 AND 2100),
-    sex                TEXT CHECK (sex IS NULL OR sex IN ('F', 'M', 'U')),
+    sex                TEXT CHECK (sex IS NULL OR (sex = 'F' OR sex = 'M' OR sex = 'U')),
     dual_eligible      INTEGER CHECK (dual_eligible IS NULL OR dual_eligible IN (0, 1)),
     lis                INTEGER CHECK (lis IS NULL OR lis IN (0, 1)),
     disabled           INTEGER CHECK (disabled IS NULL OR disabled IN (0, 1)),
@@ -47,7 +49,7 @@ CREATE TABLE predictions (
     measure_code      TEXT NOT NULL CHECK (length(measure_code) BETWEEN 1 AND 39),
     measurement_year  INTEGER NOT NULL CHECK (measurement_year BETWEEN 2000 AND 2100),
     gap_probability   REAL NOT NULL CHECK (gap_probability >= 0 AND gap_probability <= 1),
-    risk_tier         TEXT NOT NULL CHECK (risk_tier IN ('high', 'medium', 'low')),
+    risk_tier         TEXT NOT NULL CHECK ((risk_tier = 'high' OR risk_tier = 'medium' OR risk_tier = 'low')),
     risk_score        REAL,
     shap_values       TEXT CHECK (shap_values IS NULL OR json_valid(shap_values)),
     top_features      TEXT CHECK (top_features IS NULL OR json_valid(top_features)),
@@ -57,9 +59,9 @@ CREATE TABLE predictions (
     created_at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (member_hash, measure_code, measurement_year, model_version)
 );
--- get_by_member (newest first, optional measure/year) and get_latest: a member has few rows, so
--- one member-leading index in the result order serves both; fewer indexes keep batch inserts fast.
-CREATE INDEX predictions_member_date_idx ON predictions (member_hash, prediction_date DESC, prediction_id DESC);
+-- get_by_member (newest first, optional measure/year) and get_latest use the UNIQUE index above
+-- (member_hash leads it; a member has a few rows, sorted after the seek): no second member index,
+-- which keeps batch inserts fast (docs/DATABASE.md, "Write cost").
 -- delete_old.
 CREATE INDEX predictions_date_idx ON predictions (prediction_date);
 
@@ -95,7 +97,7 @@ CREATE TABLE gap_analysis (
     estimated_cost     REAL CHECK (estimated_cost IS NULL OR estimated_cost >= 0),
     estimated_value    REAL CHECK (estimated_value IS NULL OR estimated_value >= 0),
     status             TEXT NOT NULL DEFAULT 'identified'
-                           CHECK (status IN ('identified', 'assigned', 'completed', 'closed')),
+                           CHECK ((status = 'identified' OR status = 'assigned' OR status = 'completed' OR status = 'closed')),
     assigned_date      TEXT CHECK (assigned_date IS NULL OR assigned_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
     completed_date     TEXT CHECK (completed_date IS NULL OR completed_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
     closed_date        TEXT CHECK (closed_date IS NULL OR closed_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
@@ -109,13 +111,17 @@ CREATE INDEX gaps_status_probability_idx ON gap_analysis (status, gap_probabilit
 CREATE INDEX gaps_measure_status_priority_idx ON gap_analysis (measure_code, status, priority_score DESC, gap_id);
 CREATE INDEX gaps_contract_status_priority_idx ON gap_analysis (contract_id, status, priority_score DESC, gap_id);
 CREATE INDEX gaps_priority_idx ON gap_analysis (priority_score DESC, gap_id);
+-- The work-list shape "open gaps of one measure in one contract, most likely first": without it the
+-- planner's best choice reads every gap of the contract and sorts (p99 >> 5 ms at 200,000 gaps).
+CREATE INDEX gaps_status_measure_contract_probability_idx
+    ON gap_analysis (status, measure_code, contract_id, gap_probability DESC, gap_id);
 -- get_by_member is served by the UNIQUE (member_hash, ...) index.
 
 -- Exact per-(status, measure, year, contract) gap counts, maintained by the triggers below in
 -- the same transaction as every gap write: the total of a filtered gap list is a sum over at
 -- most a few hundred rows instead of a count over the gaps (docs/DATABASE.md).
 CREATE TABLE gap_counts (
-    status            TEXT NOT NULL CHECK (status IN ('identified', 'assigned', 'completed', 'closed')),
+    status            TEXT NOT NULL CHECK ((status = 'identified' OR status = 'assigned' OR status = 'completed' OR status = 'closed')),
     measure_code      TEXT NOT NULL,
     measurement_year  INTEGER NOT NULL,
     contract_id       TEXT NOT NULL,
@@ -158,10 +164,10 @@ CREATE TABLE interventions (
     estimated_value    REAL CHECK (estimated_value IS NULL OR estimated_value >= 0),
     roi                REAL,
     status             TEXT NOT NULL DEFAULT 'planned'
-                           CHECK (status IN ('planned', 'in_progress', 'completed', 'cancelled')),
+                           CHECK ((status = 'planned' OR status = 'in_progress' OR status = 'completed' OR status = 'cancelled')),
     scheduled_date     TEXT CHECK (scheduled_date IS NULL OR scheduled_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
     completed_date     TEXT CHECK (completed_date IS NULL OR completed_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
-    outcome            TEXT CHECK (outcome IS NULL OR outcome IN ('success', 'partial', 'failed')),
+    outcome            TEXT CHECK (outcome IS NULL OR (outcome = 'success' OR outcome = 'partial' OR outcome = 'failed')),
     n_measures         INTEGER NOT NULL CHECK (n_measures >= 1),
     created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -172,8 +178,10 @@ CREATE TABLE interventions (
 CREATE INDEX interventions_member_idx ON interventions (member_hash, created_at DESC, intervention_id);
 -- list by status, newest first.
 CREATE INDEX interventions_status_idx ON interventions (status, created_at DESC, intervention_id);
--- get_pending: open and scheduled, by date.
-CREATE INDEX interventions_pending_idx ON interventions (scheduled_date, intervention_id)
+-- get_pending: open and scheduled, by date. status as the last column makes the total (a count of
+-- every pending intervention up to the date) an index-only scan: SQLite does not treat the
+-- partial index's WHERE as covering the status test, and looked up each row without it.
+CREATE INDEX interventions_pending_idx ON interventions (scheduled_date, intervention_id, status)
     WHERE status IN ('planned', 'in_progress') AND scheduled_date IS NOT NULL;
 CREATE INDEX interventions_gap_idx ON interventions (gap_id) WHERE gap_id IS NOT NULL;
 
@@ -228,7 +236,7 @@ CREATE TABLE api_logs (
     log_id            INTEGER PRIMARY KEY,
     request_id        TEXT NOT NULL CHECK (length(request_id) >= 1),
     endpoint          TEXT NOT NULL CHECK (length(endpoint) >= 1),
-    method            TEXT NOT NULL CHECK (method IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS')),
+    method            TEXT NOT NULL CHECK ((method = 'GET' OR method = 'HEAD' OR method = 'POST' OR method = 'PUT' OR method = 'PATCH' OR method = 'DELETE' OR method = 'OPTIONS')),
     api_key_hash      TEXT CHECK (api_key_hash IS NULL OR length(api_key_hash) = 64),
     status_code       INTEGER NOT NULL CHECK (status_code BETWEEN 100 AND 599),
     response_time_ms  REAL NOT NULL CHECK (response_time_ms >= 0),
@@ -243,7 +251,7 @@ CREATE INDEX api_logs_errors_idx ON api_logs (timestamp) WHERE status_code >= 40
 
 CREATE TABLE audit_log (
     audit_id     INTEGER PRIMARY KEY,
-    event_type   TEXT NOT NULL CHECK (event_type IN ('data_change', 'data_access', 'security', 'maintenance')),
+    event_type   TEXT NOT NULL CHECK ((event_type = 'data_change' OR event_type = 'data_access' OR event_type = 'security' OR event_type = 'maintenance')),
     entity_type  TEXT NOT NULL CHECK (length(entity_type) >= 1),
     entity_id    TEXT,
     action       TEXT NOT NULL CHECK (length(action) >= 1),
@@ -289,13 +297,15 @@ CREATE INDEX measure_results_member_time_idx ON measure_results (member_hash, ev
 CREATE TABLE api_keys (
     key_hash    TEXT PRIMARY KEY CHECK (length(key_hash) = 64 AND key_hash NOT GLOB '*[^0-9a-f]*'),
     name        TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 127),
-    role        TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+    role        TEXT NOT NULL CHECK ((role = 'reader' OR role = 'writer' OR role = 'admin')),
     created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     revoked_at  TEXT
 );
 
 -- updated_at maintenance (recursive_triggers is off, so the inner UPDATE does not re-fire).
-CREATE TRIGGER members_touch AFTER UPDATE ON members BEGIN
+-- members_touch does nothing when the UPDATE itself changed updated_at (the store's hot counter
+-- update in prediction batches does), so that update costs one row write, not two.
+CREATE TRIGGER members_touch AFTER UPDATE ON members WHEN NEW.updated_at IS OLD.updated_at BEGIN
     UPDATE members SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE member_hash = NEW.member_hash;
 END;
 CREATE TRIGGER measures_touch AFTER UPDATE ON measures BEGIN

@@ -151,6 +151,14 @@ void api_h_admin_audit(struct http_request *req, struct http_response *res);
 void api_h_admin_audit_recent(struct http_request *req, struct http_response *res);
 void api_h_admin_audit_verify(struct http_request *req, struct http_response *res);
 
+/* h_decide.c (issue 7, and the issue-4 star-rating endpoint) */
+void api_h_portfolio_optimize(struct http_request *req, struct http_response *res);
+void api_h_analytics_simulate(struct http_request *req, struct http_response *res);
+void api_h_portfolio_summary(struct http_request *req, struct http_response *res);
+void api_h_priority_list(struct http_request *req, struct http_response *res);
+void api_h_analytics_roi(struct http_request *req, struct http_response *res);
+void api_h_measure_performance(struct http_request *req, struct http_response *res);
+void api_h_star_rating(struct http_request *req, struct http_response *res);
 /* h_predict.c (issue 6) */
 void api_h_predict(struct http_request *req, struct http_response *res);
 void api_h_predict_batch(struct http_request *req, struct http_response *res);

@@ -61,6 +61,14 @@ static const struct http_route routes[] = {
     {"POST", V1 "/predict/{measure_code}", api_h_predict, W},
     {"GET", V1 "/predictions/{id}", api_h_prediction_get, R},
 
+    {"POST", V1 "/portfolio/optimize", api_h_portfolio_optimize, W},
+    {"GET", V1 "/portfolio/summary", api_h_portfolio_summary, R},
+    {"GET", V1 "/portfolio/priority-list", api_h_priority_list, R},
+    {"POST", V1 "/analytics/simulate", api_h_analytics_simulate, W},
+    {"GET", V1 "/analytics/roi", api_h_analytics_roi, R},
+    {"POST", V1 "/analytics/star-rating", api_h_star_rating, W},
+    {"GET", V1 "/measures/{code}/performance", api_h_measure_performance, R},
+
     {"GET", V1 "/admin/api-stats", api_h_admin_stats, A},
     {"GET", V1 "/admin/api-slowest", api_h_admin_slowest, A},
     {"GET", V1 "/admin/api-errors", api_h_admin_errors, A},

@@ -75,4 +75,21 @@ extern const char cli_train_usage[];
 extern const char cli_models_usage[];
 extern const char cli_predict_usage[];
 
+
+/* cli_decide.c (issue 7) */
+int cli_gaps_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_optimize_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_simulate_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_snapshot_run(struct cli_ctx *ctx, int argc, char **argv);
+extern const char cli_gaps_usage[];
+extern const char cli_optimize_usage[];
+extern const char cli_simulate_usage[];
+extern const char cli_snapshot_usage[];
+
+/* cli_run.c (issue 7) */
+int cli_run_run(struct cli_ctx *ctx, int argc, char **argv);
+int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv);
+extern const char cli_run_usage[];
+extern const char cli_demo_usage[];
+
 #endif

@@ -500,6 +500,22 @@ typedef int (*store_feature_cb)(void *ctx, const char *member_hash, int year, co
 
 /* ==== end predict block ==== */
 
+/* ==== decide block (issue 7: gap refresh, bulk reads for the portfolio wiring) ==== */
+
+/* Counts of a gap refresh. */
+struct store_refresh_counts {
+    long long inserted; /* new open gaps (status identified) */
+    long long updated;  /* open gaps (identified/assigned) whose values were refreshed */
+    long long kept;     /* rows whose gap is completed/closed: history left alone */
+    long long closed;   /* open gaps no longer open (member compliant or left the denominator) */
+};
+
+/* Row callbacks of the decide scans (same contract as the predict block's callbacks). */
+typedef int (*store_prediction_cb)(void *ctx, const struct store_prediction *p);
+typedef int (*store_gap_cb)(void *ctx, const struct store_gap *g);
+
+/* ==== end decide block ==== */
+
 /* ---- the backend operation table ---- */
 
 struct store;
@@ -703,6 +719,16 @@ struct store_ops {
     int (*model_list)(struct store *st, const char *measure_code, struct store_model_list *out,
                       char *err, size_t errlen);
     /* ==== end predict block ==== */
+    /* ==== decide block (issue 7) ==== */
+    int (*prediction_scan_latest)(struct store *st, int year, store_prediction_cb cb, void *ctx,
+                                  char *err, size_t errlen);
+    int (*gap_scan)(struct store *st, int year, const char *contract_id, store_gap_cb cb,
+                    void *ctx, char *err, size_t errlen);
+    int (*gap_refresh_batch)(struct store *st, const struct store_actor *a, int year,
+                             const char *contract_id, const struct store_gap *rows, size_t n,
+                             const char *now, struct store_refresh_counts *counts, char *err,
+                             size_t errlen);
+    /* ==== end decide block ==== */
 };
 
 /* The base of every backend's store object (backends embed it as their first member). */
@@ -999,7 +1025,8 @@ int store_schema_status(struct store *st, struct store_schema_status *out, char 
                         size_t errlen) SG_WUR;
 /* Retention: deletes api_logs older than api_log_retention_days and audit_log older than
  * max(audit_retention_days, STORE_AUDIT_MIN_DAYS); PostgreSQL also creates the next months'
- * partitions. Audited as a maintenance event. */
+ * partitions, SQLite refreshes the planner statistics (ANALYZE, after the retention commit).
+ * Audited as a maintenance event. */
 int store_maintain(struct store *st, long api_log_retention_days, long audit_retention_days,
                    struct store_maintain_report *out, char *err, size_t errlen) SG_WUR;
 
@@ -1111,5 +1138,29 @@ void store_member_feature_fini(struct store_member_feature *f);
 void store_model_fini(struct store_model *m);
 void store_model_list_free(struct store_model_list *l);
 /* ==== end predict block ==== */
+
+/* ==== decide block (issue 7: gap refresh, bulk reads for the portfolio wiring) ==== */
+
+/* Calls cb for the newest prediction (prediction_date, then prediction_id) of every (member,
+ * measure) of measurement year `year`, ordered by member_hash, measure_code. shap_values and
+ * top_features are NULL in the rows passed. Not audited (bulk read for the gap analysis). */
+int store_prediction_scan_latest(struct store *st, int year, store_prediction_cb cb, void *ctx,
+                                 char *err, size_t errlen) SG_WUR;
+/* Calls cb for every gap of `year` (contract_id NULL = all contracts), ordered by member_hash,
+ * measure_code. Not audited. */
+int store_gap_scan(struct store *st, int year, const char *contract_id, store_gap_cb cb,
+                   void *ctx, char *err, size_t errlen) SG_WUR;
+/* Refreshes the gap analysis of `year` (contract_id NULL = all contracts) in one transaction:
+ * rows[0..n) are ALL the currently open gaps of that scope (n 0..5,000,000; member_hash,
+ * contract_id, measure_code, measurement_year = year and the values set; gap_id generated when
+ * empty, status ignored). A row without a stored gap is inserted as identified; a stored
+ * identified/assigned gap gets the row's gap_probability, priority_score, intervention_type,
+ * estimated_cost and estimated_value; a completed/closed gap is left alone (kept). Every
+ * identified/assigned gap of the scope that is not among the rows is closed (closed_date
+ * today). One audit row (entity gap, action "refresh", the counts). All or nothing. */
+int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
+                            const char *contract_id, struct store_gap *rows, size_t n,
+                            struct store_refresh_counts *counts, char *err, size_t errlen) SG_WUR;
+/* ==== end decide block ==== */
 
 #endif

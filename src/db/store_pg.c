@@ -3850,6 +3850,178 @@ static int pg_model_list(struct store *st, const char *code, struct store_model_
 
 /* ==== end predict block ==== */
 
+/* ==== decide block (issue 7: gap refresh, bulk reads for the portfolio wiring) ==== */
+
+STMT(pred_scan_latest, 1,
+     "SELECT DISTINCT ON (member_hash, measure_code) prediction_id, member_hash, measure_code,"
+     " measurement_year, gap_probability, risk_tier, risk_score, NULL, NULL, recommendation,"
+     " model_version, prediction_date, created_at FROM predictions WHERE measurement_year = $1"
+     " ORDER BY member_hash, measure_code, prediction_date DESC, prediction_id DESC");
+STMT(gap_scan_year, 2,
+     "SELECT " GAP_COLS " FROM gap_analysis WHERE measurement_year = $1"
+     " AND ($2::text IS NULL OR contract_id = $2) ORDER BY member_hash, measure_code");
+
+/* Both scans are one statement each (one snapshot); the result is received whole. */
+static int pg_decide_scan(struct store *st, const struct stmt *stm, int year,
+                          const char *contract_id, int kind, void *cb, void *ctx, char *err,
+                          size_t errlen)
+{
+    struct px x;
+    struct params p;
+    PGresult *r = NULL;
+    int rc = px_open(S(st), &x, err, errlen);
+    if (rc) return rc;
+    p_init(&p);
+    p_ll(&p, year);
+    if (kind == 1) p_opt(&p, contract_id);
+    rc = px_exec(&x, stm, &p, &r);
+    int nt = rc ? 0 : PQntuples(r);
+    for (int i = 0; i < nt && !rc; i++) {
+        if (kind == 0) {
+            struct store_prediction pr;
+            if ((rc = row_prediction(r, i, &pr))) break;
+            rc = ((store_prediction_cb)cb)(ctx, &pr);
+            store_prediction_fini(&pr);
+        } else {
+            struct store_gap g;
+            if ((rc = row_gap(r, i, &g))) break;
+            rc = ((store_gap_cb)cb)(ctx, &g);
+        }
+    }
+    PQclear(r);
+    px_close(&x);
+    return rc;
+}
+
+static int pg_prediction_scan_latest(struct store *st, int year, store_prediction_cb cb,
+                                     void *ctx, char *err, size_t errlen)
+{
+    return pg_decide_scan(st, &pred_scan_latest, year, NULL, 0, (void *)cb, ctx, err, errlen);
+}
+
+static int pg_gap_scan(struct store *st, int year, const char *contract_id, store_gap_cb cb,
+                       void *ctx, char *err, size_t errlen)
+{
+    return pg_decide_scan(st, &gap_scan_year, year, contract_id, 1, (void *)cb, ctx, err, errlen);
+}
+
+#define GR_COLS                                                                                \
+    "gap_id, member_hash, contract_id, measure_code, measurement_year, gap_probability,"       \
+    " priority_score, intervention_type, estimated_cost, estimated_value"
+static const char gr_stage_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS gap_refresh_stage (gap_id uuid, member_hash text,"
+    " contract_id text, measure_code text, measurement_year int, gap_probability float8,"
+    " priority_score float8, intervention_type text, estimated_cost float8,"
+    " estimated_value float8) ON COMMIT DELETE ROWS;"
+    /* an index on the keys keeps every join plan cheap, even when gap_analysis's statistics
+     * are stale (first refresh into an empty table: the planner expects a few rows there) */
+    " CREATE INDEX IF NOT EXISTS gap_refresh_stage_key ON gap_refresh_stage"
+    " (member_hash, measure_code, measurement_year)";
+/* New gaps: created_at = updated_at = now marks them for the steps below. */
+STMT(gr_insert, 1,
+     "WITH ins AS (INSERT INTO gap_analysis (" GR_COLS ", status, created_at, updated_at)"
+     " SELECT " GR_COLS ", 'identified', $1::timestamptz, $1::timestamptz FROM gap_refresh_stage"
+     " ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING RETURNING 1)"
+     " SELECT count(*) FROM ins");
+STMT(gr_update, 1,
+     "UPDATE gap_analysis t SET gap_probability = s.gap_probability,"
+     " priority_score = s.priority_score, intervention_type = s.intervention_type,"
+     " estimated_cost = s.estimated_cost, estimated_value = s.estimated_value,"
+     " updated_at = $1::timestamptz FROM gap_refresh_stage s"
+     " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
+     " AND t.measurement_year = s.measurement_year AND t.status IN ('identified', 'assigned')"
+     " AND t.created_at <> $1::timestamptz");
+STMT(gr_close, 3,
+     "UPDATE gap_analysis t SET status = 'closed', closed_date = $3::date"
+     " WHERE t.measurement_year = $1 AND ($2::text IS NULL OR t.contract_id = $2)"
+     " AND t.status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM gap_refresh_stage s"
+     " WHERE s.member_hash = t.member_hash AND s.measure_code = t.measure_code"
+     " AND s.measurement_year = t.measurement_year)");
+
+static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
+                                const char *contract_id, const struct store_gap *rows, size_t n,
+                                const char *now, struct store_refresh_counts *k, char *err,
+                                size_t errlen)
+{
+    struct px x;
+    struct sg_buf b;
+    struct params p;
+    char today[STORE_DATE_LEN];
+    store_date_of(now, today);
+    memset(k, 0, sizeof *k);
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = px_cmd(&x, gr_stage_sql);
+    if (!rc && n) {
+        rc = copy_start(&x, "gap_refresh_copy", "COPY gap_refresh_stage (" GR_COLS ") FROM STDIN");
+        int crc = rc;
+        for (size_t i = 0; i < n && !crc && !rc; i++) {
+            const struct store_gap *g = &rows[i];
+            crc = copy_field(&b, g->gap_id, 0);
+            if (!crc) crc = copy_field(&b, g->member_hash, 0);
+            if (!crc) crc = copy_field(&b, g->contract_id, 0);
+            if (!crc) crc = copy_field(&b, g->measure_code, 0);
+            if (!crc) crc = copy_ll(&b, g->measurement_year, 0);
+            if (!crc) crc = copy_num(&b, g->gap_probability, 0);
+            if (!crc) crc = copy_num(&b, g->priority_score, 0);
+            if (!crc) crc = copy_field(&b, g->intervention_type[0] ? g->intervention_type : NULL, 0);
+            if (!crc) crc = copy_num(&b, g->estimated_cost, 0);
+            if (!crc) crc = copy_num(&b, g->estimated_value, 1);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(&x, "gap_refresh_copy", &b, 0);
+        }
+        if (!rc) {
+            rc = copy_end(&x, "gap_refresh_copy", &b, crc ? "client error" : NULL);
+            if (crc) rc = crc;
+        }
+    }
+    /* statistics for the joins below: without them the planner takes the fresh temp table for
+     * a few rows and joins by nested loops (minutes at 100,000 rows) */
+    if (!rc && n) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
+    PGresult *r = NULL;
+    p_init(&p);
+    p_str(&p, now);
+    if (!rc && n && !(rc = px_exec(&x, &gr_insert, &p, &r))) k->inserted = g_ll(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (rc && strstr(err ? err : "", "23503"))
+        rc = sg_errf(err, errlen, SG_EINVAL, "rows.member_hash: no such member");
+    if (!rc && n && !(rc = px_exec(&x, &gr_update, &p, &r))) k->updated = cmd_rows(r);
+    PQclear(r);
+    r = NULL;
+    if (!rc) {
+        k->kept = (long long)n - k->inserted - k->updated;
+        if (k->kept < 0) k->kept = 0;
+        p_init(&p);
+        p_ll(&p, year);
+        p_opt(&p, contract_id);
+        p_str(&p, today);
+        if (!(rc = px_exec(&x, &gr_close, &p, &r))) k->closed = cmd_rows(r);
+        PQclear(r);
+    }
+    if (!rc) {
+        char y[16], ins[32], upd[32], kept[32], cl[32];
+        snprintf(y, sizeof y, "%d", year);
+        snprintf(ins, sizeof ins, "%lld", k->inserted);
+        snprintf(upd, sizeof upd, "%lld", k->updated);
+        snprintf(kept, sizeof kept, "%lld", k->kept);
+        snprintf(cl, sizeof cl, "%lld", k->closed);
+        const char *keys[] = {"year", "inserted", "updated", "kept", "closed"};
+        const char *vals[] = {y, ins, upd, kept, cl};
+        rc = px_audit_kv(&x, a, "data_change", "gap", contract_id, "refresh", 5, keys, vals, now);
+    }
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    sg_buf_fini(&b);
+    if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+/* ==== end decide block ==== */
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -3921,6 +4093,10 @@ static const struct store_ops pg_ops = {
     .model_get = pg_model_get,
     .model_get_latest = pg_model_get_latest,
     .model_list = pg_model_list,
+    /* decide block */
+    .prediction_scan_latest = pg_prediction_scan_latest,
+    .gap_scan = pg_gap_scan,
+    .gap_refresh_batch = pg_gap_refresh_batch,
 };
 
 int store_pg_open(const char *url, const struct sg_config *cfg, struct store **out, char *err,

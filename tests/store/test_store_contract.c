@@ -1580,6 +1580,7 @@ static int read_url_file(const char *path)
 }
 
 #include "contract_predict.inc.c" /* issue 6: merges, scans, models */
+#include "contract_decide.inc.c"  /* issue 7: latest predictions, gap scan and refresh */
 
 /* ---- group commit: many threads, valid and invalid gap transitions, audited reads ---- */
 
@@ -1781,6 +1782,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prediction_scan_latest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_refresh_atomic, setup, teardown),
     };
     /* The group is named by backend only: a PostgreSQL URL may hold a password. */
     int rc = cmocka_run_group_tests_name(!strncmp(g_url, "sqlite:", 7) ? "store_contract_sqlite"
