@@ -138,12 +138,13 @@ int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
     sg_memberid_fini(&mid);
     store_close(st);
     if (fhir) {
-        printf("FHIR patients %lld, accepted %lld, rejected %lld; members created %lld; measure "
-               "results "
-               "inserted %lld, updated %lld, unchanged %lld (rejects in %s)\n",
+        printf("FHIR patients %lld, accepted %lld, rejected %lld; members created %lld, "
+               "updated %lld; measure results inserted %lld, updated %lld, unchanged %lld; "
+               "feature rows inserted %lld, updated %lld, unchanged %lld (rejects in %s)\n",
                s.results.rows, s.results.accepted, s.results.rejected, s.members.merged.inserted,
-               s.results.merged.inserted, s.results.merged.updated, s.results.merged.unchanged,
-               rejects);
+               s.members.merged.updated, s.results.merged.inserted, s.results.merged.updated,
+               s.results.merged.unchanged, s.features.merged.inserted, s.features.merged.updated,
+               s.features.merged.unchanged, rejects);
         if (rc) fprintf(stderr, "stargap import: %s\n", err);
         return rc ? CLI_FAIL : CLI_OK;
     }

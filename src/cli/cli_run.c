@@ -87,8 +87,9 @@ static int run_fhir(struct cli_ctx *ctx, const char *input, int year, const char
     char names[64][STORE_CONTRACT_LEN];
     int k = 0;
     while ((e = readdir(d)) && k < 64) {
-        if (e->d_name[0] == '.' || strlen(e->d_name) >= STORE_CONTRACT_LEN) continue;
-        snprintf(names[k++], STORE_CONTRACT_LEN, "%s", e->d_name);
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len >= STORE_CONTRACT_LEN) continue;
+        memcpy(names[k++], e->d_name, len + 1);
     }
     closedir(d);
     char ps[16], pe[16];

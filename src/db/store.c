@@ -1812,35 +1812,39 @@ static void counts_zero(struct store_merge_counts *c)
     if (c) memset(c, 0, sizeof *c);
 }
 
+static int v_member_rows(const char *what, const struct store_member *rows, size_t n, char *err,
+                         size_t errlen)
+{
+    char e[SG_ERRLEN];
+    int rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = v_member(e, sizeof e, &rows[i]))) return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
+    return SG_OK;
+}
+
 int store_member_upsert_batch(struct store *st, const struct store_actor *a,
                               const struct store_member *rows, size_t n,
                               struct store_merge_counts *counts, char *err, size_t errlen)
 {
-    char now[STORE_TS_LEN], e[SG_ERRLEN];
+    char now[STORE_TS_LEN];
     struct store_merge_counts tmp;
     int rc;
     counts_zero(counts);
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 members");
-    for (size_t i = 0; i < n; i++)
-        if ((rc = v_member(e, sizeof e, &rows[i]))) return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+    if ((rc = v_member_rows("rows", rows, n, err, errlen))) return rc;
     store_now(now);
     rc = st->ops->member_upsert_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
     return rc;
 }
 
-int store_measure_result_merge_batch(struct store *st, const struct store_actor *a,
-                                     const struct store_measure_result *rows, size_t n,
-                                     struct store_merge_counts *counts, char *err, size_t errlen)
+static int v_result_rows(struct store *st, const char *what,
+                         const struct store_measure_result *rows, size_t n, const char *now,
+                         char *err, size_t errlen)
 {
-    char now[STORE_TS_LEN], e[SG_ERRLEN], ts[STORE_TS_LEN];
-    struct store_merge_counts tmp;
+    char e[SG_ERRLEN], ts[STORE_TS_LEN];
     int rc;
-    counts_zero(counts);
-    if ((rc = v_actor(err, errlen, a, 0))) return rc;
-    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 results");
-    store_now(now);
     for (size_t i = 0; i < n; i++) {
         const struct store_measure_result *r = &rows[i];
         memcpy(ts, r->evaluated_at, STORE_TS_LEN);
@@ -1849,19 +1853,34 @@ int store_measure_result_merge_batch(struct store *st, const struct store_actor 
             (rc = v_year(e, sizeof e, "measurement_year", r->measurement_year, 0)) ||
             (rc = v_ts(e, sizeof e, "evaluated_at", ts, now)) ||
             (rc = v_text(e, sizeof e, "source", r->source, STORE_NAME_LEN, 1)))
-            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+            return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
         int f[4] = {r->initial_population, r->denominator, r->denominator_exclusion, r->numerator};
         static const char *const fname[4] = {"initial_population", "denominator", "denominator_exclusion", "numerator"};
         for (int k = 0; k < 4; k++)
             if (f[k] != 0 && f[k] != 1)
-                return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].%s: must be 0 or 1", i, fname[k]);
+                return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].%s: must be 0 or 1", what, i, fname[k]);
         if (r->denominator > r->initial_population)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].denominator: requires initial_population", i);
+            return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].denominator: requires initial_population", what, i);
         if (r->numerator > r->denominator)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].numerator: requires denominator", i);
+            return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].numerator: requires denominator", what, i);
         if (r->denominator_exclusion > r->initial_population)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].denominator_exclusion: requires initial_population", i);
+            return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].denominator_exclusion: requires initial_population", what, i);
     }
+    return SG_OK;
+}
+
+int store_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_measure_result *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    struct store_merge_counts tmp;
+    int rc;
+    counts_zero(counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 results");
+    store_now(now);
+    if ((rc = v_result_rows(st, "rows", rows, n, now, err, errlen))) return rc;
     rc = st->ops->measure_result_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
     return rc;
@@ -1904,27 +1923,66 @@ static int v_features(char *err, size_t errlen, const char *s)
     return rc;
 }
 
-int store_member_feature_merge_batch(struct store *st, const struct store_actor *a,
-                                     const struct store_member_feature *rows, size_t n,
-                                     struct store_merge_counts *counts, char *err, size_t errlen)
+static int v_feature_rows(const char *what, const struct store_member_feature *rows, size_t n,
+                          char *err, size_t errlen)
 {
-    char now[STORE_TS_LEN], e[SG_ERRLEN];
-    struct store_merge_counts tmp;
+    char e[SG_ERRLEN];
     int rc;
-    counts_zero(counts);
-    if ((rc = v_actor(err, errlen, a, 0))) return rc;
-    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 feature rows");
     for (size_t i = 0; i < n; i++) {
         const struct store_member_feature *f = &rows[i];
         if ((rc = v_hash(e, sizeof e, "member_hash", terminated(f->member_hash, STORE_HASH_LEN) ? f->member_hash : NULL)) ||
             (rc = v_year(e, sizeof e, "measurement_year", f->measurement_year, 0)) ||
             (rc = v_features(e, sizeof e, f->features)) ||
             (rc = v_text(e, sizeof e, "source", f->source, STORE_NAME_LEN, 1)))
-            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
+            return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
     }
+    return SG_OK;
+}
+
+int store_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                     const struct store_member_feature *rows, size_t n,
+                                     struct store_merge_counts *counts, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    struct store_merge_counts tmp;
+    int rc;
+    counts_zero(counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 feature rows");
+    if ((rc = v_feature_rows("rows", rows, n, err, errlen))) return rc;
     store_now(now);
     rc = st->ops->member_feature_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
+    return rc;
+}
+
+int store_import_batch(struct store *st, const struct store_actor *a,
+                       const struct store_member *members, size_t n_members,
+                       const struct store_measure_result *results, size_t n_results,
+                       const struct store_member_feature *features, size_t n_features,
+                       struct store_merge_counts counts[3], char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    struct store_merge_counts tmp[3];
+    int rc;
+    if (counts) memset(counts, 0, 3 * sizeof *counts);
+    if ((rc = v_actor(err, errlen, a, 0))) return rc;
+    if (n_members + n_results + n_features == 0)
+        return sg_errf(err, errlen, SG_EINVAL, "members, results, features: all empty");
+    if ((n_members && !members) || n_members > 1000000)
+        return sg_errf(err, errlen, SG_EINVAL, "members: must hold 0..1000000 members");
+    if ((n_results && !results) || n_results > 1000000)
+        return sg_errf(err, errlen, SG_EINVAL, "results: must hold 0..1000000 results");
+    if ((n_features && !features) || n_features > 1000000)
+        return sg_errf(err, errlen, SG_EINVAL, "features: must hold 0..1000000 feature rows");
+    store_now(now);
+    if ((rc = v_member_rows("members", members, n_members, err, errlen)) ||
+        (rc = v_result_rows(st, "results", results, n_results, now, err, errlen)) ||
+        (rc = v_feature_rows("features", features, n_features, err, errlen)))
+        return rc;
+    rc = st->ops->import_batch(st, a, members, n_members, results, n_results, features, n_features,
+                               now, counts ? counts : tmp, err, errlen);
+    if (rc && counts) memset(counts, 0, 3 * sizeof *counts);
     return rc;
 }
 

@@ -701,6 +701,12 @@ struct store_ops {
                                       const struct store_member_feature *rows, size_t n,
                                       const char *now, struct store_merge_counts *counts,
                                       char *err, size_t errlen);
+    int (*import_batch)(struct store *st, const struct store_actor *a,
+                        const struct store_member *members, size_t n_members,
+                        const struct store_measure_result *results, size_t n_results,
+                        const struct store_member_feature *features, size_t n_features,
+                        const char *now, struct store_merge_counts counts[3], char *err,
+                        size_t errlen);
     int (*member_scan)(struct store *st, store_member_cb cb, void *ctx, char *err, size_t errlen);
     int (*measure_result_scan)(struct store *st, int year, store_result_cb cb, void *ctx,
                                char *err, size_t errlen);
@@ -1104,6 +1110,17 @@ int store_member_feature_merge_batch(struct store *st, const struct store_actor 
                                      const struct store_member_feature *rows, size_t n,
                                      struct store_merge_counts *counts, char *err,
                                      size_t errlen) SG_WUR;
+/* The three merges above in ONE transaction, in the order members, measure results, member
+ * features (so results and features may refer to members of the same call): either all rows are
+ * written or, on any error, none. Each array may be empty (n 0, NULL allowed), not all three;
+ * each at most 1,000,000 rows; validation as the three operations, errors naming
+ * "members[i]", "results[i]" or "features[i]". counts (may be NULL) gets the three merge counts
+ * in that order; each non-empty merge is audited as its own operation. */
+int store_import_batch(struct store *st, const struct store_actor *a,
+                       const struct store_member *members, size_t n_members,
+                       const struct store_measure_result *results, size_t n_results,
+                       const struct store_member_feature *features, size_t n_features,
+                       struct store_merge_counts counts[3], char *err, size_t errlen) SG_WUR;
 /* Calls cb for every member, in member_hash order. Not audited (bulk read for model training;
  * rows carry no more than the member hash and attributes). */
 int store_member_scan(struct store *st, store_member_cb cb, void *ctx, char *err,

@@ -3484,22 +3484,36 @@ static void count_merge(const PGresult *r, struct store_merge_counts *k)
     else k->updated++;
 }
 
+/* The rows of pg_member_upsert_batch inside the caller's transaction. */
+static int pmember_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member *rows, size_t n,
+              const char *now, struct store_merge_counts *k)
+{
+    struct params p;
+    char *err = xp->err;
+    size_t errlen = xp->errlen;
+    (void)err;
+    (void)errlen;
+    int rc = SG_OK;
+    memset(k, 0, sizeof *k);
+    for (size_t i = 0; i < n && !rc; i++) {
+        PGresult *r = NULL;
+        member_params(&p, &rows[i], now);
+        if (!(rc = px_exec(xp, &member_merge, &p, &r))) count_merge(r, k);
+        PQclear(r);
+    }
+    if (!rc) rc = pmerge_audit(xp, a, "member", k, now);
+    return rc;
+}
+
 static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
                                   const struct store_member *rows, size_t n, const char *now,
                                   struct store_merge_counts *k, char *err, size_t errlen)
 {
     struct px x;
-    struct params p;
     memset(k, 0, sizeof *k);
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
-    for (size_t i = 0; i < n && !rc; i++) {
-        PGresult *r = NULL;
-        member_params(&p, &rows[i], now);
-        if (!(rc = px_exec(&x, &member_merge, &p, &r))) count_merge(r, k);
-        PQclear(r);
-    }
-    if (!rc) rc = pmerge_audit(&x, a, "member", k, now);
+    if (!rc) rc = pmember_merge_rows(&x, a, rows, n, now, k);
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     if (rc) memset(k, 0, sizeof *k);
@@ -3521,20 +3535,21 @@ STMT(mr_merge_update, 0,
      " t.denominator_exclusion, t.numerator, t.source) IS DISTINCT FROM (s.initial_population,"
      " s.denominator, s.denominator_exclusion, s.numerator, s.source)");
 
-static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_measure_result *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+/* The rows of pg_measure_result_merge_batch inside the caller's transaction. */
+static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
+              const char *now, struct store_merge_counts *k)
 {
-    struct px x;
     struct sg_buf b;
+    char *err = xp->err;
+    size_t errlen = xp->errlen;
+    (void)err;
+    (void)errlen;
+    int rc = SG_OK;
     memset(k, 0, sizeof *k);
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = px_cmd(&x, mr_stage_sql);
+    if (!rc) rc = px_cmd(xp, mr_stage_sql);
     if (!rc)
-        rc = copy_start(&x, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
+        rc = copy_start(xp, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
     if (!rc) {
         int crc = SG_OK;
         for (size_t i = 0; i < n && !crc; i++) {
@@ -3551,25 +3566,38 @@ static int pg_measure_result_merge_batch(struct store *st, const struct store_ac
             if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
                 crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
             else if (!crc)
-                crc = copy_flush(&x, "measure_results_merge_copy", &b, 0);
+                crc = copy_flush(xp, "measure_results_merge_copy", &b, 0);
         }
-        rc = copy_end(&x, "measure_results_merge_copy", &b, crc ? "client error" : NULL);
+        rc = copy_end(xp, "measure_results_merge_copy", &b, crc ? "client error" : NULL);
         if (crc) rc = crc;
     }
     PGresult *r = NULL;
-    if (!rc && !(rc = px_exec(&x, &mr_merge_insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
+    if (!rc && !(rc = px_exec(xp, &mr_merge_insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
     PQclear(r);
     r = NULL;
-    if (!rc && !(rc = px_exec(&x, &mr_merge_update, NULL, &r))) k->updated = cmd_rows(r);
+    if (!rc && !(rc = px_exec(xp, &mr_merge_update, NULL, &r))) k->updated = cmd_rows(r);
     PQclear(r);
     if (!rc) {
         k->unchanged = (long long)n - k->inserted - k->updated;
         if (k->unchanged < 0) k->unchanged = 0;
-        rc = pmerge_audit(&x, a, "measure_result", k, now);
+        rc = pmerge_audit(xp, a, "measure_result", k, now);
     }
+    sg_buf_fini(&b);
+    return rc;
+}
+
+static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = pmeasure_result_merge_rows(&x, a, rows, n, now, k);
     if (!rc) rc = px_commit(&x);
     px_close(&x);
-    sg_buf_fini(&b);
     if (rc) memset(k, 0, sizeof *k);
     return rc;
 }
@@ -3581,16 +3609,17 @@ STMT(mf_merge, 4,
      " WHERE (t.features, t.source) IS DISTINCT FROM (EXCLUDED.features, EXCLUDED.source)"
      " RETURNING (xmax = 0)");
 
-static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_member_feature *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+/* The rows of pg_member_feature_merge_batch inside the caller's transaction. */
+static int pmember_feature_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
+              const char *now, struct store_merge_counts *k)
 {
-    struct px x;
     struct params p;
+    char *err = xp->err;
+    size_t errlen = xp->errlen;
+    (void)err;
+    (void)errlen;
+    int rc = SG_OK;
     memset(k, 0, sizeof *k);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
     for (size_t i = 0; i < n && !rc; i++) {
         PGresult *r = NULL;
         p_init(&p);
@@ -3598,15 +3627,51 @@ static int pg_member_feature_merge_batch(struct store *st, const struct store_ac
         p_ll(&p, rows[i].measurement_year);
         p_str(&p, rows[i].features);
         p_str(&p, rows[i].source);
-        if (!(rc = px_exec(&x, &mf_merge, &p, &r))) count_merge(r, k);
+        if (!(rc = px_exec(xp, &mf_merge, &p, &r))) count_merge(r, k);
         else if (strstr(err ? err : "", "23503"))
             rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
         PQclear(r);
     }
-    if (!rc) rc = pmerge_audit(&x, a, "member_feature", k, now);
+    if (!rc) rc = pmerge_audit(xp, a, "member_feature", k, now);
+    return rc;
+}
+
+static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct px x;
+    memset(k, 0, sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc) rc = pmember_feature_merge_rows(&x, a, rows, n, now, k);
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+/* Members, then measure results, then member features in ONE transaction: any failure rolls
+ * all three back. k[0..3) get the three merge counts. */
+static int pg_import_batch(struct store *st, const struct store_actor *a,
+                           const struct store_member *members, size_t n_members,
+                           const struct store_measure_result *results, size_t n_results,
+                           const struct store_member_feature *features, size_t n_features,
+                           const char *now, struct store_merge_counts k[3], char *err,
+                           size_t errlen)
+{
+    struct px x;
+    memset(k, 0, 3 * sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    if (!rc && n_members) rc = pmember_merge_rows(&x, a, members, n_members, now, &k[0]);
+    if (!rc && n_results) rc = pmeasure_result_merge_rows(&x, a, results, n_results, now, &k[1]);
+    if (!rc && n_features)
+        rc = pmember_feature_merge_rows(&x, a, features, n_features, now, &k[2]);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, 3 * sizeof *k);
     return rc;
 }
 
@@ -4084,6 +4149,7 @@ static const struct store_ops pg_ops = {
     .member_upsert_batch = pg_member_upsert_batch,
     .measure_result_merge_batch = pg_measure_result_merge_batch,
     .member_feature_merge_batch = pg_member_feature_merge_batch,
+    .import_batch = pg_import_batch,
     .member_scan = pg_member_scan,
     .measure_result_scan = pg_measure_result_scan,
     .member_feature_scan = pg_member_feature_scan,

@@ -2852,16 +2852,13 @@ static int merge_audit(struct sq_conn *c, const struct store_actor *a, const cha
     return audit(c, a, "data_change", entity, NULL, "merge", json, now, err, errlen);
 }
 
-static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
-                                  const struct store_member *rows, size_t n, const char *now,
-                                  struct store_merge_counts *k, char *err, size_t errlen)
+/* The rows of sq_member_upsert_batch inside the caller's transaction (audited when something changed). */
+static int member_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_member *rows, size_t n,
+              const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
-    struct sq_conn *c;
     sqlite3_stmt *ins = NULL, *upd = NULL;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
+    int rc = SG_OK;
     memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
     ins = pq(c, "member_merge_insert",
              "INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active, "
              "birth_year, sex, dual_eligible, lis, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -2895,6 +2892,19 @@ static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
 done:
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
+    return rc;
+}
+
+static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    rc = member_merge_rows(c, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
 out:
     release(st, c);
@@ -2902,17 +2912,13 @@ out:
     return rc;
 }
 
-static int sq_measure_result_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_measure_result *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+/* The rows of sq_measure_result_merge_batch inside the caller's transaction (audited when something changed). */
+static int measure_result_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
+              const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
-    struct sq_conn *c;
     sqlite3_stmt *ins = NULL, *upd = NULL;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
+    int rc = SG_OK;
     memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
     ins = pq(c, "measure_result_merge_insert",
              "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
              "ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING", err, errlen);
@@ -2952,6 +2958,20 @@ static int sq_measure_result_merge_batch(struct store *st, const struct store_ac
 done:
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
+    return rc;
+}
+
+static int sq_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    rc = measure_result_merge_rows(c, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
 out:
     release(st, c);
@@ -2959,17 +2979,13 @@ out:
     return rc;
 }
 
-static int sq_member_feature_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_member_feature *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+/* The rows of sq_member_feature_merge_batch inside the caller's transaction (audited when something changed). */
+static int member_feature_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
+              const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
-    struct sq_conn *c;
     sqlite3_stmt *ins = NULL, *upd = NULL;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
+    int rc = SG_OK;
     memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
     ins = pq(c, "member_feature_merge_insert",
              "INSERT INTO member_features (member_hash, measurement_year, features, source) "
              "VALUES (?1, ?2, json(?3), ?4) ON CONFLICT (member_hash, measurement_year) DO NOTHING",
@@ -3003,10 +3019,50 @@ static int sq_member_feature_merge_batch(struct store *st, const struct store_ac
 done:
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
+    return rc;
+}
+
+static int sq_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    rc = member_feature_merge_rows(c, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
 out:
     release(st, c);
     if (rc) memset(k, 0, sizeof *k);
+    return rc;
+}
+
+/* Members, then measure results, then member features in ONE transaction: any failure rolls
+ * all three back. k[0..3) get the three merge counts. */
+static int sq_import_batch(struct store *st, const struct store_actor *a,
+                           const struct store_member *members, size_t n_members,
+                           const struct store_measure_result *results, size_t n_results,
+                           const struct store_member_feature *features, size_t n_features,
+                           const char *now, struct store_merge_counts k[3], char *err,
+                           size_t errlen)
+{
+    struct sq_conn *c;
+    int rc = acquire(st, &c, err, errlen);
+    if (rc) return rc;
+    memset(k, 0, 3 * sizeof *k);
+    if ((rc = begin(c, err, errlen))) goto out;
+    if (n_members) rc = member_merge_rows(c, a, members, n_members, now, &k[0], err, errlen);
+    if (!rc && n_results)
+        rc = measure_result_merge_rows(c, a, results, n_results, now, &k[1], err, errlen);
+    if (!rc && n_features)
+        rc = member_feature_merge_rows(c, a, features, n_features, now, &k[2], err, errlen);
+    rc = finish(c, rc, err, errlen);
+out:
+    release(st, c);
+    if (rc) memset(k, 0, 3 * sizeof *k);
     return rc;
 }
 
@@ -3503,6 +3559,7 @@ static const struct store_ops sq_ops = {
     .member_upsert_batch = sq_member_upsert_batch,
     .measure_result_merge_batch = sq_measure_result_merge_batch,
     .member_feature_merge_batch = sq_member_feature_merge_batch,
+    .import_batch = sq_import_batch,
     .member_scan = sq_member_scan,
     .measure_result_scan = sq_measure_result_scan,
     .member_feature_scan = sq_member_feature_scan,

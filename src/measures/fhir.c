@@ -73,7 +73,7 @@ void meas_patient_reset(struct meas_patient *p)
         p->pool_len = 1;
     }
     p->id = p->member_id = p->fullurl = 0;
-    p->gender_female = p->has_patient = 0;
+    p->gender_female = p->has_patient = p->gender = 0;
     p->birth = cql_dt_null();
 }
 
@@ -369,6 +369,11 @@ static int rd_patient(struct rd *r, json_t *res, const char *fullurl)
     if (fullurl && pool_add(p, fullurl, strlen(fullurl), &p->fullurl) != SG_OK) return SG_ENOMEM;
     const char *g = str(res, "gender");
     p->gender_female = g && !strcmp(g, "female");
+    p->gender = (uint8_t)(!g                     ? MX_GENDER_UNKNOWN
+                          : !strcmp(g, "female") ? MX_GENDER_FEMALE
+                          : !strcmp(g, "male")   ? MX_GENDER_MALE
+                          : !strcmp(g, "other")  ? MX_GENDER_OTHER
+                                                 : MX_GENDER_UNKNOWN);
     json_t *bd = json_object_get(res, "birthDate");
     if (bd) {
         if (!json_is_string(bd) || cql_dt_parse(json_string_value(bd), &p->birth) != SG_OK ||
@@ -401,7 +406,15 @@ static int rd_encounter(struct rd *r, json_t *res)
     e->discharge = concept_mask(
         r, json_object_get(json_object_get(res, "hospitalization"), "dischargeDisposition"));
     e->performed = (uint8_t)str_in(str(res, "status"), perf);
-    e->class_inpat = (uint8_t)str_in(str(json_object_get(res, "class"), "code"), inpat);
+    const char *cls = str(json_object_get(res, "class"), "code");
+    e->class_inpat = (uint8_t)str_in(cls, inpat);
+    static const char *const inpat_only[] = {"IMP", "ACUTE", "NONAC", NULL};
+    e->cls = (uint8_t)(!cls                      ? ENC_CLS_OTHER
+                       : !strcmp(cls, "AMB")     ? ENC_CLS_AMB
+                       : !strcmp(cls, "EMER")    ? ENC_CLS_EMER
+                       : str_in(cls, inpat_only) ? ENC_CLS_INPAT
+                       : !strcmp(cls, "VR")      ? ENC_CLS_VR
+                                                 : ENC_CLS_OTHER);
     const char *id = str(res, "id");
     if (id && pool_add(r->p, id, strlen(id), &e->id) != SG_OK) return SG_ENOMEM;
     return read_period(r, json_object_get(res, "period"), "period", &e->period);

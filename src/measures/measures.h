@@ -127,6 +127,58 @@ const char *meas_patient_id(const struct meas_patient *p);
  * else Patient.id (borrowed). */
 const char *meas_patient_member_id(const struct meas_patient *p);
 
+/* The patient's demographic attributes as members store them. */
+struct meas_demographics {
+    int birth_year; /* year of Patient.birthDate (any precision); 0 when absent */
+    char sex;       /* 'F' (gender female), 'M' (male), 0 (other, unknown or absent) */
+};
+
+/* Fills *out from Patient.gender and Patient.birthDate. Never fails. */
+void meas_patient_demographics(const struct meas_patient *p, struct meas_demographics *out);
+
+/* ---- per-patient features for the gap models (features.c, docs/MODELS.md) ---------------- */
+
+/* Number of features meas_features() computes, in the order of meas_feature_names. */
+#define MEAS_FEATURES_N 18
+
+/* The stable feature names (snake_case, "fhir_" prefix so they never collide with the model's
+ * built-in or CSV feature names; each passes model_feature_name_ok):
+ *   fhir_age                    AgeInYearsAt(date from end of period); missing when the
+ *                               birthDate is absent or too coarse to give one age
+ *   fhir_female                 1 gender female, 0 male; missing otherwise
+ *   fhir_encounters             Encounters with status finished|arrived|triaged|in-progress|
+ *                               onleave whose period starts during day of the period
+ *   fhir_outpatient_encounters  ... of them: type in an Adult Outpatient value set (Office Visit,
+ *                               Annual Wellness, Preventive Care initial/established, Home
+ *                               Healthcare, Virtual, Telephone) or class AMB
+ *   fhir_ed_visits              ... type in Emergency Department Evaluation and Management
+ *                               Visit or class EMER
+ *   fhir_inpatient_encounters   ... type in Encounter Inpatient or class IMP|ACUTE|NONAC
+ *   fhir_telehealth_encounters  ... type in Virtual Encounter or Telephone Visits or class VR
+ *   fhir_diabetes               1 when a Condition in Diabetes has a prevalence interval
+ *                               overlapping day of the period (as the measures' "Diabetes")
+ *   fhir_hypertension           ... Essential Hypertension
+ *   fhir_ckd5_esrd              ... Chronic Kidney Disease Stage 5 or End Stage Renal Disease
+ *   fhir_advanced_illness       ... Advanced Illness
+ *   fhir_frailty_dx             ... Frailty Diagnosis
+ *   fhir_diabetic_retinopathy   ... Diabetic Retinopathy
+ *   fhir_active_conditions      number of Conditions (any code) with such a prevalence interval
+ *   fhir_observations           Observations with status final|amended|corrected|preliminary
+ *                               whose effective[x] starts during day of the period
+ *   fhir_hba1c_tests            ... of them: code in HbA1c Laboratory Test
+ *   fhir_bp_readings            ... code systolic BP (8480-6) or BP panel (85354-9)
+ *   fhir_procedures             Procedures with status completed whose performed[x] starts
+ *                               during day of the period
+ * Timing is CQL's (precision-aware): an element whose start is uncertain at day precision is not
+ * counted. Borrowed, static. */
+extern const char *const meas_feature_names[MEAS_FEATURES_N];
+
+/* Computes the features of patient p for the measurement period into out[0..MEAS_FEATURES_N),
+ * in the order of meas_feature_names; a missing value is NAN (only fhir_age and fhir_female can
+ * be missing). Pure, never fails, thread-safe for distinct outputs. */
+void meas_features(const struct meas_patient *p, const struct meas_period *period,
+                   double out[MEAS_FEATURES_N]);
+
 /* Evaluates one measure for one patient over the period. Never fails on data (CQL nulls are
  * not-members); returns SG_EINVAL only for a bad id. Thread-safe for distinct patients. */
 int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, enum meas_id id,

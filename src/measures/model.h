@@ -25,12 +25,19 @@ struct mx_qty {
     uint8_t ok;    /* 1 when the quantity is not null */
 };
 
+/* Encounter.class.code (v3 ActCode) as the feature extractor groups it. */
+enum mx_enc_class { ENC_CLS_OTHER = 0, ENC_CLS_AMB, ENC_CLS_EMER, ENC_CLS_INPAT, ENC_CLS_VR };
+
+/* Patient.gender. */
+enum mx_gender { MX_GENDER_UNKNOWN = 0, MX_GENDER_FEMALE, MX_GENDER_MALE, MX_GENDER_OTHER };
+
 struct mx_enc {
     vs_mask type;      /* Encounter.type */
     vs_mask discharge; /* hospitalization.dischargeDisposition */
     struct cql_ivl period;
     uint8_t performed;   /* status in finished|arrived|triaged|in-progress|onleave */
     uint8_t class_inpat; /* class.code in EMER|IMP|ACUTE|NONAC|PRENC|SS */
+    uint8_t cls;         /* enum mx_enc_class of class.code (features.c) */
     uint32_t id;         /* offset of the id in the patient's string pool */
 };
 
@@ -110,6 +117,7 @@ struct meas_patient {
     size_t pool_len, pool_cap;       /* string pool: ids (offset 0 = "") */
     uint32_t id, member_id, fullurl; /* pool offsets */
     uint8_t gender_female, has_patient;
+    uint8_t gender; /* enum mx_gender */
     struct cql_dt birth;
     MX_ARRAY(struct mx_enc, enc);
     MX_ARRAY(struct mx_cond, cond);

@@ -89,10 +89,16 @@ int pl_import(struct store *st, const struct store_actor *a, const struct sg_mem
  * NDJSON, a directory of them or a Bulk FHIR export directory) through the measure engine
  * (src/measures) with the value sets of valuesets_dir: BCS, COL, CBP, GSD (stored as controlled,
  * the complement of CMS122's numerator among the non-excluded denominator) and EED. Patients
- * whose member is not stored are created with `contract` (attributes unknown) or, when contract
- * is NULL, rejected as unknown members; patients the reader rejects go to the rejects file.
+ * whose member is not stored are created with `contract` or, when contract is NULL, rejected as
+ * unknown members; patients the reader rejects go to the rejects file. Each accepted patient's
+ * birth year and sex (when the Patient has them) are upserted into its member row (contract,
+ * flags and active kept), and its meas_features() of year `year` are merged into
+ * member_features (source "fhir"). Members, results and features of a batch (at most
+ * opts->batch_rows measure results and 50,000 patients) are one store transaction
+ * (store_import_batch): a failed batch writes nothing; batches committed before a failure stay.
  * sum->results counts patients (rows = patients read, accepted, rejected) and the merge counts
- * rows written. Errors as pl_import. */
+ * rows written; sum->members and sum->features count the member upserts and feature rows.
+ * Errors as pl_import. */
 int pl_import_fhir(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
                    const char *path, const char *valuesets_dir, int year, const char *contract,
                    const struct pl_import_opts *opts, struct pl_import_summary *sum, char *err,

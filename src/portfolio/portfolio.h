@@ -13,7 +13,7 @@
 
 #include "core/err.h"
 
-#define PF_CODE_LEN 16     /* measure code (BCS, PDC-DR, ...) incl. NUL */
+#define PF_CODE_LEN 40     /* measure code (BCS, PDC-DR, ...) incl. NUL; as long as the catalog's */
 #define PF_NAME_LEN 32     /* intervention type / rule name incl. NUL */
 #define PF_DESC_LEN 128    /* description incl. NUL */
 #define PF_MAX_MEASURES 64 /* measures per problem */

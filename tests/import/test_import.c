@@ -1,4 +1,6 @@
-/* test_import.c: the importer on hand-written fixtures (tests/data/import).
+/* test_import.c: the importer on hand-written fixtures (tests/data/import) and, for --fhir, on
+ * the copied eCQM test patients (tests/data/ecqm): populations against the deck, member
+ * attributes and features against counts made here from the raw Bundle JSON.
  *
  * good/: every row valid -> all imported; a second import changes nothing (no row inserted or
  * updated, no audit row added). bad/: each data line is valid or has exactly one reject reason;
@@ -26,6 +28,9 @@
 
 static const struct store_actor ACTOR = {"import-test", ""};
 
+/* PostgreSQL URL given on the command line (ctest import_fhir_pg), else NULL: SQLite file. */
+static const char *g_pg_url;
+
 struct fx {
     struct store *st;
     struct sg_memberid mid;
@@ -46,6 +51,7 @@ static int setup(void **state)
     snprintf(f->rejects, sizeof f->rejects, "/tmp/sg_test_import_%d.rejects.csv", (int)getpid());
     char url[600];
     snprintf(url, sizeof url, "sqlite:%s", f->db);
+    if (g_pg_url) snprintf(url, sizeof url, "%s", g_pg_url);
     unlink(f->db);
     assert_int_equal(store_open(url, &cfg, &f->st, f->err, sizeof f->err), SG_OK);
     assert_int_equal(migrate_up(f->st, 0, NULL, f->err, sizeof f->err), SG_OK);
@@ -424,14 +430,205 @@ static void test_fhir(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
+/* ---- FHIR features: independent counts from the raw Bundle JSON ---- */
+
+/* Date part of a FHIR dateTime (all the copied test data is in UTC, "Z"): 1 when it has at least
+ * day precision and falls in calendar year `year`. */
+static int in_year(const char *dt, int year)
+{
+    char y[8];
+    snprintf(y, sizeof y, "%04d-", year);
+    return dt && strlen(dt) >= 10 && !strncmp(dt, y, 5);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Start of a timing choice element prefix[x] (DateTime, Instant or Period.start). */
+static const char *timing_start(json_t *r, const char *prefix)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%sDateTime", prefix);
+    if (jstr(r, k)) return jstr(r, k);
+    snprintf(k, sizeof k, "%sInstant", prefix);
+    if (jstr(r, k)) return jstr(r, k);
+    snprintf(k, sizeof k, "%sPeriod", prefix);
+    return jstr(json_object_get(r, k), "start");
+}
+
+static int str_one_of(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (!strcmp(s, *list)) return 1;
+    return 0;
+}
+
+struct indep {
+    char member_id[256];
+    int birth_year, age; /* age -1 = missing */
+    int female;          /* -1 missing */
+    int enc, obs, proc;
+};
+
+/* Counts the way docs/MODELS.md defines the features, straight from the JSON. */
+static void count_bundle(json_t *b, int year, struct indep *o)
+{
+    static const char *const enc_ok[] = {"finished", "arrived", "triaged", "in-progress",
+                                         "onleave", NULL};
+    static const char *const obs_ok[] = {"final", "amended", "corrected", "preliminary", NULL};
+    memset(o, 0, sizeof *o);
+    o->age = o->female = -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(b, "entry"), i, e)
+    {
+        json_t *r = json_object_get(e, "resource");
+        const char *rt = jstr(r, "resourceType");
+        if (!rt) continue;
+        if (!strcmp(rt, "Patient")) {
+            snprintf(o->member_id, sizeof o->member_id, "%s", jstr(r, "id"));
+            size_t k;
+            json_t *id;
+            json_array_foreach(json_object_get(r, "identifier"), k, id)
+            {
+                size_t c;
+                json_t *cd;
+                int mb = 0;
+                json_array_foreach(json_object_get(json_object_get(id, "type"), "coding"), c, cd)
+                    mb |= jstr(cd, "code") && !strcmp(jstr(cd, "code"), "MB");
+                if (mb && jstr(id, "value")) {
+                    snprintf(o->member_id, sizeof o->member_id, "%s", jstr(id, "value"));
+                    break;
+                }
+            }
+            const char *bd = jstr(r, "birthDate"), *g = jstr(r, "gender");
+            if (bd) o->birth_year = atoi(bd);
+            /* full birth date: on Dec 31 of `year` the birthday has passed */
+            if (bd && strlen(bd) == 10) o->age = year - o->birth_year;
+            if (g && !strcmp(g, "female")) o->female = 1;
+            if (g && !strcmp(g, "male")) o->female = 0;
+        } else if (!strcmp(rt, "Encounter")) {
+            o->enc += str_one_of(jstr(r, "status"), enc_ok) &&
+                      in_year(jstr(json_object_get(r, "period"), "start"), year);
+        } else if (!strcmp(rt, "Observation")) {
+            o->obs +=
+                str_one_of(jstr(r, "status"), obs_ok) && in_year(timing_start(r, "effective"), year);
+        } else if (!strcmp(rt, "Procedure")) {
+            const char *st = jstr(r, "status");
+            o->proc += st && !strcmp(st, "completed") && in_year(timing_start(r, "performed"), year);
+        }
+    }
+}
+
+static void test_fhir_features(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/sg_import_fhirf_XXXXXX", cmd[1400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "cp '%s'/ecqm/cases/*/*-patient-bundle.json '%s'/",
+             STARGAP_TEST_DATA, dir);
+    assert_int_equal(system(cmd), 0);
+    /* batches of 7 patients: many transactions */
+    struct pl_import_opts o = {f->rejects, 7, NULL, STARGAP_SOURCE_DIR "/data"};
+    struct pl_import_summary s;
+    const char *vs = STARGAP_TEST_DATA "/ecqm/valuesets";
+    assert_int_equal(pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, "H0001", &o, &s, f->err,
+                                    sizeof f->err),
+                     SG_OK);
+    long long accepted = s.results.accepted;
+    assert_true(accepted > 150);
+    assert_int_equal(s.features.merged.inserted, accepted);
+    assert_int_equal(s.members.merged.inserted, accepted);
+    long long audit0 = audits(f);
+
+    snprintf(cmd, sizeof cmd, "ls '%s'", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    char name[512];
+    long long checked = 0, enc_total = 0, obs_total = 0, proc_total = 0;
+    while (fgets(name, sizeof name, ls)) {
+        name[strcspn(name, "\n")] = '\0';
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        json_error_t je;
+        json_t *b = json_load_file(path, 0, &je);
+        assert_non_null(b);
+        struct indep want;
+        count_bundle(b, 2025, &want);
+        json_decref(b);
+        char h[65];
+        assert_int_equal(sg_memberid_hash(&f->mid, want.member_id, h, f->err, sizeof f->err),
+                         SG_OK);
+        struct store_member m;
+        assert_int_equal(store_member_get(f->st, h, &m, f->err, sizeof f->err), SG_OK);
+        assert_int_equal(m.birth_year, want.birth_year);
+        assert_int_equal(m.sex, want.female == 1   ? STORE_SEX_FEMALE
+                                : want.female == 0 ? STORE_SEX_MALE
+                                                   : STORE_SEX_UNKNOWN);
+        assert_string_equal(m.contract_id, "H0001");
+        struct store_member_feature mf;
+        assert_int_equal(store_member_feature_get(f->st, h, 2025, &mf, f->err, sizeof f->err),
+                         SG_OK);
+        assert_string_equal(mf.source, "fhir");
+        json_t *fj = json_loads(mf.features, 0, &je);
+        assert_non_null(fj);
+        for (int k = 2; k < MEAS_FEATURES_N; k++) /* counts and flags are never missing */
+            assert_true(json_is_number(json_object_get(fj, meas_feature_names[k])));
+        if (want.age >= 0)
+            assert_true(json_number_value(json_object_get(fj, "fhir_age")) == want.age);
+        else
+            assert_null(json_object_get(fj, "fhir_age"));
+        if (want.female >= 0)
+            assert_true(json_number_value(json_object_get(fj, "fhir_female")) == want.female);
+        else
+            assert_null(json_object_get(fj, "fhir_female"));
+        assert_true(json_number_value(json_object_get(fj, "fhir_encounters")) == want.enc);
+        assert_true(json_number_value(json_object_get(fj, "fhir_observations")) == want.obs);
+        assert_true(json_number_value(json_object_get(fj, "fhir_procedures")) == want.proc);
+        enc_total += want.enc;
+        obs_total += want.obs;
+        proc_total += want.proc;
+        json_decref(fj);
+        store_member_feature_fini(&mf);
+        checked++;
+    }
+    pclose(ls);
+    assert_int_equal(checked, accepted);
+    /* the data has something to count in each kind, so the comparison is not 0 == 0 */
+    assert_true(enc_total > 0 && obs_total > 0 && proc_total > 0);
+
+    /* again: nothing changes, nothing audited */
+    assert_int_equal(pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, "H0001", &o, &s, f->err,
+                                    sizeof f->err),
+                     SG_OK);
+    assert_int_equal(s.features.merged.unchanged, accepted);
+    assert_int_equal(s.features.merged.inserted + s.features.merged.updated, 0);
+    assert_int_equal(s.members.merged.unchanged, accepted);
+    assert_int_equal(s.members.merged.inserted + s.members.merged.updated, 0);
+    assert_int_equal(s.results.merged.inserted + s.results.merged.updated, 0);
+    assert_int_equal(audits(f), audit0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(int argc, char **argv)
 {
     sg_log_set_level(SG_LOG_WARN);
+    if (argc > 1) { /* a fresh PostgreSQL database: the FHIR feature import on that backend */
+        g_pg_url = argv[1];
+        const struct CMUnitTest pg[] = {
+            cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
+        };
+        return cmocka_run_group_tests(pg, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_and_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fhir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

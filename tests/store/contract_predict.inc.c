@@ -207,6 +207,82 @@ static void test_member_features(void **state)
                SG_EINVAL, "rows[1].features");
 }
 
+/* store_import_batch: members, results and features in one transaction. A foreign-key failure
+ * in the last part (a feature row of a member that neither exists nor is in the batch) must
+ * leave the batch's new member and its result unwritten. */
+static void test_import_batch(void **state)
+{
+    struct fx *f = *state;
+    struct store_member m[2] = {mmember(0, "H1", 0), mmember(1, "H1", 1)};
+    struct store_measure_result r[3] = {mresult(0, "BCS", 2025, 1, 0, 1),
+                                        mresult(1, "BCS", 2025, 1, 0, 0),
+                                        mresult(1, "COL", 2025, 0, 0, 0)};
+    struct store_member_feature fe[2] = {{.measurement_year = 2025}, {.measurement_year = 2025}};
+    member_hash_of(0, fe[0].member_hash);
+    member_hash_of(1, fe[1].member_hash);
+    fe[0].features = "{\"fhir_encounters\":3}";
+    fe[1].features = "{\"fhir_encounters\":0}";
+    snprintf(fe[0].source, sizeof fe[0].source, "fhir");
+    snprintf(fe[1].source, sizeof fe[1].source, "fhir");
+    struct store_merge_counts k[3];
+    OK(store_import_batch(f->st, &ACTOR, m, 2, r, 3, fe, 2, k, f->err, sizeof f->err));
+    assert_int_equal(k[0].inserted, 2);
+    assert_int_equal(k[1].inserted, 3);
+    assert_int_equal(k[2].inserted, 2);
+    long long a0 = audit_total(f, "member") + audit_total(f, "measure_result") +
+                   audit_total(f, "member_feature");
+    assert_int_equal(a0, 3); /* one merge audit row per part */
+    OK(store_import_batch(f->st, &ACTOR, m, 2, r, 3, fe, 2, k, f->err, sizeof f->err));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k[i].inserted + k[i].updated, 0);
+    assert_int_equal(k[0].unchanged, 2);
+    assert_int_equal(k[1].unchanged, 3);
+    assert_int_equal(k[2].unchanged, 2);
+    assert_int_equal(audit_total(f, "member") + audit_total(f, "measure_result") +
+                         audit_total(f, "member_feature"),
+                     a0);
+    /* results only (no members, no features) is allowed */
+    OK(store_import_batch(f->st, &ACTOR, NULL, 0, &r[1], 1, NULL, 0, k, f->err, sizeof f->err));
+    assert_int_equal(k[1].unchanged, 1);
+
+    /* atomicity: member 2 and its result are new, the second feature row names member 61 */
+    struct store_member m2 = mmember(2, "H1", 0);
+    struct store_measure_result r2 = mresult(2, "BCS", 2025, 1, 0, 0);
+    struct store_member_feature fe2[2] = {{.measurement_year = 2025}, {.measurement_year = 2025}};
+    member_hash_of(2, fe2[0].member_hash);
+    member_hash_of(61, fe2[1].member_hash);
+    fe2[0].features = fe2[1].features = "{\"fhir_encounters\":1}";
+    snprintf(fe2[0].source, sizeof fe2[0].source, "fhir");
+    snprintf(fe2[1].source, sizeof fe2[1].source, "fhir");
+    assert_int_not_equal(
+        store_import_batch(f->st, &ACTOR, &m2, 1, &r2, 1, fe2, 2, k, f->err, sizeof f->err), SG_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k[i].inserted + k[i].updated + k[i].unchanged, 0);
+    struct store_member got;
+    ASSERT_ERR(store_member_get(f->st, m2.member_hash, &got, f->err, sizeof f->err), SG_ENOTFOUND,
+               NULL);
+    int c[2] = {0, 0};
+    OK(store_measure_result_scan(f->st, 2025, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 3); /* member 2's BCS row was rolled back */
+    struct store_member_feature gf;
+    ASSERT_ERR(store_member_feature_get(f->st, fe2[0].member_hash, 2025, &gf, f->err, sizeof f->err),
+               SG_ENOTFOUND, NULL);
+    assert_int_equal(audit_total(f, "member") + audit_total(f, "measure_result") +
+                         audit_total(f, "member_feature"),
+                     a0);
+
+    /* validation names the part and row; nothing at all is refused */
+    fe2[1].features = "[1]";
+    ASSERT_ERR(store_import_batch(f->st, &ACTOR, &m2, 1, &r2, 1, fe2, 2, k, f->err, sizeof f->err),
+               SG_EINVAL, "features[1].features");
+    r2.numerator = 1;
+    r2.denominator = 0;
+    ASSERT_ERR(store_import_batch(f->st, &ACTOR, &m2, 1, &r2, 1, NULL, 0, k, f->err, sizeof f->err),
+               SG_EINVAL, "results[0].numerator");
+    ASSERT_ERR(store_import_batch(f->st, &ACTOR, NULL, 0, NULL, 0, NULL, 0, k, f->err, sizeof f->err),
+               SG_EINVAL, NULL);
+}
+
 static struct store_model mmodel(const char *code, const char *learner)
 {
     struct store_model m = {.trained_year = 2024};
