@@ -3,6 +3,7 @@
  *   store_bench --db URL [--members N] [--predictions N] [--gaps N] [--interventions N]
  *               [--queries N] [--threads N] [--queries-only]
  *               [--members-exist]
+ *   store_bench --db URL --audited 2,4,8,16,32,64 [--ops N]
  *
  * On a fresh database it migrates, seeds a small synthetic measure catalog (codes only; the
  * bench needs known codes, not CMS weights), creates the members, then times
@@ -15,7 +16,12 @@
  *      --queries times with random arguments from a fixed seed.
  * --queries-only skips the loading and times the reads of a database loaded by an earlier run
  * with the same sizes; --members-exist skips creating the members (a copy of a database where an
- * earlier run created them, e.g. to profile only the batch insert under callgrind). The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
+ * earlier run created them, e.g. to profile only the batch insert under callgrind).
+ * --audited runs only the audited-operation throughput (the group commit of store_group.h): for
+ * each listed thread count, on fresh members with one gap each, the threads move their own gaps
+ * identified -> assigned -> completed -> closed (three audited updates per gap, --ops updates in
+ * all), then make --ops audited member-history reads (each appends an access row): ops/s.
+ * The data is synthetic and deterministic (member i's hash is SHA-256 of "bench-member-i");
  * nothing here is a result about members. Not a test: it is run by hand (docs/BENCHMARKS.md). */
 #include <math.h>
 #include <pthread.h>
@@ -42,6 +48,8 @@ struct opts {
     int threads;
     int queries_only; /* the database is already loaded by an earlier run with the same sizes */
     int members_exist; /* the members were created by an earlier run (e.g. a copied database) */
+    const char *audited; /* comma-separated thread counts: audited-throughput mode */
+    long ops;            /* audited operations per thread count */
 };
 
 static double now_s(void)
@@ -169,6 +177,110 @@ static void run_parallel(struct store *st, const struct opts *o, int kind, long 
            what, n, dt, (double)n / dt, t);
 }
 
+/* ---- audited operations per second (group commit) ---- */
+
+struct aud_job {
+    struct store *st;
+    long from, to; /* members / gaps of this thread: base + [from, to) */
+    long base;
+    int phase;     /* 0 create member+gap, 1 three status updates per gap, 2 history reads */
+    long reads;
+    int rc;
+    char err[SG_ERRLEN];
+};
+
+static void *aud_worker(void *arg)
+{
+    struct aud_job *j = arg;
+    for (long k = j->from; k < j->to && !j->rc; k++) {
+        long id = j->base + k;
+        char gid[STORE_ID_LEN];
+        gap_id_of(id, gid);
+        if (j->phase == 0) {
+            struct store_member m = {0};
+            member_hash(id, m.member_hash);
+            snprintf(m.contract_id, sizeof m.contract_id, "H%04ld", id % 20);
+            m.active = 1;
+            m.dual_eligible = m.lis = m.disabled = -1;
+            j->rc = store_member_create(j->st, &actor, &m, j->err, sizeof j->err);
+            if (j->rc) break;
+            struct store_gap g = {0};
+            memcpy(g.gap_id, gid, STORE_ID_LEN);
+            memcpy(g.member_hash, m.member_hash, STORE_HASH_LEN);
+            snprintf(g.measure_code, sizeof g.measure_code, "%s", codes[id % NCODES]);
+            g.measurement_year = YEAR;
+            g.gap_probability = 0.5;
+            g.priority_score = 1.0;
+            g.estimated_cost = NAN;
+            g.estimated_value = NAN;
+            g.status = STORE_GAP_IDENTIFIED;
+            j->rc = store_gap_create(j->st, &actor, &g, j->err, sizeof j->err);
+        } else if (j->phase == 1) {
+            for (int to = STORE_GAP_ASSIGNED; to <= STORE_GAP_CLOSED && !j->rc; to++)
+                j->rc = store_gap_update_status(j->st, &actor, gid, (enum store_gap_status)to, NULL,
+                                                j->err, sizeof j->err);
+        } else {
+            for (long r = 0; r < j->reads && !j->rc; r++) {
+                char h[SG_HEX64_LEN];
+                member_hash(j->base + j->from + r % (j->to - j->from), h);
+                struct store_page pg = {20, 0};
+                struct store_history_list l;
+                j->rc = store_member_history(j->st, &actor, h, &pg, &l, j->err, sizeof j->err);
+                store_history_list_free(&l);
+            }
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Runs phase with t threads over n gaps starting at base; returns the elapsed seconds. */
+static double aud_run(struct store *st, int t, long base, long n, int phase, long reads_per_thread)
+{
+    struct aud_job *jobs = calloc((size_t)t, sizeof *jobs);
+    pthread_t *th = calloc((size_t)t, sizeof *th);
+    if (!jobs || !th) die("audited", SG_ENOMEM, "out of memory");
+    double t0 = now_s();
+    for (int i = 0; i < t; i++) {
+        jobs[i] = (struct aud_job){st, n * i / t, n * (i + 1) / t, base, phase, reads_per_thread, 0, ""};
+        if (pthread_create(&th[i], NULL, aud_worker, &jobs[i])) die("audited", SG_EINTERNAL, "pthread_create");
+    }
+    for (int i = 0; i < t; i++) pthread_join(th[i], NULL);
+    double dt = now_s() - t0;
+    for (int i = 0; i < t; i++)
+        if (jobs[i].rc) die(phase == 0 ? "audited setup" : phase == 1 ? "audited updates" : "audited reads",
+                            jobs[i].rc, jobs[i].err);
+    free(jobs);
+    free(th);
+    return dt;
+}
+
+static void bench_audited(struct store *st, const struct opts *o)
+{
+    long base = 20000000; /* members/gaps of this mode live above the loader's index range */
+    const char *p = o->audited;
+    while (*p) {
+        char *end;
+        long t = strtol(p, &end, 10);
+        if (end == p || t < 1 || t > 256 || (*end && *end != ',')) {
+            fprintf(stderr, "store_bench: --audited wants thread counts 1..256 separated by commas\n");
+            exit(2);
+        }
+        p = *end ? end + 1 : end;
+        long gaps = o->ops / 3;
+        if (gaps < t) gaps = t;
+        (void)aud_run(st, (int)t, base, gaps, 0, 0);
+        double dt = aud_run(st, (int)t, base, gaps, 1, 0);
+        printf("%-34s %3ld threads %7ld ops %8.2f s %10.0f ops/s\n", "audited gap updates", t,
+               3 * gaps, dt, (double)(3 * gaps) / dt);
+        long per = (o->ops + t - 1) / t;
+        dt = aud_run(st, (int)t, base, gaps, 2, per);
+        printf("%-34s %3ld threads %7ld ops %8.2f s %10.0f ops/s\n", "audited member-history reads",
+               t, per * t, dt, (double)(per * t) / dt);
+        base += gaps;
+    }
+}
+
 /* ---- latency ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -280,7 +392,7 @@ static long num_arg(const char *name, const char *v, long min, long max)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2, 0, 0};
+    struct opts o = {NULL, 100000, 1000000, 200000, 20000, 2000, 2, 0, 0, NULL, 3000};
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines appear as they happen */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -303,10 +415,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--interventions")) o.interventions = num_arg(a, v, 0, 10000000);
         else if (!strcmp(a, "--queries")) o.queries = num_arg(a, v, 1, 10000000);
         else if (!strcmp(a, "--threads")) o.threads = (int)num_arg(a, v, 1, 16);
+        else if (!strcmp(a, "--audited")) o.audited = v;
+        else if (!strcmp(a, "--ops")) o.ops = num_arg(a, v, 3, 10000000);
         else {
             fprintf(stderr, "usage: store_bench --db URL [--members N] [--predictions N] [--gaps N]"
                             " [--interventions N] [--queries N] [--threads N] [--queries-only]"
-                            " [--members-exist]\n");
+                            " [--members-exist]\n"
+                            "       store_bench --db URL --audited T1,T2,... [--ops N]\n");
             return 2;
         }
         i++;
@@ -360,6 +475,13 @@ int main(int argc, char **argv)
     rc = store_measure_upsert_batch(st, &actor, cat, NCODES, err, sizeof err);
     if (rc) die("seed measures", rc, err);
 
+    if (o.audited) {
+        printf("store_bench db=%s audited operations, store_group_max=%ld\n", st->url_scheme,
+               cfg.store_group_max);
+        bench_audited(st, &o);
+        store_close(st);
+        return 0;
+    }
     printf("store_bench db=%s members=%ld predictions=%ld gaps=%ld interventions=%ld\n",
            st->url_scheme, o.members, o.predictions, o.gaps, o.interventions);
 

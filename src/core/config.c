@@ -23,6 +23,7 @@ static const struct sg_config_entry table[] = {
     INT(pool_max_lifetime_s, "3600", 1, 604800, "recycle pooled connections after this many seconds"),
     INT(pool_acquire_timeout_ms, "5000", 1, 600000, "wait for a free pooled connection (ms)"),
     INT(sqlite_busy_timeout_ms, "5000", 0, 600000, "SQLite busy timeout in milliseconds"),
+    INT(store_group_max, "64", 1, 10000, "most audited operations committed in one transaction (group commit)"),
     INT(api_log_retention_days, "90", 1, 36500, "days of api_logs kept by maintenance"),
     INT(audit_retention_days, "2557", 2557, 36500, "days of audit_log kept (at least 7 years)"),
     INT(body_limit, "1048576", 1024, 1073741824, "largest HTTP request body in bytes"),

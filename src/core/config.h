@@ -27,6 +27,7 @@ struct sg_config {
     long pool_max_lifetime_s;          /* recycle a pooled connection after this many seconds */
     long pool_acquire_timeout_ms;      /* wait this long for a free pooled connection (SG_EBUSY) */
     long sqlite_busy_timeout_ms;       /* SQLite busy timeout per connection */
+    long store_group_max;              /* most audited operations committed in one transaction */
     long api_log_retention_days;       /* api_logs rows older than this are dropped by maintenance */
     long audit_retention_days;         /* audit_log retention; never below 7 years (2557 days) */
     long body_limit;                   /* largest HTTP request body in bytes */

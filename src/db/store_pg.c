@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "db/pg_pool.h"
 #include "db/store.h"
+#include "db/store_group.h"
 
 #define MAX_PARAMS 40
 #define NUMLEN 40
@@ -36,6 +37,7 @@
 struct pg_store {
     struct store base; /* must be first */
     struct pg_pool *pool;
+    struct store_group group; /* group commit of audited operations (store_group.h) */
 };
 
 /* A named statement: prepared under `name` on each connection the first time it is used. */
@@ -56,6 +58,13 @@ struct px {
     int broken; /* the connection failed: close it on release */
     char *err;
     size_t errlen;
+    /* Group commit (store_group.h): the chain head this transaction holds (locked FOR UPDATE and
+     * moved by its own appends), so later operations of the group skip the lock round trip; its
+     * value at the current savepoint, restored by ROLLBACK TO; a RELEASE owed before the next
+     * SAVEPOINT (sent together with it). */
+    int head_valid, sp_head_valid, release_owed;
+    long long head_id, sp_head_id;
+    char head_hash[STORE_HASH_LEN], sp_head_hash[STORE_HASH_LEN];
 };
 
 /* ---- parameters ---- */
@@ -256,6 +265,7 @@ static int px_cmd(struct px *x, const char *sql)
 
 static int px_begin(struct px *x)
 {
+    x->head_valid = 0; /* a new transaction holds no chain head yet */
     int rc = px_cmd(x, "BEGIN");
     if (!rc) x->tx = 1;
     return rc;
@@ -265,6 +275,7 @@ static int px_commit(struct px *x)
 {
     int rc = px_cmd(x, "COMMIT");
     x->tx = 0;
+    x->head_valid = 0;
     if (rc && x->pg) x->broken = x->broken || PQstatus(x->pg) == CONNECTION_BAD;
     return rc;
 }
@@ -306,6 +317,103 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
         PQclear(r);
         return rc;
     }
+}
+
+/* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
+
+/* The leader's hold on a connection: one at a time per store, so allocated per group. */
+static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
+{
+    struct px *x = malloc(sizeof *x);
+    *conn = NULL;
+    if (!x) return sg_errf(err, errlen, SG_ENOMEM, "group: out of memory");
+    int rc = px_open(ctx, x, err, errlen);
+    if (!rc) rc = px_begin(x);
+    if (rc) {
+        px_close(x);
+        free(x);
+        return rc;
+    }
+    *conn = x;
+    return SG_OK;
+}
+
+static int gx_cmd(void *conn, const char *sql, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    return px_cmd(x, sql);
+}
+
+/* The savepoint of the next operation; the RELEASE of the previous one travels in the same
+ * round trip (one simple-protocol query with two commands). */
+static int gx_savepoint(void *conn, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    int rc = gx_cmd(conn, x->release_owed ? "RELEASE SAVEPOINT sg_op; SAVEPOINT sg_op"
+                                          : "SAVEPOINT sg_op", err, errlen);
+    if (rc) return rc;
+    x->release_owed = 0;
+    x->sp_head_valid = x->head_valid;
+    x->sp_head_id = x->head_id;
+    memcpy(x->sp_head_hash, x->head_hash, sizeof x->sp_head_hash);
+    return SG_OK;
+}
+
+/* Deferred to the next SAVEPOINT (COMMIT releases every savepoint anyway). */
+static int gx_release(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    ((struct px *)conn)->release_owed = 1;
+    return SG_OK;
+}
+
+/* Undoes the operation, including its chain appends and, when the operation took it, the lock on
+ * the chain head (a row lock taken in a rolled-back subtransaction is released). */
+static int gx_rollback_to(void *conn, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    int rc = gx_cmd(conn, "ROLLBACK TO SAVEPOINT sg_op", err, errlen);
+    if (rc) return rc;
+    x->release_owed = 1;
+    x->head_valid = x->sp_head_valid;
+    x->head_id = x->sp_head_id;
+    memcpy(x->head_hash, x->sp_head_hash, sizeof x->head_hash);
+    return SG_OK;
+}
+
+static int gx_commit(void *conn, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    return px_commit(x);
+}
+
+static void gx_end(void *ctx, void *conn)
+{
+    (void)ctx;
+    struct px *x = conn;
+    if (!x) return;
+    x->err = NULL;
+    x->errlen = 0;
+    px_close(x);
+    free(x);
+}
+
+static const struct store_group_tx pg_group_tx = {
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end,
+};
+
+/* The connection of a group body, with the operation's own error buffer. */
+static struct px *gx_conn(void *conn, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    return x;
 }
 
 /* Number of rows a command touched. */
@@ -350,16 +458,22 @@ static int px_audit(struct px *x, const struct store_actor *a, const char *event
     struct store_audit row;
     memset(&row, 0, sizeof row);
     store_audit_fill(&row, a, event_type, entity_type, entity_id, action, changes, now);
-    PGresult *r;
-    int rc = px_exec(x, &audit_head_lock, NULL, &r);
-    if (rc) return rc;
-    if (PQntuples(r) != 1) {
+    int rc;
+    if (x->head_valid) { /* this transaction holds the head already (group commit) */
+        row.audit_id = x->head_id + 1;
+        memcpy(row.prev_hash, x->head_hash, sizeof row.prev_hash);
+    } else {
+        PGresult *r;
+        rc = px_exec(x, &audit_head_lock, NULL, &r);
+        if (rc) return rc;
+        if (PQntuples(r) != 1) {
+            PQclear(r);
+            return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
+        }
+        row.audit_id = g_ll(r, 0, 0) + 1;
+        g_copy(row.prev_hash, sizeof row.prev_hash, r, 0, 1);
         PQclear(r);
-        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
     }
-    row.audit_id = g_ll(r, 0, 0) + 1;
-    g_copy(row.prev_hash, sizeof row.prev_hash, r, 0, 1);
-    PQclear(r);
     if (store_audit_hash(&row, row.hash))
         return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: hashing failed");
     struct params p;
@@ -375,7 +489,12 @@ static int px_audit(struct px *x, const struct store_actor *a, const char *event
     p_str(&p, row.timestamp);
     p_str(&p, row.prev_hash);
     p_str(&p, row.hash);
-    return px_exec(x, &audit_append, &p, NULL);
+    rc = px_exec(x, &audit_append, &p, NULL);
+    if (rc) return rc;
+    x->head_valid = 1; /* locked by the FOR UPDATE above (or earlier) in this transaction */
+    x->head_id = row.audit_id;
+    memcpy(x->head_hash, row.hash, sizeof x->head_hash);
+    return SG_OK;
 }
 
 /* Audit with store_json_kv changes built from n key/value pairs. */
@@ -390,15 +509,28 @@ static int px_audit_kv(struct px *x, const struct store_actor *a, const char *ev
     return rc;
 }
 
-/* An audited read of member-level data: its own short transaction (audit row only). */
+/* An audited read of member-level data: its access row is appended through the group commit
+ * (store_group.h), so concurrent audited reads share one transaction and one WAL flush. The
+ * caller's connection is released first: a waiting operation holds no connection. */
+struct audit_read_arg {
+    const struct store_actor *a;
+    const char *entity_type, *entity_id, *action, *now;
+};
+
+static int audit_read_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct audit_read_arg *r = arg;
+    return px_audit(gx_conn(conn, err, errlen), r->a, "data_access", r->entity_type, r->entity_id,
+                    r->action, NULL, r->now);
+}
+
 static int audit_read(struct px *x, const struct store_actor *a, const char *entity_type,
                       const char *entity_id, const char *action, const char *now)
 {
+    px_close(x);
     if (!a) return SG_OK;
-    int rc = px_begin(x);
-    if (!rc) rc = px_audit(x, a, "data_access", entity_type, entity_id, action, NULL, now);
-    if (!rc) rc = px_commit(x);
-    return rc;
+    struct audit_read_arg r = {a, entity_type, entity_id, action, now};
+    return store_group_run(&x->s->group, audit_read_body, &r, x->err, x->errlen);
 }
 
 /* ---- members ---- */
@@ -484,19 +616,31 @@ static int member_insert_tx(struct px *x, const struct store_actor *a, const str
     return rc;
 }
 
+/* member create / get_or_create as group-commit bodies (store_group.h). */
+struct member_arg {
+    const struct store_actor *a;
+    const struct store_member *m;
+    const char *now;
+    int must_create;
+    struct store_member out;
+    int created;
+};
+
+static int member_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct member_arg *ma = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    int rc = member_insert_tx(x, ma->a, ma->m, ma->now, &ma->out, &ma->created);
+    if (!rc && ma->must_create && !ma->created)
+        rc = sg_errf(err, errlen, SG_ECONFLICT, "member_hash: member exists");
+    return rc;
+}
+
 static int pg_member_create(struct store *st, const struct store_actor *a,
                             const struct store_member *m, const char *now, char *err, size_t errlen)
 {
-    struct px x;
-    int created = 0;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = member_insert_tx(&x, a, m, now, NULL, &created);
-    if (!rc && !created)
-        rc = sg_errf(err, errlen, SG_ECONFLICT, "member_hash: member exists");
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    return rc;
+    struct member_arg ma = {.a = a, .m = m, .now = now, .must_create = 1};
+    return store_group_run(&S(st)->group, member_body, &ma, err, errlen);
 }
 
 static int pg_member_get(struct store *st, const char *member_hash, struct store_member *out,
@@ -525,35 +669,38 @@ static int pg_member_get_or_create(struct store *st, const struct store_actor *a
                                    struct store_member *out, int *created, char *err,
                                    size_t errlen)
 {
-    struct px x;
-    int c = 0;
+    struct member_arg ma = {.a = a, .m = m, .now = now};
     memset(out, 0, sizeof *out);
     if (created) *created = 0;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = member_insert_tx(&x, a, m, now, out, &c);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (!rc && created) *created = c;
+    int rc = store_group_run(&S(st)->group, member_body, &ma, err, errlen);
+    if (!rc) {
+        *out = ma.out;
+        if (created) *created = ma.created;
+    }
     return rc;
 }
 
-static int pg_member_update_activity(struct store *st, const struct store_actor *a,
-                                     const char *member_hash, int active, const char *now,
-                                     char *err, size_t errlen)
+struct activity_arg {
+    const struct store_actor *a;
+    const char *member_hash;
+    int active;
+    const char *now;
+};
+
+static int activity_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct px x;
+    struct activity_arg *aa = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    const struct store_actor *a = aa->a;
+    const char *member_hash = aa->member_hash, *now = aa->now;
+    int active = aa->active;
     struct params p;
     PGresult *r = NULL;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) {
-        p_init(&p);
-        p_str(&p, member_hash);
-        p_bool(&p, active);
-        p_str(&p, now);
-        rc = px_exec(&x, &member_activity, &p, &r);
-    }
+    p_init(&p);
+    p_str(&p, member_hash);
+    p_bool(&p, active);
+    p_str(&p, now);
+    int rc = px_exec(x, &member_activity, &p, &r);
     if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member: not found");
     int was = rc ? 0 : g_bool(r, 0, 0);
     PQclear(r);
@@ -561,11 +708,17 @@ static int pg_member_update_activity(struct store *st, const struct store_actor 
         char json[96];
         snprintf(json, sizeof json, "{\"before\":{\"active\":%d},\"after\":{\"active\":%d}}", was,
                  active ? 1 : 0);
-        rc = px_audit(&x, a, "data_change", "member", member_hash, "update", json, now);
+        rc = px_audit(x, a, "data_change", "member", member_hash, "update", json, now);
     }
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
     return rc;
+}
+
+static int pg_member_update_activity(struct store *st, const struct store_actor *a,
+                                     const char *member_hash, int active, const char *now,
+                                     char *err, size_t errlen)
+{
+    struct activity_arg aa = {a, member_hash, active, now};
+    return store_group_run(&S(st)->group, activity_body, &aa, err, errlen);
 }
 
 /* ---- COPY helpers ---- */
@@ -1360,15 +1513,23 @@ STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
      " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
 
-static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
-                         const char *now, char *err, size_t errlen)
+struct gap_create_arg {
+    const struct store_actor *a;
+    const struct store_gap *g;
+    const char *now;
+};
+
+static int gap_create_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct px x;
+    struct gap_create_arg *ca = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    const struct store_actor *a = ca->a;
+    const struct store_gap *g = ca->g;
+    const char *now = ca->now;
     struct params p;
     PGresult *r = NULL;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) {
+    int rc = SG_OK;
+    {
         p_init(&p);
         p_str(&p, g->gap_id);
         p_str(&p, g->member_hash);
@@ -1383,7 +1544,7 @@ static int pg_gap_create(struct store *st, const struct store_actor *a, const st
         p_opt(&p, g->assigned_date);
         p_opt(&p, g->completed_date);
         p_opt(&p, g->closed_date);
-        rc = px_exec(&x, &gap_insert, &p, &r);
+        rc = px_exec(x, &gap_insert, &p, &r);
         if (rc == SG_ECONFLICT)
             rc = sg_errf(err, errlen, SG_ECONFLICT,
                          "gap: a gap exists for this member, measure and year (or gap_id)");
@@ -1395,20 +1556,25 @@ static int pg_gap_create(struct store *st, const struct store_actor *a, const st
         struct params q;
         p_init(&q);
         p_str(&q, g->gap_id);
-        rc = px_exec(&x, &gap_select, &q, &r);
+        rc = px_exec(x, &gap_select, &q, &r);
     }
     if (!rc) {
         struct store_gap after;
         row_gap(r, 0, &after);
         char *ch = store_json_gap(NULL, &after);
-        rc = ch ? px_audit(&x, a, "data_change", "gap", g->gap_id, "create", ch, now)
+        rc = ch ? px_audit(x, a, "data_change", "gap", g->gap_id, "create", ch, now)
                 : sg_errf(err, errlen, SG_ENOMEM, "audit: out of memory");
         free(ch);
     }
     PQclear(r);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
     return rc;
+}
+
+static int pg_gap_create(struct store *st, const struct store_actor *a, const struct store_gap *g,
+                         const char *now, char *err, size_t errlen)
+{
+    struct gap_create_arg ca = {a, g, now};
+    return store_group_run(&S(st)->group, gap_create_body, &ca, err, errlen);
 }
 
 static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *out, char *err,
@@ -1599,33 +1765,43 @@ static int gap_move_tx(struct px *x, const struct store_actor *a, const struct s
     return rc;
 }
 
-static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
-                                enum store_gap_status to, const char *now, struct store_gap *out,
-                                char *err, size_t errlen)
+struct gap_status_arg {
+    const struct store_actor *a;
+    const char *gap_id;
+    enum store_gap_status to;
+    const char *now;
+    struct store_gap after;
+};
+
+static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct px x;
+    struct gap_status_arg *ga = arg;
+    struct px *x = gx_conn(conn, err, errlen);
     struct params p;
     PGresult *r = NULL;
-    struct store_gap before, after;
-    if (out) memset(out, 0, sizeof *out);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) {
-        p_init(&p);
-        p_str(&p, gap_id);
-        rc = px_exec(&x, &gap_select_lock, &p, &r);
-    }
+    struct store_gap before;
+    p_init(&p);
+    p_str(&p, ga->gap_id);
+    int rc = px_exec(x, &gap_select_lock, &p, &r);
     if (!rc) {
         if (PQntuples(r) == 1) row_gap(r, 0, &before);
         else rc = sg_errf(err, errlen, SG_ENOTFOUND, "gap_id: no such gap");
     }
     PQclear(r);
     if (!rc)
-        rc = gap_move_tx(&x, a, &before, to, to == STORE_GAP_CLOSED ? "close" : "update", now,
-                         &after);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (!rc && out) *out = after;
+        rc = gap_move_tx(x, ga->a, &before, ga->to, ga->to == STORE_GAP_CLOSED ? "close" : "update",
+                         ga->now, &ga->after);
+    return rc;
+}
+
+static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
+                                enum store_gap_status to, const char *now, struct store_gap *out,
+                                char *err, size_t errlen)
+{
+    struct gap_status_arg ga = {.a = a, .gap_id = gap_id, .to = to, .now = now};
+    if (out) memset(out, 0, sizeof *out);
+    int rc = store_group_run(&S(st)->group, gap_status_body, &ga, err, errlen);
+    if (!rc && out) *out = ga.after;
     return rc;
 }
 
@@ -1928,16 +2104,23 @@ static int iv_lock(struct px *x, const char *id, struct store_intervention *out)
     return rc;
 }
 
-static int pg_intervention_update(struct store *st, const struct store_actor *a, const char *id,
-                                  const struct store_iv_update *u, const char *now,
-                                  struct store_intervention *out, char *err, size_t errlen)
+struct iv_arg {
+    const struct store_actor *a;
+    const char *id;
+    const struct store_iv_update *u;
+    enum store_outcome outcome;
+    const char *now;
+    struct store_intervention after;
+    int closed;
+};
+
+static int iv_update_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct px x;
-    struct store_intervention before, n, after;
-    if (out) memset(out, 0, sizeof *out);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = iv_lock(&x, id, &before);
+    struct iv_arg *ia = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    const struct store_iv_update *u = ia->u;
+    struct store_intervention before, n;
+    int rc = iv_lock(x, ia->id, &before);
     if (!rc) {
         n = before;
         if (u->set_status && u->status == before.status) {
@@ -1962,27 +2145,32 @@ static int pg_intervention_update(struct store *st, const struct store_actor *a,
             else snprintf(n.scheduled_date, sizeof n.scheduled_date, "%s", u->scheduled_date);
         }
     }
-    if (!rc) rc = iv_save_tx(&x, a, &before, &n, "update", now, &after);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (!rc && out) *out = after;
+    if (!rc) rc = iv_save_tx(x, ia->a, &before, &n, "update", ia->now, &ia->after);
     return rc;
 }
 
-static int pg_intervention_complete(struct store *st, const struct store_actor *a, const char *id,
-                                    enum store_outcome outcome, const char *now,
-                                    struct store_intervention *out, int *gaps_closed, char *err,
-                                    size_t errlen)
+static int pg_intervention_update(struct store *st, const struct store_actor *a, const char *id,
+                                  const struct store_iv_update *u, const char *now,
+                                  struct store_intervention *out, char *err, size_t errlen)
 {
-    struct px x;
-    struct store_intervention before, n, after;
-    struct store_gap_list gaps = {0};
-    int closed = 0;
+    struct iv_arg ia = {.a = a, .id = id, .u = u, .now = now};
     if (out) memset(out, 0, sizeof *out);
-    if (gaps_closed) *gaps_closed = 0;
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = iv_lock(&x, id, &before);
+    int rc = store_group_run(&S(st)->group, iv_update_body, &ia, err, errlen);
+    if (!rc && out) *out = ia.after;
+    return rc;
+}
+
+static int iv_complete_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct iv_arg *ia = arg;
+    struct px *x = gx_conn(conn, err, errlen);
+    const struct store_actor *a = ia->a;
+    const char *id = ia->id, *now = ia->now;
+    enum store_outcome outcome = ia->outcome;
+    struct store_intervention before, n;
+    struct store_gap_list gaps = {0};
+    ia->closed = 0;
+    int rc = iv_lock(x, id, &before);
     if (!rc && before.status != STORE_IV_PLANNED && before.status != STORE_IV_IN_PROGRESS)
         rc = sg_errf(err, errlen, SG_ETRANSITION, "status: %s -> completed not allowed",
                      store_iv_status_name(before.status));
@@ -1991,26 +2179,36 @@ static int pg_intervention_complete(struct store *st, const struct store_actor *
         n.status = STORE_IV_COMPLETED;
         n.outcome = outcome;
         store_date_of(now, n.completed_date);
-        rc = iv_save_tx(&x, a, &before, &n, "complete", now, &after);
+        rc = iv_save_tx(x, a, &before, &n, "complete", now, &ia->after);
     }
     if (!rc && (outcome == STORE_OUTCOME_SUCCESS || outcome == STORE_OUTCOME_PARTIAL)) {
         struct params p;
         p_init(&p);
         p_str(&p, id);
-        rc = fetch_list(&x, &iv_linked_gaps, &p, (void **)&gaps.items, &gaps.n,
+        rc = fetch_list(x, &iv_linked_gaps, &p, (void **)&gaps.items, &gaps.n,
                         sizeof *gaps.items, dec_gap);
         for (size_t i = 0; i < gaps.n && !rc; i++) {
             struct store_gap g;
-            rc = gap_move_tx(&x, a, &gaps.items[i], STORE_GAP_CLOSED, "close", now, &g);
-            if (!rc) closed++;
+            rc = gap_move_tx(x, a, &gaps.items[i], STORE_GAP_CLOSED, "close", now, &g);
+            if (!rc) ia->closed++;
         }
     }
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
     store_gap_list_free(&gaps);
+    return rc;
+}
+
+static int pg_intervention_complete(struct store *st, const struct store_actor *a, const char *id,
+                                    enum store_outcome outcome, const char *now,
+                                    struct store_intervention *out, int *gaps_closed, char *err,
+                                    size_t errlen)
+{
+    struct iv_arg ia = {.a = a, .id = id, .outcome = outcome, .now = now};
+    if (out) memset(out, 0, sizeof *out);
+    if (gaps_closed) *gaps_closed = 0;
+    int rc = store_group_run(&S(st)->group, iv_complete_body, &ia, err, errlen);
     if (!rc) {
-        if (out) *out = after;
-        if (gaps_closed) *gaps_closed = closed;
+        if (out) *out = ia.after;
+        if (gaps_closed) *gaps_closed = ia.closed;
     }
     return rc;
 }
@@ -3246,6 +3444,7 @@ static int pg_raw_exec(struct store *st, const char *sql, char *err, size_t errl
 static void pg_close(struct store *st)
 {
     if (!st) return;
+    store_group_fini(&S(st)->group);
     pg_pool_free(S(st)->pool);
     free(st);
 }
@@ -3987,6 +4186,7 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
         return rc;
     }
     s->base.ops = &pg_ops;
+    store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
     *out = &s->base;

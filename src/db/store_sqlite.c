@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "db/store.h"
+#include "db/store_group.h"
 
 /* ---- statements ---- */
 
@@ -345,6 +346,7 @@ struct sq_store {
     pthread_mutex_t mu;      /* protects conns */
     pthread_mutex_t serial;  /* memory mode: one operation at a time */
     struct sq_conn *conns;   /* every connection, closed with the store */
+    struct store_group group; /* group commit of audited operations (store_group.h) */
 };
 
 static const struct store_ops sq_ops;
@@ -486,6 +488,63 @@ static int exec_id(struct sq_conn *c, int id, char *err, size_t errlen)
 }
 
 static int begin(struct sq_conn *c, char *err, size_t errlen) { return exec_id(c, S_BEGIN, err, errlen); }
+
+/* ---- group commit (store_group.h): the leader's connection, one BEGIN IMMEDIATE per group ---- */
+
+static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
+{
+    struct sq_conn *c;
+    *conn = NULL;
+    int rc = acquire(ctx, &c, err, errlen);
+    if (rc) return rc;
+    if ((rc = begin(c, err, errlen))) {
+        release(ctx, c);
+        return rc;
+    }
+    *conn = c;
+    return SG_OK;
+}
+
+static int gx_exec(void *conn, const char *sql, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return conn_error(c->db, sql, err, errlen);
+    return SG_OK;
+}
+
+static int gx_savepoint(void *conn, char *err, size_t errlen)
+{
+    return gx_exec(conn, "SAVEPOINT sg_op", err, errlen);
+}
+
+static int gx_release(void *conn, char *err, size_t errlen)
+{
+    return gx_exec(conn, "RELEASE SAVEPOINT sg_op", err, errlen);
+}
+
+/* ROLLBACK TO leaves the savepoint on the stack; RELEASE it so the next operation starts clean. */
+static int gx_rollback_to(void *conn, char *err, size_t errlen)
+{
+    return gx_exec(conn, "ROLLBACK TO SAVEPOINT sg_op; RELEASE SAVEPOINT sg_op", err, errlen);
+}
+
+static int gx_commit(void *conn, char *err, size_t errlen)
+{
+    return exec_id(conn, S_COMMIT, err, errlen);
+}
+
+/* release() rolls back a transaction a failure left open. */
+static void gx_end(void *ctx, void *conn)
+{
+    if (conn) release(ctx, conn);
+}
+
+static const struct store_group_tx sq_group_tx = {
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end,
+};
+
+static struct store_group *GROUP(struct store *st) { return &((struct sq_store *)st)->group; }
 
 /* Commits when rc is SG_OK (rolling back if the commit fails), else rolls back; returns rc. */
 static int finish(struct sq_conn *c, int rc, char *err, size_t errlen)
@@ -922,6 +981,28 @@ static int sq_member_get(struct store *st, const char *hash, struct store_member
     return rc;
 }
 
+/* The write half of get_or_create, as a group-commit body. */
+struct member_arg {
+    const struct store_actor *a;
+    const struct store_member *m;
+    const char *now;
+    struct store_member *out;
+    int *created;
+};
+
+static int member_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct member_arg *ma = arg;
+    struct sq_conn *c = conn;
+    int rc = member_read(c, ma->m->member_hash, ma->out, err, errlen);
+    if (rc == SG_ENOTFOUND) {
+        rc = member_insert(c, ma->a, ma->m, ma->now, err, errlen);
+        if (rc == SG_OK) rc = member_read(c, ma->m->member_hash, ma->out, err, errlen);
+        if (rc == SG_OK) *ma->created = 1;
+    }
+    return rc;
+}
+
 static int sq_member_get_or_create(struct store *st, const struct store_actor *a,
                                    const struct store_member *m, const char *now,
                                    struct store_member *out, int *created, char *err, size_t errlen)
@@ -932,16 +1013,14 @@ static int sq_member_get_or_create(struct store *st, const struct store_actor *a
     *created = 0;
     /* Fast path without a write lock when the member exists. */
     rc = member_read(c, m->member_hash, out, err, errlen);
-    if (rc == SG_ENOTFOUND && !(rc = begin(c, err, errlen))) {
-        rc = member_read(c, m->member_hash, out, err, errlen);
-        if (rc == SG_ENOTFOUND) {
-            rc = member_insert(c, a, m, now, err, errlen);
-            if (rc == SG_OK) rc = member_read(c, m->member_hash, out, err, errlen);
-            if (rc == SG_OK) *created = 1;
-        }
-        rc = finish(c, rc, err, errlen);
-    }
     release(st, c);
+    if (rc != SG_ENOTFOUND) return rc;
+    struct member_arg ma = {a, m, now, out, created};
+    rc = store_group_run(GROUP(st), member_body, &ma, err, errlen);
+    if (rc) {
+        memset(out, 0, sizeof *out);
+        *created = 0;
+    }
     return rc;
 }
 
@@ -1465,23 +1544,51 @@ out:
 }
 
 /* Audited reads run in a write transaction so the read and its audit row commit together. */
-static int sq_gap_get_by_member(struct store *st, const struct store_actor *a, const char *hash,
-                                const char *now, struct store_gap_list *out, char *err, size_t errlen)
+/* A member-level list read (a member's gaps, bundles or interventions): with an actor it runs as a
+ * group-commit body (the read and its access row in the group's write transaction), without one
+ * on this thread's connection without a write transaction. */
+struct member_read_arg {
+    const struct store_actor *a;
+    const char *hash, *now;
+    void *out;
+    const void *filter; /* intervention list: its filter */
+};
+
+static int run_member_read(struct store *st, store_group_body body, struct member_read_arg *m,
+                           char *err, size_t errlen)
 {
+    if (m->a) return store_group_run(GROUP(st), body, m, err, errlen);
     struct sq_conn *c;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
-    if (a && (rc = begin(c, err, errlen))) goto out;
+    rc = body(c, m, err, errlen);
+    release(st, c);
+    return rc;
+}
+
+static int gaps_by_member_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    struct store_gap_list *out = m->out;
+    int rc = SG_OK;
     sqlite3_stmt *s = q(c, S_GAP_BY_MEMBER, err, errlen);
-    if (!s) { rc = SG_EDB; goto done; }
-    bt(s, 1, hash);
+    if (!s) return SG_EDB;
+    bt(s, 1, m->hash);
     FETCH_ALL(c, s, out, struct store_gap, read_gap(s, it_));
     out->total = (long long)out->n;
-    if (rc == SG_OK && a) rc = audit(c, a, "data_access", "member", hash, "read_gaps", NULL, now, err, errlen);
-done:
-    rc = finish(c, rc, err, errlen);
-out:
-    release(st, c);
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", m->hash, "read_gaps", NULL, m->now, err, errlen);
+    if (rc) store_gap_list_free(out);
+    return rc;
+}
+
+static int sq_gap_get_by_member(struct store *st, const struct store_actor *a, const char *hash,
+                                const char *now, struct store_gap_list *out, char *err, size_t errlen)
+{
+    struct member_read_arg m = {a, hash, now, out, NULL};
+    int rc = run_member_read(st, gaps_by_member_body, &m, err, errlen);
+    if (rc) store_gap_list_free(out);
     return rc;
 }
 
@@ -1537,18 +1644,28 @@ static int gap_transition(struct sq_conn *c, const struct store_actor *a, const 
     return rc;
 }
 
+struct gap_status_arg {
+    const struct store_actor *a;
+    const char *id;
+    enum store_gap_status to;
+    const char *now;
+    struct store_gap *out;
+};
+
+static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct gap_status_arg *ga = arg;
+    struct store_gap before;
+    return gap_transition(conn, ga->a, ga->id, ga->to, ga->now, &before, ga->out, err, errlen);
+}
+
 static int sq_gap_update_status(struct store *st, const struct store_actor *a, const char *id,
                                 enum store_gap_status to, const char *now, struct store_gap *out,
                                 char *err, size_t errlen)
 {
-    struct sq_conn *c;
-    struct store_gap before;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    if (!(rc = begin(c, err, errlen)))
-        rc = finish(c, gap_transition(c, a, id, to, now, &before, out, err, errlen), err, errlen);
+    struct gap_status_arg ga = {a, id, to, now, out};
+    int rc = store_group_run(GROUP(st), gap_status_body, &ga, err, errlen);
     if (rc) memset(out, 0, sizeof *out);
-    release(st, c);
     return rc;
 }
 
@@ -1647,16 +1764,15 @@ static int sq_intervention_get(struct store *st, const char *id, struct store_in
 }
 
 /* The four list variants (member filter, status filter) are built from fixed fragments. */
-static int sq_intervention_list(struct store *st, const struct store_actor *a,
-                                const struct store_iv_filter *f, const char *now,
-                                struct store_intervention_list *out, char *err, size_t errlen)
+static int iv_list_body(void *conn, void *arg, char *err, size_t errlen)
 {
-    struct sq_conn *c;
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    const struct store_iv_filter *f = m->filter;
+    struct store_intervention_list *out = m->out;
     char sql[1024], csql[512];
     sqlite3_stmt *s = NULL, *n = NULL;
-    int audited = a && f->member_hash;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
+    int rc = SG_OK, own_tx = !m->a; /* audited: inside the group's transaction */
     const char *w1 = f->member_hash ? " AND member_hash = :member" : "";
     const char *w2 = f->has_status ? " AND status = :status" : "";
     snprintf(sql, sizeof sql, "SELECT " I_COLS " FROM interventions WHERE 1 = 1%s%s "
@@ -1674,17 +1790,28 @@ static int sq_intervention_list(struct store *st, const struct store_actor *a,
         bind_named_num(x, ":limit", (double)f->page.limit, 1);
         bind_named_num(x, ":offset", (double)f->page.offset, 1);
     }
-    if ((rc = audited ? begin(c, err, errlen) : exec_id(c, S_BEGIN_READ, err, errlen))) goto out;
+    if (own_tx && (rc = exec_id(c, S_BEGIN_READ, err, errlen))) goto out;
     FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
     if (rc == SG_OK) out->total = count_of(c, n, &rc, err, errlen);
     out->has_more = (long long)f->page.offset + (long long)out->n < out->total;
-    if (rc == SG_OK && audited)
-        rc = audit(c, a, "data_access", "member", f->member_hash, "read_interventions", NULL, now, err, errlen);
-    rc = finish(c, rc, err, errlen);
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", f->member_hash, "read_interventions", NULL, m->now, err, errlen);
+    if (own_tx) rc = finish(c, rc, err, errlen);
 out:
     sqlite3_finalize(s);
     sqlite3_finalize(n);
-    release(st, c);
+    if (rc) store_intervention_list_free(out);
+    return rc;
+}
+
+static int sq_intervention_list(struct store *st, const struct store_actor *a,
+                                const struct store_iv_filter *f, const char *now,
+                                struct store_intervention_list *out, char *err, size_t errlen)
+{
+    /* Audited only when a member's interventions are listed by an actor. */
+    struct member_read_arg m = {f->member_hash ? a : NULL, f->member_hash, now, out, f};
+    int rc = run_member_read(st, iv_list_body, &m, err, errlen);
+    if (rc) store_intervention_list_free(out);
     return rc;
 }
 
@@ -1756,16 +1883,29 @@ static int iv_update(struct sq_conn *c, const struct store_actor *a, const char 
     return rc;
 }
 
+struct iv_arg {
+    const struct store_actor *a;
+    const char *id;
+    const struct store_iv_update *u;
+    enum store_outcome outcome;
+    const char *now;
+    struct store_intervention *out;
+    int *closed;
+};
+
+static int iv_update_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct iv_arg *ia = arg;
+    return iv_update(conn, ia->a, ia->id, ia->u, ia->now, ia->out, err, errlen);
+}
+
 static int sq_intervention_update(struct store *st, const struct store_actor *a, const char *id,
                                   const struct store_iv_update *u, const char *now,
                                   struct store_intervention *out, char *err, size_t errlen)
 {
-    struct sq_conn *c;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    if (!(rc = begin(c, err, errlen))) rc = finish(c, iv_update(c, a, id, u, now, out, err, errlen), err, errlen);
+    struct iv_arg ia = {.a = a, .id = id, .u = u, .now = now, .out = out};
+    int rc = store_group_run(GROUP(st), iv_update_body, &ia, err, errlen);
     if (rc) memset(out, 0, sizeof *out);
-    release(st, c);
     return rc;
 }
 
@@ -1804,20 +1944,41 @@ static int iv_complete(struct sq_conn *c, const struct store_actor *a, const cha
     return rc;
 }
 
+static int iv_complete_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct iv_arg *ia = arg;
+    *ia->closed = 0; /* a retried body counts afresh */
+    return iv_complete(conn, ia->a, ia->id, ia->outcome, ia->now, ia->out, ia->closed, err, errlen);
+}
+
 static int sq_intervention_complete(struct store *st, const struct store_actor *a, const char *id,
                                     enum store_outcome outcome, const char *now,
                                     struct store_intervention *out, int *closed, char *err, size_t errlen)
 {
-    struct sq_conn *c;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    if (!(rc = begin(c, err, errlen)))
-        rc = finish(c, iv_complete(c, a, id, outcome, now, out, closed, err, errlen), err, errlen);
+    struct iv_arg ia = {.a = a, .id = id, .outcome = outcome, .now = now, .out = out, .closed = closed};
+    *closed = 0;
+    int rc = store_group_run(GROUP(st), iv_complete_body, &ia, err, errlen);
     if (rc) {
         memset(out, 0, sizeof *out);
         *closed = 0;
     }
-    release(st, c);
+    return rc;
+}
+
+static int bundles_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct sq_conn *c = conn;
+    struct member_read_arg *m = arg;
+    struct store_intervention_list *out = m->out;
+    int rc = SG_OK;
+    sqlite3_stmt *s = q(c, S_IV_BUNDLES, err, errlen);
+    if (!s) return SG_EDB;
+    bt(s, 1, m->hash);
+    FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
+    out->total = (long long)out->n;
+    if (rc == SG_OK && m->a)
+        rc = audit(c, m->a, "data_access", "member", m->hash, "read_bundles", NULL, m->now, err, errlen);
+    if (rc) store_intervention_list_free(out);
     return rc;
 }
 
@@ -1825,20 +1986,9 @@ static int sq_intervention_get_bundles(struct store *st, const struct store_acto
                                        const char *now, struct store_intervention_list *out,
                                        char *err, size_t errlen)
 {
-    struct sq_conn *c;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    if (a && (rc = begin(c, err, errlen))) goto out;
-    sqlite3_stmt *s = q(c, S_IV_BUNDLES, err, errlen);
-    if (!s) { rc = SG_EDB; goto done; }
-    bt(s, 1, hash);
-    FETCH_ALL(c, s, out, struct store_intervention, read_iv(s, it_));
-    out->total = (long long)out->n;
-    if (rc == SG_OK && a) rc = audit(c, a, "data_access", "member", hash, "read_bundles", NULL, now, err, errlen);
-done:
-    rc = finish(c, rc, err, errlen);
-out:
-    release(st, c);
+    struct member_read_arg m = {a, hash, now, out, NULL};
+    int rc = run_member_read(st, bundles_body, &m, err, errlen);
+    if (rc) store_intervention_list_free(out);
     return rc;
 }
 
@@ -2431,18 +2581,27 @@ out:
 
 /* ---- member history ---- */
 
-static int sq_member_history(struct store *st, const struct store_actor *a, const char *hash,
-                             const struct store_page *pg, const char *now,
-                             struct store_history_list *out, char *err, size_t errlen)
+/* The history read; with an actor it runs as a group-commit body (read and access row in the
+ * group's write transaction), without one in a read transaction of its own. */
+struct history_arg {
+    const struct store_actor *a;
+    const char *hash;
+    const struct store_page *pg;
+    const char *now;
+    struct store_history_list *out;
+};
+
+static int history_tx(struct sq_conn *c, const struct history_arg *h, char *err, size_t errlen)
 {
-    struct sq_conn *c;
+    const struct store_actor *a = h->a;
+    const char *hash = h->hash, *now = h->now;
+    const struct store_page *pg = h->pg;
+    struct store_history_list *out = h->out;
     struct store_member m;
-    int rc = acquire(st, &c, err, errlen);
+    int rc = member_read(c, hash, &m, err, errlen);
     if (rc) return rc;
-    if ((rc = a ? begin(c, err, errlen) : exec_id(c, S_BEGIN_READ, err, errlen))) goto out;
-    if ((rc = member_read(c, hash, &m, err, errlen))) goto done;
     sqlite3_stmt *s = q(c, S_HIST, err, errlen), *n;
-    if (!s || !(n = q(c, S_HIST_N, err, errlen))) { rc = SG_EDB; goto done; }
+    if (!s || !(n = q(c, S_HIST_N, err, errlen))) return SG_EDB;
     bt(s, 1, hash);
     bi(s, 2, pg->limit);
     bi(s, 3, pg->offset);
@@ -2455,9 +2614,30 @@ static int sq_member_history(struct store *st, const struct store_actor *a, cons
     if (rc == SG_OK) out->total = count_of(c, n, &rc, err, errlen);
     out->has_more = (long long)pg->offset + (long long)out->n < out->total;
     if (rc == SG_OK && a) rc = audit(c, a, "data_access", "member", hash, "read_history", NULL, now, err, errlen);
-done:
-    rc = finish(c, rc, err, errlen);
-out:
+    if (rc) store_history_list_free(out);
+    return rc;
+}
+
+static int history_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    return history_tx(conn, arg, err, errlen);
+}
+
+static int sq_member_history(struct store *st, const struct store_actor *a, const char *hash,
+                             const struct store_page *pg, const char *now,
+                             struct store_history_list *out, char *err, size_t errlen)
+{
+    struct history_arg h = {a, hash, pg, now, out};
+    int rc;
+    if (a) {
+        rc = store_group_run(GROUP(st), history_body, &h, err, errlen);
+        if (rc) store_history_list_free(out);
+        return rc;
+    }
+    struct sq_conn *c;
+    if ((rc = acquire(st, &c, err, errlen))) return rc;
+    if (!(rc = exec_id(c, S_BEGIN_READ, err, errlen)))
+        rc = finish(c, history_tx(c, &h, err, errlen), err, errlen);
     release(st, c);
     return rc;
 }
@@ -2593,6 +2773,7 @@ static void sq_close(struct store *st)
         conn_close(c);
     }
     if (!s->memory) pthread_key_delete(s->key);
+    store_group_fini(&s->group);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->serial);
     free(s);
@@ -2620,6 +2801,7 @@ int store_sqlite_open(const char *path, const struct sg_config *cfg, struct stor
         free(s);
         return sg_errf(err, errlen, SG_ENOMEM, "db: no thread-local key available");
     }
+    store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &sq_group_tx, s);
     /* Open one connection now so a bad path fails here, not on first use. */
     struct sq_conn *c;
     int rc = conn_open(s, &c, err, errlen);

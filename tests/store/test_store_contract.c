@@ -1582,6 +1582,155 @@ static int read_url_file(const char *path)
 #include "contract_predict.inc.c" /* issue 6: merges, scans, models */
 #include "contract_decide.inc.c"  /* issue 7: latest predictions, gap scan and refresh */
 
+/* ---- group commit: many threads, valid and invalid gap transitions, audited reads ---- */
+
+enum { GC_THREADS = 16, GC_GAPS = 6, GC_STEPS = 7 };
+
+/* The attempts made on every gap, in order, and whether each is allowed by the gap transition
+ * table of store.h (worked out by hand: identified -> assigned | closed; assigned -> completed |
+ * closed; completed -> closed; closed -> nothing). */
+static const enum store_gap_status gc_try[GC_STEPS] = {
+    STORE_GAP_COMPLETED, /* identified -> completed: rejected */
+    STORE_GAP_ASSIGNED,  /* identified -> assigned: ok */
+    STORE_GAP_IDENTIFIED,/* assigned -> identified: rejected */
+    STORE_GAP_COMPLETED, /* assigned -> completed: ok */
+    STORE_GAP_ASSIGNED,  /* completed -> assigned: rejected */
+    STORE_GAP_CLOSED,    /* completed -> closed: ok */
+    STORE_GAP_CLOSED,    /* closed -> closed: rejected */
+};
+static const int gc_ok[GC_STEPS] = {0, 1, 0, 1, 0, 1, 0};
+
+struct gc_worker {
+    struct store *st;
+    int id;
+    pthread_barrier_t *start;
+    const char *shared_gap;
+    char gap_ids[GC_GAPS][STORE_ID_LEN];
+    char member[STORE_HASH_LEN];
+    int acked[GC_GAPS], rejected[GC_GAPS];
+    int shared_acked, shared_rejected, reads;
+    int failures; /* a result other than the expected one */
+};
+
+static void *gc_work(void *arg)
+{
+    struct gc_worker *w = arg;
+    char err[SG_ERRLEN];
+    char user[32];
+    snprintf(user, sizeof user, "gc-%d", w->id);
+    struct store_actor a = {user, "10.0.0.2"};
+    pthread_barrier_wait(w->start);
+    /* Everyone tries to assign the shared gap at once: exactly one may succeed. */
+    struct store_gap out;
+    int rc = store_gap_update_status(w->st, &a, w->shared_gap, STORE_GAP_ASSIGNED, &out, err, sizeof err);
+    if (rc == SG_OK && out.status == STORE_GAP_ASSIGNED) w->shared_acked++;
+    else if (rc == SG_ETRANSITION) w->shared_rejected++;
+    else { fprintf(stderr, "gc %d shared: %d %s\n", w->id, rc, err); w->failures++; }
+    for (int step = 0; step < GC_STEPS; step++)
+        for (int g = 0; g < GC_GAPS; g++) {
+            rc = store_gap_update_status(w->st, &a, w->gap_ids[g], gc_try[step], &out, err, sizeof err);
+            if (rc == SG_OK && gc_ok[step] && out.status == gc_try[step]) w->acked[g]++;
+            else if (rc == SG_ETRANSITION && !gc_ok[step] && out.gap_id[0] == '\0') w->rejected[g]++;
+            else { fprintf(stderr, "gc %d gap %d step %d: %d %s\n", w->id, g, step, rc, err); w->failures++; }
+            if (g == 0) { /* an audited read between the writes */
+                struct store_history_list hl;
+                struct store_page pg = {10, 0};
+                rc = store_member_history(w->st, &a, w->member, &pg, &hl, err, sizeof err);
+                if (rc == SG_OK) w->reads++;
+                else { fprintf(stderr, "gc %d history: %d %s\n", w->id, rc, err); w->failures++; }
+                store_history_list_free(&hl);
+            }
+        }
+    return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+    struct fx *f = *state;
+    struct gc_worker w[GC_THREADS];
+    pthread_t t[GC_THREADS];
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, GC_THREADS), 0);
+    add_member(f, 900, "H9");
+    struct store_gap shared = gap(900, "COL", 2025, 0.5, 1.0);
+    OK(store_gap_create(f->st, &ACTOR, &shared, f->err, sizeof f->err));
+    for (int k = 0; k < GC_THREADS; k++) {
+        memset(&w[k], 0, sizeof w[k]);
+        w[k].st = f->st;
+        w[k].id = k;
+        w[k].start = &start;
+        w[k].shared_gap = shared.gap_id;
+        add_member(f, 1000 + k, "H9");
+        member_hash_of(1000 + k, w[k].member);
+        for (int g = 0; g < GC_GAPS; g++) {
+            static const char *codes[] = {"BCS", "COL", "CBP", "PCR", "PDC-DR"};
+            struct store_gap x = gap(1000 + k, codes[g % 5], 2025 + g / 5, 0.5, 1.0 + g);
+            OK(store_gap_create(f->st, &ACTOR, &x, f->err, sizeof f->err));
+            memcpy(w[k].gap_ids[g], x.gap_id, STORE_ID_LEN);
+        }
+    }
+    struct store_audit_list al;
+    struct store_page pg1 = {1, 0};
+    OK(store_audit_get_recent(f->st, 1, &pg1, &al, f->err, sizeof f->err));
+    long long audit_before = al.total;
+    store_audit_list_free(&al);
+
+    for (int k = 0; k < GC_THREADS; k++) assert_int_equal(pthread_create(&t[k], NULL, gc_work, &w[k]), 0);
+    for (int k = 0; k < GC_THREADS; k++) assert_int_equal(pthread_join(t[k], NULL), 0);
+    pthread_barrier_destroy(&start);
+
+    long long acked = 0, reads = 0, shared_acked = 0;
+    for (int k = 0; k < GC_THREADS; k++) {
+        assert_int_equal(w[k].failures, 0);
+        shared_acked += w[k].shared_acked;
+        assert_int_equal(w[k].shared_acked + w[k].shared_rejected, 1);
+        reads += w[k].reads;
+        for (int g = 0; g < GC_GAPS; g++) {
+            /* 3 allowed and 4 rejected attempts per gap, each reported as such. */
+            assert_int_equal(w[k].acked[g], 3);
+            assert_int_equal(w[k].rejected[g], 4);
+            acked += w[k].acked[g];
+            /* Every acknowledged change is stored, with exactly one audit row each (plus the
+             * create row); the rejected ones left nothing. */
+            struct store_gap x;
+            OK(store_gap_get(f->st, w[k].gap_ids[g], &x, f->err, sizeof f->err));
+            assert_int_equal((int)x.status, (int)STORE_GAP_CLOSED);
+            assert_true(x.assigned_date[0] && x.completed_date[0] && x.closed_date[0]);
+            struct store_audit_list tl;
+            struct store_page pg = {10, 0};
+            OK(store_audit_get_trail(f->st, "gap", w[k].gap_ids[g], &pg, &tl, f->err, sizeof f->err));
+            assert_int_equal(tl.total, 4);
+            assert_int_equal((long long)tl.n, 4);
+            static const char *actions[] = {"close", "update", "update", "create"}; /* newest first */
+            for (size_t i = 0; i < 4; i++) assert_string_equal(tl.items[i].action, actions[i]);
+            /* The changes of one gap were made by its own thread. */
+            char user[32];
+            snprintf(user, sizeof user, "gc-%d", k);
+            for (size_t i = 0; i < 3; i++) assert_string_equal(tl.items[i].user_id, user);
+            store_audit_list_free(&tl);
+        }
+        assert_int_equal(audit_count(f, "member", w[k].member), 1 + w[k].reads); /* create + reads */
+    }
+    assert_int_equal(shared_acked, 1);
+    assert_int_equal(reads, (long long)GC_THREADS * GC_STEPS);
+    assert_int_equal(audit_count(f, "gap", shared.gap_id), 2);
+    struct store_gap sg;
+    OK(store_gap_get(f->st, shared.gap_id, &sg, f->err, sizeof f->err));
+    assert_int_equal((int)sg.status, (int)STORE_GAP_ASSIGNED);
+    /* Nothing else was appended: acknowledged writes + the shared one + the reads. */
+    OK(store_audit_get_recent(f->st, 1, &pg1, &al, f->err, sizeof f->err));
+    assert_int_equal(al.total - audit_before, acked + shared_acked + reads);
+    store_audit_list_free(&al);
+    /* The gap counters add up (every gap closed but the shared one, assigned). */
+    struct store_gap_filter flt = {.has_status = 1, .status = STORE_GAP_CLOSED, .min_priority = NAN,
+                                   .page = {1, 0}};
+    struct store_gap_list gl;
+    OK(store_gap_get_with_filters(f->st, &flt, &gl, f->err, sizeof f->err));
+    assert_int_equal(gl.total, (long long)GC_THREADS * GC_GAPS);
+    store_gap_list_free(&gl);
+    assert_chain_ok(f);
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("STARGAP_TEST_DB_URL");
@@ -1628,6 +1777,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),

@@ -1,0 +1,144 @@
+/* store_group.c: the group-commit combiner of audited operations (see store_group.h).
+ *
+ * Written here rather than taken from a library: flat combining over a database transaction
+ * needs the backend's savepoint and commit primitives in the loop, which no Debian library
+ * offers; the queue itself is a plain mutex-protected list with one condition variable per
+ * waiting operation (on the caller's stack). */
+#include <stdio.h>
+#include <string.h>
+
+#include "db/store_group.h"
+
+#define GROUP_ERRLEN 512
+
+struct store_group_op {
+    store_group_body body;
+    void *arg;
+    int rc;
+    int done; /* result is final (under mu) */
+    int lead; /* this operation's thread was made the leader (under mu) */
+    int ran;  /* body ran (leader only) */
+    pthread_cond_t cv;
+    struct store_group_op *next;
+    char err[GROUP_ERRLEN];
+};
+
+void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    g->max = max ? max : 1;
+    g->tx = tx;
+    g->ctx = ctx;
+}
+
+void store_group_fini(struct store_group *g) { pthread_mutex_destroy(&g->mu); }
+
+void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops)
+{
+    pthread_mutex_lock(&g->mu);
+    if (groups) *groups = g->groups;
+    if (ops) *ops = g->ops;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Gives every operation of the group that has no result of its own yet (not run, or run and
+ * succeeded before the transaction failed) the transaction's failure. */
+static void fail_rest(struct store_group_op *first, size_t n, int rc, const char *msg)
+{
+    struct store_group_op *o = first;
+    for (size_t i = 0; i < n; i++, o = o->next) {
+        if (o->ran && o->rc) continue; /* failed on its own: keeps its own error */
+        o->rc = rc;
+        snprintf(o->err, sizeof o->err, "%s", msg);
+    }
+}
+
+/* Runs n operations starting at first in one transaction (leader, without the mutex). */
+static void run_group(struct store_group *g, struct store_group_op *first, size_t n)
+{
+    char terr[GROUP_ERRLEN] = "";
+    void *conn = NULL;
+    int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
+    if (rc) {
+        fail_rest(first, n, rc, terr);
+        return;
+    }
+    /* A lone operation needs no savepoint: its failure rolls back the whole transaction. */
+    int sp = n > 1;
+    struct store_group_op *o = first;
+    for (size_t i = 0; i < n; i++, o = o->next) {
+        if (sp && (rc = g->tx->savepoint(conn, terr, sizeof terr))) goto fail;
+        o->ran = 1;
+        o->rc = o->body(conn, o->arg, o->err, sizeof o->err);
+        if (!sp) continue;
+        if (o->rc == 0) rc = g->tx->release(conn, terr, sizeof terr);
+        else rc = g->tx->rollback_to(conn, terr, sizeof terr);
+        if (rc) goto fail;
+    }
+    if (n == 1 && first->rc) { /* the lone operation failed: nothing to commit */
+        g->tx->end(g->ctx, conn);
+        return;
+    }
+    rc = g->tx->commit(conn, terr, sizeof terr);
+    if (rc) goto fail;
+    g->tx->end(g->ctx, conn);
+    return;
+fail:
+    fail_rest(first, n, rc, terr);
+    g->tx->end(g->ctx, conn);
+}
+
+int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
+                    size_t errlen)
+{
+    struct store_group_op op;
+    memset(&op, 0, sizeof op);
+    op.body = body;
+    op.arg = arg;
+    pthread_cond_init(&op.cv, NULL);
+
+    pthread_mutex_lock(&g->mu);
+    if (g->tail) g->tail->next = &op;
+    else g->head = &op;
+    g->tail = &op;
+    if (!g->leader) { /* no group running: lead one now (the queue held only this operation) */
+        g->leader = 1;
+        op.lead = 1;
+    }
+    while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &g->mu);
+    if (!op.done) {
+        /* Leader: take up to max operations from the head (this one is the head). */
+        struct store_group_op *first = g->head, *last = first;
+        size_t n = 1;
+        while (n < g->max && last->next) {
+            last = last->next;
+            n++;
+        }
+        g->head = last->next;
+        if (!g->head) g->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&g->mu);
+
+        run_group(g, first, n);
+
+        pthread_mutex_lock(&g->mu);
+        g->groups++;
+        g->ops += n;
+        for (struct store_group_op *o = first, *next; o; o = next) {
+            next = o->next; /* o may be gone once the mutex is released */
+            o->done = 1;
+            if (o != &op) pthread_cond_signal(&o->cv);
+        }
+        if (g->head) { /* hand leadership to the oldest waiting operation */
+            g->head->lead = 1;
+            pthread_cond_signal(&g->head->cv);
+        } else {
+            g->leader = 0;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    pthread_cond_destroy(&op.cv);
+    if (op.rc && err && errlen) snprintf(err, errlen, "%s", op.err);
+    return op.rc;
+}

@@ -1,0 +1,81 @@
+/* store_group.h: group commit of audited operations (flat combining), shared by the backends.
+ *
+ * Every audited write and audited read appends one row to the single audit hash chain, which the
+ * database serializes (PostgreSQL: the audit_head row lock; SQLite: the one writer). With durable
+ * commits a transaction holds the chain while its WAL flush completes, so one operation per
+ * transaction caps audited operations at 1 / (flush time). The combiner runs many operations in
+ * one transaction instead:
+ *
+ *   - a caller describes its operation as a `body` (the statements of the write and its audit
+ *     row, run on a connection inside an open transaction) and calls store_group_run();
+ *   - the operation is queued; when no leader is active the caller becomes the leader, otherwise it
+ *     sleeps until its operation has been done or leadership is free;
+ *   - the leader takes up to `max` queued operations (whatever is queued: no timer, a lone
+ *     operation runs at once), opens ONE transaction, runs each body inside its own SAVEPOINT
+ *     (a failing body is rolled back to its savepoint and keeps its own error; the others go on),
+ *     and commits once: one WAL flush for the whole group;
+ *   - every operation of the group then gets its result: the body's own on success of the commit,
+ *     or the commit's (or transaction's) failure for every operation when that fails. A caller
+ *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
+ *     its audit row committed with it.
+ *
+ * The backend supplies the transaction primitives (struct store_group_tx); this file only does
+ * the queueing, leadership and result fan-out. Bodies run on the leader's thread: they must use
+ * only their `arg` and the connection passed in, write their outputs into `arg`, and report
+ * errors through the err buffer they are given. Callers must not hold a connection of the same
+ * store while waiting (the leader needs one). */
+#ifndef SG_DB_STORE_GROUP_H
+#define SG_DB_STORE_GROUP_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* One operation's statements: run on connection `conn` inside the group's transaction and inside
+ * the operation's own savepoint. Returns SG_OK or a negative sg_err with err filled. */
+typedef int (*store_group_body)(void *conn, void *arg, char *err, size_t errlen);
+
+/* Transaction primitives of a backend. `ctx` is the backend store. Each returns SG_OK or a
+ * negative sg_err (err filled). */
+struct store_group_tx {
+    /* Takes a connection and opens a write transaction on it (*conn receives it). */
+    int (*begin)(void *ctx, void **conn, char *err, size_t errlen);
+    /* SAVEPOINT / RELEASE SAVEPOINT / ROLLBACK TO SAVEPOINT of the (single) name the backend uses. */
+    int (*savepoint)(void *conn, char *err, size_t errlen);
+    int (*release)(void *conn, char *err, size_t errlen);
+    int (*rollback_to)(void *conn, char *err, size_t errlen);
+    /* Commits the transaction. */
+    int (*commit)(void *conn, char *err, size_t errlen);
+    /* Gives the connection back; rolls back a transaction left open (after a failure). */
+    void (*end)(void *ctx, void *conn);
+};
+
+struct store_group_op; /* store_group.c */
+
+/* The combiner of one store. */
+struct store_group {
+    pthread_mutex_t mu;
+    struct store_group_op *head, *tail; /* queued, not yet taken by a leader */
+    int leader;                         /* a leader is running a group */
+    size_t max;                         /* most operations per group (>= 1) */
+    const struct store_group_tx *tx;
+    void *ctx;
+    /* counters (under mu) for benchmarks and metrics */
+    unsigned long long groups, ops;
+};
+
+/* Initializes g with at most `max` operations per group (0 is taken as 1). */
+void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx);
+/* Destroys g; no operation may be running. */
+void store_group_fini(struct store_group *g);
+
+/* Runs body(conn, arg) in a group transaction as described above and returns its result (or the
+ * group's transaction failure). err receives the operation's own message. */
+int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
+                    size_t errlen) SG_WUR;
+
+/* Groups committed and operations run so far (for benchmarks). */
+void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);
+
+#endif
