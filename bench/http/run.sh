@@ -13,7 +13,7 @@ sg="$build/stargap"
 mkdir -p "$work"
 export STARGAP_RATE_LIMIT_PER_MIN=100000000
 export STARGAP_HTTP_THREADS=${STARGAP_HTTP_THREADS:-4}
-export STARGAP_HASH_KEY=${STARGAP_HASH_KEY:-bench-key}
+export STARGAP_HASH_KEY=${STARGAP_HASH_KEY:-bench-hash-key-not-for-production}
 export STARGAP_HTTP_MAX_CONNECTIONS=12000
 export STARGAP_POOL_MAX=${STARGAP_POOL_MAX:-8}
 

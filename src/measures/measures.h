@@ -240,8 +240,9 @@ json_t *meas_gaps_parameters(json_t **bundles, size_t n);
  * per line, a directory of such files (.json, .ndjson, .jsonl; not recursive), or a Bulk FHIR
  * export directory (Patient.ndjson or Patient.NNN.ndjson plus one or more NDJSON files per
  * resource type, patients in any order). Bundles and lines are read one at a time; a Bulk export
- * is grouped through an offset index of its resource lines (24 bytes per line), the resources
- * themselves being held for one patient at a time (input.c). */
+ * is first spilled to temporary partition files by a hash of each line's patient reference, then
+ * grouped one partition at a time, so memory is bounded by the partition budget
+ * (meas_input_set_bulk_budget) or the largest patient, not by the export (input.c). */
 struct meas_input;
 
 /* Opens the n paths (files or directories, checked now). SG_EIO names an unreadable path;
