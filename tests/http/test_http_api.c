@@ -38,6 +38,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "db/store.h"
+#include "http_harness.h"
 
 #define HMAC_KEY "http-test-hmac-key-not-a-secret"
 #define RAW_MEMBER_ID "RAWMEMBER-7Q4Z-99821"
@@ -55,6 +56,7 @@ static char server_log[512];
 static char key_admin[128], key_writer[128], key_reader[128], key_revoked[128];
 static struct sg_buf transcript; /* every response body and header block, searched for the raw ID */
 static int is_pg;
+static CURL *shared_curl; /* reused: keep-alive */
 
 /* seeded entities */
 static char member_hash[N_MEMBERS][SG_HEX64_LEN];
@@ -70,224 +72,6 @@ static void hmac_hex(const char *id, char out[SG_HEX64_LEN])
     HMAC(EVP_sha256(), HMAC_KEY, (int)strlen(HMAC_KEY), (const unsigned char *)id, strlen(id), mac, &len);
     for (unsigned i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", mac[i]);
 }
-
-static int run_cmd(const char *const argv[], char *out, size_t outlen)
-{
-    int pfd[2];
-    if (pipe(pfd)) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0) used += (size_t)n;
-    out[used] = '\0';
-    close(pfd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void stargap(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
-                    const char *a6, char *out, size_t outlen, int want_rc)
-{
-    const char *argv[] = {STARGAP_BINARY, "--db", db_url, a1, a2, a3, a4, a5, a6, NULL};
-    int rc = run_cmd(argv, out, outlen);
-    if (rc != want_rc) fprintf(stderr, "stargap %s %s: exit %d, output: %s\n", a1, a2 ? a2 : "", rc, out);
-    assert_int_equal(rc, want_rc);
-}
-
-static void create_key(const char *name, const char *role, char *key)
-{
-    char out[512];
-    stargap("keys", "create", "--name", name, "--role", role, out, sizeof out, 0);
-    out[strcspn(out, "\n")] = '\0';
-    assert_int_equal(strncmp(out, "sgk_", 4), 0);
-    assert_int_equal(strlen(out), 68);
-    strcpy(key, out);
-}
-
-/* Starts the server with extra environment assignments (NAME=VALUE, NULL-terminated). */
-static pid_t start_server(const char *const *env_extra, int *port_out)
-{
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        int lfd = open(server_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(lfd, 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        for (size_t i = 0; env_extra && env_extra[i]; i++) putenv((char *)env_extra[i]);
-        execl(STARGAP_BINARY, STARGAP_BINARY, "--db", db_url, "--log-level", "info", "serve", "--listen",
-              "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[256];
-    size_t used = 0;
-    struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-    while (used < sizeof line - 1 && !memchr(line, '\n', used)) {
-        if (poll(&p, 1, 20000) <= 0) break;
-        ssize_t n = read(pfd[0], line + used, sizeof line - 1 - used);
-        if (n <= 0) break;
-        used += (size_t)n;
-    }
-    line[used] = '\0';
-    close(pfd[0]);
-    const char *at = strstr(line, "listening on http://127.0.0.1:");
-    if (!at) fprintf(stderr, "server did not start; first output: '%s' (log: %s)\n", line, server_log);
-    assert_non_null(at);
-    *port_out = atoi(at + strlen("listening on http://127.0.0.1:"));
-    assert_true(*port_out > 0);
-    return pid;
-}
-
-static int stop_server(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
-struct resp {
-    long status;
-    struct sg_buf body;
-    char reqid[80];
-    char ptime[32];
-    char retry_after[16];
-    char allow[64];
-    char ctype[128];
-    long connects;
-    json_t *json;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    if (sg_buf_append(&r->body, p, sz * n) != SG_OK) return 0;
-    return sz * n;
-}
-
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
-    const char *v = line + nl + 1;
-    while (*v == ' ') v++;
-    size_t vl = len - (size_t)(v - line);
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n')) vl--;
-    if (vl >= outlen) vl = outlen - 1;
-    memcpy(out, v, vl);
-    out[vl] = '\0';
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    size_t len = sz * n;
-    header_value(p, len, "X-Request-ID", r->reqid, sizeof r->reqid);
-    header_value(p, len, "X-Process-Time-Ms", r->ptime, sizeof r->ptime);
-    header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
-    header_value(p, len, "Allow", r->allow, sizeof r->allow);
-    header_value(p, len, "Content-Type", r->ctype, sizeof r->ctype);
-    if (sg_buf_append(&transcript, p, len) != SG_OK) fprintf(stderr, "transcript full\n");
-    return len;
-}
-
-static void resp_free(struct resp *r)
-{
-    sg_buf_fini(&r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-static CURL *shared_curl; /* reused: keep-alive */
-
-/* One request. key may be NULL; body may be NULL; hdr is an extra header line or NULL. */
-static void http(const char *method, const char *path, const char *key, const char *body, const char *hdr,
-                 struct resp *r)
-{
-    memset(r, 0, sizeof *r);
-    sg_buf_init(&r->body, 64u << 20);
-    CURL *c = shared_curl;
-    curl_easy_reset(c);
-    char url[4096];
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    struct curl_slist *h = NULL;
-    char kh[200];
-    if (key) {
-        snprintf(kh, sizeof kh, "X-API-Key: %s", key);
-        h = curl_slist_append(h, kh);
-    }
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        if (!hdr || strncasecmp(hdr, "Content-Type", 12)) h = curl_slist_append(h, "Content-Type: application/json");
-    }
-    if (hdr) h = curl_slist_append(h, hdr);
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
-    if (rc != CURLE_OK) fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    assert_int_equal(rc, CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->connects);
-    if (sg_buf_append(&transcript, r->body.data ? r->body.data : "", r->body.len) != SG_OK) fprintf(stderr, "transcript full\n");
-    if (r->body.len && strncmp(r->ctype, "application/json", 16) == 0) {
-        json_error_t je;
-        r->json = json_loadb(r->body.data, r->body.len, 0, &je);
-        if (!r->json) fprintf(stderr, "bad JSON from %s %s: %s\n", method, path, je.text);
-        assert_non_null(r->json);
-    }
-    /* every response carries the two headers */
-    assert_true(r->reqid[0] != '\0');
-    assert_true(r->ptime[0] != '\0');
-}
-
-static void expect_status(struct resp *r, long want, const char *what)
-{
-    if (r->status != want)
-        fprintf(stderr, "%s: status %ld, want %ld, body %s\n", what, r->status, want, sg_buf_str(&r->body));
-    assert_int_equal(r->status, want);
-}
-
-/* Asserts the error shape and that the message contains `needle` (may be NULL). */
-static void expect_error(struct resp *r, long want, const char *code, const char *needle, const char *what)
-{
-    expect_status(r, want, what);
-    json_t *e = json_object_get(r->json, "error");
-    assert_non_null(e);
-    assert_int_equal(json_object_size(r->json), 1);
-    const char *got = json_string_value(json_object_get(e, "code"));
-    assert_non_null(got);
-    if (code && strcmp(got, code)) fprintf(stderr, "%s: code %s, want %s\n", what, got, code);
-    if (code) assert_string_equal(got, code);
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    assert_non_null(msg);
-    if (needle && !strstr(msg, needle)) fprintf(stderr, "%s: message '%s' lacks '%s'\n", what, msg, needle);
-    if (needle) assert_non_null(strstr(msg, needle));
-    assert_string_equal(json_string_value(json_object_get(e, "request_id")), r->reqid);
-}
-
-static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
-static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
 /* ---------------------------------------------------------------- seeding */
 
@@ -419,6 +203,8 @@ static int group_setup(void **state)
     sg_buf_init(&transcript, 256u << 20);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     shared_curl = curl_easy_init();
+    http_harness_bind(db_url, server_log, base_url, shared_curl);
+    http_harness_set_transcript(&transcript);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sg-http-test-XXXXXX");
     if (!mkdtemp(tmpdir)) return -1;
     chmod(tmpdir, 0755);

@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "http_harness.h"
 
 #define MAX_CASES 256
 #define PERIOD "periodStart=2025-01-01&periodEnd=2025-12-31"
@@ -66,111 +67,20 @@ static int servers_failed; /* a server exited non-zero (cmocka ignores a failed 
 
 /* ---------------------------------------------------------------- processes */
 
-static int run_out(const char *const argv[], char *out, size_t outlen)
+/* Starts `stargap serve` on a free port with base set to its URL; valuesets may be NULL (engine
+ * not configured). */
+static pid_t start_fhir_server(const char *valuesets, char *base, size_t baselen)
 {
-    int pfd[2];
-    if (pipe(pfd)) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(pfd[0], out + used, outlen - 1 - used)) > 0)
-        used += (size_t)n;
-    out[used] = '\0';
-    close(pfd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Starts `stargap serve` on a free port; valuesets may be NULL (engine not configured). */
-static pid_t start_server(const char *valuesets, char *base, size_t baselen)
-{
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        int lfd = open(server_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(lfd, 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        if (valuesets)
-            setenv("STARGAP_VALUESETS_DIR", valuesets, 1);
-        else
-            unsetenv("STARGAP_VALUESETS_DIR");
-        execl(STARGAP_BINARY, STARGAP_BINARY, "--db", db_url, "serve", "--listen", "127.0.0.1:0",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[256];
-    size_t used = 0;
-    struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-    while (used < sizeof line - 1 && !memchr(line, '\n', used)) {
-        if (poll(&p, 1, 20000) <= 0) break;
-        ssize_t n = read(pfd[0], line + used, sizeof line - 1 - used);
-        if (n <= 0) break;
-        used += (size_t)n;
-    }
-    line[used] = '\0';
-    close(pfd[0]);
-    const char *at = strstr(line, "listening on http://127.0.0.1:");
-    if (!at) fprintf(stderr, "server did not start: '%s' (log %s)\n", line, server_log);
-    assert_non_null(at);
-    snprintf(base, baselen, "http://127.0.0.1:%d",
-             atoi(at + strlen("listening on http://127.0.0.1:")));
+    char vs_env[1300];
+    snprintf(vs_env, sizeof vs_env, "STARGAP_VALUESETS_DIR=%s", valuesets ? valuesets : "");
+    const char *env[] = {valuesets ? vs_env : "STARGAP_VALUESETS_DIR", NULL};
+    int port;
+    pid_t pid = start_server_opts(NULL, env, &port);
+    snprintf(base, baselen, "http://127.0.0.1:%d", port);
     return pid;
 }
 
-/* Stops a server with SIGTERM; returns its exit status (0 after a graceful stop; a sanitizer
- * report at exit makes it non-zero). */
-static int stop_server(pid_t pid)
-{
-    if (pid <= 0) return 0;
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 /* ---------------------------------------------------------------- HTTP */
-
-struct resp {
-    long status;
-    struct sg_buf body;
-    char ctype[128];
-    json_t *json;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    return sg_buf_append(&r->body, p, sz * n) == SG_OK ? sz * n : 0;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    size_t len = sz * n;
-    if (len > 13 && !strncasecmp(p, "Content-Type:", 13)) {
-        const char *v = p + 13;
-        while (*v == ' ')
-            v++;
-        size_t vl = len - (size_t)(v - p);
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-            vl--;
-        snprintf(r->ctype, sizeof r->ctype, "%.*s", (int)vl, v);
-    }
-    return len;
-}
 
 /* POST path with body; ctype NULL = application/fhir+json; key NULL = none. */
 static void post(const char *base, const char *path, const char *body, const char *ctype,
@@ -185,9 +95,9 @@ static void post(const char *base, const char *path, const char *body, const cha
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, resp_on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, resp_on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     struct curl_slist *h = NULL;
@@ -208,17 +118,6 @@ static void post(const char *base, const char *path, const char *body, const cha
     r->json = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &je);
     if (!r->json) fprintf(stderr, "%s: not JSON: %s\n", path, sg_buf_str(&r->body));
     assert_non_null(r->json);
-}
-
-static void resp_free(struct resp *r)
-{
-    sg_buf_fini(&r->body);
-    json_decref(r->json);
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
 }
 
 /* Asserts a 4xx FHIR OperationOutcome whose diagnostics contain needle and whose expression (if
@@ -342,6 +241,7 @@ static int group_setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     curl = curl_easy_init();
+    http_harness_bind(db_url, server_log, NULL, curl);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sg-http-fhir-XXXXXX");
     if (!mkdtemp(tmpdir)) return -1;
     if (!db_url[0]) snprintf(db_url, sizeof db_url, "sqlite:%s/test.db", tmpdir);
@@ -352,17 +252,17 @@ static int group_setup(void **state)
     setenv("STARGAP_LOG_LEVEL", "warn", 1);
     char out[4096];
     const char *mig[] = {STARGAP_BINARY, "--db", db_url, "migrate", "up", NULL};
-    if (run_out(mig, out, sizeof out) != 0) return -1;
+    if (run_cmd(mig, out, sizeof out) != 0) return -1;
     const char *kc[] = {STARGAP_BINARY, "--db",        db_url,   "keys",   "create",
                         "--name",       "fhir-reader", "--role", "reader", NULL};
-    if (run_out(kc, out, sizeof out) != 0) return -1;
+    if (run_cmd(kc, out, sizeof out) != 0) return -1;
     out[strcspn(out, "\n")] = '\0';
     snprintf(key_reader, sizeof key_reader, "%.127s", out);
     load_cases();
     char vs[1200];
     snprintf(vs, sizeof vs, "%s/ecqm/valuesets", STARGAP_TEST_DATA);
-    pid_on = start_server(vs, base_on, sizeof base_on);
-    pid_off = start_server(NULL, base_off, sizeof base_off);
+    pid_on = start_fhir_server(vs, base_on, sizeof base_on);
+    pid_off = start_fhir_server(NULL, base_off, sizeof base_off);
     return 0;
 }
 
@@ -402,7 +302,7 @@ static int canary_absent(void)
         snprintf(dump, sizeof dump, "%s/pg_dump", bin);
         snprintf(files[nfiles++], sizeof files[0], "%s/dump.sql", tmpdir);
         const char *argv[] = {dump, "--data-only", "-f", files[0], "-d", db_url, NULL};
-        if (run_out(argv, out, sizeof out) != 0) {
+        if (run_cmd(argv, out, sizeof out) != 0) {
             fprintf(stderr, "pg_dump failed\n");
             return 0;
         }
