@@ -5,9 +5,7 @@
  * (store_measure_result_rates) and member scan, stars from CMS's published 2026 cut points
  * written into this file, investment and ratings by hand from the documented formulas. Error
  * paths check the status, the field named in the message, and that nothing was persisted. */
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>

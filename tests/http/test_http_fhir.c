@@ -13,8 +13,6 @@
  * reference to another patient, bad or missing period parameters, an unknown parameter, an
  * unknown measure, a bad measureId, a wrong Content-Type, no key. */
 #include <dirent.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,7 +23,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* cmocka.h needs the headers above */
