@@ -128,6 +128,43 @@ bad:;
     return sg_errf(err, errlen, SG_EPARSE, "%s:1: header must be '%s'", name, list);
 }
 
+/* Opens a CSV table in text: reads the header record and checks it against want[0..nwant).
+ * On failure the reader is already closed; the errors are those of csv_begin, csv_next and
+ * check_header ("missing header" for an empty table). */
+static int csv_table_begin(struct csv_reader *r, const char *text, size_t len, const char *name,
+                           const char *const *want, int nwant,
+                           char f[CSV_MAX_FIELDS][CSV_FIELD_LEN], char *err, size_t errlen)
+{
+    int rc = csv_begin(r, text, len, name, err, errlen);
+    if (rc) return rc;
+    int nf = csv_next(r, f, name, err, errlen);
+    if (nf < 0)
+        rc = nf;
+    else if (nf == 0)
+        rc = sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
+    else
+        rc = check_header(f, nf, want, nwant, name, err, errlen);
+    if (rc) csv_end(r);
+    return rc;
+}
+
+/* Reads the next data record into f, requiring exactly nfields fields and at most max rows (n
+ * rows read so far). Returns 1 for a record, 0 at the end, or a negative error (reader left
+ * open) with file and line in err. */
+static int csv_table_row(struct csv_reader *r, char f[CSV_MAX_FIELDS][CSV_FIELD_LEN],
+                         const char *name, int nfields, size_t n, int max, char *err,
+                         size_t errlen)
+{
+    int nf = csv_next(r, f, name, err, errlen);
+    if (nf <= 0) return nf;
+    if (nf != nfields)
+        return sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected %d fields, found %d", name,
+                       r->line, nfields, nf);
+    if (n >= (size_t)max)
+        return sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: more than %d rows", name, r->line, max);
+    return 1;
+}
+
 void pf_config_init(struct pf_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -147,35 +184,11 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
                                       "description"};
     struct csv_reader r;
     char f[CSV_MAX_FIELDS][CSV_FIELD_LEN];
-    int rc, nf;
+    int rc;
     c->n_itypes = 0;
-    if ((rc = csv_begin(&r, text, len, name, err, errlen))) return rc;
-    nf = csv_next(&r, f, name, err, errlen);
-    if (nf < 0) {
-        rc = nf;
-        goto fail;
-    }
-    if (nf == 0) {
-        rc = sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
-        goto fail;
-    }
-    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) goto fail;
+    if ((rc = csv_table_begin(&r, text, len, name, hdr, 5, f, err, errlen))) return rc;
     size_t n = 0;
-    while ((nf = csv_next(&r, f, name, err, errlen)) != 0) {
-        if (nf < 0) {
-            rc = nf;
-            goto fail;
-        }
-        if (nf != 5) {
-            rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected 5 fields, found %d", name,
-                         r.line, nf);
-            goto fail;
-        }
-        if (n >= PF_MAX_ITYPES) {
-            rc = sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: more than %d rows", name, r.line,
-                         PF_MAX_ITYPES);
-            goto fail;
-        }
+    while ((rc = csv_table_row(&r, f, name, 5, n, PF_MAX_ITYPES, err, errlen)) > 0) {
         struct pf_itype *t = &c->itypes[n];
         memset(t, 0, sizeof *t);
         for (int i = 0; i < 4; i++)
@@ -210,6 +223,7 @@ int pf_config_parse_interventions(struct pf_config *c, const char *text, size_t 
             }
         n++;
     }
+    if (rc < 0) goto fail;
     c->n_itypes = n;
     csv_end(&r);
     return SG_OK;
@@ -226,35 +240,11 @@ int pf_config_parse_bundles(struct pf_config *c, const char *text, size_t len, c
                                       "description"};
     struct csv_reader r;
     char f[CSV_MAX_FIELDS][CSV_FIELD_LEN];
-    int rc, nf;
+    int rc;
     c->n_rules = 0;
-    if ((rc = csv_begin(&r, text, len, name, err, errlen))) return rc;
-    nf = csv_next(&r, f, name, err, errlen);
-    if (nf < 0) {
-        rc = nf;
-        goto fail;
-    }
-    if (nf == 0) {
-        rc = sg_errf(err, errlen, SG_EPARSE, "%s: missing header", name);
-        goto fail;
-    }
-    if ((rc = check_header(f, nf, hdr, 5, name, err, errlen))) goto fail;
+    if ((rc = csv_table_begin(&r, text, len, name, hdr, 5, f, err, errlen))) return rc;
     size_t n = 0;
-    while ((nf = csv_next(&r, f, name, err, errlen)) != 0) {
-        if (nf < 0) {
-            rc = nf;
-            goto fail;
-        }
-        if (nf != 5) {
-            rc = sg_errf(err, errlen, SG_EPARSE, "%s:%ld: expected 5 fields, found %d", name,
-                         r.line, nf);
-            goto fail;
-        }
-        if (n >= PF_MAX_RULES) {
-            rc = sg_errf(err, errlen, SG_ETOOBIG, "%s:%ld: more than %d rows", name, r.line,
-                         PF_MAX_RULES);
-            goto fail;
-        }
+    while ((rc = csv_table_row(&r, f, name, 5, n, PF_MAX_RULES, err, errlen)) > 0) {
         struct pf_bundle_rule *b = &c->rules[n];
         memset(b, 0, sizeof *b);
         for (int i = 0; i < 4; i++)
@@ -308,6 +298,7 @@ int pf_config_parse_bundles(struct pf_config *c, const char *text, size_t len, c
         }
         n++;
     }
+    if (rc < 0) goto fail;
     c->n_rules = n;
     csv_end(&r);
     return SG_OK;
