@@ -29,6 +29,18 @@ static struct dc_portfolio *load(struct http_request *req, struct http_response 
     return rc ? NULL : p;
 }
 
+/* The year/contract/star_year query of the portfolio reads: `year` is required; loads the year
+ * (NULL after answering the error). iy, ic, is index q for year, contract and star_year. */
+static struct dc_portfolio *load_query(struct http_request *req, struct http_response *res,
+                                       const struct api_qv *q, int iy, int ic, int is)
+{
+    if (!q[iy].set) {
+        http_error(req, res, 400, "invalid_input", "year: is required");
+        return NULL;
+    }
+    return load(req, res, (int)q[iy].i, q[is].set ? (int)q[is].i : 0, q[ic].s);
+}
+
 static void decide_error(struct http_request *req, struct http_response *res, int rc,
                          const char *err)
 {
@@ -313,11 +325,7 @@ void api_h_portfolio_summary(struct http_request *req, struct http_response *res
     };
     struct api_qv q[3];
     if (api_query(req, res, ps, 3, q)) return;
-    if (!q[0].set) {
-        http_error(req, res, 400, "invalid_input", "year: is required");
-        return;
-    }
-    struct dc_portfolio *p = load(req, res, (int)q[0].i, q[2].set ? (int)q[2].i : 0, q[1].s);
+    struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
     char err[SG_ERRLEN] = "";
     json_t *items = json_array();
@@ -396,12 +404,8 @@ void api_h_priority_list(struct http_request *req, struct http_response *res)
     };
     struct api_qv q[5];
     if (api_query(req, res, ps, 5, q)) return;
-    if (!q[0].set) {
-        http_error(req, res, 400, "invalid_input", "year: is required");
-        return;
-    }
     long limit = q[2].set ? q[2].i : 50, min_gaps = q[3].set ? q[3].i : 1;
-    struct dc_portfolio *p = load(req, res, (int)q[0].i, q[4].set ? (int)q[4].i : 0, q[1].s);
+    struct dc_portfolio *p = load_query(req, res, q, 0, 1, 4);
     if (!p) return;
     char err[SG_ERRLEN] = "";
     struct ranked *all = calloc((size_t)limit * p->n + 1, sizeof *all);
@@ -465,11 +469,7 @@ void api_h_analytics_roi(struct http_request *req, struct http_response *res)
     };
     struct api_qv q[3];
     if (api_query(req, res, ps, 3, q)) return;
-    if (!q[0].set) {
-        http_error(req, res, 400, "invalid_input", "year: is required");
-        return;
-    }
-    struct dc_portfolio *p = load(req, res, (int)q[0].i, q[2].set ? (int)q[2].i : 0, q[1].s);
+    struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
     char err[SG_ERRLEN] = "";
     json_t *items = json_array();
@@ -536,12 +536,8 @@ void api_h_measure_performance(struct http_request *req, struct http_response *r
     };
     struct api_qv q[3];
     if (api_query(req, res, ps, 3, q)) return;
-    if (!q[0].set) {
-        http_error(req, res, 400, "invalid_input", "year: is required");
-        return;
-    }
     const char *code = req->params[0];
-    struct dc_portfolio *p = load(req, res, (int)q[0].i, q[2].set ? (int)q[2].i : 0, q[1].s);
+    struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
     json_t *items = json_array();
     size_t found = 0;
