@@ -10,6 +10,7 @@
  * members.csv (or already in the store) for its results and features to be accepted. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/buf.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/memberid.h"
 #include "model/features.h"
 #include "model/matrix.h"
 #include "pipeline/pipeline.h"
@@ -169,10 +171,36 @@ static int contract_ok(const char *s)
 
 /* ---- the import state ---- */
 
+/* The writer thread. Reading a batch (CSV parsing, HMAC, checks) and merging the previous batch
+ * into the store do not depend on each other, so they run on two threads: the reader fills one
+ * row buffer while the writer merges the other. Batches are merged one at a time in the order
+ * they were read, each in its own transaction as before; the first store error stops the import
+ * (the failing batch writes nothing, earlier ones stay) and is reported by the reader at its next
+ * hand-over or at the end of the file. */
+enum wjob { W_MEMBERS, W_RESULTS, W_FEATURES };
+
+struct writer {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int busy; /* a batch was handed over and is not merged yet */
+    int quit;
+    enum wjob kind;
+    void *rows;
+    size_t n;
+    int rc; /* the first merge error; the writer merges nothing after it */
+    char err[SG_ERRLEN];
+};
+
 struct imp {
     struct store *st;
     const struct store_actor *a;
     const struct sg_memberid *mid;
+    struct sg_memberid_hasher *hasher; /* pre-keyed HMAC */
+    char last_id[SG_MEMBERID_MAX_ID + 1]; /* the previous row's member ID and its hash: rows of */
+    char last_hash[STORE_HASH_LEN];       /* one member are usually consecutive */
+    struct writer w;
     const struct pl_import_opts *o;
     struct pl_import_summary *sum;
     FILE *rej;
@@ -256,12 +284,22 @@ static int hash_member(struct imp *im, struct sg_csv *c, const char *file, char 
                        struct pl_file_summary *fs, int *rej)
 {
     char e[128];
+    const char *id = sg_csv_field(c, 0);
     *rej = 0;
-    if (sg_memberid_hash(im->mid, sg_csv_field(c, 0), out, e, sizeof e) != SG_OK) {
+    if (im->last_hash[0] && !strcmp(id, im->last_id)) {
+        memcpy(out, im->last_hash, STORE_HASH_LEN);
+        return SG_OK;
+    }
+    int hrc = im->hasher ? sg_memberid_hasher_hash(im->hasher, id, out, e, sizeof e)
+                         : sg_memberid_hash(im->mid, id, out, e, sizeof e);
+    if (hrc != SG_OK) {
         *rej = 1;
         return reject(im, file, sg_csv_line(c), PL_REJ_MEMBER_ID,
                       "empty, too long or control characters", fs);
     }
+    size_t n = strlen(id); /* at most SG_MEMBERID_MAX_ID: the hash accepted it */
+    memcpy(im->last_id, id, n + 1);
+    memcpy(im->last_hash, out, STORE_HASH_LEN);
     return SG_OK;
 }
 
@@ -313,18 +351,141 @@ static int cmp_feature_row(const void *a, const void *b)
     return c;
 }
 
-static int flush_members(struct imp *im, struct store_member *rows, size_t *n)
+static void add_counts(struct store_merge_counts *to, const struct store_merge_counts *k)
 {
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_member_row);
+    to->inserted += k->inserted;
+    to->updated += k->updated;
+    to->unchanged += k->unchanged;
+}
+
+/* Sorts and merges one batch (one transaction); frees the feature rows' JSON. Runs on the writer
+ * thread (or the reader's when no thread could be started); touches only the merged counts of
+ * the summary. */
+static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, char *err,
+                       size_t errlen)
+{
     struct store_merge_counts k;
-    int rc = store_member_upsert_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
+    int rc;
+    if (kind == W_MEMBERS) {
+        qsort(rows, n, sizeof(struct store_member), cmp_member_row);
+        rc = store_member_upsert_batch(im->st, im->a, rows, n, &k, err, errlen);
+        if (!rc) add_counts(&im->sum->members.merged, &k);
+    } else if (kind == W_RESULTS) {
+        qsort(rows, n, sizeof(struct store_measure_result), cmp_result_row);
+        rc = store_measure_result_merge_batch(im->st, im->a, rows, n, &k, err, errlen);
+        if (!rc) add_counts(&im->sum->results.merged, &k);
+    } else {
+        struct store_member_feature *f = rows;
+        qsort(rows, n, sizeof *f, cmp_feature_row);
+        rc = store_member_feature_merge_batch(im->st, im->a, f, n, &k, err, errlen);
+        for (size_t i = 0; i < n; i++) {
+            free(f[i].features);
+            f[i].features = NULL;
+        }
+        if (!rc) add_counts(&im->sum->features.merged, &k);
+    }
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct imp *im = arg;
+    struct writer *w = &im->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy) break; /* quit with nothing pending */
+        enum wjob kind = w->kind;
+        void *rows = w->rows;
+        size_t n = w->n;
+        int failed = w->rc;
+        pthread_mutex_unlock(&w->mu);
+        char e[SG_ERRLEN] = "";
+        int rc = SG_OK;
+        if (failed) { /* after a failure nothing more is merged; the rows are only freed */
+            if (kind == W_FEATURES)
+                for (size_t i = 0; i < n; i++) {
+                    free(((struct store_member_feature *)rows)[i].features);
+                    ((struct store_member_feature *)rows)[i].features = NULL;
+                }
+        } else {
+            rc = merge_batch(im, kind, rows, n, e, sizeof e);
+        }
+        pthread_mutex_lock(&w->mu);
+        if (rc && !w->rc) {
+            w->rc = rc;
+            memcpy(w->err, e, sizeof e);
+        }
+        w->busy = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until the writer has merged everything handed over; returns its first error (copied to
+ * im->err) or SG_OK. */
+static int writer_drain(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (!w->started) return SG_OK;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int rc = w->rc;
+    if (rc) snprintf(im->err, im->errlen, "%s", w->err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Hands rows[0..n) to the writer once it is idle (or merges them here without a writer thread).
+ * The caller must not touch rows again before the next hand-over or writer_drain returns. */
+static int writer_submit(struct imp *im, enum wjob kind, void *rows, size_t n)
+{
+    struct writer *w = &im->w;
+    if (!n) return SG_OK;
+    if (!w->started) return merge_batch(im, kind, rows, n, im->err, im->errlen);
+    int rc = writer_drain(im);
     if (rc) return rc;
-    im->sum->members.merged.inserted += k.inserted;
-    im->sum->members.merged.updated += k.updated;
-    im->sum->members.merged.unchanged += k.unchanged;
-    *n = 0;
+    pthread_mutex_lock(&w->mu);
+    w->kind = kind;
+    w->rows = rows;
+    w->n = n;
+    w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
     return SG_OK;
+}
+
+static void writer_start(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (pthread_mutex_init(&w->mu, NULL)) return;
+    if (pthread_cond_init(&w->cv, NULL)) {
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    if (pthread_create(&w->th, NULL, writer_main, im)) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return; /* merge on the reader's thread */
+    }
+    w->started = 1;
+}
+
+static void writer_stop(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (!w->started) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = 0;
 }
 
 static int import_members(struct imp *im, const char *dir)
@@ -334,14 +495,17 @@ static int import_members(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->members;
-    struct store_member *rows = calloc(im->batch, sizeof *rows);
+    struct store_member *buf[2] = {calloc(im->batch, sizeof **buf),
+                                   calloc(im->batch, sizeof **buf)}; /* read / being merged */
+    struct store_member *rows = buf[0];
     size_t n = 0;
     char today[STORE_TS_LEN];
     store_now(today);
     today[10] = '\0';
-    int rc = rows ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     if ((rc = check_header(im, c, file, member_cols, 9, 0))) goto out;
@@ -404,18 +568,25 @@ static int import_members(struct imp *im, const char *dir)
         m->sex = sex[0] == 'F' ? STORE_SEX_FEMALE : STORE_SEX_MALE;
         m->active = !*end || strcmp(end, today) >= 0;
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_members(im, rows, &n))) goto out;
+        if (++n == im->batch) {
+            if ((rc = writer_submit(im, W_MEMBERS, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_members(im, rows, &n);
+    rc = writer_submit(im, W_MEMBERS, rows, n);
     progress(im, file, fs->rows, 1);
-out:
+out:;
+    int drc = writer_drain(im); /* the writer is done with both buffers after this */
+    if (!rc) rc = drc;
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
     return rc;
 }
 
@@ -425,20 +596,6 @@ static const char *const result_cols[] = {
     "member_id", "measure", "year", "initial_population", "denominator", "denominator_exclusion",
     "numerator"};
 
-static int flush_results(struct imp *im, struct store_measure_result *rows, size_t *n)
-{
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_result_row);
-    struct store_merge_counts k;
-    int rc = store_measure_result_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
-    if (rc) return rc;
-    im->sum->results.merged.inserted += k.inserted;
-    im->sum->results.merged.updated += k.updated;
-    im->sum->results.merged.unchanged += k.unchanged;
-    *n = 0;
-    return SG_OK;
-}
-
 static int import_results(struct imp *im, const char *dir)
 {
     const char *file = "measure_results.csv";
@@ -447,11 +604,14 @@ static int import_results(struct imp *im, const char *dir)
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->results;
     struct keyset seen = {NULL, 65 + 16 + 4, 0, 0}; /* hash, code, year */
-    struct store_measure_result *rows = calloc(im->batch, sizeof *rows);
+    struct store_measure_result *buf[2] = {calloc(im->batch, sizeof **buf),
+                                           calloc(im->batch, sizeof **buf)};
+    struct store_measure_result *rows = buf[0];
     size_t n = 0;
-    int rc = rows ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     if ((rc = check_header(im, c, file, result_cols, 7, 0))) goto out;
@@ -521,41 +681,30 @@ static int import_results(struct imp *im, const char *dir)
         m->numerator = fl[3];
         snprintf(m->source, sizeof m->source, "csv");
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_results(im, rows, &n))) goto out;
+        if (++n == im->batch) {
+            if ((rc = writer_submit(im, W_RESULTS, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_results(im, rows, &n);
+    rc = writer_submit(im, W_RESULTS, rows, n);
     progress(im, file, fs->rows, 1);
-out:
+out:;
+    int drc = writer_drain(im);
+    if (!rc) rc = drc;
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
     free(seen.keys);
     return rc;
 }
 
 /* ---- member_features.csv ---- */
-
-static int flush_features(struct imp *im, struct store_member_feature *rows, size_t *n)
-{
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_feature_row);
-    struct store_merge_counts k;
-    int rc = store_member_feature_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
-    for (size_t i = 0; i < *n; i++) {
-        free(rows[i].features);
-        rows[i].features = NULL;
-    }
-    *n = 0;
-    if (rc) return rc;
-    im->sum->features.merged.inserted += k.inserted;
-    im->sum->features.merged.updated += k.updated;
-    im->sum->features.merged.unchanged += k.unchanged;
-    return SG_OK;
-}
 
 /* True when name is one of the model's built-in feature names (features_set_names), which an
  * imported column may not repeat. */
@@ -580,13 +729,17 @@ static int import_features(struct imp *im, const char *dir)
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->features;
     struct keyset seen = {NULL, 65 + 4, 0, 0};
-    struct store_member_feature *rows = calloc(im->batch, sizeof *rows);
+    struct store_member_feature *buf[2] = {calloc(im->batch, sizeof **buf),
+                                           calloc(im->batch, sizeof **buf)};
+    struct store_member_feature *rows = buf[0];
     struct sg_buf js;
     size_t n = 0, nf = 0;
     sg_buf_init(&js, 1 << 20);
-    int rc = rows ? open_csv(im, dir, file, 1, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 1, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc || !f) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
+        sg_buf_fini(&js);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     im->sum->features_present = 1;
@@ -696,15 +849,22 @@ static int import_features(struct imp *im, const char *dir)
         }
         snprintf(m->source, sizeof m->source, "csv");
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_features(im, rows, &n))) goto out;
+        if (++n == im->batch) {
+            if ((rc = writer_submit(im, W_FEATURES, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_features(im, rows, &n);
+    rc = writer_submit(im, W_FEATURES, rows, n);
+    if (!rc) n = 0; /* handed over: the writer frees their JSON */
     progress(im, file, fs->rows, 1);
-out:
+out:;
+    int drc = writer_drain(im);
+    if (!rc) rc = drc;
     for (size_t i = 0; i < n; i++)
         free(rows[i].features);
     for (size_t j = 0; names && j < nf; j++)
@@ -712,7 +872,8 @@ out:
     free(names);
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
     free(seen.keys);
     sg_buf_fini(&js);
     return rc;
@@ -745,9 +906,16 @@ int pl_import(struct store *st, const struct store_actor *a, const struct sg_mem
                        strerror(errno));
     if (fputs("file,line,reason\n", im.rej) == EOF)
         rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
+    char he[SG_ERRLEN];
+    if (!rc && sg_memberid_hasher_new(mid, &im.hasher, he, sizeof he) != SG_OK)
+        im.hasher = NULL; /* hash_member falls back to sg_memberid_hash (and its errors) */
+    if (!rc) writer_start(&im);
     if (!rc) rc = import_members(&im, dir);
     if (!rc) rc = import_results(&im, dir);
     if (!rc) rc = import_features(&im, dir);
+    writer_stop(&im);
+    sg_memberid_hasher_free(im.hasher);
+    memset(im.last_id, 0, sizeof im.last_id);
     if (fclose(im.rej) && !rc)
         rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
     free(im.members.keys);
