@@ -198,13 +198,15 @@ static void test_migrate_cycle(void **state)
     assert_true(n >= 1);
     OK(store_schema_status(f->st, &s, f->err, sizeof f->err));
     assert_int_equal(s.current_version, 0);
-    assert_int_equal(s.pending, s.latest_version);
+    size_t n_mig; /* every embedded migration (versions need not be contiguous) */
+    (void)migrate_for_backend(f->st->ops->name, &n_mig);
+    assert_int_equal(s.pending, (int)n_mig);
     char h[STORE_HASH_LEN];
     member_hash_of(1, h);
     ASSERT_ERR(store_member_get(f->st, h, &m, f->err, sizeof f->err), SG_EDB, "member_get");
 
     OK(migrate_up(f->st, 0, &n, f->err, sizeof f->err));
-    assert_int_equal(n, s.latest_version);
+    assert_int_equal(n, (int)n_mig);
     ASSERT_ERR(store_member_get(f->st, h, &m, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
     OK(migrate_up(f->st, 0, &n, f->err, sizeof f->err)); /* idempotent */
     assert_int_equal(n, 0);
