@@ -330,17 +330,6 @@ static int cmp_member_row(const void *a, const void *b)
                   ((const struct store_member *)b)->member_hash);
 }
 
-static int cmp_result_row(const void *a, const void *b)
-{
-    const struct store_measure_result *x = a, *y = b;
-    int c = strcmp(x->member_hash, y->member_hash);
-    if (!c) c = strcmp(x->measure_code, y->measure_code);
-    if (!c)
-        c = (x->measurement_year > y->measurement_year) -
-            (x->measurement_year < y->measurement_year);
-    return c;
-}
-
 static int cmp_feature_row(const void *a, const void *b)
 {
     const struct store_member_feature *x = a, *y = b;
@@ -371,7 +360,7 @@ static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, cha
         rc = store_member_upsert_batch(im->st, im->a, rows, n, &k, err, errlen);
         if (!rc) add_counts(&im->sum->members.merged, &k);
     } else if (kind == W_RESULTS) {
-        qsort(rows, n, sizeof(struct store_measure_result), cmp_result_row);
+        /* already in key order: import_results sorts the whole file (struct crow) */
         rc = store_measure_result_merge_batch(im->st, im->a, rows, n, &k, err, errlen);
         if (!rc) add_counts(&im->sum->results.merged, &k);
     } else {
@@ -596,6 +585,41 @@ static const char *const result_cols[] = {
     "member_id", "measure", "year", "initial_population", "denominator", "denominator_exclusion",
     "numerator"};
 
+/* An accepted result, compact (68 bytes): the file's rows are collected, sorted by primary key
+ * and then merged in that order. Batches cut from one sorted sequence fill each b-tree from left
+ * to right, instead of every batch scattering its rows over the whole tree (the input is in
+ * member-ID order, the keys are hashes): at 1,000,000 members the tables outgrow every cache and
+ * a scattered batch rewrites most of their pages. */
+struct crow {
+    char hash[64];
+    uint16_t year;
+    uint8_t code;  /* features_measures index */
+    uint8_t flags; /* bit 0 initial_population, 1 denominator, 2 denominator_exclusion, 3 numerator */
+};
+
+static int cmp_crow(const void *a, const void *b)
+{
+    const struct crow *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, 64);
+    if (!c && x->code != y->code)
+        c = strcmp(features_measures[x->code], features_measures[y->code]);
+    if (!c) c = (x->year > y->year) - (x->year < y->year);
+    return c;
+}
+
+static void crow_unpack(const struct crow *cr, struct store_measure_result *m)
+{
+    memset(m, 0, sizeof *m);
+    memcpy(m->member_hash, cr->hash, 64);
+    snprintf(m->measure_code, sizeof m->measure_code, "%s", features_measures[cr->code]);
+    m->measurement_year = cr->year;
+    m->initial_population = cr->flags & 1;
+    m->denominator = (cr->flags >> 1) & 1;
+    m->denominator_exclusion = (cr->flags >> 2) & 1;
+    m->numerator = (cr->flags >> 3) & 1;
+    snprintf(m->source, sizeof m->source, "csv");
+}
+
 static int import_results(struct imp *im, const char *dir)
 {
     const char *file = "measure_results.csv";
@@ -606,8 +630,9 @@ static int import_results(struct imp *im, const char *dir)
     struct keyset seen = {NULL, 65 + 16 + 4, 0, 0}; /* hash, code, year */
     struct store_measure_result *buf[2] = {calloc(im->batch, sizeof **buf),
                                            calloc(im->batch, sizeof **buf)};
-    struct store_measure_result *rows = buf[0];
-    size_t n = 0;
+    struct store_measure_result *rows = buf[0], one;
+    struct crow *all = NULL; /* the accepted rows */
+    size_t n = 0, n_all = 0, cap_all = 0;
     int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc) {
         free(buf[0]);
@@ -626,7 +651,7 @@ static int import_results(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, PL_REJ_COLUMNS, d, fs))) goto out;
             continue;
         }
-        struct store_measure_result *m = &rows[n];
+        struct store_measure_result *m = &one;
         memset(m, 0, sizeof *m);
         int rj;
         if ((rc = hash_member(im, c, file, m->member_hash, fs, &rj))) goto out;
@@ -674,25 +699,38 @@ static int import_results(struct imp *im, const char *dir)
                 goto out;
             continue;
         }
-        snprintf(m->measure_code, sizeof m->measure_code, "%s", code);
-        m->initial_population = fl[0];
-        m->denominator = fl[1];
-        m->denominator_exclusion = fl[2];
-        m->numerator = fl[3];
-        snprintf(m->source, sizeof m->source, "csv");
-        fs->accepted++;
-        if (++n == im->batch) {
-            if ((rc = writer_submit(im, W_RESULTS, rows, n))) goto out;
-            rows = rows == buf[0] ? buf[1] : buf[0];
-            n = 0;
+        if (n_all == cap_all) {
+            size_t nc = cap_all ? cap_all * 2 : 65536;
+            struct crow *p = realloc(all, nc * sizeof *p);
+            if (!p) {
+                rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+                goto out;
+            }
+            all = p;
+            cap_all = nc;
         }
+        struct crow *cr = &all[n_all++];
+        memcpy(cr->hash, m->member_hash, 64);
+        cr->year = (uint16_t)m->measurement_year;
+        cr->code = (uint8_t)features_measure_index(code);
+        cr->flags = (uint8_t)(fl[0] | fl[1] << 1 | fl[2] << 2 | fl[3] << 3);
+        fs->accepted++;
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = writer_submit(im, W_RESULTS, rows, n);
     progress(im, file, fs->rows, 1);
+    /* all rows are read and checked: merge them in key order, batch by batch */
+    if (n_all) qsort(all, n_all, sizeof *all, cmp_crow);
+    for (size_t i = 0; i < n_all && !rc; i++) {
+        crow_unpack(&all[i], &rows[n]);
+        if (++n == im->batch || i + 1 == n_all) {
+            if ((rc = writer_submit(im, W_RESULTS, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
+    }
 out:;
     int drc = writer_drain(im);
     if (!rc) rc = drc;
@@ -700,6 +738,7 @@ out:;
     fclose(f);
     free(buf[0]);
     free(buf[1]);
+    free(all);
     free(seen.keys);
     return rc;
 }
