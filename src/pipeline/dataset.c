@@ -340,58 +340,121 @@ static int measure_list(const char *code, int *ks, size_t *nk, char *err, size_t
     return SG_OK;
 }
 
-int pl_train(struct store *st, const struct store_actor *a, int year, const char *code,
-             const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
-             char *err, size_t errlen)
+/* Training of the measures runs on up to `workers` threads (each measure's model depends only on
+ * its own rows and the parameters' seed, so the models are the same with any number of workers);
+ * the models are stored afterwards one by one in measure order, so versions and the audit trail
+ * are as with one thread. */
+struct train_job {
+    int k;                      /* measure index */
+    struct pl_train_result *res; /* skipped, note, rows */
+    struct model *m;            /* trained model, or NULL */
+    int rc;                     /* a failure that stops pl_train */
+    char e[SG_ERRLEN];
+    double t0;
+};
+
+struct train_ctx {
+    const struct pl_data *d;
+    int year;
+    const struct model_train_params *prm;
+    struct train_job *jobs;
+    size_t n, next;
+    pthread_mutex_t mu;
+};
+
+static void train_one(const struct train_ctx *tc, struct train_job *j)
+{
+    struct pl_train_result *res = j->res;
+    struct model_matrix X;
+    uint8_t *y = NULL;
+    size_t *idx = NULL;
+    char e[SG_ERRLEN];
+    j->t0 = now_s();
+    memset(&X, 0, sizeof X);
+    int brc = build_rows(tc->d, j->k, tc->year, 1, &X, &y, &idx, e, sizeof e);
+    if (brc == SG_ENOTFOUND) {
+        res->skipped = 1;
+        snprintf(res->note, sizeof res->note, "%.150s", e);
+        return;
+    }
+    if (brc) {
+        j->rc = brc;
+        snprintf(j->e, sizeof j->e, "%s", e);
+        return;
+    }
+    res->rows = X.n;
+    int trc = model_train(&X, y, features_measures[j->k], tc->year, tc->prm, &j->m, e, sizeof e);
+    free(y);
+    free(idx);
+    model_matrix_fini(&X);
+    if (trc == SG_EINVAL) { /* too few rows or one class: reported, not fatal */
+        res->skipped = 1;
+        snprintf(res->note, sizeof res->note, "%.150s", e);
+    } else if (trc) {
+        j->rc = trc;
+        snprintf(j->e, sizeof j->e, "%s: %.400s", res->measure, e);
+    }
+}
+
+static void *train_worker(void *arg)
+{
+    struct train_ctx *tc = arg;
+    for (;;) {
+        pthread_mutex_lock(&tc->mu);
+        size_t i = tc->next++;
+        pthread_mutex_unlock(&tc->mu);
+        if (i >= tc->n) break;
+        train_one(tc, &tc->jobs[i]);
+    }
+    return NULL;
+}
+
+int pl_train_workers(struct store *st, const struct store_actor *a, int year, const char *code,
+                     const struct model_train_params *prm, int workers,
+                     struct pl_train_result *results, size_t *n, char *err, size_t errlen)
 {
     int ks[NM];
     size_t nk;
     struct model_train_params def;
     struct pl_data d;
+    struct train_job jobs[NM];
     *n = 0;
     int rc = measure_list(code, ks, &nk, err, errlen);
     if (rc) return rc;
+    if (workers < 1 || workers > 64)
+        return sg_errf(err, errlen, SG_EINVAL, "workers: must be 1..64");
     if (!prm) {
         model_train_params_default(&def);
         prm = &def;
     }
     if ((rc = data_load(st, year, NULL, 0, &d, err, errlen))) return rc;
+    memset(jobs, 0, sizeof jobs);
+    for (size_t q = 0; q < nk; q++) {
+        jobs[q].k = ks[q];
+        jobs[q].res = &results[q];
+        memset(&results[q], 0, sizeof results[q]);
+        snprintf(results[q].measure, sizeof results[q].measure, "%s", features_measures[ks[q]]);
+    }
+    struct train_ctx tc = {&d, year, prm, jobs, nk, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[64];
+    int started = 0;
+    for (int w = 1; w < workers && (size_t)w < nk; w++, started++)
+        if (pthread_create(&th[started], NULL, train_worker, &tc)) break; /* fewer workers */
+    train_worker(&tc);
+    for (int w = 0; w < started; w++)
+        pthread_join(th[w], NULL);
+    pthread_mutex_destroy(&tc.mu);
+    /* store in measure order; stop at the first failure as the one-thread loop did */
     for (size_t q = 0; q < nk && !rc; q++) {
-        int k = ks[q];
+        struct train_job *j = &jobs[q];
         struct pl_train_result *res = &results[(*n)++];
-        memset(res, 0, sizeof *res);
-        snprintf(res->measure, sizeof res->measure, "%s", features_measures[k]);
-        struct model_matrix X;
-        uint8_t *y = NULL;
-        size_t *idx = NULL;
-        char e[SG_ERRLEN];
-        double t0 = now_s();
-        memset(&X, 0, sizeof X);
-        int brc = build_rows(&d, k, year, 1, &X, &y, &idx, e, sizeof e);
-        if (brc == SG_ENOTFOUND) {
-            res->skipped = 1;
-            snprintf(res->note, sizeof res->note, "%.150s", e);
-            continue;
-        }
-        if (brc) {
-            rc = sg_errf(err, errlen, brc, "%s", e);
+        struct model *m = j->m;
+        j->m = NULL;
+        if (j->rc) {
+            rc = sg_errf(err, errlen, j->rc, "%s", j->e);
             break;
         }
-        res->rows = X.n;
-        struct model *m = NULL;
-        int trc = model_train(&X, y, features_measures[k], year, prm, &m, e, sizeof e);
-        free(y);
-        free(idx);
-        model_matrix_fini(&X);
-        if (trc == SG_EINVAL) { /* too few rows or one class: reported, not fatal */
-            res->skipped = 1;
-            snprintf(res->note, sizeof res->note, "%.150s", e);
-            continue;
-        }
-        if (trc) {
-            rc = sg_errf(err, errlen, trc, "%s: %s", res->measure, e);
-            break;
-        }
+        if (res->skipped || !m) continue;
         res->test = m->test;
         res->base_rate = m->test.base_rate;
         res->cv_auc_logreg = m->cv_auc_logreg;
@@ -441,12 +504,21 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
         if (rc) break;
         res->version = sm.version;
         memcpy(res->model_id, sm.model_id, STORE_ID_LEN);
-        res->seconds = now_s() - t0;
+        res->seconds = now_s() - j->t0;
         LOG_INFO("event=model_trained measure=%s version=%d learner=%s rows=%zu auc=%.4f",
                  res->measure, res->version, res->learner, res->rows, res->test.auc);
     }
+    for (size_t q = 0; q < nk; q++)
+        model_free(jobs[q].m); /* models not stored after a failure */
     data_free(&d);
     return rc;
+}
+
+int pl_train(struct store *st, const struct store_actor *a, int year, const char *code,
+             const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
+             char *err, size_t errlen)
+{
+    return pl_train_workers(st, a, year, code, prm, 2, results, n, err, errlen);
 }
 
 int pl_model_load_latest(struct store *st, const char *code, struct pl_model *out, char *err,

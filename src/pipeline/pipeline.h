@@ -162,6 +162,13 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
              const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
              char *err, size_t errlen) SG_WUR;
 
+/* pl_train with the measures trained on up to `workers` threads at once (1..64; pl_train uses 2,
+ * the machine's cores). The stored models do not depend on `workers`: each measure's model
+ * depends only on its rows and prm's seed, and models are stored in measure order. */
+int pl_train_workers(struct store *st, const struct store_actor *a, int year, const char *code,
+                     const struct model_train_params *prm, int workers,
+                     struct pl_train_result *results, size_t *n, char *err, size_t errlen) SG_WUR;
+
 struct pl_score_result {
     char measure[16];
     int skipped; /* no trained model */
