@@ -56,11 +56,22 @@ struct keyset {
     size_t cap, n;
 };
 
+/* Eight bytes at a time (the keys are 65 to 85 bytes; a byte-wise FNV-1a was 3% of an import),
+ * with a final avalanche so the low bits used as the slot index depend on every byte. */
 static uint64_t key_hash(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
+    uint64_t h = 1469598103934665603ULL, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
     return h;
 }
 
