@@ -582,6 +582,64 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
     return SG_OK;
 }
 
+/* Scoring with SHAP is most of predict's CPU and each row is independent: rows [lo, hi) of one
+ * part are scored on their own thread (the other half on the caller's), each with its own
+ * buffers; the result does not depend on the split. */
+struct score_part {
+    const struct model *m;
+    const struct model_matrix *X;
+    const struct pl_tiers *t;
+    struct store_prediction *rows;
+    size_t lo, hi;
+    int rc;
+    char e[SG_ERRLEN];
+};
+
+static void *score_part_run(void *arg)
+{
+    struct score_part *sp = arg;
+    double *phi = malloc(sp->m->p * sizeof *phi);
+    struct sg_buf b;
+    sg_buf_init(&b, 1 << 20);
+    if (!phi) sp->rc = sg_errf(sp->e, sizeof sp->e, SG_ENOMEM, "out of memory");
+    for (size_t r = sp->lo; !sp->rc && r < sp->hi; r++)
+        sp->rc = fill_prediction(sp->m, model_matrix_row(sp->X, r), phi, 1, sp->t, &sp->rows[r],
+                                 &b, sp->e, sizeof sp->e);
+    free(phi);
+    sg_buf_fini(&b);
+    return NULL;
+}
+
+/* Fills the probability, tier, SHAP values, top features and recommendation of rows[0..X->n)
+ * on two threads (one when a thread cannot be started or the rows are few). The first error in
+ * row order is reported. */
+static int score_rows(const struct model *m, const struct model_matrix *X,
+                      const struct pl_tiers *t, struct store_prediction *rows, char *err,
+                      size_t errlen)
+{
+    struct score_part part[2];
+    memset(part, 0, sizeof part);
+    size_t half = X->n >= 256 ? X->n / 2 : X->n;
+    for (int i = 0; i < 2; i++) {
+        part[i].m = m;
+        part[i].X = X;
+        part[i].t = t;
+        part[i].rows = rows;
+        part[i].lo = i ? half : 0;
+        part[i].hi = i ? X->n : half;
+    }
+    pthread_t th;
+    int threaded = part[1].lo < part[1].hi && !pthread_create(&th, NULL, score_part_run, &part[1]);
+    score_part_run(&part[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (part[1].lo < part[1].hi && !part[0].rc)
+        score_part_run(&part[1]);
+    for (int i = 0; i < 2; i++)
+        if (part[i].rc) return sg_errf(err, errlen, part[i].rc, "%s", part[i].e);
+    return SG_OK;
+}
+
 /* True when d holds exactly the imported feature columns names[0..n). */
 static int same_names(const struct pl_data *d, char *const *names, size_t n)
 {
@@ -645,23 +703,19 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             rc = sg_errf(err, errlen, brc, "%s", e);
         } else {
             struct store_prediction *rows = calloc(X.n, sizeof *rows);
-            double *phi = malloc(pm.m->p * sizeof *phi);
-            struct sg_buf b;
-            sg_buf_init(&b, 1 << 20);
             double sum = 0;
-            if (!rows || !phi) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+            if (!rows) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
             for (size_t r = 0; !rc && r < X.n; r++) {
                 struct store_prediction *p = &rows[r];
                 memcpy(p->member_hash, d.hash[idx[r]], STORE_HASH_LEN);
                 snprintf(p->measure_code, sizeof p->measure_code, "%s", res->measure);
                 p->measurement_year = year;
                 snprintf(p->model_version, sizeof p->model_version, "%s", pm.version);
-                rc = fill_prediction(pm.m, model_matrix_row(&X, r), phi, 1, tiers, p, &b, err,
-                                     errlen);
-                if (!rc) {
-                    res->by_tier[p->risk_tier]++;
-                    sum += p->gap_probability;
-                }
+            }
+            if (!rc) rc = score_rows(pm.m, &X, tiers, rows, err, errlen);
+            for (size_t r = 0; !rc && r < X.n; r++) { /* in row order: the same sum every run */
+                res->by_tier[rows[r].risk_tier]++;
+                sum += rows[r].gap_probability;
             }
             if (!rc) rc = store_prediction_batch_create(st, a, rows, X.n, err, errlen);
             if (rc == SG_ECONFLICT)
@@ -675,8 +729,6 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             for (size_t r = 0; rows && r < X.n; r++)
                 store_prediction_fini(&rows[r]);
             free(rows);
-            free(phi);
-            sg_buf_fini(&b);
         }
         res->seconds = now_s() - t0;
         model_matrix_fini(&X);
