@@ -49,6 +49,8 @@ enum pl_reject {
     PL_REJ_UNKNOWN_MEMBER, /* member neither in members.csv nor in the store */
     PL_REJ_NUMBER,         /* a feature value that is not a finite number */
     PL_REJ_FHIR,           /* FHIR input the measure engine's reader rejects (import --fhir) */
+    PL_REJ_NUMDATE_YEAR,   /* numerator_date outside the row's measurement year */
+    PL_REJ_NUMDATE_OPEN,   /* numerator_date on a row whose numerator is 0 */
     PL_REJ_COUNT
 };
 
