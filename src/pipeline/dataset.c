@@ -342,8 +342,15 @@ static int want_row(const struct pl_data *d, size_t i, int k, int for_training, 
 {
     uint8_t s = d->cur[i * NM + (size_t)k];
     if (!for_training) return s == ST_OPEN;
-    if (s == ST_OPEN) return 1;
-    return s == ST_MET && (as_of == PL_AS_OF_START || d->cur_md[i * NM + (size_t)k] > as_of);
+    if (s != ST_OPEN && s != ST_MET) return 0;
+    return pl_as_of_label(s == ST_MET, d->cur_md[i * NM + (size_t)k], as_of) >= 0;
+}
+
+int pl_as_of_label(int numerator, int numerator_md, int as_of)
+{
+    if (!numerator) return 1;
+    if (as_of == PL_AS_OF_START) return 0;
+    return numerator_md > as_of ? 0 : -1; /* unknown day (0): met before the as-of day */
 }
 
 /* Builds the matrix of the members selected by want_row for measure k. */

@@ -162,6 +162,12 @@ void pl_as_of_text(int as_of, char *out, size_t cap);
 int pl_data_as_of(struct store *st, int year, int *as_of, long long *dated, long long *met,
                   char *err, size_t errlen) SG_WUR;
 
+/* The training label of a denominator (not excluded) row for models of gaps open on the day
+ * as_of: 1 = still open at year end (numerator 0), 0 = open on the day and closed later
+ * (numerator met on month-day numerator_md > as_of), -1 = not a training row (met on or before
+ * the day, or met on an unknown day, numerator_md 0). With PL_AS_OF_START every row is kept. */
+int pl_as_of_label(int numerator, int numerator_md, int as_of);
+
 /* The as-of day of the year being scored: `requested` (>= 0, from --as-of) or, when requested
  * is -1, the data's (pl_data_as_of). *from_data is 1 in the second case. A requested day before
  * the latest numerator_date of the year fails with SG_EINVAL (the data knows more than that day
