@@ -297,6 +297,27 @@ int cli_models_run(struct cli_ctx *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+/* Warns on stderr for each measure (code, or all when NULL) whose latest model was trained for
+ * another as-of day than the one of the year being scored (hyperparams "as_of"; models trained
+ * before issue 7 have none: "start"). */
+static void warn_as_of_mismatch(struct store *st, const char *code, const char *as_of)
+{
+    for (int k = 0; k < FEATURES_N_MEASURES; k++) {
+        if (code && strcmp(code, features_measures[k])) continue;
+        struct store_model sm;
+        char e[SG_ERRLEN];
+        if (store_model_get_latest(st, features_measures[k], &sm, e, sizeof e) != SG_OK) continue;
+        char want[32], *p = sm.hyperparams ? strstr(sm.hyperparams, "\"as_of\":\"") : NULL;
+        snprintf(want, sizeof want, "%.5s", p ? p + 9 : "start");
+        if (strcmp(want, as_of))
+            fprintf(stderr,
+                    "stargap predict: warning: the %s model was trained for gaps open on %s, the "
+                    "data is observed as of %s (train again with --as-of %s)\n",
+                    features_measures[k], want, as_of, as_of);
+        store_model_fini(&sm);
+    }
+}
+
 int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0], *code = NULL;
@@ -331,12 +352,13 @@ int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv)
         store_close(st);
         return CLI_FAIL;
     }
+    char asof_txt[16];
+    pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
+    warn_as_of_mismatch(st, code, asof_txt);
     struct pl_score_result res[FEATURES_N_MEASURES];
     size_t n = 0;
     int rc = pl_predict(st, &cli_actor, (int)year, code, &t, res, &n, err, sizeof err);
     store_close(st);
-    char asof_txt[16];
-    pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
     printf("measurement year %ld observed as of %s (%s), features from %ld\n", year, asof_txt,
            from_data ? "its latest numerator_date" : "--as-of", year - 1);
     printf("%-9s %-14s %9s %8s %8s %8s %9s %8s\n", "measure", "model", "open_gaps", "high",

@@ -208,6 +208,10 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
                      : "--as-of");
     if (as_of == 1231)
         printf("note: %d is complete (as of 12-31): its gaps are final\n", year);
+    if (as_of == PL_AS_OF_START)
+        printf("note: without numerator dates the open gaps of %d are projected as if observed on "
+               "January 1; mid-year data needs numerator_date (docs/MODELS.md)\n",
+               year);
     struct pl_train_result tr[FEATURES_N_MEASURES];
     size_t ntr = 0;
     stage_start(tty, 2);
