@@ -10,7 +10,8 @@
  *   Y-1 imported features and contract, read from the store with bulk scans, turned into model
  *   rows by model/features.h (the same builder for training and for scoring).
  * - train: labels from year Y, features from Y-1, model_train() per measure, stored as a new
- *   version in the models table.
+ *   version in the models table; for a scored year observed on an as-of day (issue 7) the rows
+ *   are the gaps of Y still open on that day (pl_train_as_of, pl_as_of_label).
  * - score: every open gap of year Y (denominator, not excluded, numerator 0) with the latest
  *   model of its measure and features from Y-1; predictions with SHAP values, top features,
  *   recommendation and risk tier, batch-inserted.
