@@ -206,8 +206,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
            from_data ? (as_of ? "the latest numerator_date of the year"
                               : "no numerator_date in the data: the unconditional model")
                      : "--as-of");
-    if (as_of == 1231)
-        printf("note: %d is complete (as of 12-31): its gaps are final\n", year);
+    if (as_of == 1231) printf("note: %d is complete (as of 12-31): its gaps are final\n", year);
     if (as_of == PL_AS_OF_START)
         printf("note: without numerator dates the open gaps of %d are projected as if observed on "
                "January 1; mid-year data needs numerator_date (docs/MODELS.md)\n",

@@ -364,8 +364,7 @@ static int build_rows(const struct pl_data *d, int k, int year, int for_training
         rows += (size_t)want_row(d, i, k, for_training, as_of);
     if (rows == 0)
         return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no %s rows in %d", features_measures[k],
-                       for_training ? "denominator rows open on the as-of day" : "open-gap",
-                       year);
+                       for_training ? "denominator rows open on the as-of day" : "open-gap", year);
     double *rate = malloc((d->n_contracts ? d->n_contracts : 1) * sizeof *rate);
     uint8_t *prior = malloc(d->n ? d->n : 1);
     int rc = SG_OK;
@@ -525,12 +524,13 @@ int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int 
         const struct model_train_params *p = &m->params;
         pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
         snprintf(hyper, sizeof hyper,
-                 "{\"as_of\":\"%s\",\"seed\":%llu,\"cv_folds\":%d,\"cv_max_rows\":%zu,\"test_fraction\":%.17g,"
+                 "{\"as_of\":\"%s\",\"seed\":%llu,\"cv_folds\":%d,\"cv_max_rows\":%zu,"
+                 "\"test_fraction\":%.17g,"
                  "\"valid_fraction\":%.17g,\"ece_max\":%.17g,\"calibrated\":%s,\"platt_a\":%.17g,"
                  "\"platt_b\":%.17g,\"features\":%zu}",
-                 asof_txt, (unsigned long long)p->seed, p->cv_folds, p->cv_max_rows, p->test_fraction,
-                 p->valid_fraction, p->ece_max, m->calibrated ? "true" : "false", m->platt_a,
-                 m->platt_b, m->p);
+                 asof_txt, (unsigned long long)p->seed, p->cv_folds, p->cv_max_rows,
+                 p->test_fraction, p->valid_fraction, p->ece_max, m->calibrated ? "true" : "false",
+                 m->platt_a, m->platt_b, m->p);
 #define JNUM(x) (isfinite(x) ? (x) : -1.0)
         snprintf(metrics, sizeof metrics,
                  "{\"n_test\":%zu,\"base_rate\":%.17g,\"auc\":%.17g,\"brier\":%.17g,"

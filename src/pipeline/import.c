@@ -429,9 +429,9 @@ static const char *const result_cols[] = {
     "member_id", "measure", "year", "initial_population", "denominator", "denominator_exclusion",
     "numerator", "numerator_date"};
 
-/* Checks a numerator_date field (empty = unknown, fine): a real date (PL_REJ_DATE), in the measurement year
- * (PL_REJ_NUMDATE_YEAR), on a met row (PL_REJ_NUMDATE_OPEN); copies it to out when good and
- * returns PL_REJ_COUNT. */
+/* Checks a numerator_date field (empty = unknown, fine): a real date (PL_REJ_DATE), in the
+ * measurement year (PL_REJ_NUMDATE_YEAR), on a met row (PL_REJ_NUMDATE_OPEN); copies it to out when
+ * good and returns PL_REJ_COUNT. */
 static enum pl_reject check_numerator_date(const char *s, int year, int numerator,
                                            char out[STORE_DATE_LEN], const char **why)
 {

@@ -68,13 +68,13 @@ struct synth_summary {
     size_t denominator[SYNTH_N_MEASURES]; /* last year: eligible, not excluded */
     size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant by the end of the year */
     double expected[SYNTH_N_MEASURES];    /* last year: mean true probability of compliance */
-    size_t numerator_as_of[SYNTH_N_MEASURES]; /* last year: compliant by the as-of day (the
-                                                 numerators written) */
-    double expected_open[SYNTH_N_MEASURES];   /* last year: sum over the members open at the
-                                                 as-of day of P(open at year end | open then) */
-    int as_of_month, as_of_day;               /* the as-of day used */
     size_t fhir_patients;                 /* FHIR output: Patient resources */
     size_t fhir_resources;                /* FHIR output: all resources, Patients included */
+    /* last year: compliant by the as-of day (the numerators written) */
+    size_t numerator_as_of[SYNTH_N_MEASURES];
+    /* last year: sum over the members open on the as-of day of P(open at year end | open then) */
+    double expected_open[SYNTH_N_MEASURES];
+    int as_of_month, as_of_day; /* the as-of day used */
 };
 
 /* Checks the parameters (the as-of day must exist in year_last). Returns SG_OK or SG_EINVAL

@@ -636,7 +636,8 @@ static void test_numerator_date(void **state)
     size_t len;
     char *txt = slurp(f->rejects, &len);
     assert_non_null(strstr(txt, "measure_results.csv,6,\"bad date"));
-    assert_non_null(strstr(txt, "measure_results.csv,7,\"numerator_date outside the measurement year"));
+    assert_non_null(
+        strstr(txt, "measure_results.csv,7,\"numerator_date outside the measurement year"));
     assert_non_null(strstr(txt, "measure_results.csv,8,\"numerator_date without numerator"));
     assert_non_null(strstr(txt, "measure_results.csv,9,\"wrong column count"));
     assert_non_null(strstr(txt, "measure_results.csv,10,\"bad date"));
@@ -650,8 +651,10 @@ static void test_numerator_date(void **state)
     assert_int_equal(l.n, 3);
     for (size_t i = 0; i < l.n; i++) {
         const struct store_measure_result *r = &l.items[i];
-        if (!strcmp(r->measure_code, "BCS")) assert_string_equal(r->numerator_date, "2024-09-30");
-        else assert_string_equal(r->numerator_date, "");
+        if (!strcmp(r->measure_code, "BCS"))
+            assert_string_equal(r->numerator_date, "2024-09-30");
+        else
+            assert_string_equal(r->numerator_date, "");
     }
     store_measure_result_list_free(&l);
     assert_int_equal(sg_memberid_hash(&f->mid, "MBIDATE02", h, f->err, sizeof f->err), SG_OK);
@@ -683,20 +686,19 @@ static void test_numerator_date(void **state)
     r.initial_population = r.denominator = 1;
     snprintf(r.source, sizeof r.source, "csv");
     snprintf(r.numerator_date, sizeof r.numerator_date, "2024-03-01");
-    assert_int_equal(store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err,
-                                                      sizeof f->err),
-                     SG_EINVAL);
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err, sizeof f->err),
+        SG_EINVAL);
     assert_non_null(strstr(f->err, "numerator_date"));
     r.numerator = 1;
     snprintf(r.numerator_date, sizeof r.numerator_date, "2025-03-01");
-    assert_int_equal(store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err,
-                                                      sizeof f->err),
-                     SG_EINVAL);
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err, sizeof f->err),
+        SG_EINVAL);
     snprintf(r.numerator_date, sizeof r.numerator_date, "2024-03-01");
     struct store_merge_counts k;
-    assert_int_equal(store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, &k, f->err,
-                                                      sizeof f->err),
-                     SG_OK);
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, &k, f->err, sizeof f->err), SG_OK);
     assert_int_equal(k.updated, 1);
     assert_int_equal(store_measure_result_get_by_member(f->st, h, 2024, &l, f->err, sizeof f->err),
                      SG_OK);

@@ -13,8 +13,9 @@
  * summed over all measures
  * within four pooled standard deviations. The truth itself agrees with the complete run's
  * year-end count within four Poisson-binomial standard deviations. (Before issue 7 the
- * projection added the closures to final counts and sat tens of standard deviations above.) The run prints the as-of day it used, and the snapshot shows a spread of
- * projected ratings (not every contract at 5 stars) and a positive estimated value. */
+ * projection added the closures to final counts and sat tens of standard deviations above.) The run
+ * prints the as-of day it used, and the snapshot shows a spread of projected ratings (not every
+ * contract at 5 stars) and a positive estimated value. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,8 +65,8 @@ static void count_met(const char *path, long *met, long *den)
     while ((line = strtok_r(NULL, "\n", &save))) {
         char id[32], code[16];
         int y, ip, dn, ex, nu;
-        assert_true(sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &dn, &ex,
-                           &nu) == 7);
+        assert_true(
+            sscanf(line, "%31[^,],%15[^,],%d,%d,%d,%d,%d", id, code, &y, &ip, &dn, &ex, &nu) == 7);
         int k = features_measure_index(code);
         if (y != 2025 || !dn || ex || k < 0) continue;
         met[k] += nu;
@@ -155,14 +156,13 @@ static void test_asof_projection(void **state)
         printf("%-9s n %6ld  as-of %6ld  projected %8.1f  truth %8.1f  year-end %6ld  "
                "(proj-truth)/sd %+.2f%s  (year-end-truth)/sd_pb %+.2f\n",
                features_measures[k], n, met, proj, truth, met_end[k], (proj - truth) / sd_all,
-               calibrated ? " (Platt)" : "",
-               ((double)met_end[k] - truth) / sd);
+               calibrated ? " (Platt)" : "", ((double)met_end[k] - truth) / sd);
         if (fabs(proj - truth) > 4.0 * sd_all)
             fail_msg("%s: projection %.1f vs truth %.1f: more than 4 sd (%.1f)",
                      features_measures[k], proj, truth, sd_all);
         if (fabs((double)met_end[k] - truth) > 4.0 * sd)
-            fail_msg("%s: year-end %ld vs truth %.1f: more than 4 sd (%.1f)",
-                     features_measures[k], met_end[k], truth, sd);
+            fail_msg("%s: year-end %ld vs truth %.1f: more than 4 sd (%.1f)", features_measures[k],
+                     met_end[k], truth, sd);
         d_all += proj - truth;
         v_all += v_close[k];
         allow_all += n_open * n_open * qbar * (1 - qbar) / n_level;

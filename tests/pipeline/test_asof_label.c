@@ -29,13 +29,13 @@ static const struct store_actor ACTOR = {"asof-test", ""};
 static void test_label_rule(void **state)
 {
     (void)state;
-    assert_int_equal(pl_as_of_label(0, 0, 930), 1);     /* open at year end */
-    assert_int_equal(pl_as_of_label(1, 1001, 930), 0);  /* open on 09-30, met 10-01 */
-    assert_int_equal(pl_as_of_label(1, 930, 930), -1);  /* met on the day itself */
-    assert_int_equal(pl_as_of_label(1, 115, 930), -1);  /* met in January */
-    assert_int_equal(pl_as_of_label(1, 0, 930), -1);    /* met, day unknown */
+    assert_int_equal(pl_as_of_label(0, 0, 930), 1);      /* open at year end */
+    assert_int_equal(pl_as_of_label(1, 1001, 930), 0);   /* open on 09-30, met 10-01 */
+    assert_int_equal(pl_as_of_label(1, 930, 930), -1);   /* met on the day itself */
+    assert_int_equal(pl_as_of_label(1, 115, 930), -1);   /* met in January */
+    assert_int_equal(pl_as_of_label(1, 0, 930), -1);     /* met, day unknown */
     assert_int_equal(pl_as_of_label(1, 1231, 1231), -1); /* complete year: no closer left */
-    assert_int_equal(pl_as_of_label(1, 229, 228), 0);   /* leap day after 02-28 */
+    assert_int_equal(pl_as_of_label(1, 229, 228), 0);    /* leap day after 02-28 */
     assert_int_equal(pl_as_of_label(1, 0, PL_AS_OF_START), 0);
     assert_int_equal(pl_as_of_label(1, 101, PL_AS_OF_START), 0);
     assert_int_equal(pl_as_of_label(0, 0, PL_AS_OF_START), 1);
@@ -95,13 +95,13 @@ static void fill_store(struct store *st)
                 snprintf(r->numerator_date, sizeof r->numerator_date, "2024-%02d-%02d",
                          10 + (i % 2), 1 + (i % 29));
             else if (i < N_OPEN + N_LATE + N_EARLY) /* met January 1 .. September 30 */
-                snprintf(r->numerator_date, sizeof r->numerator_date, "2024-%02d-%02d",
-                         1 + (i % 9), i % 3 == 0 ? 30 : 1 + (i % 28));
+                snprintf(r->numerator_date, sizeof r->numerator_date, "2024-%02d-%02d", 1 + (i % 9),
+                         i % 3 == 0 ? 30 : 1 + (i % 28));
         }
     }
     struct store_merge_counts k[3];
-    int rc = store_import_batch(st, &ACTOR, mem, N_ALL, res, 2 * N_ALL, NULL, 0, k, err,
-                                sizeof err);
+    int rc =
+        store_import_batch(st, &ACTOR, mem, N_ALL, res, 2 * N_ALL, NULL, 0, k, err, sizeof err);
     if (rc) fprintf(stderr, "import: %s\n", err);
     assert_int_equal(rc, SG_OK);
 }
@@ -116,9 +116,8 @@ static void test_train_rows(void **state)
     struct store *st;
     assert_int_equal(store_open(url, NULL, &st, err, sizeof err), SG_OK);
     assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(pl_catalog_ensure(st, &ACTOR, STARGAP_SOURCE_DIR "/data", NULL, err,
-                                       sizeof err),
-                     SG_OK);
+    assert_int_equal(
+        pl_catalog_ensure(st, &ACTOR, STARGAP_SOURCE_DIR "/data", NULL, err, sizeof err), SG_OK);
     fill_store(st);
 
     /* the data's as-of day of 2024: the latest date, November 29 (i % 29 = 28, i odd) */
@@ -136,8 +135,8 @@ static void test_train_rows(void **state)
 
     struct pl_train_result r[11];
     size_t n = 0;
-    assert_int_equal(
-        pl_train_as_of(st, &ACTOR, 2024, 930, "BCS", NULL, r, &n, err, sizeof err), SG_OK);
+    assert_int_equal(pl_train_as_of(st, &ACTOR, 2024, 930, "BCS", NULL, r, &n, err, sizeof err),
+                     SG_OK);
     assert_int_equal(n, 1);
     assert_false(r[0].skipped);
     assert_int_equal(r[0].rows, N_OPEN + N_LATE);
@@ -147,16 +146,16 @@ static void test_train_rows(void **state)
     assert_non_null(strstr(sm.hyperparams, "\"as_of\":\"09-30\""));
     store_model_fini(&sm);
 
-    assert_int_equal(pl_train_as_of(st, &ACTOR, 2024, PL_AS_OF_START, "BCS", NULL, r, &n, err,
-                                     sizeof err),
-                     SG_OK);
+    assert_int_equal(
+        pl_train_as_of(st, &ACTOR, 2024, PL_AS_OF_START, "BCS", NULL, r, &n, err, sizeof err),
+        SG_OK);
     assert_false(r[0].skipped);
     assert_int_equal(r[0].rows, N_ALL);
     assert_true(r[0].test.auc < 0.9);
 
     /* complete year: only the open gaps are rows, one class -> skipped, not an error */
-    assert_int_equal(
-        pl_train_as_of(st, &ACTOR, 2024, 1231, "BCS", NULL, r, &n, err, sizeof err), SG_OK);
+    assert_int_equal(pl_train_as_of(st, &ACTOR, 2024, 1231, "BCS", NULL, r, &n, err, sizeof err),
+                     SG_OK);
     assert_true(r[0].skipped);
     store_close(st);
     char p[300];

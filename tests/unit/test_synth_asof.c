@@ -82,8 +82,8 @@ struct last {
 /* Reads measure_results.csv: checks the date rules of every row, fills last[] for 2025, returns
  * the lines of the other years concatenated (for comparison), and the prior year's (2024)
  * counts of gaps open on 09-30 (open[k]) and of those still open at year end (still[k]). */
-static char *read_results(const char *dir, struct last *last, const char *as_of_max,
-                          size_t *open24, size_t *still24)
+static char *read_results(const char *dir, struct last *last, const char *as_of_max, size_t *open24,
+                          size_t *still24)
 {
     char *s = slurp(dir, FILES[1]), *save = NULL;
     char *other = calloc(strlen(s) + 1, 1);
@@ -95,8 +95,8 @@ static char *read_results(const char *dir, struct last *last, const char *as_of_
         unsigned id;
         char code[16], date[16] = "";
         int y, ip, dn, ex, nu;
-        int nf = sscanf(line, "M%u,%15[^,],%d,%d,%d,%d,%d,%15s", &id, code, &y, &ip, &dn, &ex,
-                        &nu, date);
+        int nf = sscanf(line, "M%u,%15[^,],%d,%d,%d,%d,%d,%15s", &id, code, &y, &ip, &dn, &ex, &nu,
+                        date);
         assert_true(nf == 7 || nf == 8);
         int k = measure_k(code);
         assert_true(k >= 0 && id >= 1 && id <= PRM.members);
@@ -216,11 +216,12 @@ static void test_as_of(void **state)
                "E[uncond] %8.1f (z %+.2f)\n",
                ms[k].code, rows[k], still[k], sum_c[k], z, sum_u[k], zu);
         if (fabs(z) > 4.0) fail_msg("%s: conditional truth off by z = %.2f", ms[k].code, z);
-        if (zu < 4.0) fail_msg("%s: the unconditional 1 - p is not rejected (z = %.2f)",
-                               ms[k].code, zu);
+        if (zu < 4.0)
+            fail_msg("%s: the unconditional 1 - p is not rejected (z = %.2f)", ms[k].code, zu);
         /* the prior year: share of its 09-30 open gaps that stayed open */
         double sh = (double)still24[k] / (double)open24[k], m = sum_c[k] / (double)rows[k];
-        double se = sqrt(sh * (1 - sh) / (double)open24[k] + var_c[k] / ((double)rows[k] * (double)rows[k]));
+        double se = sqrt(sh * (1 - sh) / (double)open24[k] +
+                         var_c[k] / ((double)rows[k] * (double)rows[k]));
         printf("          2024: open on 09-30 %6zu, stayed open %.4f; 2025 mean p_open %.4f "
                "(z %+.2f)\n",
                open24[k], sh, m, (m - sh) / se);
