@@ -194,7 +194,9 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     else
         snprintf(rep.what[1], sizeof rep.what[1], "no %s/fhir directory", input);
     stage_line(tty, 1, &rep);
-    /* the as-of day of Y, then train on Y-1: gaps open on that day of Y-1 */
+    /* the as-of day of Y (timed with training), then train on Y-1: gaps open on that day */
+    stage_start(tty, 2);
+    t = now_s();
     int as_of = 0, from_data = 0;
     if (pl_scoring_as_of(st, year, req_as_of, &as_of, &from_data, err, sizeof err)) {
         fprintf(stderr, "stargap run: %s\n", err);
@@ -213,8 +215,6 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
                year);
     struct pl_train_result tr[FEATURES_N_MEASURES];
     size_t ntr = 0;
-    stage_start(tty, 2);
-    t = now_s();
     rc = pl_train_as_of(st, &run_actor, year - 1, as_of, NULL, NULL, tr, &ntr, err, sizeof err);
     rep.secs[2] = now_s() - t;
     if (rc) {
