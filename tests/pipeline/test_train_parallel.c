@@ -62,8 +62,8 @@ static void test_workers_same_models(void **state)
     struct pl_train_result res[3][FEATURES_N_MEASURES];
     size_t n[3];
     for (int r = 0; r < 3; r++) {
-        int rc = pl_train_workers(st, &a, 2023, NULL, NULL, workers[r], res[r], &n[r], err,
-                                  sizeof err);
+        int rc = pl_train_workers(st, &a, 2023, PL_AS_OF_START, NULL, NULL, workers[r], res[r],
+                                  &n[r], err, sizeof err);
         if (rc) fail_msg("workers %d: %s", workers[r], err);
         assert_int_equal(n[r], FEATURES_N_MEASURES);
     }
@@ -144,7 +144,8 @@ static void test_workers_same_models(void **state)
     pl_model_fini(&pm);
     assert_int_equal(rows, sr[0].open_gaps);
     /* a bad worker count is an argument error */
-    assert_int_equal(pl_train_workers(st, &a, 2023, NULL, NULL, 0, res[0], &n[0], err, sizeof err),
+    assert_int_equal(pl_train_workers(st, &a, 2023, PL_AS_OF_START, NULL, NULL, 0, res[0], &n[0],
+                                      err, sizeof err),
                      SG_EINVAL);
     assert_non_null(strstr(err, "workers"));
     store_close(st);
