@@ -343,16 +343,6 @@ static int cmp_member_row(const void *a, const void *b)
                   ((const struct store_member *)b)->member_hash);
 }
 
-static int cmp_feature_row(const void *a, const void *b)
-{
-    const struct store_member_feature *x = a, *y = b;
-    int c = strcmp(x->member_hash, y->member_hash);
-    if (!c)
-        c = (x->measurement_year > y->measurement_year) -
-            (x->measurement_year < y->measurement_year);
-    return c;
-}
-
 static void add_counts(struct store_merge_counts *to, const struct store_merge_counts *k)
 {
     to->inserted += k->inserted;
@@ -378,7 +368,7 @@ static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, cha
         if (!rc) add_counts(&im->sum->results.merged, &k);
     } else {
         struct store_member_feature *f = rows;
-        qsort(rows, n, sizeof *f, cmp_feature_row);
+        /* already in key order: import_features sorts the whole file (struct frow) */
         rc = store_member_feature_merge_batch(im->st, im->a, f, n, &k, err, errlen);
         for (size_t i = 0; i < n; i++) {
             free(f[i].features);
@@ -816,6 +806,21 @@ static int builtin_name(const char *name)
     return hit;
 }
 
+/* An accepted feature row while the file is read: collected, sorted by primary key and merged
+ * in that order, for the reason given at struct crow. */
+struct frow {
+    char hash[64];
+    int year;
+    char *features; /* owned until handed to a batch */
+};
+
+static int cmp_frow(const void *a, const void *b)
+{
+    const struct frow *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, 64);
+    return c ? c : (x->year > y->year) - (x->year < y->year);
+}
+
 static int import_features(struct imp *im, const char *dir)
 {
     const char *file = "member_features.csv";
@@ -826,7 +831,9 @@ static int import_features(struct imp *im, const char *dir)
     struct keyset seen = {NULL, 65 + 4, 0, 0};
     struct store_member_feature *buf[2] = {calloc(im->batch, sizeof **buf),
                                            calloc(im->batch, sizeof **buf)};
-    struct store_member_feature *rows = buf[0];
+    struct store_member_feature *rows = buf[0], one;
+    struct frow *all = NULL; /* the accepted rows */
+    size_t n_all = 0, cap_all = 0, next = 0; /* all[next..n_all) still own their JSON */
     struct sg_buf js;
     size_t n = 0, nf = 0;
     sg_buf_init(&js, 1 << 20);
@@ -884,7 +891,7 @@ static int import_features(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, PL_REJ_COLUMNS, d, fs))) goto out;
             continue;
         }
-        struct store_member_feature *m = &rows[n];
+        struct store_member_feature *m = &one;
         memset(m, 0, sizeof *m);
         int rj;
         if ((rc = hash_member(im, c, file, m->member_hash, fs, &rj))) goto out;
@@ -938,30 +945,55 @@ static int import_features(struct imp *im, const char *dir)
                 goto out;
             continue;
         }
-        if (!(m->features = strdup(sg_buf_str(&js)))) {
+        if (n_all == cap_all) {
+            size_t nc = cap_all ? cap_all * 2 : 65536;
+            struct frow *p = realloc(all, nc * sizeof *p);
+            if (!p) {
+                rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+                goto out;
+            }
+            all = p;
+            cap_all = nc;
+        }
+        struct frow *fr = &all[n_all];
+        if (!(fr->features = strdup(sg_buf_str(&js)))) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
             goto out;
         }
-        snprintf(m->source, sizeof m->source, "csv");
+        memcpy(fr->hash, m->member_hash, 64);
+        fr->year = m->measurement_year;
+        n_all++;
         fs->accepted++;
-        if (++n == im->batch) {
-            if ((rc = writer_submit(im, W_FEATURES, rows, n))) goto out;
-            rows = rows == buf[0] ? buf[1] : buf[0];
-            n = 0;
-        }
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = writer_submit(im, W_FEATURES, rows, n);
-    if (!rc) n = 0; /* handed over: the writer frees their JSON */
     progress(im, file, fs->rows, 1);
+    /* all rows are read and checked: merge them in key order, batch by batch */
+    if (n_all) qsort(all, n_all, sizeof *all, cmp_frow);
+    for (; next < n_all && !rc; next++) {
+        struct store_member_feature *m = &rows[n];
+        memset(m, 0, sizeof *m);
+        memcpy(m->member_hash, all[next].hash, 64);
+        m->measurement_year = all[next].year;
+        m->features = all[next].features; /* the batch owns it now */
+        all[next].features = NULL;
+        snprintf(m->source, sizeof m->source, "csv");
+        if (++n == im->batch || next + 1 == n_all) {
+            if ((rc = writer_submit(im, W_FEATURES, rows, n))) break;
+            n = 0; /* handed over: the writer frees their JSON */
+            rows = rows == buf[0] ? buf[1] : buf[0];
+        }
+    }
 out:;
     int drc = writer_drain(im);
     if (!rc) rc = drc;
     for (size_t i = 0; i < n; i++)
         free(rows[i].features);
+    for (size_t i = 0; i < n_all; i++)
+        free(all[i].features); /* NULL once handed over */
+    free(all);
     for (size_t j = 0; names && j < nf; j++)
         free(names[j]);
     free(names);
