@@ -6,7 +6,8 @@
  * for the calendar year, and the populations are merged into measure_results (source "ecqm") like
  * the CSV rows. GSD is stored in the direction of the Star measure: CMS122's numerator is poor
  * control (HbA1c > 9% or missing), so the stored numerator is "in the denominator, not excluded,
- * not in CMS122's numerator". The member ID (Patient.identifier of type MB, else Patient.id) is
+ * not in CMS122's numerator", and a met row carries the engine's numerator date (the day the
+ * numerator was met, meas_evaluate_dated). The member ID (Patient.identifier of type MB, else Patient.id) is
  * hashed at once. A member not yet stored is created with `contract` when one is given, else the
  * patient is rejected as an unknown member; a stored member keeps its contract, flags and
  * `active`. Every accepted patient's birth year and sex (meas_patient_demographics; a value the
@@ -215,7 +216,8 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
         sum->results.accepted++;
         for (int id = 0; id < MEAS_COUNT; id++) {
             struct meas_pops pops;
-            if ((rc = meas_evaluate(eng, p, (enum meas_id)id, &period, &pops))) {
+            char nd[MEAS_DATE_LEN];
+            if ((rc = meas_evaluate_dated(eng, p, (enum meas_id)id, &period, &pops, nd))) {
                 rc = sg_errf(err, errlen, rc, "measure engine: evaluation failed");
                 goto out;
             }
@@ -229,10 +231,12 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
             row->initial_population = pops.initial_population;
             row->denominator = pops.denominator;
             row->denominator_exclusion = pops.denominator_exclusion;
-            row->numerator = pops.numerator;
-            if (meas_info((enum meas_id)id)->inverse) /* GSD: controlled = not poor control */
-                row->numerator = pops.denominator && !pops.denominator_exclusion && !pops.numerator;
-            if (row->denominator_exclusion) row->numerator = 0;
+            /* GSD: controlled = not poor control; the date the Star numerator was met */
+            row->numerator = meas_star_numerator((enum meas_id)id, &pops, nd, row->numerator_date);
+            if (row->denominator_exclusion) {
+                row->numerator = 0;
+                row->numerator_date[0] = '\0';
+            }
             snprintf(row->source, sizeof row->source, "ecqm");
         }
         double fv[MEAS_FEATURES_N];
