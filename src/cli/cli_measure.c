@@ -293,8 +293,7 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         for (int m = 0; m < MEAS_COUNT; m++) {
             if (!(mask & (1u << m))) continue;
             ids[n] = (enum meas_id)m;
-            if (meas_evaluate_dated(eng, p, ids[n], &period, &pops[n], dates[n]) != SG_OK)
-                goto out;
+            if (meas_evaluate_dated(eng, p, ids[n], &period, &pops[n], dates[n]) != SG_OK) goto out;
             meas_totals_add(&totals[m], &pops[n]);
             if (f == F_CSV)
                 printf("%s,%s,%d,%d,%d,%d\n", meas_patient_id(p), meas_info(ids[n])->cms,

@@ -186,11 +186,10 @@ int meas_evaluate_dated(const struct meas_engine *eng, const struct meas_patient
     /* the date: a met numerator's; for an inverse measure the status date of every
      * non-excluded denominator member with a deciding reading (its complement is the Star
      * measure's numerator) */
-    int dated = infos[id].inverse ? out->denominator && !out->denominator_exclusion
-                                  : out->numerator;
+    int dated =
+        infos[id].inverse ? out->denominator && !out->denominator_exclusion : out->numerator;
     struct cql_dt day = mx_event_day(o.numer_day);
-    if (numerator_date && dated && day.prec != CQL_PNULL)
-        format_day(day, period, numerator_date);
+    if (numerator_date && dated && day.prec != CQL_PNULL) format_day(day, period, numerator_date);
     return SG_OK;
 }
 
