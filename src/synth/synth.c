@@ -810,7 +810,8 @@ static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
  * numerator on its compliance day `day[k]` (<= asof), the qualifying event of a met measure is
  * written on that day (the screening; the most recent BP or HbA1c reading, earlier readings
  * before it), so the engine dates the numerator on the same day; the readings of an open CBP or
- * GSD gap are on or before asof, and an open gap has no qualifying event in Y. */
+ * GSD gap are on or before asof, and an open gap has no qualifying event in Y. Nothing of Y is
+ * dated after asof (visits, hospice, frailty too): the data as the plan has it on that day. */
 static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i,
                        const struct member *m, int enrolled, const uint8_t *st,
                        const uint16_t *day, int asof, unsigned yfl, const float *util)
@@ -843,21 +844,21 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if ((m->flags & X_COLECTOMY) && w_procedure(fx, R_COLECTOMY, past_date(r, m, Y))) return -1;
     if (!enrolled) return 0; /* no care in Y: not in any initial population */
 
-    /* office visits in Y (at least one: the measures' qualifying encounter) */
+    /* office visits in Y up to the as-of day (at least one: the measures' qualifying
+     * encounter) */
     int nv = (int)util[0];
     nv = nv < 1 ? 1 : nv > 12 ? 12 : nv;
     for (int v = 0; v < nv; v++) {
-        struct date d = rand_date(r, Y, 1, 12);
+        struct date d = rand_day(r, Y, 0, asof);
         if (w_encounter(fx, R_OFFICE, "AMB", d, d)) return -1;
     }
-    if (yfl & 1) { /* hospice: a hospice encounter in Y */
-        struct date s = rand_date(r, Y, 1, 11), e = s;
-        e.d = s.d < 14 ? s.d + 14 : 28;
-        if (w_encounter(fx, R_HOSPICE_ENC, "HH", s, e)) return -1;
+    if (yfl & 1) { /* hospice: a hospice encounter in Y, up to two weeks, by the as-of day */
+        int sd = uniform_int(r, 0, asof), ed = sd + 14 < asof ? sd + 14 : asof;
+        if (w_encounter(fx, R_HOSPICE_ENC, "HH", doy_date(Y, sd), doy_date(Y, ed))) return -1;
     }
-    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y */
-        if (w_condition(fx, R_FRAILTY_DX, rand_date(r, Y, 1, 11)) ||
-            w_condition(fx, R_ADV_ILLNESS, rand_date(r, Y, 1, 11)))
+    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y by the as-of day */
+        if (w_condition(fx, R_FRAILTY_DX, rand_day(r, Y, 0, asof)) ||
+            w_condition(fx, R_ADV_ILLNESS, rand_day(r, Y, 0, asof)))
             return -1;
     }
     /* BCS: a mammogram on the day of compliance; half of the open gaps have an old one (before

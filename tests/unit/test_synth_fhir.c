@@ -6,7 +6,7 @@
  * among the non-excluded denominator) and EED of that year. The expected values are the
  * generator's CSV statuses and numerator dates (the engine's numerator date in the Star
  * direction must equal the CSV numerator_date), for the complete year and as of the default
- * as-of day (then no Observation or Procedure of the year is dated after it); the engine is an independent implementation of the CQL, so any
+ * as-of day (then nothing of the year is dated after it); the engine is an independent implementation of the CQL, so any
  * clinical fact the writer gets wrong (a code outside the value set, a date outside a window, a
  * missing encounter, a wrong BP or HbA1c value) shows up as a disagreement. The one documented
  * difference: CMS130 starts at age 46, the Star measure COL at 50 (members 46-49 are in CMS130's
@@ -105,14 +105,15 @@ struct pops4 {
     char date[MEAS_DATE_LEN]; /* numerator_date of the CSV row ("" none) */
 };
 
-/* Every effectiveDateTime / performedDateTime of year y in an NDJSON file is on or before
+/* Every effective, performed, onset and period start/end dateTime of year y in an NDJSON file is on or before
  * month-day md (month * 100 + day); returns how many dates of y it saw. */
 static size_t check_dates_upto(const char *dir, const char *file, int y, int md)
 {
     char *s = slurp(dir, file);
     size_t seen = 0;
-    static const char *const keys[] = {"\"effectiveDateTime\":\"", "\"performedDateTime\":\""};
-    for (size_t k = 0; k < 2; k++)
+    static const char *const keys[] = {"\"effectiveDateTime\":\"", "\"performedDateTime\":\"",
+                                       "\"onsetDateTime\":\"", "\"start\":\"", "\"end\":\""};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         for (const char *q = strstr(s, keys[k]); q; q = strstr(q + 1, keys[k])) {
             int yy, mm, dd;
             assert_int_equal(sscanf(q + strlen(keys[k]), "%4d-%2d-%2d", &yy, &mm, &dd), 3);
@@ -145,10 +146,12 @@ static void round_trip(const struct synth_params *prm_in)
         assert_int_equal(sf.numerator[k], sc.numerator[k]);
         assert_int_equal(sf.numerator_as_of[k], sc.numerator_as_of[k]);
     }
-    /* no clinical event of the last year after the as-of day in what the engine reads */
+    /* nothing of the last year dated after the as-of day */
     int asof_md = sc.as_of_month * 100 + sc.as_of_day;
     size_t ev = check_dates_upto(dir_fhir, "Observation.ndjson", PRM.year_last, asof_md) +
-                check_dates_upto(dir_fhir, "Procedure.ndjson", PRM.year_last, asof_md);
+                check_dates_upto(dir_fhir, "Procedure.ndjson", PRM.year_last, asof_md) +
+                check_dates_upto(dir_fhir, "Condition.ndjson", PRM.year_last, asof_md) +
+                check_dates_upto(dir_fhir, "Encounter.ndjson", PRM.year_last, asof_md);
     assert_true(ev > 1000);
     assert_int_equal(sf.fhir_patients, PRM.members);
 
