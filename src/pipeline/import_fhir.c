@@ -6,8 +6,7 @@
  * for the calendar year, and the populations are merged into measure_results (source "ecqm") like
  * the CSV rows. GSD is stored in the direction of the Star measure: CMS122's numerator is poor
  * control (HbA1c > 9% or missing), so the stored numerator is "in the denominator, not excluded,
- * not in CMS122's numerator", and a met row carries the engine's numerator date (the day the
- * numerator was met, meas_evaluate_dated). The member ID (Patient.identifier of type MB, else Patient.id) is
+ * not in CMS122's numerator". The member ID (Patient.identifier of type MB, else Patient.id) is
  * hashed at once. A member not yet stored is created with `contract` when one is given, else the
  * patient is rejected as an unknown member; a stored member keeps its contract, flags and
  * `active`. Every accepted patient's birth year and sex (meas_patient_demographics; a value the
@@ -233,10 +232,7 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
             row->denominator_exclusion = pops.denominator_exclusion;
             /* GSD: controlled = not poor control; the date the Star numerator was met */
             row->numerator = meas_star_numerator((enum meas_id)id, &pops, nd, row->numerator_date);
-            if (row->denominator_exclusion) {
-                row->numerator = 0;
-                row->numerator_date[0] = '\0';
-            }
+            if (row->denominator_exclusion) row->numerator = 0; /* (then no date either) */
             snprintf(row->source, sizeof row->source, "ecqm");
         }
         double fv[MEAS_FEATURES_N];

@@ -813,8 +813,8 @@ static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
  * GSD gap are on or before asof, and an open gap has no qualifying event in Y. Nothing of Y is
  * dated after asof (visits, hospice, frailty too): the data as the plan has it on that day. */
 static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i,
-                       const struct member *m, int enrolled, const uint8_t *st,
-                       const uint16_t *day, int asof, unsigned yfl, const float *util)
+                       const struct member *m, int enrolled, const uint8_t *st, const uint16_t *day,
+                       int asof, unsigned yfl, const float *util)
 {
     int Y = prm->year_last;
     struct sg_rng *r = &fx->r;

@@ -6,11 +6,11 @@
  * among the non-excluded denominator) and EED of that year. The expected values are the
  * generator's CSV statuses and numerator dates (the engine's numerator date in the Star
  * direction must equal the CSV numerator_date), for the complete year and as of the default
- * as-of day (then nothing of the year is dated after it); the engine is an independent implementation of the CQL, so any
- * clinical fact the writer gets wrong (a code outside the value set, a date outside a window, a
- * missing encounter, a wrong BP or HbA1c value) shows up as a disagreement. The one documented
- * difference: CMS130 starts at age 46, the Star measure COL at 50 (members 46-49 are in CMS130's
- * initial population and have no COL row). */
+ * as-of day (then nothing of the year is dated after it); the engine is an independent
+ * implementation of the CQL, so any clinical fact the writer gets wrong (a code outside the value
+ * set, a date outside a window, a missing encounter, a wrong BP or HbA1c value) shows up as a
+ * disagreement. The one documented difference: CMS130 starts at age 46, the Star measure COL at 50
+ * (members 46-49 are in CMS130's initial population and have no COL row). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,8 +105,8 @@ struct pops4 {
     char date[MEAS_DATE_LEN]; /* numerator_date of the CSV row ("" none) */
 };
 
-/* Every effective, performed, onset and period start/end dateTime of year y in an NDJSON file is on or before
- * month-day md (month * 100 + day); returns how many dates of y it saw. */
+/* Every effective, performed, onset and period start/end dateTime of year y in an NDJSON file is on
+ * or before month-day md (month * 100 + day); returns how many dates of y it saw. */
 static size_t check_dates_upto(const char *dir, const char *file, int y, int md)
 {
     char *s = slurp(dir, file);
@@ -252,8 +252,7 @@ static void round_trip(const struct synth_params *prm_in)
             cnt[k][2] += w->num;
             cnt[k][3] += !w->ex && !w->num;
             if (g.initial_population == w->ip && g.denominator == w->den &&
-                g.denominator_exclusion == w->ex && g.numerator == w->num &&
-                !strcmp(sd, w->date)) {
+                g.denominator_exclusion == w->ex && g.numerator == w->num && !strcmp(sd, w->date)) {
                 agree++;
                 dated += sd[0] != 0;
             } else {
