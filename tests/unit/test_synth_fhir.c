@@ -32,7 +32,7 @@
 
 static const struct synth_params PRM = {6000, 5, 2023, 2025, 11, 12, 31}; /* complete Y2 */
 /* the default as-of day (SYNTH_AS_OF_DEFAULT: September 30): Y2 as observed on that day */
-static const struct synth_params PRM_ASOF = {6000, 5, 2023, 2025, 11, 0, 0};
+static const struct synth_params PRM_ASOF = {3000, 5, 2023, 2025, 11, 0, 0};
 static const char *const CODES[NF] = {"BCS", "COL", "CBP", "GSD", "EED"};
 static char dir_csv[64], dir_fhir[64], dir_cli[64];
 
