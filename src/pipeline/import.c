@@ -129,6 +129,22 @@ static int ks_has(const struct keyset *s, const char *key)
     }
 }
 
+/* The duplicate-key sets hold the member hash in binary (32 bytes, not 64 hex characters) after a
+ * non-zero marker byte, then the year: at 1,000,000 members the results set has 10.7 million
+ * keys, and its table (at most half full) is 1.2 GB this way instead of 2.7 GB. */
+#define DUP_KEY_LEN (1 + 32 + 2)
+
+static void dup_key(const char *member_hash, int year, char out[DUP_KEY_LEN])
+{
+    uint8_t bin[32];
+    uint16_t y = (uint16_t)year;
+    out[0] = 1; /* a slot whose first byte is 0 is empty */
+    if (sg_hex_decode(member_hash, bin, sizeof bin) != SG_OK) /* cannot happen: our own HMAC hex */
+        memset(bin, 0xff, sizeof bin);
+    memcpy(out + 1, bin, 32);
+    memcpy(out + 33, &y, 2);
+}
+
 /* ---- field checks ---- */
 
 static int parse_flag(const char *s, int *out)
@@ -660,7 +676,7 @@ static int import_results(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->results;
-    struct keyset seen = {NULL, 65 + 16 + 4, 0, 0}; /* hash, code, year */
+    struct keyset seen = {NULL, DUP_KEY_LEN + 1, 0, 0}; /* hash, measure, year */
     struct store_measure_result *buf[2] = {calloc(im->batch, sizeof **buf),
                                            calloc(im->batch, sizeof **buf)};
     struct store_measure_result *rows = buf[0], one;
@@ -726,11 +742,9 @@ static int import_results(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, reason, why, fs))) goto out;
             continue;
         }
-        char key[65 + 16 + 4];
-        memset(key, 0, sizeof key);
-        memcpy(key, m->member_hash, 64);
-        snprintf(key + 65, 16, "%s", code);
-        memcpy(key + 81, &m->measurement_year, 4);
+        char key[DUP_KEY_LEN + 1];
+        dup_key(m->member_hash, m->measurement_year, key);
+        key[DUP_KEY_LEN] = (char)features_measure_index(code);
         int added;
         if (ks_add(&seen, key, &added)) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
@@ -828,7 +842,7 @@ static int import_features(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->features;
-    struct keyset seen = {NULL, 65 + 4, 0, 0};
+    struct keyset seen = {NULL, DUP_KEY_LEN, 0, 0}; /* hash, year */
     struct store_member_feature *buf[2] = {calloc(im->batch, sizeof **buf),
                                            calloc(im->batch, sizeof **buf)};
     struct store_member_feature *rows = buf[0], one;
@@ -931,9 +945,8 @@ static int import_features(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, reason, why, fs))) goto out;
             continue;
         }
-        char key[69];
-        memcpy(key, m->member_hash, 65);
-        memcpy(key + 65, &m->measurement_year, 4);
+        char key[DUP_KEY_LEN];
+        dup_key(m->member_hash, m->measurement_year, key);
         int added;
         if (ks_add(&seen, key, &added)) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
