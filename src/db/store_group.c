@@ -42,6 +42,14 @@ void store_group_counts(struct store_group *g, unsigned long long *groups, unsig
     pthread_mutex_unlock(&g->mu);
 }
 
+unsigned long long store_group_reruns(struct store_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    unsigned long long n = g->reruns;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}
+
 /* Gives every operation of the group that has no result of its own yet (not run, or run and
  * succeeded before the transaction failed) the transaction's failure. */
 static void fail_rest(struct store_group_op *first, size_t n, int rc, const char *msg)
@@ -54,11 +62,51 @@ static void fail_rest(struct store_group_op *first, size_t n, int rc, const char
     }
 }
 
+/* The optimistic pass: the n operations in one transaction without savepoints. Returns 1 when
+ * the group is done (committed, or every operation has the transaction's failure), 0 when a
+ * body failed: the transaction has been rolled back whole and every operation is as before the
+ * pass, to be run again with savepoints. */
+static int run_optimistic(struct store_group *g, struct store_group_op *first, size_t n)
+{
+    char terr[GROUP_ERRLEN] = "";
+    void *conn = NULL;
+    int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
+    if (rc) {
+        fail_rest(first, n, rc, terr);
+        return 1;
+    }
+    struct store_group_op *o = first;
+    for (size_t i = 0; i < n; i++, o = o->next) {
+        o->ran = 1;
+        o->rc = o->body(conn, o->arg, o->err, sizeof o->err);
+        if (o->rc) { /* roll everything back; the savepoint pass gives each its own result */
+            g->tx->end(g->ctx, conn);
+            o = first;
+            for (size_t j = 0; j < n; j++, o = o->next) {
+                o->ran = 0;
+                o->rc = 0;
+                o->err[0] = '\0';
+            }
+            return 0;
+        }
+    }
+    rc = g->tx->commit(conn, terr, sizeof terr);
+    if (rc) fail_rest(first, n, rc, terr);
+    g->tx->end(g->ctx, conn);
+    return 1;
+}
+
 /* Runs n operations starting at first in one transaction (leader, without the mutex). */
 static void run_group(struct store_group *g, struct store_group_op *first, size_t n)
 {
     char terr[GROUP_ERRLEN] = "";
     void *conn = NULL;
+    if (n > 1 && g->tx->optimistic) {
+        if (run_optimistic(g, first, n)) return;
+        pthread_mutex_lock(&g->mu);
+        g->reruns++;
+        pthread_mutex_unlock(&g->mu);
+    }
     int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
     if (rc) {
         fail_rest(first, n, rc, terr);

@@ -13,7 +13,9 @@
  *   - the leader takes up to `max` queued operations (whatever is queued: no timer, a lone
  *     operation runs at once), opens ONE transaction, runs each body inside its own SAVEPOINT
  *     (a failing body is rolled back to its savepoint and keeps its own error; the others go on),
- *     and commits once: one WAL flush for the whole group;
+ *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
+ *     primitives the group first runs without savepoints and is run again with them only when
+ *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -49,6 +51,11 @@ struct store_group_tx {
     int (*commit)(void *conn, char *err, size_t errlen);
     /* Gives the connection back; rolls back a transaction left open (after a failure). */
     void (*end)(void *ctx, void *conn);
+    /* Nonzero: run a group of several operations first without savepoints (saves two round
+     * trips per operation); when any body fails, roll the whole transaction back and run the
+     * group again with a savepoint per operation. The backend's bodies must then be re-runnable:
+     * they write only into their arg, overwriting (not appending to) their outputs. */
+    int optimistic;
 };
 
 struct store_group_op; /* store_group.c */
@@ -61,8 +68,9 @@ struct store_group {
     size_t max;                         /* most operations per group (>= 1) */
     const struct store_group_tx *tx;
     void *ctx;
-    /* counters (under mu) for benchmarks and metrics */
-    unsigned long long groups, ops;
+    /* counters (under mu) for benchmarks and metrics: groups committed, operations run, groups
+     * run a second time with savepoints after a body failed in the optimistic pass */
+    unsigned long long groups, ops, reruns;
 };
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
@@ -77,5 +85,8 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
 
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);
+
+/* Groups run a second time (with savepoints) after a body failed in the optimistic pass. */
+unsigned long long store_group_reruns(struct store_group *g);
 
 #endif

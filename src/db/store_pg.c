@@ -38,6 +38,13 @@ struct pg_store {
     struct store base; /* must be first */
     struct pg_pool *pool;
     struct store_group group; /* group commit of audited operations (store_group.h) */
+    /* The chain head as the last group of this store committed it (group leaders only, one at a
+     * time): a group's audit rows are appended against it without a FOR UPDATE round trip; when
+     * another writer moved the head meanwhile the append matches no head row and the group
+     * locks the head and appends again (audit_flush). */
+    int head_known;
+    long long head_id;
+    char head_hash[STORE_HASH_LEN];
 };
 
 /* A named statement: prepared under `name` on each connection the first time it is used. */
@@ -65,6 +72,15 @@ struct px {
     int head_valid, sp_head_valid, release_owed;
     long long head_id, sp_head_id;
     char head_hash[STORE_HASH_LEN], sp_head_hash[STORE_HASH_LEN];
+    /* Group transactions only (defer): the audit rows of the group's operations, in order, kept
+     * here by px_audit and appended with one statement before COMMIT (audit_flush); the count at
+     * the current savepoint (ROLLBACK TO drops the rows after it); the head the flush moved the
+     * chain to (the store's cached head once COMMIT succeeds). */
+    int defer, flushed;
+    struct store_audit *pend;
+    size_t npend, cappend, sp_npend;
+    long long flush_id;
+    char flush_hash[STORE_HASH_LEN];
 };
 
 /* ---- parameters ---- */
@@ -321,6 +337,134 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
+/* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
+ * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
+ * moved it since the store's last group), and the rows are inserted only if it moved; ids are
+ * $1 + 1, $1 + 2, ... in array order. */
+STMT(audit_append_many, 14,
+     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
+     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
+     " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
+     " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
+     " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
+     " $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])"
+     " WITH ORDINALITY AS u(et, ent, eid, act, uid, ch, ip, ts, ph, h, o)"
+     " WHERE EXISTS (SELECT 1 FROM h)");
+STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
+
+/* Appends s (NULL: an SQL NULL element) to a text[] literal. */
+static int arr_text(struct sg_buf *b, const char *s, int first)
+{
+    int rc = first ? SG_OK : sg_buf_puts(b, ",");
+    if (!rc && !s) return sg_buf_puts(b, "NULL");
+    if (!rc) rc = sg_buf_puts(b, "\"");
+    for (const char *q = s; *q && !rc; q++) {
+        if (*q == '"' || *q == '\\') rc = sg_buf_append(b, "\\", 1);
+        if (!rc) rc = sg_buf_append(b, q, 1);
+    }
+    if (!rc) rc = sg_buf_puts(b, "\"");
+    return rc;
+}
+
+/* Drops the pending audit rows after the first `keep`. */
+static void pend_drop(struct px *x, size_t keep)
+{
+    while (x->npend > keep) free(x->pend[--x->npend].changes);
+}
+
+#define PEND_COLS 10
+
+/* Numbers and hashes the pending rows from head (id, hash) and appends them with one statement
+ * that moves the head only if it is still (id, hash). *moved = 0 when it was not (nothing
+ * written). */
+static int audit_append_pending(struct px *x, long long id, const char *hash, int *moved)
+{
+    struct sg_buf col[PEND_COLS];
+    struct params p;
+    PGresult *r = NULL;
+    int rc = SG_OK;
+    *moved = 0;
+    for (int c = 0; c < PEND_COLS; c++) sg_buf_init(&col[c], (size_t)1 << 30);
+    for (size_t i = 0; i < x->npend && !rc; i++) {
+        struct store_audit *a = &x->pend[i];
+        a->audit_id = id + 1 + (long long)i;
+        snprintf(a->prev_hash, sizeof a->prev_hash, "%s", i ? x->pend[i - 1].hash : hash);
+        if (store_audit_hash(a, a->hash)) {
+            rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: hashing failed");
+            break;
+        }
+        const char *v[PEND_COLS] = {a->event_type, a->entity_type, a->entity_id[0] ? a->entity_id : NULL,
+                                     a->action, a->user_id, a->changes,
+                                     a->ip_address[0] ? a->ip_address : NULL, a->timestamp,
+                                     a->prev_hash, a->hash};
+        for (int c = 0; c < PEND_COLS && !rc; c++) {
+            if (i == 0) rc = sg_buf_puts(&col[c], "{");
+            if (!rc) rc = arr_text(&col[c], v[c], i == 0);
+        }
+    }
+    for (int c = 0; c < PEND_COLS && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    if (rc == SG_ENOMEM || rc == SG_ETOOBIG)
+        rc = sg_errf(x->err, x->errlen, rc, "audit: out of memory for the group's rows");
+    if (!rc) {
+        p_init(&p);
+        p_ll(&p, id);
+        p_str(&p, hash);
+        p_ll(&p, id + (long long)x->npend);
+        p_str(&p, x->pend[x->npend - 1].hash);
+        for (int c = 0; c < PEND_COLS; c++) p_raw(&p, sg_buf_str(&col[c]));
+        rc = px_exec(x, &audit_append_many, &p, &r);
+    }
+    if (!rc) {
+        const char *t = PQcmdTuples(r);
+        long long n = t && *t ? strtoll(t, NULL, 10) : 0;
+        if (n == (long long)x->npend) *moved = 1;
+        else if (n != 0)
+            rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: %lld of %zu rows appended", n,
+                         x->npend);
+    }
+    PQclear(r);
+    for (int c = 0; c < PEND_COLS; c++) sg_buf_fini(&col[c]);
+    return rc;
+}
+
+/* Appends the group's pending audit rows before its COMMIT: first against the store's cached
+ * head (no lock round trip); when that head is stale (another writer appended since), lock the
+ * head FOR UPDATE and append against it. The chain cannot fork: a row is inserted only together
+ * with the head update that checks its predecessor, under the head's row lock. */
+static int audit_flush(struct px *x)
+{
+    x->flushed = 0;
+    if (!x->npend) return SG_OK;
+    struct pg_store *s = x->s;
+    int moved = 0, rc;
+    if (s->head_known) {
+        rc = audit_append_pending(x, s->head_id, s->head_hash, &moved);
+        if (rc) return rc;
+    }
+    if (!moved) {
+        s->head_known = 0;
+        PGresult *r;
+        rc = px_exec(x, &audit_head_lock, NULL, &r);
+        if (rc) return rc;
+        if (PQntuples(r) != 1) {
+            PQclear(r);
+            return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit_head_lock: chain head missing");
+        }
+        long long id = g_ll(r, 0, 0);
+        char hash[STORE_HASH_LEN];
+        g_copy(hash, sizeof hash, r, 0, 1);
+        PQclear(r);
+        rc = audit_append_pending(x, id, hash, &moved);
+        if (rc) return rc;
+        if (!moved)
+            return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: locked chain head moved");
+    }
+    x->flushed = 1;
+    x->flush_id = x->pend[x->npend - 1].audit_id;
+    memcpy(x->flush_hash, x->pend[x->npend - 1].hash, sizeof x->flush_hash);
+    return SG_OK;
+}
+
 /* The leader's hold on a connection: one at a time per store, so allocated per group. */
 static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
 {
@@ -334,6 +478,7 @@ static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
         free(x);
         return rc;
     }
+    x->defer = 1; /* audit rows wait for the group's end (audit_flush) */
     *conn = x;
     return SG_OK;
 }
@@ -355,6 +500,7 @@ static int gx_savepoint(void *conn, char *err, size_t errlen)
                                           : "SAVEPOINT sg_op", err, errlen);
     if (rc) return rc;
     x->release_owed = 0;
+    x->sp_npend = x->npend;
     x->sp_head_valid = x->head_valid;
     x->sp_head_id = x->head_id;
     memcpy(x->sp_head_hash, x->head_hash, sizeof x->sp_head_hash);
@@ -378,18 +524,32 @@ static int gx_rollback_to(void *conn, char *err, size_t errlen)
     int rc = gx_cmd(conn, "ROLLBACK TO SAVEPOINT sg_op", err, errlen);
     if (rc) return rc;
     x->release_owed = 1;
+    pend_drop(x, x->sp_npend); /* the operation's audit rows go with it */
     x->head_valid = x->sp_head_valid;
     x->head_id = x->sp_head_id;
     memcpy(x->head_hash, x->sp_head_hash, sizeof x->head_hash);
     return SG_OK;
 }
 
+/* Appends the group's audit rows, then commits; the store's cached head follows a successful
+ * commit and is forgotten after a failed one (its outcome unknown). */
 static int gx_commit(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
     x->err = err;
     x->errlen = errlen;
-    return px_commit(x);
+    int rc = audit_flush(x);
+    if (!rc) rc = px_commit(x);
+    if (rc) {
+        x->s->head_known = 0;
+        return rc;
+    }
+    if (x->flushed) {
+        x->s->head_known = 1;
+        x->s->head_id = x->flush_id;
+        memcpy(x->s->head_hash, x->flush_hash, sizeof x->s->head_hash);
+    }
+    return SG_OK;
 }
 
 static void gx_end(void *ctx, void *conn)
@@ -399,12 +559,15 @@ static void gx_end(void *ctx, void *conn)
     if (!x) return;
     x->err = NULL;
     x->errlen = 0;
+    pend_drop(x, 0);
+    free(x->pend);
     px_close(x);
     free(x);
 }
 
+/* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */
@@ -442,7 +605,6 @@ static void page_done(long long total, size_t n, const struct store_page *pg, lo
 /* ---- the audit chain ---- */
 
 STMT(audit_head_get, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1");
-STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
 STMT(audit_append, 11,
      "WITH h AS (UPDATE audit_head SET last_id = $1, last_hash = $11 WHERE id = 1) "
      "INSERT INTO audit_log (audit_id, event_type, entity_type, entity_id, action, user_id, changes,"
@@ -459,6 +621,19 @@ static int px_audit(struct px *x, const struct store_actor *a, const char *event
     memset(&row, 0, sizeof row);
     store_audit_fill(&row, a, event_type, entity_type, entity_id, action, changes, now);
     int rc;
+    if (x->defer) { /* group transaction: numbered, hashed and appended before its COMMIT */
+        if (x->npend == x->cappend) {
+            size_t cap = x->cappend ? 2 * x->cappend : 16;
+            struct store_audit *n = realloc(x->pend, cap * sizeof *n);
+            if (!n) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+            x->pend = n;
+            x->cappend = cap;
+        }
+        if (changes && !(row.changes = strdup(changes)))
+            return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+        x->pend[x->npend++] = row;
+        return SG_OK;
+    }
     if (x->head_valid) { /* this transaction holds the head already (group commit) */
         row.audit_id = x->head_id + 1;
         memcpy(row.prev_hash, x->head_hash, sizeof row.prev_hash);
@@ -1773,6 +1948,70 @@ struct gap_status_arg {
     struct store_gap after;
 };
 
+/* The common case of a status change in one round trip: lock the gap, check the transition
+ * (the old status must be one of $4, the statuses `to` may follow), stamp the date of the new
+ * status and return the new row with the old values of the columns it changed (status, the
+ * three dates, updated_at). No row back: the gap is missing or the transition is invalid, told
+ * apart by the locking path (gap_status_body). gap_counts follows through its trigger. */
+STMT(gap_move_fast, 4,
+     "UPDATE gap_analysis g SET status = $2,"
+     " assigned_date = CASE WHEN $2 = 'assigned' THEN $3::date ELSE g.assigned_date END,"
+     " completed_date = CASE WHEN $2 = 'completed' THEN $3::date ELSE g.completed_date END,"
+     " closed_date = CASE WHEN $2 = 'closed' THEN $3::date ELSE g.closed_date END"
+     " FROM (SELECT gap_id, status, assigned_date, completed_date, closed_date, updated_at"
+     " FROM gap_analysis WHERE gap_id = $1::uuid FOR UPDATE) o"
+     " WHERE g.gap_id = o.gap_id AND o.status = ANY ($4::text[])"
+     " RETURNING g.gap_id, g.member_hash, g.contract_id, g.measure_code, g.measurement_year,"
+     " g.gap_probability, g.priority_score, g.intervention_type, g.estimated_cost,"
+     " g.estimated_value, g.status, g.assigned_date, g.completed_date, g.closed_date,"
+     " g.created_at, g.updated_at, o.status, o.assigned_date, o.completed_date, o.closed_date,"
+     " o.updated_at");
+
+/* gap_move_fast; *moved = 0 when no row came back (nothing written). */
+static int gap_move_one(struct px *x, const struct gap_status_arg *ga, struct store_gap *after,
+                        int *moved)
+{
+    char from[96] = "{", today[STORE_DATE_LEN];
+    size_t len = 1;
+    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
+        if (store_gap_transition_ok((enum store_gap_status)st, ga->to))
+            len += (size_t)snprintf(from + len, sizeof from - len, "%s%s", len > 1 ? "," : "",
+                                    store_gap_status_name(st));
+    snprintf(from + len, sizeof from - len, "}");
+    store_date_of(ga->now, today);
+    struct params p;
+    p_init(&p);
+    p_str(&p, ga->gap_id);
+    p_str(&p, store_gap_status_name(ga->to));
+    p_str(&p, today);
+    p_str(&p, from);
+    PGresult *r = NULL;
+    *moved = 0;
+    int rc = px_exec(x, &gap_move_fast, &p, &r);
+    if (rc || PQntuples(r) != 1) {
+        PQclear(r);
+        return rc;
+    }
+    struct store_gap before;
+    row_gap_at(r, 0, 0, after);
+    before = *after;
+    enum store_gap_status old = STORE_GAP_IDENTIFIED;
+    if (store_gap_status_parse(g_str(r, 0, 16), &old)) old = STORE_GAP_IDENTIFIED;
+    before.status = old;
+    g_date(before.assigned_date, r, 0, 17);
+    g_date(before.completed_date, r, 0, 18);
+    g_date(before.closed_date, r, 0, 19);
+    g_ts(before.updated_at, r, 0, 20);
+    PQclear(r);
+    *moved = 1;
+    char *ch = store_json_gap(&before, after);
+    if (!ch) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
+    rc = px_audit(x, ga->a, "data_change", "gap", ga->gap_id,
+                  ga->to == STORE_GAP_CLOSED ? "close" : "update", ch, ga->now);
+    free(ch);
+    return rc;
+}
+
 static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
 {
     struct gap_status_arg *ga = arg;
@@ -1780,9 +2019,15 @@ static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
     struct params p;
     PGresult *r = NULL;
     struct store_gap before;
+    int moved = 0;
+    int rc = gap_move_one(x, ga, &ga->after, &moved);
+    if (rc || moved) return rc;
+    /* Slow path (no row came back): lock the gap and find out why (no such gap, or the
+     * transition is not allowed from its status), or move it if a concurrent change made the
+     * transition valid in between. */
     p_init(&p);
     p_str(&p, ga->gap_id);
-    int rc = px_exec(x, &gap_select_lock, &p, &r);
+    rc = px_exec(x, &gap_select_lock, &p, &r);
     if (!rc) {
         if (PQntuples(r) == 1) row_gap(r, 0, &before);
         else rc = sg_errf(err, errlen, SG_ENOTFOUND, "gap_id: no such gap");
@@ -3227,27 +3472,29 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
     " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
     " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
     " estimated_cost FROM interventions WHERE member_hash = $1"
-STMT(hist_page, 3,
-     "SELECT kind, id, measure_code, measurement_year, at, status, value FROM (" HIST_UNION
-     ") h ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3");
-STMT(hist_count, 1,
-     "SELECT (SELECT count(*) FROM measure_results WHERE member_hash = $1)"
+/* Member existence (column 0: 1 or 0), the total (column 1) and the page (columns 2..8; one row
+ * of NULLs when the page is empty) in one round trip. */
+STMT(hist_all, 3,
+     "WITH m AS (SELECT count(*) AS n FROM members WHERE member_hash = $1),"
+     " t AS (SELECT (SELECT count(*) FROM measure_results WHERE member_hash = $1)"
      " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"
      " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM interventions WHERE member_hash = $1)");
+     " + (SELECT count(*) FROM interventions WHERE member_hash = $1) AS total)"
+     " SELECT m.n, t.total, h.kind, h.id, h.measure_code, h.measurement_year, h.at, h.status,"
+     " h.value FROM m CROSS JOIN t LEFT JOIN (SELECT * FROM (" HIST_UNION ") u"
+     " ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3) h ON m.n > 0"
+     " ORDER BY h.at DESC, h.kind, h.id");
 
-static int dec_hist(const PGresult *r, int i, void *it)
+static void row_hist_at(const PGresult *r, int i, int c0, struct store_history_item *h)
 {
-    struct store_history_item *h = it;
     memset(h, 0, sizeof *h);
-    h->kind = (enum store_history_kind)g_int(r, i, 0);
-    g_copy(h->id, sizeof h->id, r, i, 1);
-    g_copy(h->measure_code, sizeof h->measure_code, r, i, 2);
-    h->measurement_year = g_int(r, i, 3);
-    g_ts(h->at, r, i, 4);
-    g_copy(h->status, sizeof h->status, r, i, 5);
-    h->value = g_dbl(r, i, 6);
-    return SG_OK;
+    h->kind = (enum store_history_kind)g_int(r, i, c0 + 0);
+    g_copy(h->id, sizeof h->id, r, i, c0 + 1);
+    g_copy(h->measure_code, sizeof h->measure_code, r, i, c0 + 2);
+    h->measurement_year = g_int(r, i, c0 + 3);
+    g_ts(h->at, r, i, c0 + 4);
+    g_copy(h->status, sizeof h->status, r, i, c0 + 5);
+    h->value = g_dbl(r, i, c0 + 6);
 }
 
 static int pg_member_history(struct store *st, const struct store_actor *a,
@@ -3263,17 +3510,22 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
     if (rc) return rc;
     p_init(&p);
     p_str(&p, member_hash);
-    rc = px_exec(&x, &member_exists, &p, &r);
-    if (!rc && PQntuples(r) != 1) rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
-    PQclear(r);
+    p_ll(&p, pg->limit);
+    p_ll(&p, pg->offset);
+    rc = px_exec(&x, &hist_all, &p, &r);
     long long total = 0;
-    if (!rc) rc = count_query(&x, &hist_count, &p, &total);
     if (!rc) {
-        p_ll(&p, pg->limit);
-        p_ll(&p, pg->offset);
-        rc = fetch_list(&x, &hist_page, &p, (void **)&out->items, &out->n, sizeof *out->items,
-                        dec_hist);
+        int nt = PQntuples(r);
+        if (nt < 1 || g_ll(r, 0, 0) == 0) {
+            rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+        } else {
+            total = g_ll(r, 0, 1);
+            if (nt == 1 && g_null(r, 0, 2)) nt = 0;
+            rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+            for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, 2, &out->items[i]);
+        }
     }
+    PQclear(r);
     if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
     if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_history", now);
     px_close(&x);
