@@ -42,6 +42,14 @@ void store_group_counts(struct store_group *g, unsigned long long *groups, unsig
     pthread_mutex_unlock(&g->mu);
 }
 
+size_t store_group_queued(struct store_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    size_t n = g->queued;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}
+
 unsigned long long store_group_reruns(struct store_group *g)
 {
     pthread_mutex_lock(&g->mu);
@@ -150,6 +158,7 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
     if (g->tail) g->tail->next = &op;
     else g->head = &op;
     g->tail = &op;
+    g->queued++;
     if (!g->leader) { /* no group running: lead one now (the queue held only this operation) */
         g->leader = 1;
         op.lead = 1;
@@ -165,6 +174,7 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
         }
         g->head = last->next;
         if (!g->head) g->tail = NULL;
+        g->queued -= n;
         last->next = NULL;
         pthread_mutex_unlock(&g->mu);
 

@@ -71,6 +71,7 @@ struct store_group {
     /* counters (under mu) for benchmarks and metrics: groups committed, operations run, groups
      * run a second time with savepoints after a body failed in the optimistic pass */
     unsigned long long groups, ops, reruns;
+    size_t queued; /* operations queued and not yet taken by a leader (under mu) */
 };
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
@@ -85,6 +86,9 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
 
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);
+
+/* Operations waiting in the queue for a leader right now (for metrics and tests). */
+size_t store_group_queued(struct store_group *g);
 
 /* Groups run a second time (with savepoints) after a body failed in the optimistic pass. */
 unsigned long long store_group_reruns(struct store_group *g);
