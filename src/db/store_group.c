@@ -12,6 +12,7 @@
 #define GROUP_ERRLEN 512
 
 struct store_group_op {
+    store_group_send send;
     store_group_body body;
     void *arg;
     int rc;
@@ -84,19 +85,29 @@ static int run_optimistic(struct store_group *g, struct store_group_op *first, s
         return 1;
     }
     struct store_group_op *o = first;
-    for (size_t i = 0; i < n; i++, o = o->next) {
-        o->ran = 1;
-        o->rc = o->body(conn, o->arg, o->err, sizeof o->err);
-        if (o->rc) { /* roll everything back; the savepoint pass gives each its own result */
-            g->tx->end(g->ctx, conn);
-            o = first;
-            for (size_t j = 0; j < n; j++, o = o->next) {
-                o->ran = 0;
-                o->rc = 0;
-                o->err[0] = '\0';
+    int sent = 0;
+    if (g->tx->pipeline_end) {
+        for (size_t i = 0; i < n && !rc; i++, o = o->next)
+            if (o->send) {
+                rc = o->send(conn, o->arg, terr, sizeof terr);
+                sent = 1;
             }
-            return 0;
+        if (!rc && sent) rc = g->tx->pipeline_end(conn, terr, sizeof terr);
+    }
+    o = first;
+    for (size_t i = 0; i < n && !rc; i++, o = o->next) {
+        o->ran = 1;
+        o->rc = rc = o->body(conn, o->arg, o->err, sizeof o->err);
+    }
+    if (rc) { /* roll everything back; the savepoint pass gives each its own result */
+        g->tx->end(g->ctx, conn);
+        o = first;
+        for (size_t j = 0; j < n; j++, o = o->next) {
+            o->ran = 0;
+            o->rc = 0;
+            o->err[0] = '\0';
         }
+        return 0;
     }
     rc = g->tx->commit(conn, terr, sizeof terr);
     if (rc) fail_rest(first, n, rc, terr);
@@ -148,8 +159,15 @@ fail:
 int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
                     size_t errlen)
 {
+    return store_group_run_send(g, NULL, body, arg, err, errlen);
+}
+
+int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
+                         void *arg, char *err, size_t errlen)
+{
     struct store_group_op op;
     memset(&op, 0, sizeof op);
+    op.send = send;
     op.body = body;
     op.arg = arg;
     pthread_cond_init(&op.cv, NULL);

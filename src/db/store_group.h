@@ -38,6 +38,14 @@
  * the operation's own savepoint. Returns SG_OK or a negative sg_err with err filled. */
 typedef int (*store_group_body)(void *conn, void *arg, char *err, size_t errlen);
 
+/* Optional first half of a body, for backends that pipeline (send statements without waiting
+ * for their results): in the optimistic pass every operation's `send` is called first, in
+ * group order, then the backend's `pipeline_end`, then every body in the same order, which
+ * takes its statement's result from where the backend kept it. Returns SG_OK or a negative
+ * sg_err (the group then runs again with savepoints, without sends: a body must also work
+ * alone). */
+typedef int (*store_group_send)(void *conn, void *arg, char *err, size_t errlen);
+
 /* Transaction primitives of a backend. `ctx` is the backend store. Each returns SG_OK or a
  * negative sg_err (err filled). */
 struct store_group_tx {
@@ -56,6 +64,10 @@ struct store_group_tx {
      * group again with a savepoint per operation. The backend's bodies must then be re-runnable:
      * they write only into their arg, overwriting (not appending to) their outputs. */
     int optimistic;
+    /* NULL, or: waits for the results of the statements the sends of the optimistic pass
+     * queued and keeps them for the bodies. A failure (including a failed statement) makes the
+     * group run again with savepoints. */
+    int (*pipeline_end)(void *conn, char *err, size_t errlen);
 };
 
 struct store_group_op; /* store_group.c */
@@ -83,6 +95,10 @@ void store_group_fini(struct store_group *g);
  * group's transaction failure). err receives the operation's own message. */
 int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
                     size_t errlen) SG_WUR;
+
+/* store_group_run with a `send` half (see store_group_send; NULL = none). */
+int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
+                         void *arg, char *err, size_t errlen) SG_WUR;
 
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);

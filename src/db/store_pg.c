@@ -81,6 +81,12 @@ struct px {
     size_t npend, cappend, sp_npend;
     long long flush_id;
     char flush_hash[STORE_HASH_LEN];
+    /* Pipelining (store_group_send): in pipeline mode; statements sent and not yet read; their
+     * results once read (gx_pipeline_end), taken in order by the bodies (pipe_take). */
+    int pipe;
+    size_t nsent;
+    PGresult **stash;
+    size_t nstash, stash_pos;
 };
 
 /* ---- parameters ---- */
@@ -552,6 +558,99 @@ static int gx_commit(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
+/* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
+ * mode and keeps the results for the bodies. Any failed statement fails the pass (the group
+ * runs again with savepoints, without pipelining). */
+static int gx_pipeline_end(void *conn, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    if (!x->pipe) return SG_OK;
+    int rc = SG_OK;
+    if (!PQpipelineSync(x->pg)) {
+        x->broken = 1;
+        return sg_errf(err, errlen, SG_EDB, "pipeline: sync could not be sent");
+    }
+    free(x->stash);
+    x->stash = calloc(x->nsent ? x->nsent : 1, sizeof *x->stash);
+    if (!x->stash) {
+        x->broken = 1; /* results left unread: the connection cannot be reused */
+        return sg_errf(err, errlen, SG_ENOMEM, "pipeline: out of memory");
+    }
+    x->nstash = x->stash_pos = 0;
+    for (size_t i = 0; i < x->nsent; i++) {
+        PGresult *r = PQgetResult(x->pg);
+        if (!r) {
+            x->broken = 1;
+            return sg_errf(err, errlen, SG_EDB, "pipeline: result %zu missing", i);
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK && !rc)
+            rc = es == PGRES_PIPELINE_ABORTED
+                     ? sg_errf(err, errlen, SG_EDB, "pipeline: statement aborted")
+                     : px_fail(x, "pipeline", r);
+        x->stash[x->nstash++] = r;
+        PGresult *end = PQgetResult(x->pg); /* NULL: the end of this statement's results */
+        if (end) {
+            PQclear(end);
+            x->broken = 1;
+            return sg_errf(err, errlen, SG_EDB, "pipeline: unexpected extra result");
+        }
+    }
+    PGresult *sync = PQgetResult(x->pg);
+    if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        PQclear(sync);
+        x->broken = 1;
+        return sg_errf(err, errlen, SG_EDB, "pipeline: sync result missing");
+    }
+    PQclear(sync);
+    if (!PQexitPipelineMode(x->pg)) {
+        x->broken = 1;
+        return sg_errf(err, errlen, SG_EDB, "pipeline: could not leave pipeline mode");
+    }
+    x->pipe = 0;
+    x->nsent = 0;
+    return rc;
+}
+
+/* The next kept pipeline result (the caller PQclears it), or NULL when the body runs without
+ * pipelining (then it executes its statement itself). */
+static PGresult *pipe_take(struct px *x)
+{
+    if (x->stash_pos >= x->nstash) return NULL;
+    PGresult *r = x->stash[x->stash_pos];
+    x->stash[x->stash_pos++] = NULL;
+    return r;
+}
+
+/* Most statements queued in one pipeline: the connection is in blocking mode and the results
+ * are read only after the Sync, so the statements and their results must fit the socket
+ * buffers (about 1 KB each here; a socket buffer holds 200 KB). Bodies beyond the cap find no
+ * kept result and run their statement themselves. */
+#define PIPE_MAX 128
+
+/* Queues a prepared statement in pipeline mode (entering it, after preparing the statement,
+ * on the first send of the group). */
+static int pipe_send(struct px *x, const struct stmt *st, const struct params *p)
+{
+    if (x->nsent >= PIPE_MAX) return SG_OK;
+    if (!x->pipe) {
+        int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+        if (rc) return rc;
+        if (!PQenterPipelineMode(x->pg))
+            return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
+        x->pipe = 1;
+    }
+    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, NULL, NULL, 0)) {
+        x->broken = 1;
+        return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: %s could not be sent", st->name);
+    }
+    x->nsent++;
+    x->used = 1;
+    return SG_OK;
+}
+
 static void gx_end(void *ctx, void *conn)
 {
     (void)ctx;
@@ -559,6 +658,9 @@ static void gx_end(void *ctx, void *conn)
     if (!x) return;
     x->err = NULL;
     x->errlen = 0;
+    if (x->pipe) x->broken = 1; /* left in pipeline mode by a failure: results unread */
+    for (size_t i = x->stash_pos; i < x->nstash; i++) PQclear(x->stash[i]);
+    free(x->stash);
     pend_drop(x, 0);
     free(x->pend);
     px_close(x);
@@ -567,7 +669,7 @@ static void gx_end(void *ctx, void *conn)
 
 /* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */
@@ -1967,27 +2069,40 @@ STMT(gap_move_fast, 4,
      " g.created_at, g.updated_at, o.status, o.assigned_date, o.completed_date, o.closed_date,"
      " o.updated_at");
 
-/* gap_move_fast; *moved = 0 when no row came back (nothing written). */
+/* gap_move_fast's parameters; from and today are the caller's buffers the params point into. */
+static void gap_move_params(const struct gap_status_arg *ga, struct params *p, char from[96],
+                            char today[STORE_DATE_LEN])
+{
+    size_t len = 1;
+    from[0] = '{';
+    from[1] = '\0';
+    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
+        if (store_gap_transition_ok((enum store_gap_status)st, ga->to))
+            len += (size_t)snprintf(from + len, 96 - len, "%s%s", len > 1 ? "," : "",
+                                    store_gap_status_name(st));
+    snprintf(from + len, 96 - len, "}");
+    store_date_of(ga->now, today);
+    p_init(p);
+    p_str(p, ga->gap_id);
+    p_str(p, store_gap_status_name(ga->to));
+    p_str(p, today);
+    p_str(p, from);
+}
+
+/* gap_move_fast (its result kept by the pipeline, or run here); *moved = 0 when no row came
+ * back (nothing written). */
 static int gap_move_one(struct px *x, const struct gap_status_arg *ga, struct store_gap *after,
                         int *moved)
 {
-    char from[96] = "{", today[STORE_DATE_LEN];
-    size_t len = 1;
-    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
-        if (store_gap_transition_ok((enum store_gap_status)st, ga->to))
-            len += (size_t)snprintf(from + len, sizeof from - len, "%s%s", len > 1 ? "," : "",
-                                    store_gap_status_name(st));
-    snprintf(from + len, sizeof from - len, "}");
-    store_date_of(ga->now, today);
+    char from[96], today[STORE_DATE_LEN];
     struct params p;
-    p_init(&p);
-    p_str(&p, ga->gap_id);
-    p_str(&p, store_gap_status_name(ga->to));
-    p_str(&p, today);
-    p_str(&p, from);
-    PGresult *r = NULL;
+    PGresult *r = pipe_take(x);
+    int rc = SG_OK;
     *moved = 0;
-    int rc = px_exec(x, &gap_move_fast, &p, &r);
+    if (!r) {
+        gap_move_params(ga, &p, from, today);
+        rc = px_exec(x, &gap_move_fast, &p, &r);
+    }
     if (rc || PQntuples(r) != 1) {
         PQclear(r);
         return rc;
@@ -2039,13 +2154,22 @@ static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
     return rc;
 }
 
+/* The pipelined half of gap_status_body (store_group_send). */
+static int gap_status_send(void *conn, void *arg, char *err, size_t errlen)
+{
+    char from[96], today[STORE_DATE_LEN];
+    struct params p;
+    gap_move_params(arg, &p, from, today);
+    return pipe_send(gx_conn(conn, err, errlen), &gap_move_fast, &p);
+}
+
 static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
                                 enum store_gap_status to, const char *now, struct store_gap *out,
                                 char *err, size_t errlen)
 {
     struct gap_status_arg ga = {.a = a, .gap_id = gap_id, .to = to, .now = now};
     if (out) memset(out, 0, sizeof *out);
-    int rc = store_group_run(&S(st)->group, gap_status_body, &ga, err, errlen);
+    int rc = store_group_run_send(&S(st)->group, gap_status_send, gap_status_body, &ga, err, errlen);
     if (!rc && out) *out = ga.after;
     return rc;
 }

@@ -85,10 +85,20 @@ static void f_end(void *ctx, void *conn)
     logf_(f, "END");
 }
 
+static int f_pipeline_end(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    logf_(conn, "SYNC");
+    return SG_OK;
+}
+
+static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to,
+                                                   f_commit, f_end, 1, f_pipeline_end};
 static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                  f_commit, f_end, 1};
+                                                  f_commit, f_end, 1, NULL};
 static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                 f_commit, f_end, 0};
+                                                 f_commit, f_end, 0, NULL};
 
 /* One operation: writes its value, or fails after writing it (a failing op's write must not
  * survive); the first one waits on `gate` inside its body. */
@@ -115,10 +125,21 @@ static int body(void *conn, void *arg, char *err, size_t errlen)
     return SG_OK;
 }
 
+static int send(void *conn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    char ev[16];
+    snprintf(ev, sizeof ev, "send%d", ((struct op *)arg)->value);
+    logf_(conn, ev);
+    return SG_OK;
+}
+
 static void *run_op(void *arg)
 {
     struct op *o = arg;
-    o->rc = store_group_run(o->g, body, o, o->err, sizeof o->err);
+    o->rc = store_group_run_send(o->g, o->g->tx->pipeline_end ? send : NULL, body, o, o->err,
+                                 sizeof o->err);
     return NULL;
 }
 
@@ -185,6 +206,26 @@ static void test_optimistic_rerun(void **state)
     store_group_fini(&g);
 }
 
+/* Pipelined: the optimistic pass sends every operation's statement first, waits once, then
+ * runs the bodies; the savepoint pass after the failure runs without sends. A lone operation
+ * (op 1) is not pipelined. */
+static void test_pipelined_rerun(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_pipe, &f);
+    struct op ops[4];
+    run_scenario(&g, &f, ops);
+    check_results(&f, ops);
+    assert_string_equal(f.log, "BEGIN op1 COMMIT END"
+                               " BEGIN send2 send3 send4 SYNC op2 op3 END"
+                               " BEGIN SP op2 REL SP op3 RBSP SP op4 REL COMMIT END");
+    assert_int_equal(store_group_reruns(&g), 1);
+    store_group_fini(&g);
+}
+
 /* Not optimistic (the SQLite backend): savepoints from the start, no second run. */
 static void test_savepoints_only(void **state)
 {
@@ -246,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optimistic_rerun),
         cmocka_unit_test(test_savepoints_only),
+        cmocka_unit_test(test_pipelined_rerun),
         cmocka_unit_test(test_optimistic_commit_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
