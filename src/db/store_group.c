@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "db/store_group.h"
 
 #define GROUP_ERRLEN 512
@@ -33,7 +34,13 @@ void store_group_init(struct store_group *g, size_t max, const struct store_grou
     g->ctx = ctx;
 }
 
-void store_group_fini(struct store_group *g) { pthread_mutex_destroy(&g->mu); }
+void store_group_fini(struct store_group *g)
+{
+    if (g->groups)
+        LOG_DEBUG("event=group_commit groups=%llu ops=%llu reruns=%llu", g->groups, g->ops,
+                 g->reruns);
+    pthread_mutex_destroy(&g->mu);
+}
 
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops)
 {

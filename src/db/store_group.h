@@ -88,7 +88,7 @@ struct store_group {
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
 void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx);
-/* Destroys g; no operation may be running. */
+/* Destroys g (logging its counters at debug level); no operation may be running. */
 void store_group_fini(struct store_group *g);
 
 /* Runs body(conn, arg) in a group transaction as described above and returns its result (or the

@@ -3596,6 +3596,12 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
     " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
     " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
     " estimated_cost FROM interventions WHERE member_hash = $1"
+/* The page (columns 0..6) with the member's total (column 7, a window count over every row
+ * before LIMIT): one pass over the member's rows. A row proves the member exists (every history
+ * table references members). An empty page says nothing about either: then hist_all. */
+STMT(hist_page_total, 3,
+     "SELECT kind, id, measure_code, measurement_year, at, status, value, count(*) OVER ()"
+     " FROM (" HIST_UNION ") h ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3");
 /* Member existence (column 0: 1 or 0), the total (column 1) and the page (columns 2..8; one row
  * of NULLs when the page is empty) in one round trip. */
 STMT(hist_all, 3,
@@ -3636,19 +3642,29 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
     p_str(&p, member_hash);
     p_ll(&p, pg->limit);
     p_ll(&p, pg->offset);
-    rc = px_exec(&x, &hist_all, &p, &r);
+    /* Usually one statement (hist_page_total); an empty page (no such member, no history, or an
+     * offset past the end) takes hist_all for existence and total. */
+    rc = px_exec(&x, &hist_page_total, &p, &r);
     long long total = 0;
-    if (!rc) {
-        int nt = PQntuples(r);
-        if (nt < 1 || g_ll(r, 0, 0) == 0) {
+    int nt = rc ? 0 : PQntuples(r), c0 = 0;
+    if (!rc && nt > 0) {
+        total = g_ll(r, 0, 7);
+    } else if (!rc) {
+        PQclear(r);
+        r = NULL;
+        rc = px_exec(&x, &hist_all, &p, &r);
+        nt = rc ? 0 : PQntuples(r);
+        c0 = 2;
+        if (!rc && (nt < 1 || g_ll(r, 0, 0) == 0)) {
             rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
-        } else {
+        } else if (!rc) {
             total = g_ll(r, 0, 1);
             if (nt == 1 && g_null(r, 0, 2)) nt = 0;
-            rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
-            for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, 2, &out->items[i]);
         }
     }
+    if (nt < 0) nt = 0;
+    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+    for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, c0, &out->items[i]);
     PQclear(r);
     if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
     if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_history", now);

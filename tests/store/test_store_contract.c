@@ -1445,6 +1445,22 @@ static void test_member_history(void **state)
     for (size_t i = 0; i < al.n; i++) reads += !strcmp(al.items[i].action, "read_history");
     assert_int_equal(reads, 1);
     store_audit_list_free(&al);
+    /* An offset past the end: an empty page that still knows the total of 4. */
+    pg.offset = 10;
+    OK(store_member_history(f->st, NULL, h, &pg, &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.total, 4);
+    assert_false(l.has_more);
+    store_history_list_free(&l);
+    /* A member without any history: found, empty. */
+    add_member(f, 4, "H1");
+    char bare[STORE_HASH_LEN];
+    member_hash_of(4, bare);
+    pg.offset = 0;
+    OK(store_member_history(f->st, &ACTOR, bare, &pg, &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.total, 0);
+    store_history_list_free(&l);
     char none[STORE_HASH_LEN];
     member_hash_of(3, none);
     ASSERT_ERR(store_member_history(f->st, &ACTOR, none, &pg, &l, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
