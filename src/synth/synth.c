@@ -35,6 +35,50 @@ static const double B_MET[SYNTH_N_MEASURES] = {1.6, 1.9, 1.3, 1.4, 1.5, 1.6,
 static const double B_OPEN[SYNTH_N_MEASURES] = {0.9, 1.0, 0.8, 0.9, 0.8, 0.9,
                                                 0.8, 1.2, 1.2, 1.2, 1.2};
 
+/* Timing of compliance within the year: the day a compliant member met the numerator is
+ * floor(t * days_in_year) with P(t <= x) = x^TIMING_A (docs/MODELS.md): > 1 leans late (the
+ * year-end screening and visit push), < 1 early (SUPD: a statin fill early in the year). PDC:
+ * the day the adherence threshold can no longer be missed, late in the year. */
+static const double TIMING_A[SYNTH_N_MEASURES] = {1.3, 1.4, 1.2, 1.2, 1.5, 1.3,
+                                                  1.2, 0.6, 4.0, 4.0, 4.0};
+
+static int days_in_year(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 366 : 365;
+}
+
+/* Day of the year (0 = January 1) of month mo, day d; -1 when the date does not exist. */
+static int day_of_year(int y, int mo, int d)
+{
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1) return -1;
+    int leap = days_in_year(y) == 366;
+    if (d > md[mo - 1] + (mo == 2 && leap)) return -1;
+    int doy = d - 1;
+    for (int q = 0; q < mo - 1; q++)
+        doy += md[q] + (q == 1 && leap);
+    return doy;
+}
+
+static void month_day(int y, int doy, int *mo, int *d)
+{
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = days_in_year(y) == 366, q = 0;
+    while (q < 11 && doy >= md[q] + (q == 1 && leap)) {
+        doy -= md[q] + (q == 1 && leap);
+        q++;
+    }
+    *mo = q + 1;
+    *d = doy + 1;
+}
+
+/* P(a compliant member of measure k met the numerator on or before day doy of year y). */
+static double timing_cdf(int k, int y, int doy)
+{
+    double x = (double)(doy + 1) / (double)days_in_year(y);
+    return x >= 1.0 ? 1.0 : pow(x, TIMING_A[k]);
+}
+
 const struct synth_measure *synth_measures(size_t *n)
 {
     *n = SYNTH_N_MEASURES;
@@ -101,6 +145,10 @@ int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
         prm->year_last - prm->year_first >= 20)
         return sg_errf(err, errlen, SG_EINVAL,
                        "--years must be Y1-Y2 with 1990 <= Y1 <= Y2 <= 2100 and at most 20 years");
+    if ((prm->as_of_month || prm->as_of_day) &&
+        day_of_year(prm->year_last, prm->as_of_month, prm->as_of_day) < 0)
+        return sg_errf(err, errlen, SG_EINVAL, "--as-of %02d-%02d is not a day of %d",
+                       prm->as_of_month, prm->as_of_day, prm->year_last);
     return SG_OK;
 }
 
@@ -960,17 +1008,22 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                *ot = csv ? &outs[3] : NULL;
     if (csv) {
         put_str(orz, "member_id,measure,year,initial_population,denominator,denominator_exclusion,"
-                     "numerator\n");
+                     "numerator,numerator_date\n");
         put_str(of, "member_id,year");
         for (int u = 0; u < N_UTIL; u++) {
             put_c(of, ',');
             put_s(of, UTIL_NAMES[u], strlen(UTIL_NAMES[u]));
         }
         put_c(of, '\n');
-        put_str(ot, "member_id,measure,year,p_compliance\n");
+        put_str(ot, "member_id,measure,year,p_compliance,p_open_at_year_end\n");
     }
 
     double csum[SYNTH_N_MEASURES];
+    int am = prm->as_of_month ? prm->as_of_month : SYNTH_AS_OF_DEFAULT_MONTH;
+    int ad = prm->as_of_month ? prm->as_of_day : SYNTH_AS_OF_DEFAULT_DAY;
+    int asof_doy = day_of_year(Y2, am, ad); /* checked by synth_params_check */
+    sum->as_of_month = am;
+    sum->as_of_day = ad;
     for (int y = Y1; y <= Y2; y++) {
         int first = y == Y1, last = y == Y2;
         uint64_t yi = (uint64_t)(y - Y1);
@@ -1036,12 +1089,14 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                 continue;
             }
             sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (2 + 2 * yi));
+            struct sg_rng rd; /* compliance days: own stream, the other draws are unchanged */
+            sg_rng_seed2(&rd, prm->seed, (((uint64_t)i + 1) << 8) | (0xA0 + yi));
             if (csv && (out_room(orz, 64 * SYNTH_N_MEASURES) ||
                         out_room(ot, 64 * SYNTH_N_MEASURES) || out_room(of, 256)))
                 goto ioerr;
             for (int k = 0; k < SYNTH_N_MEASURES; k++) {
                 if (st[k] == S_NONE) continue;
-                int num = 0;
+                int num = 0, shown = 0, doy = -1;
                 double pk = 0.0;
                 if (st[k] == S_PENDING) {
                     double q = sigmoid(eta[i * SYNTH_N_MEASURES + (size_t)k] + csum[k]);
@@ -1053,12 +1108,26 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                         pk = q;
                         num = u < pk;
                     }
-                    st[k] = num ? S_MET : S_OPEN;
+                    /* the day of compliance: drawn for every pending row (fixed stream use) */
+                    double ut = sg_rng_uniform(&rd);
+                    doy = (int)(pow(ut, 1.0 / TIMING_A[k]) * (double)days_in_year(y));
+                    if (doy >= days_in_year(y)) doy = days_in_year(y) - 1;
+                    shown = num && (!last || doy <= asof_doy);
+                    /* the last year as observed on the as-of day (also for the FHIR output) */
+                    st[k] = shown ? S_MET : S_OPEN;
                     if (last) {
                         sum->denominator[k]++;
                         sum->numerator[k] += (size_t)num;
+                        sum->numerator_as_of[k] += (size_t)shown;
                         sum->expected[k] += pk;
                         sum->truth_rows++;
+                        /* P(open at year end | open on the as-of day) = (1 - p) / (1 - p F) */
+                        double fa = timing_cdf(k, y, asof_doy), pc = NAN;
+                        if (!shown) {
+                            double den = 1.0 - pk * fa;
+                            pc = den > 0.0 ? (1.0 - pk) / den : 1.0;
+                            sum->expected_open[k] += pc;
+                        }
                         if (csv) {
                             put_id(ot, i);
                             put_c(ot, ',');
@@ -1067,6 +1136,8 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                             put_u(ot, (unsigned long)y);
                             put_c(ot, ',');
                             put_fix(ot, pk, 9);
+                            put_c(ot, ',');
+                            if (!shown) put_fix(ot, pc, 9);
                             put_c(ot, '\n');
                         }
                     }
@@ -1078,7 +1149,15 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                 put_s(orz, MEASURES[k].code, strlen(MEASURES[k].code));
                 put_c(orz, ',');
                 put_u(orz, (unsigned long)y);
-                put_s(orz, st[k] == S_EXCL ? ",1,1,1,0\n" : num ? ",1,1,0,1\n" : ",1,1,0,0\n", 9);
+                if (st[k] == S_EXCL || !shown) {
+                    put_s(orz, st[k] == S_EXCL ? ",1,1,1,0,\n" : ",1,1,0,0,\n", 10);
+                } else {
+                    int mo, dd;
+                    month_day(y, doy, &mo, &dd);
+                    put_s(orz, ",1,1,0,1,", 9);
+                    put_date(orz, y, mo, dd);
+                    put_c(orz, '\n');
+                }
             }
             const float *u = util + i * N_UTIL;
             sum->feature_rows++;

@@ -28,7 +28,7 @@
 #define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
 #define NF 5 /* BCS, COL, CBP, GSD, EED in enum meas_id order */
 
-static const struct synth_params PRM = {6000, 5, 2023, 2025, 11};
+static const struct synth_params PRM = {6000, 5, 2023, 2025, 11, 12, 31}; /* complete Y2 */
 static const char *const CODES[NF] = {"BCS", "COL", "CBP", "GSD", "EED"};
 static char dir_csv[64], dir_fhir[64], dir_cli[64];
 
@@ -277,12 +277,12 @@ static void test_determinism_and_errors(void **state)
     char err[512];
     struct meas_engine *eng = NULL;
     assert_int_equal(meas_engine_new(VSDIR, &eng, err, sizeof err), SG_OK);
-    struct synth_params small = {800, 3, 2024, 2025, 3};
+    struct synth_params small = {800, 3, 2024, 2025, 3, 12, 31};
     assert_int_equal(synth_write_fhir(&small, engine_codes, eng, dir_cli, NULL, err, sizeof err),
                      SG_OK);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s generate --members 800 --contracts 3 --years 2024-2025 --seed 3 --format fhir "
+             "%s generate --members 800 --contracts 3 --years 2024-2025 --seed 3 --as-of 12-31 --format fhir "
              "--valuesets %s --out %s/cli >/dev/null 2>&1",
              STARGAP_BINARY, VSDIR, dir_cli);
     int rc = system(cmd);
