@@ -78,38 +78,11 @@ static void fail_rest(struct store_group_op *first, size_t n, int rc, const char
     }
 }
 
-/* Hands leadership to the oldest waiting operation, or marks the combiner idle (under mu). */
-static void hand_off(struct store_group *g)
-{
-    if (g->head) {
-        g->head->lead = 1;
-        pthread_cond_signal(&g->head->cv);
-    } else {
-        g->leader = 0;
-    }
-}
-
-/* The end of a group whose bodies ran: precommit (then leadership goes on: *handed = 1),
- * COMMIT. Returns the first failure. */
-static int finish(struct store_group *g, void *conn, int *handed, char *terr, size_t terrlen)
-{
-    if (g->tx->precommit) {
-        int rc = g->tx->precommit(conn, terr, terrlen);
-        if (rc) return rc;
-        pthread_mutex_lock(&g->mu);
-        hand_off(g);
-        pthread_mutex_unlock(&g->mu);
-        *handed = 1;
-    }
-    return g->tx->commit(conn, terr, terrlen);
-}
-
 /* The optimistic pass: the n operations in one transaction without savepoints. Returns 1 when
  * the group is done (committed, or every operation has the transaction's failure), 0 when a
  * body failed: the transaction has been rolled back whole and every operation is as before the
  * pass, to be run again with savepoints. */
-static int run_optimistic(struct store_group *g, struct store_group_op *first, size_t n,
-                          int *handed)
+static int run_optimistic(struct store_group *g, struct store_group_op *first, size_t n)
 {
     char terr[GROUP_ERRLEN] = "";
     void *conn = NULL;
@@ -143,20 +116,19 @@ static int run_optimistic(struct store_group *g, struct store_group_op *first, s
         }
         return 0;
     }
-    rc = finish(g, conn, handed, terr, sizeof terr);
+    rc = g->tx->commit(conn, terr, sizeof terr);
     if (rc) fail_rest(first, n, rc, terr);
     g->tx->end(g->ctx, conn);
     return 1;
 }
 
-/* Runs n operations starting at first in one transaction (leader, without the mutex). *handed
- * is set when leadership was already handed on (precommit). */
-static void run_group(struct store_group *g, struct store_group_op *first, size_t n, int *handed)
+/* Runs n operations starting at first in one transaction (leader, without the mutex). */
+static void run_group(struct store_group *g, struct store_group_op *first, size_t n)
 {
     char terr[GROUP_ERRLEN] = "";
     void *conn = NULL;
     if (n > 1 && g->tx->optimistic) {
-        if (run_optimistic(g, first, n, handed)) return;
+        if (run_optimistic(g, first, n)) return;
         pthread_mutex_lock(&g->mu);
         g->reruns++;
         pthread_mutex_unlock(&g->mu);
@@ -182,7 +154,7 @@ static void run_group(struct store_group *g, struct store_group_op *first, size_
         g->tx->end(g->ctx, conn);
         return;
     }
-    rc = finish(g, conn, handed, terr, sizeof terr);
+    rc = g->tx->commit(conn, terr, sizeof terr);
     if (rc) goto fail;
     g->tx->end(g->ctx, conn);
     return;
@@ -231,8 +203,7 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
         last->next = NULL;
         pthread_mutex_unlock(&g->mu);
 
-        int handed = 0;
-        run_group(g, first, n, &handed);
+        run_group(g, first, n);
 
         pthread_mutex_lock(&g->mu);
         g->groups++;
@@ -242,7 +213,12 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
             o->done = 1;
             if (o != &op) pthread_cond_signal(&o->cv);
         }
-        if (!handed) hand_off(g);
+        if (g->head) { /* hand leadership to the oldest waiting operation */
+            g->head->lead = 1;
+            pthread_cond_signal(&g->head->cv);
+        } else {
+            g->leader = 0;
+        }
     }
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&op.cv);

@@ -16,7 +16,6 @@
  *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
  *     primitives the group first runs without savepoints and is run again with them only when
  *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
- *     with a `precommit` primitive the next group starts while this one waits for its COMMIT;
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -56,11 +55,6 @@ struct store_group_tx {
     int (*savepoint)(void *conn, char *err, size_t errlen);
     int (*release)(void *conn, char *err, size_t errlen);
     int (*rollback_to)(void *conn, char *err, size_t errlen);
-    /* NULL, or the group's last statements before COMMIT (PostgreSQL: the deferred audit
-     * rows). When present, the leader hands leadership on as soon as it returned: the next
-     * group runs its bodies while this one waits for its COMMIT (its WAL flush). The backend
-     * must make the next group's chain append wait for, and follow, this group's COMMIT. */
-    int (*precommit)(void *conn, char *err, size_t errlen);
     /* Commits the transaction. */
     int (*commit)(void *conn, char *err, size_t errlen);
     /* Gives the connection back; rolls back a transaction left open (after a failure). */

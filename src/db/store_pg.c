@@ -38,12 +38,10 @@ struct pg_store {
     struct store base; /* must be first */
     struct pg_pool *pool;
     struct store_group group; /* group commit of audited operations (store_group.h) */
-    /* The chain head as the last group of this store left it (under head_mu: a group may be
-     * committing while the next one appends): a group's audit rows are appended against it
-     * without a separate FOR UPDATE round trip; the append waits for that group's COMMIT, and
-     * when the head is not there after all (that COMMIT failed, or another writer appended)
-     * it writes nothing and the group locks the head and appends again (audit_flush). */
-    pthread_mutex_t head_mu;
+    /* The chain head as the last group of this store committed it (group leaders only, one at a
+     * time): a group's audit rows are appended against it without a FOR UPDATE round trip; when
+     * another writer moved the head meanwhile the append matches no head row and the group
+     * locks the head and appends again (audit_flush). */
     int head_known;
     long long head_id;
     char head_hash[STORE_HASH_LEN];
@@ -345,14 +343,13 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
-/* The deferred audit rows of a group, appended in one statement: the head is locked first (FOR
- * UPDATE waits for a transaction still holding it, e.g. the previous group in its COMMIT, and
- * then sees its committed values), moves from ($1, $2) to ($3, $4) only if it is ($1, $2), and
- * the rows are inserted only if it moved; ids are $1 + 1, $1 + 2, ... in array order. */
+/* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
+ * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
+ * moved it since the store's last group), and the rows are inserted only if it moved; ids are
+ * $1 + 1, $1 + 2, ... in array order. */
 STMT(audit_append_many, 14,
-     "WITH h AS (UPDATE audit_head a SET last_id = $3, last_hash = $4 FROM (SELECT last_id,"
-     " last_hash FROM audit_head WHERE id = 1 FOR UPDATE) cur WHERE a.id = 1 AND cur.last_id = $1"
-     " AND cur.last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
+     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
+     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
      " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
      " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
      " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
@@ -445,19 +442,13 @@ static int audit_flush(struct px *x)
     x->flushed = 0;
     if (!x->npend) return SG_OK;
     struct pg_store *s = x->s;
-    int moved = 0, rc, known;
-    long long hid;
-    char hhash[STORE_HASH_LEN];
-    pthread_mutex_lock(&s->head_mu);
-    known = s->head_known;
-    hid = s->head_id;
-    memcpy(hhash, s->head_hash, sizeof hhash);
-    pthread_mutex_unlock(&s->head_mu);
-    if (known) {
-        rc = audit_append_pending(x, hid, hhash, &moved);
+    int moved = 0, rc;
+    if (s->head_known) {
+        rc = audit_append_pending(x, s->head_id, s->head_hash, &moved);
         if (rc) return rc;
     }
     if (!moved) {
+        s->head_known = 0;
         PGresult *r;
         rc = px_exec(x, &audit_head_lock, NULL, &r);
         if (rc) return rc;
@@ -477,12 +468,6 @@ static int audit_flush(struct px *x)
     x->flushed = 1;
     x->flush_id = x->pend[x->npend - 1].audit_id;
     memcpy(x->flush_hash, x->pend[x->npend - 1].hash, sizeof x->flush_hash);
-    /* The next group appends after these rows (its append waits for this COMMIT). */
-    pthread_mutex_lock(&s->head_mu);
-    s->head_known = 1;
-    s->head_id = x->flush_id;
-    memcpy(s->head_hash, x->flush_hash, sizeof s->head_hash);
-    pthread_mutex_unlock(&s->head_mu);
     return SG_OK;
 }
 
@@ -552,35 +537,25 @@ static int gx_rollback_to(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
-/* Appends the group's audit rows (the last statement of its transaction). */
-static int gx_precommit(void *conn, char *err, size_t errlen)
-{
-    struct px *x = conn;
-    x->err = err;
-    x->errlen = errlen;
-    int rc = audit_flush(x);
-    if (rc) {
-        pthread_mutex_lock(&x->s->head_mu);
-        x->s->head_known = 0;
-        pthread_mutex_unlock(&x->s->head_mu);
-    }
-    return rc;
-}
-
-/* Commits; after a failed COMMIT the cached head, if it is still this group's, is forgotten (a
- * next group that already appended against it found it missing and locked the real one). */
+/* Appends the group's audit rows, then commits; the store's cached head follows a successful
+ * commit and is forgotten after a failed one (its outcome unknown). */
 static int gx_commit(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
     x->err = err;
     x->errlen = errlen;
-    int rc = px_commit(x);
-    if (rc && x->flushed) {
-        pthread_mutex_lock(&x->s->head_mu);
-        if (x->s->head_known && x->s->head_id == x->flush_id) x->s->head_known = 0;
-        pthread_mutex_unlock(&x->s->head_mu);
+    int rc = audit_flush(x);
+    if (!rc) rc = px_commit(x);
+    if (rc) {
+        x->s->head_known = 0;
+        return rc;
     }
-    return rc;
+    if (x->flushed) {
+        x->s->head_known = 1;
+        x->s->head_id = x->flush_id;
+        memcpy(x->s->head_hash, x->flush_hash, sizeof x->s->head_hash);
+    }
+    return SG_OK;
 }
 
 /* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
@@ -694,8 +669,7 @@ static void gx_end(void *ctx, void *conn)
 
 /* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_precommit, gx_commit, gx_end, 1,
-    gx_pipeline_end,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */
@@ -3866,7 +3840,6 @@ static void pg_close(struct store *st)
 {
     if (!st) return;
     store_group_fini(&S(st)->group);
-    pthread_mutex_destroy(&S(st)->head_mu);
     pg_pool_free(S(st)->pool);
     free(st);
 }
@@ -4612,7 +4585,6 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
     }
     s->base.ops = &pg_ops;
     store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);
-    pthread_mutex_init(&s->head_mu, NULL);
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
     *out = &s->base;

@@ -93,11 +93,11 @@ static int f_pipeline_end(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
-static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to, NULL,
+static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to,
                                                    f_commit, f_end, 1, f_pipeline_end};
-static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to, NULL,
+static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to,
                                                   f_commit, f_end, 1, NULL};
-static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to, NULL,
+static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to,
                                                  f_commit, f_end, 0, NULL};
 
 /* One operation: writes its value, or fails after writing it (a failing op's write must not
