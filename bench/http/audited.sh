@@ -44,8 +44,9 @@ one() { # one LABEL BUILD[@THREADS] MODE
   key=$("$build/stargap" --db "$db" keys create --name "audited-$$-$RANDOM" --role writer 2>/dev/null)
   "$build/stargap" --db "$db" --log-level debug serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
   pid=$!
-  for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
   port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.out")
+  if [ -z "$port" ]; then echo "audited.sh: $label did not start (see $work/serve.log)" >&2; kill -TERM "$pid"; wait "$pid" || true; return; fi
   # warm-up (connections, prepared statements), not counted
   SG_KEY=$key SG_DATA=$work SG_MODE=gap SG_THREADS=2 wrk -t 2 -c 64 -d 1s -s "$lua" "http://127.0.0.1:$port" >/dev/null
   s0=$(ticks "$pid"); p0=$(pg_ticks)
