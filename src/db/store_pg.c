@@ -77,13 +77,14 @@ struct px {
      * the current savepoint (ROLLBACK TO drops the rows after it); the head the flush moved the
      * chain to (the store's cached head once COMMIT succeeds). */
     int defer, flushed;
+    int begin_owed; /* group transaction not yet begun on the server (px_ensure_begin) */
     struct store_audit *pend;
     size_t npend, cappend, sp_npend;
     long long flush_id;
     char flush_hash[STORE_HASH_LEN];
     /* Pipelining (store_group_send): in pipeline mode; statements sent and not yet read; their
      * results once read (gx_pipeline_end), taken in order by the bodies (pipe_take). */
-    int pipe;
+    int pipe, pipe_begin; /* pipe_begin: the pipeline starts with this transaction's BEGIN */
     size_t nsent;
     PGresult **stash;
     size_t nstash, stash_pos;
@@ -293,6 +294,15 @@ static int px_begin(struct px *x)
     return rc;
 }
 
+/* A group transaction begins lazily, with its first statement: a group whose bodies ran no
+ * statement (audited reads) sends BEGIN together with its audit append and COMMIT (gx_commit). */
+static int px_ensure_begin(struct px *x)
+{
+    if (!x->begin_owed) return SG_OK;
+    x->begin_owed = 0;
+    return px_begin(x);
+}
+
 static int px_commit(struct px *x)
 {
     int rc = px_cmd(x, "COMMIT");
@@ -307,6 +317,10 @@ static int px_commit(struct px *x)
 static int px_exec(struct px *x, const struct stmt *st, const struct params *p, PGresult **out)
 {
     if (out) *out = NULL;
+    if (x->begin_owed) {
+        int rc = px_ensure_begin(x);
+        if (rc) return rc;
+    }
     int n = p ? p->n : 0;
     if (n != st->nparams)
         return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
@@ -383,12 +397,18 @@ static void pend_drop(struct px *x, size_t keep)
 /* Numbers and hashes the pending rows from head (id, hash) and appends them with one statement
  * that moves the head only if it is still (id, hash). *moved = 0 when it was not (nothing
  * written). */
-static int audit_append_pending(struct px *x, long long id, const char *hash, int *moved)
+static int audit_pipe_commit(struct px *x, const struct params *p, long long *n);
+
+/* with_commit: BEGIN, the append and COMMIT in one pipeline (the transaction has run nothing
+ * else); *moved = 0 then means an empty transaction was committed. */
+static int audit_append_pending(struct px *x, long long id, const char *hash, int with_commit,
+                                int *moved)
 {
     struct sg_buf col[PEND_COLS];
     struct params p;
     PGresult *r = NULL;
     int rc = SG_OK;
+    long long n = 0;
     *moved = 0;
     for (int c = 0; c < PEND_COLS; c++) sg_buf_init(&col[c], (size_t)1 << 30);
     for (size_t i = 0; i < x->npend && !rc; i++) {
@@ -418,11 +438,15 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
         p_ll(&p, id + (long long)x->npend);
         p_str(&p, x->pend[x->npend - 1].hash);
         for (int c = 0; c < PEND_COLS; c++) p_raw(&p, sg_buf_str(&col[c]));
-        rc = px_exec(x, &audit_append_many, &p, &r);
+        if (with_commit) {
+            rc = audit_pipe_commit(x, &p, &n);
+        } else {
+            rc = px_exec(x, &audit_append_many, &p, &r);
+            const char *t = rc ? NULL : PQcmdTuples(r);
+            n = t && *t ? strtoll(t, NULL, 10) : 0;
+        }
     }
     if (!rc) {
-        const char *t = PQcmdTuples(r);
-        long long n = t && *t ? strtoll(t, NULL, 10) : 0;
         if (n == (long long)x->npend) *moved = 1;
         else if (n != 0)
             rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: %lld of %zu rows appended", n,
@@ -444,7 +468,7 @@ static int audit_flush(struct px *x)
     struct pg_store *s = x->s;
     int moved = 0, rc;
     if (s->head_known) {
-        rc = audit_append_pending(x, s->head_id, s->head_hash, &moved);
+        rc = audit_append_pending(x, s->head_id, s->head_hash, 0, &moved);
         if (rc) return rc;
     }
     if (!moved) {
@@ -460,7 +484,7 @@ static int audit_flush(struct px *x)
         char hash[STORE_HASH_LEN];
         g_copy(hash, sizeof hash, r, 0, 1);
         PQclear(r);
-        rc = audit_append_pending(x, id, hash, &moved);
+        rc = audit_append_pending(x, id, hash, 0, &moved);
         if (rc) return rc;
         if (!moved)
             return sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: locked chain head moved");
@@ -471,6 +495,73 @@ static int audit_flush(struct px *x)
     return SG_OK;
 }
 
+/* BEGIN, audit_append_many with p, COMMIT: one round trip (pipeline mode, one Sync). *n gets
+ * the rows inserted (0: the head did not match and an empty transaction was committed). When
+ * the append fails, COMMIT is skipped by the pipeline and the open transaction is left for
+ * px_close to roll back. A connection found dead before anything of the operation ran is
+ * replaced and *n = 0 returned, so the caller takes its ordinary path. */
+static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
+{
+    *n = 0;
+    int rc = pg_pool_prepare(x->c, audit_append_many.name, audit_append_many.sql,
+                             audit_append_many.nparams, x->err, x->errlen);
+    if (rc) {
+        int again = px_reconnect(x);
+        return again < 0 ? again : again ? SG_OK : rc;
+    }
+    if (!PQenterPipelineMode(x->pg))
+        return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
+    if (!PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, NULL, NULL, 0) ||
+        !PQsendQueryParams(x->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(x->pg)) {
+        x->broken = 1;
+        return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: audit append could not be sent");
+    }
+    x->tx = 1; /* BEGIN is on its way: until COMMIT is known to be done, px_close rolls back */
+    PGresult *res[3] = {NULL, NULL, NULL};
+    int got = 0, synced = 0, nulls = 0;
+    while (!synced) {
+        PGresult *r = PQgetResult(x->pg);
+        if (!r) { /* the end of one statement's results (at most one per statement) */
+            if (PQstatus(x->pg) == CONNECTION_BAD || ++nulls > 3) break;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) synced = 1;
+        if (!synced && got < 3) res[got++] = r;
+        else PQclear(r);
+    }
+    int ok_begin = got > 0 && PQresultStatus(res[0]) == PGRES_COMMAND_OK;
+    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_COMMAND_OK;
+    int ok_commit = got > 2 && PQresultStatus(res[2]) == PGRES_COMMAND_OK;
+    if (!synced || !PQexitPipelineMode(x->pg)) {
+        x->broken = 1;
+        if (!x->used && !ok_begin) { /* a dead pooled connection: nothing happened */
+            for (int i = 0; i < got; i++) PQclear(res[i]);
+            int again = px_reconnect(x);
+            if (again > 0) x->tx = 0;
+            return again < 0 ? again : again ? SG_OK
+                                              : sg_errf(x->err, x->errlen, SG_EDB,
+                                                        "pipeline: connection lost");
+        }
+        rc = sg_errf(x->err, x->errlen, SG_EDB, "pipeline: connection lost during COMMIT");
+    } else if (!ok_begin) {
+        rc = px_fail(x, "BEGIN", got > 0 ? res[0] : NULL);
+    } else if (!ok_ins) {
+        rc = px_fail(x, audit_append_many.name, got > 1 ? res[1] : NULL); /* tx left to roll back */
+    } else if (!ok_commit) {
+        x->tx = 0; /* a failed COMMIT ends the transaction */
+        rc = px_fail(x, "COMMIT", got > 2 ? res[2] : NULL);
+    } else {
+        x->tx = 0;
+        x->used = 1;
+        const char *t = PQcmdTuples(res[1]);
+        *n = t && *t ? strtoll(t, NULL, 10) : 0;
+    }
+    for (int i = 0; i < got; i++) PQclear(res[i]);
+    return rc;
+}
+
 /* The leader's hold on a connection: one at a time per store, so allocated per group. */
 static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
 {
@@ -478,13 +569,13 @@ static int gx_begin(void *ctx, void **conn, char *err, size_t errlen)
     *conn = NULL;
     if (!x) return sg_errf(err, errlen, SG_ENOMEM, "group: out of memory");
     int rc = px_open(ctx, x, err, errlen);
-    if (!rc) rc = px_begin(x);
     if (rc) {
         px_close(x);
         free(x);
         return rc;
     }
-    x->defer = 1; /* audit rows wait for the group's end (audit_flush) */
+    x->begin_owed = 1; /* BEGIN goes with the first statement (px_ensure_begin) */
+    x->defer = 1;      /* audit rows wait for the group's end (audit_flush) */
     *conn = x;
     return SG_OK;
 }
@@ -502,7 +593,11 @@ static int gx_cmd(void *conn, const char *sql, char *err, size_t errlen)
 static int gx_savepoint(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
-    int rc = gx_cmd(conn, x->release_owed ? "RELEASE SAVEPOINT sg_op; SAVEPOINT sg_op"
+    x->err = err;
+    x->errlen = errlen;
+    int rc = px_ensure_begin(x);
+    if (rc) return rc;
+    rc = gx_cmd(conn, x->release_owed ? "RELEASE SAVEPOINT sg_op; SAVEPOINT sg_op"
                                           : "SAVEPOINT sg_op", err, errlen);
     if (rc) return rc;
     x->release_owed = 0;
@@ -544,7 +639,31 @@ static int gx_commit(void *conn, char *err, size_t errlen)
     struct px *x = conn;
     x->err = err;
     x->errlen = errlen;
-    int rc = audit_flush(x);
+    int rc;
+    if (x->begin_owed) { /* no body ran a statement: nothing to commit but the audit rows */
+        if (!x->npend) {
+            x->begin_owed = 0;
+            return SG_OK;
+        }
+        int moved = 0;
+        if (x->s->head_known) {
+            rc = audit_append_pending(x, x->s->head_id, x->s->head_hash, 1, &moved);
+            if (rc) {
+                x->s->head_known = 0;
+                return rc;
+            }
+        }
+        if (moved) { /* committed, rows and all */
+            x->s->head_id = x->pend[x->npend - 1].audit_id;
+            memcpy(x->s->head_hash, x->pend[x->npend - 1].hash, sizeof x->s->head_hash);
+            return SG_OK;
+        }
+        /* The cached head was stale (an empty transaction committed) or unknown: the locking
+         * path below, in a new transaction. */
+        x->s->head_known = 0;
+        x->begin_owed = 1;
+    }
+    rc = audit_flush(x);
     if (!rc) rc = px_commit(x);
     if (rc) {
         x->s->head_known = 0;
@@ -579,6 +698,22 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
         return sg_errf(err, errlen, SG_ENOMEM, "pipeline: out of memory");
     }
     x->nstash = x->stash_pos = 0;
+    if (x->pipe_begin) { /* BEGIN's result, then the end of its results */
+        x->pipe_begin = 0;
+        PGresult *b = PQgetResult(x->pg);
+        if (!b) {
+            x->broken = 1;
+            return sg_errf(err, errlen, SG_EDB, "pipeline: BEGIN result missing");
+        }
+        if (PQresultStatus(b) != PGRES_COMMAND_OK) rc = px_fail(x, "BEGIN", b);
+        PQclear(b);
+        PGresult *end = PQgetResult(x->pg);
+        if (end) {
+            PQclear(end);
+            x->broken = 1;
+            return sg_errf(err, errlen, SG_EDB, "pipeline: unexpected extra result");
+        }
+    }
     for (size_t i = 0; i < x->nsent; i++) {
         PGresult *r = PQgetResult(x->pg);
         if (!r) {
@@ -641,6 +776,15 @@ static int pipe_send(struct px *x, const struct stmt *st, const struct params *p
         if (!PQenterPipelineMode(x->pg))
             return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
         x->pipe = 1;
+        if (x->begin_owed) { /* the transaction's BEGIN leads the pipeline */
+            if (!PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+                x->broken = 1;
+                return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: BEGIN could not be sent");
+            }
+            x->begin_owed = 0;
+            x->tx = 1;
+            x->pipe_begin = 1;
+        }
     }
     if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, NULL, NULL, 0)) {
         x->broken = 1;

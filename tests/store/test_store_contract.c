@@ -1815,6 +1815,19 @@ static void test_group_two_stores(void **state)
     assert_int_equal(audit_count(f, "gap", g1.gap_id), 3);
     assert_int_equal(audit_count(f, "gap", g2.gap_id), 2);
     assert_chain_ok(f);
+    /* The same with audited reads alone (a group that runs no statement but its audit rows):
+     * store 1, store 2, then store 1 against its stale head. */
+    char h2000[STORE_HASH_LEN];
+    member_hash_of(2000, h2000);
+    for (int i = 0; i < 3; i++) {
+        struct store_history_list hl;
+        struct store_page hp = {5, 0};
+        OK(store_member_history(i == 1 ? st2 : f->st, &ACTOR, h2000, &hp, &hl, f->err, sizeof f->err));
+        assert_int_equal(hl.total, 2);
+        store_history_list_free(&hl);
+    }
+    assert_int_equal(audit_count(f, "member", h2000), 1 + 3);
+    assert_chain_ok(f);
     /* The update row holds the state before and after (keys sorted, hand-written expectation). */
     struct store_audit_list tl;
     struct store_page pg = {10, 0};
