@@ -779,6 +779,21 @@ static int uniform_int(struct sg_rng *r, int lo, int hi)
     return lo + (int)sg_rng_below(r, (uint64_t)(hi - lo + 1));
 }
 
+/* The date of day doy (0 = January 1) of year y. */
+static struct date doy_date(int y, int doy)
+{
+    struct date t;
+    t.y = y;
+    month_day(y, doy, &t.m, &t.d);
+    return t;
+}
+
+/* A uniform day of year y in [lo, hi] (day-of-year numbers, lo <= hi). */
+static struct date rand_day(struct sg_rng *r, int y, int lo, int hi)
+{
+    return doy_date(y, uniform_int(r, lo, hi));
+}
+
 /* A past year for a diagnosis or an old procedure: 1-10 years before Y, adult. */
 static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
 {
@@ -790,11 +805,16 @@ static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
 
 /* Writes one member: Patient, chronic conditions, and for members enrolled the whole last year
  * Y the encounters, exclusions and screening facts that give the measures their status `st`
- * (S_NONE, S_EXCL, S_MET, S_OPEN per measure) in Y. yfl: bit 0 hospice, bit 1 frailty with
- * advanced illness in Y. */
+ * (S_NONE, S_EXCL, S_MET, S_OPEN per measure) in Y as observed on day asof (day of year). yfl:
+ * bit 0 hospice, bit 1 frailty with advanced illness in Y. As the CSV writer dates a met
+ * numerator on its compliance day `day[k]` (<= asof), the qualifying event of a met measure is
+ * written on that day (the screening; the most recent BP or HbA1c reading, earlier readings
+ * before it), so the engine dates the numerator on the same day; the readings of an open CBP or
+ * GSD gap are on or before asof, and an open gap has no qualifying event in Y. Nothing of Y is
+ * dated after asof (visits, hospice, frailty too): the data as the plan has it on that day. */
 static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i,
-                       const struct member *m, int enrolled, const uint8_t *st, unsigned yfl,
-                       const float *util)
+                       const struct member *m, int enrolled, const uint8_t *st, const uint16_t *day,
+                       int asof, unsigned yfl, const float *util)
 {
     int Y = prm->year_last;
     struct sg_rng *r = &fx->r;
@@ -824,33 +844,35 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if ((m->flags & X_COLECTOMY) && w_procedure(fx, R_COLECTOMY, past_date(r, m, Y))) return -1;
     if (!enrolled) return 0; /* no care in Y: not in any initial population */
 
-    /* office visits in Y (at least one: the measures' qualifying encounter) */
+    /* office visits in Y up to the as-of day (at least one: the measures' qualifying
+     * encounter) */
     int nv = (int)util[0];
     nv = nv < 1 ? 1 : nv > 12 ? 12 : nv;
     for (int v = 0; v < nv; v++) {
-        struct date d = rand_date(r, Y, 1, 12);
+        struct date d = rand_day(r, Y, 0, asof);
         if (w_encounter(fx, R_OFFICE, "AMB", d, d)) return -1;
     }
-    if (yfl & 1) { /* hospice: a hospice encounter in Y */
-        struct date s = rand_date(r, Y, 1, 11), e = s;
-        e.d = s.d < 14 ? s.d + 14 : 28;
-        if (w_encounter(fx, R_HOSPICE_ENC, "HH", s, e)) return -1;
+    if (yfl & 1) { /* hospice: a hospice encounter in Y, up to two weeks, by the as-of day */
+        int sd = uniform_int(r, 0, asof), ed = sd + 14 < asof ? sd + 14 : asof;
+        if (w_encounter(fx, R_HOSPICE_ENC, "HH", doy_date(Y, sd), doy_date(Y, ed))) return -1;
     }
-    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y */
-        if (w_condition(fx, R_FRAILTY_DX, rand_date(r, Y, 1, 11)) ||
-            w_condition(fx, R_ADV_ILLNESS, rand_date(r, Y, 1, 11)))
+    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y by the as-of day */
+        if (w_condition(fx, R_FRAILTY_DX, rand_day(r, Y, 0, asof)) ||
+            w_condition(fx, R_ADV_ILLNESS, rand_day(r, Y, 0, asof)))
             return -1;
     }
-    /* BCS: a mammogram in Y; half of the open gaps have an old one (before October Y-2) */
-    if (st[M_BCS] == S_MET && w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y, 1, 12), V_NONE, 0))
+    /* BCS: a mammogram on the day of compliance; half of the open gaps have an old one (before
+     * October Y-2) */
+    if (st[M_BCS] == S_MET && w_obs(fx, R_MAMMO, "imaging", doy_date(Y, day[M_BCS]), V_NONE, 0))
         return -1;
     if (st[M_BCS] == S_OPEN && sg_rng_bernoulli(r, 0.5) &&
         w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y - 3, 1, 12), V_NONE, 0))
         return -1;
-    /* COL: one screening in Y; some open gaps have an FOBT of Y-1 (counts only in its year) */
+    /* COL: one screening on the day of compliance; some open gaps have an FOBT of Y-1 (counts
+     * only in its year) */
     if (st[M_COL] == S_MET) {
         double u = sg_rng_uniform(r);
-        struct date d = rand_date(r, Y, 1, 12);
+        struct date d = doy_date(Y, day[M_COL]);
         int rc = u < 0.55   ? w_procedure(fx, R_COLONOSCOPY, d)
                  : u < 0.80 ? w_obs(fx, R_FOBT, "laboratory", d, V_NEGATIVE, 0)
                  : u < 0.90 ? w_obs(fx, R_SDNA, "laboratory", d, V_NEGATIVE, 0)
@@ -861,14 +883,16 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if (st[M_COL] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
         w_obs(fx, R_FOBT, "laboratory", rand_date(r, Y - 1, 1, 12), V_NEGATIVE, 0))
         return -1;
-    /* CBP: earlier readings of any value, then the most recent day decides */
+    /* CBP: earlier readings of any value, then the most recent day decides: the day of
+     * compliance when met, a day up to the as-of day when open */
     if (st[M_CBP] == S_MET || st[M_CBP] == S_OPEN) {
         int none = st[M_CBP] == S_OPEN && sg_rng_bernoulli(r, 0.15);
         if (!none) {
-            struct date last = rand_date(r, Y, 7, 12);
-            int ne = (int)sg_rng_below(r, 3);
+            int ld = st[M_CBP] == S_MET ? day[M_CBP] : uniform_int(r, 0, asof);
+            struct date last = doy_date(Y, ld);
+            int ne = ld > 0 ? (int)sg_rng_below(r, 3) : 0;
             for (int q = 0; q < ne; q++)
-                if (w_bp(fx, rand_date(r, Y, 1, last.m - 1), uniform_int(r, 110, 165),
+                if (w_bp(fx, rand_day(r, Y, 0, ld - 1), uniform_int(r, 110, 165),
                          uniform_int(r, 65, 98)))
                     return -1;
             int sys, dia;
@@ -895,10 +919,11 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
                 w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y - 1, 1, 12), V_PERCENT,
                       6.0 + 0.1 * (double)sg_rng_below(r, 40)))
                 return -1;
-        } else {
-            struct date last = rand_date(r, Y, 6, 12);
-            if (sg_rng_bernoulli(r, 0.4) &&
-                w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y, 1, last.m - 1), V_PERCENT,
+        } else { /* the most recent: the day of compliance, or a day up to the as-of day */
+            int ld = met ? day[M_GSD] : uniform_int(r, 0, asof);
+            struct date last = doy_date(Y, ld);
+            if (ld > 0 && sg_rng_bernoulli(r, 0.4) &&
+                w_obs(fx, R_HBA1C, "laboratory", rand_day(r, Y, 0, ld - 1), V_PERCENT,
                       5.5 + 0.1 * (double)sg_rng_below(r, 70)))
                 return -1;
             double v =
@@ -907,8 +932,9 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
             if (w_obs(fx, R_HBA1C, "laboratory", last, V_PERCENT, v)) return -1;
         }
     }
-    /* EED: an exam in Y; some open gaps had one in Y-2 (outside the two-year window) */
-    if (st[M_EED] == S_MET && w_obs(fx, R_RETINAL, "exam", rand_date(r, Y, 1, 12), V_NONE, 0))
+    /* EED: an exam on the day of compliance; some open gaps had one in Y-2 (outside the
+     * two-year window) */
+    if (st[M_EED] == S_MET && w_obs(fx, R_RETINAL, "exam", doy_date(Y, day[M_EED]), V_NONE, 0))
         return -1;
     if (st[M_EED] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
         w_obs(fx, R_RETINAL, "exam", rand_date(r, Y - 2, 1, 12), V_NONE, 0))
@@ -944,8 +970,10 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
     float *etabuf = malloc(n * sizeof *etabuf);
     double *wbuf = malloc(n * sizeof *wbuf), *sstat = malloc(n * sizeof *sstat);
     uint8_t *statin = calloc(n, 1), *yfl = calloc(n, 1);
+    /* FHIR: the last year's day of compliance per member and measure (the CSV numerator_date) */
+    uint16_t *cday = fx ? calloc(n * SYNTH_N_MEASURES, sizeof *cday) : NULL;
     if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf ||
-        !wbuf || !sstat || !statin || !yfl) {
+        !wbuf || !sstat || !statin || !yfl || (fx && !cday)) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory for %zu members", n);
         goto fail;
     }
@@ -1115,6 +1143,7 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                     shown = num && (!last || doy <= asof_doy);
                     /* the last year as observed on the as-of day (also for the FHIR output) */
                     st[k] = shown ? S_MET : S_OPEN;
+                    if (last && cday) cday[i * SYNTH_N_MEASURES + (size_t)k] = (uint16_t)doy;
                     if (last) {
                         sum->denominator[k]++;
                         sum->numerator[k] += (size_t)num;
@@ -1185,7 +1214,8 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
     if (fx) { /* the last year's statuses are in cur */
         for (size_t i = 0; i < n; i++)
             if (fhir_member(fx, prm, i, &mem[i], enrolled_full_year(&mem[i], Y2),
-                            cur + i * SYNTH_N_MEASURES, yfl[i], util + i * N_UTIL))
+                            cur + i * SYNTH_N_MEASURES, cday + i * SYNTH_N_MEASURES, asof_doy,
+                            yfl[i], util + i * N_UTIL))
                 goto ioerr;
         sum->fhir_patients = n;
         sum->fhir_resources = fx->total;
@@ -1229,6 +1259,7 @@ done:
     free(sstat);
     free(statin);
     free(yfl);
+    free(cday);
     return rc;
 }
 

@@ -327,7 +327,8 @@ static void test_file_errors(void **state)
  * stored GSD row must carry the deck's expected populations, with the numerator turned into
  * "controlled" (in the denominator, not excluded, not in CMS122's poor-control numerator). The
  * two documented CMS122 exceptions (docs/MEASURES.md) expect numerator 1 where the CQL gives 0;
- * the engine's value (0) is used for them. A file that is not a patient Bundle is a reject. */
+ * the engine's value (0) is used for them. Controlled rows carry the numerator date (the most
+ * recent assessment day). A file that is not a patient Bundle is a reject. */
 static void test_fhir(void **state)
 {
     struct fx *f = *state;
@@ -379,7 +380,7 @@ static void test_fhir(void **state)
     assert_int_equal(sg_csv_open(&c, fp, "expected_results.csv", NULL, f->err, sizeof f->err),
                      SG_OK);
     assert_int_equal(sg_csv_next(c, f->err, sizeof f->err), 1); /* header */
-    int checked = 0;
+    int checked = 0, dated = 0;
     while (sg_csv_next(c, f->err, sizeof f->err) == 1) {
         if (strcmp(sg_csv_field(c, 0), "CMS122")) continue;
         const char *uuid = sg_csv_field(c, 2);
@@ -412,11 +413,22 @@ static void test_fhir(void **state)
             assert_int_equal(g->denominator_exclusion, ex);
             assert_int_equal(g->numerator, den && !ex && !num);
             assert_string_equal(g->source, "ecqm");
+            /* the numerator date: on controlled rows only, in 2025; HbA1c 8.9 % of
+             * effectivePeriod 2024-12-31..2025-01-01T00:00Z (latest: January 1) and the GMI
+             * of 2025-01-02..2025-01-03T00:00Z (January 3), read from the two bundles */
+            if (g->numerator)
+                assert_true(!strncmp(g->numerator_date, "2025-", 5));
+            else
+                assert_string_equal(g->numerator_date, "");
+            if (!strncmp(uuid, "5ed37c9e", 8)) assert_string_equal(g->numerator_date, "2025-01-01");
+            if (!strncmp(uuid, "6630d394", 8)) assert_string_equal(g->numerator_date, "2025-01-03");
+            dated += g->numerator_date[0] != 0;
         }
         store_measure_result_list_free(&l);
         checked++;
     }
     assert_int_equal(checked, 33);
+    assert_true(dated >= 2);
     sg_csv_free(c);
     fclose(fp);
     meas_patient_free(p);
