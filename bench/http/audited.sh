@@ -25,7 +25,7 @@ lua="$(dirname "$0")/bench.lua"
 tck=$(getconf CLK_TCK)
 
 # CPU ticks (user + system) of a process and of its children processes by parent id.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks() { { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true; } | grep . || echo 0; }
 pg_ticks() {
   local pm sum=0 c
   pm=$(psql "$db" -Atc "select pid from pg_stat_activity where backend_type = 'checkpointer'")
@@ -41,7 +41,7 @@ one() { # one LABEL BUILD[@THREADS] MODE
   if [ "$mode" = patch ]; then
     psql "$db" -qAtc "update gap_analysis set status = 'identified', assigned_date = null where status = 'assigned'"
   fi
-  key=$("$build/stargap" --db "$db" keys create --name "audited-$$-$RANDOM" --role writer 2>/dev/null)
+  key=$("$build/stargap" --db "$db" keys create --name "audited-$$-$(date +%s%N)" --role writer 2>/dev/null)
   "$build/stargap" --db "$db" --log-level debug serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
   pid=$!
   for _ in $(seq 600); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -50,7 +50,7 @@ one() { # one LABEL BUILD[@THREADS] MODE
   # warm-up (connections, prepared statements), not counted
   SG_KEY=$key SG_DATA=$work SG_MODE=gap SG_THREADS=2 wrk -t 2 -c 64 -d 1s -s "$lua" "http://127.0.0.1:$port" >/dev/null
   s0=$(ticks "$pid"); p0=$(pg_ticks)
-  out=$(SG_KEY=$key SG_DATA=$work SG_MODE=$mode SG_THREADS=2 wrk -t 2 -c 64 -d "${dur}s" --latency --timeout 10s -s "$lua" "http://127.0.0.1:$port" | grep RESULT)
+  out=$(SG_KEY=$key SG_DATA=$work SG_MODE=$mode SG_THREADS=2 wrk -t 2 -c 64 -d "${dur}s" --latency --timeout 10s -s "$lua" "http://127.0.0.1:$port" | grep RESULT || true)
   s1=$(ticks "$pid"); p1=$(pg_ticks)
   kill -TERM "$pid"; wait "$pid" || true
   if [ "$2" != "$build" ]; then
@@ -60,6 +60,7 @@ one() { # one LABEL BUILD[@THREADS] MODE
   grp=$(sed -n 's/.*event=group_commit groups=\([0-9]*\) ops=\([0-9]*\) reruns=\([0-9]*\).*/groups=\1 ops_per_group=\2 reruns=\3/p' "$work/serve.log" |
     awk '{split($1,a,"=");split($2,b,"="); if (a[2]>0) printf "groups=%d ops_per_group=%.1f %s", a[2], b[2]/a[2], $3}')
   reqs=$(echo "$out" | sed -n 's/.* requests=\([0-9]*\).*/\1/p')
+  if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then echo "audited.sh: $label $mode: no wrk result" >&2; return; fi
   echo "$out" | sed "s/^RESULT/RESULT build=$label/" |
     awk -v r="$reqs" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v t="$tck" \
       -v grp="$grp" '{printf "%s server_cpu_us=%.0f pg_cpu_us=%.0f %s\n", $0, s*1e6/t/r, p*1e6/t/r, grp}'
