@@ -2077,9 +2077,9 @@ STMT(iv_pending, 3,
      "SELECT " IV_COLS " FROM interventions WHERE status IN ('planned', 'in_progress')"
      " AND scheduled_date IS NOT NULL AND scheduled_date <= $1"
      " ORDER BY scheduled_date, intervention_id LIMIT $2 OFFSET $3");
+/* The total from the per-date counts kept by migration 0004's trigger (one row per date). */
 STMT(iv_pending_count, 1,
-     "SELECT count(*) FROM interventions WHERE status IN ('planned', 'in_progress')"
-     " AND scheduled_date IS NOT NULL AND scheduled_date <= $1");
+     "SELECT coalesce(sum(n), 0) FROM iv_pending_counts WHERE scheduled_date <= $1::date");
 STMT(iv_save, 6,
      "UPDATE interventions SET status = $2, scheduled_date = $3, completed_date = $4,"
      " outcome = $5, description = coalesce($6, description) WHERE intervention_id = $1::uuid"

@@ -196,15 +196,16 @@ static void test_migrate_cycle(void **state)
 
     OK(migrate_down(f->st, 0, &n, f->err, sizeof f->err));
     assert_true(n >= 1);
+    int n_down = n; /* the number of migrations (versions may skip a number: 0004 before 0003) */
     OK(store_schema_status(f->st, &s, f->err, sizeof f->err));
     assert_int_equal(s.current_version, 0);
-    assert_int_equal(s.pending, s.latest_version);
+    assert_int_equal(s.pending, n_down);
     char h[STORE_HASH_LEN];
     member_hash_of(1, h);
     ASSERT_ERR(store_member_get(f->st, h, &m, f->err, sizeof f->err), SG_EDB, "member_get");
 
     OK(migrate_up(f->st, 0, &n, f->err, sizeof f->err));
-    assert_int_equal(n, s.latest_version);
+    assert_int_equal(n, n_down);
     ASSERT_ERR(store_member_get(f->st, h, &m, f->err, sizeof f->err), SG_ENOTFOUND, NULL);
     OK(migrate_up(f->st, 0, &n, f->err, sizeof f->err)); /* idempotent */
     assert_int_equal(n, 0);
