@@ -1582,6 +1582,7 @@ static int read_url_file(const char *path)
 
 #include "contract_predict.inc.c" /* issue 6: merges, scans, models */
 #include "contract_decide.inc.c"  /* issue 7: latest predictions, gap scan and refresh */
+#include "contract_batch.inc.c"   /* issue 2: prediction batch values (binary COPY), id order */
 
 /* ---- group commit: many threads, valid and invalid gap transitions, audited reads ---- */
 
@@ -1764,6 +1765,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_predictions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prediction_batch_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prediction_batch_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gaps_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interventions, setup, teardown),
