@@ -687,9 +687,10 @@ static int v_prediction(struct store *st, char *err, size_t errlen, struct store
 static uint64_t hash_prefix(const char *h)
 {
     uint64_t k = 0;
-    for (int i = 0; i < 16; i++) { /* stops at a NUL: batch_create orders rows before validating */
-        unsigned c = (unsigned char)h[i];
-        if (!c) return k << (4 * (16 - i));
+    int end = 0; /* past a NUL the digits count as 0: batch_create orders rows before validating */
+    for (int i = 0; i < 16; i++) {
+        unsigned c = end ? 0 : (unsigned char)h[i];
+        if (!c) end = 1;
         k = (k << 4) | (uint64_t)((c <= '9' ? c - '0' : (c | 32) - 'a' + 10) & 15);
     }
     return k;
