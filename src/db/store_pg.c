@@ -816,8 +816,8 @@ static int copy_end(struct px *x, const char *what, struct sg_buf *b, const char
  * client formats none (a million rows cost the server about 0.8 s less CPU than the text
  * format). The forms used: uuid = 16 bytes; text = its bytes (the server still checks UTF-8);
  * int4 / float8 = big-endian integer / IEEE double; timestamptz = int64 microseconds since
- * 2000-01-01 00:00 UTC; jsonb = version byte 1, then the JSON text, which the server parses
- * and checks as it does for text COPY. */
+ * 2000-01-01 00:00 UTC; json (shap_values, top_features: json since migration 0004) = the JSON
+ * text, which the server validates as it does for text COPY. */
 
 static const char copy_bin_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 
@@ -837,8 +837,8 @@ static void be64(uint8_t *o, uint64_t v)
     for (int i = 0; i < 8; i++) o[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-/* A field of n bytes (prefix = NULL: the bytes are s) or NULL when s is NULL. */
-static int bin_field(struct sg_buf *b, const void *prefix, size_t plen, const char *s)
+/* A text-like field: the bytes of s, or NULL when s is NULL. */
+static int bin_field(struct sg_buf *b, const char *s)
 {
     uint8_t len[4];
     if (!s) {
@@ -846,10 +846,9 @@ static int bin_field(struct sg_buf *b, const void *prefix, size_t plen, const ch
         return sg_buf_append(b, len, 4);
     }
     size_t n = strlen(s);
-    if (n + plen > 0x3fffffff) return SG_ETOOBIG; /* the server's 1 GB field limit */
-    be32(len, (uint32_t)(n + plen));
+    if (n > 0x3fffffff) return SG_ETOOBIG; /* the server's 1 GB field limit */
+    be32(len, (uint32_t)n);
     int rc = sg_buf_append(b, len, 4);
-    if (!rc && plen) rc = sg_buf_append(b, prefix, plen);
     if (!rc) rc = sg_buf_append(b, s, n);
     return rc;
 }
@@ -929,7 +928,6 @@ static int ts_pg_micros(const char *ts, int64_t *out)
 /* Appends one prediction as a binary COPY tuple of the 12 columns of predictions_copy. */
 static int bin_prediction(struct sg_buf *b, const struct store_prediction *p, const char *now)
 {
-    static const uint8_t jsonb_version = 1;
     uint8_t fixed[2 + 4 + 16];
     uint8_t uid[16];
     int64_t us;
@@ -939,23 +937,23 @@ static int bin_prediction(struct sg_buf *b, const struct store_prediction *p, co
     be16(fixed, 12);
     memcpy(bin_fixed(fixed + 2, 16), uid, 16);
     int rc = sg_buf_append(b, fixed, sizeof fixed);
-    if (!rc) rc = bin_field(b, NULL, 0, p->member_hash);
-    if (!rc) rc = bin_field(b, NULL, 0, p->measure_code);
+    if (!rc) rc = bin_field(b, p->member_hash);
+    if (!rc) rc = bin_field(b, p->measure_code);
     uint8_t nums[8 + 12];
     if (!rc) {
         be32(bin_fixed(nums, 4), (uint32_t)p->measurement_year);
         uint8_t *o = bin_f8(nums + 8, p->gap_probability);
         rc = sg_buf_append(b, nums, (size_t)(o - nums));
     }
-    if (!rc) rc = bin_field(b, NULL, 0, store_risk_tier_name(p->risk_tier));
+    if (!rc) rc = bin_field(b, store_risk_tier_name(p->risk_tier));
     if (!rc) {
         uint8_t *o = bin_f8(nums, p->risk_score);
         rc = sg_buf_append(b, nums, (size_t)(o - nums));
     }
-    if (!rc) rc = bin_field(b, &jsonb_version, 1, p->shap_values);
-    if (!rc) rc = bin_field(b, &jsonb_version, 1, p->top_features);
-    if (!rc) rc = bin_field(b, NULL, 0, p->recommendation[0] ? p->recommendation : NULL);
-    if (!rc) rc = bin_field(b, NULL, 0, p->model_version);
+    if (!rc) rc = bin_field(b, p->shap_values);
+    if (!rc) rc = bin_field(b, p->top_features);
+    if (!rc) rc = bin_field(b, p->recommendation[0] ? p->recommendation : NULL);
+    if (!rc) rc = bin_field(b, p->model_version);
     if (!rc) {
         be64(bin_fixed(nums, 8), (uint64_t)us);
         rc = sg_buf_append(b, nums, 12);

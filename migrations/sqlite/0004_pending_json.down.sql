@@ -1,4 +1,4 @@
--- 0004_pending_counts (SQLite) down.
+-- 0004_pending_json (SQLite) down.
 DROP TRIGGER IF EXISTS iv_pending_counts_upd_new;
 DROP TRIGGER IF EXISTS iv_pending_counts_upd_old;
 DROP TRIGGER IF EXISTS iv_pending_counts_del;
