@@ -75,7 +75,7 @@ static const char *next_field(const char *p, char sep)
 
 int main(int argc, char **argv)
 {
-    struct synth_params sp = {1000000, 40, 2023, 2025, 42};
+    struct synth_params sp = {1000000, 40, 2023, 2025, 42, 12, 31}; /* complete last year */
     const char *dir = "/tmp/stargap_bench_model";
     const char *only = NULL;
     int reuse = 0;

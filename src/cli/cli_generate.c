@@ -17,16 +17,19 @@
 
 const char cli_generate_usage[] =
     "usage: stargap generate --members N --contracts K --years Y1-Y2 --seed S --out DIR\n"
-    "                        [--format csv|fhir] [--valuesets DIR]\n"
+    "                        [--as-of MM-DD] [--format csv|fhir] [--valuesets DIR]\n"
     "Writes a synthetic Medicare Advantage portfolio into DIR (created if missing):\n"
     "  members.csv          member_id,contract_id,birth_date,sex,dual,lis,disability,\n"
     "                       enrollment_start,enrollment_end\n"
     "  measure_results.csv  member_id,measure,year,initial_population,denominator,\n"
-    "                       denominator_exclusion,numerator (11 measures, years Y1..Y2)\n"
+    "                       denominator_exclusion,numerator,numerator_date (11 measures,\n"
+    "                       years Y1..Y2; Y2 as observed on the as-of day, default 09-30:\n"
+    "                       a compliance after it shows as an open gap; 12-31 = complete)\n"
     "  member_features.csv  member_id,year,pcp_visits,specialist_visits,ed_visits,\n"
     "                       inpatient_stays,chronic_conditions,risk_score\n"
-    "  true_probabilities.csv  member_id,measure,year,p_compliance: the generator's true\n"
-    "                       probability of compliance for year Y2 (for model benchmarks)\n"
+    "  true_probabilities.csv  member_id,measure,year,p_compliance,p_open_at_year_end: the\n"
+    "                       generator's true probability of compliance in Y2 and, for the\n"
+    "                       gaps open on the as-of day, of staying open to the end of Y2\n"
     "The same seed gives byte-identical files. The model is described in docs/MODELS.md.\n"
     "--format fhir writes instead FHIR R4 Bulk NDJSON (Patient, Condition, Encounter,\n"
     "Observation, Procedure .ndjson) describing year Y2, so that `stargap measure eval\n"
@@ -115,6 +118,13 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
             have_seed = 1;
         } else if (!strcmp(a, "--out")) {
             out = v;
+        } else if (!strcmp(a, "--as-of")) {
+            int mo = 0, d = 0;
+            char tail;
+            if (strlen(v) != 5 || sscanf(v, "%2d-%2d%c", &mo, &d, &tail) != 2 || mo < 1 || d < 1)
+                return cli_usage_error(cmd, "--as-of: expected MM-DD (e.g. 09-30), got '%s'", v);
+            prm.as_of_month = mo;
+            prm.as_of_day = d;
         } else if (!strcmp(a, "--format")) {
             format = v;
         } else if (!strcmp(a, "--valuesets")) {
@@ -167,10 +177,13 @@ int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
                out, sum.members, sum.result_rows, sum.feature_rows, sum.truth_rows, secs);
     size_t nm;
     const struct synth_measure *ms = synth_measures(&nm);
-    printf("year %d   measure   denominator   rate   target\n", prm.year_last);
-    for (size_t k = 0; k < nm; k++)
-        printf("          %-9s %11zu  %5.3f   %5.3f\n", ms[k].code, sum.denominator[k],
-               sum.denominator[k] ? (double)sum.numerator[k] / (double)sum.denominator[k] : 0.0,
-               ms[k].target);
+    printf("year %d observed as of %02d-%02d (the year-end rate is the generator's truth)\n",
+           prm.year_last, sum.as_of_month, sum.as_of_day);
+    printf("          measure   denominator  as-of  year-end  target\n");
+    for (size_t k = 0; k < nm; k++) {
+        double d = sum.denominator[k] ? (double)sum.denominator[k] : 1.0;
+        printf("          %-9s %11zu  %5.3f   %5.3f   %5.3f\n", ms[k].code, sum.denominator[k],
+               (double)sum.numerator_as_of[k] / d, (double)sum.numerator[k] / d, ms[k].target);
+    }
     return CLI_OK;
 }

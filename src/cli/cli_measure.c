@@ -8,7 +8,8 @@
  * once and wiped; the member row is created with the --contract given (clinical FHIR data does
  * not carry the Medicare Advantage contract, and the engine does not read one) unless it exists;
  * rows are upserted DB_BATCH patients per transaction. Measure codes and numerators are stored in
- * the Star direction: CMS122's poor-control numerator becomes GSD "controlled" (see star_row). */
+ * the Star direction: CMS122's poor-control numerator becomes GSD "controlled" (see star_row),
+ * with the numerator date of the engine (meas_evaluate_dated) on met rows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +105,8 @@ static void star_row(const char *member_hash, const struct meas_result *r, enum 
     row->initial_population = r->pops.initial_population;
     row->denominator = r->pops.denominator;
     row->denominator_exclusion = r->pops.denominator_exclusion;
-    if (meas_info(id)->inverse)
-        row->numerator =
-            r->pops.denominator && !r->pops.denominator_exclusion && !r->pops.numerator;
-    else
-        row->numerator = r->pops.numerator;
+    /* the numerator date (the day the Star numerator was met) goes with it */
+    row->numerator = meas_star_numerator(id, &r->pops, r->numerator_date, row->numerator_date);
     snprintf(row->source, sizeof row->source, "%s", DB_SOURCE);
 }
 
@@ -156,13 +154,13 @@ static void db_close(struct db_sink *d)
 /* Adds one patient's n results. Returns SG_OK, SG_EINVAL for a patient whose member ID cannot be
  * hashed (a reject; err says why without the ID), or a store error (fatal). */
 static int db_add(struct db_sink *d, const struct meas_patient *p, const enum meas_id *ids,
-                  const struct meas_pops *pops, size_t n, const struct meas_period *period,
-                  char *err, size_t errlen)
+                  const struct meas_pops *pops, char (*dates)[MEAS_DATE_LEN], size_t n,
+                  const struct meas_period *period, char *err, size_t errlen)
 {
     if (!n) return SG_OK;
     struct meas_result r;
     char hash[SG_HEX64_LEN];
-    meas_result_fill(p, ids[0], period, &pops[0], &r);
+    meas_result_fill(p, ids[0], period, &pops[0], dates[0], &r);
     int rc = sg_memberid_hash(&d->key, r.member_id, hash, err, errlen);
     memset(r.member_id, 0, sizeof r.member_id); /* the raw ID is not needed any more */
     if (rc) return rc;
@@ -178,7 +176,7 @@ static int db_add(struct db_sink *d, const struct meas_patient *p, const enum me
     if (rc) return rc == SG_EINVAL ? SG_EINTERNAL : rc; /* never a per-patient reject */
     d->members_created += created;
     for (size_t i = 0; i < n; i++) {
-        meas_result_fill(p, ids[i], period, &pops[i], &r);
+        meas_result_fill(p, ids[i], period, &pops[i], dates[i], &r);
         memset(r.member_id, 0, sizeof r.member_id);
         struct store_measure_result row;
         star_row(hash, &r, ids[i], &row);
@@ -290,11 +288,12 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         patients++;
         enum meas_id ids[MEAS_COUNT];
         struct meas_pops pops[MEAS_COUNT];
+        char dates[MEAS_COUNT][MEAS_DATE_LEN];
         size_t n = 0;
         for (int m = 0; m < MEAS_COUNT; m++) {
             if (!(mask & (1u << m))) continue;
             ids[n] = (enum meas_id)m;
-            if (meas_evaluate(eng, p, ids[n], &period, &pops[n]) != SG_OK) goto out;
+            if (meas_evaluate_dated(eng, p, ids[n], &period, &pops[n], dates[n]) != SG_OK) goto out;
             meas_totals_add(&totals[m], &pops[n]);
             if (f == F_CSV)
                 printf("%s,%s,%d,%d,%d,%d\n", meas_patient_id(p), meas_info(ids[n])->cms,
@@ -306,7 +305,7 @@ static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
         }
         if (f == F_GAPS && print_json(meas_gaps_bundle(p, ids, pops, n, &period))) goto out;
         if (persist) {
-            int rc = db_add(&db, p, ids, pops, n, &period, err, sizeof err);
+            int rc = db_add(&db, p, ids, pops, dates, n, &period, err, sizeof err);
             if (rc == SG_EINVAL) { /* the member ID cannot be hashed: this patient only */
                 fprintf(stderr, "%s:%ld: Patient member identifier: %s\n", file, line, err);
                 rejects++;

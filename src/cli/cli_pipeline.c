@@ -38,9 +38,14 @@ const char cli_import_usage[] =
     "--contract, or rejected without it. --valuesets defaults to the valuesets_dir setting.\n";
 
 const char cli_train_usage[] =
-    "usage: stargap train [--db URL] [--year Y] [--measure CODE|all] [--seed S]\n"
+    "usage: stargap train [--db URL] [--year Y] [--as-of MM-DD|start] [--measure CODE|all]\n"
+    "                     [--seed S]\n"
     "Trains the gap model of each measure: labels from the outcomes of year Y (the gap stayed\n"
-    "open), features from Y-1. Logistic regression and gradient-boosted trees are compared by\n"
+    "open to the end of Y), features from Y-1. The rows are the members whose gap was still\n"
+    "open on the as-of day of Y (numerator 0 or numerator_date after it), so the model gives\n"
+    "P(open at year end | open on that day) for scoring year Y+1 observed on the same day.\n"
+    "The as-of day: --as-of, else the latest numerator_date of year Y+1 in the data, else\n"
+    "'start' (before January 1: every denominator row). Logistic regression and gradient-boosted trees are compared by\n"
     "cross-validated AUC, the better one is kept and calibrated, and held-out AUC, Brier score,\n"
     "log loss and ECE are printed. Each model is stored as a new version. Default year: the\n"
     "newest measurement year before the current one.\n";
@@ -49,8 +54,12 @@ const char cli_models_usage[] = "usage: stargap models [--db URL] [--measure COD
                                 "Lists the stored models, newest version first per measure.\n";
 
 const char cli_predict_usage[] =
-    "usage: stargap predict [--db URL] --year Y [--measure CODE|all]\n"
+    "usage: stargap predict [--db URL] --year Y [--as-of MM-DD|start] [--measure CODE|all]\n"
     "Scores every open gap of year Y (in the denominator, not excluded, numerator 0) with the\n"
+    "measure's latest model. Year Y is taken as observed on its as-of day: --as-of (refused when\n"
+    "the data holds a later numerator_date), else the latest numerator_date of Y; it is printed\n"
+    "and should match the day the model was trained for (`stargap train --year Y-1`). Scoring\n"
+    "uses the\n"
     "measure's latest model and features from Y-1, and batch-inserts the predictions (gap\n"
     "probability, risk tier, SHAP values, top features, recommendation, model version).\n";
 
@@ -189,10 +198,14 @@ int cli_train_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0], *code = NULL;
     long year = 0, seed = -1;
+    int as_of = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--year") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &year) || year < 2001 || year > 2100)
                 return cli_usage_error(cmd, "--year: 2001..2100");
+        } else if (!strcmp(argv[i], "--as-of") && i + 1 < argc) {
+            if (pl_as_of_parse(argv[++i], &as_of))
+                return cli_usage_error(cmd, "--as-of: expected MM-DD or start, got '%s'", argv[i]);
         } else if (!strcmp(argv[i], "--measure") && i + 1 < argc)
             parse_measure(cmd, argv[++i], &code);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
@@ -210,14 +223,27 @@ int cli_train_run(struct cli_ctx *ctx, int argc, char **argv)
         store_close(st);
         return CLI_FAIL;
     }
+    const char *asof_src = "--as-of";
+    if (as_of < 0) { /* the day the next year is observed on, from its data */
+        long long met = 0;
+        if (pl_data_as_of(st, y + 1, &as_of, NULL, &met, err, sizeof err) != SG_OK) {
+            fprintf(stderr, "stargap train: %s\n", err);
+            store_close(st);
+            return CLI_FAIL;
+        }
+        asof_src = met ? "the latest numerator_date of the next year" : "no data for the next year";
+    }
     struct model_train_params prm;
     model_train_params_default(&prm);
     if (seed >= 0) prm.seed = (uint64_t)seed;
     struct pl_train_result res[FEATURES_N_MEASURES];
     size_t n = 0;
-    int rc = pl_train(st, &cli_actor, y, code, &prm, res, &n, err, sizeof err);
+    int rc = pl_train_as_of(st, &cli_actor, y, as_of, code, &prm, res, &n, err, sizeof err);
     store_close(st);
-    printf("outcome year %d, features from %d\n", y, y - 1);
+    char asof_txt[16];
+    pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
+    printf("outcome year %d, features from %d, rows open on the as-of day %s (%s)\n", y, y - 1,
+           asof_txt, asof_src);
     printf("%-9s %8s %6s %-7s %8s %8s %7s %7s %8s %7s %4s %8s\n", "measure", "rows", "open",
            "learner", "cvAUC-lr", "cvAUC-gb", "AUC", "Brier", "logloss", "ECE", "ver", "seconds");
     for (size_t i = 0; i < n; i++) {
@@ -271,14 +297,39 @@ int cli_models_run(struct cli_ctx *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+/* Warns on stderr for each measure (code, or all when NULL) whose latest model was trained for
+ * another as-of day than the one of the year being scored (hyperparams "as_of"; models trained
+ * before issue 7 have none: "start"). */
+static void warn_as_of_mismatch(struct store *st, const char *code, const char *as_of)
+{
+    for (int k = 0; k < FEATURES_N_MEASURES; k++) {
+        if (code && strcmp(code, features_measures[k])) continue;
+        struct store_model sm;
+        char e[SG_ERRLEN];
+        if (store_model_get_latest(st, features_measures[k], &sm, e, sizeof e) != SG_OK) continue;
+        char want[32], *p = sm.hyperparams ? strstr(sm.hyperparams, "\"as_of\":\"") : NULL;
+        snprintf(want, sizeof want, "%.5s", p ? p + 9 : "start");
+        if (strcmp(want, as_of))
+            fprintf(stderr,
+                    "stargap predict: warning: the %s model was trained for gaps open on %s, the "
+                    "data is observed as of %s (train again with --as-of %s)\n",
+                    features_measures[k], want, as_of, as_of);
+        store_model_fini(&sm);
+    }
+}
+
 int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0], *code = NULL;
     long year = 0;
+    int req_as_of = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--year") && i + 1 < argc) {
             if (cli_parse_long(argv[++i], &year) || year < 2001 || year > 2100)
                 return cli_usage_error(cmd, "--year: 2001..2100");
+        } else if (!strcmp(argv[i], "--as-of") && i + 1 < argc) {
+            if (pl_as_of_parse(argv[++i], &req_as_of))
+                return cli_usage_error(cmd, "--as-of: expected MM-DD or start, got '%s'", argv[i]);
         } else if (!strcmp(argv[i], "--measure") && i + 1 < argc)
             parse_measure(cmd, argv[++i], &code);
         else
@@ -295,11 +346,21 @@ int cli_predict_run(struct cli_ctx *ctx, int argc, char **argv)
         store_close(st);
         return CLI_FAIL;
     }
+    int as_of = 0, from_data = 0;
+    if (pl_scoring_as_of(st, (int)year, req_as_of, &as_of, &from_data, err, sizeof err)) {
+        fprintf(stderr, "stargap predict: %s\n", err);
+        store_close(st);
+        return CLI_FAIL;
+    }
+    char asof_txt[16];
+    pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
+    warn_as_of_mismatch(st, code, asof_txt);
     struct pl_score_result res[FEATURES_N_MEASURES];
     size_t n = 0;
     int rc = pl_predict(st, &cli_actor, (int)year, code, &t, res, &n, err, sizeof err);
     store_close(st);
-    printf("measurement year %ld, features from %ld\n", year, year - 1);
+    printf("measurement year %ld observed as of %s (%s), features from %ld\n", year, asof_txt,
+           from_data ? "its latest numerator_date" : "--as-of", year - 1);
     printf("%-9s %-14s %9s %8s %8s %8s %9s %8s\n", "measure", "model", "open_gaps", "high",
            "medium", "low", "mean_p", "seconds");
     for (size_t i = 0; i < n; i++) {

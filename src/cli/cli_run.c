@@ -28,14 +28,18 @@
 static const struct store_actor run_actor = {.user_id = "cli", .ip_address = ""};
 
 const char cli_run_usage[] =
-    "usage: stargap run [--db URL] --input DIR --year Y [--star-year S] [--valuesets DIR]\n"
-    "                   [--quiet]\n"
+    "usage: stargap run [--db URL] --input DIR --year Y [--as-of MM-DD|start] [--star-year S]\n"
+    "                   [--valuesets DIR] [--quiet]\n"
     "Runs the pipeline: import DIR (members.csv, measure_results.csv, member_features.csv)\n"
     "-> evaluate the eCQMs over FHIR data in DIR/fhir/CONTRACT/ (one directory of patient\n"
     "Bundles or NDJSON per contract, measurement period Y; results override the CSV's) -> train\n"
     "the gap models on the outcomes of Y-1 -> predict the open gaps of Y -> value and refresh\n"
     "the gaps and bundles -> star ratings per contract -> portfolio snapshot. Prints a line per\n"
-    "stage and a summary table. Safe to re-run.\n";
+    "stage and a summary table. Safe to re-run.\n"
+    "Year Y is in progress, observed on its as-of day: --as-of, else the latest numerator_date\n"
+    "of Y in the data (printed). The models learn, on Y-1, which gaps still open on that day of\n"
+    "Y-1 stayed open to its end, and the projection adds to the rates as of the day the\n"
+    "expected closures of the gaps open on it.\n";
 
 const char cli_demo_usage[] =
     "usage: stargap demo [--members N] [--dir DIR] [--listen HOST:PORT]\n"
@@ -147,7 +151,7 @@ static int run_fhir(struct cli_ctx *ctx, const char *input, int year, const char
 
 /* The pipeline on an open store; prints the summary. Returns CLI_OK or CLI_FAIL. */
 static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input, int year,
-                        int star_year, const char *valuesets, int quiet)
+                        int req_as_of, int star_year, const char *valuesets, int quiet)
 {
     char err[SG_ERRLEN];
     struct run_report rep;
@@ -190,12 +194,28 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     else
         snprintf(rep.what[1], sizeof rep.what[1], "no %s/fhir directory", input);
     stage_line(tty, 1, &rep);
-    /* train on Y-1 */
-    struct pl_train_result tr[FEATURES_N_MEASURES];
-    size_t ntr = 0;
+    /* the as-of day of Y (timed with training), then train on Y-1: gaps open on that day */
     stage_start(tty, 2);
     t = now_s();
-    rc = pl_train(st, &run_actor, year - 1, NULL, NULL, tr, &ntr, err, sizeof err);
+    int as_of = 0, from_data = 0;
+    if (pl_scoring_as_of(st, year, req_as_of, &as_of, &from_data, err, sizeof err)) {
+        fprintf(stderr, "stargap run: %s\n", err);
+        return CLI_FAIL;
+    }
+    char asof_txt[16];
+    pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
+    printf("year %d observed as of %s (%s)\n", year, asof_txt,
+           from_data ? (as_of ? "the latest numerator_date of the year"
+                              : "no numerator_date in the data: the unconditional model")
+                     : "--as-of");
+    if (as_of == 1231) printf("note: %d is complete (as of 12-31): its gaps are final\n", year);
+    if (as_of == PL_AS_OF_START)
+        printf("note: without numerator dates the open gaps of %d are projected as if observed on "
+               "January 1; mid-year data needs numerator_date (docs/MODELS.md)\n",
+               year);
+    struct pl_train_result tr[FEATURES_N_MEASURES];
+    size_t ntr = 0;
+    rc = pl_train_as_of(st, &run_actor, year - 1, as_of, NULL, NULL, tr, &ntr, err, sizeof err);
     rep.secs[2] = now_s() - t;
     if (rc) {
         fprintf(stderr, "stargap run: train %d: %s\n", year - 1, err);
@@ -209,8 +229,9 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
             auc += tr[i].test.auc;
         }
     snprintf(rep.what[2], sizeof rep.what[2],
-             "%d of %zu measures trained on %d outcomes, mean held-out AUC %.3f", trained, ntr,
-             year - 1, trained ? auc / trained : 0.0);
+             "%d of %zu measures trained on %d outcomes of gaps open on %s, mean held-out AUC "
+             "%.3f",
+             trained, ntr, year - 1, asof_txt, trained ? auc / trained : 0.0);
     stage_line(tty, 2, &rep);
     /* predict Y */
     struct pl_tiers tiers = {0.7, 0.4};
@@ -329,7 +350,7 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0], *input = NULL, *valuesets = NULL;
     long year = 0, star_year = 0;
-    int quiet = 0;
+    int quiet = 0, as_of = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc)
             input = argv[++i];
@@ -343,7 +364,10 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
             valuesets = argv[++i];
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
-        else
+        else if (!strcmp(argv[i], "--as-of") && i + 1 < argc) {
+            if (pl_as_of_parse(argv[++i], &as_of))
+                return cli_usage_error(cmd, "--as-of: expected MM-DD or start, got '%s'", argv[i]);
+        } else
             return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
     if (!input) return cli_usage_error(cmd, "--input DIR is required");
@@ -353,7 +377,7 @@ int cli_run_run(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(cmd, "--input: '%s' is not a directory", input);
     struct store *st;
     if (open_migrated(ctx, cmd, &st)) return CLI_FAIL;
-    int rc = run_pipeline(ctx, st, input, (int)year, (int)star_year, valuesets, quiet);
+    int rc = run_pipeline(ctx, st, input, (int)year, as_of, (int)star_year, valuesets, quiet);
     store_close(st);
     return rc;
 }
@@ -395,7 +419,7 @@ int cli_demo_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     struct store *st;
     if (open_migrated(ctx, cmd, &st)) return CLI_FAIL;
-    rc = run_pipeline(ctx, st, input, 2024, 2026, NULL, 0);
+    rc = run_pipeline(ctx, st, input, 2024, -1, 2026, NULL, 0);
     if (rc) {
         store_close(st);
         return rc;

@@ -247,6 +247,19 @@ static int v_date(char *err, size_t errlen, const char *field, const char *s, in
     return SG_OK;
 }
 
+/* numerator_date of a measure result: empty, or a date in the measurement year of a met row. */
+static int v_numerator_date(char *err, size_t errlen, const struct store_measure_result *r)
+{
+    const char *d = r->numerator_date;
+    if (terminated(d, STORE_DATE_LEN) && !*d) return SG_OK;
+    int rc = v_date(err, errlen, "numerator_date", d, 0);
+    if (rc) return rc;
+    if (!r->numerator) return sg_errf(err, errlen, SG_EINVAL, "numerator_date: requires numerator = 1");
+    if (atoi(d) != r->measurement_year)
+        return sg_errf(err, errlen, SG_EINVAL, "numerator_date: not in measurement_year %d", r->measurement_year);
+    return SG_OK;
+}
+
 static int dig2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
 
 /* True when ts is exactly YYYY-MM-DDTHH:MM:SS.ffffffZ with a valid date and time (checked by hand:
@@ -1662,6 +1675,8 @@ int store_measure_result_upsert_batch(struct store *st, const struct store_actor
             return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].numerator: requires denominator", i);
         if (r->denominator_exclusion > r->initial_population)
             return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].denominator_exclusion: requires initial_population", i);
+        if ((rc = v_numerator_date(e, sizeof e, r)))
+            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
     }
     return st->ops->measure_result_upsert_batch(st, a, rows, n, now, err, errlen);
 }
@@ -1967,6 +1982,8 @@ static int v_result_rows(struct store *st, const char *what,
             return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].numerator: requires denominator", what, i);
         if (r->denominator_exclusion > r->initial_population)
             return sg_errf(err, errlen, SG_EINVAL, "%s[%zu].denominator_exclusion: requires initial_population", what, i);
+        if ((rc = v_numerator_date(e, sizeof e, r)))
+            return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
     }
     return SG_OK;
 }

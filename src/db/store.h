@@ -355,6 +355,9 @@ struct store_measure_result {
     int numerator;                      /* 0/1; requires denominator */
     char evaluated_at[STORE_TS_LEN];    /* now when empty */
     char source[STORE_NAME_LEN];        /* required: "ecqm", "claims", "model", ... */
+    char numerator_date[STORE_DATE_LEN]; /* date the numerator was met, YYYY-MM-DD within
+                                            measurement_year; "" = unknown / NULL (and always ""
+                                            when numerator = 0). Migration 0003. */
 };
 /* PK (member_hash, measure_code, measurement_year); upsert replaces the row. */
 

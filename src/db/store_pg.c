@@ -2990,7 +2990,7 @@ static int pg_audit_verify(struct store *st, struct store_audit_verify *out, cha
 
 #define MR_COLS                                                                                \
     "member_hash, measure_code, measurement_year, initial_population, denominator,"           \
-    " denominator_exclusion, numerator, evaluated_at, source"
+    " denominator_exclusion, numerator, evaluated_at, source, numerator_date"
 
 static int row_mr(const PGresult *r, int i, struct store_measure_result *m)
 {
@@ -3004,6 +3004,7 @@ static int row_mr(const PGresult *r, int i, struct store_measure_result *m)
     m->numerator = g_bool(r, i, 6);
     g_ts(m->evaluated_at, r, i, 7);
     g_copy(m->source, sizeof m->source, r, i, 8);
+    g_copy(m->numerator_date, sizeof m->numerator_date, r, i, 9);
     return SG_OK;
 }
 static int dec_mr(const PGresult *r, int i, void *it) { return row_mr(r, i, it); }
@@ -3019,7 +3020,8 @@ STMT(mr_merge, 0,
      " ON CONFLICT (member_hash, measure_code, measurement_year) DO UPDATE SET"
      " initial_population = EXCLUDED.initial_population, denominator = EXCLUDED.denominator,"
      " denominator_exclusion = EXCLUDED.denominator_exclusion, numerator = EXCLUDED.numerator,"
-     " evaluated_at = EXCLUDED.evaluated_at, source = EXCLUDED.source");
+     " evaluated_at = EXCLUDED.evaluated_at, source = EXCLUDED.source,"
+     " numerator_date = EXCLUDED.numerator_date");
 STMT(mr_by_member, 2,
      "SELECT " MR_COLS " FROM measure_results WHERE member_hash = $1"
      " AND ($2::int = 0 OR measurement_year = $2) ORDER BY measurement_year DESC, measure_code");
@@ -3066,7 +3068,8 @@ static int pg_measure_result_upsert_batch(struct store *st, const struct store_a
             if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
             if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
             if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
-            if (!crc) crc = copy_field(&b, m->source, 1);
+            if (!crc) crc = copy_field(&b, m->source, 0);
+            if (!crc) crc = copy_field(&b, m->numerator_date[0] ? m->numerator_date : NULL, 1);
             if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
                 crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
             else if (!crc)
@@ -3706,11 +3709,13 @@ STMT(mr_merge_insert, 0,
 STMT(mr_merge_update, 0,
      "UPDATE measure_results t SET initial_population = s.initial_population,"
      " denominator = s.denominator, denominator_exclusion = s.denominator_exclusion,"
-     " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source FROM mr_stage s"
+     " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source,"
+     " numerator_date = s.numerator_date FROM mr_stage s"
      " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
      " AND t.measurement_year = s.measurement_year AND (t.initial_population, t.denominator,"
-     " t.denominator_exclusion, t.numerator, t.source) IS DISTINCT FROM (s.initial_population,"
-     " s.denominator, s.denominator_exclusion, s.numerator, s.source)");
+     " t.denominator_exclusion, t.numerator, t.source, t.numerator_date) IS DISTINCT FROM"
+     " (s.initial_population, s.denominator, s.denominator_exclusion, s.numerator, s.source,"
+     " s.numerator_date)");
 
 /* The rows of pg_measure_result_merge_batch inside the caller's transaction. */
 static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
@@ -3739,7 +3744,8 @@ static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a
             if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
             if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
             if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
-            if (!crc) crc = copy_field(&b, m->source, 1);
+            if (!crc) crc = copy_field(&b, m->source, 0);
+            if (!crc) crc = copy_field(&b, m->numerator_date[0] ? m->numerator_date : NULL, 1);
             if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
                 crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
             else if (!crc)

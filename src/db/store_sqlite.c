@@ -60,7 +60,7 @@
     "coalesce(ip_address, ''), timestamp, prev_hash, hash"
 #define MR_COLS                                                                                 \
     "member_hash, measure_code, measurement_year, initial_population, denominator, "             \
-    "denominator_exclusion, numerator, evaluated_at, source"
+    "denominator_exclusion, numerator, evaluated_at, source, numerator_date"
 #define ME_COLS                                                                                 \
     "star_year, code, cms_id, name, part, domain, weighting_category, weight, direction, "       \
     "display_precision, member_level"
@@ -256,13 +256,13 @@ static const struct {
                    "ORDER BY timestamp DESC, log_id DESC LIMIT ?2"},
     [S_LOG_DEL] = {"api_log_retention", "DELETE FROM api_logs WHERE timestamp < ?"},
     [S_MR_UPSERT] = {"measure_result_upsert",
-                     "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                      "ON CONFLICT (member_hash, measure_code, measurement_year) DO UPDATE SET "
                      "initial_population = excluded.initial_population, "
                      "denominator = excluded.denominator, "
                      "denominator_exclusion = excluded.denominator_exclusion, "
                      "numerator = excluded.numerator, evaluated_at = excluded.evaluated_at, "
-                     "source = excluded.source"},
+                     "source = excluded.source, numerator_date = excluded.numerator_date"},
     [S_MR_BY_MEMBER] = {"measure_result_by_member",
                         "SELECT " MR_COLS " FROM measure_results WHERE member_hash = ?1 "
                         "AND (?2 = 0 OR measurement_year = ?2) "
@@ -793,6 +793,7 @@ static void read_mr(sqlite3_stmt *s, struct store_measure_result *r)
     r->numerator = ci(s, 6);
     ct(s, 7, r->evaluated_at, sizeof r->evaluated_at);
     ct(s, 8, r->source, sizeof r->source);
+    ct(s, 9, r->numerator_date, sizeof r->numerator_date);
 }
 
 static void read_measure(sqlite3_stmt *s, struct store_measure *m)
@@ -2358,6 +2359,7 @@ static int sq_measure_result_upsert_batch(struct store *st, const struct store_a
         bt(s, 1, r->member_hash); bt(s, 2, r->measure_code); bi(s, 3, r->measurement_year);
         bi(s, 4, r->initial_population); bi(s, 5, r->denominator); bi(s, 6, r->denominator_exclusion);
         bi(s, 7, r->numerator); bt(s, 8, r->evaluated_at); bt(s, 9, r->source);
+        bt(s, 10, r->numerator_date);
         if (sqlite3_step(s) != SQLITE_DONE) {
             int ext = sqlite3_extended_errcode(c->db);
             char e[SG_ERRLEN];
@@ -2920,14 +2922,16 @@ static int measure_result_merge_rows(struct sq_conn *c, const struct store_actor
     int rc = SG_OK;
     memset(k, 0, sizeof *k);
     ins = pq(c, "measure_result_merge_insert",
-             "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+             "INSERT INTO measure_results (" MR_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
              "ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING", err, errlen);
     upd = pq(c, "measure_result_merge_update",
              "UPDATE measure_results SET initial_population = ?4, denominator = ?5, "
-             "denominator_exclusion = ?6, numerator = ?7, evaluated_at = ?8, source = ?9 "
+             "denominator_exclusion = ?6, numerator = ?7, evaluated_at = ?8, source = ?9, "
+             "numerator_date = ?10 "
              "WHERE member_hash = ?1 AND measure_code = ?2 AND measurement_year = ?3 AND "
              "(initial_population IS NOT ?4 OR denominator IS NOT ?5 OR "
-             "denominator_exclusion IS NOT ?6 OR numerator IS NOT ?7 OR source IS NOT ?9)",
+             "denominator_exclusion IS NOT ?6 OR numerator IS NOT ?7 OR source IS NOT ?9 OR "
+             "numerator_date IS NOT ?10)",
              err, errlen);
     if (!ins || !upd) { rc = SG_EDB; goto done; }
     for (size_t i = 0; i < n && !rc; i++) {
@@ -2939,6 +2943,7 @@ static int measure_result_merge_rows(struct sq_conn *c, const struct store_actor
             bi(s, 4, r->initial_population); bi(s, 5, r->denominator);
             bi(s, 6, r->denominator_exclusion); bi(s, 7, r->numerator);
             bt(s, 8, r->evaluated_at[0] ? r->evaluated_at : now); bt(s, 9, r->source);
+            bt(s, 10, r->numerator_date);
             int ext = 0;
             if ((rc = pstep(c, s, pass ? "measure_result_merge_update" : "measure_result_merge_insert", &ch, err, errlen))) {
                 ext = sqlite3_extended_errcode(c->db);

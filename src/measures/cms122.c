@@ -39,6 +39,7 @@ void mx_eval_cms122(const struct meas_patient *p, const struct mx_ctx *c, struct
         o->numer = CQL_T;
         return;
     }
+    o->numer_day = day; /* the most recent day decides the status, either way */
     /* "Lowest ... on Most Recent Day": sort by value as Quantity, nulls first, stable; First */
     const struct mx_obs *lowest = NULL;
     for (size_t i = 0; i < p->obs.n; i++) {

@@ -52,12 +52,12 @@ void mx_eval_cms125(const struct meas_patient *p, const struct mx_ctx *c, struct
     struct cql_ivl win =
         cql_ivl_make(cql_dt_make(c->mp_start.y - 2, 10, 1, 0, 0, 0, 0), 1, c->mp_end, 1);
     o->numer = CQL_F;
-    for (size_t i = 0; i < p->obs.n; i++) {
+    for (size_t i = 0; i < p->obs.n; i++) { /* all of them: the earliest dates the numerator */
         const struct mx_obs *ob = &p->obs.v[i];
         if ((ob->code & VS_BIT(VS_MAMMOGRAPHY)) && (ob->status & OBS_FINAL) &&
             cql_ends_during(&ob->eff, &win, CQL_PDAY) == CQL_T) {
             o->numer = CQL_T;
-            break;
+            mx_keep_earliest(&o->numer_day, cql_ivl_end(&ob->eff));
         }
     }
 }

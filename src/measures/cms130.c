@@ -38,21 +38,23 @@ void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct
     ex = cql_or(ex, mx_age66_ltc(p, c));
     o->denex = cql_or(ex, mx_has_palliative(p, c));
 
+    /* every qualifying screening: the earliest dates the numerator */
     struct cql_ivl w2 = back(c, 2), w4 = back(c, 4), w9 = back(c, 9);
     o->numer = CQL_F;
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *ob = &p->obs.v[i];
         struct cql_dt latest = cql_ivl_latest(&ob->eff);
-        if ((ob->code & VS_BIT(VS_FOBT)) && lab_with_value(ob) &&
-            cql_in(&latest, &c->mp, CQL_PDAY) == CQL_T)
+        if (((ob->code & VS_BIT(VS_FOBT)) && lab_with_value(ob) &&
+             cql_in(&latest, &c->mp, CQL_PDAY) == CQL_T) ||
+            ((ob->code & VS_BIT(VS_SDNA_FIT)) && lab_with_value(ob) &&
+             cql_in(&latest, &w2, CQL_PDAY) == CQL_T)) {
             o->numer = CQL_T;
-        else if ((ob->code & VS_BIT(VS_SDNA_FIT)) && lab_with_value(ob) &&
-                 cql_in(&latest, &w2, CQL_PDAY) == CQL_T)
+            mx_keep_earliest(&o->numer_day, latest);
+        } else if ((ob->code & VS_BIT(VS_CT_COLONOGRAPHY)) && (ob->status & OBS_FINAL) &&
+                   cql_ends_during(&ob->eff, &w4, CQL_PDAY) == CQL_T) {
             o->numer = CQL_T;
-        else if ((ob->code & VS_BIT(VS_CT_COLONOGRAPHY)) && (ob->status & OBS_FINAL) &&
-                 cql_ends_during(&ob->eff, &w4, CQL_PDAY) == CQL_T)
-            o->numer = CQL_T;
-        if (o->numer == CQL_T) return;
+            mx_keep_earliest(&o->numer_day, cql_ivl_end(&ob->eff));
+        }
     }
     for (size_t i = 0; i < p->proc.n; i++) {
         const struct mx_proc *pr = &p->proc.v[i];
@@ -62,7 +64,7 @@ void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct
             ((pr->code & VS_BIT(VS_COLONOSCOPY)) &&
              cql_ends_during(&pr->performed, &w9, CQL_PDAY) == CQL_T)) {
             o->numer = CQL_T;
-            return;
+            mx_keep_earliest(&o->numer_day, cql_ivl_end(&pr->performed));
         }
     }
 }

@@ -20,21 +20,26 @@ void mx_eval_cms131(const struct meas_patient *p, const struct mx_ctx *c, struct
     ex = cql_or(ex, mx_age66_ltc(p, c));
     o->denex = cql_or(ex, mx_has_palliative(p, c));
 
-    int retinopathy = 0, exam_mp = 0, exam_2y = 0;
+    int retinopathy = 0;
     for (size_t i = 0; i < p->cond.n; i++) {
         const struct mx_cond *d = &p->cond.v[i];
         if ((d->code & VS_BIT(VS_DIABETIC_RETINOPATHY)) &&
             cql_overlaps(&d->prev, &c->mp, CQL_PDAY) == CQL_T)
             retinopathy = 1;
     }
+    /* with retinopathy an exam in the period counts, without it one in the period or the year
+     * before; the earliest counting exam dates the numerator */
     struct cql_ivl w = cql_ivl_make(cql_dt_add_years(c->mp_start, -1), 1, c->mp_end, 1);
+    const struct cql_ivl *win = retinopathy ? &c->mp : &w;
+    o->numer = CQL_F;
     for (size_t i = 0; i < p->obs.n; i++) {
         const struct mx_obs *ob = &p->obs.v[i];
         if (!(ob->code & VS_BIT(VS_RETINAL_EXAM)) || !(ob->status & OBS_FINAL) ||
             !(ob->cat & CAT_EXAM))
             continue;
-        if (cql_during(&ob->eff, &c->mp, CQL_PDAY) == CQL_T) exam_mp = 1;
-        if (cql_during(&ob->eff, &w, CQL_PDAY) == CQL_T) exam_2y = 1;
+        if (cql_during(&ob->eff, win, CQL_PDAY) == CQL_T) {
+            o->numer = CQL_T;
+            mx_keep_earliest(&o->numer_day, cql_ivl_end(&ob->eff));
+        }
     }
-    o->numer = ((retinopathy && exam_mp) || (!retinopathy && exam_2y)) ? CQL_T : CQL_F;
 }

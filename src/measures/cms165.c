@@ -95,4 +95,5 @@ void mx_eval_cms165(const struct meas_patient *p, const struct mx_ctx *c, struct
         return;
     }
     o->numer = cql_and(lowest_below(p, c, &day, 1, 140), lowest_below(p, c, &day, 0, 90));
+    o->numer_day = day; /* the most recent day decides the status */
 }

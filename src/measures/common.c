@@ -220,3 +220,19 @@ enum cql_bool mx_diabetes_overlaps_mp(const struct meas_patient *p, const struct
     }
     return CQL_F;
 }
+
+struct cql_dt mx_event_day(struct cql_dt d)
+{
+    if (d.prec == CQL_PNULL) return d;
+    if (d.prec == CQL_PYEAR) return cql_date_make(d.y, 12, 31);
+    if (d.prec == CQL_PMONTH) /* the month's last day: the first of the next month, minus one */
+        return cql_dt_add_days(cql_dt_add_months(cql_date_make(d.y, d.m, 1), 1), -1);
+    return cql_date_make(d.y, d.m, d.d);
+}
+
+void mx_keep_earliest(struct cql_dt *best, struct cql_dt d)
+{
+    struct cql_dt e = mx_event_day(d);
+    if (e.prec == CQL_PNULL) return;
+    if (best->prec == CQL_PNULL || cql_dt_cmp(&e, best, CQL_PDAY) < 0) *best = e;
+}

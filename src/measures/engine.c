@@ -141,14 +141,33 @@ static void make_ctx(const struct meas_patient *p, const struct meas_period *per
     c->age_known = cql_years_between(&p->birth, &c->mp_end_date, &c->age_lo, &c->age_hi) == CQL_T;
 }
 
-int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, enum meas_id id,
-                  const struct meas_period *period, struct meas_pops *out)
+/* Formats the numerator day d clamped into the period (a lookback event before the period
+ * makes the numerator met from its first day) as YYYY-MM-DD into out. */
+static void format_day(struct cql_dt d, const struct meas_period *per, char out[MEAS_DATE_LEN])
+{
+    struct cql_dt lo = cql_date_make(per->sy, per->sm, per->sd),
+                  hi = cql_date_make(per->ey, per->em, per->ed);
+    if (cql_dt_cmp(&d, &lo, CQL_PDAY) < 0) d = lo;
+    if (cql_dt_cmp(&d, &hi, CQL_PDAY) > 0) d = hi;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.y, d.m, d.d);
+    memcpy(out, buf, MEAS_DATE_LEN - 1); /* years 1..9999: exactly ten characters */
+    out[MEAS_DATE_LEN - 1] = '\0';
+}
+
+int meas_evaluate_dated(const struct meas_engine *eng, const struct meas_patient *p,
+                        enum meas_id id, const struct meas_period *period, struct meas_pops *out,
+                        char numerator_date[MEAS_DATE_LEN])
 {
     (void)eng;
     memset(out, 0, sizeof *out);
+    if (numerator_date) numerator_date[0] = '\0';
     if (id < 0 || id >= MEAS_COUNT) return SG_EINVAL;
     struct mx_ctx c;
-    struct mx_pops o = {CQL_F, CQL_F, CQL_F, CQL_F};
+    struct mx_pops o;
+    memset(&o, 0, sizeof o);
+    o.ip = o.denom = o.denex = o.numer = CQL_F;
+    o.numer_day = cql_dt_null();
     make_ctx(p, period, &c);
     switch (id) {
     case MEAS_CMS125: mx_eval_cms125(p, &c, &o); break;
@@ -164,12 +183,38 @@ int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, e
     out->denominator = out->initial_population && o.denom == CQL_T;
     out->denominator_exclusion = out->denominator && o.denex == CQL_T;
     out->numerator = out->denominator && !out->denominator_exclusion && o.numer == CQL_T;
+    /* the date: a met numerator's; for an inverse measure the status date of every
+     * non-excluded denominator member with a deciding reading (its complement is the Star
+     * measure's numerator) */
+    int dated =
+        infos[id].inverse ? out->denominator && !out->denominator_exclusion : out->numerator;
+    struct cql_dt day = mx_event_day(o.numer_day);
+    if (numerator_date && dated && day.prec != CQL_PNULL) format_day(day, period, numerator_date);
     return SG_OK;
+}
+
+int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, enum meas_id id,
+                  const struct meas_period *period, struct meas_pops *out)
+{
+    return meas_evaluate_dated(eng, p, id, period, out, NULL);
+}
+
+int meas_star_numerator(enum meas_id id, const struct meas_pops *pops, const char *numerator_date,
+                        char date_out[MEAS_DATE_LEN])
+{
+    date_out[0] = '\0';
+    const struct meas_info *mi = meas_info(id);
+    if (!mi) return 0;
+    int num = mi->inverse ? pops->denominator && !pops->denominator_exclusion && !pops->numerator
+                          : pops->numerator;
+    if (num && numerator_date && strlen(numerator_date) == MEAS_DATE_LEN - 1)
+        memcpy(date_out, numerator_date, MEAS_DATE_LEN);
+    return num;
 }
 
 void meas_result_fill(const struct meas_patient *p, enum meas_id id,
                       const struct meas_period *period, const struct meas_pops *pops,
-                      struct meas_result *r)
+                      const char *numerator_date, struct meas_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->member_id, sizeof r->member_id, "%s", meas_patient_member_id(p));
@@ -183,6 +228,8 @@ void meas_result_fill(const struct meas_patient *p, enum meas_id id,
     memcpy(r->period_end, period->end, sizeof r->period_end);
     r->measurement_year = period->ey;
     r->pops = *pops;
+    if (numerator_date && strlen(numerator_date) == MEAS_DATE_LEN - 1)
+        memcpy(r->numerator_date, numerator_date, MEAS_DATE_LEN);
 }
 
 void meas_totals_add(struct meas_totals *t, const struct meas_pops *p)

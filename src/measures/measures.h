@@ -12,6 +12,7 @@
  *   meas_patient_from_text(engine, body) -> patient   (or _from_json, or meas_input_next)
  *   meas_evaluate(engine, patient, MEAS_CMS125, &period, &pops)
  *   meas_report_individual / meas_report_summary / meas_gaps_bundle -> json_t (caller decrefs)
+ *   meas_evaluate_dated: the same with the numerator date (docs/MEASURES.md)
  *   meas_result_fill -> struct meas_result   (the row for measure_results)
  * Invalid input fails with a struct meas_error naming what is wrong; meas_error_outcome()
  * turns it into a FHIR OperationOutcome for a 400 response. */
@@ -184,6 +185,30 @@ void meas_features(const struct meas_patient *p, const struct meas_period *perio
 int meas_evaluate(const struct meas_engine *eng, const struct meas_patient *p, enum meas_id id,
                   const struct meas_period *period, struct meas_pops *out) SG_WUR;
 
+/* "YYYY-MM-DD" and its terminator. */
+#define MEAS_DATE_LEN 11
+
+/* meas_evaluate that also reports the numerator date into numerator_date (MEAS_DATE_LEN bytes;
+ * NULL = not wanted): the day within the period on which the numerator became what it is
+ * (docs/MEASURES.md "The numerator date"). CMS125, CMS130, CMS131 (screenings): the earliest
+ * qualifying event; one before the period (a lookback window) gives the period's first day.
+ * CMS165: the most recent blood-pressure day. CMS122 (inverse): the most recent glycemic status
+ * assessment day, for every non-excluded denominator member that has one (the day poor control
+ * or control rests on). An event date coarser than a day counts as its last possible day. ""
+ * when the numerator is not met (CMS122: no assessment in the period) or the patient is not in
+ * the denominator or excluded. Fails as meas_evaluate. */
+int meas_evaluate_dated(const struct meas_engine *eng, const struct meas_patient *p,
+                        enum meas_id id, const struct meas_period *period, struct meas_pops *out,
+                        char numerator_date[MEAS_DATE_LEN]) SG_WUR;
+
+/* The Star measure's numerator of one evaluation (0/1; measure_results stores this direction)
+ * and its date into date_out (MEAS_DATE_LEN bytes): the eCQM numerator and numerator_date (from
+ * meas_evaluate_dated; NULL or "" = none), except for an inverse eCQM (CMS122 -> GSD) where the
+ * Star numerator is "in the denominator, not excluded, not in the eCQM numerator" dated by the
+ * deciding assessment. date_out is "" when the Star numerator is 0. Never fails. */
+int meas_star_numerator(enum meas_id id, const struct meas_pops *pops, const char *numerator_date,
+                        char date_out[MEAS_DATE_LEN]);
+
 /* The per-patient result record for persistence (table measure_results): the storage layer
  * hashes member_id (core/hash.h sg_hmac_sha256_hex) and stores measure code, period and the four
  * populations. Plain data, no pointers. */
@@ -195,12 +220,14 @@ struct meas_result {
     char period_start[11], period_end[11];
     int measurement_year; /* year of period_end (store_measure_result.measurement_year) */
     struct meas_pops pops;
+    char numerator_date[MEAS_DATE_LEN]; /* meas_evaluate_dated's date (eCQM direction); "" none */
 };
 
-/* Fills r from a patient and its evaluation (truncating over-long ids). */
+/* Fills r from a patient and its evaluation (truncating over-long ids); numerator_date is the
+ * date meas_evaluate_dated gave (NULL or "" = none). */
 void meas_result_fill(const struct meas_patient *p, enum meas_id id,
                       const struct meas_period *period, const struct meas_pops *pops,
-                      struct meas_result *r);
+                      const char *numerator_date, struct meas_result *r);
 
 /* Individual MeasureReport (status complete, type individual, subject Patient/<id>, the four
  * population counts, a measureScore for the patient). Caller owns it; NULL on ENOMEM. */

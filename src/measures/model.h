@@ -166,10 +166,23 @@ enum cql_bool mx_diabetes_overlaps_mp(const struct meas_patient *p, const struct
      VS_BIT(VS_PREV_INITIAL) | VS_BIT(VS_HOME_HEALTHCARE) | VS_BIT(VS_VIRTUAL) |                   \
      VS_BIT(VS_TELEPHONE))
 
-/* Per-measure evaluation (one file each): fills the four populations as CQL booleans. */
+/* Per-measure evaluation (one file each): fills the four populations as CQL booleans and
+ * numer_day, the day the numerator status rests on (docs/MEASURES.md "The numerator date"):
+ * screening measures the earliest qualifying event (before the period for a lookback event; the
+ * engine clamps it into the period), CMS165 and CMS122 the most recent reading day that decides
+ * the status; null when there is none. Set whatever the populations; the engine keeps it only
+ * for a met numerator (CMS122: for the non-excluded denominator). */
 struct mx_pops {
     enum cql_bool ip, denom, denex, numer;
+    struct cql_dt numer_day;
 };
+
+/* The concrete day of an event date for the numerator date: its day at day precision or finer;
+ * for a month or year precision date the last day it can be (the event is certain to have
+ * happened by then). Null stays null. */
+struct cql_dt mx_event_day(struct cql_dt d);
+/* Keeps in *best the earlier of *best and the event day of d (a null *best takes d). */
+void mx_keep_earliest(struct cql_dt *best, struct cql_dt d);
 void mx_eval_cms125(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);
 void mx_eval_cms130(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);
 void mx_eval_cms165(const struct meas_patient *p, const struct mx_ctx *c, struct mx_pops *o);

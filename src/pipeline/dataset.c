@@ -4,7 +4,14 @@
  * year's imported features) into arrays indexed like the member scan (sorted by member_hash, so a
  * hash is found by binary search). model/features.h turns them into rows: the same builder for
  * training (labels of year Y, features of Y-1) and for scoring (open gaps of Y, features of Y-1).
- * The learners, calibration, metrics, SHAP values and recommendations are model/'s. */
+ * The learners, calibration, metrics, SHAP values and recommendations are model/'s.
+ *
+ * As-of training (issue 7): the year being scored is observed on an as-of day, so a model must
+ * give P(gap open at year end | open on the as-of day). Training on year Y therefore keeps the
+ * members whose gap was still open on the same day of Y (numerator 0, or a numerator_date after
+ * that day), labelled by the year-end status; a met row without a date counts as met before the
+ * day. As-of PL_AS_OF_START keeps every denominator row (nothing known yet: the unconditional
+ * model). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +40,8 @@ struct pl_data {
     char (*contracts)[STORE_CONTRACT_LEN];
     size_t n_contracts, cap_contracts;
     uint8_t *cur;       /* n * NM statuses of the outcome year (ST_*) */
+    uint16_t *cur_md;   /* n * NM: month * 100 + day of the outcome year's numerator_date, 0 =
+                           none or unknown */
     size_t n_extra;     /* imported feature columns */
     char **extra_names; /* sorted */
     double *extra;      /* n * n_extra, NAN = missing */
@@ -48,6 +57,7 @@ static void data_free(struct pl_data *d)
     free(d->contract);
     free(d->contracts);
     free(d->cur);
+    free(d->cur_md);
     for (size_t j = 0; j < d->n_extra; j++)
         free(d->extra_names[j]);
     free(d->extra_names);
@@ -137,7 +147,92 @@ static int on_current(void *ctx, const struct store_measure_result *r)
     struct pl_data *d = ctx;
     long i = find_member(d, r->member_hash);
     int k = features_measure_index(r->measure_code);
-    if (i >= 0 && k >= 0) d->cur[(size_t)i * NM + (size_t)k] = status_of(r);
+    if (i >= 0 && k >= 0) {
+        d->cur[(size_t)i * NM + (size_t)k] = status_of(r);
+        d->cur_md[(size_t)i * NM + (size_t)k] = (uint16_t)pl_month_day(r->numerator_date);
+    }
+    return 0;
+}
+
+int pl_month_day(const char *date)
+{
+    if (!date || strlen(date) != 10 || date[4] != '-' || date[7] != '-') return 0;
+    int m = atoi(date + 5), d = atoi(date + 8);
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31 ? m * 100 + d : 0;
+}
+
+struct as_of_scan {
+    int max_md;
+    long long dated, met;
+};
+
+static int on_as_of(void *ctx, const struct store_measure_result *r)
+{
+    struct as_of_scan *x = ctx;
+    if (!r->numerator) return 0;
+    x->met++;
+    int md = pl_month_day(r->numerator_date);
+    if (md) x->dated++;
+    if (md > x->max_md) x->max_md = md;
+    return 0;
+}
+
+int pl_data_as_of(struct store *st, int year, int *as_of, long long *dated, long long *met,
+                  char *err, size_t errlen)
+{
+    struct as_of_scan x = {0, 0, 0};
+    int rc = store_measure_result_scan(st, year, on_as_of, &x, err, errlen);
+    *as_of = rc ? 0 : x.max_md;
+    if (dated) *dated = x.dated;
+    if (met) *met = x.met;
+    return rc;
+}
+
+int pl_scoring_as_of(struct store *st, int year, int requested, int *as_of, int *from_data,
+                     char *err, size_t errlen)
+{
+    int data_md = 0;
+    int rc = pl_data_as_of(st, year, &data_md, NULL, NULL, err, errlen);
+    if (rc) return rc;
+    *from_data = requested < 0;
+    if (requested < 0) {
+        *as_of = data_md;
+        return SG_OK;
+    }
+    if (data_md > requested) {
+        char a[16], b[16];
+        pl_as_of_text(data_md, a, sizeof a);
+        pl_as_of_text(requested, b, sizeof b);
+        return sg_errf(err, errlen, SG_EINVAL,
+                       "--as-of: the %d data holds numerator dates up to %s, after %s (the data is "
+                       "observed later than that day)",
+                       year, a, b);
+    }
+    *as_of = requested;
+    return SG_OK;
+}
+
+void pl_as_of_text(int as_of, char *out, size_t cap)
+{
+    if (as_of <= 0)
+        snprintf(out, cap, "start");
+    else
+        snprintf(out, cap, "%02d-%02d", (as_of / 100) % 100, as_of % 100);
+}
+
+int pl_as_of_parse(const char *s, int *as_of)
+{
+    static const int md[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!strcmp(s, "start")) {
+        *as_of = PL_AS_OF_START;
+        return 0;
+    }
+    if (strlen(s) != 5 || s[2] != '-') return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9')) return -1;
+    int m = atoi(s), d = atoi(s + 3);
+    if (m < 1 || m > 12 || d < 1 || d > md[m - 1]) return -1;
+    *as_of = m * 100 + d;
     return 0;
 }
 
@@ -205,7 +300,7 @@ static int data_load(struct store *st, int outcome_year, char *const *names, siz
     int rc = store_member_scan(st, on_member, d, err, errlen);
     if (!rc && d->n == 0)
         rc = sg_errf(err, errlen, SG_ENOTFOUND, "no members in the database (run stargap import)");
-    if (!rc && !(d->cur = calloc(d->n * NM, 1)))
+    if (!rc && (!(d->cur = calloc(d->n * NM, 1)) || !(d->cur_md = calloc(d->n * NM, 2))))
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
     if (!rc) rc = store_measure_result_scan(st, outcome_year - 1, on_prior, d, err, errlen);
     if (!rc) rc = store_measure_result_scan(st, outcome_year, on_current, d, err, errlen);
@@ -240,20 +335,36 @@ static int data_load(struct store *st, int outcome_year, char *const *names, siz
     return rc;
 }
 
-/* Builds the matrix of the members selected by want(status of outcome year) for measure k. */
-static int build_rows(const struct pl_data *d, int k, int year, int for_training,
+/* True when member i's measure-k row of the outcome year is a row: for training, in the
+ * denominator, not excluded and still open on the as-of day (numerator 0, or met after it; every
+ * denominator row when as_of is PL_AS_OF_START); for scoring, an open gap. */
+static int want_row(const struct pl_data *d, size_t i, int k, int for_training, int as_of)
+{
+    uint8_t s = d->cur[i * NM + (size_t)k];
+    if (!for_training) return s == ST_OPEN;
+    if (s != ST_OPEN && s != ST_MET) return 0;
+    return pl_as_of_label(s == ST_MET, d->cur_md[i * NM + (size_t)k], as_of) >= 0;
+}
+
+int pl_as_of_label(int numerator, int numerator_md, int as_of)
+{
+    if (!numerator) return 1;
+    if (as_of == PL_AS_OF_START) return 0;
+    return numerator_md > as_of ? 0 : -1; /* unknown day (0): met before the as-of day */
+}
+
+/* Builds the matrix of the members selected by want_row for measure k. */
+static int build_rows(const struct pl_data *d, int k, int year, int for_training, int as_of,
                       struct model_matrix *X, uint8_t **y, size_t **idx, char *err, size_t errlen)
 {
     size_t rows = 0;
     *y = NULL;
     *idx = NULL;
-    for (size_t i = 0; i < d->n; i++) {
-        uint8_t s = d->cur[i * NM + (size_t)k];
-        rows += for_training ? (s == ST_OPEN || s == ST_MET) : s == ST_OPEN;
-    }
+    for (size_t i = 0; i < d->n; i++)
+        rows += (size_t)want_row(d, i, k, for_training, as_of);
     if (rows == 0)
         return sg_errf(err, errlen, SG_ENOTFOUND, "%s: no %s rows in %d", features_measures[k],
-                       for_training ? "denominator" : "open-gap", year);
+                       for_training ? "denominator rows open on the as-of day" : "open-gap", year);
     double *rate = malloc((d->n_contracts ? d->n_contracts : 1) * sizeof *rate);
     uint8_t *prior = malloc(d->n ? d->n : 1);
     int rc = SG_OK;
@@ -272,7 +383,7 @@ static int build_rows(const struct pl_data *d, int k, int year, int for_training
     size_t r = 0;
     for (size_t i = 0; !rc && i < d->n; i++) {
         uint8_t s = d->cur[i * NM + (size_t)k];
-        if (for_training ? !(s == ST_OPEN || s == ST_MET) : s != ST_OPEN) continue;
+        if (!want_row(d, i, k, for_training, as_of)) continue;
         features_build_row(&d->fm[i], year, rate[d->contract[i]], d->extra + i * d->n_extra,
                            d->n_extra, model_matrix_row(X, r));
         (*y)[r] = s == ST_OPEN; /* 1 = the gap stayed open */
@@ -344,6 +455,13 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
              const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
              char *err, size_t errlen)
 {
+    return pl_train_as_of(st, a, year, PL_AS_OF_START, code, prm, results, n, err, errlen);
+}
+
+int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int as_of,
+                   const char *code, const struct model_train_params *prm,
+                   struct pl_train_result *results, size_t *n, char *err, size_t errlen)
+{
     int ks[NM];
     size_t nk;
     struct model_train_params def;
@@ -367,7 +485,7 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
         char e[SG_ERRLEN];
         double t0 = now_s();
         memset(&X, 0, sizeof X);
-        int brc = build_rows(&d, k, year, 1, &X, &y, &idx, e, sizeof e);
+        int brc = build_rows(&d, k, year, 1, as_of, &X, &y, &idx, e, sizeof e);
         if (brc == SG_ENOTFOUND) {
             res->skipped = 1;
             snprintf(res->note, sizeof res->note, "%.150s", e);
@@ -402,15 +520,17 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
         memcpy(res->fingerprint, m->fingerprint, 65);
         struct sg_buf text;
         sg_buf_init(&text, (size_t)256 << 20);
-        char hyper[1024], metrics[512];
+        char hyper[1024], metrics[512], asof_txt[16];
         const struct model_train_params *p = &m->params;
+        pl_as_of_text(as_of, asof_txt, sizeof asof_txt);
         snprintf(hyper, sizeof hyper,
-                 "{\"seed\":%llu,\"cv_folds\":%d,\"cv_max_rows\":%zu,\"test_fraction\":%.17g,"
+                 "{\"as_of\":\"%s\",\"seed\":%llu,\"cv_folds\":%d,\"cv_max_rows\":%zu,"
+                 "\"test_fraction\":%.17g,"
                  "\"valid_fraction\":%.17g,\"ece_max\":%.17g,\"calibrated\":%s,\"platt_a\":%.17g,"
                  "\"platt_b\":%.17g,\"features\":%zu}",
-                 (unsigned long long)p->seed, p->cv_folds, p->cv_max_rows, p->test_fraction,
-                 p->valid_fraction, p->ece_max, m->calibrated ? "true" : "false", m->platt_a,
-                 m->platt_b, m->p);
+                 asof_txt, (unsigned long long)p->seed, p->cv_folds, p->cv_max_rows,
+                 p->test_fraction, p->valid_fraction, p->ece_max, m->calibrated ? "true" : "false",
+                 m->platt_a, m->platt_b, m->p);
 #define JNUM(x) (isfinite(x) ? (x) : -1.0)
         snprintf(metrics, sizeof metrics,
                  "{\"n_test\":%zu,\"base_rate\":%.17g,\"auc\":%.17g,\"brier\":%.17g,"
@@ -563,7 +683,7 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         uint8_t *y = NULL;
         size_t *idx = NULL;
         memset(&X, 0, sizeof X);
-        int brc = build_rows(&d, k, year, 0, &X, &y, &idx, e, sizeof e);
+        int brc = build_rows(&d, k, year, 0, PL_AS_OF_START, &X, &y, &idx, e, sizeof e);
         if (brc == SG_ENOTFOUND) {
             pl_model_fini(&pm);
             continue; /* no open gaps: nothing to score */

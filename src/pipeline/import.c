@@ -39,6 +39,8 @@ static const char *const reject_names[PL_REJ_COUNT] = {
     [PL_REJ_UNKNOWN_MEMBER] = "unknown member",
     [PL_REJ_NUMBER] = "bad number",
     [PL_REJ_FHIR] = "bad FHIR patient",
+    [PL_REJ_NUMDATE_YEAR] = "numerator_date outside the measurement year",
+    [PL_REJ_NUMDATE_OPEN] = "numerator_date without numerator",
 };
 
 const char *pl_reject_name(enum pl_reject r)
@@ -421,9 +423,35 @@ out:
 
 /* ---- measure_results.csv ---- */
 
+/* The eighth column, numerator_date (the day the numerator was met; empty = unknown), is
+ * optional: files with the first seven columns only import as before. */
 static const char *const result_cols[] = {
     "member_id", "measure", "year", "initial_population", "denominator", "denominator_exclusion",
-    "numerator"};
+    "numerator", "numerator_date"};
+
+/* Checks a numerator_date field (empty = unknown, fine): a real date (PL_REJ_DATE), in the
+ * measurement year (PL_REJ_NUMDATE_YEAR), on a met row (PL_REJ_NUMDATE_OPEN); copies it to out when
+ * good and returns PL_REJ_COUNT. */
+static enum pl_reject check_numerator_date(const char *s, int year, int numerator,
+                                           char out[STORE_DATE_LEN], const char **why)
+{
+    int y, mo, d;
+    if (!*s) return PL_REJ_COUNT; /* empty: unknown */
+    if (parse_date(s, &y, &mo, &d)) {
+        *why = "numerator_date: YYYY-MM-DD";
+        return PL_REJ_DATE;
+    }
+    if (y != year) {
+        *why = NULL;
+        return PL_REJ_NUMDATE_YEAR;
+    }
+    if (!numerator) {
+        *why = NULL;
+        return PL_REJ_NUMDATE_OPEN;
+    }
+    snprintf(out, STORE_DATE_LEN, "%s", s);
+    return PL_REJ_COUNT;
+}
 
 static int flush_results(struct imp *im, struct store_measure_result *rows, size_t *n)
 {
@@ -454,15 +482,22 @@ static int import_results(struct imp *im, const char *dir)
         free(rows);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
-    if ((rc = check_header(im, c, file, result_cols, 7, 0))) goto out;
+    if ((rc = check_header(im, c, file, result_cols, 7, 1))) goto out;
+    size_t ncols = sg_csv_nfields(c);
+    if (ncols > 8 || (ncols == 8 && strcmp(sg_csv_field(c, 7), result_cols[7]))) {
+        rc = sg_errf(im->err, im->errlen, SG_EPARSE,
+                     "%s:%ld: header has %zu columns, expected 7 or 8 (the 8th: numerator_date)",
+                     file, sg_csv_line(c), ncols);
+        goto out;
+    }
     int r;
     while ((r = sg_csv_next(c, im->err, im->errlen)) == 1) {
         long line = sg_csv_line(c);
         fs->rows++;
         progress(im, file, fs->rows, 0);
-        if (sg_csv_nfields(c) != 7) {
+        if (sg_csv_nfields(c) != ncols) {
             char d[64];
-            snprintf(d, sizeof d, "%zu columns, expected 7", sg_csv_nfields(c));
+            snprintf(d, sizeof d, "%zu columns, expected %zu", sg_csv_nfields(c), ncols);
             if ((rc = reject(im, file, line, PL_REJ_COLUMNS, d, fs))) goto out;
             continue;
         }
@@ -490,7 +525,10 @@ static int import_results(struct imp *im, const char *dir)
                     reason = PL_REJ_NUMERATOR, why = NULL;
                 else if ((fl[1] || fl[2]) && !fl[0])
                     reason = PL_REJ_DENOMINATOR, why = NULL;
-                else if (!member_known(im, m->member_hash))
+                else if (ncols == 8)
+                    reason = check_numerator_date(sg_csv_field(c, 7), m->measurement_year, fl[3],
+                                                  m->numerator_date, &why);
+                if (reason == PL_REJ_COUNT && !member_known(im, m->member_hash))
                     reason = PL_REJ_UNKNOWN_MEMBER, why = "not in members.csv nor in the database";
             }
         }

@@ -215,7 +215,8 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
         sum->results.accepted++;
         for (int id = 0; id < MEAS_COUNT; id++) {
             struct meas_pops pops;
-            if ((rc = meas_evaluate(eng, p, (enum meas_id)id, &period, &pops))) {
+            char nd[MEAS_DATE_LEN];
+            if ((rc = meas_evaluate_dated(eng, p, (enum meas_id)id, &period, &pops, nd))) {
                 rc = sg_errf(err, errlen, rc, "measure engine: evaluation failed");
                 goto out;
             }
@@ -229,10 +230,9 @@ int pl_import_fhir(struct store *st, const struct store_actor *a, const struct s
             row->initial_population = pops.initial_population;
             row->denominator = pops.denominator;
             row->denominator_exclusion = pops.denominator_exclusion;
-            row->numerator = pops.numerator;
-            if (meas_info((enum meas_id)id)->inverse) /* GSD: controlled = not poor control */
-                row->numerator = pops.denominator && !pops.denominator_exclusion && !pops.numerator;
-            if (row->denominator_exclusion) row->numerator = 0;
+            /* GSD: controlled = not poor control; the date the Star numerator was met */
+            row->numerator = meas_star_numerator((enum meas_id)id, &pops, nd, row->numerator_date);
+            if (row->denominator_exclusion) row->numerator = 0; /* (then no date either) */
             snprintf(row->source, sizeof row->source, "ecqm");
         }
         double fv[MEAS_FEATURES_N];

@@ -10,7 +10,8 @@
  *   Y-1 imported features and contract, read from the store with bulk scans, turned into model
  *   rows by model/features.h (the same builder for training and for scoring).
  * - train: labels from year Y, features from Y-1, model_train() per measure, stored as a new
- *   version in the models table.
+ *   version in the models table; for a scored year observed on an as-of day (issue 7) the rows
+ *   are the gaps of Y still open on that day (pl_train_as_of, pl_as_of_label).
  * - score: every open gap of year Y (denominator, not excluded, numerator 0) with the latest
  *   model of its measure and features from Y-1; predictions with SHAP values, top features,
  *   recommendation and risk tier, batch-inserted.
@@ -49,6 +50,8 @@ enum pl_reject {
     PL_REJ_UNKNOWN_MEMBER, /* member neither in members.csv nor in the store */
     PL_REJ_NUMBER,         /* a feature value that is not a finite number */
     PL_REJ_FHIR,           /* FHIR input the measure engine's reader rejects (import --fhir) */
+    PL_REJ_NUMDATE_YEAR,   /* numerator_date outside the row's measurement year */
+    PL_REJ_NUMDATE_OPEN,   /* numerator_date on a row whose numerator is 0 */
     PL_REJ_COUNT
 };
 
@@ -138,6 +141,41 @@ void pl_model_version(const char *code, int version, char *out, size_t cap);
  * is before the current UTC calendar year. SG_ENOTFOUND when there is none. */
 int pl_default_train_year(struct store *st, int *year, char *err, size_t errlen) SG_WUR;
 
+/* ---- as-of days (issue 7) ----
+ * A measurement year in progress is observed on an as-of day, written month * 100 + day
+ * (930 = September 30); PL_AS_OF_START (0) means before January 1: nothing closed yet. */
+#define PL_AS_OF_START 0
+
+/* month * 100 + day of a "YYYY-MM-DD" date; 0 for "" or a malformed date. */
+int pl_month_day(const char *date);
+
+/* Parses "MM-DD" (a day that exists in some year; 02-29 allowed) or "start" into *as_of.
+ * Returns 0, or -1 for anything else. */
+int pl_as_of_parse(const char *s, int *as_of);
+
+/* Writes an as-of day as "MM-DD" or "start" into out (cap >= 16 avoids truncation). */
+void pl_as_of_text(int as_of, char *out, size_t cap);
+
+/* The as-of day of year `year` read from the data: the latest numerator_date of the year's
+ * measure results (0 = PL_AS_OF_START when no row carries a date), with the number of met rows
+ * that carry a date in *dated and of all met rows in *met (both may be NULL). Reads the year
+ * with one bulk scan. Store errors as store_measure_result_scan. */
+int pl_data_as_of(struct store *st, int year, int *as_of, long long *dated, long long *met,
+                  char *err, size_t errlen) SG_WUR;
+
+/* The training label of a denominator (not excluded) row for models of gaps open on the day
+ * as_of: 1 = still open at year end (numerator 0), 0 = open on the day and closed later
+ * (numerator met on month-day numerator_md > as_of), -1 = not a training row (met on or before
+ * the day, or met on an unknown day, numerator_md 0). With PL_AS_OF_START every row is kept. */
+int pl_as_of_label(int numerator, int numerator_md, int as_of);
+
+/* The as-of day of the year being scored: `requested` (>= 0, from --as-of) or, when requested
+ * is -1, the data's (pl_data_as_of). *from_data is 1 in the second case. A requested day before
+ * the latest numerator_date of the year fails with SG_EINVAL (the data knows more than that day
+ * would show). Store errors as pl_data_as_of. */
+int pl_scoring_as_of(struct store *st, int year, int requested, int *as_of, int *from_data,
+                     char *err, size_t errlen) SG_WUR;
+
 struct pl_train_result {
     char measure[16];
     int skipped; /* 1: too few rows or one class only (reason in note) */
@@ -161,6 +199,18 @@ struct pl_train_result {
 int pl_train(struct store *st, const struct store_actor *a, int year, const char *code,
              const struct model_train_params *prm, struct pl_train_result *results, size_t *n,
              char *err, size_t errlen) SG_WUR;
+
+/* pl_train for models that score a year observed on the day as_of (month * 100 + day): the
+ * training rows of year `year` are the members in the measure's denominator, not excluded and
+ * still open on that day of `year` (numerator 0, or numerator_date after the day; a met row
+ * without a date counts as met before it), labelled 1 when the gap was still open at the end of
+ * the year, so the model gives P(open at year end | open on the as-of day). as_of
+ * PL_AS_OF_START keeps every denominator row (pl_train). The as-of day is stored in the
+ * model's hyperparams ("as_of"). Errors as pl_train. */
+int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int as_of,
+                   const char *code, const struct model_train_params *prm,
+                   struct pl_train_result *results, size_t *n, char *err,
+                   size_t errlen) SG_WUR;
 
 struct pl_score_result {
     char measure[16];

@@ -35,6 +35,50 @@ static const double B_MET[SYNTH_N_MEASURES] = {1.6, 1.9, 1.3, 1.4, 1.5, 1.6,
 static const double B_OPEN[SYNTH_N_MEASURES] = {0.9, 1.0, 0.8, 0.9, 0.8, 0.9,
                                                 0.8, 1.2, 1.2, 1.2, 1.2};
 
+/* Timing of compliance within the year: the day a compliant member met the numerator is
+ * floor(t * days_in_year) with P(t <= x) = x^TIMING_A (docs/MODELS.md): > 1 leans late (the
+ * year-end screening and visit push), < 1 early (SUPD: a statin fill early in the year). PDC:
+ * the day the adherence threshold can no longer be missed, late in the year. */
+static const double TIMING_A[SYNTH_N_MEASURES] = {1.3, 1.4, 1.2, 1.2, 1.5, 1.3,
+                                                  1.2, 0.6, 4.0, 4.0, 4.0};
+
+static int days_in_year(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 366 : 365;
+}
+
+/* Day of the year (0 = January 1) of month mo, day d; -1 when the date does not exist. */
+static int day_of_year(int y, int mo, int d)
+{
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1) return -1;
+    int leap = days_in_year(y) == 366;
+    if (d > md[mo - 1] + (mo == 2 && leap)) return -1;
+    int doy = d - 1;
+    for (int q = 0; q < mo - 1; q++)
+        doy += md[q] + (q == 1 && leap);
+    return doy;
+}
+
+static void month_day(int y, int doy, int *mo, int *d)
+{
+    static const int md[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = days_in_year(y) == 366, q = 0;
+    while (q < 11 && doy >= md[q] + (q == 1 && leap)) {
+        doy -= md[q] + (q == 1 && leap);
+        q++;
+    }
+    *mo = q + 1;
+    *d = doy + 1;
+}
+
+/* P(a compliant member of measure k met the numerator on or before day doy of year y). */
+static double timing_cdf(int k, int y, int doy)
+{
+    double x = (double)(doy + 1) / (double)days_in_year(y);
+    return x >= 1.0 ? 1.0 : pow(x, TIMING_A[k]);
+}
+
 const struct synth_measure *synth_measures(size_t *n)
 {
     *n = SYNTH_N_MEASURES;
@@ -101,6 +145,10 @@ int synth_params_check(const struct synth_params *prm, char *err, size_t errlen)
         prm->year_last - prm->year_first >= 20)
         return sg_errf(err, errlen, SG_EINVAL,
                        "--years must be Y1-Y2 with 1990 <= Y1 <= Y2 <= 2100 and at most 20 years");
+    if ((prm->as_of_month || prm->as_of_day) &&
+        day_of_year(prm->year_last, prm->as_of_month, prm->as_of_day) < 0)
+        return sg_errf(err, errlen, SG_EINVAL, "--as-of %02d-%02d is not a day of %d",
+                       prm->as_of_month, prm->as_of_day, prm->year_last);
     return SG_OK;
 }
 
@@ -731,6 +779,21 @@ static int uniform_int(struct sg_rng *r, int lo, int hi)
     return lo + (int)sg_rng_below(r, (uint64_t)(hi - lo + 1));
 }
 
+/* The date of day doy (0 = January 1) of year y. */
+static struct date doy_date(int y, int doy)
+{
+    struct date t;
+    t.y = y;
+    month_day(y, doy, &t.m, &t.d);
+    return t;
+}
+
+/* A uniform day of year y in [lo, hi] (day-of-year numbers, lo <= hi). */
+static struct date rand_day(struct sg_rng *r, int y, int lo, int hi)
+{
+    return doy_date(y, uniform_int(r, lo, hi));
+}
+
 /* A past year for a diagnosis or an old procedure: 1-10 years before Y, adult. */
 static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
 {
@@ -742,11 +805,16 @@ static struct date past_date(struct sg_rng *r, const struct member *m, int Y)
 
 /* Writes one member: Patient, chronic conditions, and for members enrolled the whole last year
  * Y the encounters, exclusions and screening facts that give the measures their status `st`
- * (S_NONE, S_EXCL, S_MET, S_OPEN per measure) in Y. yfl: bit 0 hospice, bit 1 frailty with
- * advanced illness in Y. */
+ * (S_NONE, S_EXCL, S_MET, S_OPEN per measure) in Y as observed on day asof (day of year). yfl:
+ * bit 0 hospice, bit 1 frailty with advanced illness in Y. As the CSV writer dates a met
+ * numerator on its compliance day `day[k]` (<= asof), the qualifying event of a met measure is
+ * written on that day (the screening; the most recent BP or HbA1c reading, earlier readings
+ * before it), so the engine dates the numerator on the same day; the readings of an open CBP or
+ * GSD gap are on or before asof, and an open gap has no qualifying event in Y. Nothing of Y is
+ * dated after asof (visits, hospice, frailty too): the data as the plan has it on that day. */
 static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i,
-                       const struct member *m, int enrolled, const uint8_t *st, unsigned yfl,
-                       const float *util)
+                       const struct member *m, int enrolled, const uint8_t *st, const uint16_t *day,
+                       int asof, unsigned yfl, const float *util)
 {
     int Y = prm->year_last;
     struct sg_rng *r = &fx->r;
@@ -776,33 +844,35 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if ((m->flags & X_COLECTOMY) && w_procedure(fx, R_COLECTOMY, past_date(r, m, Y))) return -1;
     if (!enrolled) return 0; /* no care in Y: not in any initial population */
 
-    /* office visits in Y (at least one: the measures' qualifying encounter) */
+    /* office visits in Y up to the as-of day (at least one: the measures' qualifying
+     * encounter) */
     int nv = (int)util[0];
     nv = nv < 1 ? 1 : nv > 12 ? 12 : nv;
     for (int v = 0; v < nv; v++) {
-        struct date d = rand_date(r, Y, 1, 12);
+        struct date d = rand_day(r, Y, 0, asof);
         if (w_encounter(fx, R_OFFICE, "AMB", d, d)) return -1;
     }
-    if (yfl & 1) { /* hospice: a hospice encounter in Y */
-        struct date s = rand_date(r, Y, 1, 11), e = s;
-        e.d = s.d < 14 ? s.d + 14 : 28;
-        if (w_encounter(fx, R_HOSPICE_ENC, "HH", s, e)) return -1;
+    if (yfl & 1) { /* hospice: a hospice encounter in Y, up to two weeks, by the as-of day */
+        int sd = uniform_int(r, 0, asof), ed = sd + 14 < asof ? sd + 14 : asof;
+        if (w_encounter(fx, R_HOSPICE_ENC, "HH", doy_date(Y, sd), doy_date(Y, ed))) return -1;
     }
-    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y */
-        if (w_condition(fx, R_FRAILTY_DX, rand_date(r, Y, 1, 11)) ||
-            w_condition(fx, R_ADV_ILLNESS, rand_date(r, Y, 1, 11)))
+    if (yfl & 2) { /* frailty and advanced illness diagnosed in Y by the as-of day */
+        if (w_condition(fx, R_FRAILTY_DX, rand_day(r, Y, 0, asof)) ||
+            w_condition(fx, R_ADV_ILLNESS, rand_day(r, Y, 0, asof)))
             return -1;
     }
-    /* BCS: a mammogram in Y; half of the open gaps have an old one (before October Y-2) */
-    if (st[M_BCS] == S_MET && w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y, 1, 12), V_NONE, 0))
+    /* BCS: a mammogram on the day of compliance; half of the open gaps have an old one (before
+     * October Y-2) */
+    if (st[M_BCS] == S_MET && w_obs(fx, R_MAMMO, "imaging", doy_date(Y, day[M_BCS]), V_NONE, 0))
         return -1;
     if (st[M_BCS] == S_OPEN && sg_rng_bernoulli(r, 0.5) &&
         w_obs(fx, R_MAMMO, "imaging", rand_date(r, Y - 3, 1, 12), V_NONE, 0))
         return -1;
-    /* COL: one screening in Y; some open gaps have an FOBT of Y-1 (counts only in its year) */
+    /* COL: one screening on the day of compliance; some open gaps have an FOBT of Y-1 (counts
+     * only in its year) */
     if (st[M_COL] == S_MET) {
         double u = sg_rng_uniform(r);
-        struct date d = rand_date(r, Y, 1, 12);
+        struct date d = doy_date(Y, day[M_COL]);
         int rc = u < 0.55   ? w_procedure(fx, R_COLONOSCOPY, d)
                  : u < 0.80 ? w_obs(fx, R_FOBT, "laboratory", d, V_NEGATIVE, 0)
                  : u < 0.90 ? w_obs(fx, R_SDNA, "laboratory", d, V_NEGATIVE, 0)
@@ -813,14 +883,16 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
     if (st[M_COL] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
         w_obs(fx, R_FOBT, "laboratory", rand_date(r, Y - 1, 1, 12), V_NEGATIVE, 0))
         return -1;
-    /* CBP: earlier readings of any value, then the most recent day decides */
+    /* CBP: earlier readings of any value, then the most recent day decides: the day of
+     * compliance when met, a day up to the as-of day when open */
     if (st[M_CBP] == S_MET || st[M_CBP] == S_OPEN) {
         int none = st[M_CBP] == S_OPEN && sg_rng_bernoulli(r, 0.15);
         if (!none) {
-            struct date last = rand_date(r, Y, 7, 12);
-            int ne = (int)sg_rng_below(r, 3);
+            int ld = st[M_CBP] == S_MET ? day[M_CBP] : uniform_int(r, 0, asof);
+            struct date last = doy_date(Y, ld);
+            int ne = ld > 0 ? (int)sg_rng_below(r, 3) : 0;
             for (int q = 0; q < ne; q++)
-                if (w_bp(fx, rand_date(r, Y, 1, last.m - 1), uniform_int(r, 110, 165),
+                if (w_bp(fx, rand_day(r, Y, 0, ld - 1), uniform_int(r, 110, 165),
                          uniform_int(r, 65, 98)))
                     return -1;
             int sys, dia;
@@ -847,10 +919,11 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
                 w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y - 1, 1, 12), V_PERCENT,
                       6.0 + 0.1 * (double)sg_rng_below(r, 40)))
                 return -1;
-        } else {
-            struct date last = rand_date(r, Y, 6, 12);
-            if (sg_rng_bernoulli(r, 0.4) &&
-                w_obs(fx, R_HBA1C, "laboratory", rand_date(r, Y, 1, last.m - 1), V_PERCENT,
+        } else { /* the most recent: the day of compliance, or a day up to the as-of day */
+            int ld = met ? day[M_GSD] : uniform_int(r, 0, asof);
+            struct date last = doy_date(Y, ld);
+            if (ld > 0 && sg_rng_bernoulli(r, 0.4) &&
+                w_obs(fx, R_HBA1C, "laboratory", rand_day(r, Y, 0, ld - 1), V_PERCENT,
                       5.5 + 0.1 * (double)sg_rng_below(r, 70)))
                 return -1;
             double v =
@@ -859,8 +932,9 @@ static int fhir_member(struct fhir *fx, const struct synth_params *prm, size_t i
             if (w_obs(fx, R_HBA1C, "laboratory", last, V_PERCENT, v)) return -1;
         }
     }
-    /* EED: an exam in Y; some open gaps had one in Y-2 (outside the two-year window) */
-    if (st[M_EED] == S_MET && w_obs(fx, R_RETINAL, "exam", rand_date(r, Y, 1, 12), V_NONE, 0))
+    /* EED: an exam on the day of compliance; some open gaps had one in Y-2 (outside the
+     * two-year window) */
+    if (st[M_EED] == S_MET && w_obs(fx, R_RETINAL, "exam", doy_date(Y, day[M_EED]), V_NONE, 0))
         return -1;
     if (st[M_EED] == S_OPEN && sg_rng_bernoulli(r, 0.3) &&
         w_obs(fx, R_RETINAL, "exam", rand_date(r, Y - 2, 1, 12), V_NONE, 0))
@@ -896,8 +970,10 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
     float *etabuf = malloc(n * sizeof *etabuf);
     double *wbuf = malloc(n * sizeof *wbuf), *sstat = malloc(n * sizeof *sstat);
     uint8_t *statin = calloc(n, 1), *yfl = calloc(n, 1);
+    /* FHIR: the last year's day of compliance per member and measure (the CSV numerator_date) */
+    uint16_t *cday = fx ? calloc(n * SYNTH_N_MEASURES, sizeof *cday) : NULL;
     if (!mem || !prev || !cur || !eta || !util || !ccum || !con_q || !con_u || !con_d || !etabuf ||
-        !wbuf || !sstat || !statin || !yfl) {
+        !wbuf || !sstat || !statin || !yfl || (fx && !cday)) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory for %zu members", n);
         goto fail;
     }
@@ -960,17 +1036,22 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                *ot = csv ? &outs[3] : NULL;
     if (csv) {
         put_str(orz, "member_id,measure,year,initial_population,denominator,denominator_exclusion,"
-                     "numerator\n");
+                     "numerator,numerator_date\n");
         put_str(of, "member_id,year");
         for (int u = 0; u < N_UTIL; u++) {
             put_c(of, ',');
             put_s(of, UTIL_NAMES[u], strlen(UTIL_NAMES[u]));
         }
         put_c(of, '\n');
-        put_str(ot, "member_id,measure,year,p_compliance\n");
+        put_str(ot, "member_id,measure,year,p_compliance,p_open_at_year_end\n");
     }
 
     double csum[SYNTH_N_MEASURES];
+    int am = prm->as_of_month ? prm->as_of_month : SYNTH_AS_OF_DEFAULT_MONTH;
+    int ad = prm->as_of_month ? prm->as_of_day : SYNTH_AS_OF_DEFAULT_DAY;
+    int asof_doy = day_of_year(Y2, am, ad); /* checked by synth_params_check */
+    sum->as_of_month = am;
+    sum->as_of_day = ad;
     for (int y = Y1; y <= Y2; y++) {
         int first = y == Y1, last = y == Y2;
         uint64_t yi = (uint64_t)(y - Y1);
@@ -1036,12 +1117,14 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                 continue;
             }
             sg_rng_seed2(&r, prm->seed, (((uint64_t)i + 1) << 8) | (2 + 2 * yi));
+            struct sg_rng rd; /* compliance days: own stream, the other draws are unchanged */
+            sg_rng_seed2(&rd, prm->seed, (((uint64_t)i + 1) << 8) | (0xA0 + yi));
             if (csv && (out_room(orz, 64 * SYNTH_N_MEASURES) ||
                         out_room(ot, 64 * SYNTH_N_MEASURES) || out_room(of, 256)))
                 goto ioerr;
             for (int k = 0; k < SYNTH_N_MEASURES; k++) {
                 if (st[k] == S_NONE) continue;
-                int num = 0;
+                int num = 0, shown = 0, doy = -1;
                 double pk = 0.0;
                 if (st[k] == S_PENDING) {
                     double q = sigmoid(eta[i * SYNTH_N_MEASURES + (size_t)k] + csum[k]);
@@ -1053,12 +1136,27 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                         pk = q;
                         num = u < pk;
                     }
-                    st[k] = num ? S_MET : S_OPEN;
+                    /* the day of compliance: drawn for every pending row (fixed stream use) */
+                    double ut = sg_rng_uniform(&rd);
+                    doy = (int)(pow(ut, 1.0 / TIMING_A[k]) * (double)days_in_year(y));
+                    if (doy >= days_in_year(y)) doy = days_in_year(y) - 1;
+                    shown = num && (!last || doy <= asof_doy);
+                    /* the last year as observed on the as-of day (also for the FHIR output) */
+                    st[k] = shown ? S_MET : S_OPEN;
+                    if (last && cday) cday[i * SYNTH_N_MEASURES + (size_t)k] = (uint16_t)doy;
                     if (last) {
                         sum->denominator[k]++;
                         sum->numerator[k] += (size_t)num;
+                        sum->numerator_as_of[k] += (size_t)shown;
                         sum->expected[k] += pk;
                         sum->truth_rows++;
+                        /* P(open at year end | open on the as-of day) = (1 - p) / (1 - p F) */
+                        double fa = timing_cdf(k, y, asof_doy), pc = NAN;
+                        if (!shown) {
+                            double den = 1.0 - pk * fa;
+                            pc = den > 0.0 ? (1.0 - pk) / den : 1.0;
+                            sum->expected_open[k] += pc;
+                        }
                         if (csv) {
                             put_id(ot, i);
                             put_c(ot, ',');
@@ -1067,6 +1165,8 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                             put_u(ot, (unsigned long)y);
                             put_c(ot, ',');
                             put_fix(ot, pk, 9);
+                            put_c(ot, ',');
+                            if (!shown) put_fix(ot, pc, 9);
                             put_c(ot, '\n');
                         }
                     }
@@ -1078,7 +1178,15 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
                 put_s(orz, MEASURES[k].code, strlen(MEASURES[k].code));
                 put_c(orz, ',');
                 put_u(orz, (unsigned long)y);
-                put_s(orz, st[k] == S_EXCL ? ",1,1,1,0\n" : num ? ",1,1,0,1\n" : ",1,1,0,0\n", 9);
+                if (st[k] == S_EXCL || !shown) {
+                    put_s(orz, st[k] == S_EXCL ? ",1,1,1,0,\n" : ",1,1,0,0,\n", 10);
+                } else {
+                    int mo, dd;
+                    month_day(y, doy, &mo, &dd);
+                    put_s(orz, ",1,1,0,1,", 9);
+                    put_date(orz, y, mo, dd);
+                    put_c(orz, '\n');
+                }
             }
             const float *u = util + i * N_UTIL;
             sum->feature_rows++;
@@ -1106,7 +1214,8 @@ static int generate(const struct synth_params *prm, const char *dir, struct fhir
     if (fx) { /* the last year's statuses are in cur */
         for (size_t i = 0; i < n; i++)
             if (fhir_member(fx, prm, i, &mem[i], enrolled_full_year(&mem[i], Y2),
-                            cur + i * SYNTH_N_MEASURES, yfl[i], util + i * N_UTIL))
+                            cur + i * SYNTH_N_MEASURES, cday + i * SYNTH_N_MEASURES, asof_doy,
+                            yfl[i], util + i * N_UTIL))
                 goto ioerr;
         sum->fhir_patients = n;
         sum->fhir_resources = fx->total;
@@ -1150,6 +1259,7 @@ done:
     free(sstat);
     free(statin);
     free(yfl);
+    free(cday);
     return rc;
 }
 

@@ -13,8 +13,12 @@
  * contract) plus the contract effect and, for SUPD, the probability of statin therapy in the
  * year given the member's state at its start (therapy the year before, visible as the prior
  * PDC-STA status, and the latent conditions behind it); it is never conditioned on the year's
- * outcome. The probabilities written to true_probabilities.csv for the last year are therefore
- * the best a model can do (docs/MODELS.md). Output is deterministic for a seed: every member
+ * outcome. Each compliant member also draws the day the numerator was met (a per-measure
+ * timing distribution, docs/MODELS.md); the last year is written as observed on an as-of day,
+ * so a compliance after that day shows as an open gap. The probabilities written to
+ * true_probabilities.csv for the last year (of compliance, and of the gap staying open to the
+ * end of the year given it is open on the as-of day) are therefore the best a model can do
+ * (docs/MODELS.md). Output is deterministic for a seed: every member
  * draws from its own PRNG streams (core/rng.h), so results do not depend on processing order.
  * synth_write_fhir writes the same portfolio as FHIR R4 Bulk NDJSON for the measure engine. */
 #ifndef SG_SYNTH_SYNTH_H
@@ -44,7 +48,15 @@ struct synth_params {
     int year_first;   /* first measurement year */
     int year_last;    /* last measurement year (>= year_first, at most 20 years) */
     uint64_t seed;    /* PRNG seed */
+    int as_of_month;  /* the last year is written as observed on as_of_month-as_of_day of
+                         year_last: a numerator is shown (with its date) only when met on or
+                         before that day. 0 = the default SYNTH_AS_OF_DEFAULT (09-30);
+                         12-31 writes the complete year. */
+    int as_of_day;
 };
+
+#define SYNTH_AS_OF_DEFAULT_MONTH 9
+#define SYNTH_AS_OF_DEFAULT_DAY 30
 
 /* What was generated. The row counts describe the portfolio: synth_write_fhir fills them too
  * (the rows synth_write_csv would write for the same parameters). */
@@ -54,13 +66,19 @@ struct synth_summary {
     size_t feature_rows;                  /* rows of member_features.csv */
     size_t truth_rows;                    /* rows of true_probabilities.csv */
     size_t denominator[SYNTH_N_MEASURES]; /* last year: eligible, not excluded */
-    size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant */
-    double expected[SYNTH_N_MEASURES];    /* last year: mean true probability */
+    size_t numerator[SYNTH_N_MEASURES];   /* last year: compliant by the end of the year */
+    double expected[SYNTH_N_MEASURES];    /* last year: mean true probability of compliance */
     size_t fhir_patients;                 /* FHIR output: Patient resources */
     size_t fhir_resources;                /* FHIR output: all resources, Patients included */
+    /* last year: compliant by the as-of day (the numerators written) */
+    size_t numerator_as_of[SYNTH_N_MEASURES];
+    /* last year: sum over the members open on the as-of day of P(open at year end | open then) */
+    double expected_open[SYNTH_N_MEASURES];
+    int as_of_month, as_of_day; /* the as-of day used */
 };
 
-/* Checks the parameters. Returns SG_OK or SG_EINVAL naming the parameter. */
+/* Checks the parameters (the as-of day must exist in year_last). Returns SG_OK or SG_EINVAL
+ * naming the parameter. */
 int synth_params_check(const struct synth_params *prm, char *err, size_t errlen) SG_WUR;
 
 /* Generates the portfolio and writes, into the existing directory dir, members.csv,

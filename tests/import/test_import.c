@@ -242,7 +242,9 @@ static void test_bad_rows(void **state)
             fprintf(stderr, "reason %s: %lld, want %lld\n", pl_reject_name((enum pl_reject)r),
                     s.by_reason[r], by[r]);
         assert_int_equal(s.by_reason[r], by[r]);
-        if (r != PL_REJ_FHIR) assert_true(by[r] > 0); /* the fixture exercises every CSV reason */
+        /* the fixture exercises every CSV reason (numerator_date: test_numerator_date) */
+        if (r != PL_REJ_FHIR && r != PL_REJ_NUMDATE_YEAR && r != PL_REJ_NUMDATE_OPEN)
+            assert_true(by[r] > 0);
     }
     /* the rejects file: header, then exactly the expected lines in order */
     size_t len;
@@ -325,7 +327,8 @@ static void test_file_errors(void **state)
  * stored GSD row must carry the deck's expected populations, with the numerator turned into
  * "controlled" (in the denominator, not excluded, not in CMS122's poor-control numerator). The
  * two documented CMS122 exceptions (docs/MEASURES.md) expect numerator 1 where the CQL gives 0;
- * the engine's value (0) is used for them. A file that is not a patient Bundle is a reject. */
+ * the engine's value (0) is used for them. Controlled rows carry the numerator date (the most
+ * recent assessment day). A file that is not a patient Bundle is a reject. */
 static void test_fhir(void **state)
 {
     struct fx *f = *state;
@@ -377,7 +380,7 @@ static void test_fhir(void **state)
     assert_int_equal(sg_csv_open(&c, fp, "expected_results.csv", NULL, f->err, sizeof f->err),
                      SG_OK);
     assert_int_equal(sg_csv_next(c, f->err, sizeof f->err), 1); /* header */
-    int checked = 0;
+    int checked = 0, dated = 0;
     while (sg_csv_next(c, f->err, sizeof f->err) == 1) {
         if (strcmp(sg_csv_field(c, 0), "CMS122")) continue;
         const char *uuid = sg_csv_field(c, 2);
@@ -410,11 +413,22 @@ static void test_fhir(void **state)
             assert_int_equal(g->denominator_exclusion, ex);
             assert_int_equal(g->numerator, den && !ex && !num);
             assert_string_equal(g->source, "ecqm");
+            /* the numerator date: on controlled rows only, in 2025; HbA1c 8.9 % of
+             * effectivePeriod 2024-12-31..2025-01-01T00:00Z (latest: January 1) and the GMI
+             * of 2025-01-02..2025-01-03T00:00Z (January 3), read from the two bundles */
+            if (g->numerator)
+                assert_true(!strncmp(g->numerator_date, "2025-", 5));
+            else
+                assert_string_equal(g->numerator_date, "");
+            if (!strncmp(uuid, "5ed37c9e", 8)) assert_string_equal(g->numerator_date, "2025-01-01");
+            if (!strncmp(uuid, "6630d394", 8)) assert_string_equal(g->numerator_date, "2025-01-03");
+            dated += g->numerator_date[0] != 0;
         }
         store_measure_result_list_free(&l);
         checked++;
     }
     assert_int_equal(checked, 33);
+    assert_true(dated >= 2);
     sg_csv_free(c);
     fclose(fp);
     meas_patient_free(p);
@@ -613,6 +627,98 @@ static void test_fhir_features(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* numdate/: the optional eighth column numerator_date. Expected outcome per data line, worked
+ * out from the fixture by hand: 2 (BCS 2024-09-30) ok; 3 (COL met, empty date) ok, date NULL;
+ * 4 (CBP open, empty) ok; 5 (COL 2024-12-31) ok; 6 (2024-02-30) bad date; 7 (2023-12-31 on a 2024
+ * row) outside the measurement year; 8 (date on numerator 0) date without numerator; 9 (seven
+ * fields in an eight-column file) wrong column count; 10 (24-05-01) bad date; 11 (COL 2023,
+ * 2023-01-01) ok. */
+static void test_numerator_date(void **state)
+{
+    struct fx *f = *state;
+    struct pl_import_summary s;
+    assert_int_equal(run_import(f, "numdate", &s), SG_OK);
+    assert_int_equal(s.results.rows, 10);
+    assert_int_equal(s.results.accepted, 5);
+    assert_int_equal(s.results.rejected, 5);
+    assert_int_equal(s.by_reason[PL_REJ_DATE], 2);
+    assert_int_equal(s.by_reason[PL_REJ_NUMDATE_YEAR], 1);
+    assert_int_equal(s.by_reason[PL_REJ_NUMDATE_OPEN], 1);
+    assert_int_equal(s.by_reason[PL_REJ_COLUMNS], 1);
+    size_t len;
+    char *txt = slurp(f->rejects, &len);
+    assert_non_null(strstr(txt, "measure_results.csv,6,\"bad date"));
+    assert_non_null(
+        strstr(txt, "measure_results.csv,7,\"numerator_date outside the measurement year"));
+    assert_non_null(strstr(txt, "measure_results.csv,8,\"numerator_date without numerator"));
+    assert_non_null(strstr(txt, "measure_results.csv,9,\"wrong column count"));
+    assert_non_null(strstr(txt, "measure_results.csv,10,\"bad date"));
+    free(txt);
+    /* stored dates: a date where given, NULL ("") where empty */
+    char h[65];
+    struct store_measure_result_list l;
+    assert_int_equal(sg_memberid_hash(&f->mid, "MBIDATE01", h, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(store_measure_result_get_by_member(f->st, h, 2024, &l, f->err, sizeof f->err),
+                     SG_OK);
+    assert_int_equal(l.n, 3);
+    for (size_t i = 0; i < l.n; i++) {
+        const struct store_measure_result *r = &l.items[i];
+        if (!strcmp(r->measure_code, "BCS"))
+            assert_string_equal(r->numerator_date, "2024-09-30");
+        else
+            assert_string_equal(r->numerator_date, "");
+    }
+    store_measure_result_list_free(&l);
+    assert_int_equal(sg_memberid_hash(&f->mid, "MBIDATE02", h, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(store_measure_result_get_by_member(f->st, h, 0, &l, f->err, sizeof f->err),
+                     SG_OK);
+    assert_int_equal(l.n, 2);
+    for (size_t i = 0; i < l.n; i++)
+        assert_string_equal(l.items[i].numerator_date,
+                            l.items[i].measurement_year == 2024 ? "2024-12-31" : "2023-01-01");
+    store_measure_result_list_free(&l);
+    /* the as-of day of the data: the latest numerator_date of the year */
+    int as_of = -1;
+    long long dated = 0, met = 0;
+    assert_int_equal(pl_data_as_of(f->st, 2024, &as_of, &dated, &met, f->err, sizeof f->err),
+                     SG_OK);
+    assert_int_equal(as_of, 1231);
+    assert_int_equal(dated, 2);
+    if (!g_pg_url) assert_int_equal(met, 3); /* PostgreSQL: the database the FHIR test filled */
+    /* importing again changes nothing, a changed date is an update */
+    assert_int_equal(run_import(f, "numdate", &s), SG_OK);
+    assert_int_equal(s.results.merged.inserted + s.results.merged.updated, 0);
+    assert_int_equal(s.results.merged.unchanged, 5);
+    /* the store refuses a date on an open row and a date outside the year */
+    struct store_measure_result r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.member_hash, h, 65);
+    snprintf(r.measure_code, sizeof r.measure_code, "COL");
+    r.measurement_year = 2024;
+    r.initial_population = r.denominator = 1;
+    snprintf(r.source, sizeof r.source, "csv");
+    snprintf(r.numerator_date, sizeof r.numerator_date, "2024-03-01");
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err, sizeof f->err),
+        SG_EINVAL);
+    assert_non_null(strstr(f->err, "numerator_date"));
+    r.numerator = 1;
+    snprintf(r.numerator_date, sizeof r.numerator_date, "2025-03-01");
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err, sizeof f->err),
+        SG_EINVAL);
+    snprintf(r.numerator_date, sizeof r.numerator_date, "2024-03-01");
+    struct store_merge_counts k;
+    assert_int_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, &r, 1, &k, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(k.updated, 1);
+    assert_int_equal(store_measure_result_get_by_member(f->st, h, 2024, &l, f->err, sizeof f->err),
+                     SG_OK);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].numerator_date, "2024-03-01");
+    store_measure_result_list_free(&l);
+}
+
 int main(int argc, char **argv)
 {
     sg_log_set_level(SG_LOG_WARN);
@@ -620,6 +726,7 @@ int main(int argc, char **argv)
         g_pg_url = argv[1];
         const struct CMUnitTest pg[] = {
             cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_numerator_date, setup, teardown),
         };
         return cmocka_run_group_tests(pg, NULL, NULL);
     }
@@ -629,6 +736,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fhir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_numerator_date, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -260,6 +260,11 @@ static void check_rows(struct store *st)
         assert_int_equal(r->denominator, t->den);
         assert_int_equal(r->denominator_exclusion, t->excl);
         assert_int_equal(r->numerator, star_num);
+        /* the engine's numerator date goes with a met row, within the year, and only there */
+        if (star_num)
+            assert_true(strlen(r->numerator_date) == 10 && !strncmp(r->numerator_date, "2025-", 5));
+        else
+            assert_string_equal(r->numerator_date, "");
         eligible[t->m] += t->den && !t->excl;
         numer[t->m] += star_num;
         excl[t->m] += t->excl;

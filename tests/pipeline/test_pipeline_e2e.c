@@ -115,15 +115,19 @@ static void test_e2e(void **state)
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/sg_e2e_%d", (int)getpid());
     assert_int_equal(sh("rm -rf %s && mkdir -p %s", g_dir, g_dir), 0);
+    /* 2025 complete (as of 12-31) and unconditional models ("start"): this test measures the
+     * models against the generator's year-end probabilities; test_asof_e2e.c covers the
+     * in-progress year */
     assert_int_equal(sh(ENV "%s generate --members 4000 --contracts 6 --years 2022-2025 --seed 11 "
-                            "--out %s > %s/gen.txt",
+                            "--as-of 12-31 --out %s > %s/gen.txt",
                         BIN, g_dir, g_dir),
                      0);
     assert_int_equal(sh(ENV "%s --db sqlite:%s/e2e.db import --quiet %s > %s/import.txt", BIN,
                         g_dir, g_dir, g_dir),
                      0);
     assert_int_equal(
-        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 > %s/train24.txt", BIN, g_dir, g_dir),
+        sh(ENV "%s --db sqlite:%s/e2e.db train --year 2024 --as-of start > %s/train24.txt", BIN,
+           g_dir, g_dir),
         0);
     assert_int_equal(
         sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > %s/predict.txt", BIN, g_dir, g_dir),

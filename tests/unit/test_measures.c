@@ -271,7 +271,7 @@ static void test_reader_errors(void **state)
     assert_string_equal(meas_patient_member_id(p), "M123");
     struct meas_result r;
     struct meas_pops z = {0, 0, 0, 0};
-    meas_result_fill(p, MEAS_CMS130, &mp, &z, &r);
+    meas_result_fill(p, MEAS_CMS130, &mp, &z, NULL, &r);
     assert_string_equal(r.member_id, "M123");
     assert_string_equal(r.code, "COL");
     assert_string_equal(r.period_end, "2025-12-31");

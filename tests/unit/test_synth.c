@@ -61,7 +61,9 @@ static char *slurp(const char *d, const char *name, size_t *len)
     return s;
 }
 
-static const struct synth_params PRM = {60000, 8, 2023, 2025, 7};
+/* the last year complete (as of 12-31): its rates are the year-end rates (test_synth_asof.c
+ * covers the default as-of truncation) */
+static const struct synth_params PRM = {60000, 8, 2023, 2025, 7, 12, 31};
 
 static void test_determinism(void **state)
 {
@@ -157,7 +159,7 @@ static void test_calibration_and_rules(void **state)
     save = NULL;
     line = strtok_r(rs, "\n", &save);
     assert_string_equal(line, "member_id,measure,year,initial_population,denominator,"
-                              "denominator_exclusion,numerator");
+                              "denominator_exclusion,numerator,numerator_date");
     while ((line = strtok_r(NULL, "\n", &save))) {
         unsigned id;
         char code[16];
@@ -198,7 +200,7 @@ static void test_calibration_and_rules(void **state)
     size_t pc[11] = {0};
     save = NULL;
     line = strtok_r(ts, "\n", &save);
-    assert_string_equal(line, "member_id,measure,year,p_compliance");
+    assert_string_equal(line, "member_id,measure,year,p_compliance,p_open_at_year_end");
     while ((line = strtok_r(NULL, "\n", &save))) {
         unsigned id;
         char code[16];

@@ -4,11 +4,13 @@
  * CMS165, CMS122, CMS131 over the last year) and every member's four populations are compared
  * with the CSV measure_results rows of BCS, COL, CBP, GSD (the complement of CMS122's numerator
  * among the non-excluded denominator) and EED of that year. The expected values are the
- * generator's CSV statuses; the engine is an independent implementation of the CQL, so any
- * clinical fact the writer gets wrong (a code outside the value set, a date outside a window, a
- * missing encounter, a wrong BP or HbA1c value) shows up as a disagreement. The one documented
- * difference: CMS130 starts at age 46, the Star measure COL at 50 (members 46-49 are in CMS130's
- * initial population and have no COL row). */
+ * generator's CSV statuses and numerator dates (the engine's numerator date in the Star
+ * direction must equal the CSV numerator_date), for the complete year and as of the default
+ * as-of day (then nothing of the year is dated after it); the engine is an independent
+ * implementation of the CQL, so any clinical fact the writer gets wrong (a code outside the value
+ * set, a date outside a window, a missing encounter, a wrong BP or HbA1c value) shows up as a
+ * disagreement. The one documented difference: CMS130 starts at age 46, the Star measure COL at 50
+ * (members 46-49 are in CMS130's initial population and have no COL row). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +30,9 @@
 #define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
 #define NF 5 /* BCS, COL, CBP, GSD, EED in enum meas_id order */
 
-static const struct synth_params PRM = {6000, 5, 2023, 2025, 11};
+static const struct synth_params PRM = {6000, 5, 2023, 2025, 11, 12, 31}; /* complete Y2 */
+/* the default as-of day (SYNTH_AS_OF_DEFAULT: September 30): Y2 as observed on that day */
+static const struct synth_params PRM_ASOF = {3000, 5, 2023, 2025, 11, 0, 0};
 static const char *const CODES[NF] = {"BCS", "COL", "CBP", "GSD", "EED"};
 static char dir_csv[64], dir_fhir[64], dir_cli[64];
 
@@ -98,11 +102,35 @@ static char *slurp(const char *d, const char *name)
 
 struct pops4 {
     uint8_t has, ip, den, ex, num;
+    char date[MEAS_DATE_LEN]; /* numerator_date of the CSV row ("" none) */
 };
 
-static void test_round_trip(void **state)
+/* Every effective, performed, onset and period start/end dateTime of year y in an NDJSON file is on
+ * or before month-day md (month * 100 + day); returns how many dates of y it saw. */
+static size_t check_dates_upto(const char *dir, const char *file, int y, int md)
 {
-    (void)state;
+    char *s = slurp(dir, file);
+    size_t seen = 0;
+    static const char *const keys[] = {"\"effectiveDateTime\":\"", "\"performedDateTime\":\"",
+                                       "\"onsetDateTime\":\"", "\"start\":\"", "\"end\":\""};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        for (const char *q = strstr(s, keys[k]); q; q = strstr(q + 1, keys[k])) {
+            int yy, mm, dd;
+            assert_int_equal(sscanf(q + strlen(keys[k]), "%4d-%2d-%2d", &yy, &mm, &dd), 3);
+            if (yy != y) continue;
+            seen++;
+            if (mm * 100 + dd > md)
+                fail_msg("%s: %04d-%02d-%02d after the as-of day %02d-%02d", file, yy, mm, dd,
+                         md / 100, md % 100);
+        }
+    free(s);
+    return seen;
+}
+
+static void round_trip(const struct synth_params *prm_in)
+{
+    const struct synth_params *const PRMX = prm_in;
+#define PRM (*PRMX)
     char err[512];
     struct meas_engine *eng = NULL;
     assert_int_equal(meas_engine_new(VSDIR, &eng, err, sizeof err), SG_OK);
@@ -116,7 +144,15 @@ static void test_round_trip(void **state)
     for (int k = 0; k < SYNTH_N_MEASURES; k++) {
         assert_int_equal(sf.denominator[k], sc.denominator[k]);
         assert_int_equal(sf.numerator[k], sc.numerator[k]);
+        assert_int_equal(sf.numerator_as_of[k], sc.numerator_as_of[k]);
     }
+    /* nothing of the last year dated after the as-of day */
+    int asof_md = sc.as_of_month * 100 + sc.as_of_day;
+    size_t ev = check_dates_upto(dir_fhir, "Observation.ndjson", PRM.year_last, asof_md) +
+                check_dates_upto(dir_fhir, "Procedure.ndjson", PRM.year_last, asof_md) +
+                check_dates_upto(dir_fhir, "Condition.ndjson", PRM.year_last, asof_md) +
+                check_dates_upto(dir_fhir, "Encounter.ndjson", PRM.year_last, asof_md);
+    assert_true(ev > 1000);
     assert_int_equal(sf.fhir_patients, PRM.members);
 
     /* members.csv: birth years; measure_results.csv: the five measures of the last year */
@@ -145,10 +181,14 @@ static void test_round_trip(void **state)
         assert_int_equal(
             sscanf(line, "M%u,%15[^,],%d,%d,%d,%d,%d", &id, code, &year, &ip, &dn, &ex, &nu), 7);
         if (year != PRM.year_last) continue;
+        const char *date = strrchr(line, ',') + 1; /* the eighth column, numerator_date */
         for (int k = 0; k < NF; k++)
             if (!strcmp(code, CODES[k])) {
-                want[id * NF + (size_t)k] =
-                    (struct pops4){1, (uint8_t)ip, (uint8_t)dn, (uint8_t)ex, (uint8_t)nu};
+                struct pops4 *w = &want[id * NF + (size_t)k];
+                *w = (struct pops4){1, (uint8_t)ip, (uint8_t)dn, (uint8_t)ex, (uint8_t)nu, ""};
+                assert_true(strlen(date) < sizeof w->date);
+                strcpy(w->date, date);
+                assert_int_equal(w->date[0] != 0, nu); /* a date exactly on met rows */
                 rows++;
             }
     }
@@ -163,7 +203,7 @@ static void test_round_trip(void **state)
     struct meas_patient *p = meas_patient_new();
     assert_non_null(p);
     uint8_t *seen = calloc(n + 1, 1);
-    size_t patients = 0, agree = 0, disagree = 0, extra_col = 0, rejects = 0;
+    size_t patients = 0, agree = 0, disagree = 0, extra_col = 0, rejects = 0, dated = 0;
     size_t cnt[NF][4] = {{0}}; /* per measure: rows, excluded, met, open */
     for (;;) {
         const char *file;
@@ -187,9 +227,13 @@ static void test_round_trip(void **state)
         patients++;
         for (int k = 0; k < NF; k++) {
             struct meas_pops g;
-            assert_int_equal(meas_evaluate(eng, p, (enum meas_id)k, &per, &g), SG_OK);
-            if (k == MEAS_CMS122) /* GSD = denominator, not excluded, not poor control */
-                g.numerator = (uint8_t)(g.denominator && !g.denominator_exclusion && !g.numerator);
+            char nd[MEAS_DATE_LEN], sd[MEAS_DATE_LEN];
+            assert_int_equal(meas_evaluate_dated(eng, p, (enum meas_id)k, &per, &g, nd), SG_OK);
+            /* the Star direction (GSD = denominator, not excluded, not poor control), dated */
+            int star = meas_star_numerator((enum meas_id)k, &g, nd, sd);
+            if (k == MEAS_CMS122) /* checked independently of meas_star_numerator */
+                assert_int_equal(star, g.denominator && !g.denominator_exclusion && !g.numerator);
+            g.numerator = (uint8_t)star;
             const struct pops4 *w = &want[id * NF + (size_t)k];
             if (!w->has) {
                 if (!g.initial_population) continue;
@@ -208,22 +252,24 @@ static void test_round_trip(void **state)
             cnt[k][2] += w->num;
             cnt[k][3] += !w->ex && !w->num;
             if (g.initial_population == w->ip && g.denominator == w->den &&
-                g.denominator_exclusion == w->ex && g.numerator == w->num) {
+                g.denominator_exclusion == w->ex && g.numerator == w->num && !strcmp(sd, w->date)) {
                 agree++;
+                dated += sd[0] != 0;
             } else {
                 disagree++;
-                print_message("%s %s: engine %d%d%d%d, CSV %d%d%d%d\n", mid, CODES[k],
+                print_message("%s %s: engine %d%d%d%d %s, CSV %d%d%d%d %s\n", mid, CODES[k],
                               g.initial_population, g.denominator, g.denominator_exclusion,
-                              g.numerator, w->ip, w->den, w->ex, w->num);
+                              g.numerator, sd, w->ip, w->den, w->ex, w->num, w->date);
             }
         }
     }
     meas_input_close(in);
     meas_patient_free(p);
-    print_message("FHIR round trip, %d: %zu of %zu CSV rows agree on all four populations "
-                  "(%zu disagreements); %zu patients; %zu rejects; %zu CMS130-only members aged "
-                  "46-49\n",
-                  PRM.year_last, agree, rows, disagree, patients, rejects, extra_col);
+    print_message("FHIR round trip, %d as of %02d-%02d: %zu of %zu CSV rows agree on all four "
+                  "populations and numerator_date (%zu dated; %zu disagreements); %zu patients; "
+                  "%zu rejects; %zu CMS130-only members aged 46-49\n",
+                  PRM.year_last, sc.as_of_month, sc.as_of_day, agree, rows, dated, disagree,
+                  patients, rejects, extra_col);
     for (int k = 0; k < NF; k++)
         print_message("  %s: %zu rows, %zu excluded, %zu met, %zu open\n", CODES[k], cnt[k][0],
                       cnt[k][1], cnt[k][2], cnt[k][3]);
@@ -235,10 +281,26 @@ static void test_round_trip(void **state)
     for (int k = 0; k < NF; k++)
         assert_true(cnt[k][1] >= 3 && cnt[k][2] >= 50 && cnt[k][3] >= 10);
     assert_true(extra_col > 0);
+    assert_true(dated >= 5 * 50);
     free(seen);
     free(birth);
     free(want);
     meas_engine_free(eng);
+#undef PRM
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    round_trip(&PRM);
+}
+
+/* The default as-of day: members met by September 30 have their qualifying event on their
+ * compliance day, the others none up to it, and nothing of the year is dated after it. */
+static void test_round_trip_as_of(void **state)
+{
+    (void)state;
+    round_trip(&PRM_ASOF);
 }
 
 /* meas_valueset_codes: the HbA1c Laboratory Test expansion (copied file) lists five LOINC codes
@@ -277,12 +339,12 @@ static void test_determinism_and_errors(void **state)
     char err[512];
     struct meas_engine *eng = NULL;
     assert_int_equal(meas_engine_new(VSDIR, &eng, err, sizeof err), SG_OK);
-    struct synth_params small = {800, 3, 2024, 2025, 3};
+    struct synth_params small = {800, 3, 2024, 2025, 3, 12, 31};
     assert_int_equal(synth_write_fhir(&small, engine_codes, eng, dir_cli, NULL, err, sizeof err),
                      SG_OK);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s generate --members 800 --contracts 3 --years 2024-2025 --seed 3 --format fhir "
+             "%s generate --members 800 --contracts 3 --years 2024-2025 --seed 3 --as-of 12-31 --format fhir "
              "--valuesets %s --out %s/cli >/dev/null 2>&1",
              STARGAP_BINARY, VSDIR, dir_cli);
     int rc = system(cmd);
@@ -319,6 +381,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_round_trip_as_of),
         cmocka_unit_test(test_determinism_and_errors),
         cmocka_unit_test(test_valueset_codes),
     };

@@ -1,0 +1,2 @@
+-- 0003_numerator_date (SQLite) down.
+ALTER TABLE measure_results DROP COLUMN numerator_date;
