@@ -1,4 +1,5 @@
--- 0004_pending_json (PostgreSQL) down.
+-- 0004_batch_and_reads (PostgreSQL) down.
+DROP INDEX IF EXISTS gaps_status_measure_contract_prob_idx;
 ALTER TABLE predictions ALTER COLUMN shap_values TYPE jsonb USING shap_values::jsonb,
                         ALTER COLUMN top_features TYPE jsonb USING top_features::jsonb;
 DROP TRIGGER IF EXISTS iv_pending_counts_upd ON interventions;

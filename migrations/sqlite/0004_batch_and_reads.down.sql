@@ -1,4 +1,4 @@
--- 0004_pending_json (SQLite) down.
+-- 0004_batch_and_reads (SQLite) down.
 DROP TRIGGER IF EXISTS iv_pending_counts_upd_new;
 DROP TRIGGER IF EXISTS iv_pending_counts_upd_old;
 DROP TRIGGER IF EXISTS iv_pending_counts_del;

@@ -1,6 +1,6 @@
--- 0004_pending_json (SQLite): the total of get_pending from a maintained count. (The PostgreSQL
--- migration of the same number also turns two prediction columns from jsonb into json; SQLite
--- keeps JSON as TEXT checked by json_valid already.)
+-- 0004_batch_and_reads (SQLite): the total of get_pending from a maintained count. (The PostgreSQL
+-- migration of the same number also turns two prediction columns from jsonb into json, which
+-- SQLite keeps as TEXT checked by json_valid, and adds the gap index SQLite already has.)
 --
 -- get_pending pages through pending interventions (planned or in_progress, scheduled on or
 -- before a date) and reports the total. Counting them (a scan of the partial pending index over

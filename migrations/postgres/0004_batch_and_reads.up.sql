@@ -1,5 +1,6 @@
--- 0004_pending_json (PostgreSQL): the total of get_pending from a maintained count; json (not
--- jsonb) for the two prediction columns no query looks into.
+-- 0004_batch_and_reads (PostgreSQL): the total of get_pending from a maintained count; json (not
+-- jsonb) for the two prediction columns no query looks into; the index of the open-gaps-of-one-
+-- measure-in-one-contract list.
 --
 -- get_pending pages through pending interventions (planned or in_progress, scheduled on or
 -- before a date) and reports the total. Counting them (an index-only scan over every pending
@@ -45,3 +46,10 @@ SELECT scheduled_date, count(*) FROM interventions
 -- GIN) stay jsonb.
 ALTER TABLE predictions ALTER COLUMN shap_values TYPE json USING shap_values::json,
                         ALTER COLUMN top_features TYPE json USING top_features::json;
+
+-- Gaps of one status, measure and contract, most likely first (get_with_filters with status,
+-- measure and contract sorted by gap_probability): the SQLite schema has had this index; without
+-- it PostgreSQL read and sorted the matches of a broader index (store_bench: p50 3.1 ms, p99
+-- 277 ms under load; with it 0.29 / 4.5 ms).
+CREATE INDEX gaps_status_measure_contract_prob_idx
+    ON gap_analysis (status, measure_code, contract_id, gap_probability DESC, gap_id);
