@@ -1,8 +1,9 @@
 /* contract_batch.inc.c: the prediction batch's values survive the trip exactly on both backends
  * (PostgreSQL sends them in COPY's binary format: raw doubles, microsecond timestamps, UUID
  * bytes, jsonb with its version byte), and the ids batch_create generates ascend in the order it
- * inserts (member order), which keeps the primary-key inserts at the index's right edge.
- * Included by test_store_contract.c (uses its fixture and helpers). */
+ * inserts (member order), which keeps the primary-key inserts at the index's right edge; and
+ * get_pending's total (kept in iv_pending_counts by trigger since migration 0004) follows every
+ * kind of intervention change. Included by test_store_contract.c (uses its fixture and helpers). */
 
 /* JSON texts equal as values (jsonb normalizes spacing and key order). */
 static void assert_json_same(const char *got, const char *want)
@@ -91,5 +92,67 @@ static void test_prediction_batch_values(void **state)
         assert_non_null(strchr("89ab", id[19]));
         if (k) assert_true(strcmp(rows[idx[k - 1]].prediction_id, id) < 0);
     }
+    assert_chain_ok(f);
+}
+
+/* get_pending's total on or before `date`, read with a one-row page (so that PostgreSQL takes
+ * the total from iv_pending_counts rather than from a short page), checked against the number
+ * of pending interventions found by walking the whole list. */
+static long long pending_total(struct fx *f, const char *date)
+{
+    struct store_intervention_list l;
+    struct store_page one = {1, 0}, all = {100, 0};
+    OK(store_intervention_get_pending(f->st, date, &one, &l, f->err, sizeof f->err));
+    long long total = l.total;
+    store_intervention_list_free(&l);
+    OK(store_intervention_get_pending(f->st, date, &all, &l, f->err, sizeof f->err));
+    assert_int_equal((long long)l.n, total);
+    store_intervention_list_free(&l);
+    return total;
+}
+
+static void test_pending_total(void **state)
+{
+    struct fx *f = *state;
+    struct store_gap g[12];
+    make_gaps(f, g);
+    /* A, B on 03-01; C on 05-15; D on 08-01; E unscheduled (not pending). */
+    static const char *dates[5] = {"2025-03-01", "2025-03-01", "2025-05-15", "2025-08-01", ""};
+    struct store_intervention iv[5], out;
+    for (int i = 0; i < 5; i++) {
+        memset(&iv[i], 0, sizeof iv[i]);
+        iv[i].estimated_cost = iv[i].estimated_value = iv[i].roi = NAN;
+        memcpy(iv[i].gap_id, g[i].gap_id, STORE_ID_LEN);
+        memcpy(iv[i].member_hash, g[i].member_hash, STORE_HASH_LEN);
+        snprintf(iv[i].intervention_type, sizeof iv[i].intervention_type, "outreach_call");
+        snprintf(iv[i].scheduled_date, sizeof iv[i].scheduled_date, "%s", dates[i]);
+        OK(store_intervention_create(f->st, &ACTOR, &iv[i], f->err, sizeof f->err));
+    }
+    assert_int_equal(pending_total(f, "2025-02-28"), 0);
+    assert_int_equal(pending_total(f, "2025-03-01"), 2); /* A, B */
+    assert_int_equal(pending_total(f, "2025-12-31"), 4); /* A, B, C, D */
+
+    struct store_iv_update u = {.set_status = 1, .status = STORE_IV_IN_PROGRESS};
+    OK(store_intervention_update(f->st, &ACTOR, iv[1].intervention_id, &u, &out, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-03-01"), 2); /* B in progress: still pending */
+    u = (struct store_iv_update){.set_status = 1, .status = STORE_IV_CANCELLED};
+    OK(store_intervention_update(f->st, &ACTOR, iv[0].intervention_id, &u, &out, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-03-01"), 1); /* A cancelled */
+    u = (struct store_iv_update){.set_scheduled_date = 1};
+    snprintf(u.scheduled_date, sizeof u.scheduled_date, "2025-02-15");
+    OK(store_intervention_update(f->st, &ACTOR, iv[2].intervention_id, &u, &out, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-02-20"), 1); /* C moved earlier */
+    assert_int_equal(pending_total(f, "2025-06-01"), 2); /* B, C */
+    snprintf(u.scheduled_date, sizeof u.scheduled_date, "2025-03-10");
+    OK(store_intervention_update(f->st, &ACTOR, iv[4].intervention_id, &u, &out, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-06-01"), 3); /* E scheduled */
+    u.scheduled_date[0] = '\0';
+    OK(store_intervention_update(f->st, &ACTOR, iv[3].intervention_id, &u, &out, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-12-31"), 3); /* D unscheduled: B, C, E */
+    int closed = 0;
+    OK(store_intervention_complete(f->st, &ACTOR, iv[1].intervention_id, STORE_OUTCOME_SUCCESS, &out,
+                                   &closed, f->err, sizeof f->err));
+    assert_int_equal(pending_total(f, "2025-12-31"), 2); /* B completed: C, E */
+    assert_int_equal(pending_total(f, "2025-02-15"), 1); /* C alone */
     assert_chain_ok(f);
 }

@@ -1766,6 +1766,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_predictions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prediction_batch_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prediction_batch_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_total, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gaps_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interventions, setup, teardown),
