@@ -32,7 +32,7 @@ static const struct sg_config_entry table[] = {
     INT(http_max_connections, "12000", 1, 1000000, "most concurrent HTTP connections"),
     INT(http_conn_timeout_s, "60", 1, 3600, "idle HTTP connection timeout in seconds"),
     INT(http_conn_memory, "8192", 4096, 1048576, "per-connection memory limit in bytes"),
-    STR(valuesets_dir, "", 0, "directory of FHIR ValueSet JSON files for the measure engine"),
+    STR(valuesets_dir, "", 0, "FHIR ValueSet directory (default: data_dir/valuesets; none: no measure engine)"),
     STR(data_dir, "", 0, "directory of year data files (default: the shipped data/)"),
     INT(risk_high_pct, "70", 1, 100, "gap probability (percent) from which the risk tier is high"),
     INT(risk_medium_pct, "40", 0, 100, "gap probability (percent) from which the risk tier is medium"),
