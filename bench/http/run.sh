@@ -6,16 +6,15 @@
 #
 #   bench/http/run.sh BUILD_DIR DB_URL WORKDIR [DURATION_S]
 # DB_URL must name an empty database (sqlite:PATH or postgres://...). WORKDIR receives the key,
-# the id files and the server log. Uses STARGAP_HTTP_THREADS (default 4) for the server.
+# the id files and the server log. STARGAP_HTTP_THREADS and STARGAP_POOL_MAX, when set, size
+# the server's thread pool and PostgreSQL pool; unset, the server's defaults apply.
 set -euo pipefail
 build=$1 db=$2 work=$3 dur=${4:-15}
 sg="$build/stargap"
 mkdir -p "$work"
 export STARGAP_RATE_LIMIT_PER_MIN=100000000
-export STARGAP_HTTP_THREADS=${STARGAP_HTTP_THREADS:-4}
 export STARGAP_HASH_KEY=${STARGAP_HASH_KEY:-bench-hash-key-not-for-production}
 export STARGAP_HTTP_MAX_CONNECTIONS=12000
-export STARGAP_POOL_MAX=${STARGAP_POOL_MAX:-8}
 
 if [ ! -s "$work/gaps.txt" ]; then
   "$sg" --db "$db" migrate up >/dev/null

@@ -46,9 +46,8 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
 \pset pager off
 SET plan_cache_mode = force_generic_plan;
-\echo '== interventions get_pending total (iv_pending_count, only when a page is full)'
+\echo '== interventions get_pending total (iv_pending_count, only when a page is full; migration 0004)'
 PREPARE g(date) AS
-  SELECT count(*) FROM interventions WHERE status IN ('planned', 'in_progress')
-   AND scheduled_date IS NOT NULL AND scheduled_date <= $1;
+  SELECT coalesce(sum(n), 0) FROM iv_pending_counts WHERE scheduled_date <= $1::date;
 EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) EXECUTE g('2026-06-30');
 SQL

@@ -6,7 +6,8 @@
  *        body: one patient Bundle -> the DEQM gaps-in-care document Bundle
  *
  * Both compute and persist nothing (role reader). The engine (value sets) is loaded once at server
- * start when valuesets_dir is set (api_app.meas); without it both answer 503. Errors found in the
+ * start from valuesets_dir (default data/valuesets; api_app.meas); with valuesets_dir = none both
+ * answer 503. Errors found in the
  * request itself (parameters, the Bundle, an unknown measure) are answered as FHIR clients expect:
  * a FHIR OperationOutcome naming what is wrong (meas_error_outcome), 400 or 404, with
  * Content-Type application/fhir+json; errors of the HTTP layer (401, 403, 413, 415, 429) keep the
@@ -65,8 +66,9 @@ static const struct meas_engine *engine_or_503(struct http_request *req, struct 
     const struct meas_engine *eng = APP(req)->meas;
     if (!eng)
         http_error(req, res, 503, "unavailable",
-                   "the measure engine is not configured on this server: set valuesets_dir "
-                   "(STARGAP_VALUESETS_DIR) to a directory of FHIR ValueSet files and restart");
+                   "the measure engine is switched off on this server (valuesets_dir = none): set "
+                   "valuesets_dir (STARGAP_VALUESETS_DIR) to a directory of FHIR ValueSet files "
+                   "and restart");
     return eng;
 }
 

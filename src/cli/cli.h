@@ -37,6 +37,12 @@ struct stars_params;
  * (borrowed). */
 const char *cli_data_dir(const struct sg_config *cfg);
 
+/* Returns the directory of the FHIR ValueSet files for the measure engine: config valuesets_dir,
+ * else the shipped value sets (data_dir/valuesets), or NULL when valuesets_dir is "none" (the
+ * engine is then not loaded). The result is borrowed from cfg or a static buffer (not
+ * thread-safe; commands call it once from the main thread). */
+const char *cli_valuesets_dir(const struct sg_config *cfg);
+
 /* Reads and parses the year-parameter file of star `year` (data_dir/stars/YEAR.txt, or
  * path_override when non-NULL) into *p. Fails with SG_EIO, SG_EPARSE, SG_ERANGE or SG_EINVAL
  * (file is for another year), naming the file in err. */

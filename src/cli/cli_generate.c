@@ -89,7 +89,7 @@ static int parse_u64(const char *s, uint64_t *out)
 int cli_generate_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0];
-    const char *vsdir = ctx->cfg->valuesets_dir;
+    const char *vsdir = cli_valuesets_dir(ctx->cfg);
     struct synth_params prm = {0};
     const char *out = NULL, *format = "csv";
     int have_members = 0, have_contracts = 0, have_years = 0, have_seed = 0;

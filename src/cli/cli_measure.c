@@ -197,7 +197,7 @@ static int db_add(struct db_sink *d, const struct meas_patient *p, const enum me
 
 static int run_eval(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *measures = NULL, *ps = NULL, *pe = NULL, *vsdir = ctx->cfg->valuesets_dir,
+    const char *measures = NULL, *ps = NULL, *pe = NULL, *vsdir = cli_valuesets_dir(ctx->cfg),
                *format = "csv", *contract = NULL;
     int i = 1;
     for (; i < argc; i++) {
@@ -363,7 +363,7 @@ static void on_case(const struct meas_case *c, void *ud)
 
 static int run_test(struct cli_ctx *ctx, int argc, char **argv)
 {
-    const char *cases = NULL, *vsdir = ctx->cfg->valuesets_dir;
+    const char *cases = NULL, *vsdir = cli_valuesets_dir(ctx->cfg);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--cases") && i + 1 < argc)
             cases = argv[++i];

@@ -91,7 +91,7 @@ static const char *data_dir(struct cli_ctx *ctx)
 int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *cmd = argv[0], *dir = NULL, *rejects = NULL, *fhir = NULL, *contract = NULL;
-    const char *vsdir = ctx->cfg->valuesets_dir;
+    const char *vsdir = cli_valuesets_dir(ctx->cfg);
     long batch = 0, fyear = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {

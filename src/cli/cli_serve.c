@@ -29,8 +29,9 @@ const char cli_serve_usage[] =
     "http://HOST:PORT' once ready. Stops gracefully on SIGINT or SIGTERM. Settings: body_limit,\n"
     "rate_limit_per_min, http_threads, http_max_connections, http_conn_timeout_s,\n"
     "http_conn_memory (see 'stargap config'). Create keys with 'stargap keys create'.\n"
-    "With valuesets_dir set, the FHIR value sets are loaded once at start for the FHIR measure\n"
-    "operations ($evaluate-measure, $care-gaps); without it those answer 503.\n";
+    "The FHIR value sets (valuesets_dir, default data_dir/valuesets) are loaded once at start for\n"
+    "the FHIR measure operations ($evaluate-measure, $care-gaps); with valuesets_dir = none those\n"
+    "answer 503.\n";
 
 static void run_maintenance(struct store *st, const struct sg_config *cfg)
 {
@@ -88,15 +89,16 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     have_member = 1;
     api_init(&app, st, cfg, &member);
-    if (cfg->valuesets_dir[0]) {
-        if (meas_engine_new(cfg->valuesets_dir, &meas, err, sizeof err) != SG_OK) {
+    const char *vsdir = cli_valuesets_dir(cfg);
+    if (vsdir) {
+        if (meas_engine_new(vsdir, &meas, err, sizeof err) != SG_OK) {
             fprintf(stderr, "stargap serve: valuesets_dir: %s\n", err);
             goto out;
         }
         app.meas = meas;
-        LOG_INFO("measure engine loaded valuesets_dir=%s", cfg->valuesets_dir);
+        LOG_INFO("measure engine loaded valuesets_dir=%s", vsdir);
     } else {
-        LOG_INFO("measure engine not loaded (valuesets_dir not set): FHIR operations answer 503");
+        LOG_INFO("measure engine not loaded (valuesets_dir = none): FHIR operations answer 503");
     }
     struct store_schema_status ss;
     if (store_schema_status(st, &ss, err, sizeof err) == SG_OK && (ss.pending || ss.changed))

@@ -696,38 +696,140 @@ static int v_prediction(struct store *st, char *err, size_t errlen, struct store
     return SG_OK;
 }
 
+/* The first 16 hex digits of a validated member hash as a number (the radix sort key). */
+static uint64_t hash_prefix(const char *h)
+{
+    uint64_t k = 0;
+    int end = 0; /* past a NUL the digits count as 0: batch_create orders rows before validating */
+    for (int i = 0; i < 16; i++) {
+        unsigned c = end ? 0 : (unsigned char)h[i];
+        if (!c) end = 1;
+        k = (k << 4) | (uint64_t)((c <= '9' ? c - '0' : (c | 32) - 'a' + 10) & 15);
+    }
+    return k;
+}
+
+int store_prediction_member_order(const struct store_prediction *rows, size_t n, uint32_t *order)
+{
+    /* LSD radix sort of (prefix, index) pairs, 8 bits per pass (256 buckets keep the scattered
+     * writes in cache; 65,536 buckets made each pass a cache miss per row): stable, so rows with
+     * the same prefix keep their row order. qsort with strcmp over a million rows costs ~0.4 s
+     * of CPU in a batch that is meant to take a few seconds; this takes a few tens of ms. */
+    uint64_t *key = malloc(2 * n * sizeof *key);
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    size_t *cnt = malloc(256 * sizeof *cnt);
+    if (!key || !tmp || !cnt) {
+        free(key);
+        free(tmp);
+        free(cnt);
+        return SG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    uint64_t *ktmp = key + n;
+    for (size_t i = 0; i < n; i++) key[i] = hash_prefix(rows[i].member_hash);
+    for (int shift = 0; shift < 64; shift += 8) {
+        memset(cnt, 0, 256 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) cnt[(key[i] >> shift) & 0xff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t at = cnt[(key[i] >> shift) & 0xff]++;
+            ktmp[at] = key[i];
+            tmp[at] = order[i];
+        }
+        memcpy(key, ktmp, n * sizeof *key);
+        memcpy(order, tmp, n * sizeof *order);
+    }
+    /* Rows whose hashes share the 64-bit prefix but differ later: order those runs by the full
+     * hash (stable insertion sort; such runs are one member's rows in practice). */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1, mixed = 0;
+        while (j < n && key[j] == key[i]) {
+            if (!mixed && strncmp(rows[order[j]].member_hash, rows[order[i]].member_hash, STORE_HASH_LEN)) mixed = 1;
+            j++;
+        }
+        for (size_t a = i + 1; mixed && a < j; a++) {
+            uint32_t v = order[a];
+            size_t b = a;
+            while (b > i && strncmp(rows[order[b - 1]].member_hash, rows[v].member_hash, STORE_HASH_LEN) > 0) {
+                order[b] = order[b - 1];
+                b--;
+            }
+            order[b] = v;
+        }
+        i = j;
+    }
+    free(key);
+    free(tmp);
+    free(cnt);
+    return SG_OK;
+}
+
 /* Gives every row without a prediction_id a time-ordered UUID (version 7, RFC 9562: 48-bit Unix
- * milliseconds, then 74 random bits). Time order makes new ids land at the end of the primary-key
- * index instead of at random places in it, which keeps million-row batches fast once the index no
- * longer fits in memory. Random bytes are drawn for 256 rows per call (one RAND_bytes call per
- * row costs more than the insert itself). */
+ * milliseconds, then a 42-bit counter in rand_a and the top of rand_b (RFC 9562 6.2, method 1,
+ * started at a random value below 2^41 so a million rows cannot roll it over), then 32 random
+ * bits). The counter runs in the order batch_create inserts (store_prediction_member_order), so
+ * the ids of one batch arrive in ascending order and land at the right edge of the primary-key
+ * index one after the other; with random ids within the batch the primary key cost the
+ * PostgreSQL COPY about 3 s of server CPU per million rows (docs/BENCHMARKS.md). Random bytes
+ * are drawn for 1,024 rows per call (one RAND_bytes call per row costs more than the insert). */
 static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t errlen)
 {
     static const char hexd[] = "0123456789abcdef";
-    uint8_t rnd[256 * 16];
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) missing += !rows[i].prediction_id[0];
+    if (!missing) return SG_OK;
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    if (store_prediction_member_order(rows, n, order)) {
+        free(order);
+        return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    }
+    uint8_t rnd[1024 * 4];
     size_t avail = 0, used = 0;
+    uint64_t counter;
+    if (sg_random_bytes(&counter, sizeof counter) != SG_OK) {
+        free(order);
+        return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
+    }
+    counter &= (1ULL << 41) - 1;
     struct timespec tsp;
     clock_gettime(CLOCK_REALTIME, &tsp);
     unsigned long long ms = (unsigned long long)tsp.tv_sec * 1000ULL + (unsigned long long)(tsp.tv_nsec / 1000000);
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].prediction_id[0]) continue;
+    for (size_t k = 0; k < n; k++) {
+        struct store_prediction *p = &rows[order[k]];
+        if (p->prediction_id[0]) continue;
         if (used == avail) {
-            if (sg_random_bytes(rnd, sizeof rnd) != SG_OK) return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
-            avail = sizeof rnd / 16;
+            if (sg_random_bytes(rnd, sizeof rnd) != SG_OK) {
+                free(order);
+                return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
+            }
+            avail = sizeof rnd / 4;
             used = 0;
         }
-        uint8_t *b = rnd + 16 * used++;
-        for (int k = 0; k < 6; k++) b[k] = (uint8_t)(ms >> (8 * (5 - k)));
-        b[6] = (uint8_t)((b[6] & 0x0f) | 0x70); /* version 7 */
-        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-        char *o = rows[i].prediction_id;
-        for (int k = 0, j = 0; k < 16; k++) {
-            if (k == 4 || k == 6 || k == 8 || k == 10) o[j++] = '-';
-            o[j++] = hexd[b[k] >> 4];
-            o[j++] = hexd[b[k] & 15];
+        uint8_t b[16];
+        for (int i = 0; i < 6; i++) b[i] = (uint8_t)(ms >> (8 * (5 - i)));
+        uint64_t c = counter++; /* 42 bits: 12 in rand_a, 30 at the top of rand_b */
+        b[6] = (uint8_t)(0x70 | ((c >> 38) & 0x0f)); /* version 7 */
+        b[7] = (uint8_t)(c >> 30);
+        b[8] = (uint8_t)(0x80 | ((c >> 24) & 0x3f)); /* RFC 9562 variant */
+        b[9] = (uint8_t)(c >> 16);
+        b[10] = (uint8_t)(c >> 8);
+        b[11] = (uint8_t)c;
+        memcpy(b + 12, rnd + 4 * used++, 4);
+        char *o = p->prediction_id;
+        for (int i = 0, j = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) o[j++] = '-';
+            o[j++] = hexd[b[i] >> 4];
+            o[j++] = hexd[b[i] & 15];
         }
         o[36] = '\0';
     }
+    free(order);
     return SG_OK;
 }
 

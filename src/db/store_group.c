@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "db/store_group.h"
 
 #define GROUP_ERRLEN 512
 
 struct store_group_op {
+    store_group_send send;
     store_group_body body;
     void *arg;
     int rc;
@@ -32,7 +34,13 @@ void store_group_init(struct store_group *g, size_t max, const struct store_grou
     g->ctx = ctx;
 }
 
-void store_group_fini(struct store_group *g) { pthread_mutex_destroy(&g->mu); }
+void store_group_fini(struct store_group *g)
+{
+    if (g->groups)
+        LOG_DEBUG("event=group_commit groups=%llu ops=%llu reruns=%llu", g->groups, g->ops,
+                 g->reruns);
+    pthread_mutex_destroy(&g->mu);
+}
 
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops)
 {
@@ -40,6 +48,22 @@ void store_group_counts(struct store_group *g, unsigned long long *groups, unsig
     if (groups) *groups = g->groups;
     if (ops) *ops = g->ops;
     pthread_mutex_unlock(&g->mu);
+}
+
+size_t store_group_queued(struct store_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    size_t n = g->queued;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}
+
+unsigned long long store_group_reruns(struct store_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    unsigned long long n = g->reruns;
+    pthread_mutex_unlock(&g->mu);
+    return n;
 }
 
 /* Gives every operation of the group that has no result of its own yet (not run, or run and
@@ -54,11 +78,61 @@ static void fail_rest(struct store_group_op *first, size_t n, int rc, const char
     }
 }
 
+/* The optimistic pass: the n operations in one transaction without savepoints. Returns 1 when
+ * the group is done (committed, or every operation has the transaction's failure), 0 when a
+ * body failed: the transaction has been rolled back whole and every operation is as before the
+ * pass, to be run again with savepoints. */
+static int run_optimistic(struct store_group *g, struct store_group_op *first, size_t n)
+{
+    char terr[GROUP_ERRLEN] = "";
+    void *conn = NULL;
+    int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
+    if (rc) {
+        fail_rest(first, n, rc, terr);
+        return 1;
+    }
+    struct store_group_op *o = first;
+    int sent = 0;
+    if (g->tx->pipeline_end) {
+        for (size_t i = 0; i < n && !rc; i++, o = o->next)
+            if (o->send) {
+                rc = o->send(conn, o->arg, terr, sizeof terr);
+                sent = 1;
+            }
+        if (!rc && sent) rc = g->tx->pipeline_end(conn, terr, sizeof terr);
+    }
+    o = first;
+    for (size_t i = 0; i < n && !rc; i++, o = o->next) {
+        o->ran = 1;
+        o->rc = rc = o->body(conn, o->arg, o->err, sizeof o->err);
+    }
+    if (rc) { /* roll everything back; the savepoint pass gives each its own result */
+        g->tx->end(g->ctx, conn);
+        o = first;
+        for (size_t j = 0; j < n; j++, o = o->next) {
+            o->ran = 0;
+            o->rc = 0;
+            o->err[0] = '\0';
+        }
+        return 0;
+    }
+    rc = g->tx->commit(conn, terr, sizeof terr);
+    if (rc) fail_rest(first, n, rc, terr);
+    g->tx->end(g->ctx, conn);
+    return 1;
+}
+
 /* Runs n operations starting at first in one transaction (leader, without the mutex). */
 static void run_group(struct store_group *g, struct store_group_op *first, size_t n)
 {
     char terr[GROUP_ERRLEN] = "";
     void *conn = NULL;
+    if (n > 1 && g->tx->optimistic) {
+        if (run_optimistic(g, first, n)) return;
+        pthread_mutex_lock(&g->mu);
+        g->reruns++;
+        pthread_mutex_unlock(&g->mu);
+    }
     int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
     if (rc) {
         fail_rest(first, n, rc, terr);
@@ -92,8 +166,15 @@ fail:
 int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
                     size_t errlen)
 {
+    return store_group_run_send(g, NULL, body, arg, err, errlen);
+}
+
+int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
+                         void *arg, char *err, size_t errlen)
+{
     struct store_group_op op;
     memset(&op, 0, sizeof op);
+    op.send = send;
     op.body = body;
     op.arg = arg;
     pthread_cond_init(&op.cv, NULL);
@@ -102,6 +183,7 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
     if (g->tail) g->tail->next = &op;
     else g->head = &op;
     g->tail = &op;
+    g->queued++;
     if (!g->leader) { /* no group running: lead one now (the queue held only this operation) */
         g->leader = 1;
         op.lead = 1;
@@ -117,6 +199,7 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
         }
         g->head = last->next;
         if (!g->head) g->tail = NULL;
+        g->queued -= n;
         last->next = NULL;
         pthread_mutex_unlock(&g->mu);
 

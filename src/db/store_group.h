@@ -13,7 +13,9 @@
  *   - the leader takes up to `max` queued operations (whatever is queued: no timer, a lone
  *     operation runs at once), opens ONE transaction, runs each body inside its own SAVEPOINT
  *     (a failing body is rolled back to its savepoint and keeps its own error; the others go on),
- *     and commits once: one WAL flush for the whole group;
+ *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
+ *     primitives the group first runs without savepoints and is run again with them only when
+ *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -36,6 +38,14 @@
  * the operation's own savepoint. Returns SG_OK or a negative sg_err with err filled. */
 typedef int (*store_group_body)(void *conn, void *arg, char *err, size_t errlen);
 
+/* Optional first half of a body, for backends that pipeline (send statements without waiting
+ * for their results): in the optimistic pass every operation's `send` is called first, in
+ * group order, then the backend's `pipeline_end`, then every body in the same order, which
+ * takes its statement's result from where the backend kept it. Returns SG_OK or a negative
+ * sg_err (the group then runs again with savepoints, without sends: a body must also work
+ * alone). */
+typedef int (*store_group_send)(void *conn, void *arg, char *err, size_t errlen);
+
 /* Transaction primitives of a backend. `ctx` is the backend store. Each returns SG_OK or a
  * negative sg_err (err filled). */
 struct store_group_tx {
@@ -49,6 +59,15 @@ struct store_group_tx {
     int (*commit)(void *conn, char *err, size_t errlen);
     /* Gives the connection back; rolls back a transaction left open (after a failure). */
     void (*end)(void *ctx, void *conn);
+    /* Nonzero: run a group of several operations first without savepoints (saves two round
+     * trips per operation); when any body fails, roll the whole transaction back and run the
+     * group again with a savepoint per operation. The backend's bodies must then be re-runnable:
+     * they write only into their arg, overwriting (not appending to) their outputs. */
+    int optimistic;
+    /* NULL, or: waits for the results of the statements the sends of the optimistic pass
+     * queued and keeps them for the bodies. A failure (including a failed statement) makes the
+     * group run again with savepoints. */
+    int (*pipeline_end)(void *conn, char *err, size_t errlen);
 };
 
 struct store_group_op; /* store_group.c */
@@ -61,13 +80,15 @@ struct store_group {
     size_t max;                         /* most operations per group (>= 1) */
     const struct store_group_tx *tx;
     void *ctx;
-    /* counters (under mu) for benchmarks and metrics */
-    unsigned long long groups, ops;
+    /* counters (under mu) for benchmarks and metrics: groups committed, operations run, groups
+     * run a second time with savepoints after a body failed in the optimistic pass */
+    unsigned long long groups, ops, reruns;
+    size_t queued; /* operations queued and not yet taken by a leader (under mu) */
 };
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
 void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx);
-/* Destroys g; no operation may be running. */
+/* Destroys g (logging its counters at debug level); no operation may be running. */
 void store_group_fini(struct store_group *g);
 
 /* Runs body(conn, arg) in a group transaction as described above and returns its result (or the
@@ -75,7 +96,17 @@ void store_group_fini(struct store_group *g);
 int store_group_run(struct store_group *g, store_group_body body, void *arg, char *err,
                     size_t errlen) SG_WUR;
 
+/* store_group_run with a `send` half (see store_group_send; NULL = none). */
+int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
+                         void *arg, char *err, size_t errlen) SG_WUR;
+
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);
+
+/* Operations waiting in the queue for a leader right now (for metrics and tests). */
+size_t store_group_queued(struct store_group *g);
+
+/* Groups run a second time (with savepoints) after a body failed in the optimistic pass. */
+unsigned long long store_group_reruns(struct store_group *g);
 
 #endif

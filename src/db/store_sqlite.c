@@ -189,9 +189,9 @@ static const struct {
     [S_IV_PENDING] = {"intervention_pending",
                       "SELECT " I_COLS " FROM interventions INDEXED BY interventions_pending_idx WHERE " IV_OPEN
                       " AND scheduled_date IS NOT NULL AND scheduled_date <= ?1 ORDER BY scheduled_date, intervention_id LIMIT ?2 OFFSET ?3"},
+    /* The total from the per-date counts kept by migration 0004's triggers. */
     [S_IV_PENDING_N] = {"intervention_pending_count",
-                        "SELECT count(*) FROM interventions INDEXED BY interventions_pending_idx WHERE " IV_OPEN
-                        " AND scheduled_date IS NOT NULL AND scheduled_date <= ?1"},
+                        "SELECT coalesce(sum(n), 0) FROM iv_pending_counts WHERE scheduled_date <= ?1"},
     [S_IV_SET] = {"intervention_update",
                   "UPDATE interventions SET status = ?, outcome = ?, scheduled_date = ?, "
                   "completed_date = ? WHERE intervention_id = ?"},
@@ -540,8 +540,10 @@ static void gx_end(void *ctx, void *conn)
     if (conn) release(ctx, conn);
 }
 
+/* Not optimistic: a SQLite savepoint is an in-process step, not a round trip, so there is
+ * nothing to save (and the member-read bodies append to their lists). */
 static const struct store_group_tx sq_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 0, NULL,
 };
 
 static struct store_group *GROUP(struct store *st) { return &((struct sq_store *)st)->group; }

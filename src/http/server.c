@@ -454,10 +454,13 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
     if (s->o.threads <= 0) {
         /* Handlers wait on the database, so a thread per core leaves the cores idle: on the
          * 2-core benchmark machine 8 threads served GET /gaps/{id} at 23,600/s against 17,500/s
-         * with 4 (docs/BENCHMARKS.md). Four per core, at most 64. */
+         * with 4. Audited operations wait for their group commit (store_group.h), and a group
+         * can only hold as many operations as there are threads waiting: with 8 threads a
+         * group had at most 8 (about 1,500 PATCH/s), with 64 up to 64 (docs/BENCHMARKS.md,
+         * "Group commit"). 32 per core, at most 128. */
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        n = n > 0 ? 4 * n : 4;
-        s->o.threads = n > 64 ? 64 : n;
+        n = n > 0 ? 32 * n : 32;
+        s->o.threads = n > 128 ? 128 : n;
     }
     if (s->o.body_limit <= 0) s->o.body_limit = 1048576;
     if (s->o.rate_limit_per_min <= 0) s->o.rate_limit_per_min = 6000;

@@ -963,6 +963,125 @@ static void test_raw_member_id_never_kept(void **state)
     free(log);
 }
 
+/* Many clients at once: PATCH walks (valid and invalid transitions) on their own gaps and audited
+ * history reads, so the server's group commit mixes writes, rejected writes and reads in the
+ * same groups. Afterwards every acknowledged change has exactly one audit row, every rejected one
+ * none, every read one, and the chain verifies. */
+#define CC_THREADS 12
+static size_t on_null_write(char *p, size_t sz, size_t n, void *ud);
+
+struct cc_thread {
+    int idx;
+    char gap[STORE_ID_LEN], member[SG_HEX64_LEN];
+    int bad; /* responses other than the expected ones */
+};
+
+static long cc_req(CURL *c, const char *method, const char *path, const char *key, const char *body)
+{
+    char url[300], kh[200];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    snprintf(kh, sizeof kh, "X-API-Key: %s", key);
+    struct curl_slist *h = curl_slist_append(NULL, kh);
+    if (body) h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    else curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_null_write);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    return status;
+}
+
+static void *cc_main(void *arg)
+{
+    struct cc_thread *t = arg;
+    CURL *c = curl_easy_init();
+    char gp[200], hp[200];
+    snprintf(gp, sizeof gp, "/api/v1/gaps/%s", t->gap);
+    snprintf(hp, sizeof hp, "/api/v1/members/%s/history", t->member);
+    /* identified -> assigned ok; assigned -> assigned and completed -> identified rejected (422,
+     * store.h's transition table); then completed, closed. */
+    static const char *const to[] = {"assigned", "assigned", "completed", "identified", "closed"};
+    static const long want[] = {200, 422, 200, 422, 200};
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"status\":\"%s\"}", to[i]);
+        if (cc_req(c, "PATCH", gp, key_writer, body) != want[i]) t->bad++;
+        if (cc_req(c, "GET", hp, key_reader, NULL) != 200) t->bad++;
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_concurrent_audited(void **state)
+{
+    (void)state;
+    struct store *st;
+    char err[SG_ERRLEN];
+    assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
+    struct cc_thread t[CC_THREADS];
+    for (int i = 0; i < CC_THREADS; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].idx = i;
+        char id[32];
+        snprintf(id, sizeof id, "cc-member-%02d", i);
+        hmac_hex(id, t[i].member);
+        struct store_member mem;
+        memset(&mem, 0, sizeof mem);
+        strcpy(mem.member_hash, t[i].member);
+        strcpy(mem.contract_id, "H0001");
+        mem.active = 1;
+        mem.dual_eligible = mem.lis = mem.disabled = -1;
+        assert_int_equal(store_member_create(st, &seed_actor, &mem, err, sizeof err), SG_OK);
+        struct store_gap g;
+        memset(&g, 0, sizeof g);
+        strcpy(g.member_hash, t[i].member);
+        strcpy(g.measure_code, MEASURE_A);
+        g.measurement_year = YEAR;
+        g.gap_probability = 0.5;
+        g.priority_score = 1;
+        g.estimated_cost = NAN;
+        g.estimated_value = NAN;
+        g.status = STORE_GAP_IDENTIFIED;
+        assert_int_equal(store_gap_create(st, &seed_actor, &g, err, sizeof err), SG_OK);
+        strcpy(t[i].gap, g.gap_id);
+    }
+    pthread_t th[CC_THREADS];
+    for (int i = 0; i < CC_THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, cc_main, &t[i]), 0);
+    for (int i = 0; i < CC_THREADS; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < CC_THREADS; i++) {
+        assert_int_equal(t[i].bad, 0);
+        struct store_gap g;
+        assert_int_equal(store_gap_get(st, t[i].gap, &g, err, sizeof err), SG_OK);
+        assert_int_equal((int)g.status, (int)STORE_GAP_CLOSED);
+        /* create + the three accepted changes, in order, by the writer key */
+        struct store_audit_list l;
+        struct store_page pg = {10, 0};
+        assert_int_equal(store_audit_get_trail(st, "gap", t[i].gap, &pg, &l, err, sizeof err), SG_OK);
+        assert_int_equal((long long)l.n, 4);
+        static const char *const actions[] = {"close", "update", "update", "create"}; /* newest first */
+        for (size_t k = 0; k < 4; k++) assert_string_equal(l.items[k].action, actions[k]);
+        store_audit_list_free(&l);
+        /* the member's create row and one row per read */
+        assert_int_equal(store_audit_get_trail(st, "member", t[i].member, &pg, &l, err, sizeof err), SG_OK);
+        int reads = 0;
+        for (size_t k = 0; k < l.n; k++) reads += !strcmp(l.items[k].action, "read_history");
+        assert_int_equal(reads, 5);
+        assert_int_equal((long long)l.n, 6);
+        store_audit_list_free(&l);
+    }
+    store_close(st);
+    struct resp r;
+    http("GET", "/api/v1/admin/audit/verify", key_admin, NULL, NULL, &r);
+    expect_status(&r, 200, "audit verify after concurrent writes");
+    assert_true(json_is_true(json_object_get(r.json, "ok")));
+    resp_free(&r);
+}
+
 /* Writers keep creating members while the server receives SIGTERM; every acknowledged member
  * must be in the database afterwards, and the server must exit 0. */
 #define SD_THREADS 4
@@ -1158,6 +1277,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keepalive_and_pipelining),
         cmocka_unit_test(test_huge_declared_body),
         cmocka_unit_test(test_raw_member_id_never_kept),
+        cmocka_unit_test(test_concurrent_audited),
         cmocka_unit_test(test_graceful_shutdown),
         cmocka_unit_test(test_raw_member_id_not_in_db),
         cmocka_unit_test(test_rate_limit),

@@ -65,12 +65,12 @@ static int servers_failed; /* a server exited non-zero (cmocka ignores a failed 
 /* ---------------------------------------------------------------- processes */
 
 /* Starts `stargap serve` on a free port with base set to its URL; valuesets may be NULL (engine
- * not configured). */
+ * switched off with valuesets_dir = none). */
 static pid_t start_fhir_server(const char *valuesets, char *base, size_t baselen)
 {
     char vs_env[1300];
-    snprintf(vs_env, sizeof vs_env, "STARGAP_VALUESETS_DIR=%s", valuesets ? valuesets : "");
-    const char *env[] = {valuesets ? vs_env : "STARGAP_VALUESETS_DIR", NULL};
+    snprintf(vs_env, sizeof vs_env, "STARGAP_VALUESETS_DIR=%s", valuesets ? valuesets : "none");
+    const char *env[] = {vs_env, NULL};
     int port;
     pid_t pid = start_server_opts(NULL, env, &port);
     snprintf(base, baselen, "http://127.0.0.1:%d", port);
@@ -257,7 +257,7 @@ static int group_setup(void **state)
     snprintf(key_reader, sizeof key_reader, "%.127s", out);
     load_cases();
     char vs[1200];
-    snprintf(vs, sizeof vs, "%s/ecqm/valuesets", STARGAP_TEST_DATA);
+    snprintf(vs, sizeof vs, "%s/data/valuesets", STARGAP_SOURCE_DIR);
     pid_on = start_fhir_server(vs, base_on, sizeof base_on);
     pid_off = start_fhir_server(NULL, base_off, sizeof base_off);
     return 0;
@@ -540,7 +540,7 @@ static void test_errors(void **state)
     resp_free(&r);
 }
 
-/* Without valuesets_dir both operations answer 503 with a message saying what to configure. */
+/* With valuesets_dir = none both operations answer 503 with a message saying what to configure. */
 static void test_engine_not_configured(void **state)
 {
     (void)state;

@@ -346,7 +346,7 @@ static void test_fhir(void **state)
     fclose(fp);
     struct pl_import_opts o = {f->rejects, 0, NULL, STARGAP_SOURCE_DIR "/data"};
     struct pl_import_summary s;
-    const char *vs = STARGAP_TEST_DATA "/ecqm/valuesets";
+    const char *vs = STARGAP_SOURCE_DIR "/data/valuesets";
     /* without a contract, unknown members are rejected and nothing is written */
     assert_int_equal(
         pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, NULL, &o, &s, f->err, sizeof f->err),
@@ -547,7 +547,7 @@ static void test_fhir_features(void **state)
     /* batches of 7 patients: many transactions */
     struct pl_import_opts o = {f->rejects, 7, NULL, STARGAP_SOURCE_DIR "/data"};
     struct pl_import_summary s;
-    const char *vs = STARGAP_TEST_DATA "/ecqm/valuesets";
+    const char *vs = STARGAP_SOURCE_DIR "/data/valuesets";
     assert_int_equal(pl_import_fhir(f->st, &ACTOR, &f->mid, dir, vs, 2025, "H0001", &o, &s, f->err,
                                     sizeof f->err),
                      SG_OK);

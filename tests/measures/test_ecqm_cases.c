@@ -69,7 +69,7 @@ static void test_all_cases(void **state)
     (void)state;
     char err[SG_ERRLEN];
     struct meas_engine *eng = NULL;
-    assert_int_equal(meas_engine_new(STARGAP_TEST_DATA "/ecqm/valuesets", &eng, err, sizeof err),
+    assert_int_equal(meas_engine_new(STARGAP_SOURCE_DIR "/data/valuesets", &eng, err, sizeof err),
                      SG_OK);
     struct tally t;
     memset(&t, 0, sizeof t);

@@ -373,7 +373,7 @@ int main(int argc, char **argv)
     else
         snprintf(db_url, sizeof db_url, "sqlite:%s/t.db", tmpdir);
     snprintf(cases_dir, sizeof cases_dir, "%s/ecqm/cases", STARGAP_TEST_DATA);
-    snprintf(vs_dir, sizeof vs_dir, "%s/ecqm/valuesets", STARGAP_TEST_DATA);
+    snprintf(vs_dir, sizeof vs_dir, "%s/data/valuesets", STARGAP_SOURCE_DIR);
     setenv("STARGAP_HASH_KEY", HMAC_KEY, 1);
     setenv("STARGAP_LOG_LEVEL", "warn", 1);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_measure_db)};

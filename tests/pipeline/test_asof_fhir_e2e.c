@@ -24,7 +24,7 @@
 #include "core/fileio.h"
 
 #define BIN STARGAP_BINARY
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 #define ENV "STARGAP_HASH_KEY=asof-fhir-e2e-key-0123456789 STARGAP_LOG_LEVEL=warn "
 #define NF 5
 

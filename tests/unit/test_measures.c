@@ -17,7 +17,7 @@
 #include "measures/measures.h"
 #include "measures/valueset.h"
 
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 
 static struct meas_engine *eng;
 static struct meas_period mp;

@@ -25,7 +25,7 @@
 #include "measures/input_bulk.h"
 #include "measures/measures.h"
 
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 #define NPAT 80
 #define MAXLINES 1024
 

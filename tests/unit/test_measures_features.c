@@ -3,7 +3,7 @@
  * out by hand in the comments next to each resource: boundary dates (first and last instant of
  * the period), an encounter starting the instant before the period, a condition abated the day
  * before the period, statuses that do not count, uncertain ages. Value-set codes come from the
- * copied eCQM value sets (tests/data/ecqm/valuesets): CPT 99213 Office Visit, CPT 99283
+ * copied eCQM value sets (data/valuesets): CPT 99213 Office Visit, CPT 99283
  * Emergency Department Evaluation and Management Visit, SNOMED 183452005 Encounter Inpatient,
  * SNOMED 44054006 Diabetes, SNOMED 59621000 Essential Hypertension, LOINC 4548-4 HbA1c
  * Laboratory Test, LOINC 85354-9 the blood-pressure panel code. */
@@ -20,7 +20,7 @@
 #include "measures/measures.h"
 #include "model/matrix.h"
 
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 
 /* JSON written with ' for " (readability); converted before parsing. */
 static json_t *res(const char *s)

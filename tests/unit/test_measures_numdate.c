@@ -21,7 +21,7 @@
 #include "core/fileio.h"
 #include "measures/measures.h"
 
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 #define CASES STARGAP_TEST_DATA "/ecqm/cases"
 
 static struct meas_engine *eng;

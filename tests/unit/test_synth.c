@@ -261,11 +261,19 @@ static void test_cli(void **state)
         assert_int_equal(access(p, R_OK), 0);
     }
     snprintf(cmd, sizeof cmd,
-             "%s generate --members 20 --contracts 3 --years 2024-2025 "
-             "--seed 5 --out %s --format fhir >/dev/null 2>&1",
+             "STARGAP_VALUESETS_DIR=none %s generate --members 20 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s/fhir --format fhir >/dev/null 2>&1",
              STARGAP_BINARY, dir_c);
-    rc = system(cmd); /* no value-set directory: a usage error (test_synth_fhir runs it with) */
+    rc = system(cmd); /* value sets switched off: a usage error (test_synth_fhir tests the output) */
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    snprintf(cmd, sizeof cmd,
+             "STARGAP_VALUESETS_DIR= %s generate --members 20 --contracts 3 --years 2024-2025 "
+             "--seed 5 --out %s/fhir --format fhir >/dev/null 2>&1",
+             STARGAP_BINARY, dir_c);
+    rc = system(cmd); /* no setting: the shipped value sets (data/valuesets) */
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    snprintf(cmd, sizeof cmd, "%s/fhir/Patient.ndjson", dir_c);
+    assert_int_equal(access(cmd, R_OK), 0);
     snprintf(cmd, sizeof cmd,
              "%s generate --members 20 --contracts 3 --years 2024 "
              "--out %s >/dev/null 2>&1",

@@ -27,7 +27,7 @@
 #include "measures/measures.h"
 #include "synth/synth.h"
 
-#define VSDIR STARGAP_TEST_DATA "/ecqm/valuesets"
+#define VSDIR STARGAP_SOURCE_DIR "/data/valuesets"
 #define NF 5 /* BCS, COL, CBP, GSD, EED in enum meas_id order */
 
 static const struct synth_params PRM = {6000, 5, 2023, 2025, 11, 12, 31}; /* complete Y2 */

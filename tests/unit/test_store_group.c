@@ -1,0 +1,294 @@
+/* test_store_group.c: the group-commit combiner (src/db/store_group.c) against a fake backend.
+ *
+ * The fake transaction keeps the writes of the open transaction in a list that SAVEPOINT marks,
+ * ROLLBACK TO cuts back, COMMIT applies to the "database" and `end` without a commit discards,
+ * and records every primitive it is asked for in a log. A first operation blocks in its body
+ * until three more are queued behind it, so the second group is exactly those three, one of
+ * which fails: the log, the committed values and each caller's result are checked against the
+ * sequences worked out by hand from store_group.h's contract. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "db/store_group.h"
+
+struct fake {
+    char log[1024];
+    int pending[16], npending, sp;
+    int committed[16], ncommitted;
+    int fail_commit;
+};
+
+static void logf_(struct fake *f, const char *s)
+{
+    size_t n = strlen(f->log);
+    snprintf(f->log + n, sizeof f->log - n, "%s%s", n ? " " : "", s);
+}
+
+static int f_begin(void *ctx, void **conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct fake *f = ctx;
+    f->npending = 0;
+    logf_(f, "BEGIN");
+    *conn = f;
+    return SG_OK;
+}
+static int f_savepoint(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct fake *f = conn;
+    f->sp = f->npending;
+    logf_(f, "SP");
+    return SG_OK;
+}
+static int f_release(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    logf_(conn, "REL");
+    return SG_OK;
+}
+static int f_rollback_to(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct fake *f = conn;
+    f->npending = f->sp;
+    logf_(f, "RBSP");
+    return SG_OK;
+}
+static int f_commit(void *conn, char *err, size_t errlen)
+{
+    struct fake *f = conn;
+    logf_(f, "COMMIT");
+    if (f->fail_commit) return sg_errf(err, errlen, SG_EDB, "commit failed");
+    for (int i = 0; i < f->npending; i++) f->committed[f->ncommitted++] = f->pending[i];
+    f->npending = 0;
+    return SG_OK;
+}
+static void f_end(void *ctx, void *conn)
+{
+    (void)conn;
+    struct fake *f = ctx;
+    f->npending = 0; /* an uncommitted transaction is rolled back */
+    logf_(f, "END");
+}
+
+static int f_pipeline_end(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    logf_(conn, "SYNC");
+    return SG_OK;
+}
+
+static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to,
+                                                   f_commit, f_end, 1, f_pipeline_end};
+static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to,
+                                                  f_commit, f_end, 1, NULL};
+static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to,
+                                                 f_commit, f_end, 0, NULL};
+
+/* One operation: writes its value, or fails after writing it (a failing op's write must not
+ * survive); the first one waits on `gate` inside its body. */
+struct op {
+    struct store_group *g;
+    struct fake *f;
+    int value, fail;
+    volatile int *gate, *in_body;
+    int rc;
+    char err[128];
+};
+
+static int body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct op *o = arg;
+    struct fake *f = conn;
+    char ev[16];
+    snprintf(ev, sizeof ev, "op%d", o->value);
+    logf_(f, ev);
+    f->pending[f->npending++] = o->value;
+    if (o->in_body) *o->in_body = 1;
+    while (o->gate && !__atomic_load_n(o->gate, __ATOMIC_ACQUIRE)) usleep(1000);
+    if (o->fail) return sg_errf(err, errlen, SG_ETRANSITION, "op %d: not allowed", o->value);
+    return SG_OK;
+}
+
+static int send(void *conn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    char ev[16];
+    snprintf(ev, sizeof ev, "send%d", ((struct op *)arg)->value);
+    logf_(conn, ev);
+    return SG_OK;
+}
+
+static void *run_op(void *arg)
+{
+    struct op *o = arg;
+    o->rc = store_group_run_send(o->g, o->g->tx->pipeline_end ? send : NULL, body, o, o->err,
+                                 sizeof o->err);
+    return NULL;
+}
+
+/* Runs op 1 (blocking in its body, so it is a group of its own) then ops 2, 3, 4 queued behind
+ * it in that order (op 3 fails), releases op 1 and returns after all returned. */
+static void run_scenario(struct store_group *g, struct fake *f, struct op ops[4])
+{
+    volatile int gate = 0, in_body = 0;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&ops[i], 0, sizeof ops[i]);
+        ops[i].g = g;
+        ops[i].f = f;
+        ops[i].value = i + 1;
+        ops[i].fail = i == 2;
+    }
+    ops[0].gate = &gate;
+    ops[0].in_body = &in_body;
+    assert_int_equal(pthread_create(&t[0], NULL, run_op, &ops[0]), 0);
+    while (!__atomic_load_n(&in_body, __ATOMIC_ACQUIRE)) usleep(1000);
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, run_op, &ops[i]), 0);
+        while (store_group_queued(g) < (size_t)i) usleep(1000); /* queued: order 2, 3, 4 */
+    }
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+}
+
+static void check_results(const struct fake *f, const struct op ops[4])
+{
+    /* Ops 1, 2 and 4 committed, op 3 reports its own error and left nothing. */
+    assert_int_equal(ops[0].rc, SG_OK);
+    assert_int_equal(ops[1].rc, SG_OK);
+    assert_int_equal(ops[2].rc, SG_ETRANSITION);
+    assert_string_equal(ops[2].err, "op 3: not allowed");
+    assert_int_equal(ops[3].rc, SG_OK);
+    assert_int_equal(f->ncommitted, 3);
+    assert_int_equal(f->committed[0], 1);
+    assert_int_equal(f->committed[1], 2);
+    assert_int_equal(f->committed[2], 4);
+}
+
+/* Optimistic: the three-operation group runs without savepoints, op 3 fails, the transaction is
+ * rolled back whole (END without COMMIT) and the group runs again with a savepoint per op. */
+static void test_optimistic_rerun(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_opt, &f);
+    struct op ops[4];
+    run_scenario(&g, &f, ops);
+    check_results(&f, ops);
+    assert_string_equal(f.log, "BEGIN op1 COMMIT END"
+                               " BEGIN op2 op3 END"
+                               " BEGIN SP op2 REL SP op3 RBSP SP op4 REL COMMIT END");
+    unsigned long long groups, nops;
+    store_group_counts(&g, &groups, &nops);
+    assert_int_equal(groups, 2);
+    assert_int_equal(nops, 4);
+    assert_int_equal(store_group_reruns(&g), 1);
+    assert_int_equal(store_group_queued(&g), 0);
+    store_group_fini(&g);
+}
+
+/* Pipelined: the optimistic pass sends every operation's statement first, waits once, then
+ * runs the bodies; the savepoint pass after the failure runs without sends. A lone operation
+ * (op 1) is not pipelined. */
+static void test_pipelined_rerun(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_pipe, &f);
+    struct op ops[4];
+    run_scenario(&g, &f, ops);
+    check_results(&f, ops);
+    assert_string_equal(f.log, "BEGIN op1 COMMIT END"
+                               " BEGIN send2 send3 send4 SYNC op2 op3 END"
+                               " BEGIN SP op2 REL SP op3 RBSP SP op4 REL COMMIT END");
+    assert_int_equal(store_group_reruns(&g), 1);
+    store_group_fini(&g);
+}
+
+/* Not optimistic (the SQLite backend): savepoints from the start, no second run. */
+static void test_savepoints_only(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_sp, &f);
+    struct op ops[4];
+    run_scenario(&g, &f, ops);
+    check_results(&f, ops);
+    assert_string_equal(f.log, "BEGIN op1 COMMIT END"
+                               " BEGIN SP op2 REL SP op3 RBSP SP op4 REL COMMIT END");
+    assert_int_equal(store_group_reruns(&g), 0);
+    store_group_fini(&g);
+}
+
+/* A group without failures commits in the optimistic pass; a failing COMMIT gives every
+ * operation of the group the commit's error and nothing is stored. */
+static void test_optimistic_commit_failure(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    f.fail_commit = 1;
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_opt, &f);
+    volatile int gate = 0, in_body = 0;
+    struct op ops[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&ops[i], 0, sizeof ops[i]);
+        ops[i].g = &g;
+        ops[i].f = &f;
+        ops[i].value = i + 1;
+    }
+    ops[0].gate = &gate;
+    ops[0].in_body = &in_body;
+    assert_int_equal(pthread_create(&t[0], NULL, run_op, &ops[0]), 0);
+    while (!__atomic_load_n(&in_body, __ATOMIC_ACQUIRE)) usleep(1000);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, run_op, &ops[i]), 0);
+        while (store_group_queued(&g) < (size_t)i) usleep(1000);
+    }
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ops[i].rc, SG_EDB);
+        assert_string_equal(ops[i].err, "commit failed");
+    }
+    assert_int_equal(f.ncommitted, 0);
+    assert_string_equal(f.log, "BEGIN op1 COMMIT END BEGIN op2 op3 COMMIT END");
+    assert_int_equal(store_group_reruns(&g), 0);
+    store_group_fini(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optimistic_rerun),
+        cmocka_unit_test(test_savepoints_only),
+        cmocka_unit_test(test_pipelined_rerun),
+        cmocka_unit_test(test_optimistic_commit_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
