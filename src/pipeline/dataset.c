@@ -682,18 +682,26 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
     p->risk_score = ex.margin;
     if (include_shap) {
         sg_buf_reset(b);
-        rc = sg_buf_printf(b, "{\"base_value\":%.17g,\"values\":{", ex.base);
-        for (size_t j = 0; !rc && j < m->p; j++)
-            rc = sg_buf_printf(b, "%s\"%s\":%.17g", j ? "," : "", m->feature_names[j], phi[j]);
+        rc = sg_buf_puts(b, "{\"base_value\":");
+        if (!rc) rc = sg_buf_put_double(b, ex.base);
+        if (!rc) rc = sg_buf_puts(b, ",\"values\":{");
+        for (size_t j = 0; !rc && j < m->p; j++) {
+            rc = sg_buf_printf(b, "%s\"%s\":", j ? "," : "", m->feature_names[j]);
+            if (!rc) rc = sg_buf_put_double(b, phi[j]);
+        }
         if (!rc) rc = sg_buf_puts(b, "}}");
         if (rc || !(p->shap_values = strdup(sg_buf_str(b))))
             return sg_errf(err, errlen, SG_ENOMEM, "shap_values: out of memory");
     }
     sg_buf_reset(b);
     rc = sg_buf_puts(b, "[");
-    for (size_t j = 0; !rc && j < ex.n_top; j++)
-        rc = sg_buf_printf(b, "%s{\"name\":\"%s\",\"value\":%.17g,\"impact\":%.17g}", j ? "," : "",
-                           ex.top[j].name, ex.top[j].value, ex.top[j].impact);
+    for (size_t j = 0; !rc && j < ex.n_top; j++) {
+        rc = sg_buf_printf(b, "%s{\"name\":\"%s\",\"value\":", j ? "," : "", ex.top[j].name);
+        if (!rc) rc = sg_buf_put_double(b, ex.top[j].value);
+        if (!rc) rc = sg_buf_puts(b, ",\"impact\":");
+        if (!rc) rc = sg_buf_put_double(b, ex.top[j].impact);
+        if (!rc) rc = sg_buf_puts(b, "}");
+    }
     if (!rc) rc = sg_buf_puts(b, "]");
     if (rc || !(p->top_features = strdup(sg_buf_str(b))))
         return sg_errf(err, errlen, SG_ENOMEM, "top_features: out of memory");

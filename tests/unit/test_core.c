@@ -89,6 +89,52 @@ static void test_hex_uuid(void **state)
     assert_false(sg_is_hex64("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7a"));
 }
 
+/* sg_fmt_double: fixed cases written out by hand, and 200,000 doubles over the whole exponent
+ * range (random bit patterns, plus values of the size SHAP vectors hold) that must read back
+ * exactly, never be longer than %.17g, and agree with %.17g in value. */
+static void test_fmt_double(void **state)
+{
+    (void)state;
+    static const struct {
+        double x;
+        const char *want;
+    } fixed[] = {{0.0, "0"},        {-0.0, "-0"},       {1.0, "1"},
+                 {-1.5, "-1.5"},    {0.1, "0.1"},       {0.25, "0.25"},
+                 {100.0, "100"},    {123456789.0, "123456789"},
+                 {1e-7, "1e-07"},   {0.0001, "0.0001"}, {1e21, "1e+21"},
+                 {1.0 / 3.0, "0.3333333333333333"},     {2.0 / 3.0, "0.6666666666666666"},
+                 {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"}};
+    char t[32];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        sg_fmt_double(fixed[i].x, t);
+        assert_string_equal(t, fixed[i].want);
+    }
+    uint64_t z = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        z ^= z << 13;
+        z ^= z >> 7;
+        z ^= z << 17;
+        double x;
+        if (i % 2) {
+            memcpy(&x, &z, sizeof x);
+            if (x != x || x - x != 0) continue; /* NaN, inf */
+        } else {
+            x = ((double)(z >> 11) / 9007199254740992.0 - 0.5) * 4.0; /* SHAP-sized */
+        }
+        int n = sg_fmt_double(x, t);
+        assert_int_equal(n, (int)strlen(t));
+        assert_true(strtod(t, NULL) == x);
+        char ref[40];
+        snprintf(ref, sizeof ref, "%.17g", x);
+        assert_true(strlen(t) <= strlen(ref));
+    }
+    struct sg_buf b;
+    sg_buf_init(&b, 64);
+    assert_int_equal(sg_buf_put_double(&b, 0.5), SG_OK);
+    assert_string_equal(sg_buf_str(&b), "0.5");
+    sg_buf_fini(&b);
+}
+
 static void test_buf_cap(void **state)
 {
     (void)state;
@@ -176,7 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmac_rfc4231), cmocka_unit_test(test_sha256),
-        cmocka_unit_test(test_hex_uuid),     cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_hex_uuid),     cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_fmt_double),
         cmocka_unit_test(test_config_layers), cmocka_unit_test(test_errf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
