@@ -55,12 +55,22 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* CPU time of the whole process (every thread): on a shared machine the wall time of a stage
+ * includes waiting for a core, its CPU time does not. */
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 #define N_STAGES 8
 static const char *const stage_name[N_STAGES] = {"import", "fhir",  "train",    "predict",
                                                  "gaps",   "stars", "snapshot", "total"};
 
 struct run_report {
     double secs[N_STAGES];
+    double cpu[N_STAGES]; /* process CPU seconds (all threads) */
     char what[N_STAGES][160];
 };
 
@@ -157,7 +167,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     struct run_report rep;
     memset(&rep, 0, sizeof rep);
     int tty = !quiet && isatty(2);
-    double t_all = now_s(), t;
+    double t_all = now_s(), t, c_all = cpu_s(), c;
     /* import */
     struct sg_memberid mid;
     if (sg_memberid_init(&mid, ctx->cfg, NULL, err, sizeof err) != SG_OK) {
@@ -170,9 +180,11 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     struct pl_import_summary is;
     stage_start(tty, 0);
     t = now_s();
+    c = cpu_s();
     int rc = pl_import(st, &run_actor, &mid, input, &io, &is, err, sizeof err);
     sg_memberid_fini(&mid);
     rep.secs[0] = now_s() - t;
+    rep.cpu[0] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: import: %s\n", err);
         return CLI_FAIL;
@@ -185,9 +197,11 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     /* FHIR: one directory per contract under input/fhir */
     stage_start(tty, 1);
     t = now_s();
+    c = cpu_s();
     int nf = 0;
     if (run_fhir(ctx, input, year, valuesets, &nf) != CLI_OK) return CLI_FAIL;
     rep.secs[1] = now_s() - t;
+    rep.cpu[1] = cpu_s() - c;
     if (nf)
         snprintf(rep.what[1], sizeof rep.what[1], "%d contract director%s of FHIR data evaluated",
                  nf, nf == 1 ? "y" : "ies");
@@ -197,6 +211,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     /* the as-of day of Y (timed with training), then train on Y-1: gaps open on that day */
     stage_start(tty, 2);
     t = now_s();
+    c = cpu_s();
     int as_of = 0, from_data = 0;
     if (pl_scoring_as_of(st, year, req_as_of, &as_of, &from_data, err, sizeof err)) {
         fprintf(stderr, "stargap run: %s\n", err);
@@ -217,6 +232,7 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     size_t ntr = 0;
     rc = pl_train_as_of(st, &run_actor, year - 1, as_of, NULL, NULL, tr, &ntr, err, sizeof err);
     rep.secs[2] = now_s() - t;
+    rep.cpu[2] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: train %d: %s\n", year - 1, err);
         return CLI_FAIL;
@@ -239,8 +255,10 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     size_t nsr = 0;
     stage_start(tty, 3);
     t = now_s();
+    c = cpu_s();
     rc = pl_predict(st, &run_actor, year, NULL, &tiers, sr, &nsr, err, sizeof err);
     rep.secs[3] = now_s() - t;
+    rep.cpu[3] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: predict %d: %s\n", year, err);
         return CLI_FAIL;
@@ -255,9 +273,11 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     struct dc_gaps_summary gs;
     stage_start(tty, 4);
     t = now_s();
+    c = cpu_s();
     rc = dc_load(st, cli_data_dir(ctx->cfg), year, star_year, NULL, &p, err, sizeof err);
     if (!rc) rc = dc_gaps_refresh(p, st, &run_actor, 0, &gs, err, sizeof err);
     rep.secs[4] = now_s() - t;
+    rep.cpu[4] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: gaps: %s\n", err);
         dc_free(p);
@@ -271,10 +291,12 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     struct store_star_rating *sr_rows = calloc(p->n, sizeof *sr_rows);
     stage_start(tty, 5);
     t = now_s();
+    c = cpu_s();
     rc = sr_rows ? SG_OK : sg_errf(err, sizeof err, SG_ENOMEM, "out of memory");
     for (size_t k = 0; k < p->n && !rc; k++)
         rc = dc_star_rating(p, k, st, &run_actor, &sr_rows[k], err, sizeof err);
     rep.secs[5] = now_s() - t;
+    rep.cpu[5] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: stars: %s\n", err);
         goto out;
@@ -287,8 +309,10 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     size_t nsnap = 0;
     stage_start(tty, 6);
     t = now_s();
+    c = cpu_s();
     rc = dc_snapshot(p, st, &run_actor, &snap, &nsnap, err, sizeof err);
     rep.secs[6] = now_s() - t;
+    rep.cpu[6] = cpu_s() - c;
     if (rc) {
         fprintf(stderr, "stargap run: snapshot: %s\n", err);
         goto out;
@@ -296,9 +320,10 @@ static int run_pipeline(struct cli_ctx *ctx, struct store *st, const char *input
     snprintf(rep.what[6], sizeof rep.what[6], "%zu snapshot rows", nsnap);
     stage_line(tty, 6, &rep);
     rep.secs[7] = now_s() - t_all;
-    printf("\n%-9s %9s  %s\n", "stage", "seconds", "result");
+    rep.cpu[7] = cpu_s() - c_all;
+    printf("\n%-9s %9s %9s  %s\n", "stage", "seconds", "cpu_s", "result");
     for (int i = 0; i < N_STAGES; i++)
-        printf("%-9s %9.2f  %s\n", stage_name[i], rep.secs[i], rep.what[i]);
+        printf("%-9s %9.2f %9.2f  %s\n", stage_name[i], rep.secs[i], rep.cpu[i], rep.what[i]);
     printf("\n%-10s %9s %9s %7s %7s %7s %10s %16s\n", "contract", "members", "open_gaps", "part_c",
            "part_d", "overall", "projected", "estimated_value");
     for (size_t i = 0; i < nsnap; i++) {

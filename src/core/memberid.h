@@ -42,4 +42,16 @@ void sg_memberid_fini(struct sg_memberid *m);
 int sg_memberid_hash(const struct sg_memberid *m, const char *member_id, char out[SG_HEX64_LEN],
                      char *err, size_t errlen) SG_WUR;
 
+/* A pre-keyed hasher for bulk hashing (the importer hashes one ID per CSV row): the HMAC key
+ * schedule is computed once here instead of on every call, which is most of the cost of
+ * sg_memberid_hash. Gives exactly sg_memberid_hash's results and errors. One hasher must be used
+ * by one thread at a time. The hasher holds key material: free it with sg_memberid_hasher_free.
+ * Returns SG_OK, SG_EINVAL (key not loaded) or SG_EINTERNAL/SG_ENOMEM. */
+struct sg_memberid_hasher;
+int sg_memberid_hasher_new(const struct sg_memberid *m, struct sg_memberid_hasher **out,
+                           char *err, size_t errlen) SG_WUR;
+int sg_memberid_hasher_hash(struct sg_memberid_hasher *h, const char *member_id,
+                            char out[SG_HEX64_LEN], char *err, size_t errlen) SG_WUR;
+void sg_memberid_hasher_free(struct sg_memberid_hasher *h);
+
 #endif

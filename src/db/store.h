@@ -1101,7 +1101,10 @@ void store_ts_ago(long long seconds_ago, char out[STORE_TS_LEN]);
  * Merges are idempotent upserts for `stargap import`: a row equal to the stored one is left
  * untouched (no write, no updated_at change), so importing the same files twice changes nothing.
  * Each merge is one transaction with one audit row (action "merge", changes {"inserted":..,
- * "updated":..}) written only when something changed; all or nothing. counts (may be NULL). */
+ * "updated":..}) written only when something changed; all or nothing. counts (may be NULL).
+ * A batch holds each key (member_hash; member_hash, measure_code, measurement_year;
+ * member_hash, measurement_year) at most once: SG_EINVAL "rows[i]: duplicate key in batch" names
+ * the later row. */
 
 /* Inserts members or updates contract_id, attributes and active when they differ
  * (n 1..1,000,000); total_predictions and first_seen are kept. */

@@ -3656,13 +3656,56 @@ STMT(mr_rates, 3,
 
 static const char *tf(int b) { return b ? "t" : "f"; }
 
+/* Writes row i of `rows` as one COPY text line into b (fields in the stage's column order). */
+typedef int (*stage_row_fn)(struct sg_buf *b, const void *rows, size_t i, const char *now);
+
+/* Creates the connection's temporary staging table (stage_sql: CREATE TEMP TABLE IF NOT EXISTS
+ * ... ON COMMIT DELETE ROWS) and COPYs the n rows into it through row(), inside the caller's
+ * transaction. `what` names the COPY in errors. */
+static int stage_copy(struct px *x, const char *stage_sql, const char *what, const char *copy_sql,
+                      const void *rows, size_t n, stage_row_fn row, const char *now)
+{
+    struct sg_buf b;
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    int rc = px_cmd(x, stage_sql);
+    if (!rc) rc = copy_start(x, what, copy_sql);
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            crc = row(&b, rows, i, now);
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(x->err, x->errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(x, what, &b, 0);
+        }
+        rc = copy_end(x, what, &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+    }
+    sg_buf_fini(&b);
+    return rc;
+}
+
+static int mr_stage_row(struct sg_buf *b, const void *rows, size_t i, const char *now)
+{
+    const struct store_measure_result *m = &((const struct store_measure_result *)rows)[i];
+    int crc = copy_field(b, m->member_hash, 0);
+    if (!crc) crc = copy_field(b, m->measure_code, 0);
+    if (!crc) crc = copy_ll(b, m->measurement_year, 0);
+    if (!crc) crc = copy_field(b, tf(m->initial_population), 0);
+    if (!crc) crc = copy_field(b, tf(m->denominator), 0);
+    if (!crc) crc = copy_field(b, tf(m->denominator_exclusion), 0);
+    if (!crc) crc = copy_field(b, tf(m->numerator), 0);
+    if (!crc) crc = copy_field(b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
+    if (!crc) crc = copy_field(b, m->source, 0);
+    if (!crc) crc = copy_field(b, m->numerator_date[0] ? m->numerator_date : NULL, 1);
+    return crc;
+}
+
 static int pg_measure_result_upsert_batch(struct store *st, const struct store_actor *a,
                                           const struct store_measure_result *rows, size_t n,
                                           const char *now, char *err, size_t errlen)
 {
     struct px x;
-    struct sg_buf b;
-    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
     if (!rc) {
@@ -3671,31 +3714,9 @@ static int pg_measure_result_upsert_batch(struct store *st, const struct store_a
         if (!rc) rc = check_members(&x, rows, n, mr_member, &ms);
         member_set_fini(&ms);
     }
-    if (!rc) rc = px_cmd(&x, mr_stage_sql);
     if (!rc)
-        rc = copy_start(&x, "measure_results_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
-    if (!rc) {
-        int crc = SG_OK;
-        for (size_t i = 0; i < n && !crc; i++) {
-            const struct store_measure_result *m = &rows[i];
-            crc = copy_field(&b, m->member_hash, 0);
-            if (!crc) crc = copy_field(&b, m->measure_code, 0);
-            if (!crc) crc = copy_ll(&b, m->measurement_year, 0);
-            if (!crc) crc = copy_field(&b, tf(m->initial_population), 0);
-            if (!crc) crc = copy_field(&b, tf(m->denominator), 0);
-            if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
-            if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
-            if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
-            if (!crc) crc = copy_field(&b, m->source, 0);
-            if (!crc) crc = copy_field(&b, m->numerator_date[0] ? m->numerator_date : NULL, 1);
-            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
-                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
-            else if (!crc)
-                crc = copy_flush(&x, "measure_results_copy", &b, 0);
-        }
-        rc = copy_end(&x, "measure_results_copy", &b, crc ? "client error" : NULL);
-        if (crc) rc = crc;
-    }
+        rc = stage_copy(&x, mr_stage_sql, "measure_results_copy",
+                        "COPY mr_stage (" MR_COLS ") FROM STDIN", rows, n, mr_stage_row, now);
     if (!rc) rc = px_exec(&x, &mr_merge, NULL, NULL);
     if (!rc) {
         char cnt[32];
@@ -3706,7 +3727,6 @@ static int pg_measure_result_upsert_batch(struct store *st, const struct store_a
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
-    sg_buf_fini(&b);
     return rc;
 }
 
@@ -4284,46 +4304,84 @@ static int pmerge_audit(struct px *x, const struct store_actor *a, const char *e
     return px_audit_kv(x, a, "data_change", entity, NULL, "merge", 2, keys, vals, now);
 }
 
-/* One upsert per row; RETURNING (xmax = 0) tells an insert from an update, no row means the
- * stored values were equal (the DO UPDATE's WHERE was false). */
-STMT(member_merge, 9,
-     "INSERT INTO members AS t (member_hash, contract_id, first_seen, last_updated, active,"
-     " birth_year, sex, dual_eligible, lis, disabled) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9)"
-     " ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
-     " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
-     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
-     " active = EXCLUDED.active"
-     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
-     " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
-     " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"
-     " RETURNING (xmax = 0)");
+/* Merges of a batch (members, measure results, member features): the rows are COPYed into a
+ * temporary staging table, then ONE insert of the new keys and ONE update of the keys whose
+ * values differ, so a batch costs a few statements however many rows it has (one upsert per row
+ * cost a round trip each). Within a batch the last row of a key wins (DISTINCT ON ... ctid
+ * DESC); unchanged = rows - inserted - updated. */
+struct stage_merge {
+    const char *stage_sql, *what, *copy_sql, *entity;
+    stage_row_fn row;
+    const struct stmt *insert; /* returns one row: the count inserted */
+    const struct stmt *update; /* its command count: the rows updated */
+};
 
-static void count_merge(const PGresult *r, struct store_merge_counts *k)
+/* Runs m over the n rows inside the caller's transaction; fills *k and appends the merge's
+ * audit row (none when nothing changed). */
+static int stage_merge(struct px *xp, const struct store_actor *a, const struct stage_merge *m,
+                       const void *rows, size_t n, const char *now, struct store_merge_counts *k)
 {
-    if (PQntuples(r) == 0) k->unchanged++;
-    else if (g_bool(r, 0, 0)) k->inserted++;
-    else k->updated++;
+    memset(k, 0, sizeof *k);
+    int rc = stage_copy(xp, m->stage_sql, m->what, m->copy_sql, rows, n, m->row, now);
+    PGresult *r = NULL;
+    if (!rc && !(rc = px_exec(xp, m->insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (!rc && !(rc = px_exec(xp, m->update, NULL, &r))) k->updated = cmd_rows(r);
+    PQclear(r);
+    if (rc) return rc;
+    k->unchanged = (long long)n - k->inserted - k->updated;
+    if (k->unchanged < 0) k->unchanged = 0;
+    return pmerge_audit(xp, a, m->entity, k, now);
 }
+
+#define MEMBER_STAGE_COLS \
+    "member_hash, contract_id, first_seen, active, birth_year, sex, dual_eligible, lis, disabled"
+static int member_stage_row(struct sg_buf *b, const void *rows, size_t i, const char *now)
+{
+    const struct store_member *m = &((const struct store_member *)rows)[i];
+    static const char *const tri[] = {NULL, "f", "t"};
+    char by[NUMLEN];
+    snprintf(by, sizeof by, "%d", m->birth_year);
+    int crc = copy_field(b, m->member_hash, 0);
+    if (!crc) crc = copy_field(b, m->contract_id, 0);
+    if (!crc) crc = copy_field(b, now, 0);
+    if (!crc) crc = copy_field(b, tf(m->active), 0);
+    if (!crc) crc = copy_field(b, m->birth_year > 0 ? by : NULL, 0);
+    if (!crc)
+        crc = copy_field(b, m->sex == STORE_SEX_UNKNOWN ? NULL : store_sex_name(m->sex), 0);
+    if (!crc) crc = copy_field(b, tri[m->dual_eligible < 0 ? 0 : m->dual_eligible ? 2 : 1], 0);
+    if (!crc) crc = copy_field(b, tri[m->lis < 0 ? 0 : m->lis ? 2 : 1], 0);
+    if (!crc) crc = copy_field(b, tri[m->disabled < 0 ? 0 : m->disabled ? 2 : 1], 1);
+    return crc;
+}
+STMT(member_merge_insert, 0,
+     "WITH ins AS (INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active,"
+     " birth_year, sex, dual_eligible, lis, disabled) SELECT DISTINCT ON (member_hash) member_hash,"
+     " contract_id, first_seen, first_seen, active, birth_year, sex, dual_eligible, lis, disabled"
+     " FROM member_stage ORDER BY member_hash, ctid DESC"
+     " ON CONFLICT (member_hash) DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
+STMT(member_merge_update, 0,
+     "UPDATE members t SET contract_id = s.contract_id, birth_year = s.birth_year, sex = s.sex,"
+     " dual_eligible = s.dual_eligible, lis = s.lis, disabled = s.disabled,"
+     " last_updated = s.first_seen, active = s.active"
+     " FROM (SELECT DISTINCT ON (member_hash) * FROM member_stage ORDER BY member_hash, ctid DESC) s"
+     " WHERE t.member_hash = s.member_hash"
+     " AND (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
+     " IS DISTINCT FROM (s.contract_id, s.birth_year, s.sex, s.dual_eligible, s.lis, s.disabled,"
+     " s.active)");
+static const struct stage_merge member_merge = {
+    "CREATE TEMP TABLE IF NOT EXISTS member_stage (member_hash TEXT, contract_id TEXT,"
+    " first_seen TIMESTAMPTZ, active BOOLEAN, birth_year INTEGER, sex TEXT, dual_eligible BOOLEAN,"
+    " lis BOOLEAN, disabled BOOLEAN) ON COMMIT DELETE ROWS",
+    "members_merge_copy", "COPY member_stage (" MEMBER_STAGE_COLS ") FROM STDIN", "member",
+    member_stage_row, &member_merge_insert, &member_merge_update};
 
 /* The rows of pg_member_upsert_batch inside the caller's transaction. */
 static int pmember_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member *rows, size_t n,
               const char *now, struct store_merge_counts *k)
 {
-    struct params p;
-    char *err = xp->err;
-    size_t errlen = xp->errlen;
-    (void)err;
-    (void)errlen;
-    int rc = SG_OK;
-    memset(k, 0, sizeof *k);
-    for (size_t i = 0; i < n && !rc; i++) {
-        PGresult *r = NULL;
-        member_params(&p, &rows[i], now);
-        if (!(rc = px_exec(xp, &member_merge, &p, &r))) count_merge(r, k);
-        PQclear(r);
-    }
-    if (!rc) rc = pmerge_audit(xp, a, "member", k, now);
-    return rc;
+    return stage_merge(xp, a, &member_merge, rows, n, now, k);
 }
 
 static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
@@ -4351,63 +4409,23 @@ STMT(mr_merge_update, 0,
      "UPDATE measure_results t SET initial_population = s.initial_population,"
      " denominator = s.denominator, denominator_exclusion = s.denominator_exclusion,"
      " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source,"
-     " numerator_date = s.numerator_date FROM mr_stage s"
+     " numerator_date = s.numerator_date FROM (SELECT DISTINCT ON (member_hash, measure_code,"
+     " measurement_year) * FROM mr_stage ORDER BY member_hash, measure_code, measurement_year,"
+     " ctid DESC) s"
      " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
      " AND t.measurement_year = s.measurement_year AND (t.initial_population, t.denominator,"
      " t.denominator_exclusion, t.numerator, t.source, t.numerator_date) IS DISTINCT FROM"
      " (s.initial_population, s.denominator, s.denominator_exclusion, s.numerator, s.source,"
      " s.numerator_date)");
+static const struct stage_merge mr_merge_def = {
+    mr_stage_sql, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN",
+    "measure_result", mr_stage_row, &mr_merge_insert, &mr_merge_update};
 
 /* The rows of pg_measure_result_merge_batch inside the caller's transaction. */
 static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
               const char *now, struct store_merge_counts *k)
 {
-    struct sg_buf b;
-    char *err = xp->err;
-    size_t errlen = xp->errlen;
-    (void)err;
-    (void)errlen;
-    int rc = SG_OK;
-    memset(k, 0, sizeof *k);
-    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
-    if (!rc) rc = px_cmd(xp, mr_stage_sql);
-    if (!rc)
-        rc = copy_start(xp, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN");
-    if (!rc) {
-        int crc = SG_OK;
-        for (size_t i = 0; i < n && !crc; i++) {
-            const struct store_measure_result *m = &rows[i];
-            crc = copy_field(&b, m->member_hash, 0);
-            if (!crc) crc = copy_field(&b, m->measure_code, 0);
-            if (!crc) crc = copy_ll(&b, m->measurement_year, 0);
-            if (!crc) crc = copy_field(&b, tf(m->initial_population), 0);
-            if (!crc) crc = copy_field(&b, tf(m->denominator), 0);
-            if (!crc) crc = copy_field(&b, tf(m->denominator_exclusion), 0);
-            if (!crc) crc = copy_field(&b, tf(m->numerator), 0);
-            if (!crc) crc = copy_field(&b, m->evaluated_at[0] ? m->evaluated_at : now, 0);
-            if (!crc) crc = copy_field(&b, m->source, 0);
-            if (!crc) crc = copy_field(&b, m->numerator_date[0] ? m->numerator_date : NULL, 1);
-            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
-                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
-            else if (!crc)
-                crc = copy_flush(xp, "measure_results_merge_copy", &b, 0);
-        }
-        rc = copy_end(xp, "measure_results_merge_copy", &b, crc ? "client error" : NULL);
-        if (crc) rc = crc;
-    }
-    PGresult *r = NULL;
-    if (!rc && !(rc = px_exec(xp, &mr_merge_insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
-    PQclear(r);
-    r = NULL;
-    if (!rc && !(rc = px_exec(xp, &mr_merge_update, NULL, &r))) k->updated = cmd_rows(r);
-    PQclear(r);
-    if (!rc) {
-        k->unchanged = (long long)n - k->inserted - k->updated;
-        if (k->unchanged < 0) k->unchanged = 0;
-        rc = pmerge_audit(xp, a, "measure_result", k, now);
-    }
-    sg_buf_fini(&b);
-    return rc;
+    return stage_merge(xp, a, &mr_merge_def, rows, n, now, k);
 }
 
 static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
@@ -4426,38 +4444,39 @@ static int pg_measure_result_merge_batch(struct store *st, const struct store_ac
     return rc;
 }
 
-STMT(mf_merge, 4,
-     "INSERT INTO member_features AS t (member_hash, measurement_year, features, source)"
-     " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (member_hash, measurement_year) DO UPDATE SET"
-     " features = EXCLUDED.features, source = EXCLUDED.source"
-     " WHERE (t.features, t.source) IS DISTINCT FROM (EXCLUDED.features, EXCLUDED.source)"
-     " RETURNING (xmax = 0)");
+static int mf_stage_row(struct sg_buf *b, const void *rows, size_t i, const char *now)
+{
+    const struct store_member_feature *f = &((const struct store_member_feature *)rows)[i];
+    (void)now;
+    int crc = copy_field(b, f->member_hash, 0);
+    if (!crc) crc = copy_ll(b, f->measurement_year, 0);
+    if (!crc) crc = copy_field(b, f->features, 0);
+    if (!crc) crc = copy_field(b, f->source, 1);
+    return crc;
+}
+STMT(mf_merge_insert, 0,
+     "WITH ins AS (INSERT INTO member_features (member_hash, measurement_year, features, source)"
+     " SELECT DISTINCT ON (member_hash, measurement_year) member_hash, measurement_year,"
+     " features, source FROM mf_stage ORDER BY member_hash, measurement_year, ctid DESC"
+     " ON CONFLICT (member_hash, measurement_year) DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
+STMT(mf_merge_update, 0,
+     "UPDATE member_features t SET features = s.features, source = s.source"
+     " FROM (SELECT DISTINCT ON (member_hash, measurement_year) * FROM mf_stage"
+     " ORDER BY member_hash, measurement_year, ctid DESC) s"
+     " WHERE t.member_hash = s.member_hash AND t.measurement_year = s.measurement_year"
+     " AND (t.features, t.source) IS DISTINCT FROM (s.features, s.source)");
+static const struct stage_merge mf_merge_def = {
+    "CREATE TEMP TABLE IF NOT EXISTS mf_stage (member_hash TEXT, measurement_year INTEGER,"
+    " features JSONB, source TEXT) ON COMMIT DELETE ROWS",
+    "member_features_merge_copy",
+    "COPY mf_stage (member_hash, measurement_year, features, source) FROM STDIN",
+    "member_feature", mf_stage_row, &mf_merge_insert, &mf_merge_update};
 
 /* The rows of pg_member_feature_merge_batch inside the caller's transaction. */
 static int pmember_feature_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
               const char *now, struct store_merge_counts *k)
 {
-    struct params p;
-    char *err = xp->err;
-    size_t errlen = xp->errlen;
-    (void)err;
-    (void)errlen;
-    int rc = SG_OK;
-    memset(k, 0, sizeof *k);
-    for (size_t i = 0; i < n && !rc; i++) {
-        PGresult *r = NULL;
-        p_init(&p);
-        p_str(&p, rows[i].member_hash);
-        p_ll(&p, rows[i].measurement_year);
-        p_str(&p, rows[i].features);
-        p_str(&p, rows[i].source);
-        if (!(rc = px_exec(xp, &mf_merge, &p, &r))) count_merge(r, k);
-        else if (strstr(err ? err : "", "23503"))
-            rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
-        PQclear(r);
-    }
-    if (!rc) rc = pmerge_audit(xp, a, "member_feature", k, now);
-    return rc;
+    return stage_merge(xp, a, &mf_merge_def, rows, n, now, k);
 }
 
 static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,

@@ -458,58 +458,129 @@ int pl_train(struct store *st, const struct store_actor *a, int year, const char
     return pl_train_as_of(st, a, year, PL_AS_OF_START, code, prm, results, n, err, errlen);
 }
 
+/* Training of the measures runs on up to `workers` threads (each measure's model depends only on
+ * its own rows and the parameters' seed, so the models are the same with any number of workers);
+ * the models are stored afterwards one by one in measure order, so versions and the audit trail
+ * are as with one thread. */
+struct train_job {
+    int k;                       /* measure index */
+    struct pl_train_result *res; /* skipped, note, rows */
+    struct model *m;             /* trained model, or NULL */
+    int rc;                      /* a failure that stops the training */
+    char e[SG_ERRLEN];
+    double t0;
+};
+
+struct train_ctx {
+    const struct pl_data *d;
+    int year, as_of;
+    const struct model_train_params *prm;
+    struct train_job *jobs;
+    size_t n, next;
+    pthread_mutex_t mu;
+};
+
+static void train_one(const struct train_ctx *tc, struct train_job *j)
+{
+    struct pl_train_result *res = j->res;
+    struct model_matrix X;
+    uint8_t *y = NULL;
+    size_t *idx = NULL;
+    char e[SG_ERRLEN];
+    j->t0 = now_s();
+    memset(&X, 0, sizeof X);
+    int brc = build_rows(tc->d, j->k, tc->year, 1, tc->as_of, &X, &y, &idx, e, sizeof e);
+    if (brc == SG_ENOTFOUND) {
+        res->skipped = 1;
+        snprintf(res->note, sizeof res->note, "%.150s", e);
+        return;
+    }
+    if (brc) {
+        j->rc = brc;
+        snprintf(j->e, sizeof j->e, "%s", e);
+        return;
+    }
+    res->rows = X.n;
+    int trc = model_train(&X, y, features_measures[j->k], tc->year, tc->prm, &j->m, e, sizeof e);
+    free(y);
+    free(idx);
+    model_matrix_fini(&X);
+    if (trc == SG_EINVAL) { /* too few rows or one class: reported, not fatal */
+        res->skipped = 1;
+        snprintf(res->note, sizeof res->note, "%.150s", e);
+    } else if (trc) {
+        j->rc = trc;
+        snprintf(j->e, sizeof j->e, "%s: %.400s", res->measure, e);
+    }
+}
+
+static void *train_worker(void *arg)
+{
+    struct train_ctx *tc = arg;
+    for (;;) {
+        pthread_mutex_lock(&tc->mu);
+        size_t i = tc->next++;
+        pthread_mutex_unlock(&tc->mu);
+        if (i >= tc->n) break;
+        train_one(tc, &tc->jobs[i]);
+    }
+    return NULL;
+}
+
 int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int as_of,
                    const char *code, const struct model_train_params *prm,
                    struct pl_train_result *results, size_t *n, char *err, size_t errlen)
+{
+    return pl_train_workers(st, a, year, as_of, code, prm, 2, results, n, err, errlen);
+}
+
+int pl_train_workers(struct store *st, const struct store_actor *a, int year, int as_of,
+                     const char *code, const struct model_train_params *prm, int workers,
+                     struct pl_train_result *results, size_t *n, char *err, size_t errlen)
 {
     int ks[NM];
     size_t nk;
     struct model_train_params def;
     struct pl_data d;
+    struct train_job jobs[NM];
     *n = 0;
     int rc = measure_list(code, ks, &nk, err, errlen);
     if (rc) return rc;
+    if (workers < 1 || workers > 64)
+        return sg_errf(err, errlen, SG_EINVAL, "workers: must be 1..64");
     if (!prm) {
         model_train_params_default(&def);
         prm = &def;
     }
     if ((rc = data_load(st, year, NULL, 0, &d, err, errlen))) return rc;
+    memset(jobs, 0, sizeof jobs);
+    for (size_t q = 0; q < nk; q++) {
+        jobs[q].k = ks[q];
+        jobs[q].res = &results[q];
+        memset(&results[q], 0, sizeof results[q]);
+        snprintf(results[q].measure, sizeof results[q].measure, "%s", features_measures[ks[q]]);
+    }
+    struct train_ctx tc = {&d, year, as_of, prm, jobs, nk, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[64];
+    int started = 0;
+    for (int w = 1; w < workers && (size_t)w < nk; w++, started++)
+        if (pthread_create(&th[started], NULL, train_worker, &tc)) break; /* fewer workers */
+    train_worker(&tc);
+    for (int w = 0; w < started; w++)
+        pthread_join(th[w], NULL);
+    pthread_mutex_destroy(&tc.mu);
+    /* store in measure order; stop at the first failure as the one-thread loop did */
     for (size_t q = 0; q < nk && !rc; q++) {
-        int k = ks[q];
+        struct train_job *j = &jobs[q];
         struct pl_train_result *res = &results[(*n)++];
-        memset(res, 0, sizeof *res);
-        snprintf(res->measure, sizeof res->measure, "%s", features_measures[k]);
-        struct model_matrix X;
-        uint8_t *y = NULL;
-        size_t *idx = NULL;
-        char e[SG_ERRLEN];
-        double t0 = now_s();
-        memset(&X, 0, sizeof X);
-        int brc = build_rows(&d, k, year, 1, as_of, &X, &y, &idx, e, sizeof e);
-        if (brc == SG_ENOTFOUND) {
-            res->skipped = 1;
-            snprintf(res->note, sizeof res->note, "%.150s", e);
-            continue;
-        }
-        if (brc) {
-            rc = sg_errf(err, errlen, brc, "%s", e);
+        struct model *m = j->m;
+        j->m = NULL;
+        if (j->rc) {
+            model_free(m);
+            rc = sg_errf(err, errlen, j->rc, "%s", j->e);
             break;
         }
-        res->rows = X.n;
-        struct model *m = NULL;
-        int trc = model_train(&X, y, features_measures[k], year, prm, &m, e, sizeof e);
-        free(y);
-        free(idx);
-        model_matrix_fini(&X);
-        if (trc == SG_EINVAL) { /* too few rows or one class: reported, not fatal */
-            res->skipped = 1;
-            snprintf(res->note, sizeof res->note, "%.150s", e);
-            continue;
-        }
-        if (trc) {
-            rc = sg_errf(err, errlen, trc, "%s: %s", res->measure, e);
-            break;
-        }
+        if (res->skipped || !m) continue;
         res->test = m->test;
         res->base_rate = m->test.base_rate;
         res->cv_auc_logreg = m->cv_auc_logreg;
@@ -561,10 +632,12 @@ int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int 
         if (rc) break;
         res->version = sm.version;
         memcpy(res->model_id, sm.model_id, STORE_ID_LEN);
-        res->seconds = now_s() - t0;
+        res->seconds = now_s() - j->t0;
         LOG_INFO("event=model_trained measure=%s version=%d learner=%s rows=%zu auc=%.4f",
                  res->measure, res->version, res->learner, res->rows, res->test.auc);
     }
+    for (size_t q = 0; q < nk; q++)
+        model_free(jobs[q].m); /* models not stored after a failure */
     data_free(&d);
     return rc;
 }
@@ -627,6 +700,64 @@ static int fill_prediction(const struct model *m, const float *x, double *phi, i
     sg_buf_reset(b);
     if (model_recommendation(m->measure, &ex, b) == SG_OK)
         snprintf(p->recommendation, sizeof p->recommendation, "%s", sg_buf_str(b));
+    return SG_OK;
+}
+
+/* Scoring with SHAP is most of predict's CPU and each row is independent: rows [lo, hi) of one
+ * part are scored on their own thread (the other half on the caller's), each with its own
+ * buffers; the result does not depend on the split. */
+struct score_part {
+    const struct model *m;
+    const struct model_matrix *X;
+    const struct pl_tiers *t;
+    struct store_prediction *rows;
+    size_t lo, hi;
+    int rc;
+    char e[SG_ERRLEN];
+};
+
+static void *score_part_run(void *arg)
+{
+    struct score_part *sp = arg;
+    double *phi = malloc(sp->m->p * sizeof *phi);
+    struct sg_buf b;
+    sg_buf_init(&b, 1 << 20);
+    if (!phi) sp->rc = sg_errf(sp->e, sizeof sp->e, SG_ENOMEM, "out of memory");
+    for (size_t r = sp->lo; !sp->rc && r < sp->hi; r++)
+        sp->rc = fill_prediction(sp->m, model_matrix_row(sp->X, r), phi, 1, sp->t, &sp->rows[r],
+                                 &b, sp->e, sizeof sp->e);
+    free(phi);
+    sg_buf_fini(&b);
+    return NULL;
+}
+
+/* Fills the probability, tier, SHAP values, top features and recommendation of rows[0..X->n)
+ * on two threads (one when a thread cannot be started or the rows are few). The first error in
+ * row order is reported. */
+static int score_rows(const struct model *m, const struct model_matrix *X,
+                      const struct pl_tiers *t, struct store_prediction *rows, char *err,
+                      size_t errlen)
+{
+    struct score_part part[2];
+    memset(part, 0, sizeof part);
+    size_t half = X->n >= 256 ? X->n / 2 : X->n;
+    for (int i = 0; i < 2; i++) {
+        part[i].m = m;
+        part[i].X = X;
+        part[i].t = t;
+        part[i].rows = rows;
+        part[i].lo = i ? half : 0;
+        part[i].hi = i ? X->n : half;
+    }
+    pthread_t th;
+    int threaded = part[1].lo < part[1].hi && !pthread_create(&th, NULL, score_part_run, &part[1]);
+    score_part_run(&part[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (part[1].lo < part[1].hi && !part[0].rc)
+        score_part_run(&part[1]);
+    for (int i = 0; i < 2; i++)
+        if (part[i].rc) return sg_errf(err, errlen, part[i].rc, "%s", part[i].e);
     return SG_OK;
 }
 
@@ -693,23 +824,19 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             rc = sg_errf(err, errlen, brc, "%s", e);
         } else {
             struct store_prediction *rows = calloc(X.n, sizeof *rows);
-            double *phi = malloc(pm.m->p * sizeof *phi);
-            struct sg_buf b;
-            sg_buf_init(&b, 1 << 20);
             double sum = 0;
-            if (!rows || !phi) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+            if (!rows) rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
             for (size_t r = 0; !rc && r < X.n; r++) {
                 struct store_prediction *p = &rows[r];
                 memcpy(p->member_hash, d.hash[idx[r]], STORE_HASH_LEN);
                 snprintf(p->measure_code, sizeof p->measure_code, "%s", res->measure);
                 p->measurement_year = year;
                 snprintf(p->model_version, sizeof p->model_version, "%s", pm.version);
-                rc = fill_prediction(pm.m, model_matrix_row(&X, r), phi, 1, tiers, p, &b, err,
-                                     errlen);
-                if (!rc) {
-                    res->by_tier[p->risk_tier]++;
-                    sum += p->gap_probability;
-                }
+            }
+            if (!rc) rc = score_rows(pm.m, &X, tiers, rows, err, errlen);
+            for (size_t r = 0; !rc && r < X.n; r++) { /* in row order: the same sum every run */
+                res->by_tier[rows[r].risk_tier]++;
+                sum += rows[r].gap_probability;
             }
             if (!rc) rc = store_prediction_batch_create(st, a, rows, X.n, err, errlen);
             if (rc == SG_ECONFLICT)
@@ -723,8 +850,6 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
             for (size_t r = 0; rows && r < X.n; r++)
                 store_prediction_fini(&rows[r]);
             free(rows);
-            free(phi);
-            sg_buf_fini(&b);
         }
         res->seconds = now_s() - t0;
         model_matrix_fini(&X);

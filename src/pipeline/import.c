@@ -10,6 +10,7 @@
  * members.csv (or already in the store) for its results and features to be accepted. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/buf.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/memberid.h"
 #include "model/features.h"
 #include "model/matrix.h"
 #include "pipeline/pipeline.h"
@@ -56,11 +58,22 @@ struct keyset {
     size_t cap, n;
 };
 
+/* Eight bytes at a time (the keys are 65 to 85 bytes; a byte-wise FNV-1a was 3% of an import),
+ * with a final avalanche so the low bits used as the slot index depend on every byte. */
 static uint64_t key_hash(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
+    uint64_t h = 1469598103934665603ULL, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ULL;
+    h ^= h >> 32;
     return h;
 }
 
@@ -114,6 +127,22 @@ static int ks_has(const struct keyset *s, const char *key)
         if (!memcmp(slot, key, s->ksize)) return 1;
         j = (j + 1) & (s->cap - 1);
     }
+}
+
+/* The duplicate-key sets hold the member hash in binary (32 bytes, not 64 hex characters) after a
+ * non-zero marker byte, then the year: at 1,000,000 members the results set has 10.7 million
+ * keys, and its table (at most half full) is 1.2 GB this way instead of 2.7 GB. */
+#define DUP_KEY_LEN (1 + 32 + 2)
+
+static void dup_key(const char *member_hash, int year, char out[DUP_KEY_LEN])
+{
+    uint8_t bin[32];
+    uint16_t y = (uint16_t)year;
+    out[0] = 1; /* a slot whose first byte is 0 is empty */
+    if (sg_hex_decode(member_hash, bin, sizeof bin) != SG_OK) /* cannot happen: our own HMAC hex */
+        memset(bin, 0xff, sizeof bin);
+    memcpy(out + 1, bin, 32);
+    memcpy(out + 33, &y, 2);
 }
 
 /* ---- field checks ---- */
@@ -171,10 +200,36 @@ static int contract_ok(const char *s)
 
 /* ---- the import state ---- */
 
+/* The writer thread. Reading a batch (CSV parsing, HMAC, checks) and merging the previous batch
+ * into the store do not depend on each other, so they run on two threads: the reader fills one
+ * row buffer while the writer merges the other. Batches are merged one at a time in the order
+ * they were read, each in its own transaction as before; the first store error stops the import
+ * (the failing batch writes nothing, earlier ones stay) and is reported by the reader at its next
+ * hand-over or at the end of the file. */
+enum wjob { W_MEMBERS, W_RESULTS, W_FEATURES };
+
+struct writer {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int busy; /* a batch was handed over and is not merged yet */
+    int quit;
+    enum wjob kind;
+    void *rows;
+    size_t n;
+    int rc; /* the first merge error; the writer merges nothing after it */
+    char err[SG_ERRLEN];
+};
+
 struct imp {
     struct store *st;
     const struct store_actor *a;
     const struct sg_memberid *mid;
+    struct sg_memberid_hasher *hasher; /* pre-keyed HMAC */
+    char last_id[SG_MEMBERID_MAX_ID + 1]; /* the previous row's member ID and its hash: rows of */
+    char last_hash[STORE_HASH_LEN];       /* one member are usually consecutive */
+    struct writer w;
     const struct pl_import_opts *o;
     struct pl_import_summary *sum;
     FILE *rej;
@@ -258,12 +313,22 @@ static int hash_member(struct imp *im, struct sg_csv *c, const char *file, char 
                        struct pl_file_summary *fs, int *rej)
 {
     char e[128];
+    const char *id = sg_csv_field(c, 0);
     *rej = 0;
-    if (sg_memberid_hash(im->mid, sg_csv_field(c, 0), out, e, sizeof e) != SG_OK) {
+    if (im->last_hash[0] && !strcmp(id, im->last_id)) {
+        memcpy(out, im->last_hash, STORE_HASH_LEN);
+        return SG_OK;
+    }
+    int hrc = im->hasher ? sg_memberid_hasher_hash(im->hasher, id, out, e, sizeof e)
+                         : sg_memberid_hash(im->mid, id, out, e, sizeof e);
+    if (hrc != SG_OK) {
         *rej = 1;
         return reject(im, file, sg_csv_line(c), PL_REJ_MEMBER_ID,
                       "empty, too long or control characters", fs);
     }
+    size_t n = strlen(id); /* at most SG_MEMBERID_MAX_ID: the hash accepted it */
+    memcpy(im->last_id, id, n + 1);
+    memcpy(im->last_hash, out, STORE_HASH_LEN);
     return SG_OK;
 }
 
@@ -294,39 +359,141 @@ static int cmp_member_row(const void *a, const void *b)
                   ((const struct store_member *)b)->member_hash);
 }
 
-static int cmp_result_row(const void *a, const void *b)
+static void add_counts(struct store_merge_counts *to, const struct store_merge_counts *k)
 {
-    const struct store_measure_result *x = a, *y = b;
-    int c = strcmp(x->member_hash, y->member_hash);
-    if (!c) c = strcmp(x->measure_code, y->measure_code);
-    if (!c)
-        c = (x->measurement_year > y->measurement_year) -
-            (x->measurement_year < y->measurement_year);
-    return c;
+    to->inserted += k->inserted;
+    to->updated += k->updated;
+    to->unchanged += k->unchanged;
 }
 
-static int cmp_feature_row(const void *a, const void *b)
+/* Sorts and merges one batch (one transaction); frees the feature rows' JSON. Runs on the writer
+ * thread (or the reader's when no thread could be started); touches only the merged counts of
+ * the summary. */
+static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, char *err,
+                       size_t errlen)
 {
-    const struct store_member_feature *x = a, *y = b;
-    int c = strcmp(x->member_hash, y->member_hash);
-    if (!c)
-        c = (x->measurement_year > y->measurement_year) -
-            (x->measurement_year < y->measurement_year);
-    return c;
-}
-
-static int flush_members(struct imp *im, struct store_member *rows, size_t *n)
-{
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_member_row);
     struct store_merge_counts k;
-    int rc = store_member_upsert_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
+    int rc;
+    if (kind == W_MEMBERS) {
+        qsort(rows, n, sizeof(struct store_member), cmp_member_row);
+        rc = store_member_upsert_batch(im->st, im->a, rows, n, &k, err, errlen);
+        if (!rc) add_counts(&im->sum->members.merged, &k);
+    } else if (kind == W_RESULTS) {
+        /* already in key order: import_results sorts the whole file (struct crow) */
+        rc = store_measure_result_merge_batch(im->st, im->a, rows, n, &k, err, errlen);
+        if (!rc) add_counts(&im->sum->results.merged, &k);
+    } else {
+        struct store_member_feature *f = rows;
+        /* already in key order: import_features sorts the whole file (struct frow) */
+        rc = store_member_feature_merge_batch(im->st, im->a, f, n, &k, err, errlen);
+        for (size_t i = 0; i < n; i++) {
+            free(f[i].features);
+            f[i].features = NULL;
+        }
+        if (!rc) add_counts(&im->sum->features.merged, &k);
+    }
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct imp *im = arg;
+    struct writer *w = &im->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy) break; /* quit with nothing pending */
+        enum wjob kind = w->kind;
+        void *rows = w->rows;
+        size_t n = w->n;
+        int failed = w->rc;
+        pthread_mutex_unlock(&w->mu);
+        char e[SG_ERRLEN] = "";
+        int rc = SG_OK;
+        if (failed) { /* after a failure nothing more is merged; the rows are only freed */
+            if (kind == W_FEATURES)
+                for (size_t i = 0; i < n; i++) {
+                    free(((struct store_member_feature *)rows)[i].features);
+                    ((struct store_member_feature *)rows)[i].features = NULL;
+                }
+        } else {
+            rc = merge_batch(im, kind, rows, n, e, sizeof e);
+        }
+        pthread_mutex_lock(&w->mu);
+        if (rc && !w->rc) {
+            w->rc = rc;
+            memcpy(w->err, e, sizeof e);
+        }
+        w->busy = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits until the writer has merged everything handed over; returns its first error (copied to
+ * im->err) or SG_OK. */
+static int writer_drain(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (!w->started) return SG_OK;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int rc = w->rc;
+    if (rc) snprintf(im->err, im->errlen, "%s", w->err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Hands rows[0..n) to the writer once it is idle (or merges them here without a writer thread).
+ * The caller must not touch rows again before the next hand-over or writer_drain returns. */
+static int writer_submit(struct imp *im, enum wjob kind, void *rows, size_t n)
+{
+    struct writer *w = &im->w;
+    if (!n) return SG_OK;
+    if (!w->started) return merge_batch(im, kind, rows, n, im->err, im->errlen);
+    int rc = writer_drain(im);
     if (rc) return rc;
-    im->sum->members.merged.inserted += k.inserted;
-    im->sum->members.merged.updated += k.updated;
-    im->sum->members.merged.unchanged += k.unchanged;
-    *n = 0;
+    pthread_mutex_lock(&w->mu);
+    w->kind = kind;
+    w->rows = rows;
+    w->n = n;
+    w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
     return SG_OK;
+}
+
+static void writer_start(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (pthread_mutex_init(&w->mu, NULL)) return;
+    if (pthread_cond_init(&w->cv, NULL)) {
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    if (pthread_create(&w->th, NULL, writer_main, im)) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return; /* merge on the reader's thread */
+    }
+    w->started = 1;
+}
+
+static void writer_stop(struct imp *im)
+{
+    struct writer *w = &im->w;
+    if (!w->started) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = 0;
 }
 
 static int import_members(struct imp *im, const char *dir)
@@ -336,14 +503,17 @@ static int import_members(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->members;
-    struct store_member *rows = calloc(im->batch, sizeof *rows);
+    struct store_member *buf[2] = {calloc(im->batch, sizeof **buf),
+                                   calloc(im->batch, sizeof **buf)}; /* read / being merged */
+    struct store_member *rows = buf[0];
     size_t n = 0;
     char today[STORE_TS_LEN];
     store_now(today);
     today[10] = '\0';
-    int rc = rows ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     if ((rc = check_header(im, c, file, member_cols, 9, 0))) goto out;
@@ -406,18 +576,25 @@ static int import_members(struct imp *im, const char *dir)
         m->sex = sex[0] == 'F' ? STORE_SEX_FEMALE : STORE_SEX_MALE;
         m->active = !*end || strcmp(end, today) >= 0;
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_members(im, rows, &n))) goto out;
+        if (++n == im->batch) {
+            if ((rc = writer_submit(im, W_MEMBERS, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_members(im, rows, &n);
+    rc = writer_submit(im, W_MEMBERS, rows, n);
     progress(im, file, fs->rows, 1);
-out:
+out:;
+    int drc = writer_drain(im); /* the writer is done with both buffers after this */
+    if (!rc) rc = drc;
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
     return rc;
 }
 
@@ -453,18 +630,43 @@ static enum pl_reject check_numerator_date(const char *s, int year, int numerato
     return PL_REJ_COUNT;
 }
 
-static int flush_results(struct imp *im, struct store_measure_result *rows, size_t *n)
+/* An accepted result, compact (70 bytes): the file's rows are collected, sorted by primary key
+ * and then merged in that order. Batches cut from one sorted sequence fill each b-tree from left
+ * to right, instead of every batch scattering its rows over the whole tree (the input is in
+ * member-ID order, the keys are hashes): at 1,000,000 members the tables outgrow every cache and
+ * a scattered batch rewrites most of their pages. */
+struct crow {
+    char hash[64];
+    uint16_t year;
+    uint8_t code;  /* features_measures index */
+    uint8_t flags; /* bit 0 initial_population, 1 denominator, 2 denominator_exclusion, 3 numerator */
+    uint16_t md;   /* numerator_date (in `year`) as month * 100 + day; 0 = unknown */
+};
+
+static int cmp_crow(const void *a, const void *b)
 {
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_result_row);
-    struct store_merge_counts k;
-    int rc = store_measure_result_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
-    if (rc) return rc;
-    im->sum->results.merged.inserted += k.inserted;
-    im->sum->results.merged.updated += k.updated;
-    im->sum->results.merged.unchanged += k.unchanged;
-    *n = 0;
-    return SG_OK;
+    const struct crow *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, 64);
+    if (!c && x->code != y->code)
+        c = strcmp(features_measures[x->code], features_measures[y->code]);
+    if (!c) c = (x->year > y->year) - (x->year < y->year);
+    return c;
+}
+
+static void crow_unpack(const struct crow *cr, struct store_measure_result *m)
+{
+    memset(m, 0, sizeof *m);
+    memcpy(m->member_hash, cr->hash, 64);
+    snprintf(m->measure_code, sizeof m->measure_code, "%s", features_measures[cr->code]);
+    m->measurement_year = cr->year;
+    m->initial_population = cr->flags & 1;
+    m->denominator = (cr->flags >> 1) & 1;
+    m->denominator_exclusion = (cr->flags >> 2) & 1;
+    m->numerator = (cr->flags >> 3) & 1;
+    if (cr->md)
+        snprintf(m->numerator_date, sizeof m->numerator_date, "%04d-%02d-%02d", cr->year % 10000,
+                 cr->md / 100 % 100, cr->md % 100);
+    snprintf(m->source, sizeof m->source, "csv");
 }
 
 static int import_results(struct imp *im, const char *dir)
@@ -474,12 +676,16 @@ static int import_results(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->results;
-    struct keyset seen = {NULL, 65 + 16 + 4, 0, 0}; /* hash, code, year */
-    struct store_measure_result *rows = calloc(im->batch, sizeof *rows);
-    size_t n = 0;
-    int rc = rows ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
+    struct keyset seen = {NULL, DUP_KEY_LEN + 1, 0, 0}; /* hash, measure, year */
+    struct store_measure_result *buf[2] = {calloc(im->batch, sizeof **buf),
+                                           calloc(im->batch, sizeof **buf)};
+    struct store_measure_result *rows = buf[0], one;
+    struct crow *all = NULL; /* the accepted rows */
+    size_t n = 0, n_all = 0, cap_all = 0;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     if ((rc = check_header(im, c, file, result_cols, 7, 1))) goto out;
@@ -501,7 +707,7 @@ static int import_results(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, PL_REJ_COLUMNS, d, fs))) goto out;
             continue;
         }
-        struct store_measure_result *m = &rows[n];
+        struct store_measure_result *m = &one;
         memset(m, 0, sizeof *m);
         int rj;
         if ((rc = hash_member(im, c, file, m->member_hash, fs, &rj))) goto out;
@@ -536,11 +742,9 @@ static int import_results(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, reason, why, fs))) goto out;
             continue;
         }
-        char key[65 + 16 + 4];
-        memset(key, 0, sizeof key);
-        memcpy(key, m->member_hash, 64);
-        snprintf(key + 65, 16, "%s", code);
-        memcpy(key + 81, &m->measurement_year, 4);
+        char key[DUP_KEY_LEN + 1];
+        dup_key(m->member_hash, m->measurement_year, key);
+        key[DUP_KEY_LEN] = (char)features_measure_index(code);
         int added;
         if (ks_add(&seen, key, &added)) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
@@ -552,48 +756,54 @@ static int import_results(struct imp *im, const char *dir)
                 goto out;
             continue;
         }
-        snprintf(m->measure_code, sizeof m->measure_code, "%s", code);
-        m->initial_population = fl[0];
-        m->denominator = fl[1];
-        m->denominator_exclusion = fl[2];
-        m->numerator = fl[3];
-        snprintf(m->source, sizeof m->source, "csv");
+        if (n_all == cap_all) {
+            size_t nc = cap_all ? cap_all * 2 : 65536;
+            struct crow *p = realloc(all, nc * sizeof *p);
+            if (!p) {
+                rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+                goto out;
+            }
+            all = p;
+            cap_all = nc;
+        }
+        struct crow *cr = &all[n_all++];
+        memcpy(cr->hash, m->member_hash, 64);
+        cr->year = (uint16_t)m->measurement_year;
+        cr->code = (uint8_t)features_measure_index(code);
+        cr->flags = (uint8_t)(fl[0] | fl[1] << 1 | fl[2] << 2 | fl[3] << 3);
+        cr->md = m->numerator_date[0] /* checked YYYY-MM-DD */
+                     ? (uint16_t)(atoi(m->numerator_date + 5) * 100 + atoi(m->numerator_date + 8))
+                     : 0;
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_results(im, rows, &n))) goto out;
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_results(im, rows, &n);
     progress(im, file, fs->rows, 1);
-out:
+    /* all rows are read and checked: merge them in key order, batch by batch */
+    if (n_all) qsort(all, n_all, sizeof *all, cmp_crow);
+    for (size_t i = 0; i < n_all && !rc; i++) {
+        crow_unpack(&all[i], &rows[n]);
+        if (++n == im->batch || i + 1 == n_all) {
+            if ((rc = writer_submit(im, W_RESULTS, rows, n))) goto out;
+            rows = rows == buf[0] ? buf[1] : buf[0];
+            n = 0;
+        }
+    }
+out:;
+    int drc = writer_drain(im);
+    if (!rc) rc = drc;
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
+    free(all);
     free(seen.keys);
     return rc;
 }
 
 /* ---- member_features.csv ---- */
-
-static int flush_features(struct imp *im, struct store_member_feature *rows, size_t *n)
-{
-    if (!*n) return SG_OK;
-    qsort(rows, *n, sizeof *rows, cmp_feature_row);
-    struct store_merge_counts k;
-    int rc = store_member_feature_merge_batch(im->st, im->a, rows, *n, &k, im->err, im->errlen);
-    for (size_t i = 0; i < *n; i++) {
-        free(rows[i].features);
-        rows[i].features = NULL;
-    }
-    *n = 0;
-    if (rc) return rc;
-    im->sum->features.merged.inserted += k.inserted;
-    im->sum->features.merged.updated += k.updated;
-    im->sum->features.merged.unchanged += k.unchanged;
-    return SG_OK;
-}
 
 /* True when name is one of the model's built-in feature names (features_set_names), which an
  * imported column may not repeat. */
@@ -610,6 +820,21 @@ static int builtin_name(const char *name)
     return hit;
 }
 
+/* An accepted feature row while the file is read: collected, sorted by primary key and merged
+ * in that order, for the reason given at struct crow. */
+struct frow {
+    char hash[64];
+    int year;
+    char *features; /* owned until handed to a batch */
+};
+
+static int cmp_frow(const void *a, const void *b)
+{
+    const struct frow *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, 64);
+    return c ? c : (x->year > y->year) - (x->year < y->year);
+}
+
 static int import_features(struct imp *im, const char *dir)
 {
     const char *file = "member_features.csv";
@@ -617,14 +842,20 @@ static int import_features(struct imp *im, const char *dir)
     FILE *f;
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->features;
-    struct keyset seen = {NULL, 65 + 4, 0, 0};
-    struct store_member_feature *rows = calloc(im->batch, sizeof *rows);
+    struct keyset seen = {NULL, DUP_KEY_LEN, 0, 0}; /* hash, year */
+    struct store_member_feature *buf[2] = {calloc(im->batch, sizeof **buf),
+                                           calloc(im->batch, sizeof **buf)};
+    struct store_member_feature *rows = buf[0], one;
+    struct frow *all = NULL; /* the accepted rows */
+    size_t n_all = 0, cap_all = 0, next = 0; /* all[next..n_all) still own their JSON */
     struct sg_buf js;
     size_t n = 0, nf = 0;
     sg_buf_init(&js, 1 << 20);
-    int rc = rows ? open_csv(im, dir, file, 1, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = rows && buf[1] ? open_csv(im, dir, file, 1, &f, &c, path, sizeof path) : SG_ENOMEM;
     if (rc || !f) {
-        free(rows);
+        free(buf[0]);
+        free(buf[1]);
+        sg_buf_fini(&js);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
     im->sum->features_present = 1;
@@ -674,7 +905,7 @@ static int import_features(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, PL_REJ_COLUMNS, d, fs))) goto out;
             continue;
         }
-        struct store_member_feature *m = &rows[n];
+        struct store_member_feature *m = &one;
         memset(m, 0, sizeof *m);
         int rj;
         if ((rc = hash_member(im, c, file, m->member_hash, fs, &rj))) goto out;
@@ -714,9 +945,8 @@ static int import_features(struct imp *im, const char *dir)
             if ((rc = reject(im, file, line, reason, why, fs))) goto out;
             continue;
         }
-        char key[69];
-        memcpy(key, m->member_hash, 65);
-        memcpy(key + 65, &m->measurement_year, 4);
+        char key[DUP_KEY_LEN];
+        dup_key(m->member_hash, m->measurement_year, key);
         int added;
         if (ks_add(&seen, key, &added)) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
@@ -728,29 +958,62 @@ static int import_features(struct imp *im, const char *dir)
                 goto out;
             continue;
         }
-        if (!(m->features = strdup(sg_buf_str(&js)))) {
+        if (n_all == cap_all) {
+            size_t nc = cap_all ? cap_all * 2 : 65536;
+            struct frow *p = realloc(all, nc * sizeof *p);
+            if (!p) {
+                rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
+                goto out;
+            }
+            all = p;
+            cap_all = nc;
+        }
+        struct frow *fr = &all[n_all];
+        if (!(fr->features = strdup(sg_buf_str(&js)))) {
             rc = sg_errf(im->err, im->errlen, SG_ENOMEM, "out of memory");
             goto out;
         }
-        snprintf(m->source, sizeof m->source, "csv");
+        memcpy(fr->hash, m->member_hash, 64);
+        fr->year = m->measurement_year;
+        n_all++;
         fs->accepted++;
-        if (++n == im->batch && (rc = flush_features(im, rows, &n))) goto out;
     }
     if (r < 0) {
         rc = r;
         goto out;
     }
-    rc = flush_features(im, rows, &n);
     progress(im, file, fs->rows, 1);
-out:
+    /* all rows are read and checked: merge them in key order, batch by batch */
+    if (n_all) qsort(all, n_all, sizeof *all, cmp_frow);
+    for (; next < n_all && !rc; next++) {
+        struct store_member_feature *m = &rows[n];
+        memset(m, 0, sizeof *m);
+        memcpy(m->member_hash, all[next].hash, 64);
+        m->measurement_year = all[next].year;
+        m->features = all[next].features; /* the batch owns it now */
+        all[next].features = NULL;
+        snprintf(m->source, sizeof m->source, "csv");
+        if (++n == im->batch || next + 1 == n_all) {
+            if ((rc = writer_submit(im, W_FEATURES, rows, n))) break;
+            n = 0; /* handed over: the writer frees their JSON */
+            rows = rows == buf[0] ? buf[1] : buf[0];
+        }
+    }
+out:;
+    int drc = writer_drain(im);
+    if (!rc) rc = drc;
     for (size_t i = 0; i < n; i++)
         free(rows[i].features);
+    for (size_t i = 0; i < n_all; i++)
+        free(all[i].features); /* NULL once handed over */
+    free(all);
     for (size_t j = 0; names && j < nf; j++)
         free(names[j]);
     free(names);
     sg_csv_free(c);
     fclose(f);
-    free(rows);
+    free(buf[0]);
+    free(buf[1]);
     free(seen.keys);
     sg_buf_fini(&js);
     return rc;
@@ -783,9 +1046,16 @@ int pl_import(struct store *st, const struct store_actor *a, const struct sg_mem
                        strerror(errno));
     if (fputs("file,line,reason\n", im.rej) == EOF)
         rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
+    char he[SG_ERRLEN];
+    if (!rc && sg_memberid_hasher_new(mid, &im.hasher, he, sizeof he) != SG_OK)
+        im.hasher = NULL; /* hash_member falls back to sg_memberid_hash (and its errors) */
+    if (!rc) writer_start(&im);
     if (!rc) rc = import_members(&im, dir);
     if (!rc) rc = import_results(&im, dir);
     if (!rc) rc = import_features(&im, dir);
+    writer_stop(&im);
+    sg_memberid_hasher_free(im.hasher);
+    memset(im.last_id, 0, sizeof im.last_id);
     if (fclose(im.rej) && !rc)
         rc = sg_errf(err, errlen, SG_EIO, "%s: write failed", opts->rejects_path);
     free(im.members.keys);

@@ -83,7 +83,9 @@ struct pl_import_opts {
  * DIR/member_features.csv (optional) into st, seeding the measures catalog first when it lacks
  * an import measure (pl_catalog_ensure). Row errors are rejects, not failures. Fails (SG_EIO,
  * SG_EPARSE for a malformed CSV or header, naming file and line; store errors) only when a file
- * cannot be read as a whole or the store fails; batches committed before such a failure stay. */
+ * cannot be read as a whole or the store fails; batches committed before such a failure stay.
+ * The batches are merged on a second thread while the next rows are read (st is used from both;
+ * results and features are merged in primary-key order once their whole file is checked). */
 int pl_import(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
               const char *dir, const struct pl_import_opts *opts, struct pl_import_summary *sum,
               char *err, size_t errlen) SG_WUR;
@@ -211,6 +213,14 @@ int pl_train_as_of(struct store *st, const struct store_actor *a, int year, int 
                    const char *code, const struct model_train_params *prm,
                    struct pl_train_result *results, size_t *n, char *err,
                    size_t errlen) SG_WUR;
+
+/* pl_train_as_of with the measures trained on up to `workers` threads at once (1..64;
+ * pl_train and pl_train_as_of use 2, the machine's cores). The stored models do not depend on
+ * `workers`: each measure's model depends only on its rows and prm's seed, and the models are
+ * stored in measure order after all are trained. */
+int pl_train_workers(struct store *st, const struct store_actor *a, int year, int as_of,
+                     const char *code, const struct model_train_params *prm, int workers,
+                     struct pl_train_result *results, size_t *n, char *err, size_t errlen) SG_WUR;
 
 struct pl_score_result {
     char measure[16];

@@ -144,6 +144,9 @@ static void test_measure_result_merge(void **state)
     bad[1] = mresult(1, "XYZ", 2024, 1, 0, 0);
     ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
                SG_EINVAL, "rows[1].measure_code");
+    bad[1] = mresult(0, "CBP", 2024, 1, 0, 1); /* the key of rows[0] again */
+    ASSERT_ERR(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1]: duplicate key");
     c[0] = c[1] = 0;
     OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
     assert_int_equal(c[0], 3); /* the CBP row of the failed batches is not there */
@@ -205,6 +208,14 @@ static void test_member_features(void **state)
     r[1].features = "{\"bad name\":1}";
     ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err),
                SG_EINVAL, "rows[1].features");
+    r[1] = r[0]; /* the same (member, year) twice in one batch */
+    ASSERT_ERR(store_member_feature_merge_batch(f->st, &ACTOR, r, 2, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[1]: duplicate key");
+    struct store_member dm[3] = {mmember(0, "H1", 0), mmember(1, "H1", 0), mmember(0, "H2", 0)};
+    ASSERT_ERR(store_member_upsert_batch(f->st, &ACTOR, dm, 3, &k, f->err, sizeof f->err),
+               SG_EINVAL, "rows[2]: duplicate key");
+    OK(store_member_upsert_batch(f->st, &ACTOR, dm, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.unchanged + k.updated, 2); /* both exist already */
 }
 
 /* store_import_batch: members, results and features in one transaction. A foreign-key failure

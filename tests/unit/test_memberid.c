@@ -122,12 +122,55 @@ static void test_key_file(void **state)
     rmdir(dir);
 }
 
+/* The pre-keyed hasher gives sg_memberid_hash's results (RFC 4231 case 1 and other IDs, each
+ * hashed twice to check the key state is restored between messages) and its errors. */
+static void test_hasher(void **state)
+{
+    (void)state;
+    struct sg_config cfg;
+    struct sg_memberid m;
+    struct sg_memberid_hasher *h = NULL;
+    char out[SG_HEX64_LEN], want[SG_HEX64_LEN], err[SG_ERRLEN], id[300];
+    assert_int_equal(sg_config_init(&cfg), SG_OK);
+    memset(cfg.hash_key, 0x0b, 20);
+    cfg.hash_key[20] = '\0';
+    assert_int_equal(sg_memberid_init(&m, &cfg, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(sg_memberid_hasher_new(&m, &h, err, sizeof err), SG_OK);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(sg_memberid_hasher_hash(h, "Hi There", out, err, sizeof err), SG_OK);
+        assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        static const char *const ids[] = {"M00000001", "1EG4-TE5-MK72", "x"};
+        for (size_t i = 0; i < 3; i++) {
+            assert_int_equal(sg_memberid_hasher_hash(h, ids[i], out, err, sizeof err), SG_OK);
+            assert_int_equal(sg_hmac_sha256_hex(m.key, m.keylen, ids[i], want), SG_OK);
+            assert_string_equal(out, want);
+        }
+    }
+    memset(id, 'A', 256);
+    id[256] = '\0';
+    assert_int_equal(sg_memberid_hasher_hash(h, id, out, err, sizeof err), SG_OK);
+    assert_int_equal(sg_memberid_hash(&m, id, want, err, sizeof err), SG_OK);
+    assert_string_equal(out, want);
+    id[256] = 'A';
+    id[257] = '\0';
+    assert_int_equal(sg_memberid_hasher_hash(h, id, out, err, sizeof err), SG_EINVAL);
+    assert_int_equal(sg_memberid_hasher_hash(h, "", out, err, sizeof err), SG_EINVAL);
+    assert_int_equal(sg_memberid_hasher_hash(h, "1EG4\tTE5MK72", out, err, sizeof err), SG_EINVAL);
+    assert_null(strstr(err, "1EG4"));
+    sg_memberid_hasher_free(h);
+    sg_memberid_fini(&m);
+    /* no key loaded */
+    assert_int_equal(sg_memberid_hasher_new(&m, &h, err, sizeof err), SG_EINVAL);
+    assert_null(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_rfc4231),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_hasher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

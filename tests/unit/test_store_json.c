@@ -160,6 +160,69 @@ static void test_types(void **state)
     expect_bad(f, NULL, "null", "top_features: must be a JSON array");
 }
 
+/* Merges one member_features row with the given JSON text; returns the store's code. */
+static int merge_features(struct fx *f, const char *json)
+{
+    struct store_member_feature r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.member_hash, f->member, sizeof r.member_hash);
+    r.measurement_year = 2025 - f->n++ % 20; /* a fresh (member, year) key most times */
+    r.features = (char *)json;
+    snprintf(r.source, sizeof r.source, "csv");
+    f->err[0] = '\0';
+    return store_member_feature_merge_batch(f->st, &ACTOR, &r, 1, NULL, f->err, sizeof f->err);
+}
+
+/* member_features.features: a JSON object of feature names (1..63 of A-Z a-z 0-9 _ . -) to
+ * finite numbers. store.c decides the flat common case with its own scanner; the rest (and every
+ * rejection's wording) is jansson's. Verdicts from RFC 8259 and jansson's documented rules. */
+static void test_features(void **state)
+{
+    struct fx *f = *state;
+    static const char *const good[] = {
+        "{}",
+        "{\"a\":1}",
+        " { \"pcp_visits\" : 5 , \"risk_score\" : 0.846 } ",
+        "{\"x.y-z_1\":-1.5e-3,\"B\":0,\"c\":-0}",
+        "{\"big\":1e99,\"neg\":-123456789012345678}",
+        "{\"wide\":12345678901234567890.5}", /* 20 integer digits: jansson decides, a finite real */
+        "{\"esc\\u0061ped\":1}",             /* an escaped key: jansson decides ("escaped") */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        if (merge_features(f, good[i]) != SG_OK) fail_msg("rejected %s: %s", good[i], f->err);
+    static const char *const bad[] = {
+        "{\"a\":1,\"a\":2}",  /* duplicate key */
+        "{\"a\":\"x\"}",      /* not a number */
+        "{\"a\":null}",
+        "{\"a\":true}",
+        "{\"a\":{\"b\":1}}",  /* nested */
+        "{\"bad name\":1}",   /* space in a name */
+        "{\"\":1}",           /* empty name */
+        "{\"a\":1e999}",      /* overflows a double */
+        "{\"a\":01}",         /* leading zero */
+        "{\"a\":1,}",         /* trailing comma */
+        "{\"a\":1} x",        /* text after the object */
+        "[1]",
+        "1",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = merge_features(f, bad[i]);
+        if (rc != SG_EINVAL || strncmp(f->err, "rows[0].features", 16))
+            fail_msg("%s: got %d \"%s\", want SG_EINVAL \"rows[0].features...\"", bad[i], rc,
+                     f->err);
+    }
+    char name[80], json[128];
+    memset(name, 'n', sizeof name);
+    name[63] = '\0'; /* 63 characters: the longest name */
+    snprintf(json, sizeof json, "{\"%s\":1}", name);
+    if (merge_features(f, json) != SG_OK) fail_msg("63-character name rejected: %s", f->err);
+    name[63] = 'n';
+    name[64] = '\0';
+    snprintf(json, sizeof json, "{\"%s\":1}", name);
+    assert_int_equal(merge_features(f, json), SG_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_types),
+        cmocka_unit_test(test_features),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
