@@ -30,8 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/hash.h"
@@ -68,6 +70,40 @@ static double cpu_s(void) /* this process's user + system CPU time */
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds (user + system) of the PostgreSQL server whose postmaster has the process id in
+ * the environment variable STORE_BENCH_PG_PID (itself and its child processes: backends, WAL
+ * writer, checkpointer), read from /proc; NAN when the variable is unset or /proc unreadable.
+ * Lets --audited report the database's CPU per operation next to the client's. */
+static double pg_cpu_s(void)
+{
+    const char *env = getenv("STORE_BENCH_PG_PID");
+    if (!env || !*env) return NAN;
+    long pm = strtol(env, NULL, 10);
+    DIR *d = opendir("/proc");
+    if (!d) return NAN;
+    double ticks = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], line[1024];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        char *q = strrchr(line, ')'); /* after the command name, which may hold spaces */
+        if (!q) continue;
+        long ppid = 0;
+        unsigned long ut = 0, st = 0;
+        if (sscanf(q + 2, "%*c %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %lu", &ppid, &ut, &st) != 3)
+            continue;
+        if (ppid == pm || strtol(e->d_name, NULL, 10) == pm) ticks += (double)(ut + st);
+    }
+    closedir(d);
+    return ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -273,9 +309,14 @@ static void bench_audited(struct store *st, const struct opts *o)
         long gaps = o->ops / 3;
         if (gaps < t) gaps = t;
         (void)aud_run(st, (int)t, base, gaps, 0, 0);
+        double c0 = cpu_s(), p0 = pg_cpu_s();
         double dt = aud_run(st, (int)t, base, gaps, 1, 0);
-        printf("%-34s %3ld threads %7ld ops %8.2f s %10.0f ops/s\n", "audited gap updates", t,
+        double c1 = cpu_s(), p1 = pg_cpu_s();
+        printf("%-34s %3ld threads %7ld ops %8.2f s %10.0f ops/s", "audited gap updates", t,
                3 * gaps, dt, (double)(3 * gaps) / dt);
+        printf("  CPU us/op client %.0f", (c1 - c0) * 1e6 / (double)(3 * gaps));
+        if (!isnan(p0)) printf(" + PostgreSQL %.0f", (p1 - p0) * 1e6 / (double)(3 * gaps));
+        printf("\n");
         long per = (o->ops + t - 1) / t;
         dt = aud_run(st, (int)t, base, gaps, 2, per);
         printf("%-34s %3ld threads %7ld ops %8.2f s %10.0f ops/s\n", "audited member-history reads",

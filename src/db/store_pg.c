@@ -88,6 +88,13 @@ struct px {
     size_t nsent;
     PGresult **stash;
     size_t nstash, stash_pos;
+    /* Set-based gap status changes (gap_status_send): the group's gap status operations, in
+     * order, sent as ONE statement by gx_pipeline_end (gap_set_send); its result, from which each
+     * body takes its own row (matched by its ordinal in gset). */
+    struct gap_status_arg **gset;
+    size_t ngset, capgset;
+    int gset_sent;
+    PGresult *gset_res;
 };
 
 /* ---- parameters ---- */
@@ -677,16 +684,20 @@ static int gx_commit(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
+static int gap_set_send(struct px *x);
+
 /* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
  * mode and keeps the results for the bodies. Any failed statement fails the pass (the group
- * runs again with savepoints, without pipelining). */
+ * runs again with savepoints, without pipelining). The gap status changes the sends collected
+ * are queued first, as one statement (gap_set_send), whose result is kept apart (gset_res). */
 static int gx_pipeline_end(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
     x->err = err;
     x->errlen = errlen;
-    if (!x->pipe) return SG_OK;
     int rc = SG_OK;
+    if (x->ngset && (rc = gap_set_send(x))) return rc;
+    if (!x->pipe) return SG_OK;
     if (!PQpipelineSync(x->pg)) {
         x->broken = 1;
         return sg_errf(err, errlen, SG_EDB, "pipeline: sync could not be sent");
@@ -746,6 +757,11 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     }
     x->pipe = 0;
     x->nsent = 0;
+    if (x->gset_sent && x->nstash > 0) { /* the set statement was the first one sent */
+        x->gset_res = x->stash[0];
+        x->stash[0] = NULL;
+        x->stash_pos = 1;
+    }
     return rc;
 }
 
@@ -805,6 +821,8 @@ static void gx_end(void *ctx, void *conn)
     if (x->pipe) x->broken = 1; /* left in pipeline mode by a failure: results unread */
     for (size_t i = x->stash_pos; i < x->nstash; i++) PQclear(x->stash[i]);
     free(x->stash);
+    PQclear(x->gset_res);
+    free(x->gset);
     pend_drop(x, 0);
     free(x->pend);
     px_close(x);
@@ -2369,6 +2387,7 @@ struct gap_status_arg {
     enum store_gap_status to;
     const char *now;
     struct store_gap after;
+    size_t set_ord; /* 1-based position in the px's gset (gap_status_send); 0: not collected */
 };
 
 /* The common case of a status change in one round trip: lock the gap, check the transition
@@ -2390,17 +2409,81 @@ STMT(gap_move_fast, 4,
      " g.created_at, g.updated_at, o.status, o.assigned_date, o.completed_date, o.closed_date,"
      " o.updated_at");
 
+/* The group's gap status changes as ONE statement (sent by gx_pipeline_end): gap_move_fast over
+ * arrays, $1 gap ids, $2 new statuses, $3 dates, $4 the allowed old statuses of each (comma-
+ * separated). A gap id given twice is moved only by its first occurrence (DISTINCT ON ... ORDER
+ * BY ordinal; the others find no row back and run alone, in order, after it); the rows are
+ * locked in gap_id order. Each row returned carries its operation's ordinal (column 21); an
+ * operation without a row (no such gap, invalid transition, repeated id) wrote nothing and
+ * takes the per-operation path (gap_status_body). gap_counts follows once for the statement
+ * (migration 0005). */
+STMT(gap_move_set, 4,
+     "WITH u AS (SELECT DISTINCT ON (id) id, st, day, allowed, ord"
+     " FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[])"
+     " WITH ORDINALITY AS t(id, st, day, allowed, ord) ORDER BY id, ord),"
+     " o AS (SELECT gap_id, status, assigned_date, completed_date, closed_date, updated_at"
+     " FROM gap_analysis WHERE gap_id IN (SELECT id FROM u) ORDER BY gap_id FOR UPDATE)"
+     " UPDATE gap_analysis g SET status = u.st,"
+     " assigned_date = CASE WHEN u.st = 'assigned' THEN u.day ELSE g.assigned_date END,"
+     " completed_date = CASE WHEN u.st = 'completed' THEN u.day ELSE g.completed_date END,"
+     " closed_date = CASE WHEN u.st = 'closed' THEN u.day ELSE g.closed_date END"
+     " FROM o JOIN u ON u.id = o.gap_id"
+     " WHERE g.gap_id = o.gap_id AND o.status = ANY (string_to_array(u.allowed, ','))"
+     " RETURNING g.gap_id, g.member_hash, g.contract_id, g.measure_code, g.measurement_year,"
+     " g.gap_probability, g.priority_score, g.intervention_type, g.estimated_cost,"
+     " g.estimated_value, g.status, g.assigned_date, g.completed_date, g.closed_date,"
+     " g.created_at, g.updated_at, o.status, o.assigned_date, o.completed_date, o.closed_date,"
+     " o.updated_at, u.ord");
+
+/* The statuses `to` may follow, comma-separated, into out (cap bytes). */
+static void gap_allowed_from(enum store_gap_status to, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
+        if (store_gap_transition_ok((enum store_gap_status)st, to) && len < cap)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "",
+                                    store_gap_status_name(st));
+}
+
+/* Queues gap_move_set for the operations collected in x->gset (pipeline mode). */
+static int gap_set_send(struct px *x)
+{
+    struct sg_buf col[4];
+    struct params p;
+    int rc = SG_OK;
+    for (int c = 0; c < 4; c++) sg_buf_init(&col[c], (size_t)1 << 24);
+    for (size_t i = 0; i < x->ngset && !rc; i++) {
+        const struct gap_status_arg *ga = x->gset[i];
+        char allowed[96], today[STORE_DATE_LEN];
+        gap_allowed_from(ga->to, allowed, sizeof allowed);
+        store_date_of(ga->now, today);
+        const char *v[4] = {ga->gap_id, store_gap_status_name(ga->to), today, allowed};
+        for (int c = 0; c < 4 && !rc; c++) {
+            if (i == 0) rc = sg_buf_puts(&col[c], "{");
+            if (!rc) rc = arr_text(&col[c], v[c] ? v[c] : "", i == 0);
+        }
+    }
+    for (int c = 0; c < 4 && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    if (rc) {
+        rc = sg_errf(x->err, x->errlen, rc, "gap: out of memory for the group's status changes");
+    } else {
+        p_init(&p);
+        for (int c = 0; c < 4; c++) p_raw(&p, sg_buf_str(&col[c]));
+        rc = pipe_send(x, &gap_move_set, &p);
+        if (!rc) x->gset_sent = 1;
+    }
+    for (int c = 0; c < 4; c++) sg_buf_fini(&col[c]);
+    return rc;
+}
+
 /* gap_move_fast's parameters; from and today are the caller's buffers the params point into. */
 static void gap_move_params(const struct gap_status_arg *ga, struct params *p, char from[96],
                             char today[STORE_DATE_LEN])
 {
-    size_t len = 1;
     from[0] = '{';
-    from[1] = '\0';
-    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
-        if (store_gap_transition_ok((enum store_gap_status)st, ga->to))
-            len += (size_t)snprintf(from + len, 96 - len, "%s%s", len > 1 ? "," : "",
-                                    store_gap_status_name(st));
+    gap_allowed_from(ga->to, from + 1, 94);
+    size_t len = strlen(from);
     snprintf(from + len, 96 - len, "}");
     store_date_of(ga->now, today);
     p_init(p);
@@ -2410,35 +2493,47 @@ static void gap_move_params(const struct gap_status_arg *ga, struct params *p, c
     p_str(p, from);
 }
 
-/* gap_move_fast (its result kept by the pipeline, or run here); *moved = 0 when no row came
- * back (nothing written). */
+/* The row of the group's set statement (gap_move_set) that moved this operation's gap, or -1. */
+static int gap_set_row(const struct px *x, const struct gap_status_arg *ga)
+{
+    if (!x->gset_res || !ga->set_ord) return -1;
+    int n = PQntuples(x->gset_res);
+    for (int i = 0; i < n; i++)
+        if (strtoull(PQgetvalue(x->gset_res, i, 21), NULL, 10) == ga->set_ord) return i;
+    return -1;
+}
+
+/* This operation's row of the group's set statement, or gap_move_fast run here (or its result
+ * kept by the pipeline); *moved = 0 when no row came back (nothing written). */
 static int gap_move_one(struct px *x, const struct gap_status_arg *ga, struct store_gap *after,
                         int *moved)
 {
     char from[96], today[STORE_DATE_LEN];
     struct params p;
-    PGresult *r = pipe_take(x);
+    int row = gap_set_row(x, ga);
+    PGresult *r = row >= 0 ? x->gset_res : pipe_take(x);
     int rc = SG_OK;
     *moved = 0;
     if (!r) {
         gap_move_params(ga, &p, from, today);
         rc = px_exec(x, &gap_move_fast, &p, &r);
+        if (!rc && PQntuples(r) == 1) row = 0;
     }
-    if (rc || PQntuples(r) != 1) {
-        PQclear(r);
+    if (rc || row < 0) {
+        if (r != x->gset_res) PQclear(r);
         return rc;
     }
     struct store_gap before;
-    row_gap_at(r, 0, 0, after);
+    row_gap_at(r, row, 0, after);
     before = *after;
     enum store_gap_status old = STORE_GAP_IDENTIFIED;
-    if (store_gap_status_parse(g_str(r, 0, 16), &old)) old = STORE_GAP_IDENTIFIED;
+    if (store_gap_status_parse(g_str(r, row, 16), &old)) old = STORE_GAP_IDENTIFIED;
     before.status = old;
-    g_date(before.assigned_date, r, 0, 17);
-    g_date(before.completed_date, r, 0, 18);
-    g_date(before.closed_date, r, 0, 19);
-    g_ts(before.updated_at, r, 0, 20);
-    PQclear(r);
+    g_date(before.assigned_date, r, row, 17);
+    g_date(before.completed_date, r, row, 18);
+    g_date(before.closed_date, r, row, 19);
+    g_ts(before.updated_at, r, row, 20);
+    if (r != x->gset_res) PQclear(r);
     *moved = 1;
     char *ch = store_json_gap(&before, after);
     if (!ch) return sg_errf(x->err, x->errlen, SG_ENOMEM, "audit: out of memory");
@@ -2475,13 +2570,23 @@ static int gap_status_body(void *conn, void *arg, char *err, size_t errlen)
     return rc;
 }
 
-/* The pipelined half of gap_status_body (store_group_send). */
+/* The pipelined half of gap_status_body (store_group_send): collects the operation for the
+ * group's one set statement (gap_move_set, sent by gx_pipeline_end). */
 static int gap_status_send(void *conn, void *arg, char *err, size_t errlen)
 {
-    char from[96], today[STORE_DATE_LEN];
-    struct params p;
-    gap_move_params(arg, &p, from, today);
-    return pipe_send(gx_conn(conn, err, errlen), &gap_move_fast, &p);
+    struct px *x = gx_conn(conn, err, errlen);
+    struct gap_status_arg *ga = arg;
+    ga->set_ord = 0;
+    if (x->ngset == x->capgset) {
+        size_t cap = x->capgset ? 2 * x->capgset : 64;
+        struct gap_status_arg **g = realloc(x->gset, cap * sizeof *g);
+        if (!g) return sg_errf(err, errlen, SG_ENOMEM, "gap: out of memory");
+        x->gset = g;
+        x->capgset = cap;
+    }
+    x->gset[x->ngset++] = ga;
+    ga->set_ord = x->ngset;
+    return SG_OK;
 }
 
 static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,

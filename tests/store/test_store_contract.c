@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1749,6 +1750,263 @@ static void test_group_commit(void **state)
     assert_chain_ok(f);
 }
 
+/* ---- one group of mixed gap status changes (PostgreSQL: one set-based statement) ---- */
+
+enum { GS_GAPS = 6, GS_OPS = 8 };
+
+struct gs_op {
+    struct store *st;
+    const char *gap_id;
+    enum store_gap_status to;
+    int rc;
+    struct store_gap out;
+    char err[SG_ERRLEN];
+};
+
+static void *gs_work(void *arg)
+{
+    struct gs_op *o = arg;
+    struct store_actor a = {"gs", "10.0.0.4"};
+    o->rc = store_gap_update_status(o->st, &a, o->gap_id, o->to, &o->out, o->err, sizeof o->err);
+    return NULL;
+}
+
+struct gs_block {
+    struct store *st;
+    char sql[256];
+    int rc;
+    char err[SG_ERRLEN];
+};
+
+static void *gs_hold(void *arg)
+{
+    struct gs_block *b = arg;
+    b->rc = b->st->ops->raw_exec(b->st, b->sql, b->err, sizeof b->err);
+    return NULL;
+}
+
+static void gs_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs the n operations at once. On PostgreSQL a first update of `blocker` is made to wait for
+ * a row lock held by another session (an UPDATE and pg_sleep in one implicit transaction), so
+ * the n operations queue behind it and its successor leads them as one group: one set-based
+ * statement with valid and invalid transitions, a missing gap and repeated ids. On SQLite they
+ * simply run concurrently (in whatever groups form). */
+static void gs_round(struct fx *f, const char *blocker, enum store_gap_status blocker_to,
+                     struct gs_op *ops, size_t n)
+{
+    pthread_t t[GS_OPS + 2];
+    int pg = strcmp(f->st->ops->name, "sqlite") != 0;
+    struct gs_block b = {.st = f->st};
+    struct gs_op lead = {.st = f->st, .gap_id = blocker, .to = blocker_to};
+    if (pg) {
+        snprintf(b.sql, sizeof b.sql,
+                 "UPDATE gap_analysis SET priority_score = priority_score WHERE gap_id = '%s';"
+                 " SELECT pg_sleep(1.0)", blocker);
+        assert_int_equal(pthread_create(&t[GS_OPS], NULL, gs_hold, &b), 0);
+        gs_sleep_ms(150);
+        assert_int_equal(pthread_create(&t[GS_OPS + 1], NULL, gs_work, &lead), 0);
+        gs_sleep_ms(150);
+    }
+    for (size_t i = 0; i < n; i++) { /* queued in this order, unless a thread starts late */
+        ops[i].st = f->st;
+        assert_int_equal(pthread_create(&t[i], NULL, gs_work, &ops[i]), 0);
+        gs_sleep_ms(30);
+    }
+    for (size_t i = 0; i < n; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    if (pg) {
+        assert_int_equal(pthread_join(t[GS_OPS + 1], NULL), 0);
+        assert_int_equal(pthread_join(t[GS_OPS], NULL), 0);
+        assert_int_equal(b.rc, SG_OK);
+        assert_int_equal(lead.rc, SG_OK);
+        assert_int_equal((int)lead.out.status, (int)blocker_to);
+    }
+}
+
+/* The audit changes record `before` and `after` with these statuses. */
+static void gs_check_change(const char *changes, const char *before, const char *after)
+{
+    json_error_t je;
+    json_t *o = json_loads(changes, 0, &je);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "before"), "status")), before);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "after"), "status")), after);
+    json_decref(o);
+}
+
+/* Of two identical changes of one gap, exactly one succeeds and the other is rejected (the
+ * gap is already in the target status, which is never a transition). */
+static void gs_check_pair(const struct gs_op *a, const struct gs_op *b)
+{
+    const struct gs_op *ok = a->rc == SG_OK ? a : b, *no = a->rc == SG_OK ? b : a;
+    assert_int_equal(ok->rc, SG_OK);
+    assert_int_equal((int)ok->out.status, (int)ok->to);
+    assert_int_equal(no->rc, SG_ETRANSITION);
+}
+
+/* The total of every (status, measure, year, contract) filter, from gap_counts (no
+ * min_priority) and from a count of the rows (min_priority 0 matches every gap), equals the
+ * number of gaps expected there. */
+static void gs_check_counts(struct fx *f, const struct store_gap *g, const enum store_gap_status *want,
+                            size_t n)
+{
+    static const char *contracts[] = {"H7001", "H7002"};
+    static const char *codes[] = {"BCS", "COL", "CBP"};
+    for (int st = STORE_GAP_IDENTIFIED; st <= STORE_GAP_CLOSED; st++)
+        for (size_t c = 0; c < 2; c++)
+            for (size_t m = 0; m < 3; m++)
+                for (int y = 2025; y <= 2027; y++) {
+                    long long expect = 0;
+                    for (size_t i = 0; i < n; i++)
+                        if ((int)want[i] == st && !strcmp(g[i].contract_id, contracts[c]) &&
+                            !strcmp(g[i].measure_code, codes[m]) && g[i].measurement_year == y)
+                            expect++;
+                    struct store_gap_filter flt = {.measure_code = codes[m], .has_status = 1,
+                                                   .status = (enum store_gap_status)st,
+                                                   .min_priority = NAN,
+                                                   .contract_id = contracts[c],
+                                                   .measurement_year = y, .page = {1, 0}};
+                    struct store_gap_list gl;
+                    OK(store_gap_get_with_filters(f->st, &flt, &gl, f->err, sizeof f->err));
+                    long long from_counts = gl.total;
+                    store_gap_list_free(&gl);
+                    flt.min_priority = 0.0;
+                    OK(store_gap_get_with_filters(f->st, &flt, &gl, f->err, sizeof f->err));
+                    long long from_rows = gl.total;
+                    store_gap_list_free(&gl);
+                    if (from_counts != expect || from_rows != expect)
+                        fprintf(stderr, "%d %s %s %d: counts %lld rows %lld want %lld\n", st,
+                                contracts[c], codes[m], y, from_counts, from_rows, expect);
+                    assert_int_equal(from_counts, expect);
+                    assert_int_equal(from_rows, expect);
+                }
+}
+
+static void test_group_set_mixed(void **state)
+{
+    struct fx *f = *state;
+    /* Gaps 0-5 of two members in two contracts; gap 6 is the blocker of the rounds. */
+    struct store_gap g[GS_GAPS + 1];
+    static const char *codes[] = {"BCS", "COL", "CBP"};
+    add_member(f, 7001, "H7001");
+    add_member(f, 7002, "H7002");
+    for (int i = 0; i <= GS_GAPS; i++) {
+        g[i] = gap(i % 2 ? 7002 : 7001, codes[i % 3], 2025 + (i == GS_GAPS), 0.5, 1.0 + i);
+        OK(store_gap_create(f->st, &ACTOR, &g[i], f->err, sizeof f->err));
+        struct store_gap stored; /* with the contract the store took from the member */
+        OK(store_gap_get(f->st, g[i].gap_id, &stored, f->err, sizeof f->err));
+        g[i] = stored;
+    }
+    const char *missing = "00000000-0000-4000-8000-00000000beef";
+    /* Round 1 (all gaps identified): 0 assigned twice (one wins), 1 completed (rejected:
+     * identified -> completed), a missing gap, 2 closed, 3 assigned, 5 closed twice. */
+    struct gs_op r1[GS_OPS] = {
+        {.gap_id = g[0].gap_id, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = g[1].gap_id, .to = STORE_GAP_COMPLETED},
+        {.gap_id = missing, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = g[0].gap_id, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = g[2].gap_id, .to = STORE_GAP_CLOSED},
+        {.gap_id = g[3].gap_id, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = g[5].gap_id, .to = STORE_GAP_CLOSED},
+        {.gap_id = g[5].gap_id, .to = STORE_GAP_CLOSED},
+    };
+    gs_round(f, g[GS_GAPS].gap_id, STORE_GAP_ASSIGNED, r1, GS_OPS);
+    gs_check_pair(&r1[0], &r1[3]);
+    assert_int_equal(r1[1].rc, SG_ETRANSITION);
+    assert_int_equal(r1[2].rc, SG_ENOTFOUND);
+    assert_int_equal(r1[4].rc, SG_OK);
+    assert_int_equal(r1[5].rc, SG_OK);
+    gs_check_pair(&r1[6], &r1[7]);
+    /* Round 2: 0 completed (assigned -> completed), 1 assigned, 2 assigned (rejected: closed),
+     * the missing gap, 3 completed twice (one wins), 4 closed. */
+    struct gs_op r2[GS_OPS] = {
+        {.gap_id = g[0].gap_id, .to = STORE_GAP_COMPLETED},
+        {.gap_id = g[1].gap_id, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = g[2].gap_id, .to = STORE_GAP_ASSIGNED},
+        {.gap_id = missing, .to = STORE_GAP_CLOSED},
+        {.gap_id = g[3].gap_id, .to = STORE_GAP_COMPLETED},
+        {.gap_id = g[3].gap_id, .to = STORE_GAP_COMPLETED},
+        {.gap_id = g[4].gap_id, .to = STORE_GAP_CLOSED},
+    };
+    gs_round(f, g[GS_GAPS].gap_id, STORE_GAP_COMPLETED, r2, GS_OPS - 1);
+    assert_int_equal(r2[0].rc, SG_OK);
+    assert_int_equal(r2[1].rc, SG_OK);
+    assert_int_equal(r2[2].rc, SG_ETRANSITION);
+    assert_int_equal(r2[3].rc, SG_ENOTFOUND);
+    gs_check_pair(&r2[4], &r2[5]);
+    assert_int_equal(r2[6].rc, SG_OK);
+
+    /* The audit row of gap 0's completion records its before and after status. */
+    struct store_audit_list tl;
+    struct store_page pg1 = {1, 0};
+    OK(store_audit_get_trail(f->st, "gap", g[0].gap_id, &pg1, &tl, f->err, sizeof f->err));
+    assert_int_equal((long long)tl.n, 1);
+    gs_check_change(tl.items[0].changes, "assigned", "completed");
+    store_audit_list_free(&tl);
+    /* Round 3, every change valid in queue order, so the group normally commits in one pass:
+     * 0 closed, 1 completed then closed (the same gap twice: the second runs after the set
+     * statement, on the first's result), 3 closed. Should the second change of gap 1 queue
+     * first, it closes the gap (assigned -> closed) and the first is rejected (closed ->
+     * completed): gap 1 ends closed either way. */
+    struct gs_op r3[GS_OPS] = {
+        {.gap_id = g[0].gap_id, .to = STORE_GAP_CLOSED},
+        {.gap_id = g[1].gap_id, .to = STORE_GAP_COMPLETED},
+        {.gap_id = g[1].gap_id, .to = STORE_GAP_CLOSED},
+        {.gap_id = g[3].gap_id, .to = STORE_GAP_CLOSED},
+    };
+    gs_round(f, g[GS_GAPS].gap_id, STORE_GAP_CLOSED, r3, 4);
+    assert_int_equal(r3[0].rc, SG_OK);
+    assert_int_equal(r3[2].rc, SG_OK);
+    assert_int_equal(r3[3].rc, SG_OK);
+    assert_true(r3[1].rc == SG_OK || r3[1].rc == SG_ETRANSITION);
+    if (r3[1].rc == SG_OK) assert_int_equal((int)r3[1].out.status, (int)STORE_GAP_COMPLETED);
+    assert_int_equal((int)r3[2].out.status, (int)STORE_GAP_CLOSED);
+
+    int pg = strcmp(f->st->ops->name, "sqlite") != 0;
+    enum store_gap_status want[GS_GAPS + 1] = {STORE_GAP_CLOSED, STORE_GAP_CLOSED,
+                                               STORE_GAP_CLOSED, STORE_GAP_CLOSED,
+                                               STORE_GAP_CLOSED, STORE_GAP_CLOSED,
+                                               pg ? STORE_GAP_CLOSED : STORE_GAP_IDENTIFIED};
+    /* Successful changes per gap (each one audit row, plus the create row). */
+    long long changes[GS_GAPS] = {3, 2 + (r3[1].rc == SG_OK), 1, 3, 1, 1};
+    char day[STORE_DATE_LEN];
+    today(day);
+    for (int i = 0; i <= GS_GAPS; i++) {
+        struct store_gap x;
+        OK(store_gap_get(f->st, g[i].gap_id, &x, f->err, sizeof f->err));
+        assert_int_equal((int)x.status, (int)want[i]);
+        if (i < GS_GAPS) assert_int_equal(audit_count(f, "gap", g[i].gap_id), 1 + changes[i]);
+        if (want[i] == STORE_GAP_CLOSED) assert_string_equal(x.closed_date, day);
+        if (want[i] == STORE_GAP_COMPLETED) assert_string_equal(x.completed_date, day);
+        if (want[i] == STORE_GAP_ASSIGNED || (i == 0 || i == 3))
+            assert_string_equal(x.assigned_date, day);
+    }
+    assert_int_equal(audit_count(f, "gap", missing), 0);
+    /* The last audit row of gap 1 records the close, from completed (or assigned). */
+    OK(store_audit_get_trail(f->st, "gap", g[1].gap_id, &pg1, &tl, f->err, sizeof f->err));
+    assert_int_equal((long long)tl.n, 1);
+    assert_string_equal(tl.items[0].action, "close");
+    gs_check_change(tl.items[0].changes, r3[1].rc == SG_OK ? "completed" : "assigned", "closed");
+    store_audit_list_free(&tl);
+    gs_check_counts(f, g, want, GS_GAPS + 1);
+
+    /* Statements moving many gaps between groups at once (outside stargap's own writes). */
+    OK(f->st->ops->raw_exec(f->st, "UPDATE gap_analysis SET status = 'identified' WHERE status = 'closed'",
+                            f->err, sizeof f->err));
+    OK(f->st->ops->raw_exec(f->st, "UPDATE gap_analysis SET measurement_year = 2027 WHERE measure_code <> 'CBP' AND measurement_year = 2025",
+                            f->err, sizeof f->err));
+    for (int i = 0; i <= GS_GAPS; i++) {
+        if (want[i] == STORE_GAP_CLOSED) want[i] = STORE_GAP_IDENTIFIED;
+        if (strcmp(g[i].measure_code, "CBP") && g[i].measurement_year == 2025) g[i].measurement_year = 2027;
+    }
+    gs_check_counts(f, g, want, GS_GAPS + 1);
+    assert_chain_ok(f);
+}
+
 /* ---- group commit across two stores: a stale cached chain head, concurrent appenders ---- */
 
 enum { TS_THREADS = 8, TS_GAPS = 3 };
@@ -1941,6 +2199,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_two_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_set_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),

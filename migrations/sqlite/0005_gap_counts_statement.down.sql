@@ -1,0 +1,2 @@
+-- 0005_gap_counts_statement (SQLite) down: nothing to revert (see the up migration).
+SELECT 1;
