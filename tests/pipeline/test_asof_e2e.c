@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "pipeline/pl_test_util.h"
+
 #include <sqlite3.h>
 
 #include "core/fileio.h"
@@ -37,26 +39,6 @@
 #define ENV "STARGAP_HASH_KEY=asof-e2e-key-0123456789 STARGAP_LOG_LEVEL=warn "
 
 static char g_dir[256];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
-static char *slurp(const char *path)
-{
-    char *s = NULL, e[256];
-    size_t len;
-    assert_int_equal(sg_read_file(path, (size_t)1 << 30, &s, &len, e, sizeof e), 0);
-    return s;
-}
 
 /* Year-2025 numerators (denominator, not excluded) per measure from a measure_results.csv. */
 static void count_met(const char *path, long *met, long *den)

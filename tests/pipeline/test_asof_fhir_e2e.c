@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "pipeline/pl_test_util.h"
+
 #include <sqlite3.h>
 
 #include "core/fileio.h"
@@ -30,26 +32,6 @@
 
 static const char *const CODES[NF] = {"BCS", "COL", "CBP", "GSD", "EED"};
 static char g_dir[256];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
-static char *slurp(const char *path)
-{
-    char *s = NULL, e[256];
-    size_t len;
-    assert_int_equal(sg_read_file(path, (size_t)1 << 30, &s, &len, e, sizeof e), 0);
-    return s;
-}
 
 static int code_index(const char *c)
 {

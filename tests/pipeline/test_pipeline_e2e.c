@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "pipeline/pl_test_util.h"
+
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -31,18 +33,6 @@
 #include "pipeline/pipeline.h"
 
 static char g_dir[256];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
 
 #define BIN STARGAP_BINARY
 #define ENV "STARGAP_HASH_KEY=e2e-test-key-0123456789 STARGAP_LOG_LEVEL=warn "

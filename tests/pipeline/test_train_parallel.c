@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "pipeline/pl_test_util.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -29,18 +31,6 @@
 
 #define BIN STARGAP_BINARY
 #define ENV "STARGAP_HASH_KEY=train-parallel-test-key-0123 STARGAP_LOG_LEVEL=warn "
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0) fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
 
 static void test_workers_same_models(void **state)
 {
