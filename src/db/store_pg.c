@@ -4305,15 +4305,14 @@ static int pmerge_audit(struct px *x, const struct store_actor *a, const char *e
 }
 
 /* Merges of a batch (members, measure results, member features): the rows are COPYed into a
- * temporary staging table, then ONE insert of the new keys and ONE update of the keys whose
- * values differ, so a batch costs a few statements however many rows it has (one upsert per row
- * cost a round trip each). Within a batch the last row of a key wins (DISTINCT ON ... ctid
- * DESC); unchanged = rows - inserted - updated. */
+ * temporary staging table, then ONE upsert statement inserts the new keys and updates the keys
+ * whose values differ, so a batch costs a few statements however many rows it has (one upsert
+ * per row cost a round trip each). A batch holds each key once (store.c refuses duplicates), so the
+ * stage needs no de-duplication; unchanged = rows - inserted - updated. */
 struct stage_merge {
     const char *stage_sql, *what, *copy_sql, *entity;
     stage_row_fn row;
-    const struct stmt *insert; /* returns one row: the count inserted */
-    const struct stmt *update; /* its command count: the rows updated */
+    const struct stmt *upsert; /* one row: the counts inserted and updated */
 };
 
 /* Runs m over the n rows inside the caller's transaction; fills *k and appends the merge's
@@ -4324,10 +4323,10 @@ static int stage_merge(struct px *xp, const struct store_actor *a, const struct 
     memset(k, 0, sizeof *k);
     int rc = stage_copy(xp, m->stage_sql, m->what, m->copy_sql, rows, n, m->row, now);
     PGresult *r = NULL;
-    if (!rc && !(rc = px_exec(xp, m->insert, NULL, &r))) k->inserted = g_ll(r, 0, 0);
-    PQclear(r);
-    r = NULL;
-    if (!rc && !(rc = px_exec(xp, m->update, NULL, &r))) k->updated = cmd_rows(r);
+    if (!rc && !(rc = px_exec(xp, m->upsert, NULL, &r))) {
+        k->inserted = g_ll(r, 0, 0);
+        k->updated = g_ll(r, 0, 1);
+    }
     PQclear(r);
     if (rc) return rc;
     k->unchanged = (long long)n - k->inserted - k->updated;
@@ -4355,27 +4354,29 @@ static int member_stage_row(struct sg_buf *b, const void *rows, size_t i, const 
     if (!crc) crc = copy_field(b, tri[m->disabled < 0 ? 0 : m->disabled ? 2 : 1], 1);
     return crc;
 }
-STMT(member_merge_insert, 0,
-     "WITH ins AS (INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active,"
-     " birth_year, sex, dual_eligible, lis, disabled) SELECT DISTINCT ON (member_hash) member_hash,"
-     " contract_id, first_seen, first_seen, active, birth_year, sex, dual_eligible, lis, disabled"
-     " FROM member_stage ORDER BY member_hash, ctid DESC"
-     " ON CONFLICT (member_hash) DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
-STMT(member_merge_update, 0,
-     "UPDATE members t SET contract_id = s.contract_id, birth_year = s.birth_year, sex = s.sex,"
-     " dual_eligible = s.dual_eligible, lis = s.lis, disabled = s.disabled,"
-     " last_updated = s.first_seen, active = s.active"
-     " FROM (SELECT DISTINCT ON (member_hash) * FROM member_stage ORDER BY member_hash, ctid DESC) s"
-     " WHERE t.member_hash = s.member_hash"
-     " AND (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
-     " IS DISTINCT FROM (s.contract_id, s.birth_year, s.sex, s.dual_eligible, s.lis, s.disabled,"
-     " s.active)");
+/* Upserts: an inserted row has xmax = 0, an updated one the locking transaction's id; a row
+ * whose values are equal is neither (the DO UPDATE's WHERE is false). The conflict is found by
+ * the unique index's probe the insert makes anyway (an UPDATE ... FROM the stage was planned as a
+ * hash join over the whole table, once per batch). */
+STMT(member_merge_upsert, 0,
+     "WITH u AS (INSERT INTO members AS t (member_hash, contract_id, first_seen, last_updated,"
+     " active, birth_year, sex, dual_eligible, lis, disabled) SELECT member_hash, contract_id,"
+     " first_seen, first_seen, active, birth_year, sex, dual_eligible, lis, disabled"
+     " FROM member_stage ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
+     " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
+     " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
+     " active = EXCLUDED.active"
+     " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
+     " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
+     " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"
+     " RETURNING (t.xmax = 0) AS ins)"
+     " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u");
 static const struct stage_merge member_merge = {
     "CREATE TEMP TABLE IF NOT EXISTS member_stage (member_hash TEXT, contract_id TEXT,"
     " first_seen TIMESTAMPTZ, active BOOLEAN, birth_year INTEGER, sex TEXT, dual_eligible BOOLEAN,"
     " lis BOOLEAN, disabled BOOLEAN) ON COMMIT DELETE ROWS",
     "members_merge_copy", "COPY member_stage (" MEMBER_STAGE_COLS ") FROM STDIN", "member",
-    member_stage_row, &member_merge_insert, &member_merge_update};
+    member_stage_row, &member_merge_upsert};
 
 /* The rows of pg_member_upsert_batch inside the caller's transaction. */
 static int pmember_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member *rows, size_t n,
@@ -4399,27 +4400,22 @@ static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
     return rc;
 }
 
-STMT(mr_merge_insert, 0,
-     "WITH ins AS (INSERT INTO measure_results (" MR_COLS ") SELECT DISTINCT ON (member_hash,"
-     " measure_code, measurement_year) " MR_COLS " FROM mr_stage ORDER BY member_hash,"
-     " measure_code, measurement_year, ctid DESC"
-     " ON CONFLICT (member_hash, measure_code, measurement_year) DO NOTHING RETURNING 1)"
-     " SELECT count(*) FROM ins");
-STMT(mr_merge_update, 0,
-     "UPDATE measure_results t SET initial_population = s.initial_population,"
-     " denominator = s.denominator, denominator_exclusion = s.denominator_exclusion,"
-     " numerator = s.numerator, evaluated_at = s.evaluated_at, source = s.source,"
-     " numerator_date = s.numerator_date FROM (SELECT DISTINCT ON (member_hash, measure_code,"
-     " measurement_year) * FROM mr_stage ORDER BY member_hash, measure_code, measurement_year,"
-     " ctid DESC) s"
-     " WHERE t.member_hash = s.member_hash AND t.measure_code = s.measure_code"
-     " AND t.measurement_year = s.measurement_year AND (t.initial_population, t.denominator,"
-     " t.denominator_exclusion, t.numerator, t.source, t.numerator_date) IS DISTINCT FROM"
-     " (s.initial_population, s.denominator, s.denominator_exclusion, s.numerator, s.source,"
-     " s.numerator_date)");
+STMT(mr_merge_upsert, 0,
+     "WITH u AS (INSERT INTO measure_results AS t (" MR_COLS ") SELECT " MR_COLS " FROM mr_stage"
+     " ON CONFLICT (member_hash, measure_code, measurement_year) DO UPDATE SET"
+     " initial_population = EXCLUDED.initial_population, denominator = EXCLUDED.denominator,"
+     " denominator_exclusion = EXCLUDED.denominator_exclusion, numerator = EXCLUDED.numerator,"
+     " evaluated_at = EXCLUDED.evaluated_at, source = EXCLUDED.source,"
+     " numerator_date = EXCLUDED.numerator_date"
+     " WHERE (t.initial_population, t.denominator, t.denominator_exclusion, t.numerator, t.source,"
+     " t.numerator_date) IS DISTINCT FROM (EXCLUDED.initial_population, EXCLUDED.denominator,"
+     " EXCLUDED.denominator_exclusion, EXCLUDED.numerator, EXCLUDED.source,"
+     " EXCLUDED.numerator_date)"
+     " RETURNING (t.xmax = 0) AS ins)"
+     " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u");
 static const struct stage_merge mr_merge_def = {
     mr_stage_sql, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN",
-    "measure_result", mr_stage_row, &mr_merge_insert, &mr_merge_update};
+    "measure_result", mr_stage_row, &mr_merge_upsert};
 
 /* The rows of pg_measure_result_merge_batch inside the caller's transaction. */
 static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
@@ -4454,23 +4450,20 @@ static int mf_stage_row(struct sg_buf *b, const void *rows, size_t i, const char
     if (!crc) crc = copy_field(b, f->source, 1);
     return crc;
 }
-STMT(mf_merge_insert, 0,
-     "WITH ins AS (INSERT INTO member_features (member_hash, measurement_year, features, source)"
-     " SELECT DISTINCT ON (member_hash, measurement_year) member_hash, measurement_year,"
-     " features, source FROM mf_stage ORDER BY member_hash, measurement_year, ctid DESC"
-     " ON CONFLICT (member_hash, measurement_year) DO NOTHING RETURNING 1) SELECT count(*) FROM ins");
-STMT(mf_merge_update, 0,
-     "UPDATE member_features t SET features = s.features, source = s.source"
-     " FROM (SELECT DISTINCT ON (member_hash, measurement_year) * FROM mf_stage"
-     " ORDER BY member_hash, measurement_year, ctid DESC) s"
-     " WHERE t.member_hash = s.member_hash AND t.measurement_year = s.measurement_year"
-     " AND (t.features, t.source) IS DISTINCT FROM (s.features, s.source)");
+STMT(mf_merge_upsert, 0,
+     "WITH u AS (INSERT INTO member_features AS t (member_hash, measurement_year, features, source)"
+     " SELECT member_hash, measurement_year, features, source FROM mf_stage"
+     " ON CONFLICT (member_hash, measurement_year) DO UPDATE SET features = EXCLUDED.features,"
+     " source = EXCLUDED.source"
+     " WHERE (t.features, t.source) IS DISTINCT FROM (EXCLUDED.features, EXCLUDED.source)"
+     " RETURNING (t.xmax = 0) AS ins)"
+     " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u");
 static const struct stage_merge mf_merge_def = {
     "CREATE TEMP TABLE IF NOT EXISTS mf_stage (member_hash TEXT, measurement_year INTEGER,"
     " features JSONB, source TEXT) ON COMMIT DELETE ROWS",
     "member_features_merge_copy",
     "COPY mf_stage (member_hash, measurement_year, features, source) FROM STDIN",
-    "member_feature", mf_stage_row, &mf_merge_insert, &mf_merge_update};
+    "member_feature", mf_stage_row, &mf_merge_upsert};
 
 /* The rows of pg_member_feature_merge_batch inside the caller's transaction. */
 static int pmember_feature_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
