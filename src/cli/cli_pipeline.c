@@ -1,10 +1,12 @@
 /* cli_pipeline.c: `stargap import`, `stargap train`, `stargap models` and `stargap predict`
  * (issue 6): member data in, gap-closure predictions out. The work is in src/pipeline; this file
  * parses flags, opens the store and prints summaries. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -124,6 +126,12 @@ int cli_import_run(struct cli_ctx *ctx, int argc, char **argv)
     if (fhir && (!vsdir || !*vsdir))
         return cli_usage_error(cmd, "--fhir needs --valuesets (or the valuesets_dir setting)");
     char rpath[4200], err[SG_ERRLEN];
+    struct stat sb;
+    if (dir && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        fprintf(stderr, "stargap import: %s: %s\n", dir,
+                stat(dir, &sb) != 0 ? strerror(errno) : "not a directory");
+        return CLI_FAIL;
+    }
     if (!rejects) {
         snprintf(rpath, sizeof rpath, "%s/rejects.csv", fhir ? "." : dir);
         rejects = rpath;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -317,6 +318,26 @@ static void test_file_errors(void **state)
     assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err),
                      SG_EPARSE);
     assert_non_null(strstr(f->err, "member_features.csv:1: column 4: feature name 'age'"));
+    /* the command refuses a DIR that is missing or not a directory, naming it */
+    char cmd[1600], out[700];
+    snprintf(out, sizeof out, "%s/cli.err", dir);
+    const char *bad[2] = {"missing", "members.csv"};
+    const char *why[2] = {"No such file or directory", "not a directory"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "STARGAP_HASH_KEY=import-test-key-0123456789 %s --db sqlite::memory: "
+                 "--log-level warn import %s/%s >/dev/null 2>%s",
+                 STARGAP_BINARY, dir, bad[i], out);
+        int rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+        char *msg = NULL, e[200];
+        size_t len;
+        assert_int_equal(sg_read_file(out, 4096, &msg, &len, e, sizeof e), SG_OK);
+        assert_non_null(strstr(msg, bad[i]));
+        assert_non_null(strstr(msg, why[i]));
+        free(msg);
+    }
+    unlink(out);
     unlink(p2);
     unlink(p3);
     unlink(p);
