@@ -138,7 +138,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
     printf("listening on http://%s:%u\n", host, (unsigned)http_server_port(srv));
     fflush(stdout);
     LOG_INFO("server started listen=%s:%u db=%s threads=%ld", host, (unsigned)http_server_port(srv),
-             st->url_scheme, cfg->http_threads);
+             st->url_scheme, http_server_threads(srv));
 
     time_t next_maint = time(NULL) + MAINTAIN_EVERY_S;
     for (;;) {

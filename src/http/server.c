@@ -523,6 +523,8 @@ fail:
 
 uint16_t http_server_port(const struct http_server *s) { return s->port; }
 
+long http_server_threads(const struct http_server *s) { return s->o.threads; }
+
 int http_server_render_metrics(struct http_server *s, struct sg_buf *out)
 {
     int rc = http_metrics_render(s->metrics, s->o.routes, out);

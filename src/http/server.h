@@ -20,7 +20,7 @@ struct http_server_options {
     const struct http_route *routes;   /* the route table (borrowed, must outlive the server) */
     size_t nroutes;
     void *app;                         /* handed to handlers in req->app */
-    long threads;                      /* pool threads; 0 = number of online CPUs */
+    long threads;                      /* pool threads; 0 = 32 per online CPU, at most 128 */
     long max_connections;
     long conn_timeout_s;
     long conn_memory;                  /* bytes per connection */
@@ -45,6 +45,8 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
 
 /* Returns the port the server listens on (useful when o->listen asked for port 0). */
 uint16_t http_server_port(const struct http_server *s);
+/* The pool threads the server runs (the option, or the default it chose for 0). */
+long http_server_threads(const struct http_server *s);
 
 /* Appends the server's Prometheus metrics (requests, latency, connections, in-flight requests,
  * the api_logs queue and the extra hook's lines) to out. Returns sg_buf errors. */
