@@ -2005,7 +2005,7 @@ static int v_member_rows(const char *what, const struct store_member *rows, size
     int rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = v_member(e, sizeof e, &rows[i]))) return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
-    return SG_OK;
+    return v_unique_keys(what, rows, n, member_key, err, errlen);
 }
 
 int store_member_upsert_batch(struct store *st, const struct store_actor *a,
@@ -2018,9 +2018,7 @@ int store_member_upsert_batch(struct store *st, const struct store_actor *a,
     counts_zero(counts);
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 members");
-    if ((rc = v_member_rows("rows", rows, n, err, errlen)) ||
-        (rc = v_unique_keys("rows", rows, n, member_key, err, errlen)))
-        return rc;
+    if ((rc = v_member_rows("rows", rows, n, err, errlen))) return rc;
     store_now(now);
     rc = st->ops->member_upsert_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
@@ -2056,7 +2054,7 @@ static int v_result_rows(struct store *st, const char *what,
         if ((rc = v_numerator_date(e, sizeof e, r)))
             return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
     }
-    return SG_OK;
+    return v_unique_keys(what, rows, n, result_key, err, errlen);
 }
 
 int store_measure_result_merge_batch(struct store *st, const struct store_actor *a,
@@ -2070,9 +2068,7 @@ int store_measure_result_merge_batch(struct store *st, const struct store_actor 
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 results");
     store_now(now);
-    if ((rc = v_result_rows(st, "rows", rows, n, now, err, errlen)) ||
-        (rc = v_unique_keys("rows", rows, n, result_key, err, errlen)))
-        return rc;
+    if ((rc = v_result_rows(st, "rows", rows, n, now, err, errlen))) return rc;
     rc = st->ops->measure_result_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
     return rc;
@@ -2163,7 +2159,7 @@ static int v_feature_rows(const char *what, const struct store_member_feature *r
             (rc = v_text(e, sizeof e, "source", f->source, STORE_NAME_LEN, 1)))
             return sg_errf(err, errlen, rc, "%s[%zu].%s", what, i, e);
     }
-    return SG_OK;
+    return v_unique_keys(what, rows, n, feature_key, err, errlen);
 }
 
 int store_member_feature_merge_batch(struct store *st, const struct store_actor *a,
@@ -2176,9 +2172,7 @@ int store_member_feature_merge_batch(struct store *st, const struct store_actor 
     counts_zero(counts);
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 feature rows");
-    if ((rc = v_feature_rows("rows", rows, n, err, errlen)) ||
-        (rc = v_unique_keys("rows", rows, n, feature_key, err, errlen)))
-        return rc;
+    if ((rc = v_feature_rows("rows", rows, n, err, errlen))) return rc;
     store_now(now);
     rc = st->ops->member_feature_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
     if (rc) counts_zero(counts);
@@ -2207,10 +2201,7 @@ int store_import_batch(struct store *st, const struct store_actor *a,
     store_now(now);
     if ((rc = v_member_rows("members", members, n_members, err, errlen)) ||
         (rc = v_result_rows(st, "results", results, n_results, now, err, errlen)) ||
-        (rc = v_feature_rows("features", features, n_features, err, errlen)) ||
-        (rc = v_unique_keys("members", members, n_members, member_key, err, errlen)) ||
-        (rc = v_unique_keys("results", results, n_results, result_key, err, errlen)) ||
-        (rc = v_unique_keys("features", features, n_features, feature_key, err, errlen)))
+        (rc = v_feature_rows("features", features, n_features, err, errlen)))
         return rc;
     rc = st->ops->import_batch(st, a, members, n_members, results, n_results, features, n_features,
                                now, counts ? counts : tmp, err, errlen);

@@ -4378,28 +4378,6 @@ static const struct stage_merge member_merge = {
     "members_merge_copy", "COPY member_stage (" MEMBER_STAGE_COLS ") FROM STDIN", "member",
     member_stage_row, &member_merge_upsert};
 
-/* The rows of pg_member_upsert_batch inside the caller's transaction. */
-static int pmember_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member *rows, size_t n,
-              const char *now, struct store_merge_counts *k)
-{
-    return stage_merge(xp, a, &member_merge, rows, n, now, k);
-}
-
-static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
-                                  const struct store_member *rows, size_t n, const char *now,
-                                  struct store_merge_counts *k, char *err, size_t errlen)
-{
-    struct px x;
-    memset(k, 0, sizeof *k);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = pmember_merge_rows(&x, a, rows, n, now, k);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
-}
-
 STMT(mr_merge_upsert, 0,
      "WITH u AS (INSERT INTO measure_results AS t (" MR_COLS ") SELECT " MR_COLS " FROM mr_stage"
      " ON CONFLICT (member_hash, measure_code, measurement_year) DO UPDATE SET"
@@ -4416,29 +4394,6 @@ STMT(mr_merge_upsert, 0,
 static const struct stage_merge mr_merge_def = {
     mr_stage_sql, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN",
     "measure_result", mr_stage_row, &mr_merge_upsert};
-
-/* The rows of pg_measure_result_merge_batch inside the caller's transaction. */
-static int pmeasure_result_merge_rows(struct px *xp, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
-              const char *now, struct store_merge_counts *k)
-{
-    return stage_merge(xp, a, &mr_merge_def, rows, n, now, k);
-}
-
-static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_measure_result *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
-{
-    struct px x;
-    memset(k, 0, sizeof *k);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = pmeasure_result_merge_rows(&x, a, rows, n, now, k);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
-}
 
 static int mf_stage_row(struct sg_buf *b, const void *rows, size_t i, const char *now)
 {
@@ -4465,11 +4420,42 @@ static const struct stage_merge mf_merge_def = {
     "COPY mf_stage (member_hash, measurement_year, features, source) FROM STDIN",
     "member_feature", mf_stage_row, &mf_merge_upsert};
 
-/* The rows of pg_member_feature_merge_batch inside the caller's transaction. */
-static int pmember_feature_merge_rows(struct px *xp, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
-              const char *now, struct store_merge_counts *k)
+/* Runs the staged merges def[i] over rows[i] (n[i] rows; a part with no rows is skipped) in ONE
+ * transaction, k[i] receiving each part's counts: any failure rolls every part back and zeroes
+ * k[0..parts). */
+static int merge_tx(struct store *st, const struct store_actor *a, size_t parts,
+                    const struct stage_merge *const *def, const void *const *rows, const size_t *n,
+                    const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
-    return stage_merge(xp, a, &mf_merge_def, rows, n, now, k);
+    struct px x;
+    memset(k, 0, parts * sizeof *k);
+    int rc = px_open(S(st), &x, err, errlen);
+    if (!rc) rc = px_begin(&x);
+    for (size_t i = 0; i < parts && !rc; i++)
+        if (n[i]) rc = stage_merge(&x, a, def[i], rows[i], n[i], now, &k[i]);
+    if (!rc) rc = px_commit(&x);
+    px_close(&x);
+    if (rc) memset(k, 0, parts * sizeof *k);
+    return rc;
+}
+
+static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    const struct stage_merge *def[] = {&member_merge};
+    const void *r[] = {rows};
+    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
+}
+
+static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    const struct stage_merge *def[] = {&mr_merge_def};
+    const void *r[] = {rows};
+    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
 }
 
 static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
@@ -4477,15 +4463,9 @@ static int pg_member_feature_merge_batch(struct store *st, const struct store_ac
                                          const char *now, struct store_merge_counts *k, char *err,
                                          size_t errlen)
 {
-    struct px x;
-    memset(k, 0, sizeof *k);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc) rc = pmember_feature_merge_rows(&x, a, rows, n, now, k);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
+    const struct stage_merge *def[] = {&mf_merge_def};
+    const void *r[] = {rows};
+    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
 }
 
 /* Members, then measure results, then member features in ONE transaction: any failure rolls
@@ -4497,18 +4477,10 @@ static int pg_import_batch(struct store *st, const struct store_actor *a,
                            const char *now, struct store_merge_counts k[3], char *err,
                            size_t errlen)
 {
-    struct px x;
-    memset(k, 0, 3 * sizeof *k);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (!rc) rc = px_begin(&x);
-    if (!rc && n_members) rc = pmember_merge_rows(&x, a, members, n_members, now, &k[0]);
-    if (!rc && n_results) rc = pmeasure_result_merge_rows(&x, a, results, n_results, now, &k[1]);
-    if (!rc && n_features)
-        rc = pmember_feature_merge_rows(&x, a, features, n_features, now, &k[2]);
-    if (!rc) rc = px_commit(&x);
-    px_close(&x);
-    if (rc) memset(k, 0, 3 * sizeof *k);
-    return rc;
+    const struct stage_merge *def[] = {&member_merge, &mr_merge_def, &mf_merge_def};
+    const void *r[] = {members, results, features};
+    const size_t n[] = {n_members, n_results, n_features};
+    return merge_tx(st, a, 3, def, r, n, now, k, err, errlen);
 }
 
 STMT(member_scan_all, 0, "SELECT " MEMBER_COLS " FROM members ORDER BY member_hash");
