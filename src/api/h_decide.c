@@ -29,6 +29,13 @@ static struct dc_portfolio *load(struct http_request *req, struct http_response 
     return rc ? NULL : p;
 }
 
+/* The query of the portfolio reads that take only the year, a contract and the star year. */
+static const struct api_param year_params[] = {
+    {"year", AP_INT, 2000, 2100, NULL},
+    {"contract", AP_CONTRACT, 0, 0, NULL},
+    {"star_year", AP_INT, 2000, 2103, NULL},
+};
+
 /* The year/contract/star_year query of the portfolio reads: `year` is required; loads the year
  * (NULL after answering the error). iy, ic, is index q for year, contract and star_year. */
 static struct dc_portfolio *load_query(struct http_request *req, struct http_response *res,
@@ -318,13 +325,8 @@ static json_t *ratings_doc(const struct pf_ratings *r)
 
 void api_h_portfolio_summary(struct http_request *req, struct http_response *res)
 {
-    static const struct api_param ps[] = {
-        {"year", AP_INT, 2000, 2100, NULL},
-        {"contract", AP_CONTRACT, 0, 0, NULL},
-        {"star_year", AP_INT, 2000, 2103, NULL},
-    };
     struct api_qv q[3];
-    if (api_query(req, res, ps, 3, q)) return;
+    if (api_query(req, res, year_params, 3, q)) return;
     struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
     char err[SG_ERRLEN] = "";
@@ -462,13 +464,8 @@ void api_h_priority_list(struct http_request *req, struct http_response *res)
 
 void api_h_analytics_roi(struct http_request *req, struct http_response *res)
 {
-    static const struct api_param ps[] = {
-        {"year", AP_INT, 2000, 2100, NULL},
-        {"contract", AP_CONTRACT, 0, 0, NULL},
-        {"star_year", AP_INT, 2000, 2103, NULL},
-    };
     struct api_qv q[3];
-    if (api_query(req, res, ps, 3, q)) return;
+    if (api_query(req, res, year_params, 3, q)) return;
     struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
     char err[SG_ERRLEN] = "";
@@ -529,13 +526,8 @@ void api_h_analytics_roi(struct http_request *req, struct http_response *res)
 
 void api_h_measure_performance(struct http_request *req, struct http_response *res)
 {
-    static const struct api_param ps[] = {
-        {"year", AP_INT, 2000, 2100, NULL},
-        {"contract", AP_CONTRACT, 0, 0, NULL},
-        {"star_year", AP_INT, 2000, 2103, NULL},
-    };
     struct api_qv q[3];
-    if (api_query(req, res, ps, 3, q)) return;
+    if (api_query(req, res, year_params, 3, q)) return;
     const char *code = req->params[0];
     struct dc_portfolio *p = load_query(req, res, q, 0, 1, 2);
     if (!p) return;
