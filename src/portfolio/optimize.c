@@ -82,10 +82,11 @@ static double gap_dvar(const struct opt_state *s, uint32_t g)
     return q1 * (1.0 - q1) - q0 * (1.0 - q0);
 }
 
-/* Star distribution of measure m in the current state plus optional changes (exact mode: the
- * gaps of items[from..to) of list l are worked). */
-static int measure_dist(struct opt_state *s, size_t m, double dmu, double dvar,
-                        const struct opt_list *l, size_t from, size_t to, struct pf_stardist *d)
+/* Star distribution of measure m after dropping items rem[0..nrem) and adding items [from, to)
+ * of list l (exact mode), or with the given closure mean/variance changes (normal mode). */
+static int move_dist(struct opt_state *s, size_t m, const size_t *rem, size_t nrem,
+                     const struct opt_list *l, size_t from, size_t to, double dmu, double dvar,
+                     struct pf_stardist *d)
 {
     const struct pf_measure *ms = &s->p->measures[m];
     if (!s->exact) {
@@ -95,16 +96,23 @@ static int measure_dist(struct opt_state *s, size_t m, double dmu, double dvar,
     size_t n = s->goff[m + 1] - s->goff[m];
     double *q = s->scratch;
     memcpy(q, s->curp + s->goff[m], n * sizeof *q);
-    if (l)
-        for (size_t j = from; j < to; j++) {
-            const struct pf_intervention *it = &s->c->items[l->items[j]];
-            for (uint32_t t = 0; t < it->n_gaps; t++) {
-                uint32_t g = s->c->gap_index[it->first + t];
-                if (s->p->gaps[g].measure != m) continue;
+    for (size_t r = 0; r < nrem; r++) {
+        const struct pf_intervention *it = &s->c->items[rem[r]];
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            if (s->p->gaps[g].measure == m)
+                q[s->gpos[g] - s->goff[m]] = 1.0 - s->p->gaps[g].gap_probability;
+        }
+    }
+    for (size_t j = from; l && j < to; j++) {
+        const struct pf_intervention *it = &s->c->items[l->items[j]];
+        for (uint32_t t = 0; t < it->n_gaps; t++) {
+            uint32_t g = s->c->gap_index[it->first + t];
+            if (s->p->gaps[g].measure == m)
                 q[s->gpos[g] - s->goff[m]] =
                     1.0 - s->p->gaps[g].gap_probability * (1.0 - s->succ[m]);
-            }
         }
+    }
     double *pmf;
     size_t lo, len;
     int rc = pf_poisson_binomial(q, n, &pmf, &lo, &len);
@@ -112,6 +120,14 @@ static int measure_dist(struct opt_state *s, size_t m, double dmu, double dvar,
     pf_stardist_pmf(ms, s->need[m], pmf, lo, len, d);
     free(pmf);
     return SG_OK;
+}
+
+/* Star distribution of measure m in the current state plus optional changes (exact mode: the
+ * gaps of items[from..to) of list l are worked). */
+static int measure_dist(struct opt_state *s, size_t m, double dmu, double dvar,
+                        const struct opt_list *l, size_t from, size_t to, struct pf_stardist *d)
+{
+    return move_dist(s, m, NULL, 0, l, from, to, dmu, dvar, d);
 }
 
 static double dist_value(const struct opt_state *s, size_t m, const struct pf_stardist *d)
@@ -516,46 +532,6 @@ static int greedy(struct opt_state *s, const struct pf_opt_params *prm)
  * cut point turned out to be a worse buy than another's. */
 #define OPT_XCH_ITERS 20
 #define OPT_XCH_REM 8
-
-/* Star distribution of measure m after dropping items rem[0..nrem) and adding items [from, to)
- * of list l (exact mode), or with the given closure mean/variance changes (normal mode). */
-static int move_dist(struct opt_state *s, size_t m, const size_t *rem, size_t nrem,
-                     const struct opt_list *l, size_t from, size_t to, double dmu, double dvar,
-                     struct pf_stardist *d)
-{
-    const struct pf_measure *ms = &s->p->measures[m];
-    if (!s->exact) {
-        pf_stardist_normal(ms, s->need[m], s->mu[m] + dmu, s->var[m] + dvar, d);
-        return SG_OK;
-    }
-    size_t n = s->goff[m + 1] - s->goff[m];
-    double *q = s->scratch;
-    memcpy(q, s->curp + s->goff[m], n * sizeof *q);
-    for (size_t r = 0; r < nrem; r++) {
-        const struct pf_intervention *it = &s->c->items[rem[r]];
-        for (uint32_t t = 0; t < it->n_gaps; t++) {
-            uint32_t g = s->c->gap_index[it->first + t];
-            if (s->p->gaps[g].measure == m)
-                q[s->gpos[g] - s->goff[m]] = 1.0 - s->p->gaps[g].gap_probability;
-        }
-    }
-    for (size_t j = from; j < to; j++) {
-        const struct pf_intervention *it = &s->c->items[l->items[j]];
-        for (uint32_t t = 0; t < it->n_gaps; t++) {
-            uint32_t g = s->c->gap_index[it->first + t];
-            if (s->p->gaps[g].measure == m)
-                q[s->gpos[g] - s->goff[m]] =
-                    1.0 - s->p->gaps[g].gap_probability * (1.0 - s->succ[m]);
-        }
-    }
-    double *pmf;
-    size_t lo, len;
-    int rc = pf_poisson_binomial(q, n, &pmf, &lo, &len);
-    if (rc) return rc;
-    pf_stardist_pmf(ms, s->need[m], pmf, lo, len, d);
-    free(pmf);
-    return SG_OK;
-}
 
 static int exchange(struct opt_state *s)
 {
