@@ -342,6 +342,8 @@ struct sq_store {
     char path[4096];
     int memory;              /* sqlite::memory: one shared connection under `serial` */
     long busy_ms;
+    long cache_kb;           /* page cache of every connection (sqlite_cache_mb) */
+    long bulk_cache_kb;      /* page cache while a connection writes a bulk batch */
     pthread_key_t key;       /* this thread's connection */
     pthread_mutex_t mu;      /* protects conns */
     pthread_mutex_t serial;  /* memory mode: one operation at a time */
@@ -392,9 +394,13 @@ static int conn_open(struct sq_store *s, struct sq_conn **out, char *err, size_t
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, (int)s->busy_ms);
-    const char *pragmas = s->memory ? "PRAGMA foreign_keys = ON;"
-                                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768; "
-                                      "PRAGMA mmap_size = 2147418112; PRAGMA foreign_keys = ON;";
+    char pragmas[256];
+    if (s->memory)
+        snprintf(pragmas, sizeof pragmas, "PRAGMA foreign_keys = ON;");
+    else
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -%ld; "
+                 "PRAGMA mmap_size = 2147418112; PRAGMA foreign_keys = ON;", s->cache_kb);
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         int rc = sg_errf(err, errlen, SG_EDB, "open: pragmas: %s", msg ? msg : "failed");
         sqlite3_free(msg);
@@ -559,6 +565,193 @@ static int finish(struct sq_conn *c, int rc, char *err, size_t errlen)
     char e2[64];
     (void)exec_id(c, S_ROLLBACK, e2, sizeof e2);
     return rc;
+}
+
+/* ---- bulk writes: a big page cache, and secondary indexes rebuilt instead of updated ----
+ *
+ * A batch of the pipeline (an import merge, a prediction batch, a gap refresh) writes its rows in
+ * one transaction. While it runs, its connection's page cache is raised from sqlite_cache_mb to
+ * sqlite_bulk_cache_mb (one connection at a time: the cache is raised after BEGIN IMMEDIATE has
+ * the write lock, and lowered again, which frees the pages above the limit, after COMMIT), so the
+ * pages it dirties stay in memory instead of spilling into the WAL mid-transaction and being read
+ * back from it (pwrite/pread and sqlite3WalFindFrame were a quarter of the gap stage).
+ *
+ * When a batch at least doubles its table (bulk_want: the first gap refresh of a year, the
+ * first predictions of a year), the table's secondary indexes are dropped inside the
+ * transaction and re-created from their own CREATE INDEX statements before COMMIT: SQLite builds
+ * an index by sorting its entries and writing each page once, where row-by-row upkeep walks and
+ * dirties a root-to-leaf path per row and index. The indexes are read from sqlite_schema (name
+ * and SQL), so nothing here repeats the migrations; constraint indexes (UNIQUE, PRIMARY KEY: no
+ * SQL) stay. DROP INDEX deletes the index's planner statistics (sqlite_stat1/4 rows): they are
+ * copied aside and put back, and the connection reloads them after COMMIT. DDL is transactional:
+ * a batch that fails rolls the drops back with its rows. Readers on other connections keep their
+ * WAL snapshot (with the indexes) and re-prepare their statements after the commit (SQLITE_SCHEMA
+ * is retried inside sqlite3_step); this connection's cached statements re-prepare the same way,
+ * and the per-call statements of the batch are all reset before the DDL runs. */
+
+#define BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
+
+struct sq_bulk {
+    char table[64];  /* the table whose indexes are dropped (empty: none) */
+    size_t n;        /* dropped indexes */
+    char **sql;      /* their CREATE INDEX statements (sqlite3_malloc'd) */
+    int stats;       /* planner statistics were put back: reload them after COMMIT */
+    int cache;       /* the page cache was raised */
+};
+
+static int sq_exec(struct sq_conn *c, const char *what, const char *sql, char *err, size_t errlen)
+{
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK) return SG_OK;
+    return conn_error(c->db, what, err, errlen);
+}
+
+static void set_cache(struct sq_conn *c, long kb)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%ld", kb);
+    (void)sqlite3_exec(c->db, sql, NULL, NULL, NULL); /* a hint: never fails the batch */
+}
+
+/* Raises the page cache of c for a bulk batch; call after BEGIN IMMEDIATE. */
+static void bulk_begin(struct store *st, struct sq_conn *c, struct sq_bulk *b)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    memset(b, 0, sizeof *b);
+    if (!s->memory && s->bulk_cache_kb > s->cache_kb) {
+        set_cache(c, s->bulk_cache_kb);
+        b->cache = 1;
+    }
+}
+
+/* Whether inserting n rows into table at least doubles it (counts at most n existing rows). */
+static int bulk_want(struct sq_conn *c, const char *table, size_t n, int *want, char *err, size_t errlen)
+{
+    *want = 0;
+    if (n < BULK_MIN_ROWS) return SG_OK;
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM (SELECT 1 FROM main.\"%w\" LIMIT ?1)", table);
+    sqlite3_stmt *s = NULL;
+    if (!sql) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) == SQLITE_OK ? SG_OK
+             : conn_error(c->db, "bulk_count", err, errlen);
+    sqlite3_free(sql);
+    if (!rc) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)n);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *want = (size_t)sqlite3_column_int64(s, 0) < n;
+        else
+            rc = conn_error(c->db, "bulk_count", err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* The statistics tables of this database (sqlite_stat1, and sqlite_stat4 when SQLite has it). */
+static const char *const stat_tables[] = {"sqlite_stat1", "sqlite_stat4"};
+
+static int table_exists(struct sq_conn *c, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    int yes = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?1",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return yes;
+}
+
+/* Drops table's secondary indexes (those with SQL) inside the open transaction, keeping their
+ * CREATE statements and statistics in b for bulk_restore. */
+static int bulk_drop(struct sq_conn *c, struct sq_bulk *b, const char *table, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    char **names = NULL;
+    size_t cap = 0;
+    int rc = SG_OK, r;
+    snprintf(b->table, sizeof b->table, "%s", table);
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT name, sql FROM main.sqlite_schema WHERE type = 'index' "
+                           "AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name", -1, &s, NULL) != SQLITE_OK)
+        return conn_error(c->db, "bulk_indexes", err, errlen);
+    sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (b->n == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            char **ns = realloc(names, nc * sizeof *ns), **qs = realloc(b->sql, nc * sizeof *qs);
+            if (ns) names = ns;
+            if (qs) b->sql = qs;
+            if (!ns || !qs) { rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory"); break; }
+            cap = nc;
+        }
+        names[b->n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0));
+        b->sql[b->n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 1));
+        if (!names[b->n] || !b->sql[b->n]) {
+            sqlite3_free(names[b->n]);
+            sqlite3_free(b->sql[b->n]);
+            rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+            break;
+        }
+        b->n++;
+    }
+    if (!rc && r != SQLITE_DONE) rc = conn_error(c->db, "bulk_indexes", err, errlen);
+    sqlite3_finalize(s);
+    /* statistics of those indexes, aside in temp tables (rolled back with the batch) */
+    for (size_t t = 0; t < sizeof stat_tables / sizeof *stat_tables && !rc && b->n; t++) {
+        if (!table_exists(c, stat_tables[t])) continue;
+        char *sql = sqlite3_mprintf(
+            "DROP TABLE IF EXISTS temp.sg_bulk_%s; CREATE TEMP TABLE sg_bulk_%s AS SELECT * FROM "
+            "main.%s WHERE tbl = %Q AND idx IN (SELECT name FROM main.sqlite_schema WHERE "
+            "type = 'index' AND tbl_name = %Q AND sql IS NOT NULL)",
+            stat_tables[t], stat_tables[t], stat_tables[t], table, table);
+        rc = sql ? sq_exec(c, "bulk_stats_save", sql, err, errlen) : sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        sqlite3_free(sql);
+    }
+    for (size_t i = 0; i < b->n && !rc; i++) {
+        char *sql = sqlite3_mprintf("DROP INDEX main.\"%w\"", names[i]);
+        rc = sql ? sq_exec(c, "bulk_drop_index", sql, err, errlen) : sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        sqlite3_free(sql);
+    }
+    for (size_t i = 0; i < b->n; i++) sqlite3_free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Re-creates the indexes bulk_drop dropped and puts their statistics back (same transaction). */
+static int bulk_restore(struct sq_conn *c, struct sq_bulk *b, char *err, size_t errlen)
+{
+    int rc = SG_OK;
+    for (size_t i = 0; i < b->n && !rc; i++) rc = sq_exec(c, "bulk_create_index", b->sql[i], err, errlen);
+    for (size_t t = 0; t < sizeof stat_tables / sizeof *stat_tables && !rc && b->n; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "sg_bulk_%s", stat_tables[t]);
+        sqlite3_stmt *s = NULL;
+        int saved = 0;
+        if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM temp.sqlite_schema WHERE name = ?1", -1, &s, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+            saved = sqlite3_step(s) == SQLITE_ROW;
+        }
+        sqlite3_finalize(s);
+        if (!saved) continue;
+        char *sql = sqlite3_mprintf("INSERT INTO main.%s SELECT * FROM temp.%s; DROP TABLE temp.%s",
+                                    stat_tables[t], name, name);
+        rc = sql ? sq_exec(c, "bulk_stats_restore", sql, err, errlen) : sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        sqlite3_free(sql);
+        b->stats = 1;
+    }
+    return rc;
+}
+
+/* After COMMIT or ROLLBACK: lowers the page cache again, reloads the planner statistics when
+ * they were put back, frees b. */
+static void bulk_end(struct store *st, struct sq_conn *c, struct sq_bulk *b, int committed)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    if (b->cache) set_cache(c, s->cache_kb);
+    if (committed && b->stats) (void)sqlite3_exec(c->db, "ANALYZE sqlite_schema", NULL, NULL, NULL);
+    for (size_t i = 0; i < b->n; i++) sqlite3_free(b->sql[i]);
+    free(b->sql);
+    memset(b, 0, sizeof *b);
 }
 
 /* ---- binding and reading ---- */
@@ -2797,6 +2990,8 @@ int store_sqlite_open(const char *path, const struct sg_config *cfg, struct stor
     snprintf(s->path, sizeof s->path, "%s", path);
     s->memory = !strcmp(path, ":memory:");
     s->busy_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
+    s->cache_kb = 1024 * (cfg ? cfg->sqlite_cache_mb : 32);
+    s->bulk_cache_kb = 1024 * (cfg ? cfg->sqlite_bulk_cache_mb : 1024);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->serial, NULL);
     if (!s->memory && pthread_key_create(&s->key, NULL) != 0) {
@@ -3435,20 +3630,79 @@ out:
     return rc;
 }
 
-/* Insert-or-refresh per row, then close the scope's open gaps that are not among the rows. */
+/* Gaps of the scope (year, optional contract) counted from gap_counts (exact, trigger-kept):
+ * *open (identified or assigned) and *any (every status). */
+static int scope_counts(struct sq_conn *c, int year, const char *contract_id, long long *open,
+                        long long *any, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = pq(c, "gap_refresh_scope",
+                         "SELECT coalesce(sum(n) FILTER (WHERE status = 'identified' OR status = 'assigned'), 0), "
+                         "coalesce(sum(n), 0) FROM gap_counts WHERE measurement_year = ?1 "
+                         "AND (?2 IS NULL OR contract_id = ?2)", err, errlen);
+    if (!s) return SG_EDB;
+    bi(s, 1, year);
+    bt(s, 2, contract_id);
+    int rc = SG_OK;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *open = cl(s, 0);
+        *any = cl(s, 1);
+    } else {
+        rc = conn_error(c->db, "gap_refresh_scope", err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* qsort_r comparator of gap rows: by member_hash (prefix key, then the string), measure code. */
+static int by_member_measure(const void *a, const void *b, void *ctx)
+{
+    const struct store_gap *rows = ctx;
+    const struct pred_ord *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    int d = strcmp(rows[x->i].member_hash, rows[y->i].member_hash);
+    if (!d) d = strcmp(rows[x->i].measure_code, rows[y->i].measure_code);
+    return d ? d : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Insert-or-refresh per row, then close the scope's open gaps that are not among the rows.
+ *
+ * The rows are written in (member_hash, measure_code) order, so the UNIQUE index and the members
+ * foreign-key lookups walk their b-trees in order. Per row: when the scope held no gap before
+ * (gap_counts), INSERT ... ON CONFLICT DO NOTHING comes first (it inserts, almost always) and
+ * the UPDATE only runs on a conflict; otherwise the UPDATE of an open gap comes first and the
+ * INSERT only runs when it changed nothing (a new gap, or a closed/completed one: kept). Both
+ * orders give the same rows and counts. When the scope had no open gap, nothing can need
+ * closing, and the key table and the closing UPDATE are skipped. A batch that at least doubles
+ * gap_analysis rebuilds its secondary indexes (bulk writes above). */
 static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
                                 const char *now, struct store_refresh_counts *k, char *err,
                                 size_t errlen)
 {
     struct sq_conn *c;
+    struct sq_bulk bulk;
     sqlite3_stmt *ins = NULL, *upd = NULL, *cls = NULL, *key = NULL;
+    struct pred_ord *ord = NULL;
+    long long open_before = 0, any_before = 0;
+    int want = 0;
     char today[STORE_DATE_LEN];
     store_date_of(now, today);
+    memset(k, 0, sizeof *k);
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
-    memset(k, 0, sizeof *k);
     if ((rc = begin(c, err, errlen))) goto out;
+    bulk_begin(st, c, &bulk);
+    if (n && !(ord = malloc(n * sizeof *ord))) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) ord[i] = (struct pred_ord){hash_prefix(rows[i].member_hash), i};
+    if (n) qsort_r(ord, n, sizeof *ord, by_member_measure, (void *)rows);
+    if ((rc = scope_counts(c, year, contract_id, &open_before, &any_before, err, errlen)) ||
+        (rc = bulk_want(c, "gap_analysis", n, &want, err, errlen)) ||
+        (want && (rc = bulk_drop(c, &bulk, "gap_analysis", err, errlen))))
+        goto done;
+    int insert_first = any_before == 0;
     ins = pq(c, "gap_refresh_insert",
              "INSERT INTO gap_analysis (gap_id, member_hash, contract_id, measure_code, "
              "measurement_year, gap_probability, priority_score, intervention_type, "
@@ -3461,58 +3715,64 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
              "WHERE member_hash = ?2 AND measure_code = ?4 AND measurement_year = ?5 "
              "AND status IN ('identified', 'assigned')",
              err, errlen);
-    /* the keys of this run, to close the scope's open gaps that are not among them (the
-     * updated_at trigger rules out marking touched rows by timestamp) */
-    if (!rc) rc = exec_sql(c, "gap_refresh_keys",
+    if (!ins || !upd) { rc = SG_EDB; goto done; }
+    if (open_before > 0) {
+        /* the keys of this run, to close the scope's open gaps that are not among them (the
+         * updated_at trigger rules out marking touched rows by timestamp) */
+        if ((rc = exec_sql(c, "gap_refresh_keys",
                            "CREATE TEMP TABLE IF NOT EXISTS gap_refresh_keys (member_hash TEXT NOT NULL, "
                            "measure_code TEXT NOT NULL, PRIMARY KEY (member_hash, measure_code)) "
-                           "WITHOUT ROWID; DELETE FROM temp.gap_refresh_keys;", err, errlen);
-    if (rc) goto done;
-    key = pq(c, "gap_refresh_key",
-             "INSERT OR IGNORE INTO temp.gap_refresh_keys (member_hash, measure_code) VALUES (?1, ?2)",
-             err, errlen);
-    cls = pq(c, "gap_refresh_close",
-             "UPDATE gap_analysis SET status = 'closed', closed_date = ?3 "
-             "WHERE measurement_year = ?1 AND (?2 IS NULL OR contract_id = ?2) "
-             "AND status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM "
-             "temp.gap_refresh_keys k WHERE k.member_hash = gap_analysis.member_hash AND "
-             "k.measure_code = gap_analysis.measure_code)", err, errlen);
-    if (!ins || !upd || !cls || !key) { rc = SG_EDB; goto done; }
-    for (size_t i = 0; i < n && !rc; i++) {
+                           "WITHOUT ROWID; DELETE FROM temp.gap_refresh_keys;", err, errlen)))
+            goto done;
+        key = pq(c, "gap_refresh_key",
+                 "INSERT OR IGNORE INTO temp.gap_refresh_keys (member_hash, measure_code) VALUES (?1, ?2)",
+                 err, errlen);
+        cls = pq(c, "gap_refresh_close",
+                 "UPDATE gap_analysis SET status = 'closed', closed_date = ?3 "
+                 "WHERE measurement_year = ?1 AND (?2 IS NULL OR contract_id = ?2) "
+                 "AND status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM "
+                 "temp.gap_refresh_keys k WHERE k.member_hash = gap_analysis.member_hash AND "
+                 "k.measure_code = gap_analysis.measure_code)", err, errlen);
+        if (!cls || !key) { rc = SG_EDB; goto done; }
+    }
+    for (size_t o = 0; o < n && !rc; o++) {
+        size_t i = ord[o].i;
         const struct store_gap *g = &rows[i];
-        int ch = 0;
-        for (int pass = 0; pass < 2; pass++) {
-            sqlite3_stmt *s = pass ? upd : ins;
+        int ch = 0, wrote = 0;
+        for (int pass = 0; pass < 2 && !wrote; pass++) {
+            int is_ins = insert_first ? pass == 0 : pass == 1;
+            sqlite3_stmt *s = is_ins ? ins : upd;
             bt(s, 1, g->gap_id); bt(s, 2, g->member_hash); bt(s, 3, g->contract_id);
             bt(s, 4, g->measure_code); bi(s, 5, g->measurement_year);
             sqlite3_bind_double(s, 6, g->gap_probability);
             sqlite3_bind_double(s, 7, g->priority_score); bt(s, 8, g->intervention_type);
             bd(s, 9, g->estimated_cost); bd(s, 10, g->estimated_value); bt(s, 11, now);
-            if ((rc = pstep(c, s, pass ? "gap_refresh_update" : "gap_refresh_insert", &ch, err,
+            if ((rc = pstep(c, s, is_ins ? "gap_refresh_insert" : "gap_refresh_update", &ch, err,
                             errlen))) {
                 if (sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
                     rc = sg_errf(err, errlen, SG_EINVAL, "rows[%zu].member_hash: no such member", i);
                 break;
             }
             if (ch) {
-                if (pass) k->updated++;
-                else k->inserted++;
-                break;
+                wrote = 1;
+                if (is_ins) k->inserted++;
+                else k->updated++;
             }
-            if (pass) k->kept++;
         }
-        if (!rc) {
+        if (!rc && !wrote) k->kept++;
+        if (!rc && key) {
             bt(key, 1, g->member_hash);
             bt(key, 2, g->measure_code);
             rc = pstep(c, key, "gap_refresh_key", NULL, err, errlen);
         }
     }
-    if (!rc) {
+    if (!rc && cls) {
         int ch = 0;
         bi(cls, 1, year); bt(cls, 2, contract_id); bt(cls, 3, today);
         rc = pstep(c, cls, "gap_refresh_close", &ch, err, errlen);
         k->closed = ch;
     }
+    if (!rc && bulk.n) rc = bulk_restore(c, &bulk, err, errlen);
     if (!rc) {
         char json[160];
         snprintf(json, sizeof json,
@@ -3521,11 +3781,13 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
         rc = audit(c, a, "data_change", "gap", contract_id, "refresh", json, now, err, errlen);
     }
 done:
+    free(ord);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     sqlite3_finalize(cls);
     sqlite3_finalize(key);
     rc = finish(c, rc, err, errlen);
+    bulk_end(st, c, &bulk, rc == SG_OK);
 out:
     release(st, c);
     if (rc) memset(k, 0, sizeof *k);
