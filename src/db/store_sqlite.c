@@ -754,6 +754,35 @@ static void bulk_end(struct store *st, struct sq_conn *c, struct sq_bulk *b, int
     memset(b, 0, sizeof *b);
 }
 
+/* Drops table's secondary indexes into ix when n rows at least double the table (bulk_want). */
+static int bulk_table_begin(struct sq_conn *c, struct sq_bulk *ix, const char *table, size_t n,
+                            char *err, size_t errlen)
+{
+    int want = 0;
+    memset(ix, 0, sizeof *ix);
+    int rc = bulk_want(c, table, n, &want, err, errlen);
+    if (!rc && want) rc = bulk_drop(c, ix, table, err, errlen);
+    if (rc) {
+        for (size_t i = 0; i < ix->n; i++) sqlite3_free(ix->sql[i]);
+        free(ix->sql);
+        memset(ix, 0, sizeof *ix);
+    }
+    return rc;
+}
+
+/* Re-creates the indexes of ix when rc is SG_OK (the batch's rows are written), notes in outer
+ * whether statistics need reloading after COMMIT, frees ix; returns rc or the re-create's error. */
+static int bulk_table_end(struct sq_conn *c, struct sq_bulk *ix, struct sq_bulk *outer, int rc,
+                          char *err, size_t errlen)
+{
+    if (!rc && ix->n) rc = bulk_restore(c, ix, err, errlen);
+    outer->stats |= ix->stats;
+    for (size_t i = 0; i < ix->n; i++) sqlite3_free(ix->sql[i]);
+    free(ix->sql);
+    memset(ix, 0, sizeof *ix);
+    return rc;
+}
+
 /* ---- binding and reading ---- */
 
 static void bt(sqlite3_stmt *s, int i, const char *v) /* text; NULL or "" binds NULL */
@@ -1427,7 +1456,15 @@ static int sq_prediction_batch_create(struct store *st, const struct store_actor
     struct sq_conn *c;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
-    if (!(rc = begin(c, err, errlen))) rc = finish(c, pred_insert_all(c, a, rows, n, now, err, errlen), err, errlen);
+    if (!(rc = begin(c, err, errlen))) {
+        struct sq_bulk bk, ix;
+        bulk_begin(st, c, &bk);
+        rc = bulk_table_begin(c, &ix, "predictions", n, err, errlen);
+        if (!rc) rc = pred_insert_all(c, a, rows, n, now, err, errlen);
+        rc = bulk_table_end(c, &ix, &bk, rc, err, errlen);
+        rc = finish(c, rc, err, errlen);
+        bulk_end(st, c, &bk, rc == SG_OK);
+    }
     release(st, c);
     return rc;
 }
@@ -3067,12 +3104,14 @@ static int merge_audit(struct sq_conn *c, const struct store_actor *a, const cha
 }
 
 /* The rows of sq_member_upsert_batch inside the caller's transaction (audited when something changed). */
-static int member_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_member *rows, size_t n,
+static int member_merge_rows(struct sq_conn *c, struct sq_bulk *bk, const struct store_actor *a, const struct store_member *rows, size_t n,
               const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
+    struct sq_bulk ix;
     sqlite3_stmt *ins = NULL, *upd = NULL;
     int rc = SG_OK;
     memset(k, 0, sizeof *k);
+    if ((rc = bulk_table_begin(c, &ix, "members", n, err, errlen))) return rc;
     ins = pq(c, "member_merge_insert",
              "INSERT INTO members (member_hash, contract_id, first_seen, last_updated, active, "
              "birth_year, sex, dual_eligible, lis, disabled, created_at, updated_at) "
@@ -3107,8 +3146,10 @@ static int member_merge_rows(struct sq_conn *c, const struct store_actor *a, con
         if (ch) k->updated++;
         else k->unchanged++;
     }
+    rc = bulk_table_end(c, &ix, bk, rc, err, errlen);
     if (!rc) rc = merge_audit(c, a, "member", k, now, err, errlen);
 done:
+    if (ix.sql) (void)bulk_table_end(c, &ix, bk, SG_EDB, err, errlen);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     return rc;
@@ -3119,12 +3160,15 @@ static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
                                   struct store_merge_counts *k, char *err, size_t errlen)
 {
     struct sq_conn *c;
+    struct sq_bulk bk;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
     memset(k, 0, sizeof *k);
     if ((rc = begin(c, err, errlen))) goto out;
-    rc = member_merge_rows(c, a, rows, n, now, k, err, errlen);
+    bulk_begin(st, c, &bk);
+    rc = member_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
+    bulk_end(st, c, &bk, rc == SG_OK);
 out:
     release(st, c);
     if (rc) memset(k, 0, sizeof *k);
@@ -3132,12 +3176,14 @@ out:
 }
 
 /* The rows of sq_measure_result_merge_batch inside the caller's transaction (audited when something changed). */
-static int measure_result_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
+static int measure_result_merge_rows(struct sq_conn *c, struct sq_bulk *bk, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
               const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
+    struct sq_bulk ix;
     sqlite3_stmt *ins = NULL, *upd = NULL;
     int rc = SG_OK;
     memset(k, 0, sizeof *k);
+    if ((rc = bulk_table_begin(c, &ix, "measure_results", n, err, errlen))) return rc;
     ins = pq(c, "measure_result_merge_insert",
              "INSERT INTO measure_results (" MR_COLS ", created_at, updated_at) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, :ts, :ts) "
@@ -3181,8 +3227,10 @@ static int measure_result_merge_rows(struct sq_conn *c, const struct store_actor
             if (pass) k->unchanged++;
         }
     }
+    rc = bulk_table_end(c, &ix, bk, rc, err, errlen);
     if (!rc) rc = merge_audit(c, a, "measure_result", k, now, err, errlen);
 done:
+    if (ix.sql) (void)bulk_table_end(c, &ix, bk, SG_EDB, err, errlen);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     return rc;
@@ -3194,12 +3242,15 @@ static int sq_measure_result_merge_batch(struct store *st, const struct store_ac
                                          size_t errlen)
 {
     struct sq_conn *c;
+    struct sq_bulk bk;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
     memset(k, 0, sizeof *k);
     if ((rc = begin(c, err, errlen))) goto out;
-    rc = measure_result_merge_rows(c, a, rows, n, now, k, err, errlen);
+    bulk_begin(st, c, &bk);
+    rc = measure_result_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
+    bulk_end(st, c, &bk, rc == SG_OK);
 out:
     release(st, c);
     if (rc) memset(k, 0, sizeof *k);
@@ -3207,12 +3258,14 @@ out:
 }
 
 /* The rows of sq_member_feature_merge_batch inside the caller's transaction (audited when something changed). */
-static int member_feature_merge_rows(struct sq_conn *c, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
+static int member_feature_merge_rows(struct sq_conn *c, struct sq_bulk *bk, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
               const char *now, struct store_merge_counts *k, char *err, size_t errlen)
 {
+    struct sq_bulk ix;
     sqlite3_stmt *ins = NULL, *upd = NULL;
     int rc = SG_OK;
     memset(k, 0, sizeof *k);
+    if ((rc = bulk_table_begin(c, &ix, "member_features", n, err, errlen))) return rc;
     ins = pq(c, "member_feature_merge_insert",
              "INSERT INTO member_features (member_hash, measurement_year, features, source, "
              "created_at, updated_at) VALUES (?1, ?2, json(?3), ?4, :ts, :ts) "
@@ -3247,8 +3300,10 @@ static int member_feature_merge_rows(struct sq_conn *c, const struct store_actor
             if (pass) k->unchanged++;
         }
     }
+    rc = bulk_table_end(c, &ix, bk, rc, err, errlen);
     if (!rc) rc = merge_audit(c, a, "member_feature", k, now, err, errlen);
 done:
+    if (ix.sql) (void)bulk_table_end(c, &ix, bk, SG_EDB, err, errlen);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     return rc;
@@ -3260,12 +3315,15 @@ static int sq_member_feature_merge_batch(struct store *st, const struct store_ac
                                          size_t errlen)
 {
     struct sq_conn *c;
+    struct sq_bulk bk;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
     memset(k, 0, sizeof *k);
     if ((rc = begin(c, err, errlen))) goto out;
-    rc = member_feature_merge_rows(c, a, rows, n, now, k, err, errlen);
+    bulk_begin(st, c, &bk);
+    rc = member_feature_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
     rc = finish(c, rc, err, errlen);
+    bulk_end(st, c, &bk, rc == SG_OK);
 out:
     release(st, c);
     if (rc) memset(k, 0, sizeof *k);
@@ -3282,16 +3340,19 @@ static int sq_import_batch(struct store *st, const struct store_actor *a,
                            size_t errlen)
 {
     struct sq_conn *c;
+    struct sq_bulk bk;
     int rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
     memset(k, 0, 3 * sizeof *k);
     if ((rc = begin(c, err, errlen))) goto out;
-    if (n_members) rc = member_merge_rows(c, a, members, n_members, now, &k[0], err, errlen);
+    bulk_begin(st, c, &bk);
+    if (n_members) rc = member_merge_rows(c, &bk, a, members, n_members, now, &k[0], err, errlen);
     if (!rc && n_results)
-        rc = measure_result_merge_rows(c, a, results, n_results, now, &k[1], err, errlen);
+        rc = measure_result_merge_rows(c, &bk, a, results, n_results, now, &k[1], err, errlen);
     if (!rc && n_features)
-        rc = member_feature_merge_rows(c, a, features, n_features, now, &k[2], err, errlen);
+        rc = member_feature_merge_rows(c, &bk, a, features, n_features, now, &k[2], err, errlen);
     rc = finish(c, rc, err, errlen);
+    bulk_end(st, c, &bk, rc == SG_OK);
 out:
     release(st, c);
     if (rc) memset(k, 0, 3 * sizeof *k);

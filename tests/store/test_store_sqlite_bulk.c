@@ -1,7 +1,8 @@
 /* test_store_sqlite_bulk.c: the SQLite backend's bulk-write path (store_sqlite.c, "bulk writes").
  *
- * A gap refresh that at least doubles gap_analysis (and has at least 10,000 rows) drops the
- * table's secondary indexes inside its transaction and re-creates them before COMMIT. These tests
+ * A batch that at least doubles its table (and has at least 10,000 rows: a gap refresh, an
+ * import merge, a prediction batch) drops the table's secondary indexes inside its transaction
+ * and re-creates them before COMMIT. These tests
  * watch the database through a second, plain SQLite connection: the schema version tells whether
  * the bulk path ran (DDL bumps it), sqlite_schema gives the indexes' SQL, sqlite_stat1 the planner
  * statistics, and PRAGMA integrity_check compares every index with the table. Expected counts are
@@ -288,11 +289,67 @@ static void test_bulk_refresh_failure_writes_nothing(void **state)
     free(big);
 }
 
+/* Import merges take the same path: the setup's 12,001 members went into an empty members table
+ * (members_contract_idx rebuilt); a measure-result batch into the empty measure_results table
+ * that fails on its last row writes nothing and leaves both secondary indexes; without the bad
+ * row it goes in with its indexes complete. */
+static void test_bulk_import(void **state)
+{
+    struct fx *f = *state;
+    char *ic = raw_text(f, "PRAGMA integrity_check");
+    assert_string_equal(ic, "ok\n");
+    free(ic);
+    /* the statement of migrations/sqlite/0001_schema.up.sql */
+    char *mi = raw_text(f, "SELECT sql FROM sqlite_schema WHERE name = 'members_contract_idx'");
+    assert_string_equal(mi, "CREATE INDEX members_contract_idx ON members (contract_id)\n");
+    free(mi);
+    const char *mr_idx = "SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'measure_results' ORDER BY name";
+    char *before = raw_text(f, mr_idx);
+    assert_non_null(strstr(before, "measure_results_measure_year_idx"));
+    assert_non_null(strstr(before, "measure_results_year_idx"));
+    struct store_measure_result *r = calloc(N_BULK, sizeof *r);
+    assert_non_null(r);
+    for (int i = 0; i < N_BULK; i++) {
+        member_hash_of(i, r[i].member_hash);
+        snprintf(r[i].measure_code, sizeof r[i].measure_code, "BCS");
+        r[i].measurement_year = 2024;
+        r[i].initial_population = r[i].denominator = 1;
+        r[i].numerator = i % 3 == 0;
+        snprintf(r[i].source, sizeof r[i].source, "claims");
+    }
+    member_hash_of(N_BULK + 3, r[N_BULK - 1].member_hash); /* not a member */
+    long long v0 = raw_int(f, "PRAGMA schema_version");
+    struct store_merge_counts k;
+    assert_int_equal(store_measure_result_merge_batch(f->st, &ACTOR, r, N_BULK, &k, f->err, sizeof f->err),
+                     SG_EINVAL);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM measure_results"), 0);
+    assert_int_equal(raw_int(f, "PRAGMA schema_version"), v0);
+    char *after = raw_text(f, mr_idx);
+    assert_string_equal(after, before);
+    free(after);
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, r, N_BULK - 1, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, N_BULK - 1);
+    assert_true(raw_int(f, "PRAGMA schema_version") > v0); /* rebuilt */
+    after = raw_text(f, mr_idx);
+    assert_string_equal(after, before);
+    ic = raw_text(f, "PRAGMA integrity_check");
+    assert_string_equal(ic, "ok\n");
+    /* the rebuilt index answers: members 0, 3, ..., N_BULK - 3 are met */
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM measure_results INDEXED BY "
+                                "measure_results_measure_year_idx WHERE measure_code = 'BCS' "
+                                "AND measurement_year = 2024 AND numerator = 1"), (N_BULK - 1 + 2) / 3);
+    free(ic);
+    free(after);
+    free(before);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bulk_refresh_keeps_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_refresh_failure_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_import, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
