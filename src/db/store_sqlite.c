@@ -3714,6 +3714,51 @@ static int scope_counts(struct sq_conn *c, int year, const char *contract_id, lo
     return rc;
 }
 
+/* The insert trigger of gap_counts (migration 0001), dropped by a bulk refresh of an empty scope
+ * (see sq_gap_refresh_batch); *sql receives its CREATE statement (sqlite3_malloc'd), or NULL when
+ * the schema has no such trigger (then nothing is dropped). */
+static int counts_trigger_drop(struct sq_conn *c, char **sql, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = pq(c, "gap_counts_trigger",
+                         "SELECT sql FROM main.sqlite_schema WHERE type = 'trigger' "
+                         "AND name = 'gap_counts_ins' AND tbl_name = 'gap_analysis'", err, errlen);
+    *sql = NULL;
+    if (!s) return SG_EDB;
+    int r = sqlite3_step(s), rc = SG_OK;
+    if (r == SQLITE_ROW) {
+        if (!(*sql = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(s, 0))))
+            rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    } else if (r != SQLITE_DONE) {
+        rc = conn_error(c->db, "gap_counts_trigger", err, errlen);
+    }
+    sqlite3_finalize(s);
+    if (!rc && *sql) rc = exec_sql(c, "gap_counts_trigger_drop", "DROP TRIGGER main.gap_counts_ins", err, errlen);
+    return rc;
+}
+
+/* Re-creates the trigger and adds the scope's gaps to gap_counts in one statement: the scope held
+ * no gap before the batch, so its gaps now are exactly the rows the batch inserted, the rows
+ * the trigger would have counted one by one. */
+static int counts_trigger_restore(struct sq_conn *c, const char *sql, int year, const char *contract_id,
+                                  char *err, size_t errlen)
+{
+    int rc = exec_sql(c, "gap_counts_trigger_create", sql, err, errlen);
+    if (rc) return rc;
+    sqlite3_stmt *s = pq(c, "gap_counts_bulk",
+                         "INSERT INTO gap_counts (status, measure_code, measurement_year, contract_id, n) "
+                         "SELECT status, measure_code, measurement_year, contract_id, count(*) "
+                         "FROM gap_analysis WHERE measurement_year = ?1 AND (?2 IS NULL OR contract_id = ?2) "
+                         "GROUP BY status, measure_code, measurement_year, contract_id "
+                         "ON CONFLICT (status, measure_code, measurement_year, contract_id) "
+                         "DO UPDATE SET n = n + excluded.n", err, errlen);
+    if (!s) return SG_EDB;
+    bi(s, 1, year);
+    bt(s, 2, contract_id);
+    rc = pstep(c, s, "gap_counts_bulk", NULL, err, errlen);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* qsort_r comparator of gap rows: by member_hash (prefix key, then the string), measure code. */
 static int by_member_measure(const void *a, const void *b, void *ctx)
 {
@@ -3734,7 +3779,9 @@ static int by_member_measure(const void *a, const void *b, void *ctx)
  * INSERT only runs when it changed nothing (a new gap, or a closed/completed one: kept). Both
  * orders give the same rows and counts. When the scope had no open gap, nothing can need
  * closing, and the key table and the closing UPDATE are skipped. A batch that at least doubles
- * gap_analysis rebuilds its secondary indexes (bulk writes above). */
+ * gap_analysis rebuilds its secondary indexes (bulk writes above); when, in addition, its scope
+ * held no gap at all, the per-row gap_counts insert trigger is dropped for the batch too and the
+ * scope's counts are added by one GROUP BY after the rows (counts_trigger_restore). */
 static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
                                 const char *now, struct store_refresh_counts *k, char *err,
@@ -3744,6 +3791,7 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     struct sq_bulk bulk;
     sqlite3_stmt *ins = NULL, *upd = NULL, *cls = NULL, *key = NULL;
     struct pred_ord *ord = NULL;
+    char *counts_sql = NULL; /* the gap_counts insert trigger, dropped for this batch */
     long long open_before = 0, any_before = 0;
     int want = 0;
     char today[STORE_DATE_LEN];
@@ -3761,7 +3809,8 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     if (n) qsort_r(ord, n, sizeof *ord, by_member_measure, (void *)rows);
     if ((rc = scope_counts(c, year, contract_id, &open_before, &any_before, err, errlen)) ||
         (rc = bulk_want(c, "gap_analysis", n, &want, err, errlen)) ||
-        (want && (rc = bulk_drop(c, &bulk, "gap_analysis", err, errlen))))
+        (want && (rc = bulk_drop(c, &bulk, "gap_analysis", err, errlen))) ||
+        (want && any_before == 0 && (rc = counts_trigger_drop(c, &counts_sql, err, errlen))))
         goto done;
     int insert_first = any_before == 0;
     ins = pq(c, "gap_refresh_insert",
@@ -3834,6 +3883,7 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
         k->closed = ch;
     }
     if (!rc && bulk.n) rc = bulk_restore(c, &bulk, err, errlen);
+    if (!rc && counts_sql) rc = counts_trigger_restore(c, counts_sql, year, contract_id, err, errlen);
     if (!rc) {
         char json[160];
         snprintf(json, sizeof json,
@@ -3843,6 +3893,7 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     }
 done:
     free(ord);
+    sqlite3_free(counts_sql);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     sqlite3_finalize(cls);

@@ -208,6 +208,7 @@ static void test_bulk_refresh_keeps_indexes(void **state)
     assert_int_equal(sqlite3_exec(f->raw, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
     char *idx_before = raw_text(f, INDEX_SQL), *stat_before = raw_text(f, STATS_SQL);
     assert_non_null(strstr(idx_before, "gaps_priority_idx"));
+    assert_non_null(strstr(idx_before, "gap_counts_ins")); /* triggers are compared too */
     assert_non_null(strstr(stat_before, "gaps_priority_idx|100"));
     /* a reader statement prepared before the bulk refresh, on an index it drops */
     sqlite3_stmt *rd = NULL;
@@ -283,6 +284,15 @@ static void test_bulk_refresh_failure_writes_nothing(void **state)
     char *ic = raw_text(f, "PRAGMA integrity_check");
     assert_string_equal(ic, "ok\n");
     assert_int_equal(raw_int(f, COUNTS_DIFF), 0);
+    assert_int_equal(raw_int(f, "SELECT n FROM gap_counts WHERE status = 'identified' AND "
+                                "measure_code = 'BCS' AND measurement_year = 2024 AND contract_id = 'H0001'"),
+                     N_BULK - 1);
+    /* the insert trigger is back: an ordinary refresh of another year is counted row by row */
+    struct store_gap *one = gaps(5, 1, "COL", 2023);
+    OK(store_gap_refresh_batch(f->st, &ACTOR, 2023, "H0001", one, 1, &k, f->err, sizeof f->err));
+    assert_int_equal(raw_int(f, "SELECT n FROM gap_counts WHERE measurement_year = 2023"), 1);
+    assert_int_equal(raw_int(f, COUNTS_DIFF), 0);
+    free(one);
     free(ic);
     free(idx_before);
     free(idx_after);
