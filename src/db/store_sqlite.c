@@ -327,6 +327,7 @@ static const struct {
 /* The filtered gap list: one cached statement per filter combination (bit set below). */
 enum { GF_MEASURE = 1, GF_STATUS = 2, GF_CONTRACT = 4, GF_YEAR = 8, GF_MINP = 16, GF_PROB = 32 };
 #define GF_VARIANTS 64
+#define BULK_SEEN 8 /* tables whose size bulk_want remembers */
 
 struct sq_conn {
     sqlite3 *db;
@@ -334,6 +335,10 @@ struct sq_conn {
     sqlite3_stmt *gap_list[GF_VARIANTS];
     sqlite3_stmt *gap_count[GF_VARIANTS];
     sqlite3_stmt *pred_multi; /* multi-row prediction INSERT */
+    struct {
+        char table[32];
+        size_t rows;          /* the table had at least this many rows (bulk_want) */
+    } seen[BULK_SEEN];
     struct sq_conn *next;
 };
 
@@ -623,11 +628,23 @@ static void bulk_begin(struct store *st, struct sq_conn *c, struct sq_bulk *b)
     }
 }
 
-/* Whether inserting n rows into table at least doubles it (counts at most n existing rows). */
+/* Whether inserting n rows into table at least doubles it (counts at most n existing rows). A
+ * table seen with at least m rows is not counted again for batches of at most m rows on this
+ * connection (import batches into a big table would each scan n index entries for nothing); a
+ * table that shrank since only misses a rebuild, which is never needed for correctness. */
 static int bulk_want(struct sq_conn *c, const char *table, size_t n, int *want, char *err, size_t errlen)
 {
     *want = 0;
     if (n < BULK_MIN_ROWS) return SG_OK;
+    size_t slot = BULK_SEEN;
+    for (size_t i = 0; i < BULK_SEEN; i++) {
+        if (!strcmp(c->seen[i].table, table)) {
+            if (c->seen[i].rows >= n) return SG_OK;
+            slot = i;
+            break;
+        }
+        if (slot == BULK_SEEN && !c->seen[i].table[0]) slot = i;
+    }
     char *sql = sqlite3_mprintf("SELECT count(*) FROM (SELECT 1 FROM main.\"%w\" LIMIT ?1)", table);
     sqlite3_stmt *s = NULL;
     if (!sql) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
@@ -636,10 +653,16 @@ static int bulk_want(struct sq_conn *c, const char *table, size_t n, int *want, 
     sqlite3_free(sql);
     if (!rc) {
         sqlite3_bind_int64(s, 1, (sqlite3_int64)n);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            *want = (size_t)sqlite3_column_int64(s, 0) < n;
-        else
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            size_t have = (size_t)sqlite3_column_int64(s, 0);
+            *want = have < n;
+            if (!*want && slot < BULK_SEEN) {
+                snprintf(c->seen[slot].table, sizeof c->seen[slot].table, "%s", table);
+                c->seen[slot].rows = have;
+            }
+        } else {
             rc = conn_error(c->db, "bulk_count", err, errlen);
+        }
     }
     sqlite3_finalize(s);
     return rc;
