@@ -4887,6 +4887,76 @@ STMT(gr_close, 3,
      " WHERE s.member_hash = t.member_hash AND s.measure_code = t.measure_code"
      " AND s.measurement_year = t.measurement_year)");
 
+/* COPYs rows[0..n) into the refresh stage, or (direct) into gap_analysis itself as new open gaps
+ * (status identified, created_at = updated_at = now). */
+static int gr_copy(struct px *x, struct sg_buf *b, const struct store_gap *rows, size_t n,
+                   int direct, const char *now, char *err, size_t errlen)
+{
+    int rc = copy_start(x, "gap_refresh_copy",
+                        direct ? "COPY gap_analysis (" GR_COLS ", status, created_at, updated_at)"
+                                 " FROM STDIN"
+                               : "COPY gap_refresh_stage (" GR_COLS ") FROM STDIN");
+    if (rc) return rc;
+    int crc = SG_OK;
+    for (size_t i = 0; i < n && !crc; i++) {
+        const struct store_gap *g = &rows[i];
+        crc = copy_field(b, g->gap_id, 0);
+        if (!crc) crc = copy_field(b, g->member_hash, 0);
+        if (!crc) crc = copy_field(b, g->contract_id, 0);
+        if (!crc) crc = copy_field(b, g->measure_code, 0);
+        if (!crc) crc = copy_ll(b, g->measurement_year, 0);
+        if (!crc) crc = copy_num(b, g->gap_probability, 0);
+        if (!crc) crc = copy_num(b, g->priority_score, 0);
+        if (!crc) crc = copy_field(b, g->intervention_type[0] ? g->intervention_type : NULL, 0);
+        if (!crc) crc = copy_num(b, g->estimated_cost, 0);
+        if (!crc) crc = copy_num(b, g->estimated_value, !direct);
+        if (!crc && direct) crc = copy_field(b, "identified", 0);
+        if (!crc && direct) crc = copy_field(b, now, 0);
+        if (!crc && direct) crc = copy_field(b, now, 1);
+        if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+            crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+        else if (!crc)
+            crc = copy_flush(x, "gap_refresh_copy", b, 0);
+    }
+    rc = copy_end(x, "gap_refresh_copy", b, crc ? "client error" : NULL);
+    return crc ? crc : rc;
+}
+
+/* No open gap of the refresh's scope (year, and contract when given) exists yet. */
+STMT(gr_scope_open, 2,
+     "SELECT EXISTS (SELECT 1 FROM gap_analysis WHERE measurement_year = $1"
+     " AND ($2::text IS NULL OR contract_id = $2) AND status IN ('identified', 'assigned'))");
+
+/* The direct path of a refresh. When the scope has no open gap yet (the first refresh of a year:
+ * nothing to update or close), the rows are COPYed straight into gap_analysis under a savepoint,
+ * without the stage, its statistics and the upsert (as the import merges do: stage_merge). A key
+ * that exists already (a completed or closed gap of the same member, measure and year), or any
+ * other refusal, rolls the attempt back and the staged refresh runs and reports as before.
+ * Returns 0 (all n inserted), 1 (not taken or rolled back) or a negative sg_err. */
+static int gr_direct(struct px *x, struct sg_buf *b, int year, const char *contract_id,
+                     const struct store_gap *rows, size_t n, const char *now, char *err,
+                     size_t errlen)
+{
+    struct params p;
+    PGresult *r = NULL;
+    p_init(&p);
+    p_ll(&p, year);
+    p_opt(&p, contract_id);
+    int rc = px_exec(x, &gr_scope_open, &p, &r);
+    int open = rc ? 1 : g_bool(r, 0, 0);
+    PQclear(r);
+    if (rc || open) return rc ? rc : 1;
+    if ((rc = px_cmd(x, "SAVEPOINT sg_direct"))) return rc;
+    rc = gr_copy(x, b, rows, n, 1, now, err, errlen);
+    sg_buf_reset(b);
+    if (rc && !x->broken) {
+        rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_direct");
+        return rc ? rc : 1;
+    }
+    if (!rc) rc = px_cmd(x, "RELEASE SAVEPOINT sg_direct");
+    return rc;
+}
+
 static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
                                 const char *now, struct store_refresh_counts *k, char *err,
@@ -4901,47 +4971,29 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
-    if (!rc) rc = px_cmd(&x, gr_stage_sql);
+    int direct = 1;
     if (!rc && n) {
-        rc = copy_start(&x, "gap_refresh_copy", "COPY gap_refresh_stage (" GR_COLS ") FROM STDIN");
-        int crc = rc;
-        for (size_t i = 0; i < n && !crc && !rc; i++) {
-            const struct store_gap *g = &rows[i];
-            crc = copy_field(&b, g->gap_id, 0);
-            if (!crc) crc = copy_field(&b, g->member_hash, 0);
-            if (!crc) crc = copy_field(&b, g->contract_id, 0);
-            if (!crc) crc = copy_field(&b, g->measure_code, 0);
-            if (!crc) crc = copy_ll(&b, g->measurement_year, 0);
-            if (!crc) crc = copy_num(&b, g->gap_probability, 0);
-            if (!crc) crc = copy_num(&b, g->priority_score, 0);
-            if (!crc) crc = copy_field(&b, g->intervention_type[0] ? g->intervention_type : NULL, 0);
-            if (!crc) crc = copy_num(&b, g->estimated_cost, 0);
-            if (!crc) crc = copy_num(&b, g->estimated_value, 1);
-            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
-                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
-            else if (!crc)
-                crc = copy_flush(&x, "gap_refresh_copy", &b, 0);
-        }
-        if (!rc) {
-            rc = copy_end(&x, "gap_refresh_copy", &b, crc ? "client error" : NULL);
-            if (crc) rc = crc;
-        }
+        direct = gr_direct(&x, &b, year, contract_id, rows, n, now, err, errlen);
+        if (direct < 0) rc = direct;
+        if (direct == 0) k->inserted = (long long)n;
     }
+    if (!rc && direct) rc = px_cmd(&x, gr_stage_sql);
+    if (!rc && n && direct) rc = gr_copy(&x, &b, rows, n, 0, now, err, errlen);
     /* statistics for the joins below: without them the planner takes the fresh temp table for
      * a few rows and joins by nested loops (minutes at 100,000 rows) */
-    if (!rc && n) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
+    if (!rc && n && direct) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
     PGresult *r = NULL;
     p_init(&p);
     p_str(&p, now);
-    if (!rc && n && !(rc = px_exec(&x, &gr_insert, &p, &r))) k->inserted = g_ll(r, 0, 0);
+    if (!rc && n && direct && !(rc = px_exec(&x, &gr_insert, &p, &r))) k->inserted = g_ll(r, 0, 0);
     PQclear(r);
     r = NULL;
     if (rc && strstr(err ? err : "", "23503"))
         rc = sg_errf(err, errlen, SG_EINVAL, "rows.member_hash: no such member");
-    if (!rc && n && !(rc = px_exec(&x, &gr_update, &p, &r))) k->updated = cmd_rows(r);
+    if (!rc && n && direct && !(rc = px_exec(&x, &gr_update, &p, &r))) k->updated = cmd_rows(r);
     PQclear(r);
     r = NULL;
-    if (!rc) {
+    if (!rc && direct) {
         k->kept = (long long)n - k->inserted - k->updated;
         if (k->kept < 0) k->kept = 0;
         p_init(&p);
