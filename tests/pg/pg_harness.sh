@@ -132,7 +132,7 @@ full_page_writes = off"
 wal_buffers = 64MB
 wal_compression = lz4
 checkpoint_timeout = 30min
-max_wal_size = 16GB"
+max_wal_size = 8GB"
     cat >>"$root/data/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$root/sock'
