@@ -114,6 +114,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
         .nroutes = nroutes,
         .app = &app,
         .threads = cfg->http_threads,
+        .queue_workers = cfg->http_queue_workers,
         .max_connections = cfg->http_max_connections,
         .conn_timeout_s = cfg->http_conn_timeout_s,
         .conn_memory = cfg->http_conn_memory,

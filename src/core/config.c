@@ -29,6 +29,8 @@ static const struct sg_config_entry table[] = {
     INT(body_limit, "1048576", 1024, 1073741824, "largest HTTP request body in bytes"),
     INT(rate_limit_per_min, "6000", 1, 100000000, "requests per minute per API key"),
     INT(http_threads, "0", 0, 256, "HTTP worker threads (0 = 32 per core, at most 128)"),
+    INT(http_queue_workers, "128", 0, 4096,
+        "HTTP threads running audited and long requests off the connection threads (0 = none)"),
     INT(http_max_connections, "12000", 1, 1000000, "most concurrent HTTP connections"),
     INT(http_conn_timeout_s, "60", 1, 3600, "idle HTTP connection timeout in seconds"),
     INT(http_conn_memory, "8192", 4096, 1048576, "per-connection memory limit in bytes"),

@@ -33,6 +33,7 @@ struct sg_config {
     long body_limit;                   /* largest HTTP request body in bytes */
     long rate_limit_per_min;           /* per-key request limit (token bucket) */
     long http_threads;                 /* HTTP worker threads (0 = 32 per core, at most 128) */
+    long http_queue_workers;           /* threads running queued routes (http.h); 0 = none */
     long http_max_connections;         /* most concurrent HTTP connections */
     long http_conn_timeout_s;          /* idle connection timeout */
     long http_conn_memory;             /* per-connection memory limit in bytes */

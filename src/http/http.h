@@ -82,6 +82,11 @@ struct http_route {
     const char *pattern;  /* "/api/v1/gaps/{id}": literal segments and {name} segments */
     http_handler handler;
     enum http_role role;  /* least role allowed; HTTP_ROLE_PUBLIC needs no key */
+    /* Nonzero: the handler waits long (an audited write or member-level read waiting for its
+     * group commit, or a computation of seconds). The server runs it on one of its queue
+     * workers with the connection suspended, so the connection threads keep serving others
+     * and every such request can join the same group (server.h). */
+    int queued;
 };
 
 /* Returns the value of request header `name` (case-insensitive), borrowed, or NULL. */

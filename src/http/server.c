@@ -7,6 +7,12 @@
  *           is answered here, with 413, closing the connection on purpose.)
  *   call 2..n: body chunks are appended to a capped buffer (past the limit: counted, dropped).
  *   last call: route, authenticate, rate-limit, run the handler, queue the response.
+ *   A route marked `queued` (http.h) instead has its handler run by a queue worker: the last
+ *   call suspends the connection and hands the request over; the worker runs the handler and
+ *   resumes the connection; MHD then calls the access handler once more, which queues the
+ *   response the worker left. The connection threads never wait on a group commit, so every
+ *   waiting audited request can join the same group, however the connections are spread over
+ *   the threads.
  * After the response is sent, the completion callback frees the state. */
 #include "http/server.h"
 
@@ -15,6 +21,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +39,35 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 
+/* One request in the hands of the queue workers (a `queued` route), from the last call of the
+ * access handler until its response is queued: the request view and the route match (the
+ * params point into m.scratch) outlive that call here. */
+struct job {
+    struct http_request req;
+    struct http_response res;
+    struct http_match m;
+    size_t route_index;
+    struct MHD_Connection *conn;
+    atomic_int done; /* the handler has filled res */
+    struct job *next;
+};
+
+/* The queue workers: a FIFO of jobs under one mutex, n threads. */
+struct workers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *head, *tail;
+    size_t depth;
+    int stop;
+    pthread_t *tid;
+    size_t n;
+    atomic_ullong done_total;
+};
+
 struct http_server {
     struct http_server_options o;
+    struct workers w;
+    int workers_on;
     struct MHD_Daemon *daemon;
     struct http_router router;
     struct http_metrics *metrics;
@@ -46,6 +80,7 @@ struct http_server {
 };
 
 struct req_state {
+    struct job *job; /* non-NULL while a queue worker has the request, and after */
     struct sg_buf body;
     double start_s;
     int too_big;
@@ -141,32 +176,33 @@ static int method_has_body(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PATCH") || !strcmp(m, "PUT");
 }
 
-/* Routing, authentication, rate limiting and the handler call: fills res. */
-static void dispatch(struct http_server *s, struct http_request *req, struct http_response *res,
-                     struct req_state *st, size_t *route_index)
+/* Everything before the handler: the route match's outcome (k, m), authentication, rate
+ * limiting and the request's shape. Returns 1 when the handler is to run, 0 when res already
+ * holds the answer (an error). */
+static int admit(struct http_server *s, struct http_request *req, struct http_response *res,
+                 struct req_state *st, enum http_match_kind k, const struct http_match *m,
+                 size_t *route_index)
 {
-    struct http_match m;
     *route_index = s->router.n; /* unmatched until proven otherwise */
     if (st->too_big) {
         http_error(req, res, 413, "too_large", "request body exceeds %ld bytes", s->o.body_limit);
-        return;
+        return 0;
     }
-    enum http_match_kind k = http_router_match(&s->router, req->method, req->path, &m);
     if (k == HTTP_MATCH_NOT_FOUND) {
         http_error(req, res, 404, "not_found", "no such endpoint");
-        return;
+        return 0;
     }
     if (k == HTTP_MATCH_BAD_METHOD) {
-        http_copy(res->allow, sizeof res->allow, m.allow);
+        http_copy(res->allow, sizeof res->allow, m->allow);
         http_error(req, res, 405, "method_not_allowed", "method %s is not allowed here (allowed: %s)",
-                   req->method, m.allow);
-        return;
+                   req->method, m->allow);
+        return 0;
     }
-    *route_index = m.index;
-    req->route = &s->o.routes[m.index];
-    req->route_index = m.index;
-    req->nparams = m.nparams;
-    for (size_t i = 0; i < m.nparams; i++) req->params[i] = m.params[i];
+    *route_index = m->index;
+    req->route = &s->o.routes[m->index];
+    req->route_index = m->index;
+    req->nparams = m->nparams;
+    for (size_t i = 0; i < m->nparams; i++) req->params[i] = m->params[i];
 
     struct query_collect qc = {.req = req};
     MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
@@ -180,21 +216,21 @@ static void dispatch(struct http_server *s, struct http_request *req, struct htt
                                    http_req_header(req, "Authorization"), &key, &keylen, msg, sizeof msg);
         if (rc != SG_OK) {
             http_error(req, res, 401, "unauthorized", "%s", msg);
-            return;
+            return 0;
         }
         if (sg_sha256_hex(key, keylen, req->key_hash) != SG_OK) {
             http_error(req, res, 500, "internal_error", "internal error");
-            return;
+            return 0;
         }
         double now = mono_now();
         rc = http_keycache_get(s->keys, req->key_hash, now, req->key_name, &req->role);
         if (rc == SG_ENOTFOUND) {
             http_error(req, res, 401, "unauthorized", "the API key is not valid or has been revoked");
-            return;
+            return 0;
         }
         if (rc != SG_OK) {
             http_error_from_err(req, res, rc, "API key lookup failed");
-            return;
+            return 0;
         }
         long retry;
         if (!http_ratelimit_take(s->ratelimit, req->key_hash, now, &retry)) {
@@ -202,31 +238,37 @@ static void dispatch(struct http_server *s, struct http_request *req, struct htt
             http_error(req, res, 429, "rate_limited",
                        "rate limit of %ld requests per minute exceeded; retry after %ld s",
                        s->o.rate_limit_per_min, retry);
-            return;
+            return 0;
         }
         if (req->role < req->route->role) {
             http_error(req, res, 403, "forbidden", "this endpoint needs the %s role; the key has %s",
                        http_role_name(req->route->role), http_role_name(req->role));
-            return;
+            return 0;
         }
     }
     if (qc.too_many) {
         http_error(req, res, 400, "invalid_input", "too many query parameters (at most %d)", HTTP_MAX_QUERY);
-        return;
+        return 0;
     }
     if (qc.dup) {
         http_error(req, res, 400, "invalid_input", "query parameter '%s' is given more than once", qc.dup);
-        return;
+        return 0;
     }
     if (method_has_body(req->method) && req->body_len > 0 &&
         !is_json_type(http_req_header(req, "Content-Type"))) {
         http_error(req, res, 415, "unsupported_media_type", "the request body must be application/json (or application/fhir+json)");
-        return;
+        return 0;
     }
     if (!method_has_body(req->method) && req->body_len > 0) {
         http_error(req, res, 400, "invalid_input", "a %s request takes no body", req->method);
-        return;
+        return 0;
     }
+    return 1;
+}
+
+/* Runs the route's handler (a handler that set no status answers 500). */
+static void run_handler(struct http_request *req, struct http_response *res)
+{
     req->route->handler(req, res);
     if (res->status == 0) http_error(req, res, 500, "internal_error", "internal error");
 }
@@ -284,33 +326,141 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
     return ret;
 }
 
-/* Builds the request view, dispatches it and queues the response. */
+/* Hands a job to the queue workers. */
+static void workers_push(struct workers *w, struct job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    j->next = NULL;
+    if (w->tail) w->tail->next = j;
+    else w->head = j;
+    w->tail = j;
+    w->depth++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A queue worker: runs jobs' handlers and resumes their connections, until told to stop and
+ * the queue is empty. */
+static void *worker_main(void *arg)
+{
+    struct workers *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
+        struct job *j = w->head;
+        if (!j) break; /* stopping and drained */
+        w->head = j->next;
+        if (!w->head) w->tail = NULL;
+        w->depth--;
+        pthread_mutex_unlock(&w->mu);
+        run_handler(&j->req, &j->res);
+        atomic_store(&j->done, 1);
+        atomic_fetch_add(&w->done_total, 1);
+        MHD_resume_connection(j->conn); /* MHD calls the access handler again: it answers */
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Starts n queue workers (n may be 0: queued routes then run on the connection threads).
+ * Returns SG_OK or SG_ENOMEM / SG_EIO with err filled (the started ones are stopped). */
+static void workers_stop(struct workers *w);
+static int workers_start(struct workers *w, size_t n, char *err, size_t errlen)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    atomic_init(&w->done_total, 0);
+    if (n == 0) return SG_OK;
+    w->tid = calloc(n, sizeof *w->tid);
+    if (!w->tid) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    for (; w->n < n; w->n++) {
+        if (pthread_create(&w->tid[w->n], NULL, worker_main, w) != 0) {
+            workers_stop(w);
+            return sg_errf(err, errlen, SG_EIO, "cannot start HTTP queue worker %zu", w->n);
+        }
+    }
+    return SG_OK;
+}
+
+/* Lets the workers finish every queued job, then joins them. */
+static void workers_stop(struct workers *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < w->n; i++) pthread_join(w->tid[i], NULL);
+    free(w->tid);
+    w->tid = NULL;
+    w->n = 0;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* Fills the request view of the request being answered on c. */
+static void request_init(struct http_server *s, struct MHD_Connection *c, const char *url,
+                         const char *method, const struct req_state *st, struct http_request *req)
+{
+    req->method = method;
+    req->path = url;
+    req->conn = c;
+    req->app = s->o.app;
+    req->server = s;
+    req->body = sg_buf_str(&st->body);
+    req->body_len = st->body.len;
+    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
+    if (http_request_id_valid(rid))
+        http_copy(req->request_id, sizeof req->request_id, rid);
+    else
+        http_request_id_new(req->request_id);
+    client_ip(c, req->client_ip, sizeof req->client_ip);
+}
+
+/* Builds the request view, admits it and runs the handler, or hands a `queued` route's request
+ * to the workers (connection suspended; answered when resumed), and queues the response. */
 static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, const char *url,
                               const char *method, struct req_state *st)
 {
     atomic_fetch_add(&s->inflight, 1);
-    struct http_request req;
-    struct http_response res;
-    memset(&req, 0, sizeof req);
-    memset(&res, 0, sizeof res);
-    req.method = method;
-    req.path = url;
-    req.conn = c;
-    req.app = s->o.app;
-    req.server = s;
-    req.body = sg_buf_str(&st->body);
-    req.body_len = st->body.len;
-    const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
-    if (http_request_id_valid(rid))
-        http_copy(req.request_id, sizeof req.request_id, rid);
-    else
-        http_request_id_new(req.request_id);
-    client_ip(c, req.client_ip, sizeof req.client_ip);
+    struct job local, *j = &local;
+    memset(&local, 0, sizeof local);
+    enum http_match_kind k = http_router_match(&s->router, method, url, &local.m);
+    if (k == HTTP_MATCH_OK && s->o.routes[local.m.index].queued && s->w.n > 0) {
+        struct job *h = calloc(1, sizeof *h); /* out of memory: answered here instead */
+        if (h) {
+            j = h;
+            k = http_router_match(&s->router, method, url, &j->m); /* params into j->m */
+        }
+    }
+    request_init(s, c, url, method, st, &j->req);
+    int run = admit(s, &j->req, &j->res, st, k, &j->m, &j->route_index);
+    if (run && j != &local) {
+        j->conn = c;
+        atomic_init(&j->done, 0);
+        st->job = j;
+        MHD_suspend_connection(c);
+        workers_push(&s->w, j);
+        return MHD_YES; /* still in flight: answered() finishes it */
+    }
+    if (run) run_handler(&j->req, &j->res);
+    enum MHD_Result ret = send_response(s, c, &j->req, &j->res, st->start_s, j->route_index);
+    free(j->res.body);
+    if (j != &local) free(j);
+    atomic_fetch_sub(&s->inflight, 1);
+    return ret;
+}
 
-    size_t route_index;
-    dispatch(s, &req, &res, st, &route_index);
-    enum MHD_Result ret = send_response(s, c, &req, &res, st->start_s, route_index);
-    free(res.body);
+/* The access handler's call after a worker resumed the connection: queues the job's response. */
+static enum MHD_Result answered(struct http_server *s, struct MHD_Connection *c, struct req_state *st)
+{
+    struct job *j = st->job;
+    if (!atomic_load(&j->done)) return MHD_YES; /* not resumed by its worker yet */
+    enum MHD_Result ret = send_response(s, c, &j->req, &j->res, st->start_s, j->route_index);
+    free(j->res.body);
+    j->res.body = NULL;
+    free(j);
+    st->job = NULL;
     atomic_fetch_sub(&s->inflight, 1);
     return ret;
 }
@@ -343,6 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (st->job) return answered(s, c, st);
     if (*upload_data_size > 0) {
         st->received += *upload_data_size;
         if (!st->too_big) {
@@ -363,11 +514,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)c;
     (void)toe;
+    struct http_server *s = cls;
     struct req_state *st = *con_cls;
     if (!st) return;
+    if (st->job) { /* resumed but closed (or the daemon stopping) before its answer was queued */
+        free(st->job->res.body);
+        free(st->job);
+        atomic_fetch_sub(&s->inflight, 1);
+    }
     sg_buf_fini(&st->body);
     free(st);
     *con_cls = NULL;
@@ -490,8 +646,12 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
         if (!s->logq) goto fail;
     }
     raise_nofile(s->o.max_connections);
+    if (workers_start(&s->w, s->o.queue_workers > 0 ? (size_t)s->o.queue_workers : 0, err, errlen) != SG_OK)
+        goto fail;
+    s->workers_on = 1;
 
-    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                         MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
@@ -512,6 +672,7 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
     s->port = di ? di->port : 0;
     return s;
 fail:
+    if (s->workers_on) workers_stop(&s->w);
     http_logq_free(s->logq);
     http_keycache_free(s->keys);
     http_ratelimit_free(s->ratelimit);
@@ -542,6 +703,19 @@ int http_server_render_metrics(struct http_server *s, struct sg_buf *out)
                            "# HELP http_worker_threads HTTP pool threads.\n# TYPE http_worker_threads gauge\n"
                            "http_worker_threads %ld\n",
                            conns, s->o.max_connections, atomic_load(&s->inflight), s->o.threads);
+    if (rc == SG_OK) {
+        pthread_mutex_lock(&s->w.mu);
+        size_t depth = s->w.depth;
+        pthread_mutex_unlock(&s->w.mu);
+        rc = sg_buf_printf(out,
+                           "# HELP http_queue_workers Threads running the handlers of queued routes.\n# TYPE http_queue_workers gauge\n"
+                           "http_queue_workers %zu\n"
+                           "# HELP http_queue_depth Queued-route requests waiting for a worker.\n# TYPE http_queue_depth gauge\n"
+                           "http_queue_depth %zu\n"
+                           "# HELP http_queue_handled_total Queued-route requests a worker has handled.\n# TYPE http_queue_handled_total counter\n"
+                           "http_queue_handled_total %llu\n",
+                           s->w.n, depth, (unsigned long long)atomic_load(&s->w.done_total));
+    }
     if (rc == SG_OK && s->logq) {
         struct http_logq_stats st;
         http_logq_stats(s->logq, &st);
@@ -582,6 +756,9 @@ void http_server_stop(struct http_server *s, long drain_timeout_ms)
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
+    /* The workers finish what they hold and resume those connections: MHD must not be stopped
+     * with a connection suspended. */
+    workers_stop(&s->w);
     MHD_stop_daemon(s->daemon);
     if (s->logq) {
         if (http_logq_flush(s->logq, 10000) != SG_OK) LOG_WARN("http api_logs flush timed out");

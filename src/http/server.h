@@ -2,7 +2,9 @@
  *
  * libmicrohttpd with a thread pool, each pool thread running its own epoll loop
  * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE). Handlers run on the pool
- * threads. The response is queued on the second call of the access handler, after the body has
+ * threads, except those of `queued` routes (http.h): they run on the queue workers while their
+ * connection is suspended (MHD_suspend_connection), so a request waiting for its group commit
+ * holds no pool thread and its connection's neighbours on that thread are served meanwhile. The response is queued on the second call of the access handler, after the body has
  * been read, so keep-alive connections stay open and pipelined requests are answered in order. */
 #ifndef SG_HTTP_SERVER_H
 #define SG_HTTP_SERVER_H
@@ -21,6 +23,8 @@ struct http_server_options {
     size_t nroutes;
     void *app;                         /* handed to handlers in req->app */
     long threads;                      /* pool threads; 0 = 32 per online CPU, at most 128 */
+    long queue_workers;                /* threads running `queued` routes' handlers (http.h);
+                                        * 0 = none: those run on the pool threads too */
     long max_connections;
     long conn_timeout_s;
     long conn_memory;                  /* bytes per connection */

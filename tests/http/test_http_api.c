@@ -840,6 +840,11 @@ static void test_admin_and_metrics(void **state)
     assert_non_null(strstr(t, "http_request_duration_seconds_bucket{route=\"/health\",method=\"GET\",le=\"+Inf\"}"));
     assert_non_null(strstr(t, "api_log_rows_dropped_total 0\n"));
     assert_non_null(strstr(t, "http_connections "));
+    /* the PATCHes above ran on the queue workers (a queued route) */
+    assert_non_null(strstr(t, "http_queue_workers 128\n"));
+    const char *qh = strstr(t, "\nhttp_queue_handled_total ");
+    assert_non_null(qh);
+    assert_true(strtoull(qh + strlen("\nhttp_queue_handled_total "), NULL, 10) > 0);
     assert_non_null(strstr(t, is_pg ? "stargap_store_info{backend=\"postgres\"} 1" : "stargap_store_info{backend=\"sqlite\"} 1"));
     /* pool usage on PostgreSQL: the server has served requests, so it has acquired connections */
     const char *acq = strstr(t, "stargap_db_pool_events_total{event=\"acquire\"} ");
@@ -880,17 +885,21 @@ static void test_keepalive_and_pipelining(void **state)
     assert_int_equal(r.connects, 0); /* reused the open connection */
     resp_free(&r);
 
-    /* three pipelined requests in one write, answered in order on one connection */
+    /* four pipelined requests in one write, answered in order on one connection; the second
+     * is a queued route (run by a queue worker with the connection suspended) */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    char reqs[1024];
+    const char *member = "{\"member_id\":\"pipelined-member-1\",\"contract_id\":\"H9999\"}";
+    char reqs[2048];
     snprintf(reqs, sizeof reqs,
              "GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: pipe-1\r\n\r\n"
+             "POST /api/v1/members HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nX-Request-ID: pipe-q\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s"
              "GET /api/v1/gaps?limit=1 HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nX-Request-ID: pipe-2\r\n\r\n"
              "GET /nope HTTP/1.1\r\nHost: x\r\nX-Request-ID: pipe-3\r\n\r\n",
-             key_reader);
+             key_writer, strlen(member), member, key_reader);
     assert_int_equal(write(fd, reqs, strlen(reqs)), (ssize_t)strlen(reqs));
     char buf[65536];
     size_t used = 0;
@@ -906,13 +915,18 @@ static void test_keepalive_and_pipelining(void **state)
     }
     buf[used] = '\0';
     close(fd);
-    const char *a = strstr(buf, "X-Request-ID: pipe-1"), *b = strstr(buf, "X-Request-ID: pipe-2"),
-               *c = strstr(buf, "X-Request-ID: pipe-3");
+    const char *a = strstr(buf, "X-Request-ID: pipe-1"), *q = strstr(buf, "X-Request-ID: pipe-q"),
+               *b = strstr(buf, "X-Request-ID: pipe-2"), *c = strstr(buf, "X-Request-ID: pipe-3");
     assert_non_null(a);
+    assert_non_null(q);
     assert_non_null(b);
     assert_non_null(c);
-    assert_true(a < b && b < c);
+    assert_true(a < q && q < b && b < c);
     assert_int_equal(strncmp(buf, "HTTP/1.1 200", 12), 0);
+    const char *qs = strstr(a, "HTTP/1.1 "); /* the status line after pipe-1's is the queued one's */
+    assert_non_null(qs);
+    assert_true(qs < q);
+    assert_true(!strncmp(qs, "HTTP/1.1 201", 12) || !strncmp(qs, "HTTP/1.1 200", 12));
     assert_non_null(strstr(buf, "HTTP/1.1 404"));
 }
 

@@ -28,13 +28,13 @@ static void h_dummy(struct http_request *req, struct http_response *res)
 }
 
 static const struct http_route table[] = {
-    {"GET", "/health", h_dummy, HTTP_ROLE_PUBLIC},
-    {"GET", "/api/v1/gaps", h_dummy, HTTP_ROLE_READER},
-    {"GET", "/api/v1/gaps/{id}", h_dummy, HTTP_ROLE_READER},
-    {"PATCH", "/api/v1/gaps/{id}", h_dummy, HTTP_ROLE_WRITER},
-    {"GET", "/api/v1/gaps/high-priority", h_dummy, HTTP_ROLE_READER},
-    {"POST", "/api/v1/gaps/{id}/close", h_dummy, HTTP_ROLE_WRITER},
-    {"GET", "/api/v1/members/{member_hash}/history", h_dummy, HTTP_ROLE_READER},
+    {"GET", "/health", h_dummy, HTTP_ROLE_PUBLIC, 0},
+    {"GET", "/api/v1/gaps", h_dummy, HTTP_ROLE_READER, 0},
+    {"GET", "/api/v1/gaps/{id}", h_dummy, HTTP_ROLE_READER, 0},
+    {"PATCH", "/api/v1/gaps/{id}", h_dummy, HTTP_ROLE_WRITER, 0},
+    {"GET", "/api/v1/gaps/high-priority", h_dummy, HTTP_ROLE_READER, 0},
+    {"POST", "/api/v1/gaps/{id}/close", h_dummy, HTTP_ROLE_WRITER, 0},
+    {"GET", "/api/v1/members/{member_hash}/history", h_dummy, HTTP_ROLE_READER, 0},
 };
 #define NT (sizeof table / sizeof table[0])
 
@@ -95,18 +95,18 @@ static void test_router_bad_tables(void **state)
     (void)state;
     struct http_router r;
     char err[SG_ERRLEN];
-    const struct http_route dup[] = {{"GET", "/a/{x}", h_dummy, 0}, {"GET", "/a/{x}", h_dummy, 0}};
+    const struct http_route dup[] = {{"GET", "/a/{x}", h_dummy, 0, 0}, {"GET", "/a/{x}", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, dup, 2, err, sizeof err), SG_EINVAL);
     assert_non_null(strstr(err, "defined twice"));
-    const struct http_route bad1[] = {{"GET", "a/b", h_dummy, 0}};
+    const struct http_route bad1[] = {{"GET", "a/b", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, bad1, 1, err, sizeof err), SG_EINVAL);
-    const struct http_route bad2[] = {{"GET", "/a/{x", h_dummy, 0}};
+    const struct http_route bad2[] = {{"GET", "/a/{x", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, bad2, 1, err, sizeof err), SG_EINVAL);
-    const struct http_route bad3[] = {{"GET", "/a//b", h_dummy, 0}};
+    const struct http_route bad3[] = {{"GET", "/a//b", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, bad3, 1, err, sizeof err), SG_EINVAL);
-    const struct http_route bad4[] = {{"GET", "/a/{}", h_dummy, 0}};
+    const struct http_route bad4[] = {{"GET", "/a/{}", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, bad4, 1, err, sizeof err), SG_EINVAL);
-    const struct http_route bad5[] = {{"GET", "/a/", h_dummy, 0}};
+    const struct http_route bad5[] = {{"GET", "/a/", h_dummy, 0, 0}};
     assert_int_equal(http_router_init(&r, bad5, 1, err, sizeof err), SG_EINVAL);
 }
 
