@@ -125,14 +125,6 @@ do_start() {
 synchronous_commit = off
 full_page_writes = off"
     [ "${SG_PG_DURABLE:-0}" = 1 ] && durability="# durable defaults (SG_PG_DURABLE=1)"
-    # The benchmarks' durable server gets the recommended server settings of docs/DESIGN.md
-    # ("PostgreSQL server settings"); they come after the common lines below, which they override.
-    local tuning=""
-    [ "${SG_PG_DURABLE:-0}" = 1 ] && tuning="shared_buffers = 2GB
-wal_buffers = 64MB
-wal_compression = lz4
-checkpoint_timeout = 30min
-max_wal_size = 8GB"
     cat >>"$root/data/postgresql.conf" <<EOF
 listen_addresses = ''
 unix_socket_directories = '$root/sock'
@@ -142,7 +134,6 @@ max_connections = 200
 $durability
 shared_buffers = 256MB
 max_wal_size = 4GB
-$tuning
 log_min_messages = warning
 log_min_error_statement = panic
 timezone = 'UTC'
