@@ -45,6 +45,9 @@ struct pg_store {
     int head_known;
     long long head_id;
     char head_hash[STORE_HASH_LEN];
+    /* Staged merges (stage_merge): set once a direct COPY of that kind (enum merge_kind) met a
+     * key that exists already; that kind then goes straight to the staged upsert. */
+    int direct_off[3];
 };
 
 /* A named statement: prepared under `name` on each connection the first time it is used. */
@@ -3627,10 +3630,15 @@ static int row_mr(const PGresult *r, int i, struct store_measure_result *m)
 }
 static int dec_mr(const PGresult *r, int i, void *it) { return row_mr(r, i, it); }
 
-/* The staging table lives as long as the connection and is emptied at each commit. */
+/* The staging table lives as long as the connection and is emptied at each commit. It has the
+ * COPYed columns only: created_at/updated_at with their clock_timestamp() defaults (as LIKE
+ * ... INCLUDING DEFAULTS gave it) cost two clock reads per row and, being volatile, made COPY
+ * insert row by row; the upserts never read them. */
 static const char mr_stage_sql[] =
-    "CREATE TEMP TABLE IF NOT EXISTS mr_stage (LIKE measure_results INCLUDING DEFAULTS)"
-    " ON COMMIT DELETE ROWS";
+    "CREATE TEMP TABLE IF NOT EXISTS mr_stage (member_hash TEXT, measure_code TEXT,"
+    " measurement_year INTEGER, initial_population BOOLEAN, denominator BOOLEAN,"
+    " denominator_exclusion BOOLEAN, numerator BOOLEAN, evaluated_at TIMESTAMPTZ, source TEXT,"
+    " numerator_date DATE) ON COMMIT DELETE ROWS";
 STMT(mr_merge, 0,
      "INSERT INTO measure_results (" MR_COLS ") SELECT DISTINCT ON (member_hash, measure_code,"
      " measurement_year) " MR_COLS " FROM mr_stage ORDER BY member_hash, measure_code,"
@@ -4309,11 +4317,67 @@ static int pmerge_audit(struct px *x, const struct store_actor *a, const char *e
  * whose values differ, so a batch costs a few statements however many rows it has (one upsert
  * per row cost a round trip each). A batch holds each key once (store.c refuses duplicates), so the
  * stage needs no de-duplication; unchanged = rows - inserted - updated. */
+enum merge_kind { MERGE_MEMBERS, MERGE_RESULTS, MERGE_FEATURES };
+
 struct stage_merge {
     const char *stage_sql, *what, *copy_sql, *entity;
     stage_row_fn row;
     const struct stmt *upsert; /* one row: the counts inserted and updated */
+    /* The direct path: COPY into the target table itself, its columns being the stage's columns
+     * followed by `direct_now` more (last_updated, created_at, updated_at: all `now`). */
+    enum merge_kind kind;
+    const char *direct_sql;
+    int direct_now;
 };
+
+/* The direct path of a staged merge. When none of the batch's keys exists yet (a first import:
+ * every batch of a fresh database), the rows are COPYed straight into the target table under a
+ * savepoint: no staging table, no speculative insertion per row, no RETURNING to count, and
+ * COPY's multi-row inserts (the target's only defaults, created_at and updated_at, are given
+ * explicitly: a volatile default would make COPY insert row by row). A key that exists already
+ * fails the COPY with a unique violation: the savepoint is rolled back (nothing of the attempt
+ * stays) and the caller runs the staged upsert, as it does for any other error so that the
+ * upsert reports it as before. Returns 0 (all n rows inserted), 1 (refused: rolled back to the
+ * savepoint; the kind is switched off for this store after a unique violation) or a negative
+ * sg_err when the connection or the client failed (the transaction is lost then). */
+static int direct_copy(struct px *x, const struct stage_merge *m, const void *rows, size_t n,
+                       const char *now)
+{
+    int rc = px_cmd(x, "SAVEPOINT sg_direct");
+    if (rc) return rc;
+    struct sg_buf b;
+    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    rc = copy_start(x, m->what, m->direct_sql);
+    int refused = 0;
+    if (!rc) {
+        int crc = SG_OK;
+        for (size_t i = 0; i < n && !crc; i++) {
+            crc = m->row(&b, rows, i, now);
+            /* the stage row ends its line: continue it with the timestamp columns */
+            for (int t = 0; t < m->direct_now && !crc; t++) {
+                b.data[b.len - 1] = '\t';
+                crc = copy_field(&b, now, 1);
+            }
+            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+                crc = sg_errf(x->err, x->errlen, crc, "rows[%zu]: row too large for COPY", i);
+            else if (!crc)
+                crc = copy_flush(x, m->what, &b, 0);
+        }
+        rc = copy_end(x, m->what, &b, crc ? "client error" : NULL);
+        if (crc) rc = crc;
+        else if (rc && !x->broken) {
+            refused = 1;
+            if (rc == SG_ECONFLICT) __atomic_store_n(&x->s->direct_off[m->kind], 1, __ATOMIC_RELAXED);
+        }
+    }
+    sg_buf_fini(&b);
+    if (refused) {
+        rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_direct");
+        return rc ? rc : 1;
+    }
+    if (!rc) rc = px_cmd(x, "RELEASE SAVEPOINT sg_direct");
+    return rc;
+}
 
 /* Runs m over the n rows inside the caller's transaction; fills *k and appends the merge's
  * audit row (none when nothing changed). */
@@ -4321,14 +4385,22 @@ static int stage_merge(struct px *xp, const struct store_actor *a, const struct 
                        const void *rows, size_t n, const char *now, struct store_merge_counts *k)
 {
     memset(k, 0, sizeof *k);
-    int rc = stage_copy(xp, m->stage_sql, m->what, m->copy_sql, rows, n, m->row, now);
-    PGresult *r = NULL;
-    if (!rc && !(rc = px_exec(xp, m->upsert, NULL, &r))) {
-        k->inserted = g_ll(r, 0, 0);
-        k->updated = g_ll(r, 0, 1);
+    int rc = 1;
+    if (m->direct_sql && !__atomic_load_n(&xp->s->direct_off[m->kind], __ATOMIC_RELAXED)) {
+        rc = direct_copy(xp, m, rows, n, now);
+        if (rc < 0) return rc;
+        if (rc == 0) k->inserted = (long long)n;
     }
-    PQclear(r);
-    if (rc) return rc;
+    if (rc == 1) {
+        rc = stage_copy(xp, m->stage_sql, m->what, m->copy_sql, rows, n, m->row, now);
+        PGresult *r = NULL;
+        if (!rc && !(rc = px_exec(xp, m->upsert, NULL, &r))) {
+            k->inserted = g_ll(r, 0, 0);
+            k->updated = g_ll(r, 0, 1);
+        }
+        PQclear(r);
+        if (rc) return rc;
+    }
     k->unchanged = (long long)n - k->inserted - k->updated;
     if (k->unchanged < 0) k->unchanged = 0;
     return pmerge_audit(xp, a, m->entity, k, now);
@@ -4376,7 +4448,8 @@ static const struct stage_merge member_merge = {
     " first_seen TIMESTAMPTZ, active BOOLEAN, birth_year INTEGER, sex TEXT, dual_eligible BOOLEAN,"
     " lis BOOLEAN, disabled BOOLEAN) ON COMMIT DELETE ROWS",
     "members_merge_copy", "COPY member_stage (" MEMBER_STAGE_COLS ") FROM STDIN", "member",
-    member_stage_row, &member_merge_upsert};
+    member_stage_row, &member_merge_upsert, MERGE_MEMBERS,
+    "COPY members (" MEMBER_STAGE_COLS ", last_updated, created_at, updated_at) FROM STDIN", 3};
 
 STMT(mr_merge_upsert, 0,
      "WITH u AS (INSERT INTO measure_results AS t (" MR_COLS ") SELECT " MR_COLS " FROM mr_stage"
@@ -4393,7 +4466,8 @@ STMT(mr_merge_upsert, 0,
      " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u");
 static const struct stage_merge mr_merge_def = {
     mr_stage_sql, "measure_results_merge_copy", "COPY mr_stage (" MR_COLS ") FROM STDIN",
-    "measure_result", mr_stage_row, &mr_merge_upsert};
+    "measure_result", mr_stage_row, &mr_merge_upsert, MERGE_RESULTS,
+    "COPY measure_results (" MR_COLS ", created_at, updated_at) FROM STDIN", 2};
 
 static int mf_stage_row(struct sg_buf *b, const void *rows, size_t i, const char *now)
 {
@@ -4418,7 +4492,9 @@ static const struct stage_merge mf_merge_def = {
     " features JSONB, source TEXT) ON COMMIT DELETE ROWS",
     "member_features_merge_copy",
     "COPY mf_stage (member_hash, measurement_year, features, source) FROM STDIN",
-    "member_feature", mf_stage_row, &mf_merge_upsert};
+    "member_feature", mf_stage_row, &mf_merge_upsert, MERGE_FEATURES,
+    "COPY member_features (member_hash, measurement_year, features, source, created_at,"
+    " updated_at) FROM STDIN", 2};
 
 /* Runs the staged merges def[i] over rows[i] (n[i] rows; a part with no rows is skipped) in ONE
  * transaction, k[i] receiving each part's counts: any failure rolls every part back and zeroes
@@ -4811,6 +4887,76 @@ STMT(gr_close, 3,
      " WHERE s.member_hash = t.member_hash AND s.measure_code = t.measure_code"
      " AND s.measurement_year = t.measurement_year)");
 
+/* COPYs rows[0..n) into the refresh stage, or (direct) into gap_analysis itself as new open gaps
+ * (status identified, created_at = updated_at = now). */
+static int gr_copy(struct px *x, struct sg_buf *b, const struct store_gap *rows, size_t n,
+                   int direct, const char *now, char *err, size_t errlen)
+{
+    int rc = copy_start(x, "gap_refresh_copy",
+                        direct ? "COPY gap_analysis (" GR_COLS ", status, created_at, updated_at)"
+                                 " FROM STDIN"
+                               : "COPY gap_refresh_stage (" GR_COLS ") FROM STDIN");
+    if (rc) return rc;
+    int crc = SG_OK;
+    for (size_t i = 0; i < n && !crc; i++) {
+        const struct store_gap *g = &rows[i];
+        crc = copy_field(b, g->gap_id, 0);
+        if (!crc) crc = copy_field(b, g->member_hash, 0);
+        if (!crc) crc = copy_field(b, g->contract_id, 0);
+        if (!crc) crc = copy_field(b, g->measure_code, 0);
+        if (!crc) crc = copy_ll(b, g->measurement_year, 0);
+        if (!crc) crc = copy_num(b, g->gap_probability, 0);
+        if (!crc) crc = copy_num(b, g->priority_score, 0);
+        if (!crc) crc = copy_field(b, g->intervention_type[0] ? g->intervention_type : NULL, 0);
+        if (!crc) crc = copy_num(b, g->estimated_cost, 0);
+        if (!crc) crc = copy_num(b, g->estimated_value, !direct);
+        if (!crc && direct) crc = copy_field(b, "identified", 0);
+        if (!crc && direct) crc = copy_field(b, now, 0);
+        if (!crc && direct) crc = copy_field(b, now, 1);
+        if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
+            crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
+        else if (!crc)
+            crc = copy_flush(x, "gap_refresh_copy", b, 0);
+    }
+    rc = copy_end(x, "gap_refresh_copy", b, crc ? "client error" : NULL);
+    return crc ? crc : rc;
+}
+
+/* No open gap of the refresh's scope (year, and contract when given) exists yet. */
+STMT(gr_scope_open, 2,
+     "SELECT EXISTS (SELECT 1 FROM gap_analysis WHERE measurement_year = $1"
+     " AND ($2::text IS NULL OR contract_id = $2) AND status IN ('identified', 'assigned'))");
+
+/* The direct path of a refresh. When the scope has no open gap yet (the first refresh of a year:
+ * nothing to update or close), the rows are COPYed straight into gap_analysis under a savepoint,
+ * without the stage, its statistics and the upsert (as the import merges do: stage_merge). A key
+ * that exists already (a completed or closed gap of the same member, measure and year), or any
+ * other refusal, rolls the attempt back and the staged refresh runs and reports as before.
+ * Returns 0 (all n inserted), 1 (not taken or rolled back) or a negative sg_err. */
+static int gr_direct(struct px *x, struct sg_buf *b, int year, const char *contract_id,
+                     const struct store_gap *rows, size_t n, const char *now, char *err,
+                     size_t errlen)
+{
+    struct params p;
+    PGresult *r = NULL;
+    p_init(&p);
+    p_ll(&p, year);
+    p_opt(&p, contract_id);
+    int rc = px_exec(x, &gr_scope_open, &p, &r);
+    int open = rc ? 1 : g_bool(r, 0, 0);
+    PQclear(r);
+    if (rc || open) return rc ? rc : 1;
+    if ((rc = px_cmd(x, "SAVEPOINT sg_direct"))) return rc;
+    rc = gr_copy(x, b, rows, n, 1, now, err, errlen);
+    sg_buf_reset(b);
+    if (rc && !x->broken) {
+        rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_direct");
+        return rc ? rc : 1;
+    }
+    if (!rc) rc = px_cmd(x, "RELEASE SAVEPOINT sg_direct");
+    return rc;
+}
+
 static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                                 const char *contract_id, const struct store_gap *rows, size_t n,
                                 const char *now, struct store_refresh_counts *k, char *err,
@@ -4825,47 +4971,29 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
-    if (!rc) rc = px_cmd(&x, gr_stage_sql);
+    int direct = 1;
     if (!rc && n) {
-        rc = copy_start(&x, "gap_refresh_copy", "COPY gap_refresh_stage (" GR_COLS ") FROM STDIN");
-        int crc = rc;
-        for (size_t i = 0; i < n && !crc && !rc; i++) {
-            const struct store_gap *g = &rows[i];
-            crc = copy_field(&b, g->gap_id, 0);
-            if (!crc) crc = copy_field(&b, g->member_hash, 0);
-            if (!crc) crc = copy_field(&b, g->contract_id, 0);
-            if (!crc) crc = copy_field(&b, g->measure_code, 0);
-            if (!crc) crc = copy_ll(&b, g->measurement_year, 0);
-            if (!crc) crc = copy_num(&b, g->gap_probability, 0);
-            if (!crc) crc = copy_num(&b, g->priority_score, 0);
-            if (!crc) crc = copy_field(&b, g->intervention_type[0] ? g->intervention_type : NULL, 0);
-            if (!crc) crc = copy_num(&b, g->estimated_cost, 0);
-            if (!crc) crc = copy_num(&b, g->estimated_value, 1);
-            if (crc == SG_ETOOBIG || crc == SG_ENOMEM)
-                crc = sg_errf(err, errlen, crc, "rows[%zu]: row too large for COPY", i);
-            else if (!crc)
-                crc = copy_flush(&x, "gap_refresh_copy", &b, 0);
-        }
-        if (!rc) {
-            rc = copy_end(&x, "gap_refresh_copy", &b, crc ? "client error" : NULL);
-            if (crc) rc = crc;
-        }
+        direct = gr_direct(&x, &b, year, contract_id, rows, n, now, err, errlen);
+        if (direct < 0) rc = direct;
+        if (direct == 0) k->inserted = (long long)n;
     }
+    if (!rc && direct) rc = px_cmd(&x, gr_stage_sql);
+    if (!rc && n && direct) rc = gr_copy(&x, &b, rows, n, 0, now, err, errlen);
     /* statistics for the joins below: without them the planner takes the fresh temp table for
      * a few rows and joins by nested loops (minutes at 100,000 rows) */
-    if (!rc && n) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
+    if (!rc && n && direct) rc = px_cmd(&x, "ANALYZE gap_refresh_stage");
     PGresult *r = NULL;
     p_init(&p);
     p_str(&p, now);
-    if (!rc && n && !(rc = px_exec(&x, &gr_insert, &p, &r))) k->inserted = g_ll(r, 0, 0);
+    if (!rc && n && direct && !(rc = px_exec(&x, &gr_insert, &p, &r))) k->inserted = g_ll(r, 0, 0);
     PQclear(r);
     r = NULL;
     if (rc && strstr(err ? err : "", "23503"))
         rc = sg_errf(err, errlen, SG_EINVAL, "rows.member_hash: no such member");
-    if (!rc && n && !(rc = px_exec(&x, &gr_update, &p, &r))) k->updated = cmd_rows(r);
+    if (!rc && n && direct && !(rc = px_exec(&x, &gr_update, &p, &r))) k->updated = cmd_rows(r);
     PQclear(r);
     r = NULL;
-    if (!rc) {
+    if (!rc && direct) {
         k->kept = (long long)n - k->inserted - k->updated;
         if (k->kept < 0) k->kept = 0;
         p_init(&p);

@@ -778,10 +778,97 @@ static int same_names(const struct pl_data *d, char *const *names, size_t n)
     return 1;
 }
 
+/* The write of one measure's predictions (store_prediction_batch_create: one transaction) runs
+ * on a thread of its own while the next measure is loaded and scored: on PostgreSQL the write is
+ * the server's work (COPY, its indexes and the member counters) and scoring is the client's, so
+ * the two overlap instead of taking turns. At most one write is in flight, and it is finished
+ * (joined, its error reported) before the next one starts and before pl_predict returns: the
+ * batches are written in measure order, a failed one writes nothing and stops the run, and no
+ * later measure is written after it, as when they ran one after the other. */
+struct pred_write {
+    int active, threaded;
+    pthread_t th;
+    struct store *st;
+    const struct store_actor *a;
+    struct store_prediction *rows; /* owned while active */
+    size_t n;
+    double sum; /* of gap_probability, in row order */
+    struct pl_score_result *res;
+    int year;
+    double seconds;
+    int rc;
+    char e[SG_ERRLEN];
+};
+
+static void *pred_write_run(void *arg)
+{
+    struct pred_write *w = arg;
+    double t0 = now_s();
+    w->rc = w->rc ? w->rc : store_prediction_batch_create(w->st, w->a, w->rows, w->n, w->e,
+                                                          sizeof w->e);
+    w->seconds = now_s() - t0;
+    return NULL;
+}
+
+/* Waits for the write in flight (if any), fills its measure's result and frees its rows.
+ * Returns its error (err set) or SG_OK. */
+static int pred_write_finish(struct pred_write *w, char *err, size_t errlen)
+{
+    if (!w->active) return SG_OK;
+    if (w->threaded) pthread_join(w->th, NULL);
+    else pred_write_run(w);
+    w->active = 0;
+    int rc = w->rc;
+    if (rc == SG_ECONFLICT)
+        rc = sg_errf(err, errlen, SG_ECONFLICT,
+                     "%s: model %s already scored %d (train a new version to score again)",
+                     w->res->measure, w->res->model_version, w->year);
+    else if (rc)
+        rc = sg_errf(err, errlen, rc, "%s", w->e);
+    if (!rc) {
+        w->res->open_gaps = w->n;
+        w->res->mean_probability = w->sum / (double)w->n;
+    }
+    w->res->seconds += w->seconds;
+    for (size_t r = 0; r < w->n; r++)
+        store_prediction_fini(&w->rows[r]);
+    free(w->rows);
+    w->rows = NULL;
+    return rc;
+}
+
+/* Hands rows[0..n) (ownership passes) to a new write, after finishing the one in flight. */
+static int pred_write_start(struct pred_write *w, struct store_prediction *rows, size_t n,
+                            double sum, struct pl_score_result *res, int year, char *err,
+                            size_t errlen)
+{
+    int rc = pred_write_finish(w, err, errlen);
+    if (rc) { /* an earlier measure failed: this one is not written */
+        for (size_t r = 0; r < n; r++)
+            store_prediction_fini(&rows[r]);
+        free(rows);
+        return rc;
+    }
+    w->rows = rows;
+    w->n = n;
+    w->sum = sum;
+    w->res = res;
+    w->year = year;
+    w->rc = SG_OK;
+    w->e[0] = '\0';
+    w->active = 1;
+    w->threaded = !pthread_create(&w->th, NULL, pred_write_run, w);
+    return SG_OK;
+}
+
 int pl_predict(struct store *st, const struct store_actor *a, int year, const char *code,
                const struct pl_tiers *tiers, struct pl_score_result *results, size_t *n, char *err,
                size_t errlen)
 {
+    struct pred_write w;
+    memset(&w, 0, sizeof w);
+    w.st = st;
+    w.a = a;
     int ks[NM];
     size_t nk;
     struct pl_data d; /* loaded once and reused while the models read the same feature columns */
@@ -846,14 +933,9 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
                 res->by_tier[rows[r].risk_tier]++;
                 sum += rows[r].gap_probability;
             }
-            if (!rc) rc = store_prediction_batch_create(st, a, rows, X.n, err, errlen);
-            if (rc == SG_ECONFLICT)
-                rc = sg_errf(err, errlen, SG_ECONFLICT,
-                             "%s: model %s already scored %d (train a new version to score again)",
-                             res->measure, pm.version, year);
             if (!rc) {
-                res->open_gaps = X.n;
-                res->mean_probability = sum / (double)X.n;
+                rc = pred_write_start(&w, rows, X.n, sum, res, year, err, errlen);
+                rows = NULL; /* the write owns them */
             }
             for (size_t r = 0; rows && r < X.n; r++)
                 store_prediction_fini(&rows[r]);
@@ -864,6 +946,13 @@ int pl_predict(struct store *st, const struct store_actor *a, int year, const ch
         free(y);
         free(idx);
         pl_model_fini(&pm);
+    }
+    /* the last write; an earlier measure's failure is reported before a later one's */
+    char we[SG_ERRLEN];
+    int wrc = pred_write_finish(&w, we, sizeof we);
+    if (wrc) {
+        rc = wrc;
+        snprintf(err, errlen, "%s", we);
     }
     if (loaded) data_free(&d);
     return rc;

@@ -205,8 +205,12 @@ static int contract_ok(const char *s)
  * row buffer while the writer merges the other. Batches are merged one at a time in the order
  * they were read, each in its own transaction as before; the first store error stops the import
  * (the failing batch writes nothing, earlier ones stay) and is reported by the reader at its next
- * hand-over or at the end of the file. */
-enum wjob { W_MEMBERS, W_RESULTS, W_FEATURES };
+ * hand-over or at the end of the file. measure_results.csv is handed over whole once read and
+ * sorted (W_RESULTS_ALL: the writer cuts and merges its batches), so member_features.csv is read
+ * while the results are merged; a results merge error is then reported at the first features
+ * hand-over or at the end of the import (after member_features.csv was read and its rejects
+ * written). */
+enum wjob { W_MEMBERS, W_RESULTS, W_FEATURES, W_RESULTS_ALL };
 
 struct writer {
     pthread_t th;
@@ -366,6 +370,10 @@ static void add_counts(struct store_merge_counts *to, const struct store_merge_c
     to->unchanged += k->unchanged;
 }
 
+struct crow;
+static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
+                             size_t errlen);
+
 /* Sorts and merges one batch (one transaction); frees the feature rows' JSON. Runs on the writer
  * thread (or the reader's when no thread could be started); touches only the merged counts of
  * the summary. */
@@ -378,6 +386,8 @@ static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, cha
         qsort(rows, n, sizeof(struct store_member), cmp_member_row);
         rc = store_member_upsert_batch(im->st, im->a, rows, n, &k, err, errlen);
         if (!rc) add_counts(&im->sum->members.merged, &k);
+    } else if (kind == W_RESULTS_ALL) {
+        return merge_results_all(im, rows, n, err, errlen); /* frees rows */
     } else if (kind == W_RESULTS) {
         /* already in key order: import_results sorts the whole file (struct crow) */
         rc = store_measure_result_merge_batch(im->st, im->a, rows, n, &k, err, errlen);
@@ -412,6 +422,7 @@ static void *writer_main(void *arg)
         char e[SG_ERRLEN] = "";
         int rc = SG_OK;
         if (failed) { /* after a failure nothing more is merged; the rows are only freed */
+            if (kind == W_RESULTS_ALL) free(rows);
             if (kind == W_FEATURES)
                 for (size_t i = 0; i < n; i++) {
                     free(((struct store_member_feature *)rows)[i].features);
@@ -677,17 +688,11 @@ static int import_results(struct imp *im, const char *dir)
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->results;
     struct keyset seen = {NULL, DUP_KEY_LEN + 1, 0, 0}; /* hash, measure, year */
-    struct store_measure_result *buf[2] = {calloc(im->batch, sizeof **buf),
-                                           calloc(im->batch, sizeof **buf)};
-    struct store_measure_result *rows = buf[0], one;
+    struct store_measure_result one;
     struct crow *all = NULL; /* the accepted rows */
-    size_t n = 0, n_all = 0, cap_all = 0;
-    int rc = rows && buf[1] ? open_csv(im, dir, file, 0, &f, &c, path, sizeof path) : SG_ENOMEM;
-    if (rc) {
-        free(buf[0]);
-        free(buf[1]);
-        return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
-    }
+    size_t n_all = 0, cap_all = 0;
+    int rc = open_csv(im, dir, file, 0, &f, &c, path, sizeof path);
+    if (rc) return rc;
     if ((rc = check_header(im, c, file, result_cols, 7, 1))) goto out;
     size_t ncols = sg_csv_nfields(c);
     if (ncols > 8 || (ncols == 8 && strcmp(sg_csv_field(c, 7), result_cols[7]))) {
@@ -781,25 +786,41 @@ static int import_results(struct imp *im, const char *dir)
         goto out;
     }
     progress(im, file, fs->rows, 1);
-    /* all rows are read and checked: merge them in key order, batch by batch */
-    if (n_all) qsort(all, n_all, sizeof *all, cmp_crow);
-    for (size_t i = 0; i < n_all && !rc; i++) {
-        crow_unpack(&all[i], &rows[n]);
-        if (++n == im->batch || i + 1 == n_all) {
-            if ((rc = writer_submit(im, W_RESULTS, rows, n))) goto out;
-            rows = rows == buf[0] ? buf[1] : buf[0];
-            n = 0;
-        }
+    /* all rows are read and checked: the writer merges them in key order, batch by batch,
+     * while the next file is read (merge_results_all); its first error is reported at the next
+     * hand-over or at the import's end */
+    if (n_all) {
+        qsort(all, n_all, sizeof *all, cmp_crow);
+        if (!(rc = writer_submit(im, W_RESULTS_ALL, all, n_all))) all = NULL; /* handed over */
     }
-out:;
-    int drc = writer_drain(im);
-    if (!rc) rc = drc;
+out:
     sg_csv_free(c);
     fclose(f);
-    free(buf[0]);
-    free(buf[1]);
     free(all);
     free(seen.keys);
+    return rc;
+}
+
+/* The writer's job for a whole results file: all[0..n) (sorted by key; owned, freed here) cut
+ * into transactions of im->batch rows, merged in order; the first failure stops it (the failing
+ * batch writes nothing, earlier ones stay), as when the reader handed the batches over one by
+ * one. Running it on the writer lets the reader go on to member_features.csv meanwhile. */
+static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
+                             size_t errlen)
+{
+    size_t cap = n < im->batch ? n : im->batch;
+    struct store_measure_result *rows = calloc(cap ? cap : 1, sizeof *rows);
+    int rc = rows ? SG_OK : sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        crow_unpack(&all[i], &rows[k]);
+        if (++k == cap || i + 1 == n) {
+            rc = merge_batch(im, W_RESULTS, rows, k, err, errlen);
+            k = 0;
+        }
+    }
+    free(rows);
+    free(all);
     return rc;
 }
 
@@ -1053,6 +1074,9 @@ int pl_import(struct store *st, const struct store_actor *a, const struct sg_mem
     if (!rc) rc = import_members(&im, dir);
     if (!rc) rc = import_results(&im, dir);
     if (!rc) rc = import_features(&im, dir);
+    /* the results merge when no features batch followed it; its error came first */
+    int drc = writer_drain(&im);
+    if (drc) rc = drc;
     writer_stop(&im);
     sg_memberid_hasher_free(im.hasher);
     memset(im.last_id, 0, sizeof im.last_id);

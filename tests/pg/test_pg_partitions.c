@@ -6,7 +6,7 @@
  * rows left in the boundary month, and never removes audit_log rows younger than 7 years even when
  * asked for 10 days. Expected values are computed here from the dates the test writes. Also here,
  * as the other PostgreSQL-only behaviours of the backend: the pool counters reachable through the
- * store (for /metrics) and PHI-safe error messages. */
+ * store (for /metrics), PHI-safe error messages and the member checks of migration 0009. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,12 +188,101 @@ static void test_errors_carry_no_values(void **state)
     store_close(st);
 }
 
+/* Runs sql and returns its SQLSTATE ("" when it succeeded). */
+static const char *state_of(const char *sql, char out[6])
+{
+    PGresult *r = PQexec(db, sql);
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(out, 6, "%s", (PQresultStatus(r) == PGRES_COMMAND_OK ||
+                            PQresultStatus(r) == PGRES_TUPLES_OK) ? "" : st ? st : "?????");
+    PQclear(r);
+    return out;
+}
+
+#define HASH_A "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"
+#define HASH_B "'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'"
+#define HASH_C "'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'"
+#define HASH_D "'dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd'"
+#define MR_INS "INSERT INTO measure_results (member_hash, measure_code, measurement_year," \
+    " initial_population, denominator, denominator_exclusion, numerator, evaluated_at, source) VALUES "
+#define MR_ROW(h, code) "(" h ", '" code "', 2024, true, true, false, false, now(), 'test')"
+#define MF_INS "INSERT INTO member_features (member_hash, measurement_year, features, source) VALUES "
+
+/* Migration 0009: measure_results and member_features keep the foreign-key rule to members with
+ * statement-level triggers; each case below is what the declared constraint (ON DELETE CASCADE)
+ * did, with its SQLSTATE. */
+static void test_member_refs(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN], ss[6];
+    struct store *st;
+    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    db = PQconnectdb(url());
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
+              " (" HASH_A ", 'H1', now(), now()), (" HASH_B ", 'H1', now(), now())"));
+    PQclear(q(MR_INS MR_ROW(HASH_A, "BCS") ", " MR_ROW(HASH_A, "COL") ", " MR_ROW(HASH_B, "BCS")));
+    PQclear(q(MF_INS "(" HASH_A ", 2024, '{\"x\":1}', 'test'), (" HASH_B ", 2024, '{}', 'test')"));
+    /* an unknown member, alone or with known ones: refused whole */
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_C, "BCS"), ss), "23503");
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_A, "CBP") ", " MR_ROW(HASH_C, "CBP"), ss),
+                        "23503");
+    assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE measure_code = 'CBP'"), 0);
+    assert_string_equal(state_of(MF_INS "(" HASH_C ", 2024, '{}', 'test')", ss), "23503");
+    assert_string_equal(
+        state_of("UPDATE measure_results SET member_hash = " HASH_C " WHERE member_hash = " HASH_B,
+                 ss),
+        "23503");
+    assert_string_equal(
+        state_of("UPDATE member_features SET member_hash = " HASH_C " WHERE member_hash = " HASH_B,
+                 ss),
+        "23503");
+    /* an upsert that updates rows of known members passes */
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_A, "BCS") " ON CONFLICT (member_hash,"
+                                                             " measure_code, measurement_year)"
+                                                             " DO UPDATE SET numerator = false",
+                                 ss),
+                        "");
+    /* a referenced member keeps its hash; an unreferenced one may change it */
+    assert_string_equal(
+        state_of("UPDATE members SET member_hash = " HASH_D " WHERE member_hash = " HASH_A, ss),
+        "23503");
+    PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
+              " (" HASH_C ", 'H1', now(), now())"));
+    assert_string_equal(
+        state_of("UPDATE members SET member_hash = " HASH_D " WHERE member_hash = " HASH_C, ss), "");
+    /* TRUNCATE of members while rows reference it is refused */
+    assert_string_not_equal(state_of("TRUNCATE members", ss), "");
+    /* deleting a member deletes its results and features, nobody else's */
+    PQclear(q("DELETE FROM members WHERE member_hash = " HASH_A));
+    assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE member_hash = " HASH_A), 0);
+    assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_A), 0);
+    assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE member_hash = " HASH_B), 1);
+    assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_B), 1);
+    /* migrating down restores the declared constraints over the same rows */
+    assert_int_equal(migrate_down(st, 8, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_constraint WHERE conname IN"
+                          " ('measure_results_member_hash_fkey', 'member_features_member_hash_fkey')"),
+                     2);
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_C, "BCS"), ss), "23503");
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_constraint WHERE conname IN"
+                          " ('measure_results_member_hash_fkey', 'member_features_member_hash_fkey')"),
+                     0);
+    PQfinish(db);
+    db = NULL;
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partitions_and_retention),
         cmocka_unit_test(test_pool_stats_through_store),
         cmocka_unit_test(test_errors_carry_no_values),
+        cmocka_unit_test(test_member_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,22 @@ static int measure_k(const char *code)
     return features_measure_index(code);
 }
 
+static long count_predictions(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/e2e.db", g_dir);
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM predictions", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
 /* The endpoints score one member through pl_score_member (per-member store reads); the command
  * scores all open gaps from bulk scans. Both must give the same numbers: re-score 30 stored
  * predictions of each of three measures one member at a time and compare. */
@@ -127,6 +143,26 @@ static void test_e2e(void **state)
         sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 --measure BCS > /dev/null 2>&1", BIN,
            g_dir),
         0);
+    /* every measure again: the first measure's write is refused (while the next measure is
+     * scored beside it), nothing at all is written and the error names the first measure */
+    long before = count_predictions();
+    assert_int_not_equal(sh(ENV "%s --db sqlite:%s/e2e.db predict --year 2025 > /dev/null"
+                                " 2> %s/predict_again.txt",
+                            BIN, g_dir, g_dir),
+                         0);
+    assert_int_equal(count_predictions(), before);
+    {
+        char path[512], text[4096] = "", want[64];
+        snprintf(path, sizeof path, "%s/predict_again.txt", g_dir);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t got = fread(text, 1, sizeof text - 1, f);
+        text[got] = '\0';
+        fclose(f);
+        snprintf(want, sizeof want, "%s: model %s-v1 already scored 2025", features_measures[0],
+                 features_measures[0]);
+        if (!strstr(text, want)) fail_msg("expected '%s' in: %s", want, text);
+    }
     same_as_single_member_path();
     assert_int_equal(
         sh(ENV "%s --db sqlite:%s/e2e.db train --year 2025 > %s/train25.txt", BIN, g_dir, g_dir),

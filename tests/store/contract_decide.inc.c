@@ -174,8 +174,14 @@ static void test_gap_refresh_atomic(void **state)
     struct fx *f = *state;
     add_member(f, 1, "H0001");
     struct store_refresh_counts k;
+    /* the first refresh of a scope (no open gap yet) refused for an unknown member: nothing */
+    struct store_gap first[2] = {rgap(1, "H0001", "CBP", 0.5, 7), rgap(9, "H0001", "CBP", 0.5, 7)};
+    ASSERT_ERR(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", first, 2, &k, f->err,
+                                       sizeof f->err),
+               SG_EINVAL, "rows");
     struct store_gap r1[1] = {rgap(1, "H0001", "BCS", 0.5, 7)};
     OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", r1, 1, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 1);
     /* a bad second row: nothing of the batch is written, the first gap is not closed */
     struct store_gap bad[2] = {rgap(1, "H0001", "COL", 0.5, 7), rgap(1, "H0001", "BCS", 1.5, 7)};
     ASSERT_ERR(
@@ -197,4 +203,17 @@ static void test_gap_refresh_atomic(void **state)
     /* an empty refresh closes every open gap of the scope */
     OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", NULL, 0, &k, f->err, sizeof f->err));
     assert_int_equal(k.closed, 1);
+    /* no open gap in the scope now, but the closed BCS gap's key is offered again: it is kept
+     * (history), the new COL gap inserted */
+    struct store_gap again[2] = {rgap(1, "H0001", "BCS", 0.6, 8), rgap(1, "H0001", "COL", 0.5, 7)};
+    OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", again, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 1);
+    assert_int_equal(k.kept, 1);
+    assert_int_equal(k.updated + k.closed, 0);
+    memset(&s, 0, sizeof s);
+    OK(store_gap_scan(f->st, 2024, NULL, gapscan_cb, &s, f->err, sizeof f->err));
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.open, 1);
+    assert_int_equal(s.closed, 1);
+    assert_true(fabs(s.gp_sum - 1.0) < 1e-12); /* closed BCS still 0.5, new COL 0.5 */
 }

@@ -294,6 +294,113 @@ static void test_import_batch(void **state)
                SG_EINVAL, NULL);
 }
 
+/* A merge into keys that do not exist yet may take a faster path than the upsert (PostgreSQL:
+ * COPY straight into the table); a merge that meets existing keys, or fails, must not show it.
+ * On a fresh database: a failing first batch (foreign key) writes nothing; a batch whose keys
+ * partly exist gets the upsert's counts and values; a failing import batch whose members and
+ * results are all new leaves none of them. Expected counts worked out by hand from the rows. */
+static void test_merge_new_keys(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        add_member(f, i, "H1");
+    struct store_merge_counts k;
+    struct store_measure_result bad[3] = {mresult(0, "BCS", 2024, 1, 0, 1),
+                                          mresult(1, "BCS", 2024, 1, 0, 0),
+                                          mresult(62, "BCS", 2024, 1, 0, 0)}; /* no member 62 */
+    assert_int_not_equal(
+        store_measure_result_merge_batch(f->st, &ACTOR, bad, 3, &k, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(k.inserted + k.updated + k.unchanged, 0);
+    int c[2] = {0, 0};
+    OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 0);
+    assert_int_equal(audit_total(f, "measure_result"), 0);
+
+    /* all new: 2 inserted */
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, bad, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 2);
+    assert_int_equal(k.updated + k.unchanged, 0);
+    /* partly existing: m0 BCS unchanged, m1 BCS now met (updated), m2 COL and m0 COL new */
+    struct store_measure_result mix[4] = {
+        mresult(0, "BCS", 2024, 1, 0, 1), mresult(1, "BCS", 2024, 1, 0, 1),
+        mresult(2, "COL", 2024, 1, 0, 0), mresult(0, "COL", 2024, 1, 1, 0)};
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, mix, 4, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 2);
+    assert_int_equal(k.updated, 1);
+    assert_int_equal(k.unchanged, 1);
+    c[0] = c[1] = 0;
+    OK(store_measure_result_scan(f->st, 2024, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 4); /* m0 BCS, m1 BCS, m2 COL, m0 COL */
+    assert_int_equal(c[1], 2); /* m0 and m1 met BCS */
+    /* new keys again after keys existed: still merged */
+    struct store_measure_result next = mresult(2, "BCS", 2025, 1, 0, 0);
+    OK(store_measure_result_merge_batch(f->st, &ACTOR, &next, 1, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 1);
+
+    /* features: a failing first batch writes nothing, then the same partly-existing rules */
+    struct store_member_feature fe[3] = {{.measurement_year = 2024},
+                                         {.measurement_year = 2024},
+                                         {.measurement_year = 2024}};
+    member_hash_of(0, fe[0].member_hash);
+    member_hash_of(1, fe[1].member_hash);
+    member_hash_of(63, fe[2].member_hash); /* no member 63 */
+    for (int i = 0; i < 3; i++) {
+        fe[i].features = "{\"ed_visits\":1}";
+        snprintf(fe[i].source, sizeof fe[i].source, "csv");
+    }
+    assert_int_not_equal(
+        store_member_feature_merge_batch(f->st, &ACTOR, fe, 3, &k, f->err, sizeof f->err), SG_OK);
+    struct store_member_feature got;
+    ASSERT_ERR(store_member_feature_get(f->st, fe[0].member_hash, 2024, &got, f->err, sizeof f->err),
+               SG_ENOTFOUND, NULL);
+    OK(store_member_feature_merge_batch(f->st, &ACTOR, fe, 1, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 1);
+    fe[0].features = "{\"ed_visits\":4}";
+    OK(store_member_feature_merge_batch(f->st, &ACTOR, fe, 2, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 1);
+    assert_int_equal(k.updated, 1);
+    int n[2] = {0, 0};
+    OK(store_member_feature_scan(f->st, 2024, feature_scan_cb, n, f->err, sizeof f->err));
+    assert_int_equal(n[0], 2);
+    assert_int_equal(n[1], 5); /* 4 + 1 */
+}
+
+/* The same atomicity as test_import_batch's, on a fresh database where every part is new. */
+static void test_import_batch_new_keys(void **state)
+{
+    struct fx *f = *state;
+    struct store_member m[2] = {mmember(0, "H1", 0), mmember(1, "H1", 1)};
+    struct store_measure_result r[2] = {mresult(0, "BCS", 2025, 1, 0, 1),
+                                        mresult(1, "BCS", 2025, 1, 0, 0)};
+    struct store_member_feature fe[2] = {{.measurement_year = 2025}, {.measurement_year = 2025}};
+    member_hash_of(0, fe[0].member_hash);
+    member_hash_of(64, fe[1].member_hash); /* neither exists nor is in the batch */
+    fe[0].features = fe[1].features = "{\"fhir_encounters\":2}";
+    snprintf(fe[0].source, sizeof fe[0].source, "fhir");
+    snprintf(fe[1].source, sizeof fe[1].source, "fhir");
+    struct store_merge_counts k[3];
+    assert_int_not_equal(
+        store_import_batch(f->st, &ACTOR, m, 2, r, 2, fe, 2, k, f->err, sizeof f->err), SG_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k[i].inserted + k[i].updated + k[i].unchanged, 0);
+    struct store_member gm;
+    ASSERT_ERR(store_member_get(f->st, m[0].member_hash, &gm, f->err, sizeof f->err), SG_ENOTFOUND,
+               NULL);
+    int c[2] = {0, 0};
+    OK(store_measure_result_scan(f->st, 2025, count_results_cb, c, f->err, sizeof f->err));
+    assert_int_equal(c[0], 0);
+    assert_int_equal(audit_total(f, "member") + audit_total(f, "measure_result") +
+                         audit_total(f, "member_feature"),
+                     0);
+    /* without the bad row the same batch goes in whole */
+    OK(store_import_batch(f->st, &ACTOR, m, 2, r, 2, fe, 1, k, f->err, sizeof f->err));
+    assert_int_equal(k[0].inserted, 2);
+    assert_int_equal(k[1].inserted, 2);
+    assert_int_equal(k[2].inserted, 1);
+    OK(store_member_get(f->st, m[1].member_hash, &gm, f->err, sizeof f->err));
+    assert_int_equal(gm.dual_eligible, 1);
+}
+
 static struct store_model mmodel(const char *code, const char *learner)
 {
     struct store_model m = {.trained_year = 2024};

@@ -2204,6 +2204,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_measure_result_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_features, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_new_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_batch_new_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prediction_scan_latest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_refresh, setup, teardown),
