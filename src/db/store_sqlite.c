@@ -582,7 +582,8 @@ static int finish(struct sq_conn *c, int rc, char *err, size_t errlen)
  * pages it dirties stay in memory instead of spilling into the WAL mid-transaction and being read
  * back from it (pwrite/pread and sqlite3WalFindFrame were a quarter of the gap stage).
  *
- * When a batch at least doubles its table (bulk_want: the first gap refresh of a year, the
+ * When a batch at least doubles its table (a gap refresh: when its new rows are at least a
+ * quarter of it, BULK_GAP_SHARE) (bulk_want: the first gap refresh of a year, the
  * first predictions of a year, the first import batches into an empty database), the table's secondary indexes are dropped inside the
  * transaction and re-created from their own CREATE INDEX statements before COMMIT: SQLite builds
  * an index by sorting its entries and writing each page once, where row-by-row upkeep walks and
@@ -596,6 +597,19 @@ static int finish(struct sq_conn *c, int rc, char *err, size_t errlen)
  * and the per-call statements of the batch are all reset before the DDL runs. */
 
 #define BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
+/* A gap refresh rebuilds gap_analysis's indexes when its rows are at least a quarter of the
+ * table: the six sort indexes take random keys (priority, probability), so row-by-row upkeep
+ * costs a root-to-leaf walk per row and index, while a rebuild sorts once. The pipeline refreshes
+ * one contract at a time; with "at least double" only the first contract of a year took the
+ * rebuild (docs/BENCHMARKS.md, "Bulk writes on SQLite"). */
+#define BULK_GAP_SHARE 4
+
+/* The rows of a refresh batch of n that may be new: n less the scope's gaps before it (a re-run
+ * that updates its scope's gaps keeps the row-by-row path, which measured faster for updates). */
+static size_t fresh_rows(size_t n, long long scope_gaps)
+{
+    return scope_gaps > 0 && (size_t)scope_gaps >= n ? 0 : n - (size_t)(scope_gaps > 0 ? scope_gaps : 0);
+}
 
 struct sq_bulk {
     char table[64];  /* the table whose indexes are dropped (empty: none) */
@@ -631,14 +645,17 @@ static void bulk_begin(struct store *st, struct sq_conn *c, struct sq_bulk *b, i
     }
 }
 
-/* Whether inserting n rows into table at least doubles it (counts at most n existing rows). A
+/* Whether n rows are at least 1/share of table's rows (share 1: the batch at least doubles the
+ * table; counts at most share * n existing rows). A
  * table seen with at least m rows is not counted again for batches of at most m rows on this
  * connection (import batches into a big table would each scan n index entries for nothing); a
  * table that shrank since only misses a rebuild, which is never needed for correctness. */
-static int bulk_want(struct sq_conn *c, const char *table, size_t n, int *want, char *err, size_t errlen)
+static int bulk_want(struct sq_conn *c, const char *table, size_t n, size_t share, int *want,
+                     char *err, size_t errlen)
 {
     *want = 0;
     if (n < BULK_MIN_ROWS) return SG_OK;
+    n *= share; /* from here on: the table size below which the batch takes the bulk path */
     size_t slot = BULK_SEEN;
     for (size_t i = 0; i < BULK_SEEN; i++) {
         if (!strcmp(c->seen[i].table, table)) {
@@ -786,7 +803,7 @@ static int bulk_table_begin(struct sq_conn *c, struct sq_bulk *ix, const char *t
 {
     int want = 0;
     memset(ix, 0, sizeof *ix);
-    int rc = bulk_want(c, table, n, &want, err, errlen);
+    int rc = bulk_want(c, table, n, 1, &want, err, errlen);
     if (!rc && want) rc = bulk_drop(c, ix, table, err, errlen);
     if (rc) {
         for (size_t i = 0; i < ix->n; i++) sqlite3_free(ix->sql[i]);
@@ -3834,7 +3851,8 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     for (size_t i = 0; i < n; i++) ord[i] = (struct pred_ord){hash_prefix(rows[i].member_hash), i};
     if (n) qsort_r(ord, n, sizeof *ord, by_member_measure, (void *)rows);
     if ((rc = scope_counts(c, year, contract_id, &open_before, &any_before, err, errlen)) ||
-        (rc = bulk_want(c, "gap_analysis", n, &want, err, errlen)) ||
+        (rc = bulk_want(c, "gap_analysis", fresh_rows(n, any_before), BULK_GAP_SHARE, &want, err,
+                        errlen)) ||
         (want && (rc = bulk_drop(c, &bulk, "gap_analysis", err, errlen))) ||
         (want && any_before == 0 && (rc = counts_trigger_drop(c, &counts_sql, err, errlen))))
         goto done;

@@ -246,6 +246,24 @@ static void test_bulk_refresh_keeps_indexes(void **state)
     assert_int_equal(raw_int(f, "SELECT count(*) FROM gap_analysis WHERE measurement_year = 2024 "
                                 "AND gap_probability = 0.5"), N_BULK - 1);
     assert_int_equal(raw_int(f, COUNTS_DIFF), 0);
+    /* a new scope (2025) of 10,000 gaps: fewer than the table holds, but more than a quarter of
+     * it, takes the bulk path too (the pipeline's later contracts of a year) */
+    long long v3 = raw_int(f, "PRAGMA schema_version");
+    struct store_gap *more = gaps(0, 10000, "BCS", 2025);
+    OK(store_gap_refresh_batch(f->st, &ACTOR, 2025, "H0001", more, 10000, &k, f->err, sizeof f->err));
+    assert_int_equal(k.inserted, 10000);
+    assert_true(raw_int(f, "PRAGMA schema_version") > v3);
+    char *idx_third = raw_text(f, INDEX_SQL), *stat_third = raw_text(f, STATS_SQL);
+    assert_string_equal(idx_third, idx_before);
+    assert_string_equal(stat_third, stat_before);
+    char *ic3 = raw_text(f, "PRAGMA integrity_check");
+    assert_string_equal(ic3, "ok\n");
+    assert_int_equal(raw_int(f, COUNTS_DIFF), 0);
+    assert_int_equal(raw_int(f, "SELECT sum(n) FROM gap_counts WHERE measurement_year = 2025"), 10000);
+    free(ic3);
+    free(idx_third);
+    free(stat_third);
+    free(more);
     free(ic);
     free(idx_before);
     free(idx_after);
