@@ -163,7 +163,7 @@ int sg_memberid_hasher_hash(struct sg_memberid_hasher *h, const char *member_id,
                             char out[SG_HEX64_LEN], char *err, size_t errlen)
 {
     out[0] = '\0';
-    size_t n, len = 0;
+    size_t n = 0, len = 0; /* n is set by check_id; gcc -O2 cannot see it */
     int rc = check_id(member_id, &n, err, errlen);
     if (rc) return rc;
     uint8_t mac[SG_SHA256_LEN];
