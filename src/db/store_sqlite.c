@@ -3198,26 +3198,6 @@ done:
     return rc;
 }
 
-static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
-                                  const struct store_member *rows, size_t n, const char *now,
-                                  struct store_merge_counts *k, char *err, size_t errlen)
-{
-    struct sq_conn *c;
-    struct sq_bulk bk;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
-    bulk_begin(st, c, &bk, 0);
-    rc = member_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
-    rc = finish(c, rc, err, errlen);
-    bulk_end(st, c, &bk, rc == SG_OK);
-out:
-    release(st, c);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
-}
-
 /* The rows of sq_measure_result_merge_batch inside the caller's transaction (audited when something changed). */
 static int measure_result_merge_rows(struct sq_conn *c, struct sq_bulk *bk, const struct store_actor *a, const struct store_measure_result *rows, size_t n,
               const char *now, struct store_merge_counts *k, char *err, size_t errlen)
@@ -3279,27 +3259,6 @@ done:
     return rc;
 }
 
-static int sq_measure_result_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_measure_result *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
-{
-    struct sq_conn *c;
-    struct sq_bulk bk;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
-    bulk_begin(st, c, &bk, 0);
-    rc = measure_result_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
-    rc = finish(c, rc, err, errlen);
-    bulk_end(st, c, &bk, rc == SG_OK);
-out:
-    release(st, c);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
-}
-
 /* The rows of sq_member_feature_merge_batch inside the caller's transaction (audited when something changed). */
 static int member_feature_merge_rows(struct sq_conn *c, struct sq_bulk *bk, const struct store_actor *a, const struct store_member_feature *rows, size_t n,
               const char *now, struct store_merge_counts *k, char *err, size_t errlen)
@@ -3352,27 +3311,6 @@ done:
     return rc;
 }
 
-static int sq_member_feature_merge_batch(struct store *st, const struct store_actor *a,
-                                         const struct store_member_feature *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
-{
-    struct sq_conn *c;
-    struct sq_bulk bk;
-    int rc = acquire(st, &c, err, errlen);
-    if (rc) return rc;
-    memset(k, 0, sizeof *k);
-    if ((rc = begin(c, err, errlen))) goto out;
-    bulk_begin(st, c, &bk, 0);
-    rc = member_feature_merge_rows(c, &bk, a, rows, n, now, k, err, errlen);
-    rc = finish(c, rc, err, errlen);
-    bulk_end(st, c, &bk, rc == SG_OK);
-out:
-    release(st, c);
-    if (rc) memset(k, 0, sizeof *k);
-    return rc;
-}
-
 /* Members, then measure results, then member features in ONE transaction: any failure rolls
  * all three back. k[0..3) get the three merge counts. */
 static int sq_import_batch(struct store *st, const struct store_actor *a,
@@ -3399,6 +3337,42 @@ static int sq_import_batch(struct store *st, const struct store_actor *a,
 out:
     release(st, c);
     if (rc) memset(k, 0, 3 * sizeof *k);
+    return rc;
+}
+
+/* The single-table merges are import batches with the other two parts empty. */
+static int sq_member_upsert_batch(struct store *st, const struct store_actor *a,
+                                  const struct store_member *rows, size_t n, const char *now,
+                                  struct store_merge_counts *k, char *err, size_t errlen)
+{
+    struct store_merge_counts k3[3];
+    memset(k3, 0, sizeof k3);
+    int rc = sq_import_batch(st, a, rows, n, NULL, 0, NULL, 0, now, k3, err, errlen);
+    *k = k3[0];
+    return rc;
+}
+
+static int sq_measure_result_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_measure_result *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct store_merge_counts k3[3];
+    memset(k3, 0, sizeof k3);
+    int rc = sq_import_batch(st, a, NULL, 0, rows, n, NULL, 0, now, k3, err, errlen);
+    *k = k3[1];
+    return rc;
+}
+
+static int sq_member_feature_merge_batch(struct store *st, const struct store_actor *a,
+                                         const struct store_member_feature *rows, size_t n,
+                                         const char *now, struct store_merge_counts *k, char *err,
+                                         size_t errlen)
+{
+    struct store_merge_counts k3[3];
+    memset(k3, 0, sizeof k3);
+    int rc = sq_import_batch(st, a, NULL, 0, NULL, 0, rows, n, now, k3, err, errlen);
+    *k = k3[2];
     return rc;
 }
 

@@ -120,13 +120,7 @@ static void check_prefix(const char *msg, const char *prefix)
         assert_int_equal(rc_, (code));                                                         \
         check_prefix(f->err, (prefix));                                                        \
     } while (0)
-#define OK(call)                                                                               \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != SG_OK) fprintf(stderr, "%s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call,  \
-                                  rc_, f->err);                                                \
-        assert_int_equal(rc_, SG_OK);                                                          \
-    } while (0)
+#include "store_test_ok.h"
 
 static const char *today(char buf[STORE_DATE_LEN])
 {

@@ -36,13 +36,7 @@ struct fx {
     char err[SG_ERRLEN];
 };
 
-#define OK(call)                                                                               \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != SG_OK) fprintf(stderr, "%s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call,  \
-                                  rc_, f->err);                                                \
-        assert_int_equal(rc_, SG_OK);                                                          \
-    } while (0)
+#include "store_test_ok.h"
 
 static void member_hash_of(int i, char out[STORE_HASH_LEN])
 {
