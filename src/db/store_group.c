@@ -20,6 +20,7 @@ struct store_group_op {
     int done; /* result is final (under mu) */
     int lead; /* this operation's thread was made the leader (under mu) */
     int ran;  /* body ran (leader only) */
+    int committing; /* the group this operation leads has begun its commit (under mu) */
     pthread_cond_t cv;
     struct store_group_op *next;
     char err[GROUP_ERRLEN];
@@ -64,6 +65,30 @@ unsigned long long store_group_reruns(struct store_group *g)
     unsigned long long n = g->reruns;
     pthread_mutex_unlock(&g->mu);
     return n;
+}
+
+/* Makes the oldest waiting operation the leader when no group is running its bodies and fewer
+ * than the allowed groups are in flight (under mu). */
+static void promote(struct store_group *g)
+{
+    int cap = g->tx->overlap ? 2 : 1;
+    if (g->leader || !g->head || g->inflight >= cap || g->head->lead) return;
+    g->leader = 1;
+    g->inflight++;
+    g->head->lead = 1;
+    pthread_cond_signal(&g->head->cv);
+}
+
+/* Called by a leader right before its group's commit: with an overlap backend the bodies of
+ * the next group may run from now on. */
+static void enter_commit(struct store_group *g, struct store_group_op *first)
+{
+    if (!g->tx->overlap) return;
+    pthread_mutex_lock(&g->mu);
+    first->committing = 1;
+    g->leader = 0;
+    promote(g);
+    pthread_mutex_unlock(&g->mu);
 }
 
 /* Gives every operation of the group that has no result of its own yet (not run, or run and
@@ -116,6 +141,7 @@ static int run_optimistic(struct store_group *g, struct store_group_op *first, s
         }
         return 0;
     }
+    enter_commit(g, first);
     rc = g->tx->commit(conn, terr, sizeof terr);
     if (rc) fail_rest(first, n, rc, terr);
     g->tx->end(g->ctx, conn);
@@ -154,6 +180,7 @@ static void run_group(struct store_group *g, struct store_group_op *first, size_
         g->tx->end(g->ctx, conn);
         return;
     }
+    enter_commit(g, first);
     rc = g->tx->commit(conn, terr, sizeof terr);
     if (rc) goto fail;
     g->tx->end(g->ctx, conn);
@@ -184,12 +211,10 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
     else g->head = &op;
     g->tail = &op;
     g->queued++;
-    if (!g->leader) { /* no group running: lead one now (the queue held only this operation) */
-        g->leader = 1;
-        op.lead = 1;
-    }
+    promote(g); /* no group running its bodies: lead one now (this operation is the head) */
     while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &g->mu);
     if (!op.done) {
+        /* Leader (promote() counted this group in flight). */
         /* Leader: take up to max operations from the head (this one is the head). */
         struct store_group_op *first = g->head, *last = first;
         size_t n = 1;
@@ -213,12 +238,10 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
             o->done = 1;
             if (o != &op) pthread_cond_signal(&o->cv);
         }
-        if (g->head) { /* hand leadership to the oldest waiting operation */
-            g->head->lead = 1;
-            pthread_cond_signal(&g->head->cv);
-        } else {
-            g->leader = 0;
-        }
+        /* Without overlap (or when the group never reached its commit) this group still leads. */
+        if (!op.committing) g->leader = 0;
+        g->inflight--;
+        promote(g); /* the oldest waiting operation leads the next group */
     }
     pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&op.cv);

@@ -16,6 +16,9 @@
  *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
  *     primitives the group first runs without savepoints and is run again with them only when
  *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
+ *   - with an `overlap` backend the next group begins as soon as the previous one starts to
+ *     commit (two groups in flight at most), so one group's statements overlap the other's
+ *     WAL flush;
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -68,6 +71,14 @@ struct store_group_tx {
      * queued and keeps them for the bodies. A failure (including a failed statement) makes the
      * group run again with savepoints. */
     int (*pipeline_end)(void *conn, char *err, size_t errlen);
+    /* Nonzero: a group may begin while the previous one commits (at most two groups in
+     * flight). Leadership passes to the next waiting operation when a leader calls `commit`,
+     * so the next group's statements run while the previous group waits for its WAL flush.
+     * The backend must make that safe: its commit must order the audit chain itself (a
+     * conditional head update under the head's row lock) and take no lock a running group
+     * could hold after its commit has begun, so the second group can wait for the first but
+     * never the reverse. */
+    int overlap;
 };
 
 struct store_group_op; /* store_group.c */
@@ -76,7 +87,8 @@ struct store_group_op; /* store_group.c */
 struct store_group {
     pthread_mutex_t mu;
     struct store_group_op *head, *tail; /* queued, not yet taken by a leader */
-    int leader;                         /* a leader is running a group */
+    int leader;                         /* a leader is running a group's bodies */
+    int inflight;                       /* groups begun and not finished (<= 2 with overlap) */
     size_t max;                         /* most operations per group (>= 1) */
     const struct store_group_tx *tx;
     void *ctx;

@@ -38,10 +38,14 @@ struct pg_store {
     struct store base; /* must be first */
     struct pg_pool *pool;
     struct store_group group; /* group commit of audited operations (store_group.h) */
-    /* The chain head as the last group of this store committed it (group leaders only, one at a
-     * time): a group's audit rows are appended against it without a FOR UPDATE round trip; when
-     * another writer moved the head meanwhile the append matches no head row and the group
-     * locks the head and appends again (audit_flush). */
+    /* The chain head as the last group of this store appended it (under head_mu: two group
+     * leaders may run at once, store_group.h "overlap"): a group's audit rows are appended
+     * against it without a FOR UPDATE round trip. It is published when the rows are sent, before
+     * their COMMIT, so the next group appends behind them and its conditional head update waits
+     * for that COMMIT on the head's row lock; when the head is not what the cache says (another
+     * writer, or a group that failed) the append matches no head row and the group locks the
+     * head and appends again (audit_flush). */
+    pthread_mutex_t head_mu;
     int head_known;
     long long head_id;
     char head_hash[STORE_HASH_LEN];
@@ -367,19 +371,15 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
-/* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
- * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
- * moved it since the store's last group), and the rows are inserted only if it moved; ids are
- * $1 + 1, $1 + 2, ... in array order. */
+/* The deferred audit rows of a group, appended by migration 0010's function: the rows (ids
+ * $1 + 1, $1 + 2, ... in array order) are inserted, then the head moves from ($1, $2) to ($3, $4)
+ * only if it still is ($1, $2) (it is when this transaction locked it, or when nobody moved it
+ * since the store's last group); if not, the rows are undone and the result is -1. Its one
+ * value: the rows appended, or -1. */
 STMT(audit_append_many, 14,
-     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
-     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
-     " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
-     " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
-     " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
-     " $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])"
-     " WITH ORDINALITY AS u(et, ent, eid, act, uid, ch, ip, ts, ph, h, o)"
-     " WHERE EXISTS (SELECT 1 FROM h)");
+     "SELECT stargap_audit_append($1::bigint, $2, $3::bigint, $4, $5::text[], $6::text[],"
+     " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
+     " $14::text[])");
 STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
 
 /* Appends s (NULL: an SQL NULL element) to a text[] literal. */
@@ -394,6 +394,38 @@ static int arr_text(struct sg_buf *b, const char *s, int first)
     }
     if (!rc) rc = sg_buf_puts(b, "\"");
     return rc;
+}
+
+/* The cached chain head: 1 and (id, hash) when known, else 0. */
+static int head_get(struct pg_store *s, long long *id, char hash[STORE_HASH_LEN])
+{
+    pthread_mutex_lock(&s->head_mu);
+    int known = s->head_known;
+    if (known) {
+        *id = s->head_id;
+        memcpy(hash, s->head_hash, STORE_HASH_LEN);
+    }
+    pthread_mutex_unlock(&s->head_mu);
+    return known;
+}
+
+/* Caches (id, hash) as the chain head. */
+static void head_put(struct pg_store *s, long long id, const char *hash)
+{
+    pthread_mutex_lock(&s->head_mu);
+    s->head_known = 1;
+    s->head_id = id;
+    snprintf(s->head_hash, sizeof s->head_hash, "%s", hash);
+    pthread_mutex_unlock(&s->head_mu);
+}
+
+/* Forgets the cached head if it is still (id, ...) as this group published it (a later
+ * group's head stays: its append checks the head anyway); id < 0 forgets it in any case. */
+static void head_forget(struct pg_store *s, long long id)
+{
+    pthread_mutex_lock(&s->head_mu);
+    if (id < 0 || (s->head_known && s->head_id == id)) s->head_known = 0;
+    pthread_mutex_unlock(&s->head_mu);
 }
 
 /* Drops the pending audit rows after the first `keep`. */
@@ -442,6 +474,8 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
     if (rc == SG_ENOMEM || rc == SG_ETOOBIG)
         rc = sg_errf(x->err, x->errlen, rc, "audit: out of memory for the group's rows");
     if (!rc) {
+        /* published before the rows are sent: the next group appends behind them */
+        head_put(x->s, id + (long long)x->npend, x->pend[x->npend - 1].hash);
         p_init(&p);
         p_ll(&p, id);
         p_str(&p, hash);
@@ -452,16 +486,16 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
             rc = audit_pipe_commit(x, &p, &n);
         } else {
             rc = px_exec(x, &audit_append_many, &p, &r);
-            const char *t = rc ? NULL : PQcmdTuples(r);
-            n = t && *t ? strtoll(t, NULL, 10) : 0;
+            n = rc || PQntuples(r) != 1 ? 0 : g_ll(r, 0, 0);
         }
     }
     if (!rc) {
         if (n == (long long)x->npend) *moved = 1;
-        else if (n != 0)
+        else if (n > 0)
             rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: %lld of %zu rows appended", n,
                          x->npend);
     }
+    if (x->npend && (rc || !*moved)) head_forget(x->s, id + (long long)x->npend);
     PQclear(r);
     for (int c = 0; c < PEND_COLS; c++) sg_buf_fini(&col[c]);
     return rc;
@@ -475,14 +509,14 @@ static int audit_flush(struct px *x)
 {
     x->flushed = 0;
     if (!x->npend) return SG_OK;
-    struct pg_store *s = x->s;
     int moved = 0, rc;
-    if (s->head_known) {
-        rc = audit_append_pending(x, s->head_id, s->head_hash, 0, &moved);
+    long long hid;
+    char hhash[STORE_HASH_LEN];
+    if (head_get(x->s, &hid, hhash)) {
+        rc = audit_append_pending(x, hid, hhash, 0, &moved);
         if (rc) return rc;
     }
     if (!moved) {
-        s->head_known = 0;
         PGresult *r;
         rc = px_exec(x, &audit_head_lock, NULL, &r);
         if (rc) return rc;
@@ -506,7 +540,7 @@ static int audit_flush(struct px *x)
 }
 
 /* BEGIN, audit_append_many with p, COMMIT: one round trip (pipeline mode, one Sync). *n gets
- * the rows inserted (0: the head did not match and an empty transaction was committed). When
+ * the rows inserted (-1: the head did not match and an empty transaction was committed). When
  * the append fails, COMMIT is skipped by the pipeline and the open transaction is left for
  * px_close to roll back. A connection found dead before anything of the operation ran is
  * replaced and *n = 0 returned, so the caller takes its ordinary path. */
@@ -542,7 +576,7 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
         else PQclear(r);
     }
     int ok_begin = got > 0 && PQresultStatus(res[0]) == PGRES_COMMAND_OK;
-    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_COMMAND_OK;
+    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_TUPLES_OK;
     int ok_commit = got > 2 && PQresultStatus(res[2]) == PGRES_COMMAND_OK;
     if (!synced || !PQexitPipelineMode(x->pg)) {
         x->broken = 1;
@@ -565,8 +599,7 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
     } else {
         x->tx = 0;
         x->used = 1;
-        const char *t = PQcmdTuples(res[1]);
-        *n = t && *t ? strtoll(t, NULL, 10) : 0;
+        *n = PQntuples(res[1]) == 1 ? g_ll(res[1], 0, 0) : 0;
     }
     for (int i = 0; i < got; i++) PQclear(res[i]);
     return rc;
@@ -656,33 +689,22 @@ static int gx_commit(void *conn, char *err, size_t errlen)
             return SG_OK;
         }
         int moved = 0;
-        if (x->s->head_known) {
-            rc = audit_append_pending(x, x->s->head_id, x->s->head_hash, 1, &moved);
-            if (rc) {
-                x->s->head_known = 0;
-                return rc;
-            }
+        long long hid;
+        char hhash[STORE_HASH_LEN];
+        if (head_get(x->s, &hid, hhash)) {
+            rc = audit_append_pending(x, hid, hhash, 1, &moved);
+            if (rc) return rc; /* (the head it published is forgotten) */
         }
-        if (moved) { /* committed, rows and all */
-            x->s->head_id = x->pend[x->npend - 1].audit_id;
-            memcpy(x->s->head_hash, x->pend[x->npend - 1].hash, sizeof x->s->head_hash);
-            return SG_OK;
-        }
+        if (moved) return SG_OK; /* committed, rows and all; the head was published */
         /* The cached head was stale (an empty transaction committed) or unknown: the locking
          * path below, in a new transaction. */
-        x->s->head_known = 0;
         x->begin_owed = 1;
     }
     rc = audit_flush(x);
     if (!rc) rc = px_commit(x);
-    if (rc) {
-        x->s->head_known = 0;
+    if (rc) { /* the outcome of the rows is unknown: the next group locks the head */
+        head_forget(x->s, x->flushed ? x->flush_id : -1);
         return rc;
-    }
-    if (x->flushed) {
-        x->s->head_known = 1;
-        x->s->head_id = x->flush_id;
-        memcpy(x->s->head_hash, x->flush_hash, sizeof x->s->head_hash);
     }
     return SG_OK;
 }
@@ -834,7 +856,7 @@ static void gx_end(void *ctx, void *conn)
 
 /* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end, 1,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */
@@ -4294,6 +4316,7 @@ static void pg_close(struct store *st)
 {
     if (!st) return;
     store_group_fini(&S(st)->group);
+    pthread_mutex_destroy(&S(st)->head_mu);
     pg_pool_free(S(st)->pool);
     free(st);
 }
@@ -5122,6 +5145,7 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
         return rc;
     }
     s->base.ops = &pg_ops;
+    pthread_mutex_init(&s->head_mu, NULL);
     store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
