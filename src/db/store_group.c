@@ -20,7 +20,7 @@ struct store_group_op {
     int done; /* result is final (under mu) */
     int lead; /* this operation's thread was made the leader (under mu) */
     int ran;  /* body ran (leader only) */
-    int committing; /* the group this operation leads has begun its commit (under mu) */
+    int committing; /* the group this operation leads let the next one begin (under mu) */
     pthread_cond_t cv;
     struct store_group_op *next;
     char err[GROUP_ERRLEN];
@@ -68,27 +68,32 @@ unsigned long long store_group_reruns(struct store_group *g)
 }
 
 /* Makes the oldest waiting operation the leader when no group is running its bodies and fewer
- * than the allowed groups are in flight (under mu). */
+ * than two groups are in flight (under mu). */
 static void promote(struct store_group *g)
 {
-    int cap = g->tx->overlap ? 2 : 1;
-    if (g->leader || !g->head || g->inflight >= cap || g->head->lead) return;
+    if (g->leader || !g->head || g->inflight >= 2 || g->head->lead) return;
     g->leader = 1;
     g->inflight++;
     g->head->lead = 1;
     pthread_cond_signal(&g->head->cv);
 }
 
-/* Called by a leader right before its group's commit: with an overlap backend the bodies of
- * the next group may run from now on. */
-static void enter_commit(struct store_group *g, struct store_group_op *first)
+/* Commits the group led by `first`: the backend's commit_start, then (when it allows) the next
+ * group may begin, then the commit. */
+static int commit_group(struct store_group *g, struct store_group_op *first, void *conn,
+                        char *terr, size_t terrlen)
 {
-    if (!g->tx->overlap) return;
-    pthread_mutex_lock(&g->mu);
-    first->committing = 1;
-    g->leader = 0;
-    promote(g);
-    pthread_mutex_unlock(&g->mu);
+    int overlap = 0, rc = SG_OK;
+    if (g->tx->commit_start) rc = g->tx->commit_start(conn, &overlap, terr, terrlen);
+    if (!rc && overlap) {
+        pthread_mutex_lock(&g->mu);
+        first->committing = 1;
+        g->leader = 0;
+        promote(g);
+        pthread_mutex_unlock(&g->mu);
+    }
+    if (!rc) rc = g->tx->commit(conn, terr, terrlen);
+    return rc;
 }
 
 /* Gives every operation of the group that has no result of its own yet (not run, or run and
@@ -141,8 +146,7 @@ static int run_optimistic(struct store_group *g, struct store_group_op *first, s
         }
         return 0;
     }
-    enter_commit(g, first);
-    rc = g->tx->commit(conn, terr, sizeof terr);
+    rc = commit_group(g, first, conn, terr, sizeof terr);
     if (rc) fail_rest(first, n, rc, terr);
     g->tx->end(g->ctx, conn);
     return 1;
@@ -180,8 +184,7 @@ static void run_group(struct store_group *g, struct store_group_op *first, size_
         g->tx->end(g->ctx, conn);
         return;
     }
-    enter_commit(g, first);
-    rc = g->tx->commit(conn, terr, sizeof terr);
+    rc = commit_group(g, first, conn, terr, sizeof terr);
     if (rc) goto fail;
     g->tx->end(g->ctx, conn);
     return;
@@ -238,8 +241,7 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
             o->done = 1;
             if (o != &op) pthread_cond_signal(&o->cv);
         }
-        /* Without overlap (or when the group never reached its commit) this group still leads. */
-        if (!op.committing) g->leader = 0;
+        if (!op.committing) g->leader = 0; /* (else it was passed on at commit_start) */
         g->inflight--;
         promote(g); /* the oldest waiting operation leads the next group */
     }

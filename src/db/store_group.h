@@ -16,9 +16,9 @@
  *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
  *     primitives the group first runs without savepoints and is run again with them only when
  *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
- *   - with an `overlap` backend the next group begins as soon as the previous one starts to
- *     commit (two groups in flight at most), so one group's statements overlap the other's
- *     WAL flush;
+ *   - with a backend's `commit_start`, the next group may begin as soon as the previous one
+ *     has appended its audit rows and starts its COMMIT (two groups in flight at most), so one
+ *     group's statements overlap the other's WAL flush;
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -71,14 +71,16 @@ struct store_group_tx {
      * queued and keeps them for the bodies. A failure (including a failed statement) makes the
      * group run again with savepoints. */
     int (*pipeline_end)(void *conn, char *err, size_t errlen);
-    /* Nonzero: a group may begin while the previous one commits (at most two groups in
-     * flight). Leadership passes to the next waiting operation when a leader calls `commit`,
-     * so the next group's statements run while the previous group waits for its WAL flush.
-     * The backend must make that safe: its commit must order the audit chain itself (a
-     * conditional head update under the head's row lock) and take no lock a running group
-     * could hold after its commit has begun, so the second group can wait for the first but
-     * never the reverse. */
-    int overlap;
+    /* NULL, or the first half of `commit`, called right before it: it does what must precede
+     * the next group (PostgreSQL: appends the group's audit rows, which takes the chain head's
+     * row lock) and sets *overlap to 1 when the next group may begin while this one finishes
+     * its `commit` (at most two groups in flight), so the next group's statements run while this
+     * one waits for its WAL flush. The backend must make that safe: after commit_start the
+     * group takes no lock a running group could hold, so a second group can wait for the first
+     * but never the reverse, and the second's audit rows queue behind the first's on the head's
+     * row lock. Returns SG_OK or a negative sg_err (the group then fails as when `commit`
+     * fails). */
+    int (*commit_start)(void *conn, int *overlap, char *err, size_t errlen);
 };
 
 struct store_group_op; /* store_group.c */
@@ -88,7 +90,7 @@ struct store_group {
     pthread_mutex_t mu;
     struct store_group_op *head, *tail; /* queued, not yet taken by a leader */
     int leader;                         /* a leader is running a group's bodies */
-    int inflight;                       /* groups begun and not finished (<= 2 with overlap) */
+    int inflight;                       /* groups begun and not finished (<= 2) */
     size_t max;                         /* most operations per group (>= 1) */
     const struct store_group_tx *tx;
     void *ctx;

@@ -39,10 +39,10 @@ struct pg_store {
     struct pg_pool *pool;
     struct store_group group; /* group commit of audited operations (store_group.h) */
     /* The chain head as the last group of this store appended it (under head_mu: two group
-     * leaders may run at once, store_group.h "overlap"): a group's audit rows are appended
+     * leaders may run at once, store_group.h "commit_start"): a group's audit rows are appended
      * against it without a FOR UPDATE round trip. It is published when the rows are sent, before
-     * their COMMIT, so the next group appends behind them and its conditional head update waits
-     * for that COMMIT on the head's row lock; when the head is not what the cache says (another
+     * their COMMIT, so the next group appends behind them: its conditional head update waits
+     * for that COMMIT on the head's row lock. When the head is not what the cache says (another
      * writer, or a group that failed) the append matches no head row and the group locks the
      * head and appends again (audit_flush). */
     pthread_mutex_t head_mu;
@@ -83,12 +83,11 @@ struct px {
      * here by px_audit and appended with one statement before COMMIT (audit_flush); the count at
      * the current savepoint (ROLLBACK TO drops the rows after it); the head the flush moved the
      * chain to (the store's cached head once COMMIT succeeds). */
-    int defer, flushed;
+    int defer, flushed, flush_started; /* flush_started: gx_commit_start appended the rows */
     int begin_owed; /* group transaction not yet begun on the server (px_ensure_begin) */
     struct store_audit *pend;
     size_t npend, cappend, sp_npend;
     long long flush_id;
-    char flush_hash[STORE_HASH_LEN];
     /* Pipelining (store_group_send): in pipeline mode; statements sent and not yet read; their
      * results once read (gx_pipeline_end), taken in order by the bodies (pipe_take). */
     int pipe, pipe_begin; /* pipe_begin: the pipeline starts with this transaction's BEGIN */
@@ -371,15 +370,19 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
-/* The deferred audit rows of a group, appended by migration 0010's function: the rows (ids
- * $1 + 1, $1 + 2, ... in array order) are inserted, then the head moves from ($1, $2) to ($3, $4)
- * only if it still is ($1, $2) (it is when this transaction locked it, or when nobody moved it
- * since the store's last group); if not, the rows are undone and the result is -1. Its one
- * value: the rows appended, or -1. */
+/* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
+ * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
+ * moved it since the store's last group), and the rows are inserted only if it moved; ids are
+ * $1 + 1, $1 + 2, ... in array order. */
 STMT(audit_append_many, 14,
-     "SELECT stargap_audit_append($1::bigint, $2, $3::bigint, $4, $5::text[], $6::text[],"
-     " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
-     " $14::text[])");
+     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
+     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
+     " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
+     " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
+     " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
+     " $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])"
+     " WITH ORDINALITY AS u(et, ent, eid, act, uid, ch, ip, ts, ph, h, o)"
+     " WHERE EXISTS (SELECT 1 FROM h)");
 STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
 
 /* Appends s (NULL: an SQL NULL element) to a text[] literal. */
@@ -419,8 +422,8 @@ static void head_put(struct pg_store *s, long long id, const char *hash)
     pthread_mutex_unlock(&s->head_mu);
 }
 
-/* Forgets the cached head if it is still (id, ...) as this group published it (a later
- * group's head stays: its append checks the head anyway); id < 0 forgets it in any case. */
+/* Forgets the cached head if it is still the one a group published with id (a later group's
+ * head stays: its append checks the head anyway); id < 0 forgets it in any case. */
 static void head_forget(struct pg_store *s, long long id)
 {
     pthread_mutex_lock(&s->head_mu);
@@ -486,12 +489,13 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
             rc = audit_pipe_commit(x, &p, &n);
         } else {
             rc = px_exec(x, &audit_append_many, &p, &r);
-            n = rc || PQntuples(r) != 1 ? 0 : g_ll(r, 0, 0);
+            const char *t = rc ? NULL : PQcmdTuples(r);
+            n = t && *t ? strtoll(t, NULL, 10) : 0;
         }
     }
     if (!rc) {
         if (n == (long long)x->npend) *moved = 1;
-        else if (n > 0)
+        else if (n != 0)
             rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: %lld of %zu rows appended", n,
                          x->npend);
     }
@@ -535,12 +539,11 @@ static int audit_flush(struct px *x)
     }
     x->flushed = 1;
     x->flush_id = x->pend[x->npend - 1].audit_id;
-    memcpy(x->flush_hash, x->pend[x->npend - 1].hash, sizeof x->flush_hash);
     return SG_OK;
 }
 
 /* BEGIN, audit_append_many with p, COMMIT: one round trip (pipeline mode, one Sync). *n gets
- * the rows inserted (-1: the head did not match and an empty transaction was committed). When
+ * the rows inserted (0: the head did not match and an empty transaction was committed). When
  * the append fails, COMMIT is skipped by the pipeline and the open transaction is left for
  * px_close to roll back. A connection found dead before anything of the operation ran is
  * replaced and *n = 0 returned, so the caller takes its ordinary path. */
@@ -576,7 +579,7 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
         else PQclear(r);
     }
     int ok_begin = got > 0 && PQresultStatus(res[0]) == PGRES_COMMAND_OK;
-    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_TUPLES_OK;
+    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_COMMAND_OK;
     int ok_commit = got > 2 && PQresultStatus(res[2]) == PGRES_COMMAND_OK;
     if (!synced || !PQexitPipelineMode(x->pg)) {
         x->broken = 1;
@@ -599,7 +602,8 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
     } else {
         x->tx = 0;
         x->used = 1;
-        *n = PQntuples(res[1]) == 1 ? g_ll(res[1], 0, 0) : 0;
+        const char *t = PQcmdTuples(res[1]);
+        *n = t && *t ? strtoll(t, NULL, 10) : 0;
     }
     for (int i = 0; i < got; i++) PQclear(res[i]);
     return rc;
@@ -675,8 +679,28 @@ static int gx_rollback_to(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
-/* Appends the group's audit rows, then commits; the store's cached head follows a successful
- * commit and is forgotten after a failed one (its outcome unknown). */
+/* The group's commit_start (store_group.h): a group whose bodies ran statements appends its
+ * audit rows now, taking the chain head's row lock, and lets the next group begin; a group of
+ * audited reads only (no statement yet) leaves everything to gx_commit's single round trip and
+ * lets the next group wait (its rows could otherwise reach the head before this group's). */
+static int gx_commit_start(void *conn, int *overlap, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    *overlap = 0;
+    x->flushed = 0;
+    if (x->begin_owed) return SG_OK;
+    int rc = audit_flush(x);
+    if (rc) return rc;
+    x->flush_started = 1;
+    *overlap = 1;
+    return SG_OK;
+}
+
+/* Appends the group's audit rows (unless gx_commit_start did), then commits; the store's cached
+ * head was published with the rows and is forgotten after a failed commit (its outcome
+ * unknown). */
 static int gx_commit(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
@@ -695,12 +719,13 @@ static int gx_commit(void *conn, char *err, size_t errlen)
             rc = audit_append_pending(x, hid, hhash, 1, &moved);
             if (rc) return rc; /* (the head it published is forgotten) */
         }
-        if (moved) return SG_OK; /* committed, rows and all; the head was published */
+        if (moved) return SG_OK; /* committed, rows and all */
         /* The cached head was stale (an empty transaction committed) or unknown: the locking
          * path below, in a new transaction. */
         x->begin_owed = 1;
     }
-    rc = audit_flush(x);
+    rc = x->flush_started ? SG_OK : audit_flush(x);
+    x->flush_started = 0;
     if (!rc) rc = px_commit(x);
     if (rc) { /* the outcome of the rows is unknown: the next group locks the head */
         head_forget(x->s, x->flushed ? x->flush_id : -1);
@@ -856,7 +881,8 @@ static void gx_end(void *ctx, void *conn)
 
 /* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end, 1,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end,
+    gx_commit_start,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */

@@ -6,8 +6,8 @@
  * until three more are queued behind it, so the second group is exactly those three, one of
  * which fails: the log, the committed values and each caller's result are checked against the
  * sequences worked out by hand from store_group.h's contract. A second fake, whose COMMITs block
- * until released, checks the overlap of an `overlap` backend: the next group's bodies run while
- * the previous group commits, and never more than two groups are in flight. */
+ * until released, checks the overlap a backend's commit_start allows: the next group's bodies
+ * run while the previous group commits, and never more than two groups are in flight. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,11 +97,11 @@ static int f_pipeline_end(void *conn, char *err, size_t errlen)
 }
 
 static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                   f_commit, f_end, 1, f_pipeline_end, 0};
+                                                   f_commit, f_end, 1, f_pipeline_end, NULL};
 static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                  f_commit, f_end, 1, NULL, 0};
+                                                  f_commit, f_end, 1, NULL, NULL};
 static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                 f_commit, f_end, 0, NULL, 0};
+                                                 f_commit, f_end, 0, NULL, NULL};
 
 /* One operation: writes its value, or fails after writing it (a failing op's write must not
  * survive); the first one waits on `gate` inside its body. */
@@ -323,13 +323,21 @@ static int o_commit(void *conn, char *err, size_t errlen)
     __atomic_add_fetch(&c->f->committed, c->n, __ATOMIC_ACQ_REL);
     return SG_OK;
 }
+static int o_commit_start(void *conn, int *overlap, char *err, size_t errlen)
+{
+    (void)conn;
+    (void)err;
+    (void)errlen;
+    *overlap = 1;
+    return SG_OK;
+}
 static void o_end(void *ctx, void *conn)
 {
     (void)ctx;
     free(conn);
 }
 static const struct store_group_tx fake_tx_overlap = {o_begin, o_nop, o_nop, o_nop, o_commit,
-                                                      o_end, 1, NULL, 1};
+                                                      o_end, 1, NULL, o_commit_start};
 
 struct oop {
     struct store_group *g;
