@@ -4101,20 +4101,23 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
     " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
     " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
     " estimated_cost FROM interventions WHERE member_hash = $1"
-/* The page (columns 0..6) with the member's total (column 7, a window count over every row
- * before LIMIT): one pass over the member's rows. A row proves the member exists (every history
- * table references members). An empty page says nothing about either: then hist_all. */
-STMT(hist_page_total, 3,
-     "SELECT kind, id, measure_code, measurement_year, at, status, value, count(*) OVER ()"
+/* The page (columns 0..6). A row proves the member exists (every history table references
+ * members); a page shorter than its limit gives the total without counting (offset + rows). A
+ * full page needs the count (hist_count); an empty one says nothing about either: hist_all. */
+STMT(hist_page, 3,
+     "SELECT kind, id, measure_code, measurement_year, at, status, value"
      " FROM (" HIST_UNION ") h ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3");
+#define HIST_COUNT                                                                             \
+    "(SELECT count(*) FROM measure_results WHERE member_hash = $1)"                            \
+    " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"                             \
+    " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"                            \
+    " + (SELECT count(*) FROM interventions WHERE member_hash = $1)"
+STMT(hist_count, 1, "SELECT " HIST_COUNT);
 /* Member existence (column 0: 1 or 0), the total (column 1) and the page (columns 2..8; one row
  * of NULLs when the page is empty) in one round trip. */
 STMT(hist_all, 3,
      "WITH m AS (SELECT count(*) AS n FROM members WHERE member_hash = $1),"
-     " t AS (SELECT (SELECT count(*) FROM measure_results WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM interventions WHERE member_hash = $1) AS total)"
+     " t AS (SELECT " HIST_COUNT " AS total)"
      " SELECT m.n, t.total, h.kind, h.id, h.measure_code, h.measurement_year, h.at, h.status,"
      " h.value FROM m CROSS JOIN t LEFT JOIN (SELECT * FROM (" HIST_UNION ") u"
      " ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3) h ON m.n > 0"
@@ -4147,13 +4150,20 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
     p_str(&p, member_hash);
     p_ll(&p, pg->limit);
     p_ll(&p, pg->offset);
-    /* Usually one statement (hist_page_total); an empty page (no such member, no history, or an
-     * offset past the end) takes hist_all for existence and total. */
-    rc = px_exec(&x, &hist_page_total, &p, &r);
+    /* Usually one statement (hist_page): a page shorter than the limit holds the rest of the
+     * history; a full page is followed by hist_count; an empty page (no such member, no
+     * history, or an offset past the end) takes hist_all for existence and total. */
+    rc = px_exec(&x, &hist_page, &p, &r);
     long long total = 0;
     int nt = rc ? 0 : PQntuples(r), c0 = 0;
-    if (!rc && nt > 0) {
-        total = g_ll(r, 0, 7);
+    if (!rc && nt > 0 && nt < pg->limit) {
+        total = pg->offset + nt;
+    } else if (!rc && nt > 0) {
+        PGresult *cr = NULL;
+        p.n = 1;
+        rc = px_exec(&x, &hist_count, &p, &cr);
+        if (!rc) total = g_ll(cr, 0, 0);
+        PQclear(cr);
     } else if (!rc) {
         PQclear(r);
         r = NULL;

@@ -1432,6 +1432,15 @@ static void test_member_history(void **state)
     assert_int_equal(l.items[1].kind, STORE_HIST_MEASURE_RESULT);
     assert_string_equal(l.items[1].status, "numerator");
     assert_int_equal(l.items[1].measurement_year, 2024);
+    assert_int_equal(l.total, 4);
+    store_history_list_free(&l);
+    /* A page shorter than its limit: the rest of the history, and the same total. */
+    struct store_page pg_short = {10, 1};
+    OK(store_member_history(f->st, NULL, h, &pg_short, &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.total, 4);
+    assert_false(l.has_more);
+    assert_string_equal(l.items[0].id, p2.prediction_id);
     store_history_list_free(&l);
     /* Only the audited read (actor given) left a data_access row. */
     struct store_audit_list al;
