@@ -100,6 +100,7 @@ struct px {
     struct gap_status_arg **gset;
     size_t ngset, capgset;
     int gset_sent;
+    size_t gset_idx; /* its position among the statements sent (the last one) */
     PGresult *gset_res;
 };
 
@@ -739,7 +740,7 @@ static int gap_set_send(struct px *x);
 /* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
  * mode and keeps the results for the bodies. Any failed statement fails the pass (the group
  * runs again with savepoints, without pipelining). The gap status changes the sends collected
- * are queued first, as one statement (gap_set_send), whose result is kept apart (gset_res). */
+ * are queued last, as one statement (gap_set_send), whose result is kept apart (gset_res). */
 static int gx_pipeline_end(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
@@ -807,10 +808,10 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     }
     x->pipe = 0;
     x->nsent = 0;
-    if (x->gset_sent && x->nstash > 0) { /* the set statement was the first one sent */
-        x->gset_res = x->stash[0];
-        x->stash[0] = NULL;
-        x->stash_pos = 1;
+    if (x->gset_sent && x->gset_idx + 1 == x->nstash) { /* the set statement was sent last */
+        x->gset_res = x->stash[x->gset_idx];
+        x->stash[x->gset_idx] = NULL;
+        x->nstash--;
     }
     return rc;
 }
@@ -2521,8 +2522,12 @@ static int gap_set_send(struct px *x)
     } else {
         p_init(&p);
         for (int c = 0; c < 4; c++) p_raw(&p, sg_buf_str(&col[c]));
+        size_t before = x->nsent;
         rc = pipe_send(x, &gap_move_set, &p);
-        if (!rc) x->gset_sent = 1;
+        if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
+            x->gset_sent = 1;
+            x->gset_idx = before;
+        }
     }
     for (int c = 0; c < 4; c++) sg_buf_fini(&col[c]);
     return rc;
@@ -2554,15 +2559,15 @@ static int gap_set_row(const struct px *x, const struct gap_status_arg *ga)
     return -1;
 }
 
-/* This operation's row of the group's set statement, or gap_move_fast run here (or its result
- * kept by the pipeline); *moved = 0 when no row came back (nothing written). */
+/* This operation's row of the group's set statement, or gap_move_fast run here; *moved = 0
+ * when no row came back (nothing written). */
 static int gap_move_one(struct px *x, const struct gap_status_arg *ga, struct store_gap *after,
                         int *moved)
 {
     char from[96], today[STORE_DATE_LEN];
     struct params p;
     int row = gap_set_row(x, ga);
-    PGresult *r = row >= 0 ? x->gset_res : pipe_take(x);
+    PGresult *r = row >= 0 ? x->gset_res : NULL;
     int rc = SG_OK;
     *moved = 0;
     if (!r) {
@@ -4135,55 +4140,111 @@ static void row_hist_at(const PGresult *r, int i, int c0, struct store_history_i
     h->value = g_dbl(r, i, c0 + 6);
 }
 
-static int pg_member_history(struct store *st, const struct store_actor *a,
-                             const char *member_hash, const struct store_page *pg,
-                             const char *now, struct store_history_list *out, char *err,
-                             size_t errlen)
+/* One member history read: its page statement, the decoding of the page, the total and the
+ * audit row of an audited read. Run alone on a pooled connection (unaudited) or as a group
+ * body (audited: the page statement is sent with the group's other statements and the read
+ * shares the group's transaction, so its audit row commits with the group). A missing member
+ * is the operation's result (rc), not the body's failure, so it does not make the group run
+ * again. */
+struct hist_arg {
+    const struct store_actor *a;
+    const char *member_hash, *now;
+    const struct store_page *pg;
+    struct store_history_list *out;
+    int sent; /* the page statement went out with the group's pipeline */
+    int rc;   /* SG_OK or SG_ENOTFOUND */
+};
+
+static void hist_params(const struct hist_arg *h, struct params *p)
 {
-    struct px x;
+    p_init(p);
+    p_str(p, h->member_hash);
+    p_ll(p, h->pg->limit);
+    p_ll(p, h->pg->offset);
+}
+
+static int hist_send(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct px *x = gx_conn(conn, err, errlen);
+    struct hist_arg *h = arg;
     struct params p;
-    PGresult *r = NULL;
+    hist_params(h, &p);
+    size_t before = x->nsent;
+    int rc = pipe_send(x, &hist_page, &p);
+    h->sent = !rc && x->nsent > before;
+    return rc;
+}
+
+static int hist_read(struct px *x, struct hist_arg *h)
+{
+    struct params p;
+    PGresult *r = h->sent ? pipe_take(x) : NULL;
+    struct store_history_list *out = h->out;
+    h->sent = 0;
+    h->rc = SG_OK;
+    store_history_list_free(out); /* a body may run twice (store_group.h, optimistic) */
     memset(out, 0, sizeof *out);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (rc) return rc;
-    p_init(&p);
-    p_str(&p, member_hash);
-    p_ll(&p, pg->limit);
-    p_ll(&p, pg->offset);
-    /* Usually one statement (hist_page): a page shorter than the limit holds the rest of the
-     * history; a full page is followed by hist_count; an empty page (no such member, no
-     * history, or an offset past the end) takes hist_all for existence and total. */
-    rc = px_exec(&x, &hist_page, &p, &r);
+    hist_params(h, &p);
+    int rc = r ? SG_OK : px_exec(x, &hist_page, &p, &r);
+    /* A page shorter than the limit holds the rest of the history; a full page is followed by
+     * hist_count; an empty page (no such member, no history, or an offset past the end) takes
+     * hist_all for existence and total. */
     long long total = 0;
     int nt = rc ? 0 : PQntuples(r), c0 = 0;
-    if (!rc && nt > 0 && nt < pg->limit) {
-        total = pg->offset + nt;
+    if (!rc && nt > 0 && nt < h->pg->limit) {
+        total = h->pg->offset + nt;
     } else if (!rc && nt > 0) {
         PGresult *cr = NULL;
         p.n = 1;
-        rc = px_exec(&x, &hist_count, &p, &cr);
+        rc = px_exec(x, &hist_count, &p, &cr);
         if (!rc) total = g_ll(cr, 0, 0);
         PQclear(cr);
     } else if (!rc) {
         PQclear(r);
         r = NULL;
-        rc = px_exec(&x, &hist_all, &p, &r);
+        rc = px_exec(x, &hist_all, &p, &r);
         nt = rc ? 0 : PQntuples(r);
         c0 = 2;
         if (!rc && (nt < 1 || g_ll(r, 0, 0) == 0)) {
-            rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+            h->rc = SG_ENOTFOUND; /* (the caller words the error) */
+            nt = 0;
         } else if (!rc) {
             total = g_ll(r, 0, 1);
             if (nt == 1 && g_null(r, 0, 2)) nt = 0;
         }
     }
     if (nt < 0) nt = 0;
-    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, x->err, x->errlen);
     for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, c0, &out->items[i]);
     PQclear(r);
-    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
-    if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_history", now);
-    px_close(&x);
+    if (!rc) page_done(total, out->n, h->pg, &out->total, &out->has_more);
+    if (!rc && !h->rc && h->a)
+        rc = px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history", NULL, h->now);
+    return rc;
+}
+
+static int hist_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    return hist_read(gx_conn(conn, err, errlen), arg);
+}
+
+static int pg_member_history(struct store *st, const struct store_actor *a,
+                             const char *member_hash, const struct store_page *pg,
+                             const char *now, struct store_history_list *out, char *err,
+                             size_t errlen)
+{
+    struct hist_arg h = {.a = a, .member_hash = member_hash, .now = now, .pg = pg, .out = out};
+    memset(out, 0, sizeof *out);
+    int rc;
+    if (a) {
+        rc = store_group_run_send(&S(st)->group, hist_send, hist_body, &h, err, errlen);
+    } else {
+        struct px x;
+        rc = px_open(S(st), &x, err, errlen);
+        if (!rc) rc = hist_read(&x, &h);
+        px_close(&x);
+    }
+    if (!rc && h.rc) rc = sg_errf(err, errlen, h.rc, "member_hash: no such member");
     if (rc) store_history_list_free(out);
     return rc;
 }
