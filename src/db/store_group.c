@@ -2,8 +2,9 @@
  *
  * Written here rather than taken from a library: flat combining over a database transaction
  * needs the backend's savepoint and commit primitives in the loop, which no Debian library
- * offers; the queue itself is a plain mutex-protected list with one condition variable per
- * waiting operation (on the caller's stack). */
+ * offers; the queue itself is a plain mutex-protected list, and each waiting operation has its
+ * own mutex and condition variable (on the caller's stack), so that waking the operations of a
+ * group does not make them all contend for the queue's mutex. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,10 +18,11 @@ struct store_group_op {
     store_group_body body;
     void *arg;
     int rc;
-    int done; /* result is final (under mu) */
-    int lead; /* this operation's thread was made the leader (under mu) */
+    int done; /* result is final (under the operation's mu) */
+    int lead; /* this operation's thread was made the leader (under g->mu and the op's mu) */
     int ran;  /* body ran (leader only) */
     int committing; /* the group this operation leads let the next one begin (under mu) */
+    pthread_mutex_t mu; /* guards done and lead for the waiting thread (taken after g->mu) */
     pthread_cond_t cv;
     struct store_group_op *next;
     char err[GROUP_ERRLEN];
@@ -74,8 +76,11 @@ static void promote(struct store_group *g)
     if (g->leader || !g->head || g->inflight >= 2 || g->head->lead) return;
     g->leader = 1;
     g->inflight++;
-    g->head->lead = 1;
-    pthread_cond_signal(&g->head->cv);
+    struct store_group_op *o = g->head;
+    pthread_mutex_lock(&o->mu);
+    o->lead = 1;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
 }
 
 /* Commits the group led by `first`: the backend's commit_start, then (when it allows) the next
@@ -207,6 +212,7 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
     op.send = send;
     op.body = body;
     op.arg = arg;
+    pthread_mutex_init(&op.mu, NULL);
     pthread_cond_init(&op.cv, NULL);
 
     pthread_mutex_lock(&g->mu);
@@ -215,10 +221,18 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
     g->tail = &op;
     g->queued++;
     promote(g); /* no group running its bodies: lead one now (this operation is the head) */
-    while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &g->mu);
-    if (!op.done) {
-        /* Leader (promote() counted this group in flight). */
-        /* Leader: take up to max operations from the head (this one is the head). */
+    pthread_mutex_unlock(&g->mu);
+
+    /* Wait on this operation's own lock: the leader wakes the operations of its group one by
+     * one without making them all queue for the store's lock. */
+    pthread_mutex_lock(&op.mu);
+    while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &op.mu);
+    int lead = !op.done;
+    pthread_mutex_unlock(&op.mu);
+    if (lead) {
+        /* Leader (promote() counted this group in flight): take up to max operations from the
+         * head (this one is the head). */
+        pthread_mutex_lock(&g->mu);
         struct store_group_op *first = g->head, *last = first;
         size_t n = 1;
         while (n < g->max && last->next) {
@@ -236,17 +250,21 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
         pthread_mutex_lock(&g->mu);
         g->groups++;
         g->ops += n;
-        for (struct store_group_op *o = first, *next; o; o = next) {
-            next = o->next; /* o may be gone once the mutex is released */
-            o->done = 1;
-            if (o != &op) pthread_cond_signal(&o->cv);
-        }
         if (!op.committing) g->leader = 0; /* (else it was passed on at commit_start) */
         g->inflight--;
         promote(g); /* the oldest waiting operation leads the next group */
+        pthread_mutex_unlock(&g->mu);
+        for (struct store_group_op *o = first, *next; o; o = next) {
+            next = o->next; /* o may be gone once its lock is released */
+            if (o == &op) continue;
+            pthread_mutex_lock(&o->mu);
+            o->done = 1;
+            pthread_cond_signal(&o->cv);
+            pthread_mutex_unlock(&o->mu);
+        }
     }
-    pthread_mutex_unlock(&g->mu);
     pthread_cond_destroy(&op.cv);
+    pthread_mutex_destroy(&op.mu);
     if (op.rc && err && errlen) snprintf(err, errlen, "%s", op.err);
     return op.rc;
 }

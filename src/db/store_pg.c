@@ -372,12 +372,17 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
 /* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
- * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
- * moved it since the store's last group), and the rows are inserted only if it moved; ids are
- * $1 + 1, $1 + 2, ... in array order. */
+ * ($3, $4) only if it is ($1, $2) once locked (it is when this transaction locked it, or when
+ * nobody else moved it since the store's last group appended), and the rows are inserted only
+ * if it moved; ids are $1 + 1, $1 + 2, ... in array order. The head is read FOR UPDATE first:
+ * when the previous group still holds it (its COMMIT in progress, store_group.h "commit_start")
+ * the statement waits for that COMMIT and then sees the head it left; a plain conditional
+ * UPDATE would compare against the version of its snapshot (before that COMMIT) and miss. */
 STMT(audit_append_many, 14,
-     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
-     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
+     "WITH cur AS (SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE),"
+     " h AS (UPDATE audit_head a SET last_id = $3, last_hash = $4 FROM cur WHERE a.id = 1"
+     " AND cur.last_id = $1 AND cur.last_hash = $2 RETURNING 1)"
+     " INSERT INTO audit_log (audit_id, event_type, entity_type,"
      " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
      " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
      " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
@@ -517,11 +522,13 @@ static int audit_flush(struct px *x)
     int moved = 0, rc;
     long long hid;
     char hhash[STORE_HASH_LEN];
-    if (head_get(x->s, &hid, hhash)) {
+    int known = head_get(x->s, &hid, hhash);
+    if (known) {
         rc = audit_append_pending(x, hid, hhash, 0, &moved);
         if (rc) return rc;
     }
     if (!moved) {
+        LOG_DEBUG("event=audit_head_stale known=%d", known); /* another writer moved it */
         PGresult *r;
         rc = px_exec(x, &audit_head_lock, NULL, &r);
         if (rc) return rc;
