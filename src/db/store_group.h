@@ -98,11 +98,21 @@ struct store_group {
      * run a second time with savepoints after a body failed in the optimistic pass */
     unsigned long long groups, ops, reruns;
     size_t queued; /* operations queued and not yet taken by a leader (under mu) */
+    /* committer threads for store_group_submit (started with the first submit): `want` groups
+     * to lead, signalled on ccv; `stop` set by store_group_fini */
+    pthread_t committer[2];
+    int ncommitters, want, stop;
+    pthread_cond_t ccv;
 };
+
+/* The result of a submitted operation: rc (SG_OK or the body's or the transaction's failure)
+ * and its message (valid during the call only). */
+typedef void (*store_group_done)(void *done_arg, int rc, const char *err);
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
 void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx);
-/* Destroys g (logging its counters at debug level); no operation may be running. */
+/* Destroys g (logging its counters at debug level), after stopping its committer threads; no
+ * operation may be running or queued. */
 void store_group_fini(struct store_group *g);
 
 /* Runs body(conn, arg) in a group transaction as described above and returns its result (or the
@@ -113,6 +123,15 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
 /* store_group_run with a `send` half (see store_group_send; NULL = none). */
 int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
                          void *arg, char *err, size_t errlen) SG_WUR;
+
+/* Queues body(conn, arg) (with its optional send half) like store_group_run_send without
+ * waiting for it: done(done_arg, rc, err) is called exactly once, after the group's COMMIT (or
+ * failure), on the thread that led the group (one of the group's two committer threads, or a
+ * caller of store_group_run that led it); arg must stay valid until then, and done must not
+ * call into this group. Returns SG_OK (queued), SG_ENOMEM, or SG_EBUSY (no committer thread
+ * could be started, or the group is being destroyed); then done is not called. */
+int store_group_submit(struct store_group *g, store_group_send send, store_group_body body,
+                       void *arg, store_group_done done, void *done_arg) SG_WUR;
 
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);

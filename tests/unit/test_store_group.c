@@ -412,6 +412,74 @@ static void test_overlap(void **state)
     store_group_fini(&g);
 }
 
+/* ---- submit: operations queued without a waiting caller ---- */
+
+struct sub {
+    struct op op;
+    volatile int called, rc;
+    char err[128];
+};
+static void sub_done(void *arg, int rc, const char *err)
+{
+    struct sub *u = arg;
+    u->rc = rc;
+    snprintf(u->err, sizeof u->err, "%s", err);
+    __atomic_store_n(&u->called, __atomic_load_n(&u->called, __ATOMIC_ACQUIRE) + 1, __ATOMIC_RELEASE);
+}
+
+/* Op 1 (a waiting caller) blocks in its body; ops 2, 3, 4 are submitted behind it (op 3 fails):
+ * they form the next group, led by a committer thread, and each done call gets its own
+ * result, exactly once; a caller-led group can also carry submitted operations. */
+static void test_submit(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_opt, &f);
+    volatile int gate = 0, in_body = 0;
+    struct op first;
+    memset(&first, 0, sizeof first);
+    first.g = &g;
+    first.f = &f;
+    first.value = 1;
+    first.gate = &gate;
+    first.in_body = &in_body;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_op, &first), 0);
+    while (!__atomic_load_n(&in_body, __ATOMIC_ACQUIRE)) usleep(1000);
+    struct sub u[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&u[i], 0, sizeof u[i]);
+        u[i].op.g = &g;
+        u[i].op.f = &f;
+        u[i].op.value = i + 2;
+        u[i].op.fail = i == 1;
+        assert_int_equal(store_group_submit(&g, NULL, body, &u[i].op, sub_done, &u[i]), SG_OK);
+    }
+    assert_int_equal(store_group_queued(&g), 3);
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 5000 && !__atomic_load_n(&u[i].called, __ATOMIC_ACQUIRE); k++) usleep(1000);
+    assert_int_equal(first.rc, SG_OK);
+    for (int i = 0; i < 3; i++) assert_int_equal(u[i].called, 1);
+    assert_int_equal(u[0].rc, SG_OK);
+    assert_int_equal(u[1].rc, SG_ETRANSITION);
+    assert_string_equal(u[1].err, "op 3: not allowed");
+    assert_int_equal(u[2].rc, SG_OK);
+    assert_string_equal(u[2].err, "");
+    assert_int_equal(f.ncommitted, 3);
+    assert_int_equal(f.committed[0], 1);
+    assert_int_equal(f.committed[1], 2);
+    assert_int_equal(f.committed[2], 4);
+    unsigned long long groups, nops;
+    store_group_counts(&g, &groups, &nops);
+    assert_int_equal(groups, 2);
+    assert_int_equal(nops, 4);
+    store_group_fini(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_rerun),
         cmocka_unit_test(test_optimistic_commit_failure),
         cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
