@@ -2663,6 +2663,46 @@ static int pg_gap_update_status(struct store *st, const struct store_actor *a, c
     return rc;
 }
 
+/* store_gap_update_status_submit: the same body as pg_gap_update_status, queued without a
+ * waiting caller; the operation owns copies of the id and the time. */
+struct gap_status_job {
+    struct gap_status_arg ga;
+    char gap_id[STORE_ID_LEN], now[STORE_TS_LEN];
+    struct store_gap *out;
+    store_done_fn done;
+    void *done_arg;
+};
+
+static void gap_status_done(void *arg, int rc, const char *err)
+{
+    struct gap_status_job *j = arg;
+    if (!rc) *j->out = j->ga.after;
+    j->done(j->done_arg, rc, err);
+    free(j);
+}
+
+static int pg_gap_update_status_submit(struct store *st, const struct store_actor *a,
+                                       const char *gap_id, enum store_gap_status to,
+                                       const char *now, struct store_gap *out, store_done_fn done,
+                                       void *done_arg)
+{
+    struct gap_status_job *j = calloc(1, sizeof *j);
+    if (!j) return SG_ENOMEM;
+    snprintf(j->gap_id, sizeof j->gap_id, "%s", gap_id);
+    snprintf(j->now, sizeof j->now, "%s", now);
+    j->ga.a = a;
+    j->ga.gap_id = j->gap_id;
+    j->ga.to = to;
+    j->ga.now = j->now;
+    j->out = out;
+    j->done = done;
+    j->done_arg = done_arg;
+    int rc = store_group_submit(&S(st)->group, gap_status_send, gap_status_body, &j->ga,
+                                gap_status_done, j);
+    if (rc) free(j);
+    return rc;
+}
+
 /* ---- interventions ---- */
 
 #define IV_COLS                                                                                \
@@ -4256,6 +4296,48 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
     return rc;
 }
 
+/* store_member_history_submit: hist_body queued without a waiting caller; the operation owns
+ * copies of the hash and the time. */
+struct hist_job {
+    struct hist_arg h;
+    char member_hash[STORE_HASH_LEN], now[STORE_TS_LEN];
+    store_done_fn done;
+    void *done_arg;
+};
+
+static void hist_done(void *arg, int rc, const char *err)
+{
+    struct hist_job *j = arg;
+    if (!rc && j->h.rc) {
+        rc = j->h.rc;
+        err = "member_hash: no such member";
+    }
+    if (rc) store_history_list_free(j->h.out);
+    j->done(j->done_arg, rc, err);
+    free(j);
+}
+
+static int pg_member_history_submit(struct store *st, const struct store_actor *a,
+                                    const char *member_hash, const struct store_page *pg,
+                                    const char *now, struct store_history_list *out,
+                                    store_done_fn done, void *done_arg)
+{
+    struct hist_job *j = calloc(1, sizeof *j);
+    if (!j) return SG_ENOMEM;
+    snprintf(j->member_hash, sizeof j->member_hash, "%s", member_hash);
+    snprintf(j->now, sizeof j->now, "%s", now);
+    j->h.a = a;
+    j->h.member_hash = j->member_hash;
+    j->h.now = j->now;
+    j->h.pg = pg;
+    j->h.out = out;
+    j->done = done;
+    j->done_arg = done_arg;
+    int rc = store_group_submit(&S(st)->group, hist_send, hist_body, &j->h, hist_done, j);
+    if (rc) free(j);
+    return rc;
+}
+
 /* ---- migrations ---- */
 
 static const char migrations_table_sql[] =
@@ -5204,6 +5286,8 @@ static const struct store_ops pg_ops = {
     .api_key_list = pg_api_key_list,
     .api_key_revoke = pg_api_key_revoke,
     .member_history = pg_member_history,
+    .member_history_submit = pg_member_history_submit,
+    .gap_update_status_submit = pg_gap_update_status_submit,
     .migrate_applied = pg_migrate_applied,
     .migrate_apply = pg_migrate_apply,
     .maintain = pg_maintain,
