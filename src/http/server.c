@@ -58,6 +58,7 @@ struct job {
     http_finish finish;
     void *fctx;
     atomic_int dstate;
+    atomic_long *pending; /* the server's count of deferred work not done yet */
 };
 #define DEFER_RUNNING 0
 #define DEFER_SUSPENDED 1
@@ -74,6 +75,7 @@ struct workers {
     size_t n;
     atomic_ullong done_total;
     atomic_ullong deferred_total; /* HTTP_DEFERRABLE requests answered after deferred work */
+    atomic_long deferred_pending; /* deferred requests whose work has not called done yet */
 };
 
 struct http_server {
@@ -303,6 +305,8 @@ struct http_deferral *http_defer(struct http_request *req, http_finish finish, v
     j->deferred = 1;
     j->finish = finish;
     j->fctx = ctx;
+    j->pending = &req->server->w.deferred_pending;
+    atomic_fetch_add(j->pending, 1);
     return (struct http_deferral *)j;
 }
 
@@ -313,14 +317,17 @@ void http_defer_cancel(struct http_deferral *d)
     j->deferred = 0;
     j->finish = NULL;
     j->fctx = NULL;
+    atomic_fetch_sub(j->pending, 1);
 }
 
 void http_deferral_done(struct http_deferral *d)
 {
     struct job *j = (struct job *)d;
+    atomic_long *pending = j->pending; /* (j may be answered and freed once resumed) */
     atomic_store(&j->done, 1);
     if (atomic_exchange(&j->dstate, DEFER_DONE) == DEFER_SUSPENDED)
         MHD_resume_connection(j->conn); /* MHD calls the access handler again: it answers */
+    atomic_fetch_sub(pending, 1);
 }
 
 void http_requeue(struct http_request *req)
@@ -427,6 +434,7 @@ static int workers_start(struct workers *w, size_t n, char *err, size_t errlen)
     pthread_cond_init(&w->cv, NULL);
     atomic_init(&w->done_total, 0);
     atomic_init(&w->deferred_total, 0);
+    atomic_init(&w->deferred_pending, 0);
     if (n == 0) return SG_OK;
     w->tid = calloc(n, sizeof *w->tid);
     if (!w->tid) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
@@ -865,9 +873,16 @@ void http_server_stop(struct http_server *s, long drain_timeout_ms)
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
-    /* The workers finish what they hold and resume those connections: MHD must not be stopped
-     * with a connection suspended. */
+    /* The workers finish what they hold and resume those connections, and deferred work (a
+     * group commit in the store) resumes its own: MHD must not be stopped with a connection
+     * suspended, nor resumed after it stopped. */
     workers_stop(&s->w);
+    long pending = atomic_load(&s->w.deferred_pending);
+    if (pending > 0) LOG_WARN("http stopping: waiting for %ld deferred requests", pending);
+    while (atomic_load(&s->w.deferred_pending) > 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     if (s->logq) {
         if (http_logq_flush(s->logq, 10000) != SG_OK) LOG_WARN("http api_logs flush timed out");
