@@ -45,6 +45,7 @@ struct pg_store {
      * for that COMMIT on the head's row lock. When the head is not what the cache says (another
      * writer, or a group that failed) the append matches no head row and the group locks the
      * head and appends again (audit_flush). */
+    int overlap; /* config store_group_overlap: gx_commit_start lets the next group begin */
     pthread_mutex_t head_mu;
     int head_known;
     long long head_id;
@@ -688,7 +689,8 @@ static int gx_rollback_to(void *conn, char *err, size_t errlen)
 }
 
 /* The group's commit_start (store_group.h): a group whose bodies ran statements appends its
- * audit rows now, taking the chain head's row lock, and lets the next group begin; a group of
+ * audit rows now, taking the chain head's row lock, and (config store_group_overlap) lets the
+ * next group begin; a group of
  * audited reads only (no statement yet) leaves everything to gx_commit's single round trip and
  * lets the next group wait (its rows could otherwise reach the head before this group's). */
 static int gx_commit_start(void *conn, int *overlap, char *err, size_t errlen)
@@ -702,7 +704,7 @@ static int gx_commit_start(void *conn, int *overlap, char *err, size_t errlen)
     int rc = audit_flush(x);
     if (rc) return rc;
     x->flush_started = 1;
-    *overlap = 1;
+    *overlap = x->s->overlap;
     return SG_OK;
 }
 
@@ -5334,6 +5336,7 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
     }
     s->base.ops = &pg_ops;
     pthread_mutex_init(&s->head_mu, NULL);
+    s->overlap = cfg ? cfg->store_group_overlap != 0 : 0;
     store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;
