@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,14 +112,38 @@ struct params {
     const char *v[MAX_PARAMS];
     char num[MAX_PARAMS][NUMLEN];
     int n;
+    /* binary values (p_bin): their lengths and formats; fmt 0 = text */
+    int len[MAX_PARAMS], fmt[MAX_PARAMS];
+    int has_bin;
 };
 
-static void p_init(struct params *p) { p->n = 0; }
+static void p_init(struct params *p)
+{
+    p->n = 0;
+    p->has_bin = 0;
+}
 
 static void p_raw(struct params *p, const char *s)
 {
-    if (p->n < MAX_PARAMS) p->v[p->n++] = s;
+    if (p->n >= MAX_PARAMS) return;
+    p->fmt[p->n] = 0;
+    p->len[p->n] = 0;
+    p->v[p->n++] = s;
 }
+
+/* A value in PostgreSQL's binary format (len bytes at s, borrowed). */
+static void p_bin(struct params *p, const char *s, size_t len)
+{
+    if (p->n >= MAX_PARAMS) return;
+    p->fmt[p->n] = 1;
+    p->len[p->n] = (int)len;
+    p->v[p->n++] = s;
+    p->has_bin = 1;
+}
+
+/* libpq's paramLengths / paramFormats for p (NULL when every value is text). */
+static const int *p_lens(const struct params *p) { return p && p->has_bin ? p->len : NULL; }
+static const int *p_fmts(const struct params *p) { return p && p->has_bin ? p->fmt : NULL; }
 /* A required text value ("" stays ""). */
 static void p_str(struct params *p, const char *s) { p_raw(p, s ? s : ""); }
 /* An optional text value: NULL or "" is SQL NULL. */
@@ -127,20 +152,18 @@ static void p_ll(struct params *p, long long x)
 {
     if (p->n >= MAX_PARAMS) return;
     snprintf(p->num[p->n], NUMLEN, "%lld", x);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
+    p_raw(p, p->num[p->n]);
 }
 /* A real; NAN is SQL NULL. %.17g round-trips every double. */
 static void p_dbl(struct params *p, double x)
 {
     if (p->n >= MAX_PARAMS) return;
     if (isnan(x)) {
-        p->v[p->n++] = NULL;
+        p_raw(p, NULL);
         return;
     }
     snprintf(p->num[p->n], NUMLEN, "%.17g", x);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
+    p_raw(p, p->num[p->n]);
 }
 static void p_bool(struct params *p, int b) { p_raw(p, b ? "t" : "f"); }
 /* A tri-state flag: -1 is NULL. */
@@ -350,7 +373,7 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
             LOG_ERROR("event=db_prepare_error stmt=%s", st->name);
             return rc;
         }
-        PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, NULL, NULL, 0);
+        PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, p_lens(p), p_fmts(p), 0);
         ExecStatusType es = PQresultStatus(r);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             x->used = 1;
@@ -438,6 +461,52 @@ static void head_forget(struct pg_store *s, long long id)
     pthread_mutex_unlock(&s->head_mu);
 }
 
+/* A one-dimensional text[] in PostgreSQL's binary array format (what array_recv reads: ndim,
+ * has-null flag, element type, size and lower bound, then each element as a 32-bit length, -1
+ * for NULL, and its bytes; integers big-endian): the server copies the elements instead of
+ * parsing a quoted, escaped array literal. */
+#define TEXT_OID 25
+static int barr_u32(struct sg_buf *b, uint32_t v)
+{
+    unsigned char q[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    return sg_buf_append(b, q, 4);
+}
+static void barr_patch(struct sg_buf *b, size_t at, uint32_t v)
+{
+    unsigned char *q = (unsigned char *)b->data + at;
+    q[0] = (unsigned char)(v >> 24);
+    q[1] = (unsigned char)(v >> 16);
+    q[2] = (unsigned char)(v >> 8);
+    q[3] = (unsigned char)v;
+}
+/* Starts an array in b (its flag and size are patched by barr_end). */
+static int barr_begin(struct sg_buf *b)
+{
+    int rc = barr_u32(b, 1);
+    if (!rc) rc = barr_u32(b, 0);
+    if (!rc) rc = barr_u32(b, TEXT_OID);
+    if (!rc) rc = barr_u32(b, 0);
+    if (!rc) rc = barr_u32(b, 1);
+    return rc;
+}
+/* Appends s (NULL: an SQL NULL element). */
+static int barr_text(struct sg_buf *b, const char *s, int *has_null)
+{
+    if (!s) {
+        *has_null = 1;
+        return barr_u32(b, 0xFFFFFFFFu);
+    }
+    size_t n = strlen(s);
+    int rc = barr_u32(b, (uint32_t)n);
+    return rc ? rc : sg_buf_append(b, s, n);
+}
+static void barr_end(struct sg_buf *b, size_t count, int has_null)
+{
+    barr_patch(b, 4, has_null ? 1u : 0u);
+    barr_patch(b, 12, (uint32_t)count);
+}
+
 /* Drops the pending audit rows after the first `keep`. */
 static void pend_drop(struct px *x, size_t keep)
 {
@@ -462,7 +531,9 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
     int rc = SG_OK;
     long long n = 0;
     *moved = 0;
+    int nulls[PEND_COLS] = {0};
     for (int c = 0; c < PEND_COLS; c++) sg_buf_init(&col[c], (size_t)1 << 30);
+    for (int c = 0; c < PEND_COLS && !rc; c++) rc = barr_begin(&col[c]);
     for (size_t i = 0; i < x->npend && !rc; i++) {
         struct store_audit *a = &x->pend[i];
         a->audit_id = id + 1 + (long long)i;
@@ -475,12 +546,9 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
                                      a->action, a->user_id, a->changes,
                                      a->ip_address[0] ? a->ip_address : NULL, a->timestamp,
                                      a->prev_hash, a->hash};
-        for (int c = 0; c < PEND_COLS && !rc; c++) {
-            if (i == 0) rc = sg_buf_puts(&col[c], "{");
-            if (!rc) rc = arr_text(&col[c], v[c], i == 0);
-        }
+        for (int c = 0; c < PEND_COLS && !rc; c++) rc = barr_text(&col[c], v[c], &nulls[c]);
     }
-    for (int c = 0; c < PEND_COLS && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    for (int c = 0; c < PEND_COLS && !rc; c++) barr_end(&col[c], x->npend, nulls[c]);
     if (rc == SG_ENOMEM || rc == SG_ETOOBIG)
         rc = sg_errf(x->err, x->errlen, rc, "audit: out of memory for the group's rows");
     if (!rc) {
@@ -491,7 +559,7 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
         p_str(&p, hash);
         p_ll(&p, id + (long long)x->npend);
         p_str(&p, x->pend[x->npend - 1].hash);
-        for (int c = 0; c < PEND_COLS; c++) p_raw(&p, sg_buf_str(&col[c]));
+        for (int c = 0; c < PEND_COLS; c++) p_bin(&p, col[c].data, col[c].len);
         if (with_commit) {
             rc = audit_pipe_commit(x, &p, &n);
         } else {
@@ -568,7 +636,7 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
     if (!PQenterPipelineMode(x->pg))
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
     if (!PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, p_lens(p), p_fmts(p), 0) ||
         !PQsendQueryParams(x->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(x->pg)) {
         x->broken = 1;
@@ -862,7 +930,7 @@ static int pipe_send(struct px *x, const struct stmt *st, const struct params *p
             x->pipe_begin = 1;
         }
     }
-    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, NULL, NULL, 0)) {
+    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, p_lens(p), p_fmts(p), 0)) {
         x->broken = 1;
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: %s could not be sent", st->name);
     }
