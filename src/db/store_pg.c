@@ -4270,7 +4270,24 @@ struct hist_arg {
     struct store_history_list *out;
     int sent; /* the page statement went out with the group's pipeline */
     int rc;   /* SG_OK or SG_ENOTFOUND */
+    /* The page as read, decoded into out by hist_decode after the group (off the leader's
+     * serial path: the next group can begin meanwhile): rows nt of res from column c0. */
+    PGresult *res;
+    int nt, c0;
+    long long total;
 };
+
+/* Fills h->out from the kept page and frees it. Returns SG_OK or SG_ENOMEM (err filled). */
+static int hist_decode(struct hist_arg *h, char *err, size_t errlen)
+{
+    struct store_history_list *out = h->out;
+    int rc = list_alloc((void **)&out->items, (size_t)h->nt, sizeof *out->items, err, errlen);
+    for (int i = 0; i < h->nt && !rc; i++, out->n++) row_hist_at(h->res, i, h->c0, &out->items[i]);
+    PQclear(h->res);
+    h->res = NULL;
+    if (!rc) page_done(h->total, out->n, h->pg, &out->total, &out->has_more);
+    return rc;
+}
 
 static void hist_params(const struct hist_arg *h, struct params *p)
 {
@@ -4296,11 +4313,11 @@ static int hist_read(struct px *x, struct hist_arg *h)
 {
     struct params p;
     PGresult *r = h->sent ? pipe_take(x) : NULL;
-    struct store_history_list *out = h->out;
     h->sent = 0;
     h->rc = SG_OK;
-    store_history_list_free(out); /* a body may run twice (store_group.h, optimistic) */
-    memset(out, 0, sizeof *out);
+    PQclear(h->res); /* a body may run twice (store_group.h, optimistic) */
+    h->res = NULL;
+    h->nt = 0;
     hist_params(h, &p);
     int rc = r ? SG_OK : px_exec(x, &hist_page, &p, &r);
     /* A page shorter than the limit holds the rest of the history; a full page is followed by
@@ -4331,10 +4348,14 @@ static int hist_read(struct px *x, struct hist_arg *h)
         }
     }
     if (nt < 0) nt = 0;
-    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, x->err, x->errlen);
-    for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, c0, &out->items[i]);
-    PQclear(r);
-    if (!rc) page_done(total, out->n, h->pg, &out->total, &out->has_more);
+    if (rc) {
+        PQclear(r);
+    } else {
+        h->res = r;
+        h->nt = nt;
+        h->c0 = c0;
+        h->total = total;
+    }
     if (!rc && !h->rc && h->a)
         rc = px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history", NULL, h->now);
     return rc;
@@ -4362,6 +4383,8 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
         px_close(&x);
     }
     if (!rc && h.rc) rc = sg_errf(err, errlen, h.rc, "member_hash: no such member");
+    if (!rc) rc = hist_decode(&h, err, errlen);
+    PQclear(h.res);
     if (rc) store_history_list_free(out);
     return rc;
 }
@@ -4378,10 +4401,13 @@ struct hist_job {
 static void hist_done(void *arg, int rc, const char *err)
 {
     struct hist_job *j = arg;
+    char derr[SG_ERRLEN];
     if (!rc && j->h.rc) {
         rc = j->h.rc;
         err = "member_hash: no such member";
     }
+    if (!rc && (rc = hist_decode(&j->h, derr, sizeof derr))) err = derr;
+    PQclear(j->h.res);
     if (rc) store_history_list_free(j->h.out);
     j->done(j->done_arg, rc, err);
     free(j);
