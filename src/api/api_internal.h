@@ -165,4 +165,17 @@ void api_h_predict_batch(struct http_request *req, struct http_response *res);
 void api_h_predict_portfolio(struct http_request *req, struct http_response *res);
 void api_h_prediction_get(struct http_request *req, struct http_response *res);
 
+/* The common head of a handler's context while its store operation runs without a waiting
+ * thread (HTTP_DEFERRABLE routes, http.h): the operation's result and the deferral to finish.
+ * A context struct embeds it as its FIRST member. */
+struct api_deferred {
+    int rc;
+    char err[SG_ERRLEN];
+    struct http_deferral *d;
+};
+
+/* store_done_fn for a context that begins with struct api_deferred: records rc and err and lets
+ * the server finish the request (http_deferral_done). */
+void api_deferred_done(void *arg, int rc, const char *err);
+
 #endif

@@ -178,25 +178,16 @@ void api_h_gap_get(struct http_request *req, struct http_response *res)
  * store's group commit without a thread waiting for it, and the answer is sent once the group
  * has committed (gap_status_finish, on a connection thread). */
 struct gap_status_ctx {
+    struct api_deferred run; /* first */
     struct store_actor a;
     struct store_gap g;
-    int rc;
-    char err[SG_ERRLEN];
-    struct http_deferral *d;
 };
-
-static void gap_status_done(void *arg, int rc, const char *err)
-{
-    struct gap_status_ctx *c = arg;
-    c->rc = rc;
-    snprintf(c->err, sizeof c->err, "%s", err);
-    http_deferral_done(c->d);
-}
 
 static void gap_status_finish(struct http_request *req, struct http_response *res, void *ctx)
 {
     struct gap_status_ctx *c = ctx;
-    if (res && c->rc) api_store_error(req, res, c->rc, c->rc == SG_ENOTFOUND ? "gap not found" : c->err);
+    if (res && c->run.rc)
+        api_store_error(req, res, c->run.rc, c->run.rc == SG_ENOTFOUND ? "gap not found" : c->run.err);
     else if (res) send_gap(req, res, &c->g);
     free(c);
 }
@@ -209,12 +200,12 @@ static int gap_status_start(struct http_request *req, struct http_response *res,
     struct gap_status_ctx *c = calloc(1, sizeof *c);
     if (c) {
         c->a = (struct store_actor)ACTOR(req);
-        c->d = http_defer(req, gap_status_finish, c);
+        c->run.d = http_defer(req, gap_status_finish, c);
         char err[SG_ERRLEN] = "";
         int rc = store_gap_update_status_submit(APP(req)->st, &c->a, req->params[0], to, &c->g,
-                                                gap_status_done, c, err, sizeof err);
+                                                api_deferred_done, c, err, sizeof err);
         if (rc == SG_OK) return 1;
-        http_defer_cancel(c->d);
+        http_defer_cancel(c->run.d);
         free(c);
         if (rc != SG_EUNSUPPORTED) {
             api_store_error(req, res, rc, err);

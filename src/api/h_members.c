@@ -111,26 +111,16 @@ static void history_answer(struct http_request *req, struct http_response *res, 
  * join the store's group commit without a thread waiting for them; the page is sent once the
  * group has committed (history_finish, on a connection thread). */
 struct history_ctx {
+    struct api_deferred run; /* first */
     struct store_actor a;
     struct store_page pg;
     struct store_history_list l;
-    int rc;
-    char err[SG_ERRLEN];
-    struct http_deferral *d;
 };
-
-static void history_done(void *arg, int rc, const char *err)
-{
-    struct history_ctx *c = arg;
-    c->rc = rc;
-    snprintf(c->err, sizeof c->err, "%s", err);
-    http_deferral_done(c->d);
-}
 
 static void history_finish(struct http_request *req, struct http_response *res, void *ctx)
 {
     struct history_ctx *c = ctx;
-    if (res) history_answer(req, res, c->rc, c->err, &c->pg, &c->l);
+    if (res) history_answer(req, res, c->run.rc, c->run.err, &c->pg, &c->l);
     else store_history_list_free(&c->l);
     free(c);
 }
@@ -148,11 +138,11 @@ void api_h_member_history(struct http_request *req, struct http_response *res)
         if (c) {
             c->a = a;
             c->pg = pg;
-            c->d = http_defer(req, history_finish, c);
+            c->run.d = http_defer(req, history_finish, c);
             int rc = store_member_history_submit(APP(req)->st, &c->a, req->params[0], &c->pg,
-                                                 &c->l, history_done, c, err, sizeof err);
+                                                 &c->l, api_deferred_done, c, err, sizeof err);
             if (rc == SG_OK) return;
-            http_defer_cancel(c->d);
+            http_defer_cancel(c->run.d);
             free(c);
             if (rc != SG_EUNSUPPORTED) {
                 history_answer(req, res, rc, err, &pg, &l);

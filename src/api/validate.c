@@ -296,3 +296,11 @@ void api_store_error(const struct http_request *req, struct http_response *res, 
 {
     http_error_from_err(req, res, rc, err);
 }
+
+void api_deferred_done(void *arg, int rc, const char *err)
+{
+    struct api_deferred *c = arg;
+    c->rc = rc;
+    snprintf(c->err, sizeof c->err, "%s", err ? err : "");
+    http_deferral_done(c->d);
+}
