@@ -964,7 +964,11 @@ int store_simulation_compare(struct store *st, const char *const *ids, size_t n,
 
 /* ---- api logs (not audited: they are the request log) ---- */
 
-/* Inserts n (1..100,000) rows in one transaction; empty timestamps become now. */
+/* Inserts n (1..100,000) rows in one transaction; empty timestamps become now. The commit does
+ * not wait for its WAL flush on PostgreSQL (synchronous_commit off for this transaction: the rows
+ * come from the server's bounded in-memory log queue, which a crash loses anyway, and a durable
+ * flush of the request log would compete with the audited operations' flushes); the
+ * transaction is still atomic and, once flushed, durable. */
 int store_api_log_batch_create(struct store *st, const struct store_api_log *rows, size_t n,
                                char *err, size_t errlen) SG_WUR;
 /* Aggregates over the last `hours` (1..8784), optionally one endpoint (NULL = all). Caller

@@ -3483,6 +3483,8 @@ static int pg_api_log_batch_create(struct store *st, const struct store_api_log 
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    /* the request log need not wait for its WAL flush (store.h) */
+    if (!rc) rc = px_cmd(&x, "SET LOCAL synchronous_commit = off");
     if (!rc)
         rc = copy_start(&x, "api_logs_copy",
                         "COPY api_logs (request_id, endpoint, method, api_key_hash, status_code,"
