@@ -1103,14 +1103,19 @@ static void test_concurrent_audited(void **state)
     resp_free(&r);
 }
 
-/* Writers keep creating members while the server receives SIGTERM; every acknowledged member
- * must be in the database afterwards, and the server must exit 0. */
+/* Writers keep creating members (a queued route) and moving gaps (PATCH: a deferrable route,
+ * answered after its group commit without a waiting thread on PostgreSQL) while the server
+ * receives SIGTERM; every acknowledged member and gap change must be in the database
+ * afterwards, and the server must exit 0. */
 #define SD_THREADS 4
 #define SD_PER_THREAD 400
+#define SD_PATCH_THREADS 2
+#define SD_GAPS 150
 struct sd_thread {
     int idx;
     int acked[SD_PER_THREAD];
     _Atomic int sent; /* read by the main thread while the writers run */
+    char gaps[SD_GAPS][STORE_ID_LEN]; /* PATCH writers: their gaps, moved to assigned in order */
 };
 
 static size_t on_null_write(char *p, size_t sz, size_t n, void *ud)
@@ -1147,30 +1152,101 @@ static void *sd_main(void *arg)
     return NULL;
 }
 
+static void *sd_patch_main(void *arg)
+{
+    struct sd_thread *t = arg;
+    CURL *c = curl_easy_init();
+    char url[200], kh[200];
+    snprintf(kh, sizeof kh, "X-API-Key: %s", key_writer);
+    struct curl_slist *h = curl_slist_append(NULL, kh);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    for (int i = 0; i < SD_GAPS; i++) {
+        snprintf(url, sizeof url, "%s/api/v1/gaps/%s", base_url, t->gaps[i]);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"status\":\"assigned\"}");
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_null_write);
+        long status = 0;
+        if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        t->acked[i] = status == 200;
+        t->sent = i + 1;
+        if (status == 0) break; /* server gone */
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
 static void test_graceful_shutdown(void **state)
 {
     (void)state;
-    pthread_t th[SD_THREADS];
-    struct sd_thread *t = calloc(SD_THREADS, sizeof *t);
-    for (int i = 0; i < SD_THREADS; i++) {
-        t[i].idx = i;
-        pthread_create(&th[i], NULL, sd_main, &t[i]);
+    struct store *st;
+    char err[SG_ERRLEN];
+    pthread_t th[SD_THREADS + SD_PATCH_THREADS];
+    struct sd_thread *t = calloc(SD_THREADS + SD_PATCH_THREADS, sizeof *t);
+    /* the PATCH writers' gaps, one member each */
+    assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
+    for (int i = SD_THREADS; i < SD_THREADS + SD_PATCH_THREADS; i++) {
+        for (int k = 0; k < SD_GAPS; k++) {
+            char id[64];
+            struct store_member mem;
+            memset(&mem, 0, sizeof mem);
+            snprintf(id, sizeof id, "sd-gap-member-%d-%d", i, k);
+            hmac_hex(id, mem.member_hash);
+            strcpy(mem.contract_id, "H0009");
+            mem.active = 1;
+            mem.dual_eligible = mem.lis = mem.disabled = -1;
+            assert_int_equal(store_member_create(st, &seed_actor, &mem, err, sizeof err), SG_OK);
+            struct store_gap g;
+            memset(&g, 0, sizeof g);
+            strcpy(g.member_hash, mem.member_hash);
+            strcpy(g.measure_code, MEASURE_A);
+            g.measurement_year = YEAR;
+            g.gap_probability = 0.5;
+            g.priority_score = 1;
+            g.estimated_cost = NAN;
+            g.estimated_value = NAN;
+            g.status = STORE_GAP_IDENTIFIED;
+            assert_int_equal(store_gap_create(st, &seed_actor, &g, err, sizeof err), SG_OK);
+            strcpy(t[i].gaps[k], g.gap_id);
+        }
     }
-    /* let writes flow: wait until at least 40 have been sent (at most 10 s) */
+    store_close(st);
+    for (int i = 0; i < SD_THREADS + SD_PATCH_THREADS; i++) {
+        t[i].idx = i;
+        pthread_create(&th[i], NULL, i < SD_THREADS ? sd_main : sd_patch_main, &t[i]);
+    }
+    /* let writes flow: wait until at least 40 members and 20 PATCHes have been sent (at most
+     * 10 s) */
     for (int w = 0; w < 100; w++) {
-        int sent = 0;
+        int sent = 0, patched = 0;
         for (int i = 0; i < SD_THREADS; i++) sent += t[i].sent;
-        if (sent >= 40) break;
+        for (int i = SD_THREADS; i < SD_THREADS + SD_PATCH_THREADS; i++) patched += t[i].sent;
+        if (sent >= 40 && patched >= 20) break;
         usleep(100000);
     }
     int rc = stop_server(server_pid);
     server_pid = 0;
-    for (int i = 0; i < SD_THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < SD_THREADS + SD_PATCH_THREADS; i++) pthread_join(th[i], NULL);
     assert_int_equal(rc, 0);
 
-    struct store *st;
-    char err[SG_ERRLEN];
     assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
+    int moved = 0, lost = 0;
+    for (int i = SD_THREADS; i < SD_THREADS + SD_PATCH_THREADS; i++) {
+        for (int k = 0; k < t[i].sent; k++) {
+            if (!t[i].acked[k]) continue;
+            moved++;
+            struct store_gap g;
+            if (store_gap_get(st, t[i].gaps[k], &g, err, sizeof err) != SG_OK ||
+                g.status != STORE_GAP_ASSIGNED)
+                lost++;
+        }
+    }
+    fprintf(stderr, "graceful shutdown: %d acknowledged gap changes, %d lost\n", moved, lost);
+    assert_true(moved > 0);
+    assert_int_equal(lost, 0);
     int acked = 0, missing = 0;
     for (int i = 0; i < SD_THREADS; i++) {
         for (int k = 0; k < t[i].sent; k++) {
