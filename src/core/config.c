@@ -26,6 +26,8 @@ static const struct sg_config_entry table[] = {
     INT(sqlite_cache_mb, "32", 1, 65536, "SQLite page cache of each connection in MiB"),
     INT(sqlite_bulk_cache_mb, "1024", 1, 65536,
         "SQLite page cache in MiB of the one connection writing a prediction or gap-refresh batch"),
+    INT(pg_bulk_maintenance_mb, "512", 1, 65536,
+        "PostgreSQL maintenance_work_mem in MiB while a batch rebuilds a table's indexes"),
     INT(store_group_max, "64", 1, 10000, "most audited operations committed in one transaction (group commit)"),
     INT(api_log_retention_days, "90", 1, 36500, "days of api_logs kept by maintenance"),
     INT(audit_retention_days, "2557", 2557, 36500, "days of audit_log kept (at least 7 years)"),
