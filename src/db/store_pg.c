@@ -4857,8 +4857,8 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
 
 /* ---- bulk writes: secondary indexes rebuilt instead of updated ----
  *
- * A gap refresh whose new rows are a large share of gap_analysis (the first refresh of each
- * contract of a year) drops the table's secondary indexes inside its transaction, writes its rows
+ * A gap refresh whose new rows at least double gap_analysis (the first refresh of a year's first
+ * contract) drops the table's secondary indexes inside its transaction, writes its rows
  * with the table's primary key, unique key, foreign key, CHECKs and triggers in force, and
  * re-creates the indexes before COMMIT: CREATE INDEX sorts the entries once and writes each page
  * once (in parallel workers when the server allows), where row-by-row upkeep descends each b-tree
@@ -4878,10 +4878,16 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
  * bulk writes on PostgreSQL". */
 
 #define PG_BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
-/* A gap refresh rebuilds when its new rows (the batch less the scope's gaps before it) are at
- * least a quarter of the table, as on SQLite (store_sqlite.c, BULK_GAP_SHARE): the pipeline
- * refreshes one contract after another, and each first refresh of a contract qualifies. */
-#define PG_BULK_GAP_SHARE 4
+/* A gap refresh rebuilds when its new rows (the batch less the scope's gaps before it) at least
+ * double the table. A rebuild costs about as much per row of the whole table as row-by-row upkeep
+ * saves per new row times 0.45 (1,000,000 members: the six indexes took 21 us a new row in the
+ * COPY, and their builds 9.3 us a row of the table), so it pays when the new rows are at least
+ * about as many as the old ones. At 1,000,000 members the pipeline's first contract of a year
+ * (633,885 gaps into an empty table) qualifies; the second (487,095 into 633,885) would break
+ * even and the third (341,689 into 1,120,980) would lose 6 s, so SQLite's quarter
+ * (store_sqlite.c, BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not
+ * used here (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
+#define PG_BULK_GAP_SHARE 1
 #define PG_BULK_LOCK_TIMEOUT "1s"
 
 struct pg_bulk {
@@ -4989,7 +4995,8 @@ static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
 }
 
 /* Whether a gap refresh of n rows for the scope (year, contract) takes the bulk path: its new
- * rows, n less the scope's gaps before it, are at least 1/PG_BULK_GAP_SHARE of gap_analysis. */
+ * rows, n less the scope's gaps before it, are at least 1/PG_BULK_GAP_SHARE of the rows
+ * gap_analysis holds before it. */
 static int gr_bulk_want(struct px *x, int year, const char *contract_id, size_t n, int *want)
 {
     struct params p;
@@ -5007,7 +5014,7 @@ static int gr_bulk_want(struct px *x, int year, const char *contract_id, size_t 
     long long fresh = (long long)n - (before > 0 ? before : 0);
     if (fresh < PG_BULK_MIN_ROWS) return SG_OK;
     p_init(&p);
-    p_ll(&p, fresh * PG_BULK_GAP_SHARE);
+    p_ll(&p, fresh * PG_BULK_GAP_SHARE + 1); /* the table holds at most fresh * share rows */
     if (!(rc = px_exec(x, &bulk_gaps_below, &p, &r))) *want = g_bool(r, 0, 0);
     PQclear(r);
     return rc;
