@@ -7,7 +7,7 @@
  * asked for 10 days. Expected values are computed here from the dates the test writes. Also here,
  * as the other PostgreSQL-only behaviours of the backend: the pool counters reachable through the
  * store (for /metrics), PHI-safe error messages and the member checks of migrations 0009 and
- * 0010. */
+ * 0012. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -262,7 +262,7 @@ static void test_member_refs(void **state)
     assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_A), 0);
     assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE member_hash = " HASH_B), 1);
     assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_B), 1);
-    /* a statement naming one member several times and a missing one (migration 0010 counts
+    /* a statement naming one member several times and a missing one (migration 0012 counts
      * distinct members: 2 named, 1 found) is refused; the known member alone passes */
     assert_string_equal(state_of(MR_INS MR_ROW(HASH_B, "CBP") ", " MR_ROW(HASH_B, "COL") ", "
                                  MR_ROW(HASH_C, "COL"), ss),

@@ -1,4 +1,4 @@
--- 0010_member_refs_one_probe (PostgreSQL): the statement-level member check of migration 0009
+-- 0012_member_refs_one_probe (PostgreSQL): the statement-level member check of migration 0009
 -- probes members once per distinct member instead of twice per row.
 --
 -- 0009's check locked the members named by the statement (one probe per distinct member) and then

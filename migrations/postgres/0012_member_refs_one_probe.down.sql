@@ -1,4 +1,4 @@
--- 0010_member_refs_one_probe (PostgreSQL) down: 0009's check again (lock, then NOT EXISTS).
+-- 0012_member_refs_one_probe (PostgreSQL) down: 0009's check again (lock, then NOT EXISTS).
 CREATE OR REPLACE FUNCTION stargap_member_refs_check() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM members m WHERE m.member_hash IN (SELECT member_hash FROM member_refs_new)
