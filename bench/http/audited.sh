@@ -11,7 +11,7 @@
 # (bench only, not audited), so every PATCH is a valid identified -> assigned transition.
 # Prints one RESULT line per run with the build label, wrk's figures, and per request the
 # server's CPU and the PostgreSQL server's CPU (all its processes: backends, WAL writer,
-# checkpointer), in microseconds, and the store's group-commit counters over the server's run
+# checkpointer), in microseconds, the server's context switches (all threads), and the store's group-commit counters over the server's run
 # (groups, mean operations per group, groups re-run with savepoints). Environment: STARGAP_HTTP_THREADS (unset: the server's
 # default; BUILD_DIR@THREADS sets it for one build), STARGAP_POOL_MAX (unset: the server's
 # default), SG_MODES ("gap history patch").
@@ -24,6 +24,8 @@ modes=${SG_MODES:-gap history patch}
 lua="$(dirname "$0")/bench.lua"
 tck=$(getconf CLK_TCK)
 
+# Context switches (voluntary + involuntary) of all threads of a process.
+csw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
 # CPU ticks (user + system) of a process and of its children processes by parent id.
 ticks() { { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true; } | grep . || echo 0; }
 pg_ticks() {
@@ -36,7 +38,7 @@ pg_ticks() {
 }
 
 one() { # one LABEL BUILD[@THREADS] MODE
-  local label=$1 build=${2%@*} mode=$3 key pid port s0 p0 s1 p1 out reqs grp
+  local label=$1 build=${2%@*} mode=$3 key pid port s0 p0 s1 p1 c0 c1 out reqs grp
   if [ "$2" != "$build" ]; then export STARGAP_HTTP_THREADS=${2##*@}; fi
   if [ "$mode" = patch ]; then
     psql "$db" -qAtc "update gap_analysis set status = 'identified', assigned_date = null where status = 'assigned'"
@@ -49,9 +51,9 @@ one() { # one LABEL BUILD[@THREADS] MODE
   if [ -z "$port" ]; then echo "audited.sh: $label did not start (see $work/serve.log)" >&2; kill -TERM "$pid"; wait "$pid" || true; return; fi
   # warm-up (connections, prepared statements), not counted
   SG_KEY=$key SG_DATA=$work SG_MODE=gap SG_THREADS=2 wrk -t 2 -c 64 -d 1s -s "$lua" "http://127.0.0.1:$port" >/dev/null
-  s0=$(ticks "$pid"); p0=$(pg_ticks)
+  s0=$(ticks "$pid"); p0=$(pg_ticks); c0=$(csw "$pid")
   out=$(SG_KEY=$key SG_DATA=$work SG_MODE=$mode SG_THREADS=2 wrk -t 2 -c 64 -d "${dur}s" --latency --timeout 10s -s "$lua" "http://127.0.0.1:$port" | grep RESULT || true)
-  s1=$(ticks "$pid"); p1=$(pg_ticks)
+  s1=$(ticks "$pid"); p1=$(pg_ticks); c1=$(csw "$pid")
   kill -TERM "$pid"; wait "$pid" || true
   if [ "$2" != "$build" ]; then
     if [ -n "${threads_env+x}" ]; then export STARGAP_HTTP_THREADS=$threads_env; else unset STARGAP_HTTP_THREADS; fi
@@ -62,8 +64,8 @@ one() { # one LABEL BUILD[@THREADS] MODE
   reqs=$(echo "$out" | sed -n 's/.* requests=\([0-9]*\).*/\1/p')
   if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then echo "audited.sh: $label $mode: no wrk result" >&2; return; fi
   echo "$out" | sed "s/^RESULT/RESULT build=$label/" |
-    awk -v r="$reqs" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v t="$tck" \
-      -v grp="$grp" '{printf "%s server_cpu_us=%.0f pg_cpu_us=%.0f %s\n", $0, s*1e6/t/r, p*1e6/t/r, grp}'
+    awk -v r="$reqs" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v t="$tck" -v c=$((c1 - c0)) \
+      -v grp="$grp" '{printf "%s server_cpu_us=%.0f pg_cpu_us=%.0f server_cs=%.1f %s\n", $0, s*1e6/t/r, p*1e6/t/r, c/r, grp}'
 }
 
 if [ -n "${STARGAP_HTTP_THREADS+x}" ]; then threads_env=$STARGAP_HTTP_THREADS; fi

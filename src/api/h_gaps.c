@@ -1,5 +1,6 @@
 /* h_gaps.c: the measures catalog and care gaps (list with filters and total, high priority,
  * one gap, status changes through the store's transition table). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -173,9 +174,64 @@ void api_h_gap_get(struct http_request *req, struct http_response *res)
     send_gap(req, res, &g);
 }
 
+/* A gap status change started on the connection thread (HTTP_DEFERRABLE routes): it joins the
+ * store's group commit without a thread waiting for it, and the answer is sent once the group
+ * has committed (gap_status_finish, on a connection thread). */
+struct gap_status_ctx {
+    struct store_actor a;
+    struct store_gap g;
+    int rc;
+    char err[SG_ERRLEN];
+    struct http_deferral *d;
+};
+
+static void gap_status_done(void *arg, int rc, const char *err)
+{
+    struct gap_status_ctx *c = arg;
+    c->rc = rc;
+    snprintf(c->err, sizeof c->err, "%s", err);
+    http_deferral_done(c->d);
+}
+
+static void gap_status_finish(struct http_request *req, struct http_response *res, void *ctx)
+{
+    struct gap_status_ctx *c = ctx;
+    if (res && c->rc) api_store_error(req, res, c->rc, c->rc == SG_ENOTFOUND ? "gap not found" : c->err);
+    else if (res) send_gap(req, res, &c->g);
+    free(c);
+}
+
+/* Starts the change without waiting (1: deferred or requeued, nothing more to do here; 0: the
+ * store refused it at once and res holds the error). */
+static int gap_status_start(struct http_request *req, struct http_response *res,
+                            enum store_gap_status to)
+{
+    struct gap_status_ctx *c = calloc(1, sizeof *c);
+    if (c) {
+        c->a = (struct store_actor)ACTOR(req);
+        c->d = http_defer(req, gap_status_finish, c);
+        char err[SG_ERRLEN] = "";
+        int rc = store_gap_update_status_submit(APP(req)->st, &c->a, req->params[0], to, &c->g,
+                                                gap_status_done, c, err, sizeof err);
+        if (rc == SG_OK) return 1;
+        http_defer_cancel(c->d);
+        free(c);
+        if (rc != SG_EUNSUPPORTED) {
+            api_store_error(req, res, rc, err);
+            return 0;
+        }
+    }
+    http_requeue(req); /* no asynchronous path (or no memory for one): a queue worker waits */
+    return 1;
+}
+
 static void gap_set_status(struct http_request *req, struct http_response *res,
                            enum store_gap_status to)
 {
+    if (req->can_defer) {
+        gap_status_start(req, res, to);
+        return;
+    }
     struct store_actor a = ACTOR(req);
     struct store_gap g;
     char err[SG_ERRLEN] = "";

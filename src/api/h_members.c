@@ -1,6 +1,7 @@
 /* h_members.c: members. POST /members turns a raw member ID into its member_hash at once (HMAC
  * with the service key) and never logs, stores or returns the raw ID; the reads of member-level
  * data are audited through the store's actor argument. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -101,6 +102,39 @@ void api_h_member_get(struct http_request *req, struct http_response *res)
     http_json(res, 200, api_enc_member(&m));
 }
 
+/* The member history page as JSON (or its store error) into res; frees l. */
+static void history_answer(struct http_request *req, struct http_response *res, int rc,
+                           const char *err, const struct store_page *pg,
+                           struct store_history_list *l);
+
+/* A history read started on the connection thread (HTTP_DEFERRABLE route): read and audit row
+ * join the store's group commit without a thread waiting for them; the page is sent once the
+ * group has committed (history_finish, on a connection thread). */
+struct history_ctx {
+    struct store_actor a;
+    struct store_page pg;
+    struct store_history_list l;
+    int rc;
+    char err[SG_ERRLEN];
+    struct http_deferral *d;
+};
+
+static void history_done(void *arg, int rc, const char *err)
+{
+    struct history_ctx *c = arg;
+    c->rc = rc;
+    snprintf(c->err, sizeof c->err, "%s", err);
+    http_deferral_done(c->d);
+}
+
+static void history_finish(struct http_request *req, struct http_response *res, void *ctx)
+{
+    struct history_ctx *c = ctx;
+    if (res) history_answer(req, res, c->rc, c->err, &c->pg, &c->l);
+    else store_history_list_free(&c->l);
+    free(c);
+}
+
 void api_h_member_history(struct http_request *req, struct http_response *res)
 {
     struct api_qv q[2];
@@ -109,10 +143,36 @@ void api_h_member_history(struct http_request *req, struct http_response *res)
     struct store_actor a = ACTOR(req);
     struct store_history_list l = {0};
     char err[SG_ERRLEN] = "";
+    if (req->can_defer) {
+        struct history_ctx *c = calloc(1, sizeof *c);
+        if (c) {
+            c->a = a;
+            c->pg = pg;
+            c->d = http_defer(req, history_finish, c);
+            int rc = store_member_history_submit(APP(req)->st, &c->a, req->params[0], &c->pg,
+                                                 &c->l, history_done, c, err, sizeof err);
+            if (rc == SG_OK) return;
+            http_defer_cancel(c->d);
+            free(c);
+            if (rc != SG_EUNSUPPORTED) {
+                history_answer(req, res, rc, err, &pg, &l);
+                return;
+            }
+        }
+        http_requeue(req); /* no asynchronous path (or no memory for one): a queue worker waits */
+        return;
+    }
     int rc = store_member_history(APP(req)->st, &a, req->params[0], &pg, &l, err, sizeof err);
+    history_answer(req, res, rc, err, &pg, &l);
+}
+
+static void history_answer(struct http_request *req, struct http_response *res, int rc,
+                           const char *err, const struct store_page *pg,
+                           struct store_history_list *l)
+{
     if (rc) {
         api_store_error(req, res, rc, rc == SG_ENOTFOUND ? "member not found" : err);
-        store_history_list_free(&l);
+        store_history_list_free(l);
         return;
     }
     struct sg_buf b;
@@ -123,15 +183,15 @@ void api_h_member_history(struct http_request *req, struct http_response *res)
     jw_key(&w, "member_hash"); jw_str(&w, req->params[0]);
     jw_key(&w, "items");
     jw_arr(&w);
-    for (size_t i = 0; i < l.n; i++) jw_history_item(&w, &l.items[i]);
+    for (size_t i = 0; i < l->n; i++) jw_history_item(&w, &l->items[i]);
     jw_arr_end(&w);
-    jw_key(&w, "total"); jw_int(&w, l.total);
-    jw_key(&w, "limit"); jw_int(&w, pg.limit);
-    jw_key(&w, "offset"); jw_int(&w, pg.offset);
-    jw_key(&w, "has_more"); jw_bool(&w, l.has_more);
+    jw_key(&w, "total"); jw_int(&w, l->total);
+    jw_key(&w, "limit"); jw_int(&w, pg->limit);
+    jw_key(&w, "offset"); jw_int(&w, pg->offset);
+    jw_key(&w, "has_more"); jw_bool(&w, l->has_more);
     jw_obj_end(&w);
     api_send_buf(req, res, 200, &b, w.err);
-    store_history_list_free(&l);
+    store_history_list_free(l);
 }
 
 void api_h_member_bundles(struct http_request *req, struct http_response *res)

@@ -15,8 +15,10 @@
 #define A HTTP_ROLE_ADMIN
 #define P HTTP_ROLE_PUBLIC
 /* queued: run on a queue worker (http.h): audited writes and member-level reads, and the
- * computations that take seconds */
-#define Q 1
+ * computations that take seconds; D: started on the connection thread and finished when the
+ * store's group commit is done (http.h, HTTP_DEFERRABLE), else queued */
+#define Q HTTP_QUEUED
+#define D HTTP_DEFERRABLE
 
 static const struct http_route routes[] = {
     {"GET", "/health", api_h_health, P, 0},
@@ -27,7 +29,7 @@ static const struct http_route routes[] = {
 
     {"POST", V1 "/members", api_h_member_create, W, Q},
     {"GET", V1 "/members/{member_hash}", api_h_member_get, R, 0},
-    {"GET", V1 "/members/{member_hash}/history", api_h_member_history, R, Q},
+    {"GET", V1 "/members/{member_hash}/history", api_h_member_history, R, D},
     {"GET", V1 "/members/{member_hash}/bundles", api_h_member_bundles, R, Q},
 
     {"GET", V1 "/measures", api_h_measures_list, R, 0},
@@ -36,8 +38,8 @@ static const struct http_route routes[] = {
     {"GET", V1 "/gaps", api_h_gaps_list, R, 0},
     {"GET", V1 "/gaps/high-priority", api_h_gaps_high_priority, R, 0},
     {"GET", V1 "/gaps/{id}", api_h_gap_get, R, 0},
-    {"PATCH", V1 "/gaps/{id}", api_h_gap_patch, W, Q},
-    {"POST", V1 "/gaps/{id}/close", api_h_gap_close, W, Q},
+    {"PATCH", V1 "/gaps/{id}", api_h_gap_patch, W, D},
+    {"POST", V1 "/gaps/{id}/close", api_h_gap_close, W, D},
 
     {"POST", V1 "/interventions", api_h_iv_create, W, Q},
     {"GET", V1 "/interventions", api_h_iv_list, R, Q},

@@ -29,6 +29,8 @@ static const struct sg_config_entry table[] = {
     INT(pg_bulk_maintenance_mb, "512", 1, 65536,
         "PostgreSQL maintenance_work_mem in MiB while a batch rebuilds a table's indexes"),
     INT(store_group_max, "64", 1, 10000, "most audited operations committed in one transaction (group commit)"),
+    INT(store_group_overlap, "0", 0, 1,
+        "1: a group commit's statements run while the previous group waits for its WAL flush (PostgreSQL)"),
     INT(api_log_retention_days, "90", 1, 36500, "days of api_logs kept by maintenance"),
     INT(audit_retention_days, "2557", 2557, 36500, "days of audit_log kept (at least 7 years)"),
     INT(body_limit, "1048576", 1024, 1073741824, "largest HTTP request body in bytes"),

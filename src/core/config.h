@@ -31,6 +31,7 @@ struct sg_config {
     long sqlite_bulk_cache_mb;         /* SQLite page cache while writing a prediction/gap batch, MiB */
     long pg_bulk_maintenance_mb;       /* PostgreSQL maintenance_work_mem of a batch's index rebuild, MiB */
     long store_group_max;              /* most audited operations committed in one transaction */
+    long store_group_overlap;          /* 1: two group commits in flight (PostgreSQL) */
     long api_log_retention_days;       /* api_logs rows older than this are dropped by maintenance */
     long audit_retention_days;         /* audit_log retention; never below 7 years (2557 days) */
     long body_limit;                   /* largest HTTP request body in bytes */

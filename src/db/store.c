@@ -1082,6 +1082,24 @@ int store_gap_update_status(struct store *st, const struct store_actor *a, const
     return st->ops->gap_update_status(st, a, id, to, now, out ? out : &tmp, err, errlen);
 }
 
+int store_gap_update_status_submit(struct store *st, const struct store_actor *a,
+                                   const char *gap_id, enum store_gap_status to,
+                                   struct store_gap *out, store_done_fn done, void *done_arg,
+                                   char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN], id[STORE_ID_LEN];
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = v_actor(err, errlen, a, 0)) || (rc = v_uuid(err, errlen, "gap_id", gap_id, id)) ||
+        (rc = v_enum(err, errlen, "status", (int)to, 4)))
+        return rc;
+    if (!st->ops->gap_update_status_submit)
+        return sg_errf(err, errlen, SG_EUNSUPPORTED, "gap status: no asynchronous path");
+    store_now(now);
+    rc = st->ops->gap_update_status_submit(st, a, id, to, now, out, done, done_arg);
+    return rc ? sg_errf(err, errlen, rc, "gap status: could not be queued") : SG_OK;
+}
+
 int store_gap_close(struct store *st, const struct store_actor *a, const char *gap_id,
                     struct store_gap *out, char *err, size_t errlen)
 {
@@ -1832,6 +1850,24 @@ int store_member_history(struct store *st, const struct store_actor *a, const ch
         return rc;
     store_now(now);
     return st->ops->member_history(st, a, member_hash, pg, now, out, err, errlen);
+}
+
+int store_member_history_submit(struct store *st, const struct store_actor *a,
+                                const char *member_hash, const struct store_page *pg,
+                                struct store_history_list *out, store_done_fn done,
+                                void *done_arg, char *err, size_t errlen)
+{
+    char now[STORE_TS_LEN];
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = v_actor(err, errlen, a, 1)) || (rc = v_hash(err, errlen, "member_hash", member_hash)) ||
+        (rc = v_page(err, errlen, pg)))
+        return rc;
+    if (!st->ops->member_history_submit)
+        return sg_errf(err, errlen, SG_EUNSUPPORTED, "member history: no asynchronous path");
+    store_now(now);
+    rc = st->ops->member_history_submit(st, a, member_hash, pg, now, out, done, done_arg);
+    return rc ? sg_errf(err, errlen, rc, "member history: could not be queued") : SG_OK;
 }
 
 /* ---- schema and maintenance ---- */

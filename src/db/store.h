@@ -529,6 +529,11 @@ struct store_migration; /* db/migrate.h */
  * ids, `now` timestamps). `now` is the store's clock in STORE_TS_LEN form. Backends still
  * enforce the schema constraints (FK, UNIQUE, CHECK) and map their violations to
  * SG_EINVAL/SG_ECONFLICT with store_db_error(). Semantics are those of the wrappers below. */
+/* The completion of an asynchronous store operation (the *_submit functions): rc (SG_OK or the
+ * operation's failure, as the synchronous form would return it) and its message (valid during
+ * the call). Called exactly once, on a store thread; it must not call the store. */
+typedef void (*store_done_fn)(void *done_arg, int rc, const char *err);
+
 struct store_ops {
     const char *name; /* "sqlite" or "postgres": selects the migration set */
     void (*close)(struct store *st);
@@ -673,6 +678,16 @@ struct store_ops {
     int (*member_history)(struct store *st, const struct store_actor *a, const char *member_hash,
                           const struct store_page *pg, const char *now,
                           struct store_history_list *out, char *err, size_t errlen);
+    /* Asynchronous audited forms (NULL: the backend has none; store.c answers
+     * SG_EUNSUPPORTED). Each copies what it needs of its arguments except a, pg and out, which
+     * stay the caller's until done. */
+    int (*member_history_submit)(struct store *st, const struct store_actor *a,
+                                 const char *member_hash, const struct store_page *pg,
+                                 const char *now, struct store_history_list *out,
+                                 store_done_fn done, void *done_arg);
+    int (*gap_update_status_submit)(struct store *st, const struct store_actor *a,
+                                    const char *gap_id, enum store_gap_status to, const char *now,
+                                    struct store_gap *out, store_done_fn done, void *done_arg);
 
     /* Migrations (db/migrate.c drives them). applied: reads schema_migrations (creating it when
      * missing) into versions[]/checksums[] (hex SHA-256) ascending, up to cap rows, count in *n.
@@ -863,6 +878,15 @@ int store_gap_get_high_priority(struct store *st, double min_priority, const cha
 int store_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
                             enum store_gap_status to, struct store_gap *out, char *err,
                             size_t errlen) SG_WUR;
+/* store_gap_update_status without waiting for its group commit: on SG_OK the change is queued
+ * and done(done_arg, rc, err) reports its result later (*out filled when rc is SG_OK); a, gap_id
+ * and out must stay valid until then. SG_EUNSUPPORTED when the backend has no asynchronous
+ * path (call store_gap_update_status instead), or the validation errors of the synchronous
+ * form; then done is not called. */
+int store_gap_update_status_submit(struct store *st, const struct store_actor *a,
+                                   const char *gap_id, enum store_gap_status to,
+                                   struct store_gap *out, store_done_fn done, void *done_arg,
+                                   char *err, size_t errlen) SG_WUR;
 /* store_gap_update_status(..., STORE_GAP_CLOSED, ...). */
 int store_gap_close(struct store *st, const struct store_actor *a, const char *gap_id,
                     struct store_gap *out, char *err, size_t errlen) SG_WUR;
@@ -1026,6 +1050,16 @@ int store_api_key_revoke(struct store *st, const struct store_actor *a, const ch
 int store_member_history(struct store *st, const struct store_actor *a, const char *member_hash,
                          const struct store_page *pg, struct store_history_list *out, char *err,
                          size_t errlen) SG_WUR;
+
+/* store_member_history (audited: a is required) without waiting for its group commit: on SG_OK
+ * the read is queued and done(done_arg, rc, err) reports its result later (*out filled when rc
+ * is SG_OK; the caller frees it either way); a, member_hash, pg and out must stay valid until
+ * then. SG_EUNSUPPORTED when the backend has no asynchronous path (call store_member_history
+ * instead), or the validation errors of the synchronous form; then done is not called. */
+int store_member_history_submit(struct store *st, const struct store_actor *a,
+                                const char *member_hash, const struct store_page *pg,
+                                struct store_history_list *out, store_done_fn done,
+                                void *done_arg, char *err, size_t errlen) SG_WUR;
 
 /* ---- schema and maintenance ---- */
 

@@ -2,9 +2,11 @@
  *
  * Written here rather than taken from a library: flat combining over a database transaction
  * needs the backend's savepoint and commit primitives in the loop, which no Debian library
- * offers; the queue itself is a plain mutex-protected list with one condition variable per
- * waiting operation (on the caller's stack). */
+ * offers; the queue itself is a plain mutex-protected list, and each waiting operation has its
+ * own mutex and condition variable (on the caller's stack), so that waking the operations of a
+ * group does not make them all contend for the queue's mutex. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -17,9 +19,15 @@ struct store_group_op {
     store_group_body body;
     void *arg;
     int rc;
-    int done; /* result is final (under mu) */
-    int lead; /* this operation's thread was made the leader (under mu) */
+    int done; /* result is final (under the operation's mu) */
+    int lead; /* this operation's thread was made the leader (under g->mu and the op's mu) */
     int ran;  /* body ran (leader only) */
+    int committing; /* the group this operation leads let the next one begin (under mu) */
+    /* store_group_submit: no thread waits; done(done_arg, ...) gets the result and the group's
+     * leader frees the operation */
+    store_group_done done_fn;
+    void *done_arg;
+    pthread_mutex_t mu; /* guards done and lead for the waiting thread (taken after g->mu) */
     pthread_cond_t cv;
     struct store_group_op *next;
     char err[GROUP_ERRLEN];
@@ -29,6 +37,7 @@ void store_group_init(struct store_group *g, size_t max, const struct store_grou
 {
     memset(g, 0, sizeof *g);
     pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->ccv, NULL);
     g->max = max ? max : 1;
     g->tx = tx;
     g->ctx = ctx;
@@ -36,6 +45,12 @@ void store_group_init(struct store_group *g, size_t max, const struct store_grou
 
 void store_group_fini(struct store_group *g)
 {
+    pthread_mutex_lock(&g->mu);
+    g->stop = 1;
+    pthread_cond_broadcast(&g->ccv);
+    pthread_mutex_unlock(&g->mu);
+    for (int i = 0; i < g->ncommitters; i++) pthread_join(g->committer[i], NULL);
+    pthread_cond_destroy(&g->ccv);
     if (g->groups)
         LOG_DEBUG("event=group_commit groups=%llu ops=%llu reruns=%llu", g->groups, g->ops,
                  g->reruns);
@@ -64,6 +79,43 @@ unsigned long long store_group_reruns(struct store_group *g)
     unsigned long long n = g->reruns;
     pthread_mutex_unlock(&g->mu);
     return n;
+}
+
+/* Makes the oldest waiting operation the leader when no group is running its bodies and fewer
+ * than two groups are in flight (under mu). */
+static void promote(struct store_group *g)
+{
+    if (g->leader || !g->head || g->inflight >= 2 || g->head->lead) return;
+    g->leader = 1;
+    g->inflight++;
+    struct store_group_op *o = g->head;
+    pthread_mutex_lock(&o->mu);
+    o->lead = 1;
+    if (o->done_fn) { /* nobody waits on it: a committer thread leads its group */
+        g->want++;
+        pthread_cond_signal(&g->ccv);
+    } else {
+        pthread_cond_signal(&o->cv);
+    }
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Commits the group led by `first`: the backend's commit_start, then (when it allows) the next
+ * group may begin, then the commit. */
+static int commit_group(struct store_group *g, struct store_group_op *first, void *conn,
+                        char *terr, size_t terrlen)
+{
+    int overlap = 0, rc = SG_OK;
+    if (g->tx->commit_start) rc = g->tx->commit_start(conn, &overlap, terr, terrlen);
+    if (!rc && overlap) {
+        pthread_mutex_lock(&g->mu);
+        first->committing = 1;
+        g->leader = 0;
+        promote(g);
+        pthread_mutex_unlock(&g->mu);
+    }
+    if (!rc) rc = g->tx->commit(conn, terr, terrlen);
+    return rc;
 }
 
 /* Gives every operation of the group that has no result of its own yet (not run, or run and
@@ -116,7 +168,7 @@ static int run_optimistic(struct store_group *g, struct store_group_op *first, s
         }
         return 0;
     }
-    rc = g->tx->commit(conn, terr, sizeof terr);
+    rc = commit_group(g, first, conn, terr, sizeof terr);
     if (rc) fail_rest(first, n, rc, terr);
     g->tx->end(g->ctx, conn);
     return 1;
@@ -154,7 +206,7 @@ static void run_group(struct store_group *g, struct store_group_op *first, size_
         g->tx->end(g->ctx, conn);
         return;
     }
-    rc = g->tx->commit(conn, terr, sizeof terr);
+    rc = commit_group(g, first, conn, terr, sizeof terr);
     if (rc) goto fail;
     g->tx->end(g->ctx, conn);
     return;
@@ -169,6 +221,109 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
     return store_group_run_send(g, NULL, body, arg, err, errlen);
 }
 
+/* Leads one group: takes up to max operations from the head of the queue (the head is the
+ * operation promote() made the leader: `self` when a waiting caller leads, an operation of
+ * store_group_submit when a committer thread does), runs them, and hands out the results:
+ * waiting callers are woken, submitted operations get their done call and are freed. */
+static void lead(struct store_group *g, struct store_group_op *self)
+{
+    pthread_mutex_lock(&g->mu);
+    struct store_group_op *first = g->head, *last = first;
+    size_t n = 1;
+    while (n < g->max && last->next) {
+        last = last->next;
+        n++;
+    }
+    g->head = last->next;
+    if (!g->head) g->tail = NULL;
+    g->queued -= n;
+    last->next = NULL;
+    pthread_mutex_unlock(&g->mu);
+
+    run_group(g, first, n);
+
+    pthread_mutex_lock(&g->mu);
+    g->groups++;
+    g->ops += n;
+    if (!first->committing) g->leader = 0; /* (else it was passed on at commit_start) */
+    g->inflight--;
+    promote(g); /* the oldest waiting operation leads the next group */
+    pthread_mutex_unlock(&g->mu);
+    for (struct store_group_op *o = first, *next; o; o = next) {
+        next = o->next; /* o may be gone once its lock is released or its done call made */
+        if (o->done_fn) {
+            o->done_fn(o->done_arg, o->rc, o->rc ? o->err : "");
+            pthread_cond_destroy(&o->cv);
+            pthread_mutex_destroy(&o->mu);
+            free(o);
+            continue;
+        }
+        if (o == self) continue;
+        pthread_mutex_lock(&o->mu);
+        o->done = 1;
+        pthread_cond_signal(&o->cv);
+        pthread_mutex_unlock(&o->mu);
+    }
+}
+
+/* A committer thread: leads the groups whose first operation was submitted without a waiting
+ * caller, until store_group_fini. */
+static void *committer_main(void *arg)
+{
+    struct store_group *g = arg;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->want && !g->stop) pthread_cond_wait(&g->ccv, &g->mu);
+        if (!g->want) break; /* stopping, nothing to lead */
+        g->want--;
+        pthread_mutex_unlock(&g->mu);
+        lead(g, NULL);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Queues op (under g->mu) and lets promote() decide whether a leader starts. */
+static void enqueue(struct store_group *g, struct store_group_op *op)
+{
+    if (g->tail) g->tail->next = op;
+    else g->head = op;
+    g->tail = op;
+    g->queued++;
+    promote(g); /* no group running its bodies: lead one now (this operation is the head) */
+}
+
+int store_group_submit(struct store_group *g, store_group_send send, store_group_body body,
+                       void *arg, store_group_done done, void *done_arg)
+{
+    struct store_group_op *op = calloc(1, sizeof *op);
+    if (!op) return SG_ENOMEM;
+    op->send = send;
+    op->body = body;
+    op->arg = arg;
+    op->done_fn = done;
+    op->done_arg = done_arg;
+    pthread_mutex_init(&op->mu, NULL);
+    pthread_cond_init(&op->cv, NULL);
+    pthread_mutex_lock(&g->mu);
+    /* Two committer threads (two groups may be in flight), started with the first submit. */
+    while (g->ncommitters < 2 && !g->stop) {
+        if (pthread_create(&g->committer[g->ncommitters], NULL, committer_main, g) != 0) break;
+        g->ncommitters++;
+    }
+    if (g->ncommitters == 0 || g->stop) {
+        pthread_mutex_unlock(&g->mu);
+        pthread_cond_destroy(&op->cv);
+        pthread_mutex_destroy(&op->mu);
+        free(op);
+        return SG_EBUSY;
+    }
+    enqueue(g, op);
+    pthread_mutex_unlock(&g->mu);
+    return SG_OK;
+}
+
 int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
                          void *arg, char *err, size_t errlen)
 {
@@ -177,51 +332,22 @@ int store_group_run_send(struct store_group *g, store_group_send send, store_gro
     op.send = send;
     op.body = body;
     op.arg = arg;
+    pthread_mutex_init(&op.mu, NULL);
     pthread_cond_init(&op.cv, NULL);
 
     pthread_mutex_lock(&g->mu);
-    if (g->tail) g->tail->next = &op;
-    else g->head = &op;
-    g->tail = &op;
-    g->queued++;
-    if (!g->leader) { /* no group running: lead one now (the queue held only this operation) */
-        g->leader = 1;
-        op.lead = 1;
-    }
-    while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &g->mu);
-    if (!op.done) {
-        /* Leader: take up to max operations from the head (this one is the head). */
-        struct store_group_op *first = g->head, *last = first;
-        size_t n = 1;
-        while (n < g->max && last->next) {
-            last = last->next;
-            n++;
-        }
-        g->head = last->next;
-        if (!g->head) g->tail = NULL;
-        g->queued -= n;
-        last->next = NULL;
-        pthread_mutex_unlock(&g->mu);
-
-        run_group(g, first, n);
-
-        pthread_mutex_lock(&g->mu);
-        g->groups++;
-        g->ops += n;
-        for (struct store_group_op *o = first, *next; o; o = next) {
-            next = o->next; /* o may be gone once the mutex is released */
-            o->done = 1;
-            if (o != &op) pthread_cond_signal(&o->cv);
-        }
-        if (g->head) { /* hand leadership to the oldest waiting operation */
-            g->head->lead = 1;
-            pthread_cond_signal(&g->head->cv);
-        } else {
-            g->leader = 0;
-        }
-    }
+    enqueue(g, &op);
     pthread_mutex_unlock(&g->mu);
+
+    /* Wait on this operation's own lock: the leader wakes the operations of its group one by
+     * one without making them all queue for the store's lock. */
+    pthread_mutex_lock(&op.mu);
+    while (!op.done && !op.lead) pthread_cond_wait(&op.cv, &op.mu);
+    int leads = !op.done;
+    pthread_mutex_unlock(&op.mu);
+    if (leads) lead(g, &op); /* (promote() counted this group in flight) */
     pthread_cond_destroy(&op.cv);
+    pthread_mutex_destroy(&op.mu);
     if (op.rc && err && errlen) snprintf(err, errlen, "%s", op.err);
     return op.rc;
 }

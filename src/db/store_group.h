@@ -16,6 +16,9 @@
  *     and commits once: one WAL flush for the whole group; with `optimistic` transaction
  *     primitives the group first runs without savepoints and is run again with them only when
  *     one of its bodies failed (the failed attempt is rolled back whole, nothing of it stays);
+ *   - with a backend's `commit_start`, the next group may begin as soon as the previous one
+ *     has appended its audit rows and starts its COMMIT (two groups in flight at most), so one
+ *     group's statements overlap the other's WAL flush;
  *   - every operation of the group then gets its result: the body's own on success of the commit,
  *     or the commit's (or transaction's) failure for every operation when that fails. A caller
  *     returns only after its group's COMMIT returned, so an acknowledged write is durable and
@@ -68,6 +71,16 @@ struct store_group_tx {
      * queued and keeps them for the bodies. A failure (including a failed statement) makes the
      * group run again with savepoints. */
     int (*pipeline_end)(void *conn, char *err, size_t errlen);
+    /* NULL, or the first half of `commit`, called right before it: it does what must precede
+     * the next group (PostgreSQL: appends the group's audit rows, which takes the chain head's
+     * row lock) and sets *overlap to 1 when the next group may begin while this one finishes
+     * its `commit` (at most two groups in flight), so the next group's statements run while this
+     * one waits for its WAL flush. The backend must make that safe: after commit_start the
+     * group takes no lock a running group could hold, so a second group can wait for the first
+     * but never the reverse, and the second's audit rows queue behind the first's on the head's
+     * row lock. Returns SG_OK or a negative sg_err (the group then fails as when `commit`
+     * fails). */
+    int (*commit_start)(void *conn, int *overlap, char *err, size_t errlen);
 };
 
 struct store_group_op; /* store_group.c */
@@ -76,7 +89,8 @@ struct store_group_op; /* store_group.c */
 struct store_group {
     pthread_mutex_t mu;
     struct store_group_op *head, *tail; /* queued, not yet taken by a leader */
-    int leader;                         /* a leader is running a group */
+    int leader;                         /* a leader is running a group's bodies */
+    int inflight;                       /* groups begun and not finished (<= 2) */
     size_t max;                         /* most operations per group (>= 1) */
     const struct store_group_tx *tx;
     void *ctx;
@@ -84,11 +98,21 @@ struct store_group {
      * run a second time with savepoints after a body failed in the optimistic pass */
     unsigned long long groups, ops, reruns;
     size_t queued; /* operations queued and not yet taken by a leader (under mu) */
+    /* committer threads for store_group_submit (started with the first submit): `want` groups
+     * to lead, signalled on ccv; `stop` set by store_group_fini */
+    pthread_t committer[2];
+    int ncommitters, want, stop;
+    pthread_cond_t ccv;
 };
+
+/* The result of a submitted operation: rc (SG_OK or the body's or the transaction's failure)
+ * and its message (valid during the call only). */
+typedef void (*store_group_done)(void *done_arg, int rc, const char *err);
 
 /* Initializes g with at most `max` operations per group (0 is taken as 1). */
 void store_group_init(struct store_group *g, size_t max, const struct store_group_tx *tx, void *ctx);
-/* Destroys g (logging its counters at debug level); no operation may be running. */
+/* Destroys g (logging its counters at debug level), after stopping its committer threads; no
+ * operation may be running or queued. */
 void store_group_fini(struct store_group *g);
 
 /* Runs body(conn, arg) in a group transaction as described above and returns its result (or the
@@ -99,6 +123,15 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
 /* store_group_run with a `send` half (see store_group_send; NULL = none). */
 int store_group_run_send(struct store_group *g, store_group_send send, store_group_body body,
                          void *arg, char *err, size_t errlen) SG_WUR;
+
+/* Queues body(conn, arg) (with its optional send half) like store_group_run_send without
+ * waiting for it: done(done_arg, rc, err) is called exactly once, after the group's COMMIT (or
+ * failure), on the thread that led the group (one of the group's two committer threads, or a
+ * caller of store_group_run that led it); arg must stay valid until then, and done must not
+ * call into this group. Returns SG_OK (queued), SG_ENOMEM, or SG_EBUSY (no committer thread
+ * could be started, or the group is being destroyed); then done is not called. */
+int store_group_submit(struct store_group *g, store_group_send send, store_group_body body,
+                       void *arg, store_group_done done, void *done_arg) SG_WUR;
 
 /* Groups committed and operations run so far (for benchmarks). */
 void store_group_counts(struct store_group *g, unsigned long long *groups, unsigned long long *ops);

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,15 @@ struct pg_store {
     struct store base; /* must be first */
     struct pg_pool *pool;
     struct store_group group; /* group commit of audited operations (store_group.h) */
-    /* The chain head as the last group of this store committed it (group leaders only, one at a
-     * time): a group's audit rows are appended against it without a FOR UPDATE round trip; when
-     * another writer moved the head meanwhile the append matches no head row and the group
-     * locks the head and appends again (audit_flush). */
+    /* The chain head as the last group of this store appended it (under head_mu: two group
+     * leaders may run at once, store_group.h "commit_start"): a group's audit rows are appended
+     * against it without a FOR UPDATE round trip. It is published when the rows are sent, before
+     * their COMMIT, so the next group appends behind them: its conditional head update waits
+     * for that COMMIT on the head's row lock. When the head is not what the cache says (another
+     * writer, or a group that failed) the append matches no head row and the group locks the
+     * head and appends again (audit_flush). */
+    int overlap; /* config store_group_overlap: gx_commit_start lets the next group begin */
+    pthread_mutex_t head_mu;
     int head_known;
     long long head_id;
     char head_hash[STORE_HASH_LEN];
@@ -80,12 +86,11 @@ struct px {
      * here by px_audit and appended with one statement before COMMIT (audit_flush); the count at
      * the current savepoint (ROLLBACK TO drops the rows after it); the head the flush moved the
      * chain to (the store's cached head once COMMIT succeeds). */
-    int defer, flushed;
+    int defer, flushed, flush_started; /* flush_started: gx_commit_start appended the rows */
     int begin_owed; /* group transaction not yet begun on the server (px_ensure_begin) */
     struct store_audit *pend;
     size_t npend, cappend, sp_npend;
     long long flush_id;
-    char flush_hash[STORE_HASH_LEN];
     /* Pipelining (store_group_send): in pipeline mode; statements sent and not yet read; their
      * results once read (gx_pipeline_end), taken in order by the bodies (pipe_take). */
     int pipe, pipe_begin; /* pipe_begin: the pipeline starts with this transaction's BEGIN */
@@ -98,6 +103,7 @@ struct px {
     struct gap_status_arg **gset;
     size_t ngset, capgset;
     int gset_sent;
+    size_t gset_idx; /* its position among the statements sent (the last one) */
     PGresult *gset_res;
 };
 
@@ -107,14 +113,38 @@ struct params {
     const char *v[MAX_PARAMS];
     char num[MAX_PARAMS][NUMLEN];
     int n;
+    /* binary values (p_bin): their lengths and formats; fmt 0 = text */
+    int len[MAX_PARAMS], fmt[MAX_PARAMS];
+    int has_bin;
 };
 
-static void p_init(struct params *p) { p->n = 0; }
+static void p_init(struct params *p)
+{
+    p->n = 0;
+    p->has_bin = 0;
+}
 
 static void p_raw(struct params *p, const char *s)
 {
-    if (p->n < MAX_PARAMS) p->v[p->n++] = s;
+    if (p->n >= MAX_PARAMS) return;
+    p->fmt[p->n] = 0;
+    p->len[p->n] = 0;
+    p->v[p->n++] = s;
 }
+
+/* A value in PostgreSQL's binary format (len bytes at s, borrowed). */
+static void p_bin(struct params *p, const char *s, size_t len)
+{
+    if (p->n >= MAX_PARAMS) return;
+    p->fmt[p->n] = 1;
+    p->len[p->n] = (int)len;
+    p->v[p->n++] = s;
+    p->has_bin = 1;
+}
+
+/* libpq's paramLengths / paramFormats for p (NULL when every value is text). */
+static const int *p_lens(const struct params *p) { return p && p->has_bin ? p->len : NULL; }
+static const int *p_fmts(const struct params *p) { return p && p->has_bin ? p->fmt : NULL; }
 /* A required text value ("" stays ""). */
 static void p_str(struct params *p, const char *s) { p_raw(p, s ? s : ""); }
 /* An optional text value: NULL or "" is SQL NULL. */
@@ -123,20 +153,18 @@ static void p_ll(struct params *p, long long x)
 {
     if (p->n >= MAX_PARAMS) return;
     snprintf(p->num[p->n], NUMLEN, "%lld", x);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
+    p_raw(p, p->num[p->n]);
 }
 /* A real; NAN is SQL NULL. %.17g round-trips every double. */
 static void p_dbl(struct params *p, double x)
 {
     if (p->n >= MAX_PARAMS) return;
     if (isnan(x)) {
-        p->v[p->n++] = NULL;
+        p_raw(p, NULL);
         return;
     }
     snprintf(p->num[p->n], NUMLEN, "%.17g", x);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
+    p_raw(p, p->num[p->n]);
 }
 static void p_bool(struct params *p, int b) { p_raw(p, b ? "t" : "f"); }
 /* A tri-state flag: -1 is NULL. */
@@ -346,7 +374,7 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
             LOG_ERROR("event=db_prepare_error stmt=%s", st->name);
             return rc;
         }
-        PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, NULL, NULL, 0);
+        PGresult *r = PQexecPrepared(x->pg, st->name, n, p ? p->v : NULL, p_lens(p), p_fmts(p), 0);
         ExecStatusType es = PQresultStatus(r);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             x->used = 1;
@@ -369,12 +397,17 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
 /* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
- * ($3, $4) only if it still is ($1, $2) (it is when this transaction locked it, or when nobody
- * moved it since the store's last group), and the rows are inserted only if it moved; ids are
- * $1 + 1, $1 + 2, ... in array order. */
+ * ($3, $4) only if it is ($1, $2) once locked (it is when this transaction locked it, or when
+ * nobody else moved it since the store's last group appended), and the rows are inserted only
+ * if it moved; ids are $1 + 1, $1 + 2, ... in array order. The head is read FOR UPDATE first:
+ * when the previous group still holds it (its COMMIT in progress, store_group.h "commit_start")
+ * the statement waits for that COMMIT and then sees the head it left; a plain conditional
+ * UPDATE would compare against the version of its snapshot (before that COMMIT) and miss. */
 STMT(audit_append_many, 14,
-     "WITH h AS (UPDATE audit_head SET last_id = $3, last_hash = $4 WHERE id = 1 AND last_id = $1"
-     " AND last_hash = $2 RETURNING 1) INSERT INTO audit_log (audit_id, event_type, entity_type,"
+     "WITH cur AS (SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE),"
+     " h AS (UPDATE audit_head a SET last_id = $3, last_hash = $4 FROM cur WHERE a.id = 1"
+     " AND cur.last_id = $1 AND cur.last_hash = $2 RETURNING 1)"
+     " INSERT INTO audit_log (audit_id, event_type, entity_type,"
      " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
      " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
      " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
@@ -395,6 +428,84 @@ static int arr_text(struct sg_buf *b, const char *s, int first)
     }
     if (!rc) rc = sg_buf_puts(b, "\"");
     return rc;
+}
+
+/* The cached chain head: 1 and (id, hash) when known, else 0. */
+static int head_get(struct pg_store *s, long long *id, char hash[STORE_HASH_LEN])
+{
+    pthread_mutex_lock(&s->head_mu);
+    int known = s->head_known;
+    if (known) {
+        *id = s->head_id;
+        memcpy(hash, s->head_hash, STORE_HASH_LEN);
+    }
+    pthread_mutex_unlock(&s->head_mu);
+    return known;
+}
+
+/* Caches (id, hash) as the chain head. */
+static void head_put(struct pg_store *s, long long id, const char *hash)
+{
+    pthread_mutex_lock(&s->head_mu);
+    s->head_known = 1;
+    s->head_id = id;
+    snprintf(s->head_hash, sizeof s->head_hash, "%s", hash);
+    pthread_mutex_unlock(&s->head_mu);
+}
+
+/* Forgets the cached head if it is still the one a group published with id (a later group's
+ * head stays: its append checks the head anyway); id < 0 forgets it in any case. */
+static void head_forget(struct pg_store *s, long long id)
+{
+    pthread_mutex_lock(&s->head_mu);
+    if (id < 0 || (s->head_known && s->head_id == id)) s->head_known = 0;
+    pthread_mutex_unlock(&s->head_mu);
+}
+
+/* A one-dimensional text[] in PostgreSQL's binary array format (what array_recv reads: ndim,
+ * has-null flag, element type, size and lower bound, then each element as a 32-bit length, -1
+ * for NULL, and its bytes; integers big-endian): the server copies the elements instead of
+ * parsing a quoted, escaped array literal. */
+#define TEXT_OID 25
+static int barr_u32(struct sg_buf *b, uint32_t v)
+{
+    unsigned char q[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    return sg_buf_append(b, q, 4);
+}
+static void barr_patch(struct sg_buf *b, size_t at, uint32_t v)
+{
+    unsigned char *q = (unsigned char *)b->data + at;
+    q[0] = (unsigned char)(v >> 24);
+    q[1] = (unsigned char)(v >> 16);
+    q[2] = (unsigned char)(v >> 8);
+    q[3] = (unsigned char)v;
+}
+/* Starts an array in b (its flag and size are patched by barr_end). */
+static int barr_begin(struct sg_buf *b)
+{
+    int rc = barr_u32(b, 1);
+    if (!rc) rc = barr_u32(b, 0);
+    if (!rc) rc = barr_u32(b, TEXT_OID);
+    if (!rc) rc = barr_u32(b, 0);
+    if (!rc) rc = barr_u32(b, 1);
+    return rc;
+}
+/* Appends s (NULL: an SQL NULL element). */
+static int barr_text(struct sg_buf *b, const char *s, int *has_null)
+{
+    if (!s) {
+        *has_null = 1;
+        return barr_u32(b, 0xFFFFFFFFu);
+    }
+    size_t n = strlen(s);
+    int rc = barr_u32(b, (uint32_t)n);
+    return rc ? rc : sg_buf_append(b, s, n);
+}
+static void barr_end(struct sg_buf *b, size_t count, int has_null)
+{
+    barr_patch(b, 4, has_null ? 1u : 0u);
+    barr_patch(b, 12, (uint32_t)count);
 }
 
 /* Drops the pending audit rows after the first `keep`. */
@@ -421,7 +532,9 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
     int rc = SG_OK;
     long long n = 0;
     *moved = 0;
+    int nulls[PEND_COLS] = {0};
     for (int c = 0; c < PEND_COLS; c++) sg_buf_init(&col[c], (size_t)1 << 30);
+    for (int c = 0; c < PEND_COLS && !rc; c++) rc = barr_begin(&col[c]);
     for (size_t i = 0; i < x->npend && !rc; i++) {
         struct store_audit *a = &x->pend[i];
         a->audit_id = id + 1 + (long long)i;
@@ -434,21 +547,20 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
                                      a->action, a->user_id, a->changes,
                                      a->ip_address[0] ? a->ip_address : NULL, a->timestamp,
                                      a->prev_hash, a->hash};
-        for (int c = 0; c < PEND_COLS && !rc; c++) {
-            if (i == 0) rc = sg_buf_puts(&col[c], "{");
-            if (!rc) rc = arr_text(&col[c], v[c], i == 0);
-        }
+        for (int c = 0; c < PEND_COLS && !rc; c++) rc = barr_text(&col[c], v[c], &nulls[c]);
     }
-    for (int c = 0; c < PEND_COLS && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    for (int c = 0; c < PEND_COLS && !rc; c++) barr_end(&col[c], x->npend, nulls[c]);
     if (rc == SG_ENOMEM || rc == SG_ETOOBIG)
         rc = sg_errf(x->err, x->errlen, rc, "audit: out of memory for the group's rows");
     if (!rc) {
+        /* published before the rows are sent: the next group appends behind them */
+        head_put(x->s, id + (long long)x->npend, x->pend[x->npend - 1].hash);
         p_init(&p);
         p_ll(&p, id);
         p_str(&p, hash);
         p_ll(&p, id + (long long)x->npend);
         p_str(&p, x->pend[x->npend - 1].hash);
-        for (int c = 0; c < PEND_COLS; c++) p_raw(&p, sg_buf_str(&col[c]));
+        for (int c = 0; c < PEND_COLS; c++) p_bin(&p, col[c].data, col[c].len);
         if (with_commit) {
             rc = audit_pipe_commit(x, &p, &n);
         } else {
@@ -463,6 +575,7 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
             rc = sg_errf(x->err, x->errlen, SG_EINTERNAL, "audit: %lld of %zu rows appended", n,
                          x->npend);
     }
+    if (x->npend && (rc || !*moved)) head_forget(x->s, id + (long long)x->npend);
     PQclear(r);
     for (int c = 0; c < PEND_COLS; c++) sg_buf_fini(&col[c]);
     return rc;
@@ -476,14 +589,16 @@ static int audit_flush(struct px *x)
 {
     x->flushed = 0;
     if (!x->npend) return SG_OK;
-    struct pg_store *s = x->s;
     int moved = 0, rc;
-    if (s->head_known) {
-        rc = audit_append_pending(x, s->head_id, s->head_hash, 0, &moved);
+    long long hid;
+    char hhash[STORE_HASH_LEN];
+    int known = head_get(x->s, &hid, hhash);
+    if (known) {
+        rc = audit_append_pending(x, hid, hhash, 0, &moved);
         if (rc) return rc;
     }
     if (!moved) {
-        s->head_known = 0;
+        LOG_DEBUG("event=audit_head_stale known=%d", known); /* another writer moved it */
         PGresult *r;
         rc = px_exec(x, &audit_head_lock, NULL, &r);
         if (rc) return rc;
@@ -502,7 +617,6 @@ static int audit_flush(struct px *x)
     }
     x->flushed = 1;
     x->flush_id = x->pend[x->npend - 1].audit_id;
-    memcpy(x->flush_hash, x->pend[x->npend - 1].hash, sizeof x->flush_hash);
     return SG_OK;
 }
 
@@ -523,7 +637,7 @@ static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
     if (!PQenterPipelineMode(x->pg))
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
     if (!PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, p_lens(p), p_fmts(p), 0) ||
         !PQsendQueryParams(x->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(x->pg)) {
         x->broken = 1;
@@ -643,8 +757,29 @@ static int gx_rollback_to(void *conn, char *err, size_t errlen)
     return SG_OK;
 }
 
-/* Appends the group's audit rows, then commits; the store's cached head follows a successful
- * commit and is forgotten after a failed one (its outcome unknown). */
+/* The group's commit_start (store_group.h): a group whose bodies ran statements appends its
+ * audit rows now, taking the chain head's row lock, and (config store_group_overlap) lets the
+ * next group begin; a group of
+ * audited reads only (no statement yet) leaves everything to gx_commit's single round trip and
+ * lets the next group wait (its rows could otherwise reach the head before this group's). */
+static int gx_commit_start(void *conn, int *overlap, char *err, size_t errlen)
+{
+    struct px *x = conn;
+    x->err = err;
+    x->errlen = errlen;
+    *overlap = 0;
+    x->flushed = 0;
+    if (x->begin_owed) return SG_OK;
+    int rc = audit_flush(x);
+    if (rc) return rc;
+    x->flush_started = 1;
+    *overlap = x->s->overlap;
+    return SG_OK;
+}
+
+/* Appends the group's audit rows (unless gx_commit_start did), then commits; the store's cached
+ * head was published with the rows and is forgotten after a failed commit (its outcome
+ * unknown). */
 static int gx_commit(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
@@ -657,33 +792,23 @@ static int gx_commit(void *conn, char *err, size_t errlen)
             return SG_OK;
         }
         int moved = 0;
-        if (x->s->head_known) {
-            rc = audit_append_pending(x, x->s->head_id, x->s->head_hash, 1, &moved);
-            if (rc) {
-                x->s->head_known = 0;
-                return rc;
-            }
+        long long hid;
+        char hhash[STORE_HASH_LEN];
+        if (head_get(x->s, &hid, hhash)) {
+            rc = audit_append_pending(x, hid, hhash, 1, &moved);
+            if (rc) return rc; /* (the head it published is forgotten) */
         }
-        if (moved) { /* committed, rows and all */
-            x->s->head_id = x->pend[x->npend - 1].audit_id;
-            memcpy(x->s->head_hash, x->pend[x->npend - 1].hash, sizeof x->s->head_hash);
-            return SG_OK;
-        }
+        if (moved) return SG_OK; /* committed, rows and all */
         /* The cached head was stale (an empty transaction committed) or unknown: the locking
          * path below, in a new transaction. */
-        x->s->head_known = 0;
         x->begin_owed = 1;
     }
-    rc = audit_flush(x);
+    rc = x->flush_started ? SG_OK : audit_flush(x);
+    x->flush_started = 0;
     if (!rc) rc = px_commit(x);
-    if (rc) {
-        x->s->head_known = 0;
+    if (rc) { /* the outcome of the rows is unknown: the next group locks the head */
+        head_forget(x->s, x->flushed ? x->flush_id : -1);
         return rc;
-    }
-    if (x->flushed) {
-        x->s->head_known = 1;
-        x->s->head_id = x->flush_id;
-        memcpy(x->s->head_hash, x->flush_hash, sizeof x->s->head_hash);
     }
     return SG_OK;
 }
@@ -693,7 +818,7 @@ static int gap_set_send(struct px *x);
 /* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
  * mode and keeps the results for the bodies. Any failed statement fails the pass (the group
  * runs again with savepoints, without pipelining). The gap status changes the sends collected
- * are queued first, as one statement (gap_set_send), whose result is kept apart (gset_res). */
+ * are queued last, as one statement (gap_set_send), whose result is kept apart (gset_res). */
 static int gx_pipeline_end(void *conn, char *err, size_t errlen)
 {
     struct px *x = conn;
@@ -761,10 +886,10 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     }
     x->pipe = 0;
     x->nsent = 0;
-    if (x->gset_sent && x->nstash > 0) { /* the set statement was the first one sent */
-        x->gset_res = x->stash[0];
-        x->stash[0] = NULL;
-        x->stash_pos = 1;
+    if (x->gset_sent && x->gset_idx + 1 == x->nstash) { /* the set statement was sent last */
+        x->gset_res = x->stash[x->gset_idx];
+        x->stash[x->gset_idx] = NULL;
+        x->nstash--;
     }
     return rc;
 }
@@ -806,7 +931,7 @@ static int pipe_send(struct px *x, const struct stmt *st, const struct params *p
             x->pipe_begin = 1;
         }
     }
-    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, NULL, NULL, 0)) {
+    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, p_lens(p), p_fmts(p), 0)) {
         x->broken = 1;
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: %s could not be sent", st->name);
     }
@@ -836,6 +961,7 @@ static void gx_end(void *ctx, void *conn)
 /* Optimistic: the bodies below write only their outputs into their arg. */
 static const struct store_group_tx pg_group_tx = {
     gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 1, gx_pipeline_end,
+    gx_commit_start,
 };
 
 /* The connection of a group body, with the operation's own error buffer. */
@@ -2474,8 +2600,12 @@ static int gap_set_send(struct px *x)
     } else {
         p_init(&p);
         for (int c = 0; c < 4; c++) p_raw(&p, sg_buf_str(&col[c]));
+        size_t before = x->nsent;
         rc = pipe_send(x, &gap_move_set, &p);
-        if (!rc) x->gset_sent = 1;
+        if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
+            x->gset_sent = 1;
+            x->gset_idx = before;
+        }
     }
     for (int c = 0; c < 4; c++) sg_buf_fini(&col[c]);
     return rc;
@@ -2507,15 +2637,15 @@ static int gap_set_row(const struct px *x, const struct gap_status_arg *ga)
     return -1;
 }
 
-/* This operation's row of the group's set statement, or gap_move_fast run here (or its result
- * kept by the pipeline); *moved = 0 when no row came back (nothing written). */
+/* This operation's row of the group's set statement, or gap_move_fast run here; *moved = 0
+ * when no row came back (nothing written). */
 static int gap_move_one(struct px *x, const struct gap_status_arg *ga, struct store_gap *after,
                         int *moved)
 {
     char from[96], today[STORE_DATE_LEN];
     struct params p;
     int row = gap_set_row(x, ga);
-    PGresult *r = row >= 0 ? x->gset_res : pipe_take(x);
+    PGresult *r = row >= 0 ? x->gset_res : NULL;
     int rc = SG_OK;
     *moved = 0;
     if (!r) {
@@ -2601,6 +2731,46 @@ static int pg_gap_update_status(struct store *st, const struct store_actor *a, c
     if (out) memset(out, 0, sizeof *out);
     int rc = store_group_run_send(&S(st)->group, gap_status_send, gap_status_body, &ga, err, errlen);
     if (!rc && out) *out = ga.after;
+    return rc;
+}
+
+/* store_gap_update_status_submit: the same body as pg_gap_update_status, queued without a
+ * waiting caller; the operation owns copies of the id and the time. */
+struct gap_status_job {
+    struct gap_status_arg ga;
+    char gap_id[STORE_ID_LEN], now[STORE_TS_LEN];
+    struct store_gap *out;
+    store_done_fn done;
+    void *done_arg;
+};
+
+static void gap_status_done(void *arg, int rc, const char *err)
+{
+    struct gap_status_job *j = arg;
+    if (!rc) *j->out = j->ga.after;
+    j->done(j->done_arg, rc, err);
+    free(j);
+}
+
+static int pg_gap_update_status_submit(struct store *st, const struct store_actor *a,
+                                       const char *gap_id, enum store_gap_status to,
+                                       const char *now, struct store_gap *out, store_done_fn done,
+                                       void *done_arg)
+{
+    struct gap_status_job *j = calloc(1, sizeof *j);
+    if (!j) return SG_ENOMEM;
+    snprintf(j->gap_id, sizeof j->gap_id, "%s", gap_id);
+    snprintf(j->now, sizeof j->now, "%s", now);
+    j->ga.a = a;
+    j->ga.gap_id = j->gap_id;
+    j->ga.to = to;
+    j->ga.now = j->now;
+    j->out = out;
+    j->done = done;
+    j->done_arg = done_arg;
+    int rc = store_group_submit(&S(st)->group, gap_status_send, gap_status_body, &j->ga,
+                                gap_status_done, j);
+    if (rc) free(j);
     return rc;
 }
 
@@ -4054,20 +4224,23 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
     " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
     " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
     " estimated_cost FROM interventions WHERE member_hash = $1"
-/* The page (columns 0..6) with the member's total (column 7, a window count over every row
- * before LIMIT): one pass over the member's rows. A row proves the member exists (every history
- * table references members). An empty page says nothing about either: then hist_all. */
-STMT(hist_page_total, 3,
-     "SELECT kind, id, measure_code, measurement_year, at, status, value, count(*) OVER ()"
+/* The page (columns 0..6). A row proves the member exists (every history table references
+ * members); a page shorter than its limit gives the total without counting (offset + rows). A
+ * full page needs the count (hist_count); an empty one says nothing about either: hist_all. */
+STMT(hist_page, 3,
+     "SELECT kind, id, measure_code, measurement_year, at, status, value"
      " FROM (" HIST_UNION ") h ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3");
+#define HIST_COUNT                                                                             \
+    "(SELECT count(*) FROM measure_results WHERE member_hash = $1)"                            \
+    " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"                             \
+    " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"                            \
+    " + (SELECT count(*) FROM interventions WHERE member_hash = $1)"
+STMT(hist_count, 1, "SELECT " HIST_COUNT);
 /* Member existence (column 0: 1 or 0), the total (column 1) and the page (columns 2..8; one row
  * of NULLs when the page is empty) in one round trip. */
 STMT(hist_all, 3,
      "WITH m AS (SELECT count(*) AS n FROM members WHERE member_hash = $1),"
-     " t AS (SELECT (SELECT count(*) FROM measure_results WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM predictions WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"
-     " + (SELECT count(*) FROM interventions WHERE member_hash = $1) AS total)"
+     " t AS (SELECT " HIST_COUNT " AS total)"
      " SELECT m.n, t.total, h.kind, h.id, h.measure_code, h.measurement_year, h.at, h.status,"
      " h.value FROM m CROSS JOIN t LEFT JOIN (SELECT * FROM (" HIST_UNION ") u"
      " ORDER BY at DESC, kind, id LIMIT $2 OFFSET $3) h ON m.n > 0"
@@ -4085,49 +4258,154 @@ static void row_hist_at(const PGresult *r, int i, int c0, struct store_history_i
     h->value = g_dbl(r, i, c0 + 6);
 }
 
-static int pg_member_history(struct store *st, const struct store_actor *a,
-                             const char *member_hash, const struct store_page *pg,
-                             const char *now, struct store_history_list *out, char *err,
-                             size_t errlen)
+/* One member history read: its page statement, the decoding of the page, the total and the
+ * audit row of an audited read. Run alone on a pooled connection (unaudited) or as a group
+ * body (audited: the page statement is sent with the group's other statements and the read
+ * shares the group's transaction, so its audit row commits with the group). A missing member
+ * is the operation's result (rc), not the body's failure, so it does not make the group run
+ * again. */
+struct hist_arg {
+    const struct store_actor *a;
+    const char *member_hash, *now;
+    const struct store_page *pg;
+    struct store_history_list *out;
+    int sent; /* the page statement went out with the group's pipeline */
+    int rc;   /* SG_OK or SG_ENOTFOUND */
+};
+
+static void hist_params(const struct hist_arg *h, struct params *p)
 {
-    struct px x;
+    p_init(p);
+    p_str(p, h->member_hash);
+    p_ll(p, h->pg->limit);
+    p_ll(p, h->pg->offset);
+}
+
+static int hist_send(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct px *x = gx_conn(conn, err, errlen);
+    struct hist_arg *h = arg;
     struct params p;
-    PGresult *r = NULL;
+    hist_params(h, &p);
+    size_t before = x->nsent;
+    int rc = pipe_send(x, &hist_page, &p);
+    h->sent = !rc && x->nsent > before;
+    return rc;
+}
+
+static int hist_read(struct px *x, struct hist_arg *h)
+{
+    struct params p;
+    PGresult *r = h->sent ? pipe_take(x) : NULL;
+    struct store_history_list *out = h->out;
+    h->sent = 0;
+    h->rc = SG_OK;
+    store_history_list_free(out); /* a body may run twice (store_group.h, optimistic) */
     memset(out, 0, sizeof *out);
-    int rc = px_open(S(st), &x, err, errlen);
-    if (rc) return rc;
-    p_init(&p);
-    p_str(&p, member_hash);
-    p_ll(&p, pg->limit);
-    p_ll(&p, pg->offset);
-    /* Usually one statement (hist_page_total); an empty page (no such member, no history, or an
-     * offset past the end) takes hist_all for existence and total. */
-    rc = px_exec(&x, &hist_page_total, &p, &r);
+    hist_params(h, &p);
+    int rc = r ? SG_OK : px_exec(x, &hist_page, &p, &r);
+    /* A page shorter than the limit holds the rest of the history; a full page is followed by
+     * hist_count; an empty page (no such member, no history, or an offset past the end) takes
+     * hist_all for existence and total. */
     long long total = 0;
     int nt = rc ? 0 : PQntuples(r), c0 = 0;
-    if (!rc && nt > 0) {
-        total = g_ll(r, 0, 7);
+    if (!rc && nt > 0 && nt < h->pg->limit) {
+        total = h->pg->offset + nt;
+    } else if (!rc && nt > 0) {
+        PGresult *cr = NULL;
+        p.n = 1;
+        rc = px_exec(x, &hist_count, &p, &cr);
+        if (!rc) total = g_ll(cr, 0, 0);
+        PQclear(cr);
     } else if (!rc) {
         PQclear(r);
         r = NULL;
-        rc = px_exec(&x, &hist_all, &p, &r);
+        rc = px_exec(x, &hist_all, &p, &r);
         nt = rc ? 0 : PQntuples(r);
         c0 = 2;
         if (!rc && (nt < 1 || g_ll(r, 0, 0) == 0)) {
-            rc = sg_errf(err, errlen, SG_ENOTFOUND, "member_hash: no such member");
+            h->rc = SG_ENOTFOUND; /* (the caller words the error) */
+            nt = 0;
         } else if (!rc) {
             total = g_ll(r, 0, 1);
             if (nt == 1 && g_null(r, 0, 2)) nt = 0;
         }
     }
     if (nt < 0) nt = 0;
-    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, err, errlen);
+    if (!rc) rc = list_alloc((void **)&out->items, (size_t)nt, sizeof *out->items, x->err, x->errlen);
     for (int i = 0; i < nt && !rc; i++, out->n++) row_hist_at(r, i, c0, &out->items[i]);
     PQclear(r);
-    if (!rc) page_done(total, out->n, pg, &out->total, &out->has_more);
-    if (!rc) rc = audit_read(&x, a, "member", member_hash, "read_history", now);
-    px_close(&x);
+    if (!rc) page_done(total, out->n, h->pg, &out->total, &out->has_more);
+    if (!rc && !h->rc && h->a)
+        rc = px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history", NULL, h->now);
+    return rc;
+}
+
+static int hist_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    return hist_read(gx_conn(conn, err, errlen), arg);
+}
+
+static int pg_member_history(struct store *st, const struct store_actor *a,
+                             const char *member_hash, const struct store_page *pg,
+                             const char *now, struct store_history_list *out, char *err,
+                             size_t errlen)
+{
+    struct hist_arg h = {.a = a, .member_hash = member_hash, .now = now, .pg = pg, .out = out};
+    memset(out, 0, sizeof *out);
+    int rc;
+    if (a) {
+        rc = store_group_run_send(&S(st)->group, hist_send, hist_body, &h, err, errlen);
+    } else {
+        struct px x;
+        rc = px_open(S(st), &x, err, errlen);
+        if (!rc) rc = hist_read(&x, &h);
+        px_close(&x);
+    }
+    if (!rc && h.rc) rc = sg_errf(err, errlen, h.rc, "member_hash: no such member");
     if (rc) store_history_list_free(out);
+    return rc;
+}
+
+/* store_member_history_submit: hist_body queued without a waiting caller; the operation owns
+ * copies of the hash and the time. */
+struct hist_job {
+    struct hist_arg h;
+    char member_hash[STORE_HASH_LEN], now[STORE_TS_LEN];
+    store_done_fn done;
+    void *done_arg;
+};
+
+static void hist_done(void *arg, int rc, const char *err)
+{
+    struct hist_job *j = arg;
+    if (!rc && j->h.rc) {
+        rc = j->h.rc;
+        err = "member_hash: no such member";
+    }
+    if (rc) store_history_list_free(j->h.out);
+    j->done(j->done_arg, rc, err);
+    free(j);
+}
+
+static int pg_member_history_submit(struct store *st, const struct store_actor *a,
+                                    const char *member_hash, const struct store_page *pg,
+                                    const char *now, struct store_history_list *out,
+                                    store_done_fn done, void *done_arg)
+{
+    struct hist_job *j = calloc(1, sizeof *j);
+    if (!j) return SG_ENOMEM;
+    snprintf(j->member_hash, sizeof j->member_hash, "%s", member_hash);
+    snprintf(j->now, sizeof j->now, "%s", now);
+    j->h.a = a;
+    j->h.member_hash = j->member_hash;
+    j->h.now = j->now;
+    j->h.pg = pg;
+    j->h.out = out;
+    j->done = done;
+    j->done_arg = done_arg;
+    int rc = store_group_submit(&S(st)->group, hist_send, hist_body, &j->h, hist_done, j);
+    if (rc) free(j);
     return rc;
 }
 
@@ -4295,6 +4573,7 @@ static void pg_close(struct store *st)
 {
     if (!st) return;
     store_group_fini(&S(st)->group);
+    pthread_mutex_destroy(&S(st)->head_mu);
     pg_pool_free(S(st)->pool);
     free(st);
 }
@@ -5250,6 +5529,8 @@ static const struct store_ops pg_ops = {
     .api_key_list = pg_api_key_list,
     .api_key_revoke = pg_api_key_revoke,
     .member_history = pg_member_history,
+    .member_history_submit = pg_member_history_submit,
+    .gap_update_status_submit = pg_gap_update_status_submit,
     .migrate_applied = pg_migrate_applied,
     .migrate_apply = pg_migrate_apply,
     .maintain = pg_maintain,
@@ -5296,6 +5577,8 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
     }
     s->base.ops = &pg_ops;
     s->bulk_maint_mb = cfg ? cfg->pg_bulk_maintenance_mb : 512;
+    pthread_mutex_init(&s->head_mu, NULL);
+    s->overlap = cfg ? cfg->store_group_overlap != 0 : 0;
     store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);
     snprintf(s->base.url_scheme, sizeof s->base.url_scheme, "postgres");
     s->base.busy_timeout_ms = cfg ? cfg->sqlite_busy_timeout_ms : 5000;

@@ -554,7 +554,7 @@ static void gx_end(void *ctx, void *conn)
 /* Not optimistic: a SQLite savepoint is an in-process step, not a round trip, so there is
  * nothing to save (and the member-read bodies append to their lists). */
 static const struct store_group_tx sq_group_tx = {
-    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 0, NULL,
+    gx_begin, gx_savepoint, gx_release, gx_rollback_to, gx_commit, gx_end, 0, NULL, NULL,
 };
 
 static struct store_group *GROUP(struct store *st) { return &((struct sq_store *)st)->group; }

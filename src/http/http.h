@@ -60,6 +60,7 @@ struct http_request {
     void *app;                               /* http_server_options.app, for the handler */
     struct http_server *server;              /* the serving server (for /metrics) */
     void *conn;                              /* server-private connection handle */
+    int can_defer;                           /* the handler may call http_defer / http_requeue */
 };
 
 /* A response being built: status and an owned JSON text. */
@@ -88,6 +89,36 @@ struct http_route {
      * and every such request can join the same group (server.h). */
     int queued;
 };
+
+/* `queued` values: 0 runs the handler on the connection thread; HTTP_QUEUED on a queue worker;
+ * HTTP_DEFERRABLE first on the connection thread with req->can_defer set, where the handler
+ * either answers at once, or starts work that completes later and calls http_defer(), or calls
+ * http_requeue() to be run again the HTTP_QUEUED way (req->can_defer then 0). */
+#define HTTP_QUEUED 1
+#define HTTP_DEFERRABLE 2
+
+/* The response of a deferred request, finished later (http_defer). */
+struct http_deferral;
+
+/* Called exactly once for a deferred request: with res, on a connection thread after
+ * http_deferral_done, to fill the response from ctx (http_json / http_error) and free ctx; with
+ * res NULL when the connection went away first, to free ctx only. */
+typedef void (*http_finish)(struct http_request *req, struct http_response *res, void *ctx);
+
+/* Only when req->can_defer: the response will be finished later by finish(req, res, ctx),
+ * after the work the handler starts next calls http_deferral_done() on the returned handle.
+ * The handler then returns without filling res; req stays valid until finish. If starting the
+ * work fails, the handler calls http_defer_cancel() and answers (or requeues) as usual. */
+struct http_deferral *http_defer(struct http_request *req, http_finish finish, void *ctx);
+/* Withdraws an http_defer of the handler still running (its work was not started). */
+void http_defer_cancel(struct http_deferral *d);
+/* The deferred work is done (from any thread, once): the connection is resumed and finish runs
+ * on a connection thread. */
+void http_deferral_done(struct http_deferral *d);
+/* Only when req->can_defer: run this handler again on a queue worker (req->can_defer 0), e.g.
+ * when the store has no asynchronous form of the operation. The handler returns at once,
+ * without filling res. */
+void http_requeue(struct http_request *req);
 
 /* Returns the value of request header `name` (case-insensitive), borrowed, or NULL. */
 const char *http_req_header(const struct http_request *req, const char *name);

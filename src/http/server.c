@@ -48,9 +48,21 @@ struct job {
     struct http_match m;
     size_t route_index;
     struct MHD_Connection *conn;
-    atomic_int done; /* the handler has filled res */
+    atomic_int done; /* the handler has filled res (or the deferred work is done) */
     struct job *next;
+    /* HTTP_DEFERRABLE routes: the handler deferred its answer (http_defer: finish(fctx) fills
+     * res once the work is done) or asked to be requeued; dstate orders the suspension of the
+     * connection against the completion (DEFER_RUNNING -> DEFER_SUSPENDED by the connection
+     * thread, -> DEFER_DONE by the completion, whichever comes first resumes). */
+    int deferred, requeue;
+    http_finish finish;
+    void *fctx;
+    atomic_int dstate;
+    atomic_long *pending; /* the server's count of deferred work not done yet */
 };
+#define DEFER_RUNNING 0
+#define DEFER_SUSPENDED 1
+#define DEFER_DONE 2
 
 /* The queue workers: a FIFO of jobs under one mutex, n threads. */
 struct workers {
@@ -62,6 +74,8 @@ struct workers {
     pthread_t *tid;
     size_t n;
     atomic_ullong done_total;
+    atomic_ullong deferred_total; /* HTTP_DEFERRABLE requests answered after deferred work */
+    atomic_long deferred_pending; /* deferred requests whose work has not called done yet */
 };
 
 struct http_server {
@@ -267,10 +281,58 @@ static int admit(struct http_server *s, struct http_request *req, struct http_re
 }
 
 /* Runs the route's handler (a handler that set no status answers 500). */
-static void run_handler(struct http_request *req, struct http_response *res)
+static void run_handler_raw(struct http_request *req, struct http_response *res)
 {
     req->route->handler(req, res);
+}
+
+static void run_handler(struct http_request *req, struct http_response *res)
+{
+    run_handler_raw(req, res);
     if (res->status == 0) http_error(req, res, 500, "internal_error", "internal error");
+}
+
+/* The job of a request whose handler may defer (req->can_defer: always a heap job). */
+static struct job *job_of(struct http_request *req)
+{
+    return (struct job *)(void *)((char *)req - offsetof(struct job, req));
+}
+
+struct http_deferral *http_defer(struct http_request *req, http_finish finish, void *ctx)
+{
+    if (!req->can_defer) return NULL;
+    struct job *j = job_of(req);
+    j->deferred = 1;
+    j->finish = finish;
+    j->fctx = ctx;
+    j->pending = &req->server->w.deferred_pending;
+    atomic_fetch_add(j->pending, 1);
+    return (struct http_deferral *)j;
+}
+
+void http_defer_cancel(struct http_deferral *d)
+{
+    if (!d) return;
+    struct job *j = (struct job *)d;
+    j->deferred = 0;
+    j->finish = NULL;
+    j->fctx = NULL;
+    atomic_fetch_sub(j->pending, 1);
+}
+
+void http_deferral_done(struct http_deferral *d)
+{
+    struct job *j = (struct job *)d;
+    atomic_long *pending = j->pending; /* (j may be answered and freed once resumed) */
+    atomic_store(&j->done, 1);
+    if (atomic_exchange(&j->dstate, DEFER_DONE) == DEFER_SUSPENDED)
+        MHD_resume_connection(j->conn); /* MHD calls the access handler again: it answers */
+    atomic_fetch_sub(pending, 1);
+}
+
+void http_requeue(struct http_request *req)
+{
+    if (req->can_defer) job_of(req)->requeue = 1;
 }
 
 static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *c,
@@ -371,6 +433,8 @@ static int workers_start(struct workers *w, size_t n, char *err, size_t errlen)
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     atomic_init(&w->done_total, 0);
+    atomic_init(&w->deferred_total, 0);
+    atomic_init(&w->deferred_pending, 0);
     if (n == 0) return SG_OK;
     w->tid = calloc(n, sizeof *w->tid);
     if (!w->tid) return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
@@ -419,6 +483,39 @@ static void request_init(struct http_server *s, struct MHD_Connection *c, const 
 
 /* Builds the request view, admits it and runs the handler, or hands a `queued` route's request
  * to the workers (connection suspended; answered when resumed), and queues the response. */
+/* Runs an HTTP_DEFERRABLE route's handler on the connection thread. A deferred answer suspends
+ * the connection until http_deferral_done (or resumes it at once when the work finished
+ * first); a requeued one goes to the queue workers like an HTTP_QUEUED route (without workers,
+ * the handler runs again here). Otherwise the handler answered: the caller sends it. */
+static void req_handler_deferrable(struct http_server *s, struct MHD_Connection *c,
+                                   struct req_state *st, struct job *j)
+{
+    run_handler_raw(&j->req, &j->res);
+    if (j->deferred) {
+        atomic_fetch_add(&s->w.deferred_total, 1);
+        st->job = j;
+        MHD_suspend_connection(c);
+        if (atomic_exchange(&j->dstate, DEFER_SUSPENDED) == DEFER_DONE)
+            MHD_resume_connection(c); /* the work finished before the suspension */
+        return;
+    }
+    j->req.can_defer = 0;
+    if (j->requeue) {
+        free(j->res.body);
+        memset(&j->res, 0, sizeof j->res);
+        if (s->w.n == 0) { /* no workers: answer here */
+            j->requeue = 0;
+            run_handler(&j->req, &j->res);
+            return;
+        }
+        st->job = j;
+        MHD_suspend_connection(c);
+        workers_push(&s->w, j);
+        return;
+    }
+    if (j->res.status == 0) http_error(&j->req, &j->res, 500, "internal_error", "internal error");
+}
+
 static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, const char *url,
                               const char *method, struct req_state *st)
 {
@@ -426,7 +523,9 @@ static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, c
     struct job local, *j = &local;
     memset(&local, 0, sizeof local);
     enum http_match_kind k = http_router_match(&s->router, method, url, &local.m);
-    if (k == HTTP_MATCH_OK && s->o.routes[local.m.index].queued && s->w.n > 0) {
+    int mode = k == HTTP_MATCH_OK ? s->o.routes[local.m.index].queued : 0;
+    if (mode == HTTP_QUEUED && s->w.n == 0) mode = 0;
+    if (mode) {
         struct job *h = calloc(1, sizeof *h); /* out of memory: answered here instead */
         if (h) {
             j = h;
@@ -438,12 +537,21 @@ static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, c
     if (run && j != &local) {
         j->conn = c;
         atomic_init(&j->done, 0);
-        st->job = j;
-        MHD_suspend_connection(c);
-        workers_push(&s->w, j);
-        return MHD_YES; /* still in flight: answered() finishes it */
+        atomic_init(&j->dstate, DEFER_RUNNING);
+        if (mode == HTTP_DEFERRABLE) { /* the handler starts here, and may defer or requeue */
+            j->req.can_defer = 1;
+            req_handler_deferrable(s, c, st, j);
+            if (j->deferred || j->requeue) return MHD_YES; /* answered() finishes it */
+            j->req.can_defer = 0;
+        } else {
+            st->job = j;
+            MHD_suspend_connection(c);
+            workers_push(&s->w, j);
+            return MHD_YES; /* still in flight: answered() finishes it */
+        }
+    } else if (run) {
+        run_handler(&j->req, &j->res);
     }
-    if (run) run_handler(&j->req, &j->res);
     enum MHD_Result ret = send_response(s, c, &j->req, &j->res, st->start_s, j->route_index);
     free(j->res.body);
     if (j != &local) free(j);
@@ -456,6 +564,11 @@ static enum MHD_Result answered(struct http_server *s, struct MHD_Connection *c,
 {
     struct job *j = st->job;
     if (!atomic_load(&j->done)) return MHD_YES; /* not resumed by its worker yet */
+    if (j->finish) { /* a deferred answer: filled here, on the connection thread */
+        j->finish(&j->req, &j->res, j->fctx);
+        j->finish = NULL;
+        if (j->res.status == 0) http_error(&j->req, &j->res, 500, "internal_error", "internal error");
+    }
     enum MHD_Result ret = send_response(s, c, &j->req, &j->res, st->start_s, j->route_index);
     free(j->res.body);
     j->res.body = NULL;
@@ -520,6 +633,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct req_state *st = *con_cls;
     if (!st) return;
     if (st->job) { /* resumed but closed (or the daemon stopping) before its answer was queued */
+        if (st->job->finish) st->job->finish(&st->job->req, NULL, st->job->fctx);
         free(st->job->res.body);
         free(st->job);
         atomic_fetch_sub(&s->inflight, 1);
@@ -713,8 +827,11 @@ int http_server_render_metrics(struct http_server *s, struct sg_buf *out)
                            "# HELP http_queue_depth Queued-route requests waiting for a worker.\n# TYPE http_queue_depth gauge\n"
                            "http_queue_depth %zu\n"
                            "# HELP http_queue_handled_total Queued-route requests a worker has handled.\n# TYPE http_queue_handled_total counter\n"
-                           "http_queue_handled_total %llu\n",
-                           s->w.n, depth, (unsigned long long)atomic_load(&s->w.done_total));
+                           "http_queue_handled_total %llu\n"
+                           "# HELP http_deferred_total Requests answered once the work their handler started (a group commit) was done, without a worker waiting.\n# TYPE http_deferred_total counter\n"
+                           "http_deferred_total %llu\n",
+                           s->w.n, depth, (unsigned long long)atomic_load(&s->w.done_total),
+                           (unsigned long long)atomic_load(&s->w.deferred_total));
     }
     if (rc == SG_OK && s->logq) {
         struct http_logq_stats st;
@@ -756,9 +873,16 @@ void http_server_stop(struct http_server *s, long drain_timeout_ms)
         struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
-    /* The workers finish what they hold and resume those connections: MHD must not be stopped
-     * with a connection suspended. */
+    /* The workers finish what they hold and resume those connections, and deferred work (a
+     * group commit in the store) resumes its own: MHD must not be stopped with a connection
+     * suspended, nor resumed after it stopped. */
     workers_stop(&s->w);
+    long pending = atomic_load(&s->w.deferred_pending);
+    if (pending > 0) LOG_WARN("http stopping: waiting for %ld deferred requests", pending);
+    while (atomic_load(&s->w.deferred_pending) > 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     if (s->logq) {
         if (http_logq_flush(s->logq, 10000) != SG_OK) LOG_WARN("http api_logs flush timed out");

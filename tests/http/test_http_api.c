@@ -840,11 +840,18 @@ static void test_admin_and_metrics(void **state)
     assert_non_null(strstr(t, "http_request_duration_seconds_bucket{route=\"/health\",method=\"GET\",le=\"+Inf\"}"));
     assert_non_null(strstr(t, "api_log_rows_dropped_total 0\n"));
     assert_non_null(strstr(t, "http_connections "));
-    /* the PATCHes above ran on the queue workers (a queued route) */
+    /* queued routes (POST /members, interventions) ran on the queue workers; the PATCHes above
+     * were deferred on PostgreSQL (answered when their group committed, no worker waiting) and
+     * requeued to the workers on SQLite (no asynchronous path) */
     assert_non_null(strstr(t, "http_queue_workers 128\n"));
     const char *qh = strstr(t, "\nhttp_queue_handled_total ");
     assert_non_null(qh);
     assert_true(strtoull(qh + strlen("\nhttp_queue_handled_total "), NULL, 10) > 0);
+    const char *dh = strstr(t, "\nhttp_deferred_total ");
+    assert_non_null(dh);
+    unsigned long long deferred = strtoull(dh + strlen("\nhttp_deferred_total "), NULL, 10);
+    if (is_pg) assert_true(deferred > 0);
+    else assert_int_equal(deferred, 0);
     assert_non_null(strstr(t, is_pg ? "stargap_store_info{backend=\"postgres\"} 1" : "stargap_store_info{backend=\"sqlite\"} 1"));
     /* pool usage on PostgreSQL: the server has served requests, so it has acquired connections */
     const char *acq = strstr(t, "stargap_db_pool_events_total{event=\"acquire\"} ");

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "db/migrate.h"
@@ -1432,6 +1433,15 @@ static void test_member_history(void **state)
     assert_int_equal(l.items[1].kind, STORE_HIST_MEASURE_RESULT);
     assert_string_equal(l.items[1].status, "numerator");
     assert_int_equal(l.items[1].measurement_year, 2024);
+    assert_int_equal(l.total, 4);
+    store_history_list_free(&l);
+    /* A page shorter than its limit: the rest of the history, and the same total. */
+    struct store_page pg_short = {10, 1};
+    OK(store_member_history(f->st, NULL, h, &pg_short, &l, f->err, sizeof f->err));
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.total, 4);
+    assert_false(l.has_more);
+    assert_string_equal(l.items[0].id, p2.prediction_id);
     store_history_list_free(&l);
     /* Only the audited read (actor given) left a data_access row. */
     struct store_audit_list al;
@@ -2013,6 +2023,46 @@ struct ts_worker {
     int acked, rejected, reads, events, failures;
 };
 
+/* Waits for one asynchronous store operation (store_*_submit). */
+struct ts_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+    char err[SG_ERRLEN];
+};
+static void ts_done(void *arg, int rc, const char *err)
+{
+    struct ts_wait *t = arg;
+    pthread_mutex_lock(&t->mu);
+    t->rc = rc;
+    snprintf(t->err, sizeof t->err, "%s", err);
+    t->done = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+/* rc of a submit that was queued: its done result; SG_EUNSUPPORTED: sync(). */
+static int ts_finish(struct ts_wait *t, int rc, char *err, size_t errlen)
+{
+    if (rc == SG_OK) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->done) pthread_cond_wait(&t->cv, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+        rc = t->rc;
+        snprintf(err, errlen, "%s", t->err);
+    }
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+    return rc;
+}
+static void ts_wait_init(struct ts_wait *t)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+}
+
+/* Odd workers submit their changes and reads asynchronously (store_*_submit) where the backend
+ * can, and wait for the done call; even workers call the synchronous forms. */
 static void *ts_work(void *arg)
 {
     struct ts_worker *w = arg;
@@ -2025,13 +2075,31 @@ static void *ts_work(void *arg)
     for (int step = 0; step < 4; step++)
         for (int g = 0; g < TS_GAPS; g++) {
             struct store_gap out;
-            int rc = store_gap_update_status(w->st, &a, w->gap_ids[g], path[step], &out, err, sizeof err);
+            struct ts_wait t;
+            int rc = SG_EUNSUPPORTED;
+            if (w->id % 2) {
+                ts_wait_init(&t);
+                rc = store_gap_update_status_submit(w->st, &a, w->gap_ids[g], path[step], &out,
+                                                    ts_done, &t, err, sizeof err);
+                rc = ts_finish(&t, rc, err, sizeof err);
+                if (rc == SG_OK && out.status != path[step]) rc = SG_EINTERNAL;
+            }
+            if (rc == SG_EUNSUPPORTED)
+                rc = store_gap_update_status(w->st, &a, w->gap_ids[g], path[step], &out, err, sizeof err);
             if (rc == SG_OK && ok[step]) w->acked++;
             else if (rc == SG_ETRANSITION && !ok[step]) w->rejected++;
             else { fprintf(stderr, "ts %d: %d %s\n", w->id, rc, err); w->failures++; }
             struct store_history_list hl;
             struct store_page pg = {5, 0};
-            rc = store_member_history(w->st, &a, w->member, &pg, &hl, err, sizeof err);
+            rc = SG_EUNSUPPORTED;
+            if (w->id % 2) {
+                ts_wait_init(&t);
+                rc = store_member_history_submit(w->st, &a, w->member, &pg, &hl, ts_done, &t, err,
+                                                 sizeof err);
+                rc = ts_finish(&t, rc, err, sizeof err);
+            }
+            if (rc == SG_EUNSUPPORTED)
+                rc = store_member_history(w->st, &a, w->member, &pg, &hl, err, sizeof err);
             if (rc == SG_OK && hl.total == TS_GAPS) w->reads++;
             else { fprintf(stderr, "ts %d history: %d %s\n", w->id, rc, err); w->failures++; }
             store_history_list_free(&hl);
@@ -2047,13 +2115,18 @@ static void *ts_work(void *arg)
 
 /* Two stores on one database (two servers): each group commit appends against the chain head
  * its store committed last, which the other store (and non-group writes) keep moving; the chain
- * must stay one unbroken chain, every acknowledged change with its own row. */
+ * must stay one unbroken chain, every acknowledged change with its own row. The second store
+ * runs two group commits at once (store_group_overlap) and its workers submit asynchronously
+ * where the backend can (PostgreSQL). */
 static void test_group_two_stores(void **state)
 {
     struct fx *f = *state;
     if (!strcmp(g_url, "sqlite::memory:")) skip(); /* a second store would be another database */
     struct store *st2 = NULL;
-    OK(store_open(g_url, NULL, &st2, f->err, sizeof f->err));
+    struct sg_config cfg2;
+    OK(sg_config_init(&cfg2));
+    OK(sg_config_set(&cfg2, "store_group_overlap", "1", "test", f->err, sizeof f->err));
+    OK(store_open(g_url, &cfg2, &st2, f->err, sizeof f->err));
 
     /* Sequential: store 1 moves a gap (caches the head), store 2 moves another (store 1's cache
      * is now stale), store 1 again: its append must notice and lock the head. */

@@ -5,7 +5,9 @@
  * and records every primitive it is asked for in a log. A first operation blocks in its body
  * until three more are queued behind it, so the second group is exactly those three, one of
  * which fails: the log, the committed values and each caller's result are checked against the
- * sequences worked out by hand from store_group.h's contract. */
+ * sequences worked out by hand from store_group.h's contract. A second fake, whose COMMITs block
+ * until released, checks the overlap a backend's commit_start allows: the next group's bodies
+ * run while the previous group commits, and never more than two groups are in flight. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,11 +97,11 @@ static int f_pipeline_end(void *conn, char *err, size_t errlen)
 }
 
 static const struct store_group_tx fake_tx_pipe = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                   f_commit, f_end, 1, f_pipeline_end};
+                                                   f_commit, f_end, 1, f_pipeline_end, NULL};
 static const struct store_group_tx fake_tx_opt = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                  f_commit, f_end, 1, NULL};
+                                                  f_commit, f_end, 1, NULL, NULL};
 static const struct store_group_tx fake_tx_sp = {f_begin, f_savepoint, f_release, f_rollback_to,
-                                                 f_commit, f_end, 0, NULL};
+                                                 f_commit, f_end, 0, NULL, NULL};
 
 /* One operation: writes its value, or fails after writing it (a failing op's write must not
  * survive); the first one waits on `gate` inside its body. */
@@ -282,6 +285,201 @@ static void test_optimistic_commit_failure(void **state)
     store_group_fini(&g);
 }
 
+/* ---- overlap: a backend whose groups each have their own connection ---- */
+
+struct ofake {
+    volatile int release;   /* COMMITs block until set */
+    volatile int in_commit; /* COMMITs entered */
+    volatile int ran[8];    /* body of op i ran */
+    volatile int committed; /* operations committed */
+};
+struct oconn {
+    struct ofake *f;
+    int n; /* operations in this transaction */
+};
+
+static int o_begin(void *ctx, void **conn, char *err, size_t errlen)
+{
+    struct oconn *c = calloc(1, sizeof *c);
+    if (!c) return sg_errf(err, errlen, SG_ENOMEM, "oom");
+    c->f = ctx;
+    *conn = c;
+    return SG_OK;
+}
+static int o_nop(void *conn, char *err, size_t errlen)
+{
+    (void)conn;
+    (void)err;
+    (void)errlen;
+    return SG_OK;
+}
+static int o_commit(void *conn, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct oconn *c = conn;
+    __atomic_add_fetch(&c->f->in_commit, 1, __ATOMIC_ACQ_REL);
+    while (!__atomic_load_n(&c->f->release, __ATOMIC_ACQUIRE)) usleep(1000);
+    __atomic_add_fetch(&c->f->committed, c->n, __ATOMIC_ACQ_REL);
+    return SG_OK;
+}
+static int o_commit_start(void *conn, int *overlap, char *err, size_t errlen)
+{
+    (void)conn;
+    (void)err;
+    (void)errlen;
+    *overlap = 1;
+    return SG_OK;
+}
+static void o_end(void *ctx, void *conn)
+{
+    (void)ctx;
+    free(conn);
+}
+static const struct store_group_tx fake_tx_overlap = {o_begin, o_nop, o_nop, o_nop, o_commit,
+                                                      o_end, 1, NULL, o_commit_start};
+
+struct oop {
+    struct store_group *g;
+    struct ofake *f;
+    int i, rc;
+    char err[64];
+};
+static int o_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct oop *o = arg;
+    ((struct oconn *)conn)->n++;
+    __atomic_store_n(&o->f->ran[o->i], 1, __ATOMIC_RELEASE);
+    return SG_OK;
+}
+static void *o_run(void *arg)
+{
+    struct oop *o = arg;
+    o->rc = store_group_run(o->g, o_body, o, o->err, sizeof o->err);
+    return NULL;
+}
+/* Waits (up to 5 s) until *v reaches want; returns whether it did. */
+static int wait_for(volatile int *v, int want)
+{
+    for (int i = 0; i < 5000; i++) {
+        if (__atomic_load_n(v, __ATOMIC_ACQUIRE) >= want) return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void test_overlap(void **state)
+{
+    (void)state;
+    struct ofake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_overlap, &f);
+    struct oop ops[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&ops[i], 0, sizeof ops[i]);
+        ops[i].g = &g;
+        ops[i].f = &f;
+        ops[i].i = i;
+    }
+    /* group 1 (op 0) reaches its COMMIT and waits there */
+    assert_int_equal(pthread_create(&t[0], NULL, o_run, &ops[0]), 0);
+    assert_true(wait_for(&f.in_commit, 1));
+    /* group 2 (op 1) runs its body meanwhile and reaches its own COMMIT */
+    assert_int_equal(pthread_create(&t[1], NULL, o_run, &ops[1]), 0);
+    assert_true(wait_for(&f.ran[1], 1));
+    assert_true(wait_for(&f.in_commit, 2));
+    /* two groups in flight: op 2 waits in the queue, its body not run */
+    assert_int_equal(pthread_create(&t[2], NULL, o_run, &ops[2]), 0);
+    for (int i = 0; i < 5000 && store_group_queued(&g) < 1; i++) usleep(1000);
+    assert_int_equal(store_group_queued(&g), 1);
+    usleep(50000);
+    assert_int_equal(__atomic_load_n(&f.ran[2], __ATOMIC_ACQUIRE), 0);
+    __atomic_store_n(&f.release, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(ops[i].rc, SG_OK);
+    }
+    assert_int_equal(f.ran[2], 1);
+    assert_int_equal(f.committed, 3);
+    unsigned long long groups, nops;
+    store_group_counts(&g, &groups, &nops);
+    assert_int_equal(groups, 3);
+    assert_int_equal(nops, 3);
+    store_group_fini(&g);
+}
+
+/* ---- submit: operations queued without a waiting caller ---- */
+
+struct sub {
+    struct op op;
+    volatile int called, rc;
+    char err[128];
+};
+static void sub_done(void *arg, int rc, const char *err)
+{
+    struct sub *u = arg;
+    u->rc = rc;
+    snprintf(u->err, sizeof u->err, "%s", err);
+    __atomic_store_n(&u->called, __atomic_load_n(&u->called, __ATOMIC_ACQUIRE) + 1, __ATOMIC_RELEASE);
+}
+
+/* Op 1 (a waiting caller) blocks in its body; ops 2, 3, 4 are submitted behind it (op 3 fails):
+ * they form the next group, led by a committer thread, and each done call gets its own
+ * result, exactly once; a caller-led group can also carry submitted operations. */
+static void test_submit(void **state)
+{
+    (void)state;
+    struct fake f;
+    memset(&f, 0, sizeof f);
+    struct store_group g;
+    store_group_init(&g, 64, &fake_tx_opt, &f);
+    volatile int gate = 0, in_body = 0;
+    struct op first;
+    memset(&first, 0, sizeof first);
+    first.g = &g;
+    first.f = &f;
+    first.value = 1;
+    first.gate = &gate;
+    first.in_body = &in_body;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_op, &first), 0);
+    while (!__atomic_load_n(&in_body, __ATOMIC_ACQUIRE)) usleep(1000);
+    struct sub u[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&u[i], 0, sizeof u[i]);
+        u[i].op.g = &g;
+        u[i].op.f = &f;
+        u[i].op.value = i + 2;
+        u[i].op.fail = i == 1;
+        assert_int_equal(store_group_submit(&g, NULL, body, &u[i].op, sub_done, &u[i]), SG_OK);
+    }
+    assert_int_equal(store_group_queued(&g), 3);
+    __atomic_store_n(&gate, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 5000 && !__atomic_load_n(&u[i].called, __ATOMIC_ACQUIRE); k++) usleep(1000);
+    assert_int_equal(first.rc, SG_OK);
+    for (int i = 0; i < 3; i++) assert_int_equal(u[i].called, 1);
+    assert_int_equal(u[0].rc, SG_OK);
+    assert_int_equal(u[1].rc, SG_ETRANSITION);
+    assert_string_equal(u[1].err, "op 3: not allowed");
+    assert_int_equal(u[2].rc, SG_OK);
+    assert_string_equal(u[2].err, "");
+    assert_int_equal(f.ncommitted, 3);
+    assert_int_equal(f.committed[0], 1);
+    assert_int_equal(f.committed[1], 2);
+    assert_int_equal(f.committed[2], 4);
+    unsigned long long groups, nops;
+    store_group_counts(&g, &groups, &nops);
+    assert_int_equal(groups, 2);
+    assert_int_equal(nops, 4);
+    store_group_fini(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +487,8 @@ int main(void)
         cmocka_unit_test(test_savepoints_only),
         cmocka_unit_test(test_pipelined_rerun),
         cmocka_unit_test(test_optimistic_commit_failure),
+        cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,12 @@
+-- 0011_audit_hash_unique_drop (PostgreSQL): audit_log no longer keeps a unique index on
+-- (hash, timestamp).
+--
+-- The chain's integrity is its links, not the uniqueness of its hashes: `stargap`'s verification
+-- walks the rows by audit_id and recomputes every hash from the row and its predecessor's hash
+-- (a copied, altered, removed or inserted row breaks a link), and no query looks rows up by hash.
+-- The index was the largest of the table (random SHA-256 keys: every audit row dirtied a page
+-- anywhere in it, most of them not in shared buffers, each the first change of its page since
+-- the last checkpoint and so a full page in the WAL) and made every audited request pay for it:
+-- on the HTTP benchmark's database the group commit's audit append took 34 us a row with it and
+-- 20 us without (docs/BENCHMARKS.md, "Audited requests without a waiting thread").
+ALTER TABLE audit_log DROP CONSTRAINT IF EXISTS audit_log_hash_timestamp_key;
