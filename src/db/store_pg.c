@@ -5136,8 +5136,8 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
 
 /* ---- bulk writes: secondary indexes rebuilt instead of updated ----
  *
- * A gap refresh whose new rows at least double gap_analysis (the first refresh of a year's first
- * contract) drops the table's secondary indexes inside its transaction, writes its rows
+ * A gap refresh whose new rows at least double gap_analysis (a year's first contracts in a first
+ * run) drops the table's secondary indexes inside its transaction, writes its rows
  * with the table's primary key, unique key, foreign key, CHECKs and triggers in force, and
  * re-creates the indexes before COMMIT: CREATE INDEX sorts the entries once and writes each page
  * once (in parallel workers when the server allows), where row-by-row upkeep descends each b-tree
@@ -5161,11 +5161,11 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
  * double the table. A rebuild costs about as much per row of the whole table as row-by-row upkeep
  * saves per new row times 0.45 (1,000,000 members: the six indexes took 21 us a new row in the
  * COPY, and their builds 9.3 us a row of the table), so it pays when the new rows are at least
- * about as many as the old ones. At 1,000,000 members the pipeline's first contract of a year
- * (633,885 gaps into an empty table) qualifies; the second (487,095 into 633,885) would break
- * even and the third (341,689 into 1,120,980) would lose 6 s, so SQLite's quarter
- * (store_sqlite.c, BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not
- * used here (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
+ * about as many as the old ones. At 1,000,000 members the pipeline's first two contracts of a
+ * year qualify (487,095 gaps into an empty table, then 633,885 into 487,095); the third
+ * (341,689 into 1,120,980) would lose about 6 s, so SQLite's quarter (store_sqlite.c,
+ * BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not used here
+ * (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
 #define PG_BULK_GAP_SHARE 1
 #define PG_BULK_LOCK_TIMEOUT "1s"
 
