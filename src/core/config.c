@@ -26,6 +26,8 @@ static const struct sg_config_entry table[] = {
     INT(sqlite_cache_mb, "32", 1, 65536, "SQLite page cache of each connection in MiB"),
     INT(sqlite_bulk_cache_mb, "1024", 1, 65536,
         "SQLite page cache in MiB of the one connection writing a prediction or gap-refresh batch"),
+    INT(pg_bulk_maintenance_mb, "512", 1, 65536,
+        "PostgreSQL maintenance_work_mem in MiB while a batch rebuilds a table's indexes"),
     INT(store_group_max, "64", 1, 10000, "most audited operations committed in one transaction (group commit)"),
     INT(store_group_overlap, "0", 0, 1,
         "1: a group commit's statements run while the previous group waits for its WAL flush (PostgreSQL)"),

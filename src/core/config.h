@@ -29,6 +29,7 @@ struct sg_config {
     long sqlite_busy_timeout_ms;       /* SQLite busy timeout per connection */
     long sqlite_cache_mb;              /* SQLite page cache of each connection, MiB */
     long sqlite_bulk_cache_mb;         /* SQLite page cache while writing a prediction/gap batch, MiB */
+    long pg_bulk_maintenance_mb;       /* PostgreSQL maintenance_work_mem of a batch's index rebuild, MiB */
     long store_group_max;              /* most audited operations committed in one transaction */
     long store_group_overlap;          /* 1: two group commits in flight (PostgreSQL) */
     long api_log_retention_days;       /* api_logs rows older than this are dropped by maintenance */

@@ -769,45 +769,36 @@ int store_prediction_member_order(const struct store_prediction *rows, size_t n,
     return SG_OK;
 }
 
-/* Gives every row without a prediction_id a time-ordered UUID (version 7, RFC 9562: 48-bit Unix
- * milliseconds, then a 42-bit counter in rand_a and the top of rand_b (RFC 9562 6.2, method 1,
- * started at a random value below 2^41 so a million rows cannot roll it over), then 32 random
- * bits). The counter runs in the order batch_create inserts (store_prediction_member_order), so
- * the ids of one batch arrive in ascending order and land at the right edge of the primary-key
- * index one after the other; with random ids within the batch the primary key cost the
- * PostgreSQL COPY about 3 s of server CPU per million rows (docs/BENCHMARKS.md). Random bytes
- * are drawn for 1,024 rows per call (one RAND_bytes call per row costs more than the insert). */
-static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t errlen)
+/* Time-ordered UUIDs (version 7, RFC 9562: 48-bit Unix milliseconds, then a 42-bit counter in
+ * rand_a and the top of rand_b (RFC 9562 6.2, method 1, started at a random value below 2^41 so
+ * a million rows cannot roll it over), then 32 random bits) for the rows of a batch that have no
+ * id, in the order the backends insert them: slot(rows, k) is the id buffer of the row inserted
+ * k-th, or NULL when that row has an id already. The ids of one batch therefore arrive in
+ * ascending order and land at the right edge of the primary-key index one after the other; with
+ * random ids the primary key cost the PostgreSQL COPY of a million predictions about 3 s of server
+ * CPU more (docs/BENCHMARKS.md). Random bytes are drawn for 1,024 rows per call (one RAND_bytes
+ * call per row costs more than the insert). */
+typedef char *(*v7_slot_fn)(void *rows, const uint32_t *order, size_t k);
+
+static int fill_v7(void *rows, const uint32_t *order, size_t n, v7_slot_fn slot, char *err,
+                   size_t errlen)
 {
     static const char hexd[] = "0123456789abcdef";
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) missing += !rows[i].prediction_id[0];
-    if (!missing) return SG_OK;
-    uint32_t *order = malloc(n * sizeof *order);
-    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
-    if (store_prediction_member_order(rows, n, order)) {
-        free(order);
-        return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
-    }
     uint8_t rnd[1024 * 4];
     size_t avail = 0, used = 0;
     uint64_t counter;
-    if (sg_random_bytes(&counter, sizeof counter) != SG_OK) {
-        free(order);
+    if (sg_random_bytes(&counter, sizeof counter) != SG_OK)
         return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
-    }
     counter &= (1ULL << 41) - 1;
     struct timespec tsp;
     clock_gettime(CLOCK_REALTIME, &tsp);
     unsigned long long ms = (unsigned long long)tsp.tv_sec * 1000ULL + (unsigned long long)(tsp.tv_nsec / 1000000);
     for (size_t k = 0; k < n; k++) {
-        struct store_prediction *p = &rows[order[k]];
-        if (p->prediction_id[0]) continue;
+        char *o = slot(rows, order, k);
+        if (!o) continue;
         if (used == avail) {
-            if (sg_random_bytes(rnd, sizeof rnd) != SG_OK) {
-                free(order);
+            if (sg_random_bytes(rnd, sizeof rnd) != SG_OK)
                 return sg_errf(err, errlen, SG_EINTERNAL, "random bytes unavailable");
-            }
             avail = sizeof rnd / 4;
             used = 0;
         }
@@ -821,7 +812,6 @@ static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t e
         b[10] = (uint8_t)(c >> 8);
         b[11] = (uint8_t)c;
         memcpy(b + 12, rnd + 4 * used++, 4);
-        char *o = p->prediction_id;
         for (int i = 0, j = 0; i < 16; i++) {
             if (i == 4 || i == 6 || i == 8 || i == 10) o[j++] = '-';
             o[j++] = hexd[b[i] >> 4];
@@ -829,8 +819,29 @@ static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t e
         }
         o[36] = '\0';
     }
-    free(order);
     return SG_OK;
+}
+
+/* Predictions are inserted in member order (store_prediction_member_order). */
+static char *pred_id_slot(void *rows, const uint32_t *order, size_t k)
+{
+    struct store_prediction *p = &((struct store_prediction *)rows)[order[k]];
+    return p->prediction_id[0] ? NULL : p->prediction_id;
+}
+
+/* Gives every row without a prediction_id a v7 id (fill_v7), ascending in insert order. */
+static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t errlen)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) missing += !rows[i].prediction_id[0];
+    if (!missing) return SG_OK;
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    int rc = store_prediction_member_order(rows, n, order)
+                 ? sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory")
+                 : fill_v7(rows, order, n, pred_id_slot, err, errlen);
+    free(order);
+    return rc;
 }
 
 int store_prediction_batch_create(struct store *st, const struct store_actor *a,
@@ -2385,6 +2396,15 @@ int store_gap_scan(struct store *st, int year, const char *contract_id, store_ga
                              err, errlen);
 }
 
+/* Gap refresh rows are inserted in row order. An id that is not terminated is left for the
+ * validation to refuse. */
+static char *gap_id_slot(void *rows, const uint32_t *order, size_t k)
+{
+    (void)order;
+    struct store_gap *g = &((struct store_gap *)rows)[k];
+    return memchr(g->gap_id, 0, STORE_ID_LEN) && !g->gap_id[0] ? g->gap_id : NULL;
+}
+
 int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                             const char *contract_id, struct store_gap *rows, size_t n,
                             struct store_refresh_counts *counts, char *err, size_t errlen)
@@ -2401,6 +2421,11 @@ int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int y
     if (n && !rows) return sg_errf(err, errlen, SG_EINVAL, "rows: required");
     if (n > 5000000) return sg_errf(err, errlen, SG_EINVAL, "rows: at most 5000000");
     const char *scope = contract_id && *contract_id ? contract_id : NULL;
+    /* new gaps' ids: v7, ascending in row order (the order the backends insert the rows in: the
+     * pipeline's rows come in member order, which the SQLite backend sorts by as well), so the
+     * primary key takes them at its right edge (random v4 ids cost the PostgreSQL COPY of 1.46
+     * million gaps 3 to 4 s more: docs/BENCHMARKS.md, "PostgreSQL bulk path") */
+    if (n && (rc = fill_v7(rows, NULL, n, gap_id_slot, err, errlen))) return rc;
     for (size_t i = 0; i < n; i++) {
         struct store_gap *g = &rows[i];
 #define F(name) (snprintf(f, sizeof f, "rows[%zu]." name, i), f)

@@ -54,6 +54,7 @@ struct pg_store {
     /* Staged merges (stage_merge): set once a direct COPY of that kind (enum merge_kind) met a
      * key that exists already; that kind then goes straight to the staged upsert. */
     int direct_off[3];
+    long bulk_maint_mb; /* maintenance_work_mem of a bulk batch's index rebuild (pg_bulk_restore) */
 };
 
 /* A named statement: prepared under `name` on each connection the first time it is used. */
@@ -5161,6 +5162,171 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
     return pg_decide_scan(st, &gap_scan_year, year, contract_id, 1, (void *)cb, ctx, err, errlen);
 }
 
+/* ---- bulk writes: secondary indexes rebuilt instead of updated ----
+ *
+ * A gap refresh whose new rows at least double gap_analysis (a year's first contracts in a first
+ * run) drops the table's secondary indexes inside its transaction, writes its rows
+ * with the table's primary key, unique key, foreign key, CHECKs and triggers in force, and
+ * re-creates the indexes before COMMIT: CREATE INDEX sorts the entries once and writes each page
+ * once (in parallel workers when the server allows), where row-by-row upkeep descends each b-tree
+ * and logs a WAL record per row and index (gap_analysis has six such indexes, keyed on random
+ * values: priority, probability). The indexes are those of pg_index that back no constraint and
+ * are not unique (PRIMARY KEY, UNIQUE and the keys that foreign keys of other tables reference
+ * stay), re-created from their own stored definitions (pg_get_indexdef), so nothing here repeats
+ * the migrations and an index a later migration adds is handled the same way. Column statistics
+ * survive DROP INDEX (only an expression index's own statistics go, until the next ANALYZE).
+ *
+ * DDL is transactional on PostgreSQL: a batch that fails rolls the drops back with its rows, and
+ * every index is as it was. The price is the lock: DROP INDEX takes ACCESS EXCLUSIVE on the table
+ * until COMMIT, so every reader of gap_analysis waits for the batch. The lock is therefore taken
+ * only for such first loads, and only when it can be had within PG_BULK_LOCK_TIMEOUT: when other
+ * sessions hold the table (a long report, open transactions), the batch takes the row-by-row path
+ * instead of queueing (and making every later reader queue behind it). docs/DESIGN.md, "Storage:
+ * bulk writes on PostgreSQL". */
+
+#define PG_BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
+/* A gap refresh rebuilds when its new rows (the batch less the scope's gaps before it) at least
+ * double the table. A rebuild costs about as much per row of the whole table as row-by-row upkeep
+ * saves per new row times 0.45 (1,000,000 members: the six indexes took 21 us a new row in the
+ * COPY, and their builds 9.3 us a row of the table), so it pays when the new rows are at least
+ * about as many as the old ones. At 1,000,000 members the pipeline's first two contracts of a
+ * year qualify (487,095 gaps into an empty table, then 633,885 into 487,095); the third
+ * (341,689 into 1,120,980) would lose about 6 s, so SQLite's quarter (store_sqlite.c,
+ * BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not used here
+ * (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
+#define PG_BULK_GAP_SHARE 1
+#define PG_BULK_LOCK_TIMEOUT "1s"
+
+struct pg_bulk {
+    size_t n;
+    char **def; /* the dropped indexes' CREATE INDEX statements (malloc'd) */
+};
+
+static void pg_bulk_fini(struct pg_bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) free(b->def[i]);
+    free(b->def);
+    memset(b, 0, sizeof *b);
+}
+
+/* The secondary indexes of table $1: the DROP and the CREATE statement of each. */
+STMT(bulk_indexes, 1,
+     "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)"
+     " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+     " JOIN pg_namespace n ON n.oid = c.relnamespace"
+     " WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisprimary"
+     " AND i.indisvalid AND i.indisready AND i.indislive"
+     " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+     " ORDER BY c.relname");
+/* The scope's gaps of any status before the batch (gap_counts holds the exact totals). */
+STMT(bulk_scope_gaps, 2,
+     "SELECT coalesce(sum(n), 0) FROM gap_counts WHERE measurement_year = $1"
+     " AND ($2::text IS NULL OR contract_id = $2)");
+/* Whether gap_analysis holds fewer than $1 rows (reads at most $1). */
+STMT(bulk_gaps_below, 1,
+     "SELECT count(*) < $1 FROM (SELECT 1 FROM gap_analysis LIMIT $1) t");
+
+/* Takes ACCESS EXCLUSIVE on table within PG_BULK_LOCK_TIMEOUT, under a savepoint. Returns 0
+ * (held), 1 (not had in time: rolled back to the savepoint, nothing changed) or a negative
+ * sg_err. table is a constant of this file. */
+static int pg_bulk_lock(struct px *x, const char *table)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SAVEPOINT sg_bulk; SET LOCAL lock_timeout = '" PG_BULK_LOCK_TIMEOUT "';"
+             " LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout TO DEFAULT;"
+             " RELEASE SAVEPOINT sg_bulk",
+             table);
+    PGresult *r = PQexec(x->pg, sql);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return SG_OK;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "55P03") && PQstatus(x->pg) != CONNECTION_BAD) {
+        PQclear(r);
+        int rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_bulk; RELEASE SAVEPOINT sg_bulk");
+        return rc ? rc : 1;
+    }
+    int rc = px_fail(x, "bulk_lock", r);
+    PQclear(r);
+    return rc;
+}
+
+/* Drops table's secondary indexes (inside the caller's transaction), keeping their definitions
+ * in b for pg_bulk_restore; when the table's lock cannot be had in time, drops nothing (b->n 0).
+ * table is a constant of this file. */
+static int pg_bulk_drop(struct px *x, struct pg_bulk *b, const char *table)
+{
+    memset(b, 0, sizeof *b);
+    int rc = pg_bulk_lock(x, table);
+    if (rc) return rc < 0 ? rc : SG_OK;
+    struct params p;
+    PGresult *r = NULL;
+    p_init(&p);
+    p_str(&p, table);
+    if ((rc = px_exec(x, &bulk_indexes, &p, &r))) return rc;
+    int nt = PQntuples(r);
+    struct sg_buf drop;
+    sg_buf_init(&drop, 1 << 16);
+    b->def = nt ? calloc((size_t)nt, sizeof *b->def) : NULL;
+    if (nt && !b->def) rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+    for (int i = 0; i < nt && !rc; i++) {
+        if (!(b->def[i] = strdup(g_str(r, i, 1))))
+            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+        else
+            b->n++;
+        if (!rc && (sg_buf_puts(&drop, g_str(r, i, 0)) || sg_buf_puts(&drop, ";")))
+            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    if (!rc && b->n) rc = px_cmd(x, sg_buf_str(&drop));
+    sg_buf_fini(&drop);
+    if (rc) pg_bulk_fini(b);
+    return rc;
+}
+
+/* Re-creates the indexes pg_bulk_drop dropped (same transaction) and forgets them. The builds
+ * sort every entry of the table; maintenance_work_mem (64 MB by default, shared by a parallel
+ * build's workers) is raised for the rest of the transaction to pg_bulk_maintenance_mb so that
+ * the sort of a big table's index (1.46 million gaps: ~70 MB of entries per index) stays in
+ * memory instead of spilling to temporary files and merging them. */
+static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
+{
+    char set[96];
+    snprintf(set, sizeof set, "SET LOCAL maintenance_work_mem = '%ldMB'", x->s->bulk_maint_mb);
+    int rc = b->n ? px_cmd(x, set) : SG_OK;
+    for (size_t i = 0; i < b->n && !rc; i++) rc = px_cmd(x, b->def[i]);
+    pg_bulk_fini(b);
+    return rc;
+}
+
+/* Whether a gap refresh of n rows for the scope (year, contract) takes the bulk path: its new
+ * rows, n less the scope's gaps before it, are at least 1/PG_BULK_GAP_SHARE of the rows
+ * gap_analysis holds before it. */
+static int gr_bulk_want(struct px *x, int year, const char *contract_id, size_t n, int *want)
+{
+    struct params p;
+    PGresult *r = NULL;
+    *want = 0;
+    if (n < PG_BULK_MIN_ROWS) return SG_OK;
+    p_init(&p);
+    p_ll(&p, year);
+    p_opt(&p, contract_id);
+    int rc = px_exec(x, &bulk_scope_gaps, &p, &r);
+    long long before = rc ? 0 : g_ll(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (rc) return rc;
+    long long fresh = (long long)n - (before > 0 ? before : 0);
+    if (fresh < PG_BULK_MIN_ROWS) return SG_OK;
+    p_init(&p);
+    p_ll(&p, fresh * PG_BULK_GAP_SHARE + 1); /* the table holds at most fresh * share rows */
+    if (!(rc = px_exec(x, &bulk_gaps_below, &p, &r))) *want = g_bool(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
 #define GR_COLS                                                                                \
     "gap_id, member_hash, contract_id, measure_code, measurement_year, gap_probability,"       \
     " priority_score, intervention_type, estimated_cost, estimated_value"
@@ -5276,8 +5442,13 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     store_date_of(now, today);
     memset(k, 0, sizeof *k);
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    struct pg_bulk bulk;
+    memset(&bulk, 0, sizeof bulk);
+    int want = 0;
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
+    if (!rc) rc = gr_bulk_want(&x, year, contract_id, n, &want);
+    if (!rc && want) rc = pg_bulk_drop(&x, &bulk, "gap_analysis");
     int direct = 1;
     if (!rc && n) {
         direct = gr_direct(&x, &b, year, contract_id, rows, n, now, err, errlen);
@@ -5310,6 +5481,7 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
         if (!(rc = px_exec(&x, &gr_close, &p, &r))) k->closed = cmd_rows(r);
         PQclear(r);
     }
+    if (!rc && bulk.n) rc = pg_bulk_restore(&x, &bulk);
     if (!rc) {
         char y[16], ins[32], upd[32], kept[32], cl[32];
         snprintf(y, sizeof y, "%d", year);
@@ -5323,6 +5495,7 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
+    pg_bulk_fini(&bulk);
     sg_buf_fini(&b);
     if (rc) memset(k, 0, sizeof *k);
     return rc;
@@ -5431,6 +5604,7 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
         return rc;
     }
     s->base.ops = &pg_ops;
+    s->bulk_maint_mb = cfg ? cfg->pg_bulk_maintenance_mb : 512;
     pthread_mutex_init(&s->head_mu, NULL);
     s->overlap = cfg ? cfg->store_group_overlap != 0 : 0;
     store_group_init(&s->group, cfg ? (size_t)cfg->store_group_max : 64, &pg_group_tx, s);

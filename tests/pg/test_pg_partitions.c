@@ -6,7 +6,8 @@
  * rows left in the boundary month, and never removes audit_log rows younger than 7 years even when
  * asked for 10 days. Expected values are computed here from the dates the test writes. Also here,
  * as the other PostgreSQL-only behaviours of the backend: the pool counters reachable through the
- * store (for /metrics), PHI-safe error messages and the member checks of migration 0009. */
+ * store (for /metrics), PHI-safe error messages and the member checks of migrations 0009 and
+ * 0012. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,6 +262,22 @@ static void test_member_refs(void **state)
     assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_A), 0);
     assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE member_hash = " HASH_B), 1);
     assert_int_equal(q_ll("SELECT count(*) FROM member_features WHERE member_hash = " HASH_B), 1);
+    /* a statement naming one member several times and a missing one (migration 0012 counts
+     * distinct members: 2 named, 1 found) is refused; the known member alone passes */
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_B, "CBP") ", " MR_ROW(HASH_B, "COL") ", "
+                                 MR_ROW(HASH_C, "COL"), ss),
+                        "23503");
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_B, "CBP") ", " MR_ROW(HASH_B, "COL"), ss), "");
+    assert_int_equal(q_ll("SELECT count(*) FROM measure_results WHERE member_hash = " HASH_B), 3);
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_proc WHERE proname = 'stargap_member_refs_check'"
+                          " AND prosrc LIKE '%MATERIALIZED%'"), 1);
+    /* down to 0009: its check (lock, then NOT EXISTS) again, the same rule */
+    assert_int_equal(migrate_down(st, 9, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_proc WHERE proname = 'stargap_member_refs_check'"
+                          " AND prosrc LIKE '%NOT EXISTS%'"), 1);
+    assert_string_equal(state_of(MR_INS MR_ROW(HASH_B, "OMW") ", " MR_ROW(HASH_C, "OMW"), ss),
+                        "23503");
+    PQclear(q("DELETE FROM measure_results WHERE member_hash = " HASH_B " AND measure_code <> 'BCS'"));
     /* migrating down restores the declared constraints over the same rows */
     assert_int_equal(migrate_down(st, 8, NULL, err, sizeof err), SG_OK);
     assert_int_equal(q_ll("SELECT count(*) FROM pg_constraint WHERE conname IN"

@@ -87,6 +87,16 @@ static void test_gap_refresh(void **state)
     OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0001", r1, 3, &k, f->err, sizeof f->err));
     assert_int_equal(k.inserted, 3);
     assert_int_equal(k.updated + k.kept + k.closed, 0);
+    /* generated ids: version 7, RFC 9562 variant, ascending in row order, and stored as given */
+    for (int i = 0; i < 3; i++) {
+        assert_true(sg_is_uuid(r1[i].gap_id));
+        assert_int_equal(r1[i].gap_id[14], '7');
+        assert_non_null(strchr("89ab", r1[i].gap_id[19]));
+        if (i) assert_true(strcmp(r1[i - 1].gap_id, r1[i].gap_id) < 0);
+        struct store_gap got;
+        OK(store_gap_get(f->st, r1[i].gap_id, &got, f->err, sizeof f->err));
+        assert_string_equal(got.member_hash, r1[i].member_hash);
+    }
     struct store_gap r2[1] = {rgap(4, "H0002", "BCS", 0.9, 1)};
     OK(store_gap_refresh_batch(f->st, &ACTOR, 2024, "H0002", r2, 1, &k, f->err, sizeof f->err));
     assert_int_equal(k.inserted, 1);
