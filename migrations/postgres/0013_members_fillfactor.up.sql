@@ -1,0 +1,12 @@
+-- 0013_members_fillfactor (PostgreSQL): members pages keep a fifth of their space free.
+--
+-- Every prediction batch adds its counts to members.total_predictions (and the members_touch
+-- trigger moves updated_at): one update of each member the batch names, eleven per member in a
+-- prediction run of the eleven member-level measures. No index covers those columns, so each
+-- update can be HOT (no new index entries, the new version on the same page) when the page has
+-- room; a page filled to 100% by the import has none, and the update writes a new version
+-- elsewhere plus an entry in both indexes. With fillfactor 80 (measured on 100,000 members, four
+-- rounds updating 60% of them: 0.60-0.89 s per round instead of 0.78-1.17 s, two thirds of the
+-- updates HOT instead of a third) the table is a fifth larger. Applies to pages written from now
+-- on (the import's); existing pages keep their fill until rewritten.
+ALTER TABLE members SET (fillfactor = 80);
