@@ -1038,6 +1038,34 @@ static void *cc_main(void *arg)
     return NULL;
 }
 
+/* Creates (through the store) the member of raw id `id` in `contract` and one identified gap of
+ * MEASURE_A/YEAR for it; hash and gap_id receive the member hash and the gap id. */
+static void member_with_gap(struct store *st, const char *id, const char *contract,
+                            char hash[SG_HEX64_LEN], char gap_id_out[STORE_ID_LEN])
+{
+    char err[SG_ERRLEN];
+    hmac_hex(id, hash);
+    struct store_member mem;
+    memset(&mem, 0, sizeof mem);
+    strcpy(mem.member_hash, hash);
+    strcpy(mem.contract_id, contract);
+    mem.active = 1;
+    mem.dual_eligible = mem.lis = mem.disabled = -1;
+    assert_int_equal(store_member_create(st, &seed_actor, &mem, err, sizeof err), SG_OK);
+    struct store_gap g;
+    memset(&g, 0, sizeof g);
+    strcpy(g.member_hash, hash);
+    strcpy(g.measure_code, MEASURE_A);
+    g.measurement_year = YEAR;
+    g.gap_probability = 0.5;
+    g.priority_score = 1;
+    g.estimated_cost = NAN;
+    g.estimated_value = NAN;
+    g.status = STORE_GAP_IDENTIFIED;
+    assert_int_equal(store_gap_create(st, &seed_actor, &g, err, sizeof err), SG_OK);
+    strcpy(gap_id_out, g.gap_id);
+}
+
 static void test_concurrent_audited(void **state)
 {
     (void)state;
@@ -1050,26 +1078,7 @@ static void test_concurrent_audited(void **state)
         t[i].idx = i;
         char id[32];
         snprintf(id, sizeof id, "cc-member-%02d", i);
-        hmac_hex(id, t[i].member);
-        struct store_member mem;
-        memset(&mem, 0, sizeof mem);
-        strcpy(mem.member_hash, t[i].member);
-        strcpy(mem.contract_id, "H0001");
-        mem.active = 1;
-        mem.dual_eligible = mem.lis = mem.disabled = -1;
-        assert_int_equal(store_member_create(st, &seed_actor, &mem, err, sizeof err), SG_OK);
-        struct store_gap g;
-        memset(&g, 0, sizeof g);
-        strcpy(g.member_hash, t[i].member);
-        strcpy(g.measure_code, MEASURE_A);
-        g.measurement_year = YEAR;
-        g.gap_probability = 0.5;
-        g.priority_score = 1;
-        g.estimated_cost = NAN;
-        g.estimated_value = NAN;
-        g.status = STORE_GAP_IDENTIFIED;
-        assert_int_equal(store_gap_create(st, &seed_actor, &g, err, sizeof err), SG_OK);
-        strcpy(t[i].gap, g.gap_id);
+        member_with_gap(st, id, "H0001", t[i].member, t[i].gap);
     }
     pthread_t th[CC_THREADS];
     for (int i = 0; i < CC_THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, cc_main, &t[i]), 0);
@@ -1190,27 +1199,9 @@ static void test_graceful_shutdown(void **state)
     assert_int_equal(store_open(db_url, NULL, &st, err, sizeof err), SG_OK);
     for (int i = SD_THREADS; i < SD_THREADS + SD_PATCH_THREADS; i++) {
         for (int k = 0; k < SD_GAPS; k++) {
-            char id[64];
-            struct store_member mem;
-            memset(&mem, 0, sizeof mem);
+            char id[64], hash[SG_HEX64_LEN];
             snprintf(id, sizeof id, "sd-gap-member-%d-%d", i, k);
-            hmac_hex(id, mem.member_hash);
-            strcpy(mem.contract_id, "H0009");
-            mem.active = 1;
-            mem.dual_eligible = mem.lis = mem.disabled = -1;
-            assert_int_equal(store_member_create(st, &seed_actor, &mem, err, sizeof err), SG_OK);
-            struct store_gap g;
-            memset(&g, 0, sizeof g);
-            strcpy(g.member_hash, mem.member_hash);
-            strcpy(g.measure_code, MEASURE_A);
-            g.measurement_year = YEAR;
-            g.gap_probability = 0.5;
-            g.priority_score = 1;
-            g.estimated_cost = NAN;
-            g.estimated_value = NAN;
-            g.status = STORE_GAP_IDENTIFIED;
-            assert_int_equal(store_gap_create(st, &seed_actor, &g, err, sizeof err), SG_OK);
-            strcpy(t[i].gaps[k], g.gap_id);
+            member_with_gap(st, id, "H0009", hash, t[i].gaps[k]);
         }
     }
     store_close(st);
