@@ -280,16 +280,17 @@ static int admit(struct http_server *s, struct http_request *req, struct http_re
     return 1;
 }
 
-/* Runs the route's handler (a handler that set no status answers 500). */
-static void run_handler_raw(struct http_request *req, struct http_response *res)
+/* A handler (or a deferred finish) that set no status answers 500. */
+static void ensure_status(const struct http_request *req, struct http_response *res)
 {
-    req->route->handler(req, res);
+    if (res->status == 0) http_error(req, res, 500, "internal_error", "internal error");
 }
 
+/* Runs the route's handler. */
 static void run_handler(struct http_request *req, struct http_response *res)
 {
-    run_handler_raw(req, res);
-    if (res->status == 0) http_error(req, res, 500, "internal_error", "internal error");
+    req->route->handler(req, res);
+    ensure_status(req, res);
 }
 
 /* The job of a request whose handler may defer (req->can_defer: always a heap job). */
@@ -490,7 +491,7 @@ static void request_init(struct http_server *s, struct MHD_Connection *c, const 
 static void req_handler_deferrable(struct http_server *s, struct MHD_Connection *c,
                                    struct req_state *st, struct job *j)
 {
-    run_handler_raw(&j->req, &j->res);
+    j->req.route->handler(&j->req, &j->res);
     if (j->deferred) {
         atomic_fetch_add(&s->w.deferred_total, 1);
         st->job = j;
@@ -513,7 +514,7 @@ static void req_handler_deferrable(struct http_server *s, struct MHD_Connection 
         workers_push(&s->w, j);
         return;
     }
-    if (j->res.status == 0) http_error(&j->req, &j->res, 500, "internal_error", "internal error");
+    ensure_status(&j->req, &j->res);
 }
 
 static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *c, const char *url,
@@ -567,7 +568,7 @@ static enum MHD_Result answered(struct http_server *s, struct MHD_Connection *c,
     if (j->finish) { /* a deferred answer: filled here, on the connection thread */
         j->finish(&j->req, &j->res, j->fctx);
         j->finish = NULL;
-        if (j->res.status == 0) http_error(&j->req, &j->res, 500, "internal_error", "internal error");
+        ensure_status(&j->req, &j->res);
     }
     enum MHD_Result ret = send_response(s, c, &j->req, &j->res, st->start_s, j->route_index);
     free(j->res.body);
