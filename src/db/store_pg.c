@@ -1674,6 +1674,183 @@ static int check_members(struct px *x, const void *rows, size_t n, member_at_fn 
 
 
 
+/* ---- bulk writes: indexes and keys rebuilt instead of updated ----
+ *
+ * A batch that brings many rows relative to its table (a first load) drops the table's indexes
+ * inside its transaction, writes its rows, and re-creates them before COMMIT: CREATE INDEX sorts
+ * the entries once and writes each page once (in parallel workers when the server allows), where
+ * row-by-row upkeep descends each b-tree and logs a WAL record per row and index.
+ *
+ * - A gap refresh whose new rows at least double gap_analysis (a year's first contracts in a
+ *   first run) drops the secondary indexes only: those of pg_index that back no constraint and
+ *   are not unique (gap_analysis has six such indexes, keyed on random values: priority,
+ *   probability). Its PRIMARY KEY (which interventions reference), unique key and foreign key
+ *   stay: the refresh's upsert needs its unique key in force.
+ * - A prediction batch into a table that holds fewer than PG_BULK_PRED_SHARE times its rows also
+ *   drops the table's PRIMARY KEY, UNIQUE and FOREIGN KEY constraints (unless another table's
+ *   foreign key references the key's index) and adds them again after the COPY: the unique keys
+ *   are then checked by one sorted build each, and the foreign key by one anti-join of the
+ *   table against members instead of a per-row trigger query (the RI check alone took 4 us a
+ *   row, the two unique b-trees 2.7 us; docs/BENCHMARKS.md, "PostgreSQL prediction batch"). A
+ *   duplicate makes ADD CONSTRAINT fail with 23505 as the COPY would have; the foreign key cannot
+ *   fail there, because the batch has updated (and so row-locked) every member it names first.
+ *
+ * Everything is re-created from its own stored definition (pg_get_indexdef,
+ * pg_get_constraintdef), so nothing here repeats the migrations and an index or constraint a
+ * later migration adds is handled the same way. Column statistics survive DROP INDEX (only an
+ * expression index's own statistics go, until the next ANALYZE).
+ *
+ * DDL is transactional on PostgreSQL: a batch that fails rolls the drops back with its rows, and
+ * every index and constraint is as it was. The price is the locks: DROP takes ACCESS EXCLUSIVE
+ * on the table until COMMIT, so every reader of it waits for the batch, and adding a foreign key
+ * takes SHARE ROW EXCLUSIVE on the referenced table (members: writers of members wait, readers
+ * do not). The locks are therefore taken only for such first loads, and only when they can be
+ * had within PG_BULK_LOCK_TIMEOUT: when other sessions hold the tables (a long report, open
+ * transactions), the batch takes the row-by-row path instead of queueing (and making every later
+ * reader queue behind it). docs/DESIGN.md, "Storage: bulk writes on PostgreSQL". */
+
+#define PG_BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
+/* A gap refresh rebuilds when its new rows (the batch less the scope's gaps before it) at least
+ * double the table. A rebuild costs about as much per row of the whole table as row-by-row upkeep
+ * saves per new row times 0.45 (1,000,000 members: the six indexes took 21 us a new row in the
+ * COPY, and their builds 9.3 us a row of the table), so it pays when the new rows are at least
+ * about as many as the old ones. At 1,000,000 members the pipeline's first two contracts of a
+ * year qualify (487,095 gaps into an empty table, then 633,885 into 487,095); the third
+ * (341,689 into 1,120,980) would lose about 6 s, so SQLite's quarter (store_sqlite.c,
+ * BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not used here
+ * (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
+#define PG_BULK_GAP_SHARE 1
+#define PG_BULK_LOCK_TIMEOUT "1s"
+
+/* A prediction batch rebuilds when the table holds fewer than PG_BULK_PRED_SHARE times its
+ * rows. Per 1,000,000 rows the rebuild (both unique builds and the foreign key's anti-join)
+ * took 1.9 s of the table's rows and the upkeep it replaces 11 s of the new rows (server-side
+ * COPY of the same rows with and without the keys), so it pays while the table holds fewer
+ * than about 5 times the new rows; 4 leaves a margin for the locks' cost to other sessions. */
+#define PG_BULK_PRED_SHARE 4
+
+struct pg_bulk {
+    size_t n;
+    char **def; /* the dropped objects' CREATE / ADD CONSTRAINT statements (malloc'd), in order */
+};
+
+static void pg_bulk_fini(struct pg_bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) free(b->def[i]);
+    free(b->def);
+    memset(b, 0, sizeof *b);
+}
+
+/* What a bulk batch drops of table $1, in the order to re-create it: the secondary indexes, then
+ * (when $2) the PRIMARY KEY and UNIQUE constraints that no foreign key references, then the
+ * table's FOREIGN KEY constraints. Each row: the DROP statement and the re-create statement. */
+STMT(bulk_objects, 2,
+     "SELECT d, c FROM ("
+     " SELECT 0 AS o, c.relname AS nm, format('DROP INDEX %I.%I', n.nspname, c.relname) AS d,"
+     " pg_get_indexdef(i.indexrelid) AS c"
+     " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+     " JOIN pg_namespace n ON n.oid = c.relnamespace"
+     " WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisprimary"
+     " AND i.indisvalid AND i.indisready AND i.indislive"
+     " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+     " UNION ALL"
+     " SELECT CASE k.contype WHEN 'f' THEN 2 ELSE 1 END, k.conname,"
+     " format('ALTER TABLE %s DROP CONSTRAINT %I', $1::regclass, k.conname),"
+     " format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1::regclass, k.conname,"
+     " pg_get_constraintdef(k.oid))"
+     " FROM pg_constraint k WHERE $2 AND k.conrelid = $1::regclass AND k.contype IN ('p', 'u', 'f')"
+     " AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f'"
+     " AND r.confrelid = k.conrelid AND r.conindid = k.conindid)"
+     ") t ORDER BY o, nm");
+/* The scope's gaps of any status before the batch (gap_counts holds the exact totals). */
+STMT(bulk_scope_gaps, 2,
+     "SELECT coalesce(sum(n), 0) FROM gap_counts WHERE measurement_year = $1"
+     " AND ($2::text IS NULL OR contract_id = $2)");
+/* Whether gap_analysis holds fewer than $1 rows (reads at most $1). */
+STMT(bulk_gaps_below, 1,
+     "SELECT count(*) < $1 FROM (SELECT 1 FROM gap_analysis LIMIT $1) t");
+/* Whether predictions holds fewer than $1 rows (reads at most $1). */
+STMT(bulk_predictions_below, 1,
+     "SELECT count(*) < $1 FROM (SELECT 1 FROM predictions LIMIT $1) t");
+
+/* Runs the LOCK TABLE statements `locks` within PG_BULK_LOCK_TIMEOUT, under a savepoint. Returns
+ * 0 (held), 1 (not had in time: rolled back to the savepoint, nothing changed) or a negative
+ * sg_err. locks is a constant of this file. */
+static int pg_bulk_lock(struct px *x, const char *locks)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SAVEPOINT sg_bulk; SET LOCAL lock_timeout = '" PG_BULK_LOCK_TIMEOUT "';"
+             " %s; SET LOCAL lock_timeout TO DEFAULT; RELEASE SAVEPOINT sg_bulk",
+             locks);
+    PGresult *r = PQexec(x->pg, sql);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return SG_OK;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "55P03") && PQstatus(x->pg) != CONNECTION_BAD) {
+        PQclear(r);
+        int rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_bulk; RELEASE SAVEPOINT sg_bulk");
+        return rc ? rc : 1;
+    }
+    int rc = px_fail(x, "bulk_lock", r);
+    PQclear(r);
+    return rc;
+}
+
+/* Takes `locks` (see pg_bulk_lock), then drops table's secondary indexes and, when keys is set,
+ * its keys (bulk_objects; inside the caller's transaction), keeping their definitions in b for
+ * pg_bulk_restore. When the locks cannot be had in time, drops nothing (b->n 0). table and locks
+ * are constants of this file. */
+static int pg_bulk_drop(struct px *x, struct pg_bulk *b, const char *table, const char *locks,
+                        int keys)
+{
+    memset(b, 0, sizeof *b);
+    int rc = pg_bulk_lock(x, locks);
+    if (rc) return rc < 0 ? rc : SG_OK;
+    struct params p;
+    PGresult *r = NULL;
+    p_init(&p);
+    p_str(&p, table);
+    p_str(&p, keys ? "t" : "f");
+    if ((rc = px_exec(x, &bulk_objects, &p, &r))) return rc;
+    int nt = PQntuples(r);
+    struct sg_buf drop;
+    sg_buf_init(&drop, 1 << 16);
+    b->def = nt ? calloc((size_t)nt, sizeof *b->def) : NULL;
+    if (nt && !b->def) rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+    for (int i = 0; i < nt && !rc; i++) {
+        if (!(b->def[i] = strdup(g_str(r, i, 1))))
+            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+        else
+            b->n++;
+        if (!rc && (sg_buf_puts(&drop, g_str(r, i, 0)) || sg_buf_puts(&drop, ";")))
+            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    if (!rc && b->n) rc = px_cmd(x, sg_buf_str(&drop));
+    sg_buf_fini(&drop);
+    if (rc) pg_bulk_fini(b);
+    return rc;
+}
+
+/* Re-creates what pg_bulk_drop dropped (same transaction), in order, and forgets it. A unique
+ * key that the new rows break fails here with SG_ECONFLICT (23505). The builds sort every entry
+ * of the table; maintenance_work_mem (64 MB by default, shared by a parallel build's workers) is
+ * raised for the rest of the transaction to pg_bulk_maintenance_mb so that the sort of a big
+ * table's index (1.46 million gaps: ~70 MB of entries per index) stays in memory instead of
+ * spilling to temporary files and merging them. */
+static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
+{
+    char set[96];
+    snprintf(set, sizeof set, "SET LOCAL maintenance_work_mem = '%ldMB'", x->s->bulk_maint_mb);
+    int rc = b->n ? px_cmd(x, set) : SG_OK;
+    for (size_t i = 0; i < b->n && !rc; i++) rc = px_cmd(x, b->def[i]);
+    pg_bulk_fini(b);
+    return rc;
+}
+
 /* Adds each member's row count to total_predictions (and stamps last_updated) with one
  * UPDATE ... FROM unnest over the batch's members, in hash order (rows are walked in `order`,
  * which groups each member's rows): member_hash order makes the update walk members' primary
@@ -1821,9 +1998,25 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
         return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
     }
     double t_sort = mono_ms();
+    struct pg_bulk bulk;
+    memset(&bulk, 0, sizeof bulk);
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
-    /* Members first: a missing member is reported by row, before a million rows travel. */
+    if (!rc && n >= PG_BULK_MIN_ROWS) { /* a first load: keys rebuilt after the COPY */
+        PGresult *r = NULL;
+        struct params p;
+        p_init(&p);
+        p_ll(&p, (long long)n * PG_BULK_PRED_SHARE);
+        int want = 0;
+        if (!(rc = px_exec(&x, &bulk_predictions_below, &p, &r))) want = g_bool(r, 0, 0);
+        PQclear(r);
+        if (!rc && want)
+            rc = pg_bulk_drop(&x, &bulk, "predictions",
+                              "LOCK TABLE predictions IN ACCESS EXCLUSIVE MODE;"
+                              " LOCK TABLE members IN SHARE ROW EXCLUSIVE MODE", 1);
+    }
+    /* Members first: a missing member is reported by row, before a million rows travel (and
+     * the bulk path's foreign key, added again after the COPY, finds every member locked). */
     if (!rc) rc = bump_members(&x, rows, n, order, now);
     double t_bump = mono_ms();
     if (!rc)
@@ -1854,6 +2047,9 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
         if (copy_rc) rc = copy_rc;
     }
     double t_copy = mono_ms();
+    size_t rebuilt = bulk.n;
+    if (!rc && bulk.n) rc = pg_bulk_restore(&x, &bulk); /* a duplicate: SG_ECONFLICT here */
+    double t_keys = mono_ms();
     if (rc == SG_ECONFLICT && x.c && !x.broken) {
         /* COPY does not say which row collided: roll back, then find it as SQLite reports it. */
         size_t row = n;
@@ -1865,7 +2061,6 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
                          "rows[%zu]: duplicate prediction (member, measure, year, model_version)"
                          " or prediction_id", row);
     }
-    double t_members = t_copy;
     if (!rc) {
         char json[96];
         if (n == 1)
@@ -1878,11 +2073,12 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     }
     if (!rc) rc = px_commit(&x);
     px_close(&x);
+    pg_bulk_fini(&bulk);
     sg_buf_fini(&b);
     free(order);
-    LOG_DEBUG("event=prediction_batch rows=%zu sort_ms=%.0f members_ms=%.0f copy_ms=%.0f"
-              " commit_ms=%.0f rc=%d", n, t_sort - t0, t_bump - t_sort, t_copy - t_bump,
-              mono_ms() - t_members, rc);
+    LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu sort_ms=%.0f members_ms=%.0f"
+              " copy_ms=%.0f keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_sort - t0,
+              t_bump - t_sort, t_copy - t_bump, t_keys - t_copy, mono_ms() - t_keys, rc);
     return rc;
 }
 
@@ -5162,145 +5358,6 @@ static int pg_gap_scan(struct store *st, int year, const char *contract_id, stor
     return pg_decide_scan(st, &gap_scan_year, year, contract_id, 1, (void *)cb, ctx, err, errlen);
 }
 
-/* ---- bulk writes: secondary indexes rebuilt instead of updated ----
- *
- * A gap refresh whose new rows at least double gap_analysis (a year's first contracts in a first
- * run) drops the table's secondary indexes inside its transaction, writes its rows
- * with the table's primary key, unique key, foreign key, CHECKs and triggers in force, and
- * re-creates the indexes before COMMIT: CREATE INDEX sorts the entries once and writes each page
- * once (in parallel workers when the server allows), where row-by-row upkeep descends each b-tree
- * and logs a WAL record per row and index (gap_analysis has six such indexes, keyed on random
- * values: priority, probability). The indexes are those of pg_index that back no constraint and
- * are not unique (PRIMARY KEY, UNIQUE and the keys that foreign keys of other tables reference
- * stay), re-created from their own stored definitions (pg_get_indexdef), so nothing here repeats
- * the migrations and an index a later migration adds is handled the same way. Column statistics
- * survive DROP INDEX (only an expression index's own statistics go, until the next ANALYZE).
- *
- * DDL is transactional on PostgreSQL: a batch that fails rolls the drops back with its rows, and
- * every index is as it was. The price is the lock: DROP INDEX takes ACCESS EXCLUSIVE on the table
- * until COMMIT, so every reader of gap_analysis waits for the batch. The lock is therefore taken
- * only for such first loads, and only when it can be had within PG_BULK_LOCK_TIMEOUT: when other
- * sessions hold the table (a long report, open transactions), the batch takes the row-by-row path
- * instead of queueing (and making every later reader queue behind it). docs/DESIGN.md, "Storage:
- * bulk writes on PostgreSQL". */
-
-#define PG_BULK_MIN_ROWS 10000 /* smaller batches: a rebuild saves nothing measurable */
-/* A gap refresh rebuilds when its new rows (the batch less the scope's gaps before it) at least
- * double the table. A rebuild costs about as much per row of the whole table as row-by-row upkeep
- * saves per new row times 0.45 (1,000,000 members: the six indexes took 21 us a new row in the
- * COPY, and their builds 9.3 us a row of the table), so it pays when the new rows are at least
- * about as many as the old ones. At 1,000,000 members the pipeline's first two contracts of a
- * year qualify (487,095 gaps into an empty table, then 633,885 into 487,095); the third
- * (341,689 into 1,120,980) would lose about 6 s, so SQLite's quarter (store_sqlite.c,
- * BULK_GAP_SHARE), where building an index is cheaper relative to upkeep, is not used here
- * (docs/BENCHMARKS.md, "PostgreSQL bulk path"). */
-#define PG_BULK_GAP_SHARE 1
-#define PG_BULK_LOCK_TIMEOUT "1s"
-
-struct pg_bulk {
-    size_t n;
-    char **def; /* the dropped indexes' CREATE INDEX statements (malloc'd) */
-};
-
-static void pg_bulk_fini(struct pg_bulk *b)
-{
-    for (size_t i = 0; i < b->n; i++) free(b->def[i]);
-    free(b->def);
-    memset(b, 0, sizeof *b);
-}
-
-/* The secondary indexes of table $1: the DROP and the CREATE statement of each. */
-STMT(bulk_indexes, 1,
-     "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)"
-     " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-     " JOIN pg_namespace n ON n.oid = c.relnamespace"
-     " WHERE i.indrelid = $1::regclass AND NOT i.indisunique AND NOT i.indisprimary"
-     " AND i.indisvalid AND i.indisready AND i.indislive"
-     " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
-     " ORDER BY c.relname");
-/* The scope's gaps of any status before the batch (gap_counts holds the exact totals). */
-STMT(bulk_scope_gaps, 2,
-     "SELECT coalesce(sum(n), 0) FROM gap_counts WHERE measurement_year = $1"
-     " AND ($2::text IS NULL OR contract_id = $2)");
-/* Whether gap_analysis holds fewer than $1 rows (reads at most $1). */
-STMT(bulk_gaps_below, 1,
-     "SELECT count(*) < $1 FROM (SELECT 1 FROM gap_analysis LIMIT $1) t");
-
-/* Takes ACCESS EXCLUSIVE on table within PG_BULK_LOCK_TIMEOUT, under a savepoint. Returns 0
- * (held), 1 (not had in time: rolled back to the savepoint, nothing changed) or a negative
- * sg_err. table is a constant of this file. */
-static int pg_bulk_lock(struct px *x, const char *table)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SAVEPOINT sg_bulk; SET LOCAL lock_timeout = '" PG_BULK_LOCK_TIMEOUT "';"
-             " LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout TO DEFAULT;"
-             " RELEASE SAVEPOINT sg_bulk",
-             table);
-    PGresult *r = PQexec(x->pg, sql);
-    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-        PQclear(r);
-        return SG_OK;
-    }
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (state && !strcmp(state, "55P03") && PQstatus(x->pg) != CONNECTION_BAD) {
-        PQclear(r);
-        int rc = px_cmd(x, "ROLLBACK TO SAVEPOINT sg_bulk; RELEASE SAVEPOINT sg_bulk");
-        return rc ? rc : 1;
-    }
-    int rc = px_fail(x, "bulk_lock", r);
-    PQclear(r);
-    return rc;
-}
-
-/* Drops table's secondary indexes (inside the caller's transaction), keeping their definitions
- * in b for pg_bulk_restore; when the table's lock cannot be had in time, drops nothing (b->n 0).
- * table is a constant of this file. */
-static int pg_bulk_drop(struct px *x, struct pg_bulk *b, const char *table)
-{
-    memset(b, 0, sizeof *b);
-    int rc = pg_bulk_lock(x, table);
-    if (rc) return rc < 0 ? rc : SG_OK;
-    struct params p;
-    PGresult *r = NULL;
-    p_init(&p);
-    p_str(&p, table);
-    if ((rc = px_exec(x, &bulk_indexes, &p, &r))) return rc;
-    int nt = PQntuples(r);
-    struct sg_buf drop;
-    sg_buf_init(&drop, 1 << 16);
-    b->def = nt ? calloc((size_t)nt, sizeof *b->def) : NULL;
-    if (nt && !b->def) rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
-    for (int i = 0; i < nt && !rc; i++) {
-        if (!(b->def[i] = strdup(g_str(r, i, 1))))
-            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
-        else
-            b->n++;
-        if (!rc && (sg_buf_puts(&drop, g_str(r, i, 0)) || sg_buf_puts(&drop, ";")))
-            rc = sg_errf(x->err, x->errlen, SG_ENOMEM, "out of memory");
-    }
-    PQclear(r);
-    if (!rc && b->n) rc = px_cmd(x, sg_buf_str(&drop));
-    sg_buf_fini(&drop);
-    if (rc) pg_bulk_fini(b);
-    return rc;
-}
-
-/* Re-creates the indexes pg_bulk_drop dropped (same transaction) and forgets them. The builds
- * sort every entry of the table; maintenance_work_mem (64 MB by default, shared by a parallel
- * build's workers) is raised for the rest of the transaction to pg_bulk_maintenance_mb so that
- * the sort of a big table's index (1.46 million gaps: ~70 MB of entries per index) stays in
- * memory instead of spilling to temporary files and merging them. */
-static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
-{
-    char set[96];
-    snprintf(set, sizeof set, "SET LOCAL maintenance_work_mem = '%ldMB'", x->s->bulk_maint_mb);
-    int rc = b->n ? px_cmd(x, set) : SG_OK;
-    for (size_t i = 0; i < b->n && !rc; i++) rc = px_cmd(x, b->def[i]);
-    pg_bulk_fini(b);
-    return rc;
-}
-
 /* Whether a gap refresh of n rows for the scope (year, contract) takes the bulk path: its new
  * rows, n less the scope's gaps before it, are at least 1/PG_BULK_GAP_SHARE of the rows
  * gap_analysis holds before it. */
@@ -5448,7 +5505,9 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
     if (!rc) rc = gr_bulk_want(&x, year, contract_id, n, &want);
-    if (!rc && want) rc = pg_bulk_drop(&x, &bulk, "gap_analysis");
+    if (!rc && want)
+        rc = pg_bulk_drop(&x, &bulk, "gap_analysis",
+                          "LOCK TABLE gap_analysis IN ACCESS EXCLUSIVE MODE", 0);
     int direct = 1;
     if (!rc && n) {
         direct = gr_direct(&x, &b, year, contract_id, rows, n, now, err, errlen);

@@ -1,9 +1,11 @@
-/* test_pg_bulk.c: the PostgreSQL backend's bulk path of the gap refresh (store_pg.c, "bulk
- * writes").
+/* test_pg_bulk.c: the PostgreSQL backend's bulk paths of the gap refresh and the prediction
+ * batch (store_pg.c, "bulk writes").
  *
  * A gap refresh whose new rows at least double gap_analysis (and are at least 10,000) drops
  * the table's secondary indexes inside its transaction and re-creates them from their stored
- * definitions before COMMIT. The tests watch the database through a second, plain libpq
+ * definitions before COMMIT. A prediction batch of at least 10,000 rows into a table holding
+ * fewer than four times as many also drops and re-adds the table's keys (primary, unique,
+ * foreign). The tests watch the database through a second, plain libpq
  * connection: a re-created index has a new OID (so the OIDs tell whether the bulk path ran), its
  * definition comes from pg_indexes, and amcheck's bt_index_check(heapallindexed) proves that
  * every index holds exactly the table's rows. Expected counts are the rows each test writes;
@@ -340,12 +342,188 @@ static void test_bulk_refresh_yields_to_readers(void **state)
     free(a); free(b);
 }
 
+/* ---- predictions ---- */
+
+/* Every constraint of predictions with its definition, and every index with its definition. */
+static const char *PRED_DEFS_SQL =
+    "SELECT conname, contype, convalidated, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE conrelid = 'predictions'::regclass UNION ALL"
+    " SELECT indexname, 'i', true, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    " AND tablename = 'predictions' ORDER BY 1, 2";
+static const char *PRED_OIDS_SQL =
+    "SELECT c.relname, i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " WHERE i.indrelid = 'predictions'::regclass UNION ALL"
+    " SELECT conname, oid FROM pg_constraint WHERE conrelid = 'predictions'::regclass ORDER BY 1";
+/* amcheck over every b-tree of predictions: the count of b-trees checked */
+static const char *PRED_AMCHECK_SQL =
+    "SELECT count(*) FROM (SELECT bt_index_check(i.indexrelid, true) FROM pg_index i"
+    " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam"
+    " WHERE i.indrelid = 'predictions'::regclass AND a.amname = 'btree') t";
+static const char *PRED_BTREES_SQL =
+    "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = 'predictions'::regclass"
+    " AND a.amname = 'btree'";
+/* members whose total_predictions differs from their count of predictions */
+static const char *PRED_TOTALS_DIFF =
+    "SELECT count(*) FROM members m WHERE m.total_predictions <>"
+    " (SELECT count(*) FROM predictions p WHERE p.member_hash = m.member_hash)";
+
+/* Predictions of members [from, from + n) for BCS, year, model version v (ids left empty: the
+ * store generates them). */
+static struct store_prediction *preds(int from, int n, int year, const char *v)
+{
+    struct store_prediction *p = calloc((size_t)n, sizeof *p);
+    assert_non_null(p);
+    for (int i = 0; i < n; i++) {
+        member_hash_of(from + i, p[i].member_hash);
+        snprintf(p[i].measure_code, sizeof p[i].measure_code, "BCS");
+        p[i].measurement_year = year;
+        p[i].gap_probability = (double)((from + i) % 100) / 100.0;
+        p[i].risk_tier = p[i].gap_probability >= 0.7   ? STORE_TIER_HIGH
+                         : p[i].gap_probability >= 0.4 ? STORE_TIER_MEDIUM
+                                                       : STORE_TIER_LOW;
+        p[i].risk_score = p[i].gap_probability * 100;
+        p[i].shap_values = NULL;
+        p[i].top_features = NULL;
+        snprintf(p[i].model_version, sizeof p[i].model_version, "%s", v);
+    }
+    return p;
+}
+
+/* A batch of N_BULK predictions into an empty table drops and re-adds its keys: the same
+ * constraint and index definitions after it (every key validated), new OIDs, every b-tree
+ * complete (amcheck), the counters exact; the keys work afterwards (a duplicate and a prediction
+ * of no member are refused, deleting a member cascades); a small batch leaves the keys as they
+ * are. */
+static void test_bulk_predictions_rebuild_keys(void **state)
+{
+    struct fx *f = *state;
+    char *defs0 = q_text(f->raw, PRED_DEFS_SQL), *oids0 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_non_null(strstr(defs0, "FOREIGN KEY (member_hash) REFERENCES members(member_hash)"));
+    struct store_prediction *big = preds(0, N_BULK, 2025, "BCS-v1");
+    OK(store_prediction_batch_create(f->st, &ACTOR, big, N_BULK, f->err, sizeof f->err));
+    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_string_equal(defs1, defs0);
+    assert_true(changed_oids(oids0, oids1) >= 5); /* pkey, unique, fkey and their two indexes */
+    assert_int_equal(q_ll(f->raw, PRED_AMCHECK_SQL), q_ll(f->raw, PRED_BTREES_SQL));
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), N_BULK);
+    assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
+    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), N_BULK);
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"
+                                  " AND action = 'batch_create'"), 1);
+    /* reads through the re-added unique key find the rows */
+    struct store_prediction got;
+    OK(store_prediction_get_latest(f->st, big[77].member_hash, "BCS", &got, f->err, sizeof f->err));
+    assert_string_equal(got.prediction_id, big[77].prediction_id);
+    store_prediction_fini(&got);
+    /* the keys are in force: a repeated key, a repeated id, a member that does not exist */
+    struct store_prediction *one = preds(5, 1, 2025, "BCS-v1");
+    assert_int_equal(store_prediction_batch_create(f->st, &ACTOR, one, 1, f->err, sizeof f->err),
+                     SG_ECONFLICT);
+    PGresult *r = PQexec(f->raw, "INSERT INTO predictions (prediction_id, member_hash, measure_code,"
+                                 " measurement_year, gap_probability, risk_tier, model_version,"
+                                 " prediction_date) VALUES (gen_random_uuid(), repeat('0', 64),"
+                                 " 'BCS', 2025, 0.5, 'low', 'x', now())");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23503");
+    PQclear(r);
+    char del[256];
+    snprintf(del, sizeof del, "DELETE FROM members WHERE member_hash = '%s'", big[3].member_hash);
+    PQclear(q(f->raw, del));
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), N_BULK - 1);
+    /* a small batch (under 10,000 rows): the ordinary path */
+    struct store_prediction *small = preds(10, 100, 2026, "BCS-v1");
+    OK(store_prediction_batch_create(f->st, &ACTOR, small, 100, f->err, sizeof f->err));
+    char *oids2 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_int_equal(changed_oids(oids1, oids2), 0);
+    assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
+    free(defs0); free(oids0); free(defs1); free(oids1); free(oids2);
+    free(big); free(one); free(small);
+}
+
+/* A bulk batch whose last row repeats an earlier row's key, or one whose row repeats a stored
+ * prediction, fails naming that row and writes nothing: no prediction, no counter, no audit row,
+ * and every key and index as before (same definitions, same OIDs). */
+static void test_bulk_predictions_duplicate_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct store_prediction *stored = preds(0, 50, 2024, "BCS-v1");
+    OK(store_prediction_batch_create(f->st, &ACTOR, stored, 50, f->err, sizeof f->err));
+    char *defs0 = q_text(f->raw, PRED_DEFS_SQL), *oids0 = q_text(f->raw, PRED_OIDS_SQL);
+    /* in-batch: the last row is member 17's again */
+    struct store_prediction *big = preds(0, N_BULK, 2025, "BCS-v1");
+    member_hash_of(17, big[N_BULK - 1].member_hash);
+    int rc = store_prediction_batch_create(f->st, &ACTOR, big, N_BULK, f->err, sizeof f->err);
+    assert_int_equal(rc, SG_ECONFLICT);
+    char want[64];
+    snprintf(want, sizeof want, "rows[%d]", N_BULK - 1);
+    assert_non_null(strstr(f->err, want));
+    /* against a stored prediction: row 9 is member 9's of 2024 (stored above) */
+    struct store_prediction *big2 = preds(0, N_BULK, 2025, "BCS-v1");
+    big2[9].measurement_year = 2024;
+    rc = store_prediction_batch_create(f->st, &ACTOR, big2, N_BULK, f->err, sizeof f->err);
+    assert_int_equal(rc, SG_ECONFLICT);
+    assert_non_null(strstr(f->err, "rows[9]"));
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), 50);
+    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), 50);
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"),
+                     1);
+    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_string_equal(defs1, defs0);
+    assert_string_equal(oids1, oids0);
+    /* the batch without the bad row goes in, through the bulk path */
+    struct store_prediction *good = preds(0, N_BULK, 2025, "BCS-v1");
+    OK(store_prediction_batch_create(f->st, &ACTOR, good, N_BULK, f->err, sizeof f->err));
+    char *oids2 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_true(changed_oids(oids0, oids2) >= 5);
+    assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
+    assert_int_equal(q_ll(f->raw, PRED_AMCHECK_SQL), q_ll(f->raw, PRED_BTREES_SQL));
+    free(defs0); free(oids0); free(defs1); free(oids1); free(oids2);
+    free(stored); free(big); free(big2); free(good);
+}
+
+/* While another session holds predictions (an open transaction that read it), or has written a
+ * member (the re-added foreign key needs members' SHARE ROW EXCLUSIVE lock), the batch does not
+ * queue: it takes the ordinary path, keys untouched, and stores its rows. */
+static void test_bulk_predictions_yield(void **state)
+{
+    struct fx *f = *state;
+    const char *hold[2] = {"SELECT count(*) FROM predictions", NULL};
+    char upd[256];
+    char h[STORE_HASH_LEN];
+    member_hash_of(N_BULK, h); /* a member the batches below do not name */
+    snprintf(upd, sizeof upd, "UPDATE members SET active = active WHERE member_hash = '%s'", h);
+    hold[1] = upd;
+    for (int k = 0; k < 2; k++) {
+        PGconn *other = PQconnectdb(url());
+        assert_int_equal(PQstatus(other), CONNECTION_OK);
+        PQclear(q(other, "BEGIN"));
+        PQclear(q(other, hold[k]));
+        char *oids0 = q_text(f->raw, PRED_OIDS_SQL);
+        struct store_prediction *p = preds(0, N_BULK, 2020 + k, "BCS-v1");
+        OK(store_prediction_batch_create(f->st, &ACTOR, p, N_BULK, f->err, sizeof f->err));
+        char *oids1 = q_text(f->raw, PRED_OIDS_SQL);
+        assert_string_equal(oids1, oids0); /* the ordinary path */
+        PQclear(q(other, "COMMIT"));
+        PQfinish(other);
+        assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
+        free(oids0); free(oids1); free(p);
+        if (k == 0) PQclear(q(f->raw, "DELETE FROM predictions")); /* empty again for k = 1 */
+        if (k == 0) PQclear(q(f->raw, "UPDATE members SET total_predictions = 0"));
+    }
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), N_BULK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bulk_refresh_keeps_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_refresh_failure_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_refresh_yields_to_readers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_predictions_rebuild_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_predictions_duplicate_writes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_predictions_yield, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
