@@ -829,34 +829,85 @@ static char *pred_id_slot(void *rows, const uint32_t *order, size_t k)
     return p->prediction_id[0] ? NULL : p->prediction_id;
 }
 
-/* Gives every row without a prediction_id a v7 id (fill_v7), ascending in insert order. */
-static int fill_ids(struct store_prediction *rows, size_t n, char *err, size_t errlen)
+/* ---- validating a big batch on two threads ----
+ *
+ * A batch's rows are checked one by one before anything is written; for a million predictions
+ * that is about a second of one core while the database waits and the second core idles. Big
+ * batches are therefore checked in two halves at once; the error reported is still the first
+ * failing row in the caller's order, as a serial loop would report it. */
+
+#define VPAR_MIN_ROWS 65536 /* smaller batches: a thread costs more than it saves */
+
+/* Checks row i of rows against ctx (the batch's shared arguments); may fill in defaults (an
+ * empty date becomes now). Writes "<field>: <problem>" to e on failure. */
+typedef int (*row_check_fn)(struct store *st, void *rows, size_t i, const void *ctx, char *e,
+                            size_t elen);
+
+struct vpar {
+    struct store *st;
+    void *rows;
+    size_t from, to, bad;
+    const void *ctx;
+    row_check_fn check;
+    int rc;
+    char e[SG_ERRLEN];
+};
+
+static void *vpar_run(void *arg)
 {
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) missing += !rows[i].prediction_id[0];
-    if (!missing) return SG_OK;
-    uint32_t *order = malloc(n * sizeof *order);
-    if (!order) return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
-    int rc = store_prediction_member_order(rows, n, order)
-                 ? sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory")
-                 : fill_v7(rows, order, n, pred_id_slot, err, errlen);
-    free(order);
-    return rc;
+    struct vpar *v = arg;
+    v->rc = SG_OK;
+    for (size_t i = v->from; i < v->to && !v->rc; i++)
+        if ((v->rc = v->check(v->st, v->rows, i, v->ctx, v->e, sizeof v->e))) v->bad = i;
+    return NULL;
+}
+
+/* Checks rows [0, n) with check: SG_OK, or the first failing row's error as "rows[i].<field>:
+ * ..." in err. Uses a second thread for big batches (serially when it cannot be started). */
+static int validate_rows(struct store *st, void *rows, size_t n, const void *ctx,
+                         row_check_fn check, char *err, size_t errlen)
+{
+    struct vpar part[2] = {{st, rows, 0, n, 0, ctx, check, SG_OK, ""},
+                           {st, rows, n, n, 0, ctx, check, SG_OK, ""}};
+    pthread_t t;
+    int threaded = 0;
+    if (n >= VPAR_MIN_ROWS) {
+        part[0].to = part[1].from = n / 2;
+        threaded = pthread_create(&t, NULL, vpar_run, &part[1]) == 0;
+        if (!threaded) part[0].to = n; /* no thread: one pass over everything */
+    }
+    vpar_run(&part[0]);
+    if (threaded) pthread_join(t, NULL);
+    for (int k = 0; k < 2; k++)
+        if (part[k].rc) return sg_errf(err, errlen, part[k].rc, "rows[%zu].%s", part[k].bad, part[k].e);
+    return SG_OK;
+}
+
+static int pred_check(struct store *st, void *rows, size_t i, const void *now, char *e,
+                      size_t elen)
+{
+    return v_prediction(st, e, elen, &((struct store_prediction *)rows)[i], now);
 }
 
 int store_prediction_batch_create(struct store *st, const struct store_actor *a,
                                   struct store_prediction *rows, size_t n, char *err, size_t errlen)
 {
-    char now[STORE_TS_LEN], e[SG_ERRLEN];
+    char now[STORE_TS_LEN];
     int rc;
     if ((rc = v_actor(err, errlen, a, 0))) return rc;
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 predictions");
     store_now(now);
-    if ((rc = fill_ids(rows, n, err, errlen))) return rc;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = v_prediction(st, e, sizeof e, &rows[i], now)))
-            return sg_errf(err, errlen, rc, "rows[%zu].%s", i, e);
-    return st->ops->prediction_batch_create(st, a, rows, n, now, err, errlen);
+    /* One member order for the generated ids and for the backend's inserts. */
+    uint32_t *order = malloc(n * sizeof *order);
+    if (!order || store_prediction_member_order(rows, n, order)) {
+        free(order);
+        return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
+    }
+    rc = fill_v7(rows, order, n, pred_id_slot, err, errlen);
+    if (!rc) rc = validate_rows(st, rows, n, now, pred_check, err, errlen);
+    if (!rc) rc = st->ops->prediction_batch_create(st, a, rows, n, order, now, err, errlen);
+    free(order);
+    return rc;
 }
 
 int store_prediction_create(struct store *st, const struct store_actor *a, struct store_prediction *p,
@@ -868,7 +919,8 @@ int store_prediction_create(struct store *st, const struct store_actor *a, struc
     if (!p) return sg_errf(err, errlen, SG_EINVAL, "prediction: required");
     store_now(now);
     if ((rc = v_prediction(st, err, errlen, p, now))) return rc;
-    return st->ops->prediction_batch_create(st, a, p, 1, now, err, errlen);
+    static const uint32_t one[1] = {0};
+    return st->ops->prediction_batch_create(st, a, p, 1, one, now, err, errlen);
 }
 
 int store_prediction_get(struct store *st, const char *prediction_id, struct store_prediction *out,
@@ -2108,6 +2160,20 @@ int store_measure_result_merge_batch(struct store *st, const struct store_actor 
                                      const struct store_measure_result *rows, size_t n,
                                      struct store_merge_counts *counts, char *err, size_t errlen)
 {
+    return store_measure_result_merge_batch_gated(st, a, rows, n, NULL, counts, err, errlen);
+}
+
+int store_batch_writers(const struct store *st)
+{
+    return st->ops->batch_writers > 1 ? st->ops->batch_writers : 1;
+}
+
+int store_measure_result_merge_batch_gated(struct store *st, const struct store_actor *a,
+                                           const struct store_measure_result *rows, size_t n,
+                                           const struct store_gate *gate,
+                                           struct store_merge_counts *counts, char *err,
+                                           size_t errlen)
+{
     char now[STORE_TS_LEN];
     struct store_merge_counts tmp;
     int rc;
@@ -2116,7 +2182,8 @@ int store_measure_result_merge_batch(struct store *st, const struct store_actor 
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 results");
     store_now(now);
     if ((rc = v_result_rows(st, "rows", rows, n, now, err, errlen))) return rc;
-    rc = st->ops->measure_result_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
+    rc = st->ops->measure_result_merge_batch(st, a, rows, n, now, gate, counts ? counts : &tmp,
+                                             err, errlen);
     if (rc) counts_zero(counts);
     return rc;
 }
@@ -2213,6 +2280,15 @@ int store_member_feature_merge_batch(struct store *st, const struct store_actor 
                                      const struct store_member_feature *rows, size_t n,
                                      struct store_merge_counts *counts, char *err, size_t errlen)
 {
+    return store_member_feature_merge_batch_gated(st, a, rows, n, NULL, counts, err, errlen);
+}
+
+int store_member_feature_merge_batch_gated(struct store *st, const struct store_actor *a,
+                                           const struct store_member_feature *rows, size_t n,
+                                           const struct store_gate *gate,
+                                           struct store_merge_counts *counts, char *err,
+                                           size_t errlen)
+{
     char now[STORE_TS_LEN];
     struct store_merge_counts tmp;
     int rc;
@@ -2221,7 +2297,8 @@ int store_member_feature_merge_batch(struct store *st, const struct store_actor 
     if (!rows || n < 1 || n > 1000000) return sg_errf(err, errlen, SG_EINVAL, "rows: must hold 1..1000000 feature rows");
     if ((rc = v_feature_rows("rows", rows, n, err, errlen))) return rc;
     store_now(now);
-    rc = st->ops->member_feature_merge_batch(st, a, rows, n, now, counts ? counts : &tmp, err, errlen);
+    rc = st->ops->member_feature_merge_batch(st, a, rows, n, now, gate, counts ? counts : &tmp,
+                                             err, errlen);
     if (rc) counts_zero(counts);
     return rc;
 }
@@ -2405,12 +2482,45 @@ static char *gap_id_slot(void *rows, const uint32_t *order, size_t k)
     return memchr(g->gap_id, 0, STORE_ID_LEN) && !g->gap_id[0] ? g->gap_id : NULL;
 }
 
+/* A gap refresh's shared arguments: every row must be of this year and, when scope is set, of
+ * that contract. */
+struct gap_scope {
+    int year;
+    const char *scope;
+};
+
+static int gap_check(struct store *st, void *rows, size_t i, const void *ctx, char *e,
+                     size_t elen)
+{
+    const struct gap_scope *gs = ctx;
+    struct store_gap *g = &((struct store_gap *)rows)[i];
+    int rc;
+    if ((rc = v_id_or_new(e, elen, "gap_id", g->gap_id)) ||
+        (rc = v_hash(e, elen, "member_hash",
+                     terminated(g->member_hash, STORE_HASH_LEN) ? g->member_hash : NULL)) ||
+        (rc = v_contract(e, elen, "contract_id",
+                         terminated(g->contract_id, STORE_CONTRACT_LEN) ? g->contract_id : NULL, 1)) ||
+        (rc = v_code(st, e, elen, "measure_code",
+                     terminated(g->measure_code, STORE_CODE_LEN) ? g->measure_code : NULL)) ||
+        (rc = v_prob(e, elen, "gap_probability", g->gap_probability)) ||
+        (rc = v_text(e, elen, "intervention_type", g->intervention_type, STORE_NAME_LEN, 0)) ||
+        (rc = v_opt_num(e, elen, "estimated_cost", g->estimated_cost, 0, INFINITY)) ||
+        (rc = v_opt_num(e, elen, "estimated_value", g->estimated_value, 0, INFINITY)))
+        return rc;
+    if (g->measurement_year != gs->year)
+        return sg_errf(e, elen, SG_EINVAL, "measurement_year: must be %d", gs->year);
+    if (gs->scope && strcmp(g->contract_id, gs->scope) != 0)
+        return sg_errf(e, elen, SG_EINVAL, "contract_id: outside contract %s", gs->scope);
+    if (!isfinite(g->priority_score) || g->priority_score < 0)
+        return sg_errf(e, elen, SG_EINVAL, "priority_score: must be a number >= 0");
+    return SG_OK;
+}
+
 int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int year,
                             const char *contract_id, struct store_gap *rows, size_t n,
                             struct store_refresh_counts *counts, char *err, size_t errlen)
 {
     char now[STORE_TS_LEN];
-    char f[64];
     int rc;
     struct store_refresh_counts k;
     memset(&k, 0, sizeof k);
@@ -2426,30 +2536,8 @@ int store_gap_refresh_batch(struct store *st, const struct store_actor *a, int y
      * primary key takes them at its right edge (random v4 ids cost the PostgreSQL COPY of 1.46
      * million gaps 3 to 4 s more: docs/BENCHMARKS.md, "PostgreSQL bulk path") */
     if (n && (rc = fill_v7(rows, NULL, n, gap_id_slot, err, errlen))) return rc;
-    for (size_t i = 0; i < n; i++) {
-        struct store_gap *g = &rows[i];
-#define F(name) (snprintf(f, sizeof f, "rows[%zu]." name, i), f)
-        if ((rc = v_id_or_new(err, errlen, F("gap_id"), g->gap_id)) ||
-            (rc = v_hash(err, errlen, F("member_hash"),
-                         terminated(g->member_hash, STORE_HASH_LEN) ? g->member_hash : NULL)) ||
-            (rc = v_contract(err, errlen, F("contract_id"),
-                             terminated(g->contract_id, STORE_CONTRACT_LEN) ? g->contract_id : NULL, 1)) ||
-            (rc = v_code(st, err, errlen, F("measure_code"),
-                         terminated(g->measure_code, STORE_CODE_LEN) ? g->measure_code : NULL)) ||
-            (rc = v_prob(err, errlen, F("gap_probability"), g->gap_probability)) ||
-            (rc = v_text(err, errlen, F("intervention_type"), g->intervention_type, STORE_NAME_LEN, 0)) ||
-            (rc = v_opt_num(err, errlen, F("estimated_cost"), g->estimated_cost, 0, INFINITY)) ||
-            (rc = v_opt_num(err, errlen, F("estimated_value"), g->estimated_value, 0, INFINITY)))
-            return rc;
-        if (g->measurement_year != year)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].measurement_year: must be %d", i, year);
-        if (scope && strcmp(g->contract_id, scope) != 0)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].contract_id: outside contract %s", i,
-                           scope);
-        if (!isfinite(g->priority_score) || g->priority_score < 0)
-            return sg_errf(err, errlen, SG_EINVAL, "rows[%zu].priority_score: must be a number >= 0", i);
-#undef F
-    }
+    struct gap_scope gs = {year, scope};
+    if ((rc = validate_rows(st, rows, n, &gs, gap_check, err, errlen))) return rc;
     store_now(now);
     rc = st->ops->gap_refresh_batch(st, a, year, scope, rows, n, now, &k, err, errlen);
     if (!rc && counts) *counts = k;

@@ -534,8 +534,19 @@ struct store_migration; /* db/migrate.h */
  * the call). Called exactly once, on a store thread; it must not call the store. */
 typedef void (*store_done_fn)(void *done_arg, int rc, const char *err);
 
+/* Orders the commits of batches written at once on several connections: a gated batch writes
+ * its rows, then calls wait(ctx), and appends its audit rows and commits only when that returns
+ * SG_OK; any other value rolls the batch back and the batch fails with it (wait writes nothing
+ * to the batch's err). The audit chain's head is taken after the gate, so a batch waiting at its
+ * gate holds nothing that an earlier batch needs (given the batches' keys are disjoint). */
+struct store_gate {
+    int (*wait)(void *ctx);
+    void *ctx;
+};
+
 struct store_ops {
     const char *name; /* "sqlite" or "postgres": selects the migration set */
+    int batch_writers; /* store_batch_writers */
     void (*close)(struct store *st);
 
     int (*member_create)(struct store *st, const struct store_actor *a, const struct store_member *m,
@@ -549,9 +560,11 @@ struct store_ops {
                                   const char *member_hash, int active, const char *now,
                                   char *err, size_t errlen);
 
+    /* order: store_prediction_member_order's permutation of rows, the order to insert in */
     int (*prediction_batch_create)(struct store *st, const struct store_actor *a,
-                                   const struct store_prediction *rows, size_t n, const char *now,
-                                   char *err, size_t errlen);
+                                   const struct store_prediction *rows, size_t n,
+                                   const uint32_t *order, const char *now, char *err,
+                                   size_t errlen);
     int (*prediction_get)(struct store *st, const char *id, struct store_prediction *out,
                           char *err, size_t errlen);
     int (*prediction_get_by_member)(struct store *st, const char *member_hash,
@@ -713,12 +726,14 @@ struct store_ops {
                                struct store_merge_counts *counts, char *err, size_t errlen);
     int (*measure_result_merge_batch)(struct store *st, const struct store_actor *a,
                                       const struct store_measure_result *rows, size_t n,
-                                      const char *now, struct store_merge_counts *counts,
-                                      char *err, size_t errlen);
+                                      const char *now, const struct store_gate *gate,
+                                      struct store_merge_counts *counts, char *err,
+                                      size_t errlen);
     int (*member_feature_merge_batch)(struct store *st, const struct store_actor *a,
                                       const struct store_member_feature *rows, size_t n,
-                                      const char *now, struct store_merge_counts *counts,
-                                      char *err, size_t errlen);
+                                      const char *now, const struct store_gate *gate,
+                                      struct store_merge_counts *counts, char *err,
+                                      size_t errlen);
     int (*import_batch)(struct store *st, const struct store_actor *a,
                         const struct store_member *members, size_t n_members,
                         const struct store_measure_result *results, size_t n_results,
@@ -1162,6 +1177,24 @@ int store_member_feature_merge_batch(struct store *st, const struct store_actor 
                                      const struct store_member_feature *rows, size_t n,
                                      struct store_merge_counts *counts, char *err,
                                      size_t errlen) SG_WUR;
+/* The two merges above as gated batches (struct store_gate; gate NULL: not gated), for batches
+ * of disjoint keys merged at once on up to store_batch_writers threads and committed in order.
+ * Everything else as the ungated calls; a batch refused at its gate fails with the gate's value
+ * and writes nothing. */
+int store_measure_result_merge_batch_gated(struct store *st, const struct store_actor *a,
+                                           const struct store_measure_result *rows, size_t n,
+                                           const struct store_gate *gate,
+                                           struct store_merge_counts *counts, char *err,
+                                           size_t errlen) SG_WUR;
+int store_member_feature_merge_batch_gated(struct store *st, const struct store_actor *a,
+                                           const struct store_member_feature *rows, size_t n,
+                                           const struct store_gate *gate,
+                                           struct store_merge_counts *counts, char *err,
+                                           size_t errlen) SG_WUR;
+/* How many gated batches of st may write at once: 1 where the backend serializes writers
+ * (SQLite: a batch waiting at its gate would hold the write lock its predecessor needs), 2 on
+ * PostgreSQL (each batch its own transaction on its own server process). */
+int store_batch_writers(const struct store *st);
 /* The three merges above in ONE transaction, in the order members, measure results, member
  * features (so results and features may refer to members of the same call): either all rows are
  * written or, on any error, none. Each array may be empty (n 0, NULL allowed), not all three;

@@ -1981,22 +1981,17 @@ static int find_duplicate_row(struct px *x, const struct store_prediction *rows,
     return rc;
 }
 
+/* Rows go in member order (store.c assigned new ids in this order, so they ascend too): the
+ * member-leading unique index, the primary key and the foreign key lookups then walk their
+ * b-trees in order instead of jumping at random. */
 static int pg_prediction_batch_create(struct store *st, const struct store_actor *a,
                                       const struct store_prediction *rows, size_t n,
-                                      const char *now, char *err, size_t errlen)
+                                      const uint32_t *order, const char *now, char *err,
+                                      size_t errlen)
 {
     struct px x;
     struct sg_buf b;
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
-    double t0 = mono_ms();
-    /* Member order (store.c assigned new ids in this order, so they ascend too): the
-     * member-leading unique index, the primary key and the foreign key lookups then walk their
-     * b-trees in order instead of jumping at random. */
-    uint32_t *order = malloc(n * sizeof *order);
-    if (!order || store_prediction_member_order(rows, n, order)) {
-        free(order);
-        return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
-    }
     double t_sort = mono_ms();
     struct pg_bulk bulk;
     memset(&bulk, 0, sizeof bulk);
@@ -2075,10 +2070,9 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     px_close(&x);
     pg_bulk_fini(&bulk);
     sg_buf_fini(&b);
-    free(order);
-    LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu sort_ms=%.0f members_ms=%.0f"
-              " copy_ms=%.0f keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_sort - t0,
-              t_bump - t_sort, t_copy - t_bump, t_keys - t_copy, mono_ms() - t_keys, rc);
+    LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu members_ms=%.0f copy_ms=%.0f"
+              " keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_bump - t_sort,
+              t_copy - t_bump, t_keys - t_copy, mono_ms() - t_keys, rc);
     return rc;
 }
 
@@ -4883,10 +4877,10 @@ static int direct_copy(struct px *x, const struct stage_merge *m, const void *ro
     return rc;
 }
 
-/* Runs m over the n rows inside the caller's transaction; fills *k and appends the merge's
- * audit row (none when nothing changed). */
-static int stage_merge(struct px *xp, const struct store_actor *a, const struct stage_merge *m,
-                       const void *rows, size_t n, const char *now, struct store_merge_counts *k)
+/* Runs m over the n rows inside the caller's transaction and fills *k (the caller appends the
+ * merge's audit row: pmerge_audit). */
+static int stage_merge(struct px *xp, const struct stage_merge *m, const void *rows, size_t n,
+                       const char *now, struct store_merge_counts *k)
 {
     memset(k, 0, sizeof *k);
     int rc = 1;
@@ -4907,7 +4901,7 @@ static int stage_merge(struct px *xp, const struct store_actor *a, const struct 
     }
     k->unchanged = (long long)n - k->inserted - k->updated;
     if (k->unchanged < 0) k->unchanged = 0;
-    return pmerge_audit(xp, a, m->entity, k, now);
+    return SG_OK;
 }
 
 #define MEMBER_STAGE_COLS \
@@ -5005,14 +4999,19 @@ static const struct stage_merge mf_merge_def = {
  * k[0..parts). */
 static int merge_tx(struct store *st, const struct store_actor *a, size_t parts,
                     const struct stage_merge *const *def, const void *const *rows, const size_t *n,
-                    const char *now, struct store_merge_counts *k, char *err, size_t errlen)
+                    const char *now, const struct store_gate *gate, struct store_merge_counts *k,
+                    char *err, size_t errlen)
 {
     struct px x;
     memset(k, 0, parts * sizeof *k);
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
     for (size_t i = 0; i < parts && !rc; i++)
-        if (n[i]) rc = stage_merge(&x, a, def[i], rows[i], n[i], now, &k[i]);
+        if (n[i]) rc = stage_merge(&x, def[i], rows[i], n[i], now, &k[i]);
+    /* the rows are written; the audit head (the chain's FOR UPDATE lock) only after the gate */
+    if (!rc && gate) rc = gate->wait(gate->ctx);
+    for (size_t i = 0; i < parts && !rc; i++)
+        if (n[i]) rc = pmerge_audit(&x, a, def[i]->entity, &k[i], now);
     if (!rc) rc = px_commit(&x);
     px_close(&x);
     if (rc) memset(k, 0, parts * sizeof *k);
@@ -5025,27 +5024,27 @@ static int pg_member_upsert_batch(struct store *st, const struct store_actor *a,
 {
     const struct stage_merge *def[] = {&member_merge};
     const void *r[] = {rows};
-    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
+    return merge_tx(st, a, 1, def, r, &n, now, NULL, k, err, errlen);
 }
 
 static int pg_measure_result_merge_batch(struct store *st, const struct store_actor *a,
                                          const struct store_measure_result *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+                                         const char *now, const struct store_gate *gate,
+                                         struct store_merge_counts *k, char *err, size_t errlen)
 {
     const struct stage_merge *def[] = {&mr_merge_def};
     const void *r[] = {rows};
-    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
+    return merge_tx(st, a, 1, def, r, &n, now, gate, k, err, errlen);
 }
 
 static int pg_member_feature_merge_batch(struct store *st, const struct store_actor *a,
                                          const struct store_member_feature *rows, size_t n,
-                                         const char *now, struct store_merge_counts *k, char *err,
-                                         size_t errlen)
+                                         const char *now, const struct store_gate *gate,
+                                         struct store_merge_counts *k, char *err, size_t errlen)
 {
     const struct stage_merge *def[] = {&mf_merge_def};
     const void *r[] = {rows};
-    return merge_tx(st, a, 1, def, r, &n, now, k, err, errlen);
+    return merge_tx(st, a, 1, def, r, &n, now, gate, k, err, errlen);
 }
 
 /* Members, then measure results, then member features in ONE transaction: any failure rolls
@@ -5060,7 +5059,7 @@ static int pg_import_batch(struct store *st, const struct store_actor *a,
     const struct stage_merge *def[] = {&member_merge, &mr_merge_def, &mf_merge_def};
     const void *r[] = {members, results, features};
     const size_t n[] = {n_members, n_results, n_features};
-    return merge_tx(st, a, 3, def, r, n, now, k, err, errlen);
+    return merge_tx(st, a, 3, def, r, n, now, NULL, k, err, errlen);
 }
 
 STMT(member_scan_all, 0, "SELECT " MEMBER_COLS " FROM members ORDER BY member_hash");
@@ -5564,6 +5563,7 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
 
 static const struct store_ops pg_ops = {
     .name = "postgres",
+    .batch_writers = 2,
     .close = pg_close,
     .member_create = pg_member_create,
     .member_get = pg_member_get,

@@ -206,11 +206,12 @@ static int contract_ok(const char *s)
  * they were read, each in its own transaction as before; the first store error stops the import
  * (the failing batch writes nothing, earlier ones stay) and is reported by the reader at its next
  * hand-over or at the end of the file. measure_results.csv is handed over whole once read and
- * sorted (W_RESULTS_ALL: the writer cuts and merges its batches), so member_features.csv is read
+ * sorted (W_RESULTS_ALL: the writer cuts and merges its batches, two at once on PostgreSQL:
+ * merge_results_all), so member_features.csv is read
  * while the results are merged; a results merge error is then reported at the first features
  * hand-over or at the end of the import (after member_features.csv was read and its rejects
  * written). */
-enum wjob { W_MEMBERS, W_RESULTS, W_FEATURES, W_RESULTS_ALL };
+enum wjob { W_MEMBERS, W_FEATURES, W_RESULTS_ALL };
 
 struct writer {
     pthread_t th;
@@ -388,10 +389,6 @@ static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, cha
         if (!rc) add_counts(&im->sum->members.merged, &k);
     } else if (kind == W_RESULTS_ALL) {
         return merge_results_all(im, rows, n, err, errlen); /* frees rows */
-    } else if (kind == W_RESULTS) {
-        /* already in key order: import_results sorts the whole file (struct crow) */
-        rc = store_measure_result_merge_batch(im->st, im->a, rows, n, &k, err, errlen);
-        if (!rc) add_counts(&im->sum->results.merged, &k);
     } else {
         struct store_member_feature *f = rows;
         /* already in key order: import_features sorts the whole file (struct frow) */
@@ -805,23 +802,111 @@ out:
  * into transactions of im->batch rows, merged in order; the first failure stops it (the failing
  * batch writes nothing, earlier ones stay), as when the reader handed the batches over one by
  * one. Running it on the writer lets the reader go on to member_features.csv meanwhile. */
+/* The measure results' batches are merged on store_batch_writers threads at once (the writer
+ * thread and, on PostgreSQL, one more): each batch is its own transaction on its own
+ * connection, so the server works on one batch while the client checks and encodes the next,
+ * and two server processes share the work. The batches cut the sorted file into disjoint key
+ * ranges, and each commits only after the one before it has (store_gate): as with one thread,
+ * the first failing batch writes nothing, every batch before it stays, and none after it is
+ * written (a later batch waiting at its gate is rolled back). */
+struct omerge {
+    struct imp *im;
+    const struct crow *all;
+    size_t n, cap, batches;
+    size_t next;      /* the next batch to take */
+    size_t committed; /* batches [0, committed) are committed */
+    int rc;           /* the first failure (in batch order) */
+    size_t failed;    /* its batch */
+    char err[SG_ERRLEN];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+struct oturn {
+    struct omerge *m;
+    size_t batch;
+    int canceled; /* refused at the gate: an earlier batch failed */
+};
+
+/* The gate of batch t->batch: waits until every earlier batch has committed, or refuses when
+ * one of them failed. */
+static int omerge_gate(void *ctx)
+{
+    struct oturn *t = ctx;
+    struct omerge *m = t->m;
+    pthread_mutex_lock(&m->mu);
+    while (m->committed < t->batch && !(m->rc && m->failed < t->batch))
+        pthread_cond_wait(&m->cv, &m->mu);
+    t->canceled = m->committed < t->batch;
+    pthread_mutex_unlock(&m->mu);
+    return t->canceled ? SG_EBUSY : SG_OK;
+}
+
+static void *omerge_worker(void *arg)
+{
+    struct omerge *m = arg;
+    struct store_measure_result *rows = calloc(m->cap ? m->cap : 1, sizeof *rows);
+    pthread_mutex_lock(&m->mu);
+    if (!rows && !m->rc) {
+        m->rc = sg_errf(m->err, sizeof m->err, SG_ENOMEM, "out of memory");
+        m->failed = m->next;
+        pthread_cond_broadcast(&m->cv);
+    }
+    while (rows && !m->rc && m->next < m->batches) {
+        struct oturn t = {m, m->next++, 0};
+        pthread_mutex_unlock(&m->mu);
+        size_t from = t.batch * m->cap, k = m->n - from < m->cap ? m->n - from : m->cap;
+        for (size_t i = 0; i < k; i++) crow_unpack(&m->all[from + i], &rows[i]);
+        struct store_gate gate = {omerge_gate, &t};
+        struct store_merge_counts c;
+        char e[SG_ERRLEN] = "";
+        int rc = store_measure_result_merge_batch_gated(m->im->st, m->im->a, rows, k, &gate, &c, e,
+                                                        sizeof e);
+        pthread_mutex_lock(&m->mu);
+        if (!rc) {
+            m->committed = t.batch + 1;
+            add_counts(&m->im->sum->results.merged, &c);
+        } else if (!t.canceled && (!m->rc || t.batch < m->failed)) {
+            m->rc = rc;
+            m->failed = t.batch;
+            memcpy(m->err, e, sizeof e);
+        }
+        pthread_cond_broadcast(&m->cv);
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(rows);
+    return NULL;
+}
+
 static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
                              size_t errlen)
 {
-    size_t cap = n < im->batch ? n : im->batch;
-    struct store_measure_result *rows = calloc(cap ? cap : 1, sizeof *rows);
-    int rc = rows ? SG_OK : sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        crow_unpack(&all[i], &rows[k]);
-        if (++k == cap || i + 1 == n) {
-            rc = merge_batch(im, W_RESULTS, rows, k, err, errlen);
-            k = 0;
-        }
+    struct omerge m;
+    memset(&m, 0, sizeof m);
+    m.im = im;
+    m.all = all;
+    m.n = n;
+    m.cap = im->batch;
+    m.batches = n ? (n + m.cap - 1) / m.cap : 0;
+    if (pthread_mutex_init(&m.mu, NULL)) {
+        free(all);
+        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
     }
-    free(rows);
+    if (pthread_cond_init(&m.cv, NULL)) {
+        pthread_mutex_destroy(&m.mu);
+        free(all);
+        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    }
+    pthread_t th;
+    int helper = m.batches > 1 && store_batch_writers(im->st) > 1 &&
+                 pthread_create(&th, NULL, omerge_worker, &m) == 0;
+    omerge_worker(&m);
+    if (helper) pthread_join(th, NULL);
+    pthread_cond_destroy(&m.cv);
+    pthread_mutex_destroy(&m.mu);
     free(all);
-    return rc;
+    if (m.rc) snprintf(err, errlen, "%s", m.err);
+    return m.rc;
 }
 
 /* ---- member_features.csv ---- */

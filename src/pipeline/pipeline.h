@@ -85,7 +85,9 @@ struct pl_import_opts {
  * SG_EPARSE for a malformed CSV or header, naming file and line; store errors) only when a file
  * cannot be read as a whole or the store fails; batches committed before such a failure stay.
  * The batches are merged on a second thread while the next rows are read (st is used from both;
- * results and features are merged in primary-key order once their whole file is checked). */
+ * results and features are merged in primary-key order once their whole file is checked); the
+ * results' batches on up to store_batch_writers threads at once, committed in file order, so a
+ * failure still leaves exactly the batches before the failing one. */
 int pl_import(struct store *st, const struct store_actor *a, const struct sg_memberid *mid,
               const char *dir, const struct pl_import_opts *opts, struct pl_import_summary *sum,
               char *err, size_t errlen) SG_WUR;

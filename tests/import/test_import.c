@@ -740,6 +740,126 @@ static void test_numerator_date(void **state)
     store_measure_result_list_free(&l);
 }
 
+/* ---- batches merged at once, committed in order ---- */
+
+#define ORD_MEMBERS 40
+#define ORD_BATCH 7 /* 120 result rows: 18 batches, the last one short */
+
+/* Writes DIR/members.csv and DIR/measure_results.csv: ORD_MEMBERS members MBIORD001.. with BCS,
+ * CBP and COL results of 2019 (a year no other test uses). */
+static void write_ordered_input(const char *dir)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/members.csv", dir);
+    FILE *m = fopen(p, "w");
+    snprintf(p, sizeof p, "%s/measure_results.csv", dir);
+    FILE *r = fopen(p, "w");
+    assert_non_null(m);
+    assert_non_null(r);
+    fprintf(m, "member_id,contract_id,birth_date,sex,dual,lis,disability,enrollment_start,"
+               "enrollment_end\n");
+    fprintf(r, "member_id,measure,year,initial_population,denominator,denominator_exclusion,"
+               "numerator\n");
+    for (int i = 1; i <= ORD_MEMBERS; i++) {
+        fprintf(m, "MBIORD%03d,H4321,1950-01-01,F,0,0,0,2015-01-01,\n", i);
+        fprintf(r, "MBIORD%03d,BCS,2019,1,1,0,%d\n", i, i % 2);
+        fprintf(r, "MBIORD%03d,COL,2019,1,1,0,%d\n", i, i % 3 == 0);
+        fprintf(r, "MBIORD%03d,CBP,2019,1,1,0,1\n", i);
+    }
+    fclose(m);
+    fclose(r);
+}
+
+static int count_result(void *ctx, const struct store_measure_result *r)
+{
+    (void)r;
+    (*(long long *)ctx)++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The import cuts the sorted results into batches and, on PostgreSQL, merges two at once on two
+ * connections, each committing only after the one before it. All 120 rows arrive, one audited
+ * merge per batch, and the chain verifies. When a batch fails (a trigger refuses one member's
+ * rows: only the database knows), exactly the batches before it stay: the stored rows are the
+ * first (failing batch x 7) rows in key order, one merge audited per stored batch, and the
+ * rows of the batches after it (some already written while the failing one ran) are gone. */
+static void test_ordered_batches(void **state)
+{
+    struct fx *f = *state;
+    char dir[] = "/tmp/sg_test_import_ordXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_ordered_input(dir);
+    struct pl_import_opts o = {f->rejects, ORD_BATCH, NULL, STARGAP_SOURCE_DIR "/data"};
+    struct pl_import_summary s;
+    struct store_audit_list l;
+    struct store_page pg = {1, 0};
+    assert_int_equal(store_audit_get_trail(f->st, "measure_result", NULL, &pg, &l, f->err,
+                                           sizeof f->err), SG_OK);
+    long long merges0 = l.total;
+    store_audit_list_free(&l);
+    /* the failing member: the 23rd in hash order, whose three rows are rows 66-68 (0-based) of
+     * the sorted file, so batch 9 (rows 63-69) fails */
+    char hashes[ORD_MEMBERS][65];
+    for (int i = 0; i < ORD_MEMBERS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "MBIORD%03d", i + 1);
+        assert_int_equal(sg_memberid_hash(&f->mid, id, hashes[i], f->err, sizeof f->err), SG_OK);
+    }
+    qsort(hashes, ORD_MEMBERS, sizeof hashes[0], cmp_str);
+    const char *bad = hashes[22];
+    char sql[512];
+    if (g_pg_url)
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION sg_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$;"
+                 " CREATE TRIGGER sg_test_refuse BEFORE INSERT ON measure_results FOR EACH ROW"
+                 " WHEN (NEW.member_hash = '%s') EXECUTE FUNCTION sg_test_refuse()", bad);
+    else
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER sg_test_refuse BEFORE INSERT ON measure_results"
+                 " WHEN NEW.member_hash = '%s' BEGIN SELECT RAISE(ABORT, 'refused by the test');"
+                 " END", bad);
+    assert_int_equal(f->st->ops->raw_exec(f->st, sql, f->err, sizeof f->err), SG_OK);
+    int rc = pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err);
+    assert_int_not_equal(rc, SG_OK);
+    long long stored = 0;
+    assert_int_equal(store_measure_result_scan(f->st, 2019, count_result, &stored, f->err,
+                                               sizeof f->err), SG_OK);
+    assert_int_equal(stored, 9 * ORD_BATCH);
+    assert_int_equal(s.results.merged.inserted, 9 * ORD_BATCH);
+    assert_int_equal(store_audit_get_trail(f->st, "measure_result", NULL, &pg, &l, f->err,
+                                           sizeof f->err), SG_OK);
+    assert_int_equal(l.total - merges0, 9);
+    store_audit_list_free(&l);
+    /* without the trigger the same import completes: the other 57 rows go in */
+    assert_int_equal(f->st->ops->raw_exec(f->st,
+                                          g_pg_url ? "DROP TRIGGER sg_test_refuse ON measure_results;"
+                                                     " DROP FUNCTION sg_test_refuse()"
+                                                   : "DROP TRIGGER sg_test_refuse",
+                                          f->err, sizeof f->err), SG_OK);
+    assert_int_equal(pl_import(f->st, &ACTOR, &f->mid, dir, &o, &s, f->err, sizeof f->err), SG_OK);
+    assert_int_equal(s.results.merged.inserted, 3 * ORD_MEMBERS - 9 * ORD_BATCH);
+    assert_int_equal(s.results.merged.unchanged, 9 * ORD_BATCH);
+    stored = 0;
+    assert_int_equal(store_measure_result_scan(f->st, 2019, count_result, &stored, f->err,
+                                               sizeof f->err), SG_OK);
+    assert_int_equal(stored, 3 * ORD_MEMBERS);
+    struct store_audit_verify v;
+    assert_int_equal(store_audit_verify(f->st, &v, f->err, sizeof f->err), SG_OK);
+    assert_true(v.ok);
+    char p[600];
+    snprintf(p, sizeof p, "%s/members.csv", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/measure_results.csv", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     sg_log_set_level(SG_LOG_WARN);
@@ -748,6 +868,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest pg[] = {
             cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
             cmocka_unit_test_setup_teardown(test_numerator_date, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ordered_batches, setup, teardown),
         };
         return cmocka_run_group_tests(pg, NULL, NULL);
     }
@@ -758,6 +879,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_fhir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fhir_features, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numerator_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ordered_batches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
