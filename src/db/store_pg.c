@@ -5004,16 +5004,22 @@ static int merge_tx(struct store *st, const struct store_actor *a, size_t parts,
 {
     struct px x;
     memset(k, 0, parts * sizeof *k);
+    double t0 = mono_ms();
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
     for (size_t i = 0; i < parts && !rc; i++)
         if (n[i]) rc = stage_merge(&x, def[i], rows[i], n[i], now, &k[i]);
+    double t_rows = mono_ms();
     /* the rows are written; the audit head (the chain's FOR UPDATE lock) only after the gate */
     if (!rc && gate) rc = gate->wait(gate->ctx);
+    double t_gate = mono_ms();
     for (size_t i = 0; i < parts && !rc; i++)
         if (n[i]) rc = pmerge_audit(&x, a, def[i]->entity, &k[i], now);
     if (!rc) rc = px_commit(&x);
     px_close(&x);
+    LOG_DEBUG("event=merge entity=%s rows=%zu rows_ms=%.0f gate_ms=%.0f commit_ms=%.0f rc=%d",
+              def[parts - 1]->entity, n[parts - 1], t_rows - t0, t_gate - t_rows,
+              mono_ms() - t_gate, rc);
     if (rc) memset(k, 0, parts * sizeof *k);
     return rc;
 }

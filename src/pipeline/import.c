@@ -211,7 +211,7 @@ static int contract_ok(const char *s)
  * while the results are merged; a results merge error is then reported at the first features
  * hand-over or at the end of the import (after member_features.csv was read and its rejects
  * written). */
-enum wjob { W_MEMBERS, W_FEATURES, W_RESULTS_ALL };
+enum wjob { W_MEMBERS, W_RESULTS_ALL, W_FEATURES_ALL };
 
 struct writer {
     pthread_t th;
@@ -372,8 +372,12 @@ static void add_counts(struct store_merge_counts *to, const struct store_merge_c
 }
 
 struct crow;
+struct frow;
 static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
                              size_t errlen);
+static int merge_features_all(struct imp *im, struct frow *all, size_t n, char *err,
+                              size_t errlen);
+static void frows_free(struct frow *all, size_t n);
 
 /* Sorts and merges one batch (one transaction); frees the feature rows' JSON. Runs on the writer
  * thread (or the reader's when no thread could be started); touches only the merged counts of
@@ -390,14 +394,7 @@ static int merge_batch(struct imp *im, enum wjob kind, void *rows, size_t n, cha
     } else if (kind == W_RESULTS_ALL) {
         return merge_results_all(im, rows, n, err, errlen); /* frees rows */
     } else {
-        struct store_member_feature *f = rows;
-        /* already in key order: import_features sorts the whole file (struct frow) */
-        rc = store_member_feature_merge_batch(im->st, im->a, f, n, &k, err, errlen);
-        for (size_t i = 0; i < n; i++) {
-            free(f[i].features);
-            f[i].features = NULL;
-        }
-        if (!rc) add_counts(&im->sum->features.merged, &k);
+        return merge_features_all(im, rows, n, err, errlen); /* frees rows and their JSON */
     }
     return rc;
 }
@@ -420,11 +417,7 @@ static void *writer_main(void *arg)
         int rc = SG_OK;
         if (failed) { /* after a failure nothing more is merged; the rows are only freed */
             if (kind == W_RESULTS_ALL) free(rows);
-            if (kind == W_FEATURES)
-                for (size_t i = 0; i < n; i++) {
-                    free(((struct store_member_feature *)rows)[i].features);
-                    ((struct store_member_feature *)rows)[i].features = NULL;
-                }
+            if (kind == W_FEATURES_ALL) frows_free(rows, n);
         } else {
             rc = merge_batch(im, kind, rows, n, e, sizeof e);
         }
@@ -802,17 +795,25 @@ out:
  * into transactions of im->batch rows, merged in order; the first failure stops it (the failing
  * batch writes nothing, earlier ones stay), as when the reader handed the batches over one by
  * one. Running it on the writer lets the reader go on to member_features.csv meanwhile. */
-/* The measure results' batches are merged on store_batch_writers threads at once (the writer
- * thread and, on PostgreSQL, one more): each batch is its own transaction on its own
- * connection, so the server works on one batch while the client checks and encodes the next,
- * and two server processes share the work. The batches cut the sorted file into disjoint key
- * ranges, and each commits only after the one before it has (store_gate): as with one thread,
- * the first failing batch writes nothing, every batch before it stays, and none after it is
- * written (a later batch waiting at its gate is rolled back). */
+/* The sorted files' batches (measure results, member features) are merged on
+ * store_batch_writers threads at once (the writer thread and, on PostgreSQL, one more): each
+ * batch is its own transaction on its own connection, so the server works on one batch while
+ * the client checks and encodes the next, and two server processes share the work. The batches
+ * cut the sorted file into disjoint key ranges, and each commits only after the one before it
+ * has (store_gate): as with one thread, the first failing batch writes nothing, every batch
+ * before it stays, and none after it is written (a later batch waiting at its gate is rolled
+ * back). */
 struct omerge {
     struct imp *im;
-    const struct crow *all;
-    size_t n, cap, batches;
+    const void *all; /* the sorted file: struct crow or struct frow */
+    size_t n, cap, batches, row_size;
+    /* unpacks file rows [from, from + k) into rows (row_size bytes each) */
+    void (*fill)(const void *all, size_t from, size_t k, void *rows);
+    /* merges one batch; SG_OK or the store's error in e */
+    int (*merge)(struct store *st, const struct store_actor *a, const void *rows, size_t k,
+                 const struct store_gate *gate, struct store_merge_counts *c, char *e,
+                 size_t elen);
+    struct store_merge_counts *merged; /* the summary's counts for the file */
     size_t next;      /* the next batch to take */
     size_t committed; /* batches [0, committed) are committed */
     int rc;           /* the first failure (in batch order) */
@@ -845,7 +846,7 @@ static int omerge_gate(void *ctx)
 static void *omerge_worker(void *arg)
 {
     struct omerge *m = arg;
-    struct store_measure_result *rows = calloc(m->cap ? m->cap : 1, sizeof *rows);
+    void *rows = calloc(m->cap ? m->cap : 1, m->row_size);
     pthread_mutex_lock(&m->mu);
     if (!rows && !m->rc) {
         m->rc = sg_errf(m->err, sizeof m->err, SG_ENOMEM, "out of memory");
@@ -856,16 +857,15 @@ static void *omerge_worker(void *arg)
         struct oturn t = {m, m->next++, 0};
         pthread_mutex_unlock(&m->mu);
         size_t from = t.batch * m->cap, k = m->n - from < m->cap ? m->n - from : m->cap;
-        for (size_t i = 0; i < k; i++) crow_unpack(&m->all[from + i], &rows[i]);
+        m->fill(m->all, from, k, rows);
         struct store_gate gate = {omerge_gate, &t};
         struct store_merge_counts c;
         char e[SG_ERRLEN] = "";
-        int rc = store_measure_result_merge_batch_gated(m->im->st, m->im->a, rows, k, &gate, &c, e,
-                                                        sizeof e);
+        int rc = m->merge(m->im->st, m->im->a, rows, k, &gate, &c, e, sizeof e);
         pthread_mutex_lock(&m->mu);
         if (!rc) {
             m->committed = t.batch + 1;
-            add_counts(&m->im->sum->results.merged, &c);
+            add_counts(m->merged, &c);
         } else if (!t.canceled && (!m->rc || t.batch < m->failed)) {
             m->rc = rc;
             m->failed = t.batch;
@@ -878,35 +878,57 @@ static void *omerge_worker(void *arg)
     return NULL;
 }
 
+/* Merges the n sorted rows of m (its all, fill, merge, row_size and merged set by the caller) in
+ * batches of im->batch rows as described above; SG_OK or the first failing batch's error. */
+static int omerge_run(struct imp *im, struct omerge *m, size_t n, char *err, size_t errlen)
+{
+    m->im = im;
+    m->n = n;
+    m->cap = im->batch;
+    m->batches = n ? (n + m->cap - 1) / m->cap : 0;
+    if (pthread_mutex_init(&m->mu, NULL))
+        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    if (pthread_cond_init(&m->cv, NULL)) {
+        pthread_mutex_destroy(&m->mu);
+        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+    }
+    pthread_t th;
+    int helper = m->batches > 1 && store_batch_writers(im->st) > 1 &&
+                 pthread_create(&th, NULL, omerge_worker, m) == 0;
+    omerge_worker(m);
+    if (helper) pthread_join(th, NULL);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    if (m->rc) snprintf(err, errlen, "%s", m->err);
+    return m->rc;
+}
+
+static void fill_results(const void *all, size_t from, size_t k, void *rows)
+{
+    for (size_t i = 0; i < k; i++)
+        crow_unpack(&((const struct crow *)all)[from + i], &((struct store_measure_result *)rows)[i]);
+}
+
+static int merge_results(struct store *st, const struct store_actor *a, const void *rows,
+                         size_t k, const struct store_gate *gate, struct store_merge_counts *c,
+                         char *e, size_t elen)
+{
+    return store_measure_result_merge_batch_gated(st, a, rows, k, gate, c, e, elen);
+}
+
 static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
                              size_t errlen)
 {
     struct omerge m;
     memset(&m, 0, sizeof m);
-    m.im = im;
     m.all = all;
-    m.n = n;
-    m.cap = im->batch;
-    m.batches = n ? (n + m.cap - 1) / m.cap : 0;
-    if (pthread_mutex_init(&m.mu, NULL)) {
-        free(all);
-        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-    }
-    if (pthread_cond_init(&m.cv, NULL)) {
-        pthread_mutex_destroy(&m.mu);
-        free(all);
-        return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
-    }
-    pthread_t th;
-    int helper = m.batches > 1 && store_batch_writers(im->st) > 1 &&
-                 pthread_create(&th, NULL, omerge_worker, &m) == 0;
-    omerge_worker(&m);
-    if (helper) pthread_join(th, NULL);
-    pthread_cond_destroy(&m.cv);
-    pthread_mutex_destroy(&m.mu);
+    m.row_size = sizeof(struct store_measure_result);
+    m.fill = fill_results;
+    m.merge = merge_results;
+    m.merged = &im->sum->results.merged;
+    int rc = omerge_run(im, &m, n, err, errlen);
     free(all);
-    if (m.rc) snprintf(err, errlen, "%s", m.err);
-    return m.rc;
+    return rc;
 }
 
 /* ---- member_features.csv ---- */
@@ -941,6 +963,49 @@ static int cmp_frow(const void *a, const void *b)
     return c ? c : (x->year > y->year) - (x->year < y->year);
 }
 
+/* Frees n rows and their JSON. */
+static void frows_free(struct frow *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(all[i].features);
+    free(all);
+}
+
+/* The batch rows borrow the file rows' JSON (freed with the file rows by merge_features_all). */
+static void fill_features(const void *all, size_t from, size_t k, void *rows)
+{
+    const struct frow *fr = (const struct frow *)all + from;
+    struct store_member_feature *m = rows;
+    for (size_t i = 0; i < k; i++) {
+        memset(&m[i], 0, sizeof m[i]);
+        memcpy(m[i].member_hash, fr[i].hash, 64);
+        m[i].measurement_year = fr[i].year;
+        m[i].features = fr[i].features;
+        snprintf(m[i].source, sizeof m[i].source, "csv");
+    }
+}
+
+static int merge_features(struct store *st, const struct store_actor *a, const void *rows,
+                          size_t k, const struct store_gate *gate, struct store_merge_counts *c,
+                          char *e, size_t elen)
+{
+    return store_member_feature_merge_batch_gated(st, a, rows, k, gate, c, e, elen);
+}
+
+static int merge_features_all(struct imp *im, struct frow *all, size_t n, char *err,
+                              size_t errlen)
+{
+    struct omerge m;
+    memset(&m, 0, sizeof m);
+    m.all = all;
+    m.row_size = sizeof(struct store_member_feature);
+    m.fill = fill_features;
+    m.merge = merge_features;
+    m.merged = &im->sum->features.merged;
+    int rc = omerge_run(im, &m, n, err, errlen);
+    frows_free(all, n);
+    return rc;
+}
+
 static int import_features(struct imp *im, const char *dir)
 {
     const char *file = "member_features.csv";
@@ -949,18 +1014,14 @@ static int import_features(struct imp *im, const char *dir)
     struct sg_csv *c;
     struct pl_file_summary *fs = &im->sum->features;
     struct keyset seen = {NULL, DUP_KEY_LEN, 0, 0}; /* hash, year */
-    struct store_member_feature *buf[2] = {calloc(im->batch, sizeof **buf),
-                                           calloc(im->batch, sizeof **buf)};
-    struct store_member_feature *rows = buf[0], one;
+    struct store_member_feature one;
     struct frow *all = NULL; /* the accepted rows */
-    size_t n_all = 0, cap_all = 0, next = 0; /* all[next..n_all) still own their JSON */
+    size_t n_all = 0, cap_all = 0;
     struct sg_buf js;
-    size_t n = 0, nf = 0;
+    size_t nf = 0;
     sg_buf_init(&js, 1 << 20);
-    int rc = rows && buf[1] ? open_csv(im, dir, file, 1, &f, &c, path, sizeof path) : SG_ENOMEM;
+    int rc = open_csv(im, dir, file, 1, &f, &c, path, sizeof path);
     if (rc || !f) {
-        free(buf[0]);
-        free(buf[1]);
         sg_buf_fini(&js);
         return rc == SG_ENOMEM ? sg_errf(im->err, im->errlen, rc, "out of memory") : rc;
     }
@@ -1089,37 +1150,21 @@ static int import_features(struct imp *im, const char *dir)
         goto out;
     }
     progress(im, file, fs->rows, 1);
-    /* all rows are read and checked: merge them in key order, batch by batch */
+    /* all rows are read and checked: merge them in key order (the writer cuts the batches) */
     if (n_all) qsort(all, n_all, sizeof *all, cmp_frow);
-    for (; next < n_all && !rc; next++) {
-        struct store_member_feature *m = &rows[n];
-        memset(m, 0, sizeof *m);
-        memcpy(m->member_hash, all[next].hash, 64);
-        m->measurement_year = all[next].year;
-        m->features = all[next].features; /* the batch owns it now */
-        all[next].features = NULL;
-        snprintf(m->source, sizeof m->source, "csv");
-        if (++n == im->batch || next + 1 == n_all) {
-            if ((rc = writer_submit(im, W_FEATURES, rows, n))) break;
-            n = 0; /* handed over: the writer frees their JSON */
-            rows = rows == buf[0] ? buf[1] : buf[0];
-        }
+    if (n_all && !(rc = writer_submit(im, W_FEATURES_ALL, all, n_all))) {
+        all = NULL; /* handed over: the writer frees the rows and their JSON */
+        n_all = 0;
     }
 out:;
     int drc = writer_drain(im);
     if (!rc) rc = drc;
-    for (size_t i = 0; i < n; i++)
-        free(rows[i].features);
-    for (size_t i = 0; i < n_all; i++)
-        free(all[i].features); /* NULL once handed over */
-    free(all);
+    frows_free(all, n_all);
     for (size_t j = 0; names && j < nf; j++)
         free(names[j]);
     free(names);
     sg_csv_free(c);
     fclose(f);
-    free(buf[0]);
-    free(buf[1]);
     free(seen.keys);
     sg_buf_fini(&js);
     return rc;

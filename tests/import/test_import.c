@@ -768,6 +768,21 @@ static void write_ordered_input(const char *dir)
     }
     fclose(m);
     fclose(r);
+    snprintf(p, sizeof p, "%s/member_features.csv", dir);
+    FILE *fe = fopen(p, "w");
+    assert_non_null(fe);
+    fprintf(fe, "member_id,year,ord_score\n");
+    for (int i = 1; i <= ORD_MEMBERS; i++) fprintf(fe, "MBIORD%03d,2019,%d.5\n", i, i);
+    fclose(fe);
+}
+
+static int count_feature(void *ctx, const char *member_hash, int year, const char *features)
+{
+    (void)member_hash;
+    (void)year;
+    (void)features;
+    (*(long long *)ctx)++;
+    return 0;
 }
 
 static int count_result(void *ctx, const struct store_measure_result *r)
@@ -836,6 +851,14 @@ static void test_ordered_batches(void **state)
                                            sizeof f->err), SG_OK);
     assert_int_equal(l.total - merges0, 9);
     store_audit_list_free(&l);
+    long long feats = 0; /* the results failed: no feature batch was merged after them */
+    assert_int_equal(store_member_feature_scan(f->st, 2019, count_feature, &feats, f->err,
+                                               sizeof f->err), SG_OK);
+    assert_int_equal(feats, 0);
+    assert_int_equal(store_audit_get_trail(f->st, "member_feature", NULL, &pg, &l, f->err,
+                                           sizeof f->err), SG_OK);
+    long long fmerges0 = l.total;
+    store_audit_list_free(&l);
     /* without the trigger the same import completes: the other 57 rows go in */
     assert_int_equal(f->st->ops->raw_exec(f->st,
                                           g_pg_url ? "DROP TRIGGER sg_test_refuse ON measure_results;"
@@ -849,6 +872,15 @@ static void test_ordered_batches(void **state)
     assert_int_equal(store_measure_result_scan(f->st, 2019, count_result, &stored, f->err,
                                                sizeof f->err), SG_OK);
     assert_int_equal(stored, 3 * ORD_MEMBERS);
+    /* the 40 feature rows: 6 batches of 7, merged like the results */
+    assert_int_equal(s.features.merged.inserted, ORD_MEMBERS);
+    assert_int_equal(store_member_feature_scan(f->st, 2019, count_feature, &feats, f->err,
+                                               sizeof f->err), SG_OK);
+    assert_int_equal(feats, ORD_MEMBERS);
+    assert_int_equal(store_audit_get_trail(f->st, "member_feature", NULL, &pg, &l, f->err,
+                                           sizeof f->err), SG_OK);
+    assert_int_equal(l.total - fmerges0, 6); /* one audited merge per batch */
+    store_audit_list_free(&l);
     struct store_audit_verify v;
     assert_int_equal(store_audit_verify(f->st, &v, f->err, sizeof f->err), SG_OK);
     assert_true(v.ok);
@@ -856,6 +888,10 @@ static void test_ordered_batches(void **state)
     snprintf(p, sizeof p, "%s/members.csv", dir);
     unlink(p);
     snprintf(p, sizeof p, "%s/measure_results.csv", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/member_features.csv", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/rejects.csv", dir);
     unlink(p);
     rmdir(dir);
 }
