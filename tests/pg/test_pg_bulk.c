@@ -4,8 +4,7 @@
  * A gap refresh whose new rows at least double gap_analysis (and are at least 10,000) drops
  * the table's secondary indexes inside its transaction and re-creates them from their stored
  * definitions before COMMIT. A prediction batch of at least 10,000 rows into a table holding
- * fewer than four times as many also drops and re-adds the table's keys (primary, unique,
- * foreign). The tests watch the database through a second, plain libpq
+ * fewer rows than the batch also drops and re-adds the table's keys (primary, unique, foreign). The tests watch the database through a second, plain libpq
  * connection: a re-created index has a new OID (so the OIDs tell whether the bulk path ran), its
  * definition comes from pg_indexes, and amcheck's bt_index_check(heapallindexed) proves that
  * every index holds exactly the table's rows. Expected counts are the rows each test writes;
