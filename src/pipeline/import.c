@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/sort.h"
 #include "core/memberid.h"
 #include "model/features.h"
 #include "model/matrix.h"
@@ -654,6 +655,44 @@ static int cmp_crow(const void *a, const void *b)
     return c;
 }
 
+static int crow_cmp_at(const void *ctx, uint32_t a, uint32_t b)
+{
+    return cmp_crow(&((const struct crow *)ctx)[a], &((const struct crow *)ctx)[b]);
+}
+
+/* Sorts n rows of `size` bytes, each starting with its 64 hex digits of member hash, into the
+ * order of cmp (which orders by that hash first): core/sort.h's radix order of the hashes, cmp
+ * for the rows of one member, then one pass moving the rows. glibc's qsort sorted the 10.75
+ * million results of a 1,000,000-member import through pointers, missing the cache on every
+ * comparison, while the server waited. Falls back to qsort_cmp when the order cannot be
+ * allocated (or n does not fit it). */
+static void sort_by_hash(void *rows, size_t n, size_t size, sg_row_cmp_fn cmp,
+                         int (*qsort_cmp)(const void *, const void *))
+{
+    if (n < 2) return;
+    uint64_t *key = n <= UINT32_MAX ? malloc(n * sizeof *key) : NULL;
+    uint32_t *order = key ? malloc(n * sizeof *order) : NULL;
+    char *out = order ? malloc(n * size) : NULL;
+    if (!out) {
+        free(key);
+        free(order);
+        free(out);
+        qsort(rows, n, size, qsort_cmp);
+        return;
+    }
+    const char *in = rows;
+    for (size_t i = 0; i < n; i++) key[i] = sg_hex_prefix64(in + i * size);
+    if (sg_order_by_key(key, n, cmp, rows, order) != SG_OK) {
+        qsort(rows, n, size, qsort_cmp);
+    } else {
+        for (size_t i = 0; i < n; i++) memcpy(out + i * size, in + (size_t)order[i] * size, size);
+        memcpy(rows, out, n * size);
+    }
+    free(key);
+    free(order);
+    free(out);
+}
+
 static void crow_unpack(const struct crow *cr, struct store_measure_result *m)
 {
     memset(m, 0, sizeof *m);
@@ -780,7 +819,7 @@ static int import_results(struct imp *im, const char *dir)
      * while the next file is read (merge_results_all); its first error is reported at the next
      * hand-over or at the import's end */
     if (n_all) {
-        qsort(all, n_all, sizeof *all, cmp_crow);
+        sort_by_hash(all, n_all, sizeof *all, crow_cmp_at, cmp_crow);
         if (!(rc = writer_submit(im, W_RESULTS_ALL, all, n_all))) all = NULL; /* handed over */
     }
 out:
@@ -961,6 +1000,11 @@ static int cmp_frow(const void *a, const void *b)
     const struct frow *x = a, *y = b;
     int c = memcmp(x->hash, y->hash, 64);
     return c ? c : (x->year > y->year) - (x->year < y->year);
+}
+
+static int frow_cmp_at(const void *ctx, uint32_t a, uint32_t b)
+{
+    return cmp_frow(&((const struct frow *)ctx)[a], &((const struct frow *)ctx)[b]);
 }
 
 /* Frees n rows and their JSON. */
@@ -1151,7 +1195,7 @@ static int import_features(struct imp *im, const char *dir)
     }
     progress(im, file, fs->rows, 1);
     /* all rows are read and checked: merge them in key order (the writer cuts the batches) */
-    if (n_all) qsort(all, n_all, sizeof *all, cmp_frow);
+    sort_by_hash(all, n_all, sizeof *all, frow_cmp_at, cmp_frow);
     if (n_all && !(rc = writer_submit(im, W_FEATURES_ALL, all, n_all))) {
         all = NULL; /* handed over: the writer frees the rows and their JSON */
         n_all = 0;
