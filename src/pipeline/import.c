@@ -917,10 +917,24 @@ static void *omerge_worker(void *arg)
     return NULL;
 }
 
-/* Merges the n sorted rows of m (its all, fill, merge, row_size and merged set by the caller) in
- * batches of im->batch rows as described above; SG_OK or the first failing batch's error. */
-static int omerge_run(struct imp *im, struct omerge *m, size_t n, char *err, size_t errlen)
+/* Merges the n sorted file rows `all` in batches of im->batch rows as described above: fill
+ * makes a batch's rows (row_size bytes each), merge writes them, their counts are added to
+ * *merged. SG_OK or the first failing batch's error. all stays the caller's. */
+static int omerge_run(struct imp *im, const void *all, size_t n, size_t row_size,
+                      void (*fill)(const void *, size_t, size_t, void *),
+                      int (*merge)(struct store *, const struct store_actor *, const void *,
+                                   size_t, const struct store_gate *,
+                                   struct store_merge_counts *, char *, size_t),
+                      struct store_merge_counts *merged, char *err, size_t errlen)
 {
+    struct omerge mo;
+    memset(&mo, 0, sizeof mo);
+    struct omerge *m = &mo;
+    m->all = all;
+    m->row_size = row_size;
+    m->fill = fill;
+    m->merge = merge;
+    m->merged = merged;
     m->im = im;
     m->n = n;
     m->cap = im->batch;
@@ -958,14 +972,8 @@ static int merge_results(struct store *st, const struct store_actor *a, const vo
 static int merge_results_all(struct imp *im, struct crow *all, size_t n, char *err,
                              size_t errlen)
 {
-    struct omerge m;
-    memset(&m, 0, sizeof m);
-    m.all = all;
-    m.row_size = sizeof(struct store_measure_result);
-    m.fill = fill_results;
-    m.merge = merge_results;
-    m.merged = &im->sum->results.merged;
-    int rc = omerge_run(im, &m, n, err, errlen);
+    int rc = omerge_run(im, all, n, sizeof(struct store_measure_result), fill_results,
+                        merge_results, &im->sum->results.merged, err, errlen);
     free(all);
     return rc;
 }
@@ -1038,14 +1046,8 @@ static int merge_features(struct store *st, const struct store_actor *a, const v
 static int merge_features_all(struct imp *im, struct frow *all, size_t n, char *err,
                               size_t errlen)
 {
-    struct omerge m;
-    memset(&m, 0, sizeof m);
-    m.all = all;
-    m.row_size = sizeof(struct store_member_feature);
-    m.fill = fill_features;
-    m.merge = merge_features;
-    m.merged = &im->sum->features.merged;
-    int rc = omerge_run(im, &m, n, err, errlen);
+    int rc = omerge_run(im, all, n, sizeof(struct store_member_feature), fill_features,
+                        merge_features, &im->sum->features.merged, err, errlen);
     frows_free(all, n);
     return rc;
 }
