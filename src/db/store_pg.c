@@ -1499,16 +1499,17 @@ static int bin_prediction(struct sg_buf *b, const struct store_prediction *p, co
 {
     uint8_t fixed[2 + 4 + 16];
     uint8_t uid[16];
-    int64_t us;
+    int64_t us, now_us;
     if (uuid_bytes(p->prediction_id, uid) ||
-        ts_pg_micros(p->prediction_date[0] ? p->prediction_date : now, &us))
+        ts_pg_micros(p->prediction_date[0] ? p->prediction_date : now, &us) ||
+        ts_pg_micros(now, &now_us))
         return SG_EINVAL;
-    be16(fixed, 12);
+    be16(fixed, 13);
     memcpy(bin_fixed(fixed + 2, 16), uid, 16);
     int rc = sg_buf_append(b, fixed, sizeof fixed);
     if (!rc) rc = bin_field(b, p->member_hash);
     if (!rc) rc = bin_field(b, p->measure_code);
-    uint8_t nums[8 + 12];
+    uint8_t nums[24]; /* the largest use: two timestamp fields of 12 bytes */
     if (!rc) {
         be32(bin_fixed(nums, 4), (uint32_t)p->measurement_year);
         uint8_t *o = bin_f8(nums + 8, p->gap_probability);
@@ -1523,9 +1524,10 @@ static int bin_prediction(struct sg_buf *b, const struct store_prediction *p, co
     if (!rc) rc = bin_field(b, p->top_features);
     if (!rc) rc = bin_field(b, p->recommendation[0] ? p->recommendation : NULL);
     if (!rc) rc = bin_field(b, p->model_version);
-    if (!rc) {
+    if (!rc) { /* prediction_date, then created_at: the batch's time (see the COPY below) */
         be64(bin_fixed(nums, 8), (uint64_t)us);
-        rc = sg_buf_append(b, nums, 12);
+        be64(bin_fixed(nums + 12, 8), (uint64_t)now_us);
+        rc = sg_buf_append(b, nums, 24);
     }
     return rc;
 }
@@ -2019,12 +2021,15 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
      * the bulk path's foreign key, added again after the COPY, finds every member locked). */
     if (!rc) rc = bump_members(&x, rows, n, order, now);
     double t_bump = mono_ms();
+    /* created_at is sent (the batch's time, as the import's direct COPY does): left to its
+     * clock_timestamp() default, a volatile default, COPY would insert row by row instead of
+     * in multi-row groups */
     if (!rc)
         rc = copy_start(&x, "predictions_copy",
                         "COPY predictions (prediction_id, member_hash, measure_code,"
                         " measurement_year, gap_probability, risk_tier, risk_score, shap_values,"
-                        " top_features, recommendation, model_version, prediction_date)"
-                        " FROM STDIN (FORMAT binary)");
+                        " top_features, recommendation, model_version, prediction_date,"
+                        " created_at) FROM STDIN (FORMAT binary)");
     if (!rc) {
         int copy_rc = sg_buf_append(&b, copy_bin_header, sizeof copy_bin_header);
         for (size_t i = 0; i < n && !copy_rc; i++) {
