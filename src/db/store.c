@@ -2112,7 +2112,7 @@ int store_measure_result_merge_batch(struct store *st, const struct store_actor 
 
 int store_batch_writers(const struct store *st)
 {
-    return st->ops->batch_writers > 1 ? st->ops->batch_writers : 1;
+    return st->batch_writers > 1 ? st->batch_writers : 1;
 }
 
 int store_measure_result_merge_batch_gated(struct store *st, const struct store_actor *a,

@@ -546,7 +546,6 @@ struct store_gate {
 
 struct store_ops {
     const char *name; /* "sqlite" or "postgres": selects the migration set */
-    int batch_writers; /* store_batch_writers */
     void (*close)(struct store *st);
 
     int (*member_create)(struct store *st, const struct store_actor *a, const struct store_member *m,
@@ -776,6 +775,7 @@ struct store {
     char url_scheme[16];        /* "sqlite" or "postgres" (the URL itself may hold a password) */
     long busy_timeout_ms;       /* from config */
     struct store_codes *codes;  /* cache of known measure codes (store.c) */
+    int batch_writers;          /* store_batch_writers; set by the backend when it opens */
 };
 
 /* ---- opening and closing ---- */
@@ -1193,7 +1193,9 @@ int store_member_feature_merge_batch_gated(struct store *st, const struct store_
                                            size_t errlen) SG_WUR;
 /* How many gated batches of st may write at once: 1 where the backend serializes writers
  * (SQLite: a batch waiting at its gate would hold the write lock its predecessor needs), 2 on
- * PostgreSQL (each batch its own transaction on its own server process). */
+ * PostgreSQL (each batch its own transaction on its own server process) when its pool allows at
+ * least 3 connections (a batch waiting at its gate holds one; the one before it and the
+ * importer's own reads need the others), else 1. */
 int store_batch_writers(const struct store *st);
 /* The three merges above in ONE transaction, in the order members, measure results, member
  * features (so results and features may refer to members of the same call): either all rows are

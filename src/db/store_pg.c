@@ -5579,7 +5579,6 @@ static int pg_gap_refresh_batch(struct store *st, const struct store_actor *a, i
 
 static const struct store_ops pg_ops = {
     .name = "postgres",
-    .batch_writers = 2,
     .close = pg_close,
     .member_create = pg_member_create,
     .member_get = pg_member_get,
@@ -5678,6 +5677,7 @@ int store_pg_open(const char *url, const struct sg_config *cfg, struct store **o
         free(s);
         return rc;
     }
+    s->base.batch_writers = pc.max >= 3 ? 2 : 1; /* store_batch_writers */
     s->base.ops = &pg_ops;
     s->bulk_maint_mb = cfg ? cfg->pg_bulk_maintenance_mb : 512;
     pthread_mutex_init(&s->head_mu, NULL);

@@ -3909,7 +3909,6 @@ out:
 
 static const struct store_ops sq_ops = {
     .name = "sqlite",
-    .batch_writers = 1,
     .close = sq_close,
     .member_create = sq_member_create,
     .member_get = sq_member_get,

@@ -813,6 +813,18 @@ static void test_ordered_batches(void **state)
     struct pl_import_summary s;
     struct store_audit_list l;
     struct store_page pg = {1, 0};
+    /* two writers on PostgreSQL (its default pool), one on SQLite; one on a pool of 2 */
+    assert_int_equal(store_batch_writers(f->st), g_pg_url ? 2 : 1);
+    if (g_pg_url) {
+        struct sg_config cfg;
+        struct store *small;
+        assert_int_equal(sg_config_init(&cfg), SG_OK);
+        assert_int_equal(sg_config_set(&cfg, "pool_max", "2", "test", f->err, sizeof f->err), SG_OK);
+        assert_int_equal(sg_config_set(&cfg, "pool_min", "1", "test", f->err, sizeof f->err), SG_OK);
+        assert_int_equal(store_open(g_pg_url, &cfg, &small, f->err, sizeof f->err), SG_OK);
+        assert_int_equal(store_batch_writers(small), 1);
+        store_close(small);
+    }
     assert_int_equal(store_audit_get_trail(f->st, "measure_result", NULL, &pg, &l, f->err,
                                            sizeof f->err), SG_OK);
     long long merges0 = l.total;
