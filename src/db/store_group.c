@@ -221,6 +221,40 @@ int store_group_run(struct store_group *g, store_group_body body, void *arg, cha
     return store_group_run_send(g, NULL, body, arg, err, errlen);
 }
 
+/* Whether an operation lost a deadlock or a serialization conflict: the database rolled its
+ * statement back so that another transaction could go on, and the same operation, run again,
+ * normally succeeds. (Two processes' groups can lock shared counter rows, gap_counts, in
+ * opposite orders.) Recognised by the SQLSTATE in the store's message ("stmt: 40P01: ..."). */
+static int transient(const struct store_group_op *o)
+{
+    return o->rc == SG_EBUSY && (strstr(o->err, ": 40P01:") || strstr(o->err, ": 40001:"));
+}
+
+#define GROUP_RETRIES 3 /* runs of an operation alone after it lost a conflict */
+
+/* Runs o alone in a transaction of its own (no savepoint, no overlap with a next group): the
+ * retry of an operation that lost a deadlock in its group. The rest of its group has committed
+ * or failed on its own already, so only o runs again. */
+static void run_lone(struct store_group *g, struct store_group_op *o)
+{
+    char terr[GROUP_ERRLEN] = "";
+    void *conn = NULL;
+    int rc = g->tx->begin(g->ctx, &conn, terr, sizeof terr);
+    if (rc) {
+        o->rc = rc;
+        snprintf(o->err, sizeof o->err, "%s", terr);
+        return;
+    }
+    o->ran = 1;
+    o->err[0] = '\0';
+    o->rc = o->body(conn, o->arg, o->err, sizeof o->err);
+    if (!o->rc && (rc = g->tx->commit(conn, terr, sizeof terr))) {
+        o->rc = rc;
+        snprintf(o->err, sizeof o->err, "%s", terr);
+    }
+    g->tx->end(g->ctx, conn);
+}
+
 /* Leads one group: takes up to max operations from the head of the queue (the head is the
  * operation promote() made the leader: `self` when a waiting caller leads, an operation of
  * store_group_submit when a committer thread does), runs them, and hands out the results:
@@ -241,6 +275,8 @@ static void lead(struct store_group *g, struct store_group_op *self)
     pthread_mutex_unlock(&g->mu);
 
     run_group(g, first, n);
+    for (struct store_group_op *o = first; o; o = o->next)
+        for (int k = 0; k < GROUP_RETRIES && transient(o); k++) run_lone(g, o);
 
     pthread_mutex_lock(&g->mu);
     g->groups++;

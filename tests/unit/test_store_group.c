@@ -480,6 +480,49 @@ static void test_submit(void **state)
     store_group_fini(&g);
 }
 
+/* An operation that loses a deadlock (the store's message carries SQLSTATE 40P01) or a
+ * serialization conflict (40001) is run again alone, up to three more times; any other failure,
+ * SG_EBUSY without such a code included, is final. */
+struct flaky {
+    int value, losses, runs, code; /* losses: how many runs fail; code: 0 40P01, 1 40001, 2 none */
+};
+
+static int flaky_body(void *conn, void *arg, char *err, size_t errlen)
+{
+    struct flaky *fl = arg;
+    struct fake *f = conn;
+    f->pending[f->npending++] = fl->value;
+    if (fl->runs++ < fl->losses) {
+        static const char *msg[3] = {"gap_move_fast: 40P01: deadlock detected",
+                                     "gap_move_fast: 40001: could not serialize access",
+                                     "pool: all connections busy"};
+        return sg_errf(err, errlen, SG_EBUSY, "%s", msg[fl->code]);
+    }
+    return SG_OK;
+}
+
+static void test_deadlock_retry(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct store_group g;
+    char err[128];
+    struct flaky cases[5] = {{1, 1, 0, 0}, {2, 3, 0, 1}, {3, 4, 0, 0}, {4, 1, 0, 2}, {5, 0, 0, 0}};
+    const int want_rc[5] = {SG_OK, SG_OK, SG_EBUSY, SG_EBUSY, SG_OK};
+    const int want_runs[5] = {2, 4, 4, 1, 1};
+    for (int i = 0; i < 5; i++) {
+        memset(&f, 0, sizeof f);
+        store_group_init(&g, 64, &fake_tx_sp, &f);
+        int rc = store_group_run(&g, flaky_body, &cases[i], err, sizeof err);
+        assert_int_equal(rc, want_rc[i]);
+        assert_int_equal(cases[i].runs, want_runs[i]);
+        /* committed once when it succeeded, never when it failed */
+        assert_int_equal(f.ncommitted, rc == SG_OK ? 1 : 0);
+        if (rc == SG_OK) assert_int_equal(f.committed[0], cases[i].value);
+        store_group_fini(&g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_optimistic_commit_failure),
         cmocka_unit_test(test_overlap),
         cmocka_unit_test(test_submit),
+        cmocka_unit_test(test_deadlock_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
