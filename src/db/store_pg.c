@@ -910,13 +910,19 @@ static PGresult *pipe_take(struct px *x)
  * kept result and run their statement themselves. */
 #define PIPE_MAX 128
 
-/* Queues a prepared statement in pipeline mode (entering it, after preparing the statement,
- * on the first send of the group). */
+static int pipe_prepare_all(struct px *x);
+
+/* Queues a prepared statement in pipeline mode (entering it on the first send of the group,
+ * after preparing every statement a group may pipeline: PQprepare cannot run in pipeline mode,
+ * and a group that mixes a member's history with gap moves sends a second, different statement
+ * there, which a fresh connection had not prepared: 26000, and the group ran again without
+ * pipelining). */
 static int pipe_send(struct px *x, const struct stmt *st, const struct params *p)
 {
     if (x->nsent >= PIPE_MAX) return SG_OK;
     if (!x->pipe) {
-        int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+        int rc = pipe_prepare_all(x);
+        if (!rc) rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
         if (rc) return rc;
         if (!PQenterPipelineMode(x->pg))
             return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
@@ -4498,6 +4504,17 @@ static void hist_params(const struct hist_arg *h, struct params *p)
     p_str(p, h->member_hash);
     p_ll(p, h->pg->limit);
     p_ll(p, h->pg->offset);
+}
+
+/* Prepares, on x's connection, every statement pipe_send may queue (pg_pool_prepare returns at
+ * once for one already prepared there). */
+static int pipe_prepare_all(struct px *x)
+{
+    static const struct stmt *const all[] = {&gap_move_set, &hist_page};
+    int rc = SG_OK;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++)
+        rc = pg_pool_prepare(x->c, all[i]->name, all[i]->sql, all[i]->nparams, x->err, x->errlen);
+    return rc;
 }
 
 static int hist_send(void *conn, void *arg, char *err, size_t errlen)
