@@ -559,7 +559,7 @@ struct store_ops {
                                   const char *member_hash, int active, const char *now,
                                   char *err, size_t errlen);
 
-    /* order: store_prediction_member_order's permutation of rows, the order to insert in */
+    /* order: the permutation of rows to insert in, by member_hash (store.c computes it) */
     int (*prediction_batch_create)(struct store *st, const struct store_actor *a,
                                    const struct store_prediction *rows, size_t n,
                                    const uint32_t *order, const char *now, char *err,
@@ -1099,13 +1099,6 @@ int store_gap_transition_ok(enum store_gap_status from, enum store_gap_status to
 /* Whether an intervention may move from -> to through store_intervention_update. */
 int store_iv_transition_ok(enum store_iv_status from, enum store_iv_status to);
 
-/* Fills order[0..n) with the indices of rows sorted by member_hash, ties in row order: the order
- * batch_create inserts in (member-leading b-trees and the foreign key are then walked in order)
- * and, for the ids it generates, the order they increase in. Linear-time radix sort on the
- * first 16 hex digits of the hash (any bytes are accepted: ids are assigned before rows are
- * validated). Returns SG_OK, or SG_ENOMEM (order is then undefined). */
-int store_prediction_member_order(const struct store_prediction *rows, size_t n,
-                                  uint32_t *order) SG_WUR;
 
 /* Computes a row's chain hash: hex SHA-256 over the canonical encoding
  *   audit_id|event_type|entity_type|entity_id|action|user_id|changes|ip_address|timestamp|prev_hash

@@ -2005,7 +2005,7 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     struct px x;
     struct sg_buf b;
     sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
-    double t_sort = mono_ms();
+    double t0 = mono_ms();
     struct pg_bulk bulk;
     memset(&bulk, 0, sizeof bulk);
     int rc = px_open(S(st), &x, err, errlen);
@@ -2087,7 +2087,7 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     pg_bulk_fini(&bulk);
     sg_buf_fini(&b);
     LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu members_ms=%.0f copy_ms=%.0f"
-              " keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_bump - t_sort,
+              " keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_bump - t0,
               t_copy - t_bump, t_keys - t_copy, mono_ms() - t_keys, rc);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "core/sort.h"
 #include "db/store.h"
 #include "db/store_group.h"
 
@@ -3741,31 +3742,12 @@ static int counts_trigger_restore(struct sq_conn *c, const char *sql, int year, 
     return rc;
 }
 
-/* A row index with the first 8 bytes of its member_hash as a big-endian integer: comparing the
- * integers orders like strcmp on those bytes, so the sort rarely touches the 64-byte strings
- * (callgrind, 100,000 rows: 870 instead of 1,090 instructions per row with strcmp alone). */
-struct pred_ord {
-    uint64_t key;
-    size_t i;
-};
-
-static uint64_t hash_prefix(const char *h)
-{
-    uint64_t k = 0;
-    size_t j = 0;
-    for (; j < 8 && h[j]; j++) k = k << 8 | (unsigned char)h[j];
-    return j == 8 ? k : j ? k << (8 * (8 - j)) : 0; /* shorter strings sort first, as with strcmp */
-}
-
-/* qsort_r comparator of gap rows: by member_hash (prefix key, then the string), measure code. */
-static int by_member_measure(const void *a, const void *b, void *ctx)
+/* Ties of core/sort.h's hash-prefix order of gap rows: by member_hash, then measure code. */
+static int gap_member_measure_cmp(const void *ctx, uint32_t a, uint32_t b)
 {
     const struct store_gap *rows = ctx;
-    const struct pred_ord *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    int d = strcmp(rows[x->i].member_hash, rows[y->i].member_hash);
-    if (!d) d = strcmp(rows[x->i].measure_code, rows[y->i].measure_code);
-    return d ? d : (x->i > y->i) - (x->i < y->i);
+    int d = strcmp(rows[a].member_hash, rows[b].member_hash);
+    return d ? d : strcmp(rows[a].measure_code, rows[b].measure_code);
 }
 
 /* Insert-or-refresh per row, then close the scope's open gaps that are not among the rows.
@@ -3788,7 +3770,8 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     struct sq_conn *c;
     struct sq_bulk bulk;
     sqlite3_stmt *ins = NULL, *upd = NULL, *cls = NULL, *key = NULL;
-    struct pred_ord *ord = NULL;
+    uint32_t *ord = NULL;   /* the rows in (member_hash, measure_code) order */
+    uint64_t *okey = NULL;
     char *counts_sql = NULL; /* the gap_counts insert trigger, dropped for this batch */
     long long open_before = 0, any_before = 0;
     int want = 0;
@@ -3799,12 +3782,15 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     if (rc) return rc;
     if ((rc = begin(c, err, errlen))) goto out;
     bulk_begin(st, c, &bulk, 1);
-    if (n && !(ord = malloc(n * sizeof *ord))) {
+    if (n && (!(ord = malloc(n * sizeof *ord)) || !(okey = malloc(n * sizeof *okey)))) {
         rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) ord[i] = (struct pred_ord){hash_prefix(rows[i].member_hash), i};
-    if (n) qsort_r(ord, n, sizeof *ord, by_member_measure, (void *)rows);
+    for (size_t i = 0; i < n; i++) okey[i] = sg_hex_prefix64(rows[i].member_hash);
+    if (n && sg_order_by_key(okey, n, gap_member_measure_cmp, rows, ord)) {
+        rc = sg_errf(err, errlen, SG_ENOMEM, "out of memory");
+        goto done;
+    }
     if ((rc = scope_counts(c, year, contract_id, &open_before, &any_before, err, errlen)) ||
         (rc = bulk_want(c, "gap_analysis", fresh_rows(n, any_before), BULK_GAP_SHARE, &want, err,
                         errlen)) ||
@@ -3845,7 +3831,7 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
         if (!cls || !key) { rc = SG_EDB; goto done; }
     }
     for (size_t o = 0; o < n && !rc; o++) {
-        size_t i = ord[o].i;
+        size_t i = ord[o];
         const struct store_gap *g = &rows[i];
         int ch = 0, wrote = 0;
         for (int pass = 0; pass < 2 && !wrote; pass++) {
@@ -3892,6 +3878,7 @@ static int sq_gap_refresh_batch(struct store *st, const struct store_actor *a, i
     }
 done:
     free(ord);
+    free(okey);
     sqlite3_free(counts_sql);
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);

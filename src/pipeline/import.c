@@ -927,17 +927,9 @@ static int omerge_run(struct imp *im, const void *all, size_t n, size_t row_size
                                    struct store_merge_counts *, char *, size_t),
                       struct store_merge_counts *merged, char *err, size_t errlen)
 {
-    struct omerge mo;
-    memset(&mo, 0, sizeof mo);
+    struct omerge mo = {.im = im, .all = all, .n = n, .cap = im->batch, .row_size = row_size,
+                        .fill = fill, .merge = merge, .merged = merged};
     struct omerge *m = &mo;
-    m->all = all;
-    m->row_size = row_size;
-    m->fill = fill;
-    m->merge = merge;
-    m->merged = merged;
-    m->im = im;
-    m->n = n;
-    m->cap = im->batch;
     m->batches = n ? (n + m->cap - 1) / m->cap : 0;
     if (pthread_mutex_init(&m->mu, NULL))
         return sg_errf(err, errlen, SG_ENOMEM, "out of memory");
