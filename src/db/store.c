@@ -697,17 +697,24 @@ static int v_prediction(struct store *st, char *err, size_t errlen, struct store
     return SG_OK;
 }
 
-/* Orders two prediction rows by member hash (sg_order_by_key's tie-break). */
-static int pred_member_cmp(const void *ctx, uint32_t a, uint32_t b)
+/* Orders two prediction rows by their unique key (member hash, measure, year, model version;
+ * sg_order_by_key's tie-break). Any bytes: every string is compared within its buffer. */
+static int pred_key_cmp(const void *ctx, uint32_t a, uint32_t b)
 {
-    const struct store_prediction *rows = ctx;
-    return strncmp(rows[a].member_hash, rows[b].member_hash, STORE_HASH_LEN);
+    const struct store_prediction *x = &((const struct store_prediction *)ctx)[a];
+    const struct store_prediction *y = &((const struct store_prediction *)ctx)[b];
+    int c = strncmp(x->member_hash, y->member_hash, STORE_HASH_LEN);
+    if (!c) c = strncmp(x->measure_code, y->measure_code, STORE_CODE_LEN);
+    if (!c) c = (x->measurement_year > y->measurement_year) - (x->measurement_year < y->measurement_year);
+    if (!c) c = strncmp(x->model_version, y->model_version, STORE_NAME_LEN);
+    return c;
 }
 
-/* Fills order[0..n) with the indices of rows sorted by member_hash, ties in row order: the order
- * batch_create inserts in (member-leading b-trees and the foreign key are then walked in order)
- * and, for the ids it generates, the order they increase in. Any bytes are accepted (ids are
- * assigned before rows are validated). SG_OK or SG_ENOMEM. */
+/* Fills order[0..n) with the indices of rows sorted by their unique key (member_hash first),
+ * ties in row order: the order batch_create inserts in (member-leading b-trees and the foreign
+ * key are then walked in order, and PostgreSQL's rebuild of the unique key after a first load
+ * sorts input that is already in order) and, for the ids it generates, the order they increase
+ * in. Any bytes are accepted (ids are assigned before rows are checked). SG_OK or SG_ENOMEM. */
 static int prediction_member_order(const struct store_prediction *rows, size_t n, uint32_t *order)
 {
     /* a radix sort on the hash's first 16 hex digits (core/sort.h): a comparison sort of a
@@ -715,7 +722,7 @@ static int prediction_member_order(const struct store_prediction *rows, size_t n
     uint64_t *key = malloc((n ? n : 1) * sizeof *key);
     if (!key) return SG_ENOMEM;
     for (size_t i = 0; i < n; i++) key[i] = sg_hex_prefix64(rows[i].member_hash);
-    int rc = sg_order_by_key(key, n, pred_member_cmp, rows, order);
+    int rc = sg_order_by_key(key, n, pred_key_cmp, rows, order);
     free(key);
     return rc;
 }
@@ -840,6 +847,20 @@ static int pred_check(struct store *st, void *rows, size_t i, const void *now, c
     return v_prediction(st, e, elen, &((struct store_prediction *)rows)[i], now);
 }
 
+/* A batch's checks as handed to a backend (store.h). */
+struct store_check {
+    struct store *st;
+    void *rows;
+    size_t n;
+    const void *ctx;
+    row_check_fn check;
+};
+
+int store_check_run(const struct store_check *c, char *err, size_t errlen)
+{
+    return c ? validate_rows(c->st, c->rows, c->n, c->ctx, c->check, err, errlen) : SG_OK;
+}
+
 int store_prediction_batch_create(struct store *st, const struct store_actor *a,
                                   struct store_prediction *rows, size_t n, char *err, size_t errlen)
 {
@@ -855,8 +876,9 @@ int store_prediction_batch_create(struct store *st, const struct store_actor *a,
         return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
     }
     rc = fill_v7(rows, order, n, pred_id_slot, err, errlen);
-    if (!rc) rc = validate_rows(st, rows, n, now, pred_check, err, errlen);
-    if (!rc) rc = st->ops->prediction_batch_create(st, a, rows, n, order, now, err, errlen);
+    /* the backend checks the rows (store_check_run) while its database starts on the batch */
+    struct store_check check = {st, rows, n, now, pred_check};
+    if (!rc) rc = st->ops->prediction_batch_create(st, a, rows, n, order, &check, now, err, errlen);
     free(order);
     return rc;
 }
@@ -871,7 +893,7 @@ int store_prediction_create(struct store *st, const struct store_actor *a, struc
     store_now(now);
     if ((rc = v_prediction(st, err, errlen, p, now))) return rc;
     static const uint32_t one[1] = {0};
-    return st->ops->prediction_batch_create(st, a, p, 1, one, now, err, errlen);
+    return st->ops->prediction_batch_create(st, a, p, 1, one, NULL, now, err, errlen);
 }
 
 int store_prediction_get(struct store *st, const char *prediction_id, struct store_prediction *out,

@@ -544,6 +544,17 @@ struct store_gate {
     void *ctx;
 };
 
+/* The checks of a batch's rows, handed to the backend instead of run before it, so that a
+ * backend can check while the database works on the batch's first statement (the PostgreSQL
+ * prediction batch: the members' counter update). Opaque (store.c). A backend runs
+ * store_check_run exactly once, before any row's data reaches the database and before reading
+ * any field but member_hash (checking may fill in defaults), and rolls back when it fails. */
+struct store_check;
+
+/* Runs the checks (c NULL: nothing to check, SG_OK). SG_OK, or the first failing row's error
+ * ("rows[i].<field>: ...") in err. */
+int store_check_run(const struct store_check *c, char *err, size_t errlen) SG_WUR;
+
 struct store_ops {
     const char *name; /* "sqlite" or "postgres": selects the migration set */
     void (*close)(struct store *st);
@@ -559,11 +570,12 @@ struct store_ops {
                                   const char *member_hash, int active, const char *now,
                                   char *err, size_t errlen);
 
-    /* order: the permutation of rows to insert in, by member_hash (store.c computes it) */
+    /* order: the permutation of rows to insert in, by the unique key (store.c computes it);
+     * check: the rows' checks, not yet run (see struct store_check; NULL: already checked) */
     int (*prediction_batch_create)(struct store *st, const struct store_actor *a,
                                    const struct store_prediction *rows, size_t n,
-                                   const uint32_t *order, const char *now, char *err,
-                                   size_t errlen);
+                                   const uint32_t *order, const struct store_check *check,
+                                   const char *now, char *err, size_t errlen);
     int (*prediction_get)(struct store *st, const char *id, struct store_prediction *out,
                           char *err, size_t errlen);
     int (*prediction_get_by_member)(struct store *st, const char *member_hash,

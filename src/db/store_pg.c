@@ -394,6 +394,51 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
     }
 }
 
+/* Sends a prepared statement without waiting for it (inside a transaction: no reconnect);
+ * px_wait collects its answer. Nothing else may be sent on the connection in between. */
+static int px_send(struct px *x, const struct stmt *st, const struct params *p)
+{
+    if (p->n != st->nparams)
+        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
+                       st->name, p->n, st->nparams);
+    int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+    if (rc) {
+        if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
+        return rc;
+    }
+    if (!PQsendQueryPrepared(x->pg, st->name, p->n, p->v, p_lens(p), p_fmts(p), 0)) {
+        x->broken = 1;
+        return sg_errf(x->err, x->errlen, SG_EDB, "%s: could not be sent", st->name);
+    }
+    x->used = 1;
+    return SG_OK;
+}
+
+/* The answer of the statement px_send sent: *out (may be NULL) receives it on success (PQclear
+ * it). Reads every result, so the connection is free for the next statement either way. */
+static int px_wait(struct px *x, const struct stmt *st, PGresult **out)
+{
+    if (out) *out = NULL;
+    int rc = SG_OK;
+    PGresult *r, *keep = NULL;
+    while ((r = PQgetResult(x->pg))) {
+        ExecStatusType es = PQresultStatus(r);
+        if (!rc && !keep && (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)) {
+            keep = r;
+            continue;
+        }
+        if (!rc && es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) rc = px_fail(x, st->name, r);
+        PQclear(r);
+    }
+    if (!rc && !keep) {
+        x->broken = 1;
+        rc = sg_errf(x->err, x->errlen, SG_EDB, "%s: no answer", st->name);
+    }
+    if (rc || !out) PQclear(keep);
+    else *out = keep;
+    return rc;
+}
+
 /* ---- group commit (store_group.h): one transaction, one savepoint per operation ---- */
 
 /* The deferred audit rows of a group, appended in one statement: the head moves from ($1, $2) to
@@ -1359,9 +1404,15 @@ static int copy_start(struct px *x, const char *what, const char *sql)
 static int copy_flush(struct px *x, const char *what, struct sg_buf *b, int force)
 {
     if (b->len == 0 || (!force && b->len < COPY_CHUNK)) return SG_OK;
-    if (b->len > 0x7fffffff || PQputCopyData(x->pg, b->data, (int)b->len) != 1) {
-        x->broken = PQstatus(x->pg) == CONNECTION_BAD;
-        return sg_errf(x->err, x->errlen, SG_EDB, "%s: sending COPY data failed", what);
+    /* in slices of at most COPY_CHUNK: a pre-encoded batch (the prediction COPY) can hold
+     * hundreds of megabytes, which libpq would otherwise copy into its own buffer at once */
+    for (size_t off = 0; off < b->len;) {
+        size_t len = b->len - off < COPY_CHUNK ? b->len - off : COPY_CHUNK;
+        if (PQputCopyData(x->pg, b->data + off, (int)len) != 1) {
+            x->broken = PQstatus(x->pg) == CONNECTION_BAD;
+            return sg_errf(x->err, x->errlen, SG_EDB, "%s: sending COPY data failed", what);
+        }
+        off += len;
     }
     sg_buf_reset(b);
     return SG_OK;
@@ -1864,44 +1915,68 @@ static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
     return rc;
 }
 
-/* Adds each member's row count to total_predictions (and stamps last_updated) with one
- * UPDATE ... FROM unnest over the batch's members, in hash order (rows are walked in `order`,
- * which groups each member's rows): member_hash order makes the update walk members' primary
- * key and heap in order, and building the arrays from the sorted rows needs no hash table. The
- * missing-member check only runs when the UPDATE touched fewer members than the batch names
- * (the failure path), so a good batch costs one statement. */
-static int bump_members(struct px *x, const struct store_prediction *rows, size_t n,
-                        const uint32_t *order, const char *now)
+/* Whether h is a member hash as store.c checks it: 64 lower-case hex digits. */
+static int hash_hex64(const char *h)
+{
+    for (int i = 0; i < 64; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return 0;
+    return h[64] == '\0';
+}
+
+/* Sends (without waiting: bump_members_finish collects it) the UPDATE ... FROM unnest that adds
+ * each member's row count to total_predictions and stamps last_updated, over the batch's members
+ * in hash order (rows are walked in `order`, which groups each member's rows): member_hash order
+ * makes the update walk members' primary key and heap in order, and building the arrays from the
+ * sorted rows needs no hash table. The rows are not checked yet (struct store_check): returns 1,
+ * having sent nothing, when a member_hash is not 64 lower-case hex (the checks then name it);
+ * the hashes go into the array literal unquoted only once they are known to be hex. *distinct
+ * receives the number of members. */
+static int bump_members_send(struct px *x, const struct store_prediction *rows, size_t n,
+                             const uint32_t *order, const char *now, size_t *distinct)
 {
     struct sg_buf hashes, counts;
     sg_buf_init(&hashes, (size_t)1 << 31);
     sg_buf_init(&counts, (size_t)1 << 31);
-    size_t distinct = 0;
+    *distinct = 0;
     int rc = sg_buf_puts(&hashes, "{");
     if (!rc) rc = sg_buf_puts(&counts, "{");
     for (size_t i = 0; i < n && !rc;) {
         const char *h = rows[order[i]].member_hash;
+        if (!hash_hex64(h)) {
+            rc = 1;
+            break;
+        }
         size_t j = i + 1;
-        while (j < n && !strcmp(rows[order[j]].member_hash, h)) j++;
-        const char *sep = distinct++ ? "," : "";
-        rc = sg_buf_printf(&hashes, "%s%s", sep, h); /* validated hex: no quoting */
+        while (j < n && !strncmp(rows[order[j]].member_hash, h, STORE_HASH_LEN)) j++;
+        const char *sep = (*distinct)++ ? "," : "";
+        rc = sg_buf_printf(&hashes, "%s%s", sep, h);
         if (!rc) rc = sg_buf_printf(&counts, "%s%zu", sep, j - i);
         i = j;
     }
     if (!rc) rc = sg_buf_puts(&hashes, "}");
     if (!rc) rc = sg_buf_puts(&counts, "}");
-    if (rc) rc = sg_errf(x->err, x->errlen, rc, "batch: too many members");
-    PGresult *r = NULL;
+    if (rc < 0) rc = sg_errf(x->err, x->errlen, rc, "batch: too many members");
     if (!rc) {
         struct params p;
         p_init(&p);
         p_raw(&p, sg_buf_str(&hashes));
         p_raw(&p, sg_buf_str(&counts));
         p_str(&p, now);
-        rc = px_exec(x, &member_bump, &p, &r);
+        rc = px_send(x, &member_bump, &p);
     }
     sg_buf_fini(&hashes);
     sg_buf_fini(&counts);
+    return rc;
+}
+
+/* Collects the answer of bump_members_send's UPDATE. The missing-member check only runs when the
+ * UPDATE touched fewer members than the batch names (the failure path; the rows are checked by
+ * then), so a good batch costs one statement. */
+static int bump_members_finish(struct px *x, const struct store_prediction *rows, size_t n,
+                               size_t distinct)
+{
+    PGresult *r = NULL;
+    int rc = px_wait(x, &member_bump, &r);
     if (rc) return rc;
     size_t updated = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
     PQclear(r);
@@ -1994,20 +2069,56 @@ static int find_duplicate_row(struct px *x, const struct store_prediction *rows,
     return rc;
 }
 
-/* Rows go in member order (store.c assigned new ids in this order, so they ascend too): the
+/* Encodes row order[k] for the COPY into b, with the row named in err when it cannot be. */
+static int enc_prediction(struct sg_buf *b, const struct store_prediction *rows,
+                          const uint32_t *order, size_t k, const char *now, char *err,
+                          size_t errlen)
+{
+    int rc = bin_prediction(b, &rows[order[k]], now);
+    if (rc == SG_ETOOBIG || rc == SG_ENOMEM)
+        return sg_errf(err, errlen, rc, "rows[%u]: row too large for COPY", (unsigned)order[k]);
+    if (rc == SG_EINVAL)
+        return sg_errf(err, errlen, rc, "rows[%u]: prediction_id or prediction_date not in"
+                       " store.h's canonical form", (unsigned)order[k]);
+    return rc;
+}
+
+/* While the database runs the members' update, the client checks the rows (store_check_run) and
+ * then encodes them for the COPY into b, up to PG_PRE_ENCODE bytes and only until the update's
+ * answer is in (polled every PG_PRE_ENCODE_ROWS rows), so that the COPY that follows starts with
+ * data in hand. *k receives the number of rows encoded. */
+#define PG_PRE_ENCODE ((size_t)256 << 20)
+#define PG_PRE_ENCODE_ROWS 4096
+static int pre_encode(struct px *x, struct sg_buf *b, const struct store_prediction *rows,
+                      size_t n, const uint32_t *order, const char *now, size_t *k, char *err,
+                      size_t errlen)
+{
+    *k = 0;
+    int rc = sg_buf_append(b, copy_bin_header, sizeof copy_bin_header);
+    while (!rc && *k < n && b->len < PG_PRE_ENCODE) {
+        if (*k % PG_PRE_ENCODE_ROWS == 0 && (!PQconsumeInput(x->pg) || !PQisBusy(x->pg))) break;
+        rc = enc_prediction(b, rows, order, (*k)++, now, err, errlen);
+    }
+    return rc;
+}
+
+/* Rows go in unique-key order (store.c assigned new ids in this order, so they ascend too): the
  * member-leading unique index, the primary key and the foreign key lookups then walk their
- * b-trees in order instead of jumping at random. */
+ * b-trees in order instead of jumping at random. The rows are checked (check) while the database
+ * runs the batch's first statement, the members' counter update. */
 static int pg_prediction_batch_create(struct store *st, const struct store_actor *a,
                                       const struct store_prediction *rows, size_t n,
-                                      const uint32_t *order, const char *now, char *err,
-                                      size_t errlen)
+                                      const uint32_t *order, const struct store_check *check,
+                                      const char *now, char *err, size_t errlen)
 {
     struct px x;
     struct sg_buf b;
-    sg_buf_init(&b, 2 * COPY_CHUNK + (1 << 20));
+    sg_buf_init(&b, PG_PRE_ENCODE + 2 * COPY_CHUNK + (1 << 20));
     double t0 = mono_ms();
+    double t_check = t0, t_bump = t0;
     struct pg_bulk bulk;
     memset(&bulk, 0, sizeof bulk);
+    size_t distinct = 0, k = 0, pre = 0;
     int rc = px_open(S(st), &x, err, errlen);
     if (!rc) rc = px_begin(&x);
     if (!rc && n >= PG_BULK_MIN_ROWS) { /* a first load: keys rebuilt after the COPY */
@@ -2024,9 +2135,28 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
                               " LOCK TABLE members IN SHARE ROW EXCLUSIVE MODE", 1);
     }
     /* Members first: a missing member is reported by row, before a million rows travel (and
-     * the bulk path's foreign key, added again after the COPY, finds every member locked). */
-    if (!rc) rc = bump_members(&x, rows, n, order, now);
-    double t_bump = mono_ms();
+     * the bulk path's foreign key, added again after the COPY, finds every member locked). The
+     * update runs while the rows are checked and encoded. */
+    int sent = 0;
+    if (!rc) {
+        rc = bump_members_send(&x, rows, n, order, now, &distinct);
+        sent = rc == SG_OK;
+        if (rc == 1) rc = SG_OK; /* a malformed member_hash: the checks below name it */
+    }
+    if (!rc) {
+        rc = store_check_run(check, err, errlen);
+        t_check = mono_ms();
+        if (!rc && sent) rc = pre_encode(&x, &b, rows, n, order, now, &k, err, errlen);
+        pre = k;
+        if (sent) {
+            int brc = bump_members_finish(&x, rows, n, distinct);
+            if (!rc) rc = brc;
+        } else if (!rc) {
+            rc = sg_errf(err, errlen, SG_EINTERNAL, "member_bump: a member_hash passed the checks"
+                         " malformed");
+        }
+    }
+    t_bump = mono_ms();
     /* created_at is sent (the batch's time, as the import's direct COPY does): left to its
      * clock_timestamp() default, a volatile default, COPY would insert row by row instead of
      * in multi-row groups */
@@ -2037,18 +2167,10 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
                         " top_features, recommendation, model_version, prediction_date,"
                         " created_at) FROM STDIN (FORMAT binary)");
     if (!rc) {
-        int copy_rc = sg_buf_append(&b, copy_bin_header, sizeof copy_bin_header);
-        for (size_t i = 0; i < n && !copy_rc; i++) {
-            copy_rc = bin_prediction(&b, &rows[order[i]], now);
-            if (copy_rc == SG_ETOOBIG || copy_rc == SG_ENOMEM)
-                copy_rc = sg_errf(err, errlen, copy_rc, "rows[%u]: row too large for COPY",
-                                  (unsigned)order[i]);
-            else if (copy_rc == SG_EINVAL)
-                copy_rc = sg_errf(err, errlen, copy_rc, "rows[%u]: prediction_id or"
-                                  " prediction_date not in store.h's canonical form",
-                                  (unsigned)order[i]);
-            else if (!copy_rc)
-                copy_rc = copy_flush(&x, "predictions_copy", &b, 0);
+        int copy_rc = copy_flush(&x, "predictions_copy", &b, 0);
+        for (; k < n && !copy_rc; k++) {
+            copy_rc = enc_prediction(&b, rows, order, k, now, err, errlen);
+            if (!copy_rc) copy_rc = copy_flush(&x, "predictions_copy", &b, 0);
         }
         if (!copy_rc) {
             static const uint8_t trailer[2] = {0xff, 0xff};
@@ -2086,9 +2208,10 @@ static int pg_prediction_batch_create(struct store *st, const struct store_actor
     px_close(&x);
     pg_bulk_fini(&bulk);
     sg_buf_fini(&b);
-    LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu members_ms=%.0f copy_ms=%.0f"
-              " keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt, t_bump - t0,
-              t_copy - t_bump, t_keys - t_copy, mono_ms() - t_keys, rc);
+    LOG_DEBUG("event=prediction_batch rows=%zu rebuilt=%zu check_ms=%.0f members_ms=%.0f"
+              " pre_encoded=%zu copy_ms=%.0f keys_ms=%.0f commit_ms=%.0f rc=%d", n, rebuilt,
+              t_check - t0, t_bump - t0, pre, t_copy - t_bump, t_keys - t_copy,
+              mono_ms() - t_keys, rc);
     return rc;
 }
 

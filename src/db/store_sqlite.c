@@ -1454,11 +1454,13 @@ static int pred_insert_all(struct sq_conn *c, const struct store_actor *a,
 
 static int sq_prediction_batch_create(struct store *st, const struct store_actor *a,
                                       const struct store_prediction *rows, size_t n,
-                                      const uint32_t *order, const char *now, char *err,
-                                      size_t errlen)
+                                      const uint32_t *order, const struct store_check *check,
+                                      const char *now, char *err, size_t errlen)
 {
     struct sq_conn *c;
-    int rc = acquire(st, &c, err, errlen);
+    int rc = store_check_run(check, err, errlen); /* SQLite has nothing to overlap it with */
+    if (rc) return rc;
+    rc = acquire(st, &c, err, errlen);
     if (rc) return rc;
     if (!(rc = begin(c, err, errlen))) {
         struct sq_bulk bk, ix;

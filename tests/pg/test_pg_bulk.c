@@ -481,6 +481,57 @@ static void test_bulk_predictions_duplicate_writes_nothing(void **state)
     free(stored); free(big); free(big2); free(good);
 }
 
+/* The rows of a batch are checked while the members' counter update runs (store_check): a bulk
+ * batch with a bad field, a malformed member hash (the update is then not sent) or a member
+ * that does not exist fails naming the row, and writes nothing: no prediction, no counter, no
+ * audit row, every key and index as before. */
+static void test_bulk_predictions_bad_row_writes_nothing(void **state)
+{
+    struct fx *f = *state;
+    char *defs0 = q_text(f->raw, PRED_DEFS_SQL), *oids0 = q_text(f->raw, PRED_OIDS_SQL);
+    for (int k = 0; k < 4; k++) {
+        struct store_prediction *big = preds(0, N_BULK, 2025, "BCS-v1");
+        const char *want = NULL;
+        char w[96];
+        switch (k) {
+        case 0: /* a probability out of range near the end */
+            big[N_BULK - 2].gap_probability = 1.5;
+            snprintf(w, sizeof w, "rows[%d].gap_probability", N_BULK - 2);
+            break;
+        case 1: /* a member hash that is not lower-case hex */
+            big[123].member_hash[5] = 'G';
+            snprintf(w, sizeof w, "rows[123].member_hash");
+            break;
+        case 2: /* an unknown measure */
+            snprintf(big[4567].measure_code, sizeof big[4567].measure_code, "NOPE");
+            snprintf(w, sizeof w, "rows[4567].measure_code");
+            break;
+        default: /* a member that does not exist */
+            member_hash_of(N_BULK + 7, big[N_BULK / 2].member_hash);
+            snprintf(w, sizeof w, "rows[%d].member_hash: no such member", N_BULK / 2);
+            break;
+        }
+        want = w;
+        int rc = store_prediction_batch_create(f->st, &ACTOR, big, N_BULK, f->err, sizeof f->err);
+        assert_int_equal(rc, SG_EINVAL);
+        if (!strstr(f->err, want)) fail_msg("case %d: '%s' does not name '%s'", k, f->err, want);
+        free(big);
+    }
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), 0);
+    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), 0);
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"),
+                     0);
+    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_string_equal(defs1, defs0);
+    assert_string_equal(oids1, oids0);
+    /* the same store then loads a good batch */
+    struct store_prediction *good = preds(0, N_BULK, 2025, "BCS-v1");
+    OK(store_prediction_batch_create(f->st, &ACTOR, good, N_BULK, f->err, sizeof f->err));
+    assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
+    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), N_BULK);
+    free(defs0); free(oids0); free(defs1); free(oids1); free(good);
+}
+
 /* While another session holds predictions (an open transaction that read it), or has written a
  * member (the re-added foreign key needs members' SHARE ROW EXCLUSIVE lock), the batch does not
  * queue: it takes the ordinary path, keys untouched, and stores its rows. */
@@ -521,6 +572,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_refresh_yields_to_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_predictions_rebuild_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_predictions_duplicate_writes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_predictions_bad_row_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bulk_predictions_yield, setup, teardown),
     };

@@ -77,10 +77,14 @@ static void test_prediction_batch_values(void **state)
     OK(store_member_get(f->st, rows[1].member_hash, &m, f->err, sizeof f->err));
     assert_int_equal(m.total_predictions, 3);
 
-    /* Generated ids: version 7, RFC 9562 variant, ascending in (member_hash, row) order. */
+    /* Generated ids: version 7, RFC 9562 variant, ascending in the order of the unique key
+     * (member_hash, measure_code; the year and model version are the same here), ties by row. */
     int idx[7] = {0, 1, 2, 3, 4, 5, 6};
-    for (int a = 1; a < 7; a++) /* insertion sort by member hash, ties by row: independent of store.c */
-        for (int b = a; b > 0 && strcmp(rows[idx[b - 1]].member_hash, rows[idx[b]].member_hash) > 0; b--) {
+    for (int a = 1; a < 7; a++) /* insertion sort by that key: independent of store.c */
+        for (int b = a; b > 0; b--) {
+            int c = strcmp(rows[idx[b - 1]].member_hash, rows[idx[b]].member_hash);
+            if (!c) c = strcmp(rows[idx[b - 1]].measure_code, rows[idx[b]].measure_code);
+            if (c <= 0) break;
             int t = idx[b];
             idx[b] = idx[b - 1];
             idx[b - 1] = t;
