@@ -467,20 +467,6 @@ STMT(audit_append_many, 14,
      " WITH ORDINALITY AS u(et, ent, eid, act, uid, ch, ip, ts, ph, h, o)"
      " WHERE EXISTS (SELECT 1 FROM h)");
 STMT(audit_head_lock, 0, "SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
-/* audit_append_many that fails (40001, migration 0015) instead of inserting nothing when the head
- * is not ($1, $2): sent together with COMMIT, it keeps a group's writes from committing without
- * their audit rows. */
-STMT(audit_append_strict, 14,
-     "WITH cur AS (SELECT last_id, last_hash FROM audit_head WHERE id = 1 FOR UPDATE),"
-     " h AS (UPDATE audit_head a SET last_id = $3, last_hash = $4 FROM cur WHERE a.id = 1"
-     " AND cur.last_id = $1 AND cur.last_hash = $2 RETURNING 1)"
-     " INSERT INTO audit_log (audit_id, event_type, entity_type,"
-     " entity_id, action, user_id, changes, ip_address, timestamp, prev_hash, hash)"
-     " SELECT $1::bigint + u.o, u.et, u.ent, u.eid, u.act, u.uid, u.ch::json, u.ip,"
-     " u.ts::timestamptz, u.ph, u.h FROM unnest($5::text[], $6::text[], $7::text[], $8::text[],"
-     " $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])"
-     " WITH ORDINALITY AS u(et, ent, eid, act, uid, ch, ip, ts, ph, h, o)"
-     " WHERE CASE WHEN EXISTS (SELECT 1 FROM h) THEN true ELSE stargap_audit_head_moved() END");
 
 /* Appends s (NULL: an SQL NULL element) to a text[] literal. */
 static int arr_text(struct sg_buf *b, const char *s, int first)
@@ -585,12 +571,10 @@ static void pend_drop(struct px *x, size_t keep)
 /* Numbers and hashes the pending rows from head (id, hash) and appends them with one statement
  * that moves the head only if it is still (id, hash). *moved = 0 when it was not (nothing
  * written). */
-static int audit_pipe_commit(struct px *x, const struct params *p, int begin, long long *n);
+static int audit_pipe_commit(struct px *x, const struct params *p, long long *n);
 
-/* with_commit 1: BEGIN, the append and COMMIT in one pipeline (the transaction has run nothing
- * else); *moved = 0 then means an empty transaction was committed. with_commit 2: the strict
- * append and COMMIT of the open transaction in one pipeline: a moved head fails it (40001) and
- * nothing of the transaction commits. */
+/* with_commit: BEGIN, the append and COMMIT in one pipeline (the transaction has run nothing
+ * else); *moved = 0 then means an empty transaction was committed. */
 static int audit_append_pending(struct px *x, long long id, const char *hash, int with_commit,
                                 int *moved)
 {
@@ -630,7 +614,7 @@ static int audit_append_pending(struct px *x, long long id, const char *hash, in
         p_str(&p, x->pend[x->npend - 1].hash);
         for (int c = 0; c < PEND_COLS; c++) p_bin(&p, col[c].data, col[c].len);
         if (with_commit) {
-            rc = audit_pipe_commit(x, &p, with_commit == 1, &n);
+            rc = audit_pipe_commit(x, &p, &n);
         } else {
             rc = px_exec(x, &audit_append_many, &p, &r);
             const char *t = rc ? NULL : PQcmdTuples(r);
@@ -688,53 +672,48 @@ static int audit_flush(struct px *x)
     return SG_OK;
 }
 
-/* The append and COMMIT in one round trip (pipeline mode, one Sync). begin: BEGIN,
- * audit_append_many with p, COMMIT (a transaction of its own; *n gets the rows inserted, 0 when
- * the head did not match and an empty transaction was committed). !begin: audit_append_strict
- * with p and COMMIT, ending the open transaction (a moved head fails the append with 40001).
- * When the append fails, COMMIT is skipped by the pipeline and the open transaction is left for
- * px_close to roll back. A connection found dead before anything of the operation ran (begin
- * only) is replaced and *n = 0 returned, so the caller takes its ordinary path. */
-static int audit_pipe_commit(struct px *x, const struct params *p, int begin, long long *n)
+/* BEGIN, audit_append_many with p, COMMIT: one round trip (pipeline mode, one Sync). *n gets
+ * the rows inserted (0: the head did not match and an empty transaction was committed). When
+ * the append fails, COMMIT is skipped by the pipeline and the open transaction is left for
+ * px_close to roll back. A connection found dead before anything of the operation ran is
+ * replaced and *n = 0 returned, so the caller takes its ordinary path. */
+static int audit_pipe_commit(struct px *x, const struct params *p, long long *n)
 {
     *n = 0;
-    const struct stmt *st = begin ? &audit_append_many : &audit_append_strict;
-    int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+    int rc = pg_pool_prepare(x->c, audit_append_many.name, audit_append_many.sql,
+                             audit_append_many.nparams, x->err, x->errlen);
     if (rc) {
-        int again = begin ? px_reconnect(x) : 0;
+        int again = px_reconnect(x);
         return again < 0 ? again : again ? SG_OK : rc;
     }
     if (!PQenterPipelineMode(x->pg))
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: could not enter pipeline mode");
-    if ((begin && !PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
-        !PQsendQueryPrepared(x->pg, st->name, p->n, p->v, p_lens(p), p_fmts(p), 0) ||
+    if (!PQsendQueryParams(x->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(x->pg, audit_append_many.name, p->n, p->v, p_lens(p), p_fmts(p), 0) ||
         !PQsendQueryParams(x->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(x->pg)) {
         x->broken = 1;
         return sg_errf(x->err, x->errlen, SG_EDB, "pipeline: audit append could not be sent");
     }
     x->tx = 1; /* BEGIN is on its way: until COMMIT is known to be done, px_close rolls back */
-    int want = begin ? 3 : 2; /* results expected: [BEGIN,] the append, COMMIT */
     PGresult *res[3] = {NULL, NULL, NULL};
     int got = 0, synced = 0, nulls = 0;
     while (!synced) {
         PGresult *r = PQgetResult(x->pg);
         if (!r) { /* the end of one statement's results (at most one per statement) */
-            if (PQstatus(x->pg) == CONNECTION_BAD || ++nulls > want) break;
+            if (PQstatus(x->pg) == CONNECTION_BAD || ++nulls > 3) break;
             continue;
         }
         if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) synced = 1;
-        if (!synced && got < want) res[got++] = r;
+        if (!synced && got < 3) res[got++] = r;
         else PQclear(r);
     }
-    PGresult **ins = res + (begin ? 1 : 0);
-    int nins = got - (begin ? 1 : 0); /* results from the append on */
-    int ok_begin = !begin || (got > 0 && PQresultStatus(res[0]) == PGRES_COMMAND_OK);
-    int ok_ins = nins > 0 && PQresultStatus(ins[0]) == PGRES_COMMAND_OK;
-    int ok_commit = nins > 1 && PQresultStatus(ins[1]) == PGRES_COMMAND_OK;
+    int ok_begin = got > 0 && PQresultStatus(res[0]) == PGRES_COMMAND_OK;
+    int ok_ins = got > 1 && PQresultStatus(res[1]) == PGRES_COMMAND_OK;
+    int ok_commit = got > 2 && PQresultStatus(res[2]) == PGRES_COMMAND_OK;
     if (!synced || !PQexitPipelineMode(x->pg)) {
         x->broken = 1;
-        if (begin && !x->used && !ok_begin) { /* a dead pooled connection: nothing happened */
+        if (!x->used && !ok_begin) { /* a dead pooled connection: nothing happened */
             for (int i = 0; i < got; i++) PQclear(res[i]);
             int again = px_reconnect(x);
             if (again > 0) x->tx = 0;
@@ -746,14 +725,14 @@ static int audit_pipe_commit(struct px *x, const struct params *p, int begin, lo
     } else if (!ok_begin) {
         rc = px_fail(x, "BEGIN", got > 0 ? res[0] : NULL);
     } else if (!ok_ins) {
-        rc = px_fail(x, st->name, nins > 0 ? ins[0] : NULL); /* tx left to roll back */
+        rc = px_fail(x, audit_append_many.name, got > 1 ? res[1] : NULL); /* tx left to roll back */
     } else if (!ok_commit) {
         x->tx = 0; /* a failed COMMIT ends the transaction */
-        rc = px_fail(x, "COMMIT", nins > 1 ? ins[1] : NULL);
+        rc = px_fail(x, "COMMIT", got > 2 ? res[2] : NULL);
     } else {
         x->tx = 0;
         x->used = 1;
-        const char *t = PQcmdTuples(ins[0]);
+        const char *t = PQcmdTuples(res[1]);
         *n = t && *t ? strtoll(t, NULL, 10) : 0;
     }
     for (int i = 0; i < got; i++) PQclear(res[i]);
@@ -842,8 +821,7 @@ static int gx_commit_start(void *conn, int *overlap, char *err, size_t errlen)
     x->errlen = errlen;
     *overlap = 0;
     x->flushed = 0;
-    /* without overlap, gx_commit sends the append together with COMMIT */
-    if (x->begin_owed || !x->s->overlap) return SG_OK;
+    if (x->begin_owed) return SG_OK;
     int rc = audit_flush(x);
     if (rc) return rc;
     x->flush_started = 1;
@@ -876,20 +854,6 @@ static int gx_commit(void *conn, char *err, size_t errlen)
         /* The cached head was stale (an empty transaction committed) or unknown: the locking
          * path below, in a new transaction. */
         x->begin_owed = 1;
-    }
-    if (!x->flush_started && x->npend) {
-        /* The append and COMMIT in one round trip, against the cached head: a head another
-         * process moved fails the append (40001), the whole transaction rolls back and the
-         * group's operations run again alone (store_group.c), then against the locked head. */
-        long long hid;
-        char hhash[STORE_HASH_LEN];
-        if (head_get(x->s, &hid, hhash)) {
-            int moved = 0;
-            rc = audit_append_pending(x, hid, hhash, 2, &moved);
-            if (!rc && !moved) rc = sg_errf(err, errlen, SG_EINTERNAL, "audit: append not applied");
-            if (rc) head_forget(x->s, -1);
-            return rc;
-        }
     }
     rc = x->flush_started ? SG_OK : audit_flush(x);
     x->flush_started = 0;
