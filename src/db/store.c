@@ -847,18 +847,23 @@ static int pred_check(struct store *st, void *rows, size_t i, const void *now, c
     return v_prediction(st, e, elen, &((struct store_prediction *)rows)[i], now);
 }
 
-/* A batch's checks as handed to a backend (store.h). */
+/* A batch's checks as handed to a backend (store.h): the missing ids generated (slot, in
+ * `order`; slot NULL: none), then every row checked. */
 struct store_check {
     struct store *st;
     void *rows;
     size_t n;
     const void *ctx;
     row_check_fn check;
+    const uint32_t *order;
+    v7_slot_fn slot;
 };
 
 int store_check_run(const struct store_check *c, char *err, size_t errlen)
 {
-    return c ? validate_rows(c->st, c->rows, c->n, c->ctx, c->check, err, errlen) : SG_OK;
+    if (!c) return SG_OK;
+    int rc = c->slot ? fill_v7(c->rows, c->order, c->n, c->slot, err, errlen) : SG_OK;
+    return rc ? rc : validate_rows(c->st, c->rows, c->n, c->ctx, c->check, err, errlen);
 }
 
 int store_prediction_batch_create(struct store *st, const struct store_actor *a,
@@ -875,10 +880,10 @@ int store_prediction_batch_create(struct store *st, const struct store_actor *a,
         free(order);
         return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
     }
-    rc = fill_v7(rows, order, n, pred_id_slot, err, errlen);
-    /* the backend checks the rows (store_check_run) while its database starts on the batch */
-    struct store_check check = {st, rows, n, now, pred_check};
-    if (!rc) rc = st->ops->prediction_batch_create(st, a, rows, n, order, &check, now, err, errlen);
+    /* the backend generates the ids and checks the rows (store_check_run) while its database
+     * starts on the batch */
+    struct store_check check = {st, rows, n, now, pred_check, order, pred_id_slot};
+    rc = st->ops->prediction_batch_create(st, a, rows, n, order, &check, now, err, errlen);
     free(order);
     return rc;
 }
