@@ -48,11 +48,6 @@ function request()
   end
 end
 
-local errors = 0
-function response(status, headers, body)
-  if status >= 400 then errors = errors + 1 end
-end
-
 function done(summary, latency, requests)
   io.write(string.format("RESULT mode=%s requests=%d duration_s=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d sock_errors=%d\n",
     mode, summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
