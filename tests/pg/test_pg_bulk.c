@@ -389,6 +389,23 @@ static struct store_prediction *preds(int from, int n, int year, const char *v)
     return p;
 }
 
+/* After a failed batch: predictions holds `rows` rows, the members' totals add up to them, the
+ * predictions' audit rows number `audits`, and every constraint and index of predictions is
+ * the one it was (definitions defs0, OIDs oids0). */
+static void assert_preds_as_before(struct fx *f, long long rows, long long audits,
+                                   const char *defs0, const char *oids0)
+{
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), rows);
+    assert_int_equal(q_ll(f->raw, "SELECT coalesce(sum(total_predictions), 0) FROM members"), rows);
+    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"),
+                     audits);
+    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
+    assert_string_equal(defs1, defs0);
+    assert_string_equal(oids1, oids0);
+    free(defs1);
+    free(oids1);
+}
+
 /* A batch of N_BULK predictions into an empty table drops and re-adds its keys: the same
  * constraint and index definitions after it (every key validated), new OIDs, every b-tree
  * complete (amcheck), the counters exact; the keys work afterwards (a duplicate and a prediction
@@ -463,13 +480,7 @@ static void test_bulk_predictions_duplicate_writes_nothing(void **state)
     rc = store_prediction_batch_create(f->st, &ACTOR, big2, N_BULK, f->err, sizeof f->err);
     assert_int_equal(rc, SG_ECONFLICT);
     assert_non_null(strstr(f->err, "rows[9]"));
-    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), 50);
-    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), 50);
-    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"),
-                     1);
-    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
-    assert_string_equal(defs1, defs0);
-    assert_string_equal(oids1, oids0);
+    assert_preds_as_before(f, 50, 1, defs0, oids0);
     /* the batch without the bad row goes in, through the bulk path */
     struct store_prediction *good = preds(0, N_BULK, 2025, "BCS-v1");
     OK(store_prediction_batch_create(f->st, &ACTOR, good, N_BULK, f->err, sizeof f->err));
@@ -477,7 +488,7 @@ static void test_bulk_predictions_duplicate_writes_nothing(void **state)
     assert_true(changed_oids(oids0, oids2) >= 5);
     assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
     assert_int_equal(q_ll(f->raw, PRED_AMCHECK_SQL), q_ll(f->raw, PRED_BTREES_SQL));
-    free(defs0); free(oids0); free(defs1); free(oids1); free(oids2);
+    free(defs0); free(oids0); free(oids2);
     free(stored); free(big); free(big2); free(good);
 }
 
@@ -517,19 +528,13 @@ static void test_bulk_predictions_bad_row_writes_nothing(void **state)
         if (!strstr(f->err, want)) fail_msg("case %d: '%s' does not name '%s'", k, f->err, want);
         free(big);
     }
-    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), 0);
-    assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), 0);
-    assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM audit_log WHERE entity_type = 'prediction'"),
-                     0);
-    char *defs1 = q_text(f->raw, PRED_DEFS_SQL), *oids1 = q_text(f->raw, PRED_OIDS_SQL);
-    assert_string_equal(defs1, defs0);
-    assert_string_equal(oids1, oids0);
+    assert_preds_as_before(f, 0, 0, defs0, oids0);
     /* the same store then loads a good batch */
     struct store_prediction *good = preds(0, N_BULK, 2025, "BCS-v1");
     OK(store_prediction_batch_create(f->st, &ACTOR, good, N_BULK, f->err, sizeof f->err));
     assert_int_equal(q_ll(f->raw, PRED_TOTALS_DIFF), 0);
     assert_int_equal(q_ll(f->raw, "SELECT sum(total_predictions) FROM members"), N_BULK);
-    free(defs0); free(oids0); free(defs1); free(oids1); free(good);
+    free(defs0); free(oids0); free(good);
 }
 
 /* While another session holds predictions (an open transaction that read it), or has written a
