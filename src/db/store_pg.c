@@ -1201,7 +1201,8 @@ STMT(member_get, 1, "SELECT " MEMBER_COLS " FROM members WHERE member_hash = $1"
 STMT(member_exists, 1, "SELECT 1 FROM members WHERE member_hash = $1");
 STMT(member_activity, 3,
      "WITH b AS (SELECT active FROM members WHERE member_hash = $1 FOR UPDATE)"
-     " UPDATE members m SET active = $2, last_updated = $3 FROM b WHERE m.member_hash = $1"
+     " UPDATE members m SET active = $2, last_updated = $3, updated_at = $3 FROM b"
+     " WHERE m.member_hash = $1"
      " RETURNING b.active");
 
 static void member_params(struct params *p, const struct store_member *m, const char *now)
@@ -1646,7 +1647,8 @@ static uint64_t hex_key(const char *h)
 }
 
 STMT(member_bump, 3,
-     "UPDATE members m SET total_predictions = m.total_predictions + u.n, last_updated = $3"
+     "UPDATE members m SET total_predictions = m.total_predictions + u.n, last_updated = $3,"
+     " updated_at = $3"
      " FROM unnest($1::text[], $2::bigint[]) AS u(h, n) WHERE m.member_hash = u.h");
 
 /* The member hash of row i of a batch (predictions or measure results). */
@@ -5104,7 +5106,7 @@ STMT(member_merge_upsert, 0,
      " FROM member_stage ON CONFLICT (member_hash) DO UPDATE SET contract_id = EXCLUDED.contract_id,"
      " birth_year = EXCLUDED.birth_year, sex = EXCLUDED.sex, dual_eligible = EXCLUDED.dual_eligible,"
      " lis = EXCLUDED.lis, disabled = EXCLUDED.disabled, last_updated = EXCLUDED.last_updated,"
-     " active = EXCLUDED.active"
+     " active = EXCLUDED.active, updated_at = clock_timestamp()"
      " WHERE (t.contract_id, t.birth_year, t.sex, t.dual_eligible, t.lis, t.disabled, t.active)"
      " IS DISTINCT FROM (EXCLUDED.contract_id, EXCLUDED.birth_year, EXCLUDED.sex,"
      " EXCLUDED.dual_eligible, EXCLUDED.lis, EXCLUDED.disabled, EXCLUDED.active)"

@@ -293,6 +293,65 @@ static void test_member_refs(void **state)
     store_close(st);
 }
 
+/* Non-internal BEFORE ROW UPDATE triggers of members (tgtype: ROW 1, BEFORE 2, UPDATE 16). */
+#define MEMBERS_BEFORE_UPD                                                                      \
+    "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'members'::regclass AND NOT tgisinternal"  \
+    " AND tgtype & 19 = 19"
+/* Whether member A's updated_at moved past the value saved in temp table t. */
+#define A_TOUCHED "SELECT count(*) FROM members m, t WHERE m.member_hash = " HASH_A " AND m.updated_at > t.u"
+#define A_SAVE "DELETE FROM t; INSERT INTO t SELECT updated_at FROM members WHERE member_hash = " HASH_A
+
+/* Migration 0015: members has no BEFORE ROW UPDATE trigger (each would make every update lock
+ * its row first), and updated_at is still maintained: the store's statements set it, any other
+ * UPDATE gets it from the AFTER trigger; an UPDATE that sets it keeps its value. Down to 0014
+ * the BEFORE trigger is back and maintains it as well. */
+static void test_members_touch(void **state)
+{
+    (void)state;
+    char err[SG_ERRLEN];
+    struct store *st;
+    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    db = PQconnectdb(url());
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    assert_int_equal(q_ll(MEMBERS_BEFORE_UPD), 0);
+    PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
+              " (" HASH_A ", 'H1', now(), now())"));
+    PQclear(q("CREATE TEMP TABLE t (u timestamptz)"));
+    for (int version = 15; version >= 14; version--) {
+        /* a statement that does not set updated_at: the trigger sets it */
+        PQclear(q(A_SAVE));
+        PQclear(q("SELECT pg_sleep(0.002)"));
+        PQclear(q("UPDATE members SET active = NOT active WHERE member_hash = " HASH_A));
+        assert_int_equal(q_ll(A_TOUCHED), 1);
+        /* the store's: updated_at is the store's time, as last_updated */
+        PQclear(q(A_SAVE));
+        PQclear(q("SELECT pg_sleep(0.002)"));
+        assert_int_equal(store_member_update_activity(st, NULL, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1,
+                                                      err, sizeof err),
+                         SG_OK);
+        assert_int_equal(q_ll(A_TOUCHED), 1);
+        if (version == 15) {
+            assert_int_equal(q_ll("SELECT count(*) FROM members WHERE member_hash = " HASH_A
+                                  " AND updated_at = last_updated"), 1);
+            /* an UPDATE that sets updated_at keeps the value it set */
+            PQclear(q("UPDATE members SET updated_at = '2020-01-02 03:04:05+00' WHERE member_hash = "
+                      HASH_A));
+            assert_int_equal(q_ll("SELECT count(*) FROM members WHERE member_hash = " HASH_A
+                                  " AND updated_at = '2020-01-02 03:04:05+00'"), 1);
+            assert_int_equal(migrate_down(st, 14, NULL, err, sizeof err), SG_OK);
+            assert_int_equal(q_ll(MEMBERS_BEFORE_UPD), 2);
+        }
+    }
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(q_ll(MEMBERS_BEFORE_UPD), 0);
+    PQfinish(db);
+    db = NULL;
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_pool_stats_through_store),
         cmocka_unit_test(test_errors_carry_no_values),
         cmocka_unit_test(test_member_refs),
+        cmocka_unit_test(test_members_touch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
