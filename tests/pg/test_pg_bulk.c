@@ -15,9 +15,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/hash.h"
 #include "db/migrate.h"
@@ -569,6 +571,69 @@ static void test_bulk_predictions_yield(void **state)
     assert_int_equal(q_ll(f->raw, "SELECT count(*) FROM predictions"), N_BULK);
 }
 
+/* A submitted gap move's result (submit_done). */
+struct moved {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+};
+
+static void submit_done(void *arg, int rc, const char *err)
+{
+    (void)err;
+    struct moved *m = arg;
+    pthread_mutex_lock(&m->mu);
+    m->done = 1;
+    m->rc = rc;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* The group's set statement reads the gaps it moves without locking them and moves a row only if
+ * it is still the version it read: here another session moves the gap (identified -> assigned)
+ * and commits while the group's move (-> completed, valid only from assigned) is under way; the
+ * move must still succeed, from the committed status, and its audit row must say so. */
+static void test_gap_move_after_concurrent_change(void **state)
+{
+    struct fx *f = *state;
+    struct store_gap *g = gaps(0, 1, "BCS", 2025);
+    struct store_refresh_counts k;
+    OK(store_gap_refresh_batch(f->st, &ACTOR, 2025, "H0001", g, 1, &k, f->err, sizeof f->err));
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE gap_analysis SET status = 'assigned', assigned_date ="
+             " current_date WHERE member_hash = '%s'", g[0].member_hash);
+    char id[STORE_ID_LEN];
+    char *gid = q_text(f->raw, "SELECT gap_id FROM gap_analysis LIMIT 1");
+    snprintf(id, sizeof id, "%.36s", gid);
+    free(gid);
+    PGconn *other = PQconnectdb(url());
+    assert_int_equal(PQstatus(other), CONNECTION_OK);
+    PQclear(q(other, "BEGIN"));
+    PQclear(q(other, sql));
+    struct moved m = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct store_gap out;
+    OK(store_gap_update_status_submit(f->st, &ACTOR, id, STORE_GAP_COMPLETED, &out, submit_done,
+                                      &m, f->err, sizeof f->err));
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the move waits for the other session's row lock */
+    pthread_mutex_lock(&m.mu);
+    assert_int_equal(m.done, 0);
+    pthread_mutex_unlock(&m.mu);
+    PQclear(q(other, "COMMIT"));
+    PQfinish(other);
+    pthread_mutex_lock(&m.mu);
+    while (!m.done) pthread_cond_wait(&m.cv, &m.mu);
+    pthread_mutex_unlock(&m.mu);
+    assert_int_equal(m.rc, SG_OK);
+    assert_int_equal((int)out.status, (int)STORE_GAP_COMPLETED);
+    char want[160];
+    snprintf(want, sizeof want, "SELECT count(*) FROM audit_log WHERE entity_id = '%s' AND"
+             " changes::jsonb -> 'before' ->> 'status' = 'assigned'", id);
+    assert_int_equal(q_ll(f->raw, want), 1);
+    assert_int_equal(q_ll(f->raw, COUNTS_DIFF), 0);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_predictions_bad_row_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bulk_predictions_yield, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_move_after_concurrent_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
