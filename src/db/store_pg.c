@@ -2892,10 +2892,14 @@ STMT(gap_move_fast, 4,
 /* The group's gap status changes as ONE statement (sent by gx_pipeline_end): gap_move_fast over
  * arrays, $1 gap ids, $2 new statuses, $3 dates, $4 the allowed old statuses of each (comma-
  * separated). A gap id given twice is moved only by its first occurrence (DISTINCT ON ... ORDER
- * BY ordinal; the others find no row back and run alone, in order, after it); the rows are
- * locked in gap_id order. Each row returned carries its operation's ordinal (column 21); an
- * operation without a row (no such gap, invalid transition, repeated id) wrote nothing and
- * takes the per-operation path (gap_status_body). gap_counts follows once for the statement
+ * BY ordinal; the others find no row back and run alone, in order, after it). The old values
+ * (the audit row's "before") are read without a lock, and a row is moved only while it is the
+ * version read (status, dates and updated_at, which every update changes, unchanged): a row
+ * another session changed in between fails the recheck PostgreSQL makes after waiting for it,
+ * and its operation takes the per-operation path, which locks (a lock pass over the group's
+ * rows cost ~10% of the statement). Each row returned carries its operation's ordinal (column
+ * 21); an operation without a row (no such gap, invalid transition, repeated id, changed
+ * meanwhile) wrote nothing and takes the per-operation path (gap_status_body). gap_counts follows once for the statement
  * (migration 0005). */
 STMT(gap_move_set, 4,
      "WITH u AS (SELECT DISTINCT ON (id) id, st, day, allowed, ord"
