@@ -2607,7 +2607,7 @@ STMT(gap_high_priority, 3,
      " ORDER BY priority_score DESC, gap_id LIMIT $3");
 STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
-     " closed_date = $5, updated_at = clock_timestamp() WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
+     " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
 
 struct gap_create_arg {
     const struct store_actor *a;
@@ -2879,8 +2879,7 @@ STMT(gap_move_fast, 4,
      "UPDATE gap_analysis g SET status = $2,"
      " assigned_date = CASE WHEN $2 = 'assigned' THEN $3::date ELSE g.assigned_date END,"
      " completed_date = CASE WHEN $2 = 'completed' THEN $3::date ELSE g.completed_date END,"
-     " closed_date = CASE WHEN $2 = 'closed' THEN $3::date ELSE g.closed_date END,"
-     " updated_at = clock_timestamp()"
+     " closed_date = CASE WHEN $2 = 'closed' THEN $3::date ELSE g.closed_date END"
      " FROM (SELECT gap_id, status, assigned_date, completed_date, closed_date, updated_at"
      " FROM gap_analysis WHERE gap_id = $1::uuid FOR UPDATE) o"
      " WHERE g.gap_id = o.gap_id AND o.status = ANY ($4::text[])"
@@ -2911,8 +2910,7 @@ STMT(gap_move_set, 4,
      " UPDATE gap_analysis g SET status = u.st,"
      " assigned_date = CASE WHEN u.st = 'assigned' THEN u.day ELSE g.assigned_date END,"
      " completed_date = CASE WHEN u.st = 'completed' THEN u.day ELSE g.completed_date END,"
-     " closed_date = CASE WHEN u.st = 'closed' THEN u.day ELSE g.closed_date END,"
-     " updated_at = clock_timestamp()"
+     " closed_date = CASE WHEN u.st = 'closed' THEN u.day ELSE g.closed_date END"
      " FROM o JOIN u ON u.id = o.gap_id"
      " WHERE g.gap_id = o.gap_id AND g.status = ANY (string_to_array(u.allowed, ','))"
      " AND g.status = o.status AND g.updated_at = o.updated_at"
@@ -5597,8 +5595,7 @@ STMT(gr_update, 1,
      " AND t.measurement_year = s.measurement_year AND t.status IN ('identified', 'assigned')"
      " AND t.created_at <> $1::timestamptz");
 STMT(gr_close, 3,
-     "UPDATE gap_analysis t SET status = 'closed', closed_date = $3::date,"
-     " updated_at = clock_timestamp()"
+     "UPDATE gap_analysis t SET status = 'closed', closed_date = $3::date"
      " WHERE t.measurement_year = $1 AND ($2::text IS NULL OR t.contract_id = $2)"
      " AND t.status IN ('identified', 'assigned') AND NOT EXISTS (SELECT 1 FROM gap_refresh_stage s"
      " WHERE s.member_hash = t.member_hash AND s.measure_code = t.measure_code"

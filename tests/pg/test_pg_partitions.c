@@ -352,58 +352,6 @@ static void test_members_touch(void **state)
     store_close(st);
 }
 
-#define GAPS_BEFORE_UPD                                                                         \
-    "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'gap_analysis'::regclass AND NOT"          \
-    " tgisinternal AND tgtype & 19 = 19"
-#define G_ID "'00000000-0000-7000-8000-0000000000a1'"
-#define G_TOUCHED "SELECT count(*) FROM gap_analysis g, t WHERE g.gap_id = " G_ID " AND g.updated_at > t.u"
-#define G_SAVE "DELETE FROM t; INSERT INTO t SELECT updated_at FROM gap_analysis WHERE gap_id = " G_ID
-
-/* Migration 0016: gap_analysis likewise (a gap status change is the most frequent write); its
- * updated_at still changes with every update: ad-hoc SQL through the AFTER trigger, the store's
- * status change by itself. */
-static void test_gaps_touch(void **state)
-{
-    (void)state;
-    char err[SG_ERRLEN];
-    struct store *st;
-    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
-    db = PQconnectdb(url());
-    assert_int_equal(PQstatus(db), CONNECTION_OK);
-    assert_int_equal(q_ll(GAPS_BEFORE_UPD), 0);
-    PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
-              " (" HASH_A ", 'H1', now(), now())"));
-    PQclear(q("INSERT INTO gap_analysis (gap_id, member_hash, contract_id, measure_code,"
-              " measurement_year, gap_probability, priority_score, intervention_type,"
-              " estimated_cost, estimated_value, status) SELECT " G_ID ", " HASH_A ", 'H1', code,"
-              " 2025, 0.5, 1, 'outreach', 1, 1, 'identified' FROM (VALUES ('BCS')) m(code)"));
-    PQclear(q("CREATE TEMP TABLE t (u timestamptz)"));
-    PQclear(q(G_SAVE));
-    PQclear(q("SELECT pg_sleep(0.002)"));
-    PQclear(q("UPDATE gap_analysis SET priority_score = 2 WHERE gap_id = " G_ID));
-    assert_int_equal(q_ll(G_TOUCHED), 1);
-    PQclear(q(G_SAVE));
-    PQclear(q("SELECT pg_sleep(0.002)"));
-    struct store_gap out;
-    assert_int_equal(store_gap_update_status(st, NULL, "00000000-0000-7000-8000-0000000000a1",
-                                             STORE_GAP_ASSIGNED, &out, err, sizeof err),
-                     SG_OK);
-    assert_int_equal(q_ll(G_TOUCHED), 1);
-    assert_int_equal(migrate_down(st, 15, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(q_ll(GAPS_BEFORE_UPD), 1);
-    PQclear(q(G_SAVE));
-    PQclear(q("SELECT pg_sleep(0.002)"));
-    PQclear(q("UPDATE gap_analysis SET priority_score = 3 WHERE gap_id = " G_ID));
-    assert_int_equal(q_ll(G_TOUCHED), 1);
-    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(q_ll(GAPS_BEFORE_UPD), 0);
-    PQfinish(db);
-    db = NULL;
-    store_close(st);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,7 +360,6 @@ int main(void)
         cmocka_unit_test(test_errors_carry_no_values),
         cmocka_unit_test(test_member_refs),
         cmocka_unit_test(test_members_touch),
-        cmocka_unit_test(test_gaps_touch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
