@@ -209,6 +209,19 @@ static const char *state_of(const char *sql, char out[6])
 #define MR_ROW(h, code) "(" h ", '" code "', 2024, true, true, false, false, now(), 'test')"
 #define MF_INS "INSERT INTO member_features (member_hash, measurement_year, features, source) VALUES "
 
+/* Opens a store on a freshly migrated schema (down to 0, then up again) and connects db. */
+static struct store *open_fresh(void)
+{
+    char err[SG_ERRLEN];
+    struct store *st = NULL;
+    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
+    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
+    db = PQconnectdb(url());
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    return st;
+}
+
 /* Migration 0009: measure_results and member_features keep the foreign-key rule to members with
  * statement-level triggers; each case below is what the declared constraint (ON DELETE CASCADE)
  * did, with its SQLSTATE. */
@@ -216,12 +229,7 @@ static void test_member_refs(void **state)
 {
     (void)state;
     char err[SG_ERRLEN], ss[6];
-    struct store *st;
-    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
-    db = PQconnectdb(url());
-    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    struct store *st = open_fresh();
     PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
               " (" HASH_A ", 'H1', now(), now()), (" HASH_B ", 'H1', now(), now())"));
     PQclear(q(MR_INS MR_ROW(HASH_A, "BCS") ", " MR_ROW(HASH_A, "COL") ", " MR_ROW(HASH_B, "BCS")));
@@ -309,12 +317,7 @@ static void test_members_touch(void **state)
 {
     (void)state;
     char err[SG_ERRLEN];
-    struct store *st;
-    assert_int_equal(store_open(url(), NULL, &st, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_down(st, 0, NULL, err, sizeof err), SG_OK);
-    assert_int_equal(migrate_up(st, 0, NULL, err, sizeof err), SG_OK);
-    db = PQconnectdb(url());
-    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    struct store *st = open_fresh();
     assert_int_equal(q_ll(MEMBERS_BEFORE_UPD), 0);
     PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated) VALUES"
               " (" HASH_A ", 'H1', now(), now())"));
