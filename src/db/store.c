@@ -715,7 +715,7 @@ static int pred_key_cmp(const void *ctx, uint32_t a, uint32_t b)
  * key are then walked in order, and PostgreSQL's rebuild of the unique key after a first load
  * sorts input that is already in order) and, for the ids it generates, the order they increase
  * in. Any bytes are accepted (ids are assigned before rows are checked). SG_OK or SG_ENOMEM. */
-static int prediction_member_order(const struct store_prediction *rows, size_t n, uint32_t *order)
+static int prediction_key_order(const struct store_prediction *rows, size_t n, uint32_t *order)
 {
     /* a radix sort on the hash's first 16 hex digits (core/sort.h): a comparison sort of a
      * million 896-byte rows cost ~0.4 s of CPU in a batch meant to take a few seconds */
@@ -780,7 +780,7 @@ static int fill_v7(void *rows, const uint32_t *order, size_t n, v7_slot_fn slot,
     return SG_OK;
 }
 
-/* Predictions are inserted in member order (prediction_member_order). */
+/* Predictions are inserted in unique-key order (prediction_key_order). */
 static char *pred_id_slot(void *rows, const uint32_t *order, size_t k)
 {
     struct store_prediction *p = &((struct store_prediction *)rows)[order[k]];
@@ -876,7 +876,7 @@ int store_prediction_batch_create(struct store *st, const struct store_actor *a,
     store_now(now);
     /* One member order for the generated ids and for the backend's inserts. */
     uint32_t *order = malloc(n * sizeof *order);
-    if (!order || prediction_member_order(rows, n, order)) {
+    if (!order || prediction_key_order(rows, n, order)) {
         free(order);
         return sg_errf(err, errlen, SG_ENOMEM, "predictions: out of memory");
     }

@@ -527,9 +527,10 @@ struct store_migration; /* db/migrate.h */
 /* Backends implement every entry; arguments reach them already validated by store.c (ids,
  * enumerations, ranges, JSON well-formed, measure codes known, defaults filled in: generated
  * ids, `now` timestamps), except the rows of prediction_batch_create, whose checks come along
- * as a struct store_check for the backend to run. `now` is the store's clock in STORE_TS_LEN form. Backends still
- * enforce the schema constraints (FK, UNIQUE, CHECK) and map their violations to
- * SG_EINVAL/SG_ECONFLICT with store_db_error(). Semantics are those of the wrappers below. */
+ * as a struct store_check for the backend to run. `now` is the store's clock in STORE_TS_LEN
+ * form. Backends still enforce the schema constraints (FK, UNIQUE, CHECK) and map their
+ * violations to SG_EINVAL/SG_ECONFLICT with store_db_error(). Semantics are those of the
+ * wrappers below. */
 /* The completion of an asynchronous store operation (the *_submit functions): rc (SG_OK or the
  * operation's failure, as the synchronous form would return it) and its message (valid during
  * the call). Called exactly once, on a store thread; it must not call the store. */

@@ -358,6 +358,15 @@ static int px_commit(struct px *x)
     return rc;
 }
 
+/* SG_OK when p binds exactly the parameters st takes (p NULL: none), else SG_EINTERNAL. */
+static int px_bound(struct px *x, const struct stmt *st, const struct params *p)
+{
+    int n = p ? p->n : 0;
+    if (n == st->nparams) return SG_OK;
+    return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
+                   st->name, n, st->nparams);
+}
+
 /* Executes a prepared statement with p's parameters; *out (may be NULL) receives the result on
  * success (PQclear it). */
 static int px_exec(struct px *x, const struct stmt *st, const struct params *p, PGresult **out)
@@ -368,9 +377,8 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
         if (rc) return rc;
     }
     int n = p ? p->n : 0;
-    if (n != st->nparams)
-        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
-                       st->name, n, st->nparams);
+    int brc = px_bound(x, st, p);
+    if (brc) return brc;
     for (int attempt = 0;; attempt++) {
         int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
         if (rc) {
@@ -405,10 +413,9 @@ static int px_exec(struct px *x, const struct stmt *st, const struct params *p, 
  * px_wait collects its answer. Nothing else may be sent on the connection in between. */
 static int px_send(struct px *x, const struct stmt *st, const struct params *p)
 {
-    if (p->n != st->nparams)
-        return sg_errf(x->err, x->errlen, SG_EINTERNAL, "%s: %d parameters bound, %d expected",
-                       st->name, p->n, st->nparams);
-    int rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
+    int rc = px_bound(x, st, p);
+    if (rc) return rc;
+    rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
     if (rc) {
         if (PQstatus(x->pg) == CONNECTION_BAD) x->broken = 1;
         return rc;
@@ -1930,21 +1937,13 @@ static int pg_bulk_restore(struct px *x, struct pg_bulk *b)
     return rc;
 }
 
-/* Whether h is a member hash as store.c checks it: 64 lower-case hex digits. */
-static int hash_hex64(const char *h)
-{
-    for (int i = 0; i < 64; i++)
-        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return 0;
-    return h[64] == '\0';
-}
-
 /* Sends (without waiting: bump_members_finish collects it) the UPDATE ... FROM unnest that adds
  * each member's row count to total_predictions and stamps last_updated, over the batch's members
  * in hash order (rows are walked in `order`, which groups each member's rows): member_hash order
  * makes the update walk members' primary key and heap in order, and building the arrays from the
  * sorted rows needs no hash table. The rows are not checked yet (struct store_check): returns 1,
- * having sent nothing, when a member_hash is not 64 lower-case hex (the checks then name it);
- * the hashes go into the array literal unquoted only once they are known to be hex. *distinct
+ * having sent nothing, when a member_hash is not 64 hex digits (the checks then name it); the
+ * hashes go into the array literal unquoted only once they are known to be hex. *distinct
  * receives the number of members. */
 static int bump_members_send(struct px *x, const struct store_prediction *rows, size_t n,
                              const uint32_t *order, const char *now, size_t *distinct)
@@ -1957,7 +1956,7 @@ static int bump_members_send(struct px *x, const struct store_prediction *rows, 
     if (!rc) rc = sg_buf_puts(&counts, "{");
     for (size_t i = 0; i < n && !rc;) {
         const char *h = rows[order[i]].member_hash;
-        if (!hash_hex64(h)) {
+        if (!sg_is_hex64(h)) {
             rc = 1;
             break;
         }
