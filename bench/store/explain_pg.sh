@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # explain_pg.sh URL: the PostgreSQL plans of the hot reads store_bench times, on a database that
-# store_bench has filled. Each statement is PREPAREd exactly as store_pg.c prepares it and
-# EXPLAINed with plan_cache_mode = force_generic_plan, the plan a long-lived pooled connection
-# ends up with, so the output shows what the service really runs (index scans, no seq scans).
+# store_bench has filled. Each statement (of a gap list, its page) is PREPAREd as store_pg.c
+# prepares it and EXPLAINed with plan_cache_mode = force_generic_plan, the plan a long-lived
+# pooled connection ends up with, so the output shows what the service really runs (index scans,
+# no seq scans).
 set -euo pipefail
 url=${1:?usage: explain_pg.sh URL}
 psql -X -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
@@ -20,16 +21,21 @@ PREPARE b(text, text) AS
   SELECT * FROM predictions WHERE member_hash = $1 AND measure_code = $2
    ORDER BY prediction_date DESC, prediction_id DESC LIMIT 1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE b(:'h', 'COL');
-\echo '== gaps get_with_filters status=identified, by priority (gap_filter_0_2)'
-PREPARE c(text, bigint, bigint) AS
-  SELECT * FROM gap_analysis WHERE status = $1 ORDER BY priority_score DESC, gap_id
-   LIMIT $2 OFFSET $3;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE c('identified', 50, 500);
-\echo '== gaps get_with_filters measure + status (gap_filter_0_3)'
-PREPARE d(text, text, bigint, bigint) AS
-  SELECT * FROM gap_analysis WHERE measure_code = $1 AND status = $2
-   ORDER BY priority_score DESC, gap_id LIMIT $3 OFFSET $4;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE d('BCS', 'identified', 50, 500);
+\echo '== gaps get_with_filters status=identified, by priority (gap_filter_0_0_0: status is a constant, migration 0016)'
+PREPARE c(bigint, bigint) AS
+  SELECT * FROM gap_analysis WHERE status = 'identified' ORDER BY priority_score DESC, gap_id
+   LIMIT $1 OFFSET $2;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE c(50, 500);
+\echo '== gaps get_with_filters status + measure (gap_filter_0_0_1)'
+PREPARE d(text, bigint, bigint) AS
+  SELECT * FROM gap_analysis WHERE status = 'identified' AND measure_code = $1
+   ORDER BY priority_score DESC, gap_id LIMIT $2 OFFSET $3;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE d('BCS', 50, 500);
+\echo '== gaps get_with_filters status + measure + contract, by probability (gap_filter_1_0_5)'
+PREPARE d2(text, text, bigint, bigint) AS
+  SELECT * FROM gap_analysis WHERE status = 'identified' AND measure_code = $1
+   AND contract_id = $2 ORDER BY gap_probability DESC, gap_id LIMIT $3 OFFSET $4;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE d2('BCS', 'H0001', 50, 50);
 \echo '== gaps total from gap_counts (gap_count_sum)'
 PREPARE e(text, text, text, int) AS
   SELECT coalesce(sum(n), 0) FROM gap_counts WHERE ($1::text IS NULL OR measure_code = $1)

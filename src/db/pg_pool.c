@@ -20,7 +20,9 @@
 
 #include "core/log.h"
 
-#define PREP_SLOTS 256 /* per-connection set of prepared statement names (power of two) */
+#define PREP_SLOTS 1024 /* per-connection set of prepared statement names (power of two): the
+                          * store has about 110 statements and 160 gap lists (one per filter
+                          * combination, status and sort), at most half the slots are used */
 
 struct pg_pool_conn {
     PGconn *pg;

@@ -811,6 +811,14 @@ int store_sqlite_open(const char *path, const struct sg_config *cfg, struct stor
 int store_pg_open(const char *url, const struct sg_config *cfg, struct store **out, char *err,
                   size_t errlen) SG_WUR;
 
+/* The SQL of one of PostgreSQL's gap list statements (store_gap_get_with_filters), for plan checks
+ * (tests/pg/test_pg_partitions.c): by_probability 0 or 1; status -1 (no status filter) or a
+ * store_gap_status; filters a set of bits, present in this order as $1, $2, ...: 1 measure_code
+ * (text), 2 min_priority (double), 4 contract_id (text), 8 measurement_year (integer), followed
+ * by the page's limit and offset (bigint). *nparams (may be NULL) gets their number. The string
+ * is static; NULL when an argument is out of range. */
+const char *store_pg_gap_list_sql(int by_probability, int status, unsigned filters, int *nparams);
+
 /* ---- members ---- */
 
 /* Creates a member (member_hash 64 hex, contract_id required, attributes in range). SG_ECONFLICT

@@ -1764,8 +1764,8 @@ static int check_members(struct px *x, const void *rows, size_t n, member_at_fn 
  *
  * - A gap refresh whose new rows at least double gap_analysis (a year's first contracts in a
  *   first run) drops the secondary indexes only: those of pg_index that back no constraint and
- *   are not unique (gap_analysis has six such indexes, keyed on random values: priority,
- *   probability). Its PRIMARY KEY (which interventions reference), unique key and foreign key
+ *   are not unique (gap_analysis' eleven partial list indexes, migration 0016, keyed on random
+ *   values: priority, probability). Its PRIMARY KEY (which interventions reference), unique key and foreign key
  *   stay: the refresh's upsert needs its unique key in force.
  * - A prediction batch into a table that holds fewer rows than the batch (PG_BULK_PRED_SHARE) also
  *   drops the table's PRIMARY KEY, UNIQUE and FOREIGN KEY constraints (unless another table's
@@ -2600,10 +2600,14 @@ STMT(gap_select_lock, 1, "SELECT " GAP_COLS " FROM gap_analysis WHERE gap_id = $
 STMT(gap_by_member, 1,
      "SELECT " GAP_COLS " FROM gap_analysis WHERE member_hash = $1"
      " ORDER BY measurement_year DESC, measure_code");
+/* Open gaps (identified or assigned) by priority: the ordered merge of the two statuses' priority
+ * indexes (partial, migration 0016), each read for at most $3 rows. */
+#define GAP_HIGH_BRANCH(st)                                                                    \
+    "(SELECT " GAP_COLS " FROM gap_analysis WHERE status = '" st "' AND priority_score >= $1"  \
+    " AND ($2::text IS NULL OR contract_id = $2) ORDER BY priority_score DESC, gap_id LIMIT $3)"
 STMT(gap_high_priority, 3,
-     "SELECT " GAP_COLS " FROM gap_analysis WHERE status IN ('identified', 'assigned')"
-     " AND priority_score >= $1 AND ($2::text IS NULL OR contract_id = $2)"
-     " ORDER BY priority_score DESC, gap_id LIMIT $3");
+     "SELECT * FROM (" GAP_HIGH_BRANCH("identified") " UNION ALL " GAP_HIGH_BRANCH("assigned")
+     ") h ORDER BY priority_score DESC, gap_id LIMIT $3");
 STMT(gap_set_status, 5,
      "UPDATE gap_analysis SET status = $2, assigned_date = $3, completed_date = $4,"
      " closed_date = $5 WHERE gap_id = $1::uuid RETURNING " GAP_COLS);
@@ -2693,58 +2697,127 @@ static int pg_gap_get(struct store *st, const char *gap_id, struct store_gap *ou
     return rc;
 }
 
-/* The gap list statements, one per combination of present filters and sort order, built once
- * from constant fragments (never from input) so each prepared statement has a plan that fits its
- * filters: a single statement with "$n IS NULL OR ..." conditions gets a generic plan that
- * cannot pick the right index once PostgreSQL switches from custom plans. */
+/* The gap list statements, one per combination of present filters, sort order and status, built
+ * once from constant fragments (never from input) so each prepared statement has a plan that fits
+ * its filters: a single statement with "$n IS NULL OR ..." conditions gets a generic plan that
+ * cannot pick the right index once PostgreSQL switches from custom plans. The status is a
+ * constant of the SQL, not a parameter: the list indexes are partial, one set per status
+ * (migration 0016), and the planner uses a partial index only when it can prove the index's
+ * predicate from the query's own text. Without a status filter the page is the ordered merge of
+ * one branch per status, each reading at most limit + offset rows of its status's index. */
 #define GF_MEASURE 1
-#define GF_STATUS 2
-#define GF_PRIORITY 4
-#define GF_CONTRACT 8
-#define GF_YEAR 16
-#define GF_COMBOS 32
+#define GF_PRIORITY 2
+#define GF_CONTRACT 4
+#define GF_YEAR 8
+#define GF_COMBOS 16
+#define GF_NSTATUS 4       /* statuses 0..3 (enum store_gap_status); GF_NSTATUS: no status filter */
+#define GF_SQL_MAX 8192
 
 struct gap_filter_stmts {
-    char name[2][GF_COMBOS][32];
-    char sql[2][GF_COMBOS][2048];
-    struct stmt st[2][GF_COMBOS];
+    char name[2][GF_NSTATUS + 1][GF_COMBOS][32];
+    char sql[2][GF_NSTATUS + 1][GF_COMBOS][GF_SQL_MAX];
+    struct stmt st[2][GF_NSTATUS + 1][GF_COMBOS];
 };
 static struct gap_filter_stmts gfs;
 static pthread_once_t gfs_once = PTHREAD_ONCE_INIT;
 
+/* Appends to b "status = '<name>'" and the conditions of the filters in mask m, numbered from $1
+ * in the order of cond[]. */
+static int gfs_where(struct sg_buf *b, int status, int m)
+{
+    static const char *const cond[] = {"measure_code = $", "priority_score >= $",
+                                       "contract_id = $", "measurement_year = $"};
+    int rc = status < GF_NSTATUS ? sg_buf_printf(b, "status = '%s'", store_gap_status_name(status))
+                                 : SG_OK;
+    for (int bit = 0, np = 0; bit < 4 && !rc; bit++)
+        if (m & (1 << bit)) {
+            np++;
+            rc = sg_buf_printf(b, "%s%s%d", np == 1 && status == GF_NSTATUS ? "" : " AND ",
+                               cond[bit], np);
+        }
+    return rc;
+}
+
+/* One statement's SQL into b: the total, then the page (see gap_filter_stmts above). */
+static int gfs_sql(struct sg_buf *b, int sort, int status, int m)
+{
+    const char *key = sort ? "gap_probability" : "priority_score";
+    int np = __builtin_popcount((unsigned)m);
+    int lim = np + 1, off = np + 2; /* the page's parameters follow the filters' */
+    /* The exact total rides along in the same round trip: summed from gap_counts for equality
+     * filters (one row per status, measure, year and contract), counted through the status's
+     * index with a minimum priority (one count per status without a status filter). */
+    int rc = sg_buf_printf(b, "WITH t AS (");
+    if (!(m & GF_PRIORITY)) {
+        rc = rc ? rc : sg_buf_printf(b, "SELECT coalesce(sum(n), 0) AS total FROM gap_counts%s",
+                                     status < GF_NSTATUS || m ? " WHERE " : "");
+        rc = rc ? rc : gfs_where(b, status, m);
+    } else {
+        rc = rc ? rc : sg_buf_printf(b, "SELECT sum(c) AS total FROM (");
+        for (int s = 0; s < GF_NSTATUS && !rc; s++) {
+            if (status < GF_NSTATUS && s != status) continue;
+            rc = sg_buf_printf(b, "%sSELECT count(*) AS c FROM gap_analysis WHERE ",
+                               s && status == GF_NSTATUS ? " UNION ALL " : "");
+            rc = rc ? rc : gfs_where(b, s, m);
+        }
+        rc = rc ? rc : sg_buf_printf(b, ") s");
+    }
+    /* LEFT JOIN LATERAL keeps one row when the page is empty (gap columns NULL), so the total
+     * always arrives. Without a status: the ordered merge of each status's first limit + offset
+     * rows. */
+    rc = rc ? rc : sg_buf_printf(b, ") SELECT t.total, g.* FROM t LEFT JOIN LATERAL (");
+    if (status == GF_NSTATUS) rc = rc ? rc : sg_buf_printf(b, "SELECT * FROM (");
+    for (int s = 0; s < GF_NSTATUS && !rc; s++) {
+        if (status < GF_NSTATUS && s != status) continue;
+        rc = sg_buf_printf(b, "%sSELECT " GAP_COLS " FROM gap_analysis WHERE ",
+                           status < GF_NSTATUS ? "" : s ? " UNION ALL (" : "(");
+        rc = rc ? rc : gfs_where(b, s, m);
+        if (status < GF_NSTATUS)
+            rc = rc ? rc : sg_buf_printf(b, " ORDER BY %s DESC, gap_id LIMIT $%d OFFSET $%d",
+                                         key, lim, off);
+        else
+            rc = rc ? rc
+                    : sg_buf_printf(b, " ORDER BY %s DESC, gap_id LIMIT $%d::bigint + $%d::bigint)",
+                                    key, lim, off);
+    }
+    if (status == GF_NSTATUS)
+        rc = rc ? rc : sg_buf_printf(b, ") u ORDER BY %s DESC, gap_id LIMIT $%d OFFSET $%d", key,
+                                     lim, off);
+    return rc ? rc : sg_buf_printf(b, ") g ON true ORDER BY g.%s DESC, g.gap_id", key);
+}
+
 static void gfs_build(void)
 {
-    static const char *const cond[] = {"measure_code = $", "status = $", "priority_score >= $",
-                                       "contract_id = $", "measurement_year = $"};
-    for (int sort = 0; sort < 2; sort++) {
-        for (int m = 0; m < GF_COMBOS; m++) {
-            char where[512] = "";
-            size_t len = 0;
-            int np = 0;
-            for (int bit = 0; bit < 5; bit++) {
-                if (!(m & (1 << bit))) continue;
-                np++;
-                len += (size_t)snprintf(where + len, sizeof where - len, "%s%s%d",
-                                        np == 1 ? " WHERE " : " AND ", cond[bit], np);
+    struct sg_buf b;
+    sg_buf_init(&b, GF_SQL_MAX);
+    for (int sort = 0; sort < 2; sort++)
+        for (int status = 0; status <= GF_NSTATUS; status++)
+            for (int m = 0; m < GF_COMBOS; m++) {
+                struct stmt *st = &gfs.st[sort][status][m];
+                sg_buf_reset(&b);
+                snprintf(gfs.name[sort][status][m], sizeof gfs.name[sort][status][m],
+                         "gap_filter_%d_%d_%d", sort, status, m);
+                /* The fragments are constants: the longest statement (about 2.5 KB) fits with
+                 * room whatever the input. A statement that did not fit (a defect of this
+                 * function) is left empty and fails with 42601 when used. */
+                if (gfs_sql(&b, sort, status, m) == SG_OK)
+                    snprintf(gfs.sql[sort][status][m], GF_SQL_MAX, "%s", sg_buf_str(&b));
+                st->name = gfs.name[sort][status][m];
+                st->sql = gfs.sql[sort][status][m];
+                st->nparams = __builtin_popcount((unsigned)m) + 2;
             }
-            /* The exact total rides along in the same round trip: summed from gap_counts for
-             * equality filters (the priority bit is never set then), counted through the
-             * index with a minimum priority. LEFT JOIN LATERAL keeps one row when the page is
-             * empty (gap columns NULL), so the total always arrives. */
-            const char *total = (m & GF_PRIORITY) ? "SELECT count(*) AS total FROM gap_analysis"
-                                                  : "SELECT coalesce(sum(n), 0) AS total FROM gap_counts";
-            snprintf(gfs.name[sort][m], sizeof gfs.name[sort][m], "gap_filter_%d_%d", sort, m);
-            snprintf(gfs.sql[sort][m], sizeof gfs.sql[sort][m],
-                     "WITH t AS (%s%s) SELECT t.total, g.* FROM t LEFT JOIN LATERAL (SELECT "
-                     GAP_COLS " FROM gap_analysis%s ORDER BY %s DESC, gap_id LIMIT $%d OFFSET $%d)"
-                     " g ON true ORDER BY g.%s DESC, g.gap_id",
-                     total, where, where, sort ? "gap_probability" : "priority_score", np + 1,
-                     np + 2, sort ? "gap_probability" : "priority_score");
-            gfs.st[sort][m].name = gfs.name[sort][m];
-            gfs.st[sort][m].sql = gfs.sql[sort][m];
-            gfs.st[sort][m].nparams = np + 2;
-        }
-    }
+    sg_buf_fini(&b);
+}
+
+const char *store_pg_gap_list_sql(int by_probability, int status, unsigned filters, int *nparams)
+{
+    pthread_once(&gfs_once, gfs_build);
+    if (by_probability < 0 || by_probability > 1 || status < -1 || status >= GF_NSTATUS ||
+        filters >= GF_COMBOS)
+        return NULL;
+    const struct stmt *st = &gfs.st[by_probability][status < 0 ? GF_NSTATUS : status][filters];
+    if (nparams) *nparams = st->nparams;
+    return st->sql;
 }
 
 static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filter *f,
@@ -2756,9 +2829,10 @@ static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filt
     pthread_once(&gfs_once, gfs_build);
     int m = 0;
     p_init(&p);
-    const char *status = f->has_status ? store_gap_status_name(f->status) : NULL;
+    int status = f->has_status ? (int)f->status : GF_NSTATUS;
+    if (status < 0 || status > GF_NSTATUS)
+        return sg_errf(err, errlen, SG_EINVAL, "status: not a gap status");
     if (f->measure_code) { m |= GF_MEASURE; p_str(&p, f->measure_code); }
-    if (status) { m |= GF_STATUS; p_str(&p, status); }
     if (!isnan(f->min_priority)) { m |= GF_PRIORITY; p_dbl(&p, f->min_priority); }
     if (f->contract_id) { m |= GF_CONTRACT; p_str(&p, f->contract_id); }
     if (f->measurement_year) { m |= GF_YEAR; p_ll(&p, f->measurement_year); }
@@ -2768,7 +2842,7 @@ static int pg_gap_get_with_filters(struct store *st, const struct store_gap_filt
     int rc = px_open(S(st), &x, err, errlen);
     if (rc) return rc;
     PGresult *r = NULL;
-    rc = px_exec(&x, &gfs.st[sort][m], &p, &r);
+    rc = px_exec(&x, &gfs.st[sort][status][m], &p, &r);
     if (!rc) {
         /* Column 0 is the total; an empty page is one row whose gap columns are NULL. */
         int nt = PQntuples(r);

@@ -6,8 +6,8 @@
  * rows left in the boundary month, and never removes audit_log rows younger than 7 years even when
  * asked for 10 days. Expected values are computed here from the dates the test writes. Also here,
  * as the other PostgreSQL-only behaviours of the backend: the pool counters reachable through the
- * store (for /metrics), PHI-safe error messages and the member checks of migrations 0009 and
- * 0012. */
+ * store (for /metrics), PHI-safe error messages, the member checks of migrations 0009 and
+ * 0012, members' triggers (0015) and the plans of the gap lists over 0016's partial indexes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -355,6 +355,83 @@ static void test_members_touch(void **state)
     store_close(st);
 }
 
+/* Migration 0016 and the gap list statements (store_pg_gap_list_sql): on 20,000 gaps of every
+ * status, each of the 160 statements (filter combination, status or none, sort), planned as a
+ * pooled connection ends up planning it (generic plan), reads gap_analysis only through its list
+ * indexes: no sequential scan, an index of the gaps_ family for each status branch, read in the
+ * list's order unless a minimum priority is given (no sort but the outer one of the page's rows),
+ * and without a status filter the statuses' pages merged in order (Merge Append) rather than
+ * sorted whole. */
+static void test_gap_list_plans(void **state)
+{
+    (void)state;
+    struct store *st = open_fresh();
+    PQclear(q("INSERT INTO members (member_hash, contract_id, first_seen, last_updated)"
+              " SELECT encode(sha256(i::text::bytea), 'hex'), 'H' || (i % 10), now(), now()"
+              " FROM generate_series(1, 2000) i"));
+    PQclear(q("INSERT INTO gap_analysis (gap_id, member_hash, contract_id, measure_code,"
+              " measurement_year, gap_probability, priority_score, status)"
+              " SELECT gen_random_uuid(), m.member_hash, m.contract_id, 'M' || k, 2026, random(),"
+              " 100 * random(), (ARRAY['identified', 'identified', 'identified', 'identified',"
+              " 'identified', 'identified', 'assigned', 'assigned', 'completed', 'closed'])"
+              "[1 + (k + length(m.member_hash) + ascii(m.member_hash)) % 10]"
+              " FROM members m, generate_series(0, 9) k"));
+    PQclear(q("VACUUM ANALYZE gap_analysis"));
+    assert_int_equal(q_ll("SELECT count(DISTINCT status) FROM gap_analysis"), 4);
+    /* the list indexes are partial, one set per status */
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_index WHERE indrelid = 'gap_analysis'::regclass"
+                          " AND indpred IS NULL AND NOT indisunique"), 0);
+    assert_int_equal(q_ll("SELECT count(*) FROM pg_index WHERE indrelid = 'gap_analysis'::regclass"
+                          " AND indpred IS NOT NULL"), 11);
+    PQclear(q("SET plan_cache_mode = force_generic_plan"));
+    static const char *const arg[] = {"'M3'", "50", "'H2'", "2026"};
+    int n = 0;
+    for (int sort = 0; sort < 2; sort++)
+        for (int status = -1; status <= STORE_GAP_CLOSED; status++)
+            for (unsigned m = 0; m < 16; m++) {
+                int np = 0;
+                const char *sql = store_pg_gap_list_sql(sort, status, m, &np);
+                assert_non_null(sql);
+                assert_int_equal(np, __builtin_popcount(m) + 2);
+                char buf[8192], args[128] = "";
+                size_t al = 0;
+                for (int bit = 0; bit < 4; bit++)
+                    if (m & (1u << bit))
+                        al += (size_t)snprintf(args + al, sizeof args - al, "%s, ", arg[bit]);
+                snprintf(buf, sizeof buf, "PREPARE gl%d AS %s", n, sql);
+                PQclear(q(buf));
+                snprintf(buf, sizeof buf, "EXPLAIN (COSTS OFF) EXECUTE gl%d(%s50, 100)", n, args);
+                PGresult *r = q(buf);
+                char plan[16384];
+                size_t pl = 0;
+                for (int i = 0; i < PQntuples(r) && pl < sizeof plan; i++)
+                    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s\n", PQgetvalue(r, i, 0));
+                PQclear(r);
+                int uses = 0;
+                for (const char *t = plan; (t = strstr(t, " gaps_")) != NULL; t++) uses++;
+                int seq = strstr(plan, "Seq Scan on gap_analysis") != NULL;
+                /* one Sort node: the outer ORDER BY of the page's at most `limit` rows */
+                int sorts = !strncmp(plan, "Sort\n", 5);
+                for (const char *t = plan; (t = strstr(t, "->  Sort\n")) != NULL; t++) sorts++;
+                int merged = strstr(plan, "Merge Append") != NULL;
+                int branches = status < 0 ? 4 : 1;
+                /* (with a minimum priority the planner may also range-scan a priority index
+                 * and sort the few rows that pass every filter) */
+                int sorted = sorts != 1 && !(m & 2u);
+                if (seq || sorted || uses < branches || (status < 0 && !merged))
+                    fail_msg("sort %d status %d filters %u:\n%s", sort, status, m, plan);
+                n++;
+            }
+    assert_int_equal(n, 160);
+    /* out of range */
+    assert_null(store_pg_gap_list_sql(2, 0, 0, NULL));
+    assert_null(store_pg_gap_list_sql(0, 4, 0, NULL));
+    assert_null(store_pg_gap_list_sql(0, 0, 16, NULL));
+    PQfinish(db);
+    db = NULL;
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_errors_carry_no_values),
         cmocka_unit_test(test_member_refs),
         cmocka_unit_test(test_members_touch),
+        cmocka_unit_test(test_gap_list_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -526,6 +526,93 @@ static void make_gaps(struct fx *f, struct store_gap *out)
     }
 }
 
+/* The reference order of a gap list: key descending, then gap_id ascending. */
+static int fp_sort_key; /* 0 priority, 1 probability */
+static int fp_cmp(const void *pa, const void *pb)
+{
+    const struct store_gap *a = *(const struct store_gap *const *)pa;
+    const struct store_gap *b = *(const struct store_gap *const *)pb;
+    double ka = fp_sort_key ? a->gap_probability : a->priority_score;
+    double kb = fp_sort_key ? b->gap_probability : b->priority_score;
+    if (ka != kb) return ka > kb ? -1 : 1;
+    return strcmp(a->gap_id, b->gap_id);
+}
+
+/* Every combination of the list's filters (status or none, measure, contract, year, minimum
+ * priority), both sort orders and pages that start inside each status's rows and across them
+ * returns exactly the reference page computed here from the rows: the rows, their order (ties
+ * broken by gap_id), the total and has_more. Gaps of all four statuses share priorities and
+ * probabilities, so a list without a status filter interleaves them. */
+static void test_gaps_filter_pages(void **state)
+{
+    struct fx *f = *state;
+    enum { NG = 32 };
+    struct store_gap g[NG];
+    static const char *const codes[] = {"BCS", "COL"};
+    for (int i = 0; i < 8; i++) add_member(f, i, i % 2 ? "H2" : "H1");
+    for (int i = 0; i < NG; i++) {
+        /* member i % 8, measure (i / 8) % 2, year 2025 + i / 16: unique; keys repeat */
+        g[i] = gap(i % 8, codes[(i / 8) % 2], 2025 + i / 16, 0.05 * (double)(1 + (i * 7) % 9),
+                   10.0 * (double)((i * 5) % 7));
+        OK(store_gap_create(f->st, &ACTOR, &g[i], f->err, sizeof f->err));
+        g[i].contract_id[0] = '\0';
+        snprintf(g[i].contract_id, sizeof g[i].contract_id, "%s", (i % 8) % 2 ? "H2" : "H1");
+        int to = (i * 3) % 4; /* 0 identified, 1 assigned, 2 completed, 3 closed */
+        if (to >= 1)
+            OK(store_gap_update_status(f->st, &ACTOR, g[i].gap_id, STORE_GAP_ASSIGNED, NULL, f->err,
+                                       sizeof f->err));
+        if (to >= 2)
+            OK(store_gap_update_status(f->st, &ACTOR, g[i].gap_id, STORE_GAP_COMPLETED, NULL,
+                                       f->err, sizeof f->err));
+        if (to == 3)
+            OK(store_gap_close(f->st, &ACTOR, g[i].gap_id, NULL, f->err, sizeof f->err));
+        g[i].status = (enum store_gap_status)to;
+    }
+    long queries = 0;
+    for (int st = -1; st <= STORE_GAP_CLOSED; st++)
+        for (int fm = 0; fm < 16; fm++)
+            for (int sort = 0; sort < 2; sort++)
+                for (long off = 0; off <= 12; off += 4) {
+                    struct store_gap_filter flt = {
+                        .has_status = st >= 0, .status = st >= 0 ? (enum store_gap_status)st : 0,
+                        .measure_code = fm & 1 ? "COL" : NULL, .contract_id = fm & 2 ? "H2" : NULL,
+                        .measurement_year = fm & 4 ? 2026 : 0, .min_priority = fm & 8 ? 20.0 : NAN,
+                        .sort = sort ? STORE_SORT_PROBABILITY : STORE_SORT_PRIORITY,
+                        .page = {3, off}};
+                    const struct store_gap *want[NG];
+                    size_t nw = 0;
+                    for (int i = 0; i < NG; i++) {
+                        if (flt.has_status && g[i].status != flt.status) continue;
+                        if (flt.measure_code && strcmp(g[i].measure_code, flt.measure_code)) continue;
+                        if (flt.contract_id && strcmp(g[i].contract_id, flt.contract_id)) continue;
+                        if (flt.measurement_year && g[i].measurement_year != flt.measurement_year)
+                            continue;
+                        if (!isnan(flt.min_priority) && g[i].priority_score < flt.min_priority)
+                            continue;
+                        want[nw++] = &g[i];
+                    }
+                    fp_sort_key = sort;
+                    qsort(want, nw, sizeof want[0], fp_cmp);
+                    struct store_gap_list l;
+                    OK(store_gap_get_with_filters(f->st, &flt, &l, f->err, sizeof f->err));
+                    queries++;
+                    size_t first = (size_t)off < nw ? (size_t)off : nw;
+                    size_t n = nw - first < 3 ? nw - first : 3;
+                    if (l.total != (long long)nw || l.n != n)
+                        fprintf(stderr, "status %d filters %d sort %d offset %ld: total %lld n %zu,"
+                                " want %zu %zu\n", st, fm, sort, off, l.total, l.n, nw, n);
+                    assert_int_equal(l.total, (long long)nw);
+                    assert_int_equal(l.n, n);
+                    assert_int_equal(l.has_more, first + n < nw);
+                    for (size_t k = 0; k < n; k++) {
+                        assert_string_equal(l.items[k].gap_id, want[first + k]->gap_id);
+                        assert_int_equal(l.items[k].status, want[first + k]->status);
+                    }
+                    store_gap_list_free(&l);
+                }
+    assert_int_equal(queries, 5 * 16 * 2 * 4);
+}
+
 static void test_gaps_filters(void **state)
 {
     struct fx *f = *state;
@@ -2251,6 +2338,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_prediction_batch_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_total, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gaps_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gaps_filter_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interventions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
