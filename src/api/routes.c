@@ -164,6 +164,9 @@ int api_metrics_extra(void *ctx, struct sg_buf *out)
         "stargap_db_pool_connections{state=\"in_use\"} %d\n"
         "stargap_db_pool_connections{state=\"idle\"} %d\n"
         "stargap_db_pool_connections{state=\"max\"} %d\n"
+        "# HELP stargap_db_pool_waiting Threads waiting for a PostgreSQL connection.\n"
+        "# TYPE stargap_db_pool_waiting gauge\n"
+        "stargap_db_pool_waiting %d\n"
         "# HELP stargap_db_pool_events_total PostgreSQL pool events.\n"
         "# TYPE stargap_db_pool_events_total counter\n"
         "stargap_db_pool_events_total{event=\"acquire\"} %llu\n"
@@ -172,7 +175,7 @@ int api_metrics_extra(void *ctx, struct sg_buf *out)
         "stargap_db_pool_events_total{event=\"connect\"} %llu\n"
         "stargap_db_pool_events_total{event=\"broken\"} %llu\n"
         "stargap_db_pool_events_total{event=\"recycled\"} %llu\n",
-        ps.in_use, ps.idle, ps.max, (unsigned long long)ps.acquires,
+        ps.in_use, ps.idle, ps.max, ps.waiting, (unsigned long long)ps.acquires,
         (unsigned long long)ps.waits, (unsigned long long)ps.timeouts,
         (unsigned long long)ps.connects, (unsigned long long)ps.broken,
         (unsigned long long)ps.recycled);

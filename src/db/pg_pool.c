@@ -1,11 +1,18 @@
 /* pg_pool.c: the bounded PostgreSQL connection pool (see pg_pool.h).
  *
- * One mutex guards the idle stack and the counters; a condition variable on CLOCK_MONOTONIC
- * wakes waiters when a connection is released or a slot frees up. Opening and checking a
- * connection (network round trips) happen outside the mutex: a thread first reserves a slot
- * (total++) under the lock, then connects, and gives the slot back if that fails. The idle stack
- * is LIFO so the most recently used, warmest connections are reused first and the others age out
- * through max_lifetime_s.
+ * One mutex guards the idle stack, the queue of waiting threads and the counters. Opening and
+ * checking a connection (network round trips) happen outside the mutex: a thread first reserves
+ * a slot (total++) under the lock, then connects, and gives the slot back if that fails. The idle
+ * stack is LIFO so the most recently used, warmest connections are reused first and the others
+ * age out through max_lifetime_s.
+ *
+ * Waiting is first come, first served: a thread that finds every connection in use joins a FIFO
+ * queue (each waiter with its own condition variable on CLOCK_MONOTONIC), a released connection
+ * (or a freed slot) is handed directly to the oldest waiter, and a thread that arrives while
+ * others wait queues behind them instead of taking a connection released for them. With one
+ * shared condition variable, a waiter woken by a release could find the connection already taken
+ * by a newcomer and wait again, as long as newcomers kept coming (64 HTTP threads share 20
+ * connections under load): its wait was bounded only by the acquire timeout.
  *
  * Written here rather than taken from a library: Debian ships no C connection pool for libpq
  * (pgbouncer is a separate server process, which would be one more thing to run). */
@@ -32,14 +39,23 @@ struct pg_pool_conn {
     int nprep;
 };
 
+/* A thread waiting in pg_pool_acquire (on its stack), in the queue in arrival order. */
+struct pool_waiter {
+    pthread_cond_t cv;
+    struct pg_pool_conn *conn; /* a connection handed over by a release */
+    int may_open;              /* or a slot handed over: the waiter opens a connection in it */
+    struct pool_waiter *next;
+};
+
 struct pg_pool {
     char *conninfo;
     struct pg_pool_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     struct pg_pool_conn **idle; /* stack of idle connections, capacity cfg.max */
     int nidle;
     int total; /* open connections plus slots reserved by threads that are connecting */
+    struct pool_waiter *whead, *wtail; /* waiting threads, oldest first */
+    int nwaiting;
     struct pg_pool_stats st;
 };
 
@@ -150,11 +166,6 @@ int pg_pool_new(const struct pg_pool_config *cfg, struct pg_pool **out, char *er
     p->cfg.conninfo = p->conninfo;
     p->st.max = cfg->max;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
 
     int want = cfg->min > 0 ? cfg->min : 1;
     for (int i = 0; i < want; i++) {
@@ -176,17 +187,100 @@ void pg_pool_free(struct pg_pool *p)
 {
     if (!p) return;
     for (int i = 0; i < p->nidle; i++) conn_close(p->idle[i]);
-    pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->idle);
     free(p->conninfo);
     free(p);
 }
 
+/* The oldest waiter, taken off the queue (under mu), or NULL. */
+static struct pool_waiter *waiter_pop(struct pg_pool *p)
+{
+    struct pool_waiter *w = p->whead;
+    if (!w) return NULL;
+    p->whead = w->next;
+    if (!p->whead) p->wtail = NULL;
+    p->nwaiting--;
+    return w;
+}
+
+/* A slot given up (its connection closed, or never opened): the oldest waiter opens a connection
+ * in it, or the pool has one connection fewer (under mu). */
+static void slot_freed(struct pg_pool *p)
+{
+    struct pool_waiter *w = waiter_pop(p);
+    if (!w) {
+        p->total--;
+        return;
+    }
+    w->may_open = 1;
+    pthread_cond_signal(&w->cv);
+}
+
+/* Hands out c, whose slot the caller holds (without mu): checked, or replaced in the same slot by
+ * a new connection when it fails the check; c NULL: a new connection in the slot. */
+static int hand_out(struct pg_pool *p, struct pg_pool_conn *c, int waited,
+                    struct pg_pool_conn **out, char *err, size_t errlen)
+{
+    int expired = 0;
+    if (c && conn_usable(&p->cfg, c, now_ms(), &expired)) {
+        pthread_mutex_lock(&p->mu);
+        p->st.acquires++;
+        if (waited) p->st.waits++;
+        pthread_mutex_unlock(&p->mu);
+        *out = c;
+        return SG_OK;
+    }
+    if (c) {
+        if (!expired) LOG_WARN("pg_pool connection lost; reconnecting");
+        conn_close(c);
+    }
+    struct pg_pool_conn *n;
+    int rc = conn_open(p->conninfo, &n, err, errlen);
+    pthread_mutex_lock(&p->mu);
+    if (c && expired) p->st.recycled++;
+    else if (c) p->st.broken++;
+    if (rc) {
+        slot_freed(p);
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    p->st.connects++;
+    p->st.acquires++;
+    if (waited) p->st.waits++;
+    pthread_mutex_unlock(&p->mu);
+    *out = n;
+    return SG_OK;
+}
+
 int pg_pool_acquire(struct pg_pool *p, struct pg_pool_conn **out, char *err, size_t errlen)
 {
     *out = NULL;
-    int64_t deadline = now_ms() + p->cfg.acquire_timeout_ms;
+    pthread_mutex_lock(&p->mu);
+    if (!p->whead) { /* nobody waits: an idle connection, or a new one in a free slot */
+        if (p->nidle > 0) {
+            struct pg_pool_conn *c = p->idle[--p->nidle];
+            pthread_mutex_unlock(&p->mu);
+            return hand_out(p, c, 0, out, err, errlen);
+        }
+        if (p->total < p->cfg.max) {
+            p->total++;
+            pthread_mutex_unlock(&p->mu);
+            return hand_out(p, NULL, 0, out, err, errlen);
+        }
+    }
+    /* Every connection is in use, or others wait already: queue behind them. */
+    struct pool_waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (p->wtail) p->wtail->next = &w;
+    else p->whead = &w;
+    p->wtail = &w;
+    p->nwaiting++;
     struct timespec abs;
     clock_gettime(CLOCK_MONOTONIC, &abs);
     abs.tv_sec += p->cfg.acquire_timeout_ms / 1000;
@@ -195,75 +289,30 @@ int pg_pool_acquire(struct pg_pool *p, struct pg_pool_conn **out, char *err, siz
         abs.tv_sec++;
         abs.tv_nsec -= 1000000000L;
     }
-    int waited = 0;
-
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (p->nidle > 0) {
-            struct pg_pool_conn *c = p->idle[--p->nidle];
-            pthread_mutex_unlock(&p->mu);
-            int expired;
-            if (conn_usable(&p->cfg, c, now_ms(), &expired)) {
-                pthread_mutex_lock(&p->mu);
-                p->st.acquires++;
-                if (waited) p->st.waits++;
-                pthread_mutex_unlock(&p->mu);
-                *out = c;
-                return SG_OK;
-            }
-            /* Replace the unusable connection in place: its slot stays reserved. */
-            if (!expired)
-                LOG_WARN("pg_pool connection lost; reconnecting");
-            conn_close(c);
-            struct pg_pool_conn *n;
-            int rc = conn_open(p->conninfo, &n, err, errlen);
-            pthread_mutex_lock(&p->mu);
-            if (expired) p->st.recycled++;
-            else p->st.broken++;
-            if (rc) {
-                p->total--;
-                pthread_cond_signal(&p->cv);
-                pthread_mutex_unlock(&p->mu);
-                return rc;
-            }
-            p->st.connects++;
-            p->st.acquires++;
-            if (waited) p->st.waits++;
-            pthread_mutex_unlock(&p->mu);
-            *out = n;
-            return SG_OK;
+    int rc = 0;
+    while (!w.conn && !w.may_open && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&w.cv, &p->mu, &abs);
+    if (!w.conn && !w.may_open) { /* timed out, still queued: leave the queue */
+        struct pool_waiter **pp = &p->whead, *prev = NULL;
+        while (*pp != &w) {
+            prev = *pp;
+            pp = &(*pp)->next;
         }
-        if (p->total < p->cfg.max) {
-            p->total++;
-            pthread_mutex_unlock(&p->mu);
-            struct pg_pool_conn *n;
-            int rc = conn_open(p->conninfo, &n, err, errlen);
-            pthread_mutex_lock(&p->mu);
-            if (rc) {
-                p->total--;
-                pthread_cond_signal(&p->cv);
-                pthread_mutex_unlock(&p->mu);
-                return rc;
-            }
-            p->st.connects++;
-            p->st.acquires++;
-            if (waited) p->st.waits++;
-            pthread_mutex_unlock(&p->mu);
-            *out = n;
-            return SG_OK;
-        }
-        if (now_ms() >= deadline) break;
-        waited = 1;
-        int rc = pthread_cond_timedwait(&p->cv, &p->mu, &abs);
-        if (rc == ETIMEDOUT && p->nidle == 0 && p->total >= p->cfg.max) break;
+        *pp = w.next;
+        if (p->wtail == &w) p->wtail = prev;
+        p->nwaiting--;
+        p->st.timeouts++;
+        p->st.waits++;
+        pthread_mutex_unlock(&p->mu);
+        pthread_cond_destroy(&w.cv);
+        return sg_errf(err, errlen, SG_EBUSY,
+                       "pg pool: all %d connections busy for %d ms (raise pool_max or "
+                       "pool_acquire_timeout_ms)",
+                       p->cfg.max, p->cfg.acquire_timeout_ms);
     }
-    p->st.timeouts++;
-    if (waited) p->st.waits++;
     pthread_mutex_unlock(&p->mu);
-    return sg_errf(err, errlen, SG_EBUSY,
-                   "pg pool: all %d connections busy for %d ms (raise pool_max or "
-                   "pool_acquire_timeout_ms)",
-                   p->cfg.max, p->cfg.acquire_timeout_ms);
+    pthread_cond_destroy(&w.cv);
+    return hand_out(p, w.conn, 1, out, err, errlen); /* (w.conn NULL: the slot handed over) */
 }
 
 void pg_pool_release(struct pg_pool *p, struct pg_pool_conn *c, int broken)
@@ -276,17 +325,21 @@ void pg_pool_release(struct pg_pool *p, struct pg_pool_conn *c, int broken)
     if (keep && !expired) {
         c->last_used_ms = now;
         pthread_mutex_lock(&p->mu);
-        p->idle[p->nidle++] = c;
-        pthread_cond_signal(&p->cv);
+        struct pool_waiter *w = waiter_pop(p);
+        if (w) { /* straight to the oldest waiter */
+            w->conn = c;
+            pthread_cond_signal(&w->cv);
+        } else {
+            p->idle[p->nidle++] = c;
+        }
         pthread_mutex_unlock(&p->mu);
         return;
     }
     conn_close(c);
     pthread_mutex_lock(&p->mu);
-    p->total--;
     if (!keep) p->st.broken++;
     else p->st.recycled++;
-    pthread_cond_signal(&p->cv);
+    slot_freed(p);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -335,5 +388,6 @@ void pg_pool_stats(struct pg_pool *p, struct pg_pool_stats *st)
     st->total = p->total;
     st->idle = p->nidle;
     st->in_use = p->total - p->nidle;
+    st->waiting = p->nwaiting;
     pthread_mutex_unlock(&p->mu);
 }

@@ -2,7 +2,7 @@
  *
  * The pool keeps at least `min` connections open and never more than `max`. A thread takes a
  * connection with pg_pool_acquire() and gives it back with pg_pool_release(); when every
- * connection is in use the caller waits on a condition variable up to `acquire_timeout_ms` and
+ * connection is in use the caller waits, first come first served, up to `acquire_timeout_ms` and
  * then gets SG_EBUSY. Before a connection is handed out it is checked: PQstatus must be OK, and a
  * connection idle for longer than `idle_check_ms` must answer an empty query; a connection that
  * fails either check (the server restarted, the network dropped) is closed and a new one opened.
@@ -37,6 +37,7 @@ struct pg_pool_stats {
     int in_use;           /* connections held by callers */
     int idle;             /* open connections waiting in the pool */
     int max;              /* configured maximum */
+    int waiting;          /* threads waiting for a connection */
     uint64_t acquires;    /* successful pg_pool_acquire calls */
     uint64_t waits;       /* acquires that had to wait for a connection */
     uint64_t timeouts;    /* acquires that gave up with SG_EBUSY */
@@ -60,13 +61,15 @@ int pg_pool_new(const struct pg_pool_config *cfg, struct pg_pool **out, char *er
 void pg_pool_free(struct pg_pool *p);
 
 /* Hands out a checked connection (*out; give it back with pg_pool_release). Waits up to the
- * acquire timeout when all `max` connections are in use. Fails with SG_EBUSY (timed out), or
+ * acquire timeout when all `max` connections are in use or other threads wait already (in
+ * arrival order). Fails with SG_EBUSY (timed out), or
  * SG_EDB with the server's message when a new connection cannot be opened. *out is NULL on
  * failure. Thread-safe. */
 int pg_pool_acquire(struct pg_pool *p, struct pg_pool_conn **out, char *err, size_t errlen) SG_WUR;
 
 /* Gives a connection back. `broken` nonzero (or a connection whose status is no longer OK, or
- * one left inside a transaction) closes it instead of keeping it. Wakes one waiter. */
+ * one left inside a transaction) closes it instead of keeping it. The connection (or, when it is
+ * closed, its slot) goes to the thread that has waited longest, if any. */
 void pg_pool_release(struct pg_pool *p, struct pg_pool_conn *c, int broken);
 
 /* Returns the libpq handle of a pooled connection (borrowed; valid until released). */

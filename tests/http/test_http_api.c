@@ -857,6 +857,7 @@ static void test_admin_and_metrics(void **state)
     const char *acq = strstr(t, "stargap_db_pool_events_total{event=\"acquire\"} ");
     if (is_pg) {
         assert_non_null(strstr(t, "stargap_db_pool_connections{state=\"max\"} "));
+        assert_non_null(strstr(t, "\nstargap_db_pool_waiting "));
         assert_non_null(acq);
         assert_true(strtoull(acq + strlen("stargap_db_pool_events_total{event=\"acquire\"} "), NULL, 10) > 0);
     } else {

@@ -1,7 +1,8 @@
 /* test_pg_pool.c: the PostgreSQL connection pool against the harness's private server.
  *
  * Checks the bounds (never more than pool_max connections, an exhausted pool times out with
- * SG_EBUSY after about the configured wait, a release wakes a waiter), lazy prepared statements
+ * SG_EBUSY after about the configured wait, a release wakes a waiter, waiters are served in
+ * arrival order and newcomers queue behind them), lazy prepared statements
  * (prepared once per connection), recycling after max lifetime (a new backend process), and
  * reconnection after the server restarts (the harness restarts it). The URL comes from
  * SG_TEST_PG_URL, set by pg_harness.sh exec. */
@@ -172,6 +173,85 @@ static void test_release_wakes_waiter(void **state)
     pg_pool_free(p);
 }
 
+/* A thread of test_waiters_in_order: takes a connection, notes its turn, holds it briefly. */
+struct in_order {
+    struct pg_pool *p;
+    pthread_mutex_t *mu;
+    int *next_turn;
+    int turn; /* out: the order in which it got a connection (0 = first) */
+    int rc;
+};
+
+static void *in_order_main(void *arg)
+{
+    struct in_order *o = arg;
+    struct pg_pool_conn *c = NULL;
+    char err[SG_ERRLEN];
+    o->rc = pg_pool_acquire(o->p, &c, err, sizeof err);
+    pthread_mutex_lock(o->mu);
+    o->turn = (*o->next_turn)++;
+    pthread_mutex_unlock(o->mu);
+    usleep(20 * 1000);
+    if (o->rc == SG_OK) pg_pool_release(o->p, c, 0);
+    return NULL;
+}
+
+/* Waits until n threads wait in the pool (pg_pool_stats). */
+static void wait_for_waiting(struct pg_pool *p, int n)
+{
+    struct pg_pool_stats st;
+    double t0 = mono_s();
+    do {
+        usleep(1000);
+        pg_pool_stats(p, &st);
+    } while (st.waiting < n && mono_s() - t0 < 5.0);
+    assert_int_equal(st.waiting, n);
+}
+
+/* Waiting threads get connections in the order they came (first come, first served: a release
+ * hands its connection to the oldest waiter, so no waiter is overtaken by later ones), and a
+ * released connection's slot, when the connection is closed (broken), passes to the oldest
+ * waiter, which opens a new connection in it. */
+static void test_waiters_in_order(void **state)
+{
+    (void)state;
+    struct pg_pool_config cfg;
+    struct pg_pool *p;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = 1;
+    cfg.max = 1;
+    cfg.acquire_timeout_ms = 10000;
+    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    struct pg_pool_conn *c;
+    assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    int next_turn = 0;
+    enum { N = 5 };
+    struct in_order o[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) { /* each one queued before the next starts */
+        o[i] = (struct in_order){p, &mu, &next_turn, -1, -100};
+        assert_int_equal(pthread_create(&th[i], NULL, in_order_main, &o[i]), 0);
+        wait_for_waiting(p, i + 1);
+    }
+    pg_pool_release(p, c, 1); /* broken: its slot goes to the first waiter */
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(o[i].rc, SG_OK);
+        assert_int_equal(o[i].turn, i);
+    }
+    struct pg_pool_stats st;
+    pg_pool_stats(p, &st);
+    assert_int_equal(st.waiting, 0);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(st.waits, N);
+    assert_int_equal(st.broken, 1);
+    assert_int_equal(st.connects, 2); /* the first, and the one opened in the broken one's slot */
+    assert_true(st.total <= 1);
+    pg_pool_free(p);
+}
+
 static void test_prepare_lazily(void **state)
 {
     (void)state;
@@ -306,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_and_url),
         cmocka_unit_test(test_bounds_and_timeout),
         cmocka_unit_test(test_release_wakes_waiter),
+        cmocka_unit_test(test_waiters_in_order),
         cmocka_unit_test(test_prepare_lazily),
         cmocka_unit_test(test_max_lifetime),
         cmocka_unit_test(test_reconnect_after_restart),
