@@ -21,9 +21,8 @@ if [ ! -s "$work/gaps.txt" ]; then
   "$build/bench/http/http_bench_load" "$db" "$work" "${SG_MEMBERS:-100000}"
   # The runs measure the service in its steady state, not the aftermath of the bulk load: on
   # PostgreSQL, what autovacuum would do in the minutes after it (visibility map, statistics) is
-  # done now instead of during the first runs (the first GET run right after a load had a p99 of
-  # 373 ms, the next ones 9-46 ms). SQLite gets its statistics from the server's start-up
-  # maintenance (ANALYZE).
+  # done now instead of during the first runs. SQLite gets its statistics from the server's
+  # start-up maintenance (ANALYZE).
   case "$db" in postgres*) psql -X -q "$db" -c "VACUUM ANALYZE" ;; esac
 fi
 key=$("$sg" --db "$db" keys create --name "bench-$$" --role writer 2>/dev/null)
