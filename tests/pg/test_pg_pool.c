@@ -37,6 +37,25 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A pool on the harness's server with the defaults but for min and max connections, the acquire
+ * timeout (ms) and the lifetime (s) when not 0, and the idle check (ms) when not negative. */
+static struct pg_pool *new_pool(int min, int max, int timeout_ms, int lifetime_s,
+                                int idle_check_ms)
+{
+    struct pg_pool_config cfg;
+    struct pg_pool *p = NULL;
+    char err[SG_ERRLEN];
+    pg_pool_config_defaults(&cfg, url());
+    cfg.min = min;
+    cfg.max = max;
+    if (timeout_ms) cfg.acquire_timeout_ms = timeout_ms;
+    if (lifetime_s) cfg.max_lifetime_s = lifetime_s;
+    if (idle_check_ms >= 0) cfg.idle_check_ms = idle_check_ms;
+    int rc = pg_pool_new(&cfg, &p, err, sizeof err);
+    if (rc) fail_msg("pg_pool_new: %s", err);
+    return p;
+}
+
 static int backend_pid(struct pg_pool_conn *c)
 {
     return PQbackendPID((PGconn *)pg_pool_conn_pg(c));
@@ -74,14 +93,9 @@ static void test_bad_config_and_url(void **state)
 static void test_bounds_and_timeout(void **state)
 {
     (void)state;
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 1;
-    cfg.max = 3;
-    cfg.acquire_timeout_ms = 300;
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(1, 3, 300, 0, -1);
     struct pg_pool_stats st;
     pg_pool_stats(p, &st);
     assert_int_equal(st.total, 1);
@@ -147,14 +161,9 @@ static void *waiter_main(void *arg)
 static void test_release_wakes_waiter(void **state)
 {
     (void)state;
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 1;
-    cfg.max = 1;
-    cfg.acquire_timeout_ms = 5000;
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(1, 1, 5000, 0, -1);
     struct pg_pool_conn *c;
     assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
     struct waiter w = {p, -100, 0};
@@ -215,14 +224,9 @@ static void wait_for_waiting(struct pg_pool *p, int n)
 static void test_waiters_in_order(void **state)
 {
     (void)state;
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 1;
-    cfg.max = 1;
-    cfg.acquire_timeout_ms = 10000;
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(1, 1, 10000, 0, -1);
     struct pg_pool_conn *c;
     assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -255,13 +259,9 @@ static void test_waiters_in_order(void **state)
 static void test_prepare_lazily(void **state)
 {
     (void)state;
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 1;
-    cfg.max = 1;
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(1, 1, 0, 0, -1);
     struct pg_pool_conn *c;
     assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
     for (int i = 0; i < 3; i++)
@@ -287,14 +287,9 @@ static void test_prepare_lazily(void **state)
 static void test_max_lifetime(void **state)
 {
     (void)state;
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 1;
-    cfg.max = 2;
-    cfg.max_lifetime_s = 1;
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(1, 2, 0, 1, -1);
     struct pg_pool_conn *c;
     assert_int_equal(pg_pool_acquire(p, &c, err, sizeof err), SG_OK);
     int pid = backend_pid(c);
@@ -315,14 +310,9 @@ static void test_reconnect_after_restart(void **state)
     (void)state;
     const char *harness = getenv("SG_PG_HARNESS"), *st_dir = getenv("SG_PG_STATE");
     if (!harness || !st_dir) fail_msg("SG_PG_HARNESS/SG_PG_STATE not set: run through pg_harness.sh");
-    struct pg_pool_config cfg;
     struct pg_pool *p;
     char err[SG_ERRLEN];
-    pg_pool_config_defaults(&cfg, url());
-    cfg.min = 2;
-    cfg.max = 2;
-    cfg.idle_check_ms = 0; /* check on every acquire */
-    assert_int_equal(pg_pool_new(&cfg, &p, err, sizeof err), SG_OK);
+    p = new_pool(2, 2, 0, 0, 0);
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' restart '%s'", harness, st_dir);
     assert_int_equal(system(cmd), 0);
