@@ -106,6 +106,15 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
                  ss.current_version, ss.latest_version, ss.pending, ss.changed);
     run_maintenance(st, cfg);
 
+    /* On PostgreSQL a connection thread that reads holds a pooled connection while it waits for
+     * the answer, so threads beyond the pool's connections only queue for one (the audited routes
+     * wait for their group commit without a thread). With 64 threads on a pool of 20, GET
+     * /gaps/{id} had bursts of requests taking 0.1-2.5 s (p99 98-2,460 ms between runs); with as
+     * many threads as connections, p99 9-50 ms at the same throughput (docs/BENCHMARKS.md,
+     * session 7). An explicit http_threads is kept; SQLite keeps the server's default. */
+    long threads = cfg->http_threads;
+    if (threads == 0 && !strcmp(st->url_scheme, "postgres"))
+        threads = cfg->pool_max < 2 ? 2 : cfg->pool_max > 128 ? 128 : cfg->pool_max;
     size_t nroutes;
     const struct http_route *routes = api_routes(&nroutes);
     struct http_server_options o = {
@@ -113,7 +122,7 @@ int cli_serve_run(struct cli_ctx *ctx, int argc, char **argv)
         .routes = routes,
         .nroutes = nroutes,
         .app = &app,
-        .threads = cfg->http_threads,
+        .threads = threads,
         .queue_workers = cfg->http_queue_workers,
         .max_connections = cfg->http_max_connections,
         .conn_timeout_s = cfg->http_conn_timeout_s,

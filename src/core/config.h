@@ -36,7 +36,7 @@ struct sg_config {
     long audit_retention_days;         /* audit_log retention; never below 7 years (2557 days) */
     long body_limit;                   /* largest HTTP request body in bytes */
     long rate_limit_per_min;           /* per-key request limit (token bucket) */
-    long http_threads;                 /* HTTP worker threads (0 = 32 per core, at most 128) */
+    long http_threads;                 /* HTTP worker threads (0 = serve's default: see config.c) */
     long http_queue_workers;           /* threads running queued routes (http.h); 0 = none */
     long http_max_connections;         /* most concurrent HTTP connections */
     long http_conn_timeout_s;          /* idle connection timeout */

@@ -728,7 +728,8 @@ struct http_server *http_server_start(const struct http_server_options *o, char 
          * with 4. Audited operations wait for their group commit (store_group.h), and a group
          * can only hold as many operations as there are threads waiting: with 8 threads a
          * group had at most 8 (about 1,500 PATCH/s), with 64 up to 64 (docs/BENCHMARKS.md,
-         * "Group commit"). 32 per core, at most 128. */
+         * "Group commit"). 32 per core, at most 128. (stargap serve passes the PostgreSQL
+         * pool's size instead: cli_serve.c.) */
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n = n > 0 ? 32 * n : 32;
         s->o.threads = n > 128 ? 128 : n;

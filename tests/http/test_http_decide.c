@@ -221,6 +221,24 @@ static void test_measure_performance(void **state)
     resp_free(&r);
 }
 
+/* This server runs with the default http_threads (this file sets none): on PostgreSQL as many
+ * connection threads as the pool has connections (pool_max, default 20), on SQLite 32 per core
+ * (at most 128); /metrics reports them. */
+static void test_default_threads(void **state)
+{
+    (void)state;
+    struct resp r;
+    http("GET", "/metrics", key_reader, NULL, NULL, &r);
+    expect_status(&r, 200, "/metrics");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long want = is_pg ? 20 : (cores > 0 ? 32 * cores : 32);
+    if (want > 128) want = 128;
+    char line[64];
+    snprintf(line, sizeof line, "\nhttp_worker_threads %ld\n", want);
+    if (!strstr(sg_buf_str(&r.body), line)) fail_msg("no '%s' in /metrics", line + 1);
+    resp_free(&r);
+}
+
 static void test_summary_and_priority(void **state)
 {
     (void)state;
@@ -598,6 +616,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_measure_performance),
+        cmocka_unit_test(test_default_threads),
         cmocka_unit_test(test_summary_and_priority),
         cmocka_unit_test(test_optimize),
         cmocka_unit_test(test_simulate),
