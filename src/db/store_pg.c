@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,7 +99,7 @@ struct px {
     size_t npend, cappend, sp_npend;
     long long flush_id;
     /* Pipelining (store_group_send): in pipeline mode; statements sent and not yet read; their
-     * results once read (gx_pipeline_end), taken in order by the bodies (pipe_take). */
+     * results once read (gx_pipeline_end; the set statements' are then kept apart). */
     int pipe, pipe_begin; /* pipe_begin: the pipeline holds this transaction's BEGIN, */
     size_t begin_at;      /* sent after begin_at statements (read-only ones go before it) */
     size_t nsent;
@@ -110,8 +111,16 @@ struct px {
     struct gap_status_arg **gset;
     size_t ngset, capgset;
     int gset_sent;
-    size_t gset_idx; /* its position among the statements sent (the last one) */
+    size_t gset_idx; /* its position among the statements sent */
     PGresult *gset_res;
+    /* Set-based member history reads (hist_send): the group's audited history reads, in order,
+     * read by ONE statement (hist_set, sent by gx_pipeline_end before gap_move_set); its result
+     * is shared with the bodies (struct hist_shared), each taking its own rows. */
+    struct hist_arg **hset;
+    size_t nhset, caphset;
+    int hset_sent;
+    size_t hset_idx;
+    struct hist_shared *hset_res;
 };
 
 /* ---- parameters ---- */
@@ -873,6 +882,8 @@ static int gx_commit(void *conn, char *err, size_t errlen)
 }
 
 static int gap_set_send(struct px *x);
+static int hist_set_send(struct px *x);
+static struct hist_shared *hist_shared_new(PGresult *r, size_t nops);
 
 /* Reads the results of the statements the sends queued (one Sync for all), leaves pipeline
  * mode and keeps the results for the bodies. Any failed statement fails the pass (the group
@@ -884,6 +895,7 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     x->err = err;
     x->errlen = errlen;
     int rc = SG_OK;
+    if (x->nhset && (rc = hist_set_send(x))) return rc;
     if (x->ngset && (rc = gap_set_send(x))) return rc;
     if (!x->pipe) return SG_OK;
     if (!PQpipelineSync(x->pg)) {
@@ -949,22 +961,15 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     }
     x->pipe = 0;
     x->nsent = 0;
-    if (x->gset_sent && x->gset_idx + 1 == x->nstash) { /* the set statement was sent last */
+    if (x->gset_sent && x->gset_idx < x->nstash) {
         x->gset_res = x->stash[x->gset_idx];
         x->stash[x->gset_idx] = NULL;
-        x->nstash--;
+    }
+    if (x->hset_sent && x->hset_idx < x->nstash && x->stash[x->hset_idx]) {
+        x->hset_res = hist_shared_new(x->stash[x->hset_idx], x->nhset);
+        if (x->hset_res) x->stash[x->hset_idx] = NULL; /* (else the bodies read alone) */
     }
     return rc;
-}
-
-/* The next kept pipeline result (the caller PQclears it), or NULL when the body runs without
- * pipelining (then it executes its statement itself). */
-static PGresult *pipe_take(struct px *x)
-{
-    if (x->stash_pos >= x->nstash) return NULL;
-    PGresult *r = x->stash[x->stash_pos];
-    x->stash[x->stash_pos++] = NULL;
-    return r;
 }
 
 /* Most statements queued in one pipeline: the connection is in blocking mode and the results
@@ -1012,6 +1017,8 @@ static int pipe_send(struct px *x, const struct stmt *st, const struct params *p
     return SG_OK;
 }
 
+static void hist_shared_drop(struct hist_shared *sh);
+
 static void gx_end(void *ctx, void *conn)
 {
     (void)ctx;
@@ -1024,6 +1031,8 @@ static void gx_end(void *ctx, void *conn)
     free(x->stash);
     PQclear(x->gset_res);
     free(x->gset);
+    hist_shared_drop(x->hset_res);
+    free(x->hset);
     pend_drop(x, 0);
     free(x->pend);
     px_close(x);
@@ -4646,18 +4655,20 @@ static int pg_api_key_revoke(struct store *st, const struct store_actor *a, cons
 
 /* ---- member history ---- */
 
-#define HIST_UNION                                                                             \
+/* A member's time line over the four tables, for the member hash `mh` (an SQL expression). */
+#define HIST_UNION_OF(mh)                                                                      \
     "SELECT 0 AS kind, '' AS id, measure_code, measurement_year, evaluated_at AS at,"          \
     " CASE WHEN numerator THEN 'numerator' WHEN denominator_exclusion THEN 'excluded'"          \
     " WHEN denominator THEN 'denominator' WHEN initial_population THEN 'population'"            \
     " ELSE 'none' END AS status, NULL::float8 AS value FROM measure_results"                    \
-    " WHERE member_hash = $1"                                                                   \
+    " WHERE member_hash = " mh                                                                  \
     " UNION ALL SELECT 1, prediction_id::text, measure_code, measurement_year, prediction_date," \
-    " risk_tier, gap_probability FROM predictions WHERE member_hash = $1"                      \
+    " risk_tier, gap_probability FROM predictions WHERE member_hash = " mh                     \
     " UNION ALL SELECT 2, gap_id::text, measure_code, measurement_year, created_at, status,"    \
-    " priority_score FROM gap_analysis WHERE member_hash = $1"                                  \
+    " priority_score FROM gap_analysis WHERE member_hash = " mh                                 \
     " UNION ALL SELECT 3, intervention_id::text, measure_codes[1], 0, created_at, status,"      \
-    " estimated_cost FROM interventions WHERE member_hash = $1"
+    " estimated_cost FROM interventions WHERE member_hash = " mh
+#define HIST_UNION HIST_UNION_OF("$1")
 /* The page (columns 0..6). A row proves the member exists (every history table references
  * members); a page shorter than its limit gives the total without counting (offset + rows). A
  * full page needs the count (hist_count); an empty one says nothing about either: hist_all. */
@@ -4670,6 +4681,17 @@ STMT_RO(hist_page, 3,
     " + (SELECT count(*) FROM gap_analysis WHERE member_hash = $1)"                            \
     " + (SELECT count(*) FROM interventions WHERE member_hash = $1)"
 STMT_RO(hist_count, 1, "SELECT " HIST_COUNT);
+/* The pages of a group's history reads as ONE statement (sent by gx_pipeline_end): $1 member
+ * hashes, $2 limits, $3 offsets; each page's rows after its read's ordinal (column 0), in order.
+ * One statement instead of one per read: the reads of a group cost the backend one parse, bind
+ * and executor start-up. A read whose page is full or empty gets no total here and runs its
+ * own statements (hist_read). */
+STMT_RO(hist_set, 3,
+     "SELECT u.ord, h.kind, h.id, h.measure_code, h.measurement_year, h.at, h.status, h.value"
+     " FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(mh, lim, off, ord)"
+     " CROSS JOIN LATERAL (SELECT kind, id, measure_code, measurement_year, at, status, value"
+     " FROM (" HIST_UNION_OF("u.mh") ") p ORDER BY at DESC, kind, id LIMIT u.lim OFFSET u.off) h"
+     " ORDER BY u.ord, h.at DESC, h.kind, h.id");
 /* Member existence (column 0: 1 or 0), the total (column 1) and the page (columns 2..8; one row
  * of NULLs when the page is empty) in one round trip. */
 STMT_RO(hist_all, 3,
@@ -4698,28 +4720,85 @@ static void row_hist_at(const PGresult *r, int i, int c0, struct store_history_i
  * shares the group's transaction, so its audit row commits with the group). A missing member
  * is the operation's result (rc), not the body's failure, so it does not make the group run
  * again. */
+/* The result of a group's hist_set, shared by the group and the reads that take rows from it
+ * (decoded after the group, so it outlives the group's px): freed by the last reference. start
+ * and count give each read's rows (index: its ordinal, 1-based). */
+struct hist_shared {
+    PGresult *r;
+    int *start, *count;
+    atomic_int refs;
+};
+
+/* A new shared result holding r (taken) for nops reads, one reference (the group's); NULL
+ * (r untouched) when out of memory. */
+static struct hist_shared *hist_shared_new(PGresult *r, size_t nops)
+{
+    struct hist_shared *sh = calloc(1, sizeof *sh);
+    int *start = calloc(nops + 1, sizeof *start), *count = calloc(nops + 1, sizeof *count);
+    if (!sh || !start || !count) {
+        free(sh);
+        free(start);
+        free(count);
+        return NULL;
+    }
+    int n = PQntuples(r);
+    for (int i = n - 1; i >= 0; i--) { /* rows come ordered by ordinal */
+        unsigned long long ord = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+        if (ord >= 1 && ord <= nops) {
+            start[ord] = i;
+            count[ord]++;
+        }
+    }
+    sh->r = r;
+    sh->start = start;
+    sh->count = count;
+    atomic_init(&sh->refs, 1);
+    return sh;
+}
+
+static void hist_shared_drop(struct hist_shared *sh)
+{
+    if (!sh || atomic_fetch_sub(&sh->refs, 1) != 1) return;
+    PQclear(sh->r);
+    free(sh->start);
+    free(sh->count);
+    free(sh);
+}
+
 struct hist_arg {
     const struct store_actor *a;
     const char *member_hash, *now;
     const struct store_page *pg;
     struct store_history_list *out;
-    int sent; /* the page statement went out with the group's pipeline */
-    int rc;   /* SG_OK or SG_ENOTFOUND */
+    size_t set_ord; /* 1-based position in the px's hset (hist_send); 0: not collected */
+    int rc;         /* SG_OK or SG_ENOTFOUND */
     /* The page as read, decoded into out by hist_decode after the group (off the leader's
-     * serial path: the next group can begin meanwhile): rows nt of res from column c0. */
+     * serial path: the next group can begin meanwhile): nt rows from row first of res (or of
+     * the shared set result) from column c0. */
     PGresult *res;
-    int nt, c0;
+    struct hist_shared *shared;
+    int first, nt, c0;
     long long total;
 };
 
-/* Fills h->out from the kept page and frees it. Returns SG_OK or SG_ENOMEM (err filled). */
+/* Lets go of the kept page (own result or shared one). */
+static void hist_release(struct hist_arg *h)
+{
+    PQclear(h->res);
+    h->res = NULL;
+    hist_shared_drop(h->shared);
+    h->shared = NULL;
+}
+
+/* Fills h->out from the kept page and lets it go. Returns SG_OK or SG_ENOMEM (err filled). */
 static int hist_decode(struct hist_arg *h, char *err, size_t errlen)
 {
     struct store_history_list *out = h->out;
+    const PGresult *r = h->shared ? h->shared->r : h->res;
     int rc = list_alloc((void **)&out->items, (size_t)h->nt, sizeof *out->items, err, errlen);
-    for (int i = 0; i < h->nt && !rc; i++, out->n++) row_hist_at(h->res, i, h->c0, &out->items[i]);
-    PQclear(h->res);
-    h->res = NULL;
+    for (int i = 0; i < h->nt && !rc; i++, out->n++)
+        row_hist_at(r, h->first + i, h->c0, &out->items[i]);
+    hist_release(h);
     if (!rc) page_done(h->total, out->n, h->pg, &out->total, &out->has_more);
     return rc;
 }
@@ -4736,36 +4815,94 @@ static void hist_params(const struct hist_arg *h, struct params *p)
  * once for one already prepared there). */
 static int pipe_prepare_all(struct px *x)
 {
-    static const struct stmt *const all[] = {&gap_move_set, &hist_page};
+    static const struct stmt *const all[] = {&gap_move_set, &hist_set};
     int rc = SG_OK;
     for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++)
         rc = pg_pool_prepare(x->c, all[i]->name, all[i]->sql, all[i]->nparams, x->err, x->errlen);
     return rc;
 }
 
+/* The pipelined half of an audited history read (store_group_send): collects the read for the
+ * group's one hist_set statement (sent by gx_pipeline_end). */
 static int hist_send(void *conn, void *arg, char *err, size_t errlen)
 {
     struct px *x = gx_conn(conn, err, errlen);
     struct hist_arg *h = arg;
+    h->set_ord = 0;
+    if (x->nhset == x->caphset) {
+        size_t cap = x->caphset ? 2 * x->caphset : 64;
+        struct hist_arg **a = realloc(x->hset, cap * sizeof *a);
+        if (!a) return sg_errf(err, errlen, SG_ENOMEM, "member history: out of memory");
+        x->hset = a;
+        x->caphset = cap;
+    }
+    x->hset[x->nhset++] = h;
+    h->set_ord = x->nhset;
+    return SG_OK;
+}
+
+/* Queues hist_set for the reads collected in x->hset (pipeline mode). */
+static int hist_set_send(struct px *x)
+{
+    struct sg_buf col[3];
     struct params p;
-    hist_params(h, &p);
-    size_t before = x->nsent;
-    int rc = pipe_send(x, &hist_page, &p);
-    h->sent = !rc && x->nsent > before;
+    int rc = SG_OK;
+    for (int c = 0; c < 3; c++) sg_buf_init(&col[c], (size_t)1 << 24);
+    for (size_t i = 0; i < x->nhset && !rc; i++) {
+        const struct hist_arg *h = x->hset[i];
+        char lim[24], off[24];
+        snprintf(lim, sizeof lim, "%ld", h->pg->limit);
+        snprintf(off, sizeof off, "%ld", h->pg->offset);
+        const char *v[3] = {h->member_hash, lim, off};
+        for (int c = 0; c < 3 && !rc; c++) {
+            if (i == 0) rc = sg_buf_puts(&col[c], "{");
+            if (!rc) rc = arr_text(&col[c], v[c], i == 0);
+        }
+    }
+    for (int c = 0; c < 3 && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    if (rc) {
+        rc = sg_errf(x->err, x->errlen, rc, "member history: out of memory for the group's reads");
+    } else {
+        p_init(&p);
+        for (int c = 0; c < 3; c++) p_raw(&p, sg_buf_str(&col[c]));
+        size_t before = x->nsent;
+        rc = pipe_send(x, &hist_set, &p);
+        if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
+            x->hset_sent = 1;
+            x->hset_idx = before;
+        }
+    }
+    for (int c = 0; c < 3; c++) sg_buf_fini(&col[c]);
     return rc;
 }
 
 static int hist_read(struct px *x, struct hist_arg *h)
 {
     struct params p;
-    PGresult *r = h->sent ? pipe_take(x) : NULL;
-    h->sent = 0;
     h->rc = SG_OK;
-    PQclear(h->res); /* a body may run twice (store_group.h, optimistic) */
-    h->res = NULL;
-    h->nt = 0;
+    hist_release(h); /* a body may run twice (store_group.h, optimistic) */
+    h->first = h->nt = h->c0 = 0;
+    /* The group's set statement: a page shorter than its limit and not empty is complete (the
+     * total is offset + rows); any other page runs the statements below. */
+    size_t ord = h->set_ord;
+    struct hist_shared *sh =
+        ord && ord <= x->nhset && x->hset[ord - 1] == h ? x->hset_res : NULL;
+    h->set_ord = 0;
+    if (sh && sh->count[ord] > 0 && sh->count[ord] < h->pg->limit) {
+        atomic_fetch_add(&sh->refs, 1);
+        h->shared = sh;
+        h->first = sh->start[ord];
+        h->nt = sh->count[ord];
+        h->c0 = 1;
+        h->total = h->pg->offset + h->nt;
+        return h->a ? px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history",
+                               NULL, h->now)
+                    : SG_OK;
+    }
     hist_params(h, &p);
-    int rc = r ? SG_OK : px_exec(x, &hist_page, &p, &r);
+    PGresult *r = NULL;
+    int rc = SG_OK;
+    rc = px_exec(x, &hist_page, &p, &r);
     /* A page shorter than the limit holds the rest of the history; a full page is followed by
      * hist_count; an empty page (no such member, no history, or an offset past the end) takes
      * hist_all for existence and total. */
@@ -4830,7 +4967,7 @@ static int pg_member_history(struct store *st, const struct store_actor *a,
     }
     if (!rc && h.rc) rc = sg_errf(err, errlen, h.rc, "member_hash: no such member");
     if (!rc) rc = hist_decode(&h, err, errlen);
-    PQclear(h.res);
+    hist_release(&h);
     if (rc) store_history_list_free(out);
     return rc;
 }
@@ -4853,7 +4990,7 @@ static void hist_done(void *arg, int rc, const char *err)
         err = "member_hash: no such member";
     }
     if (!rc && (rc = hist_decode(&j->h, derr, sizeof derr))) err = derr;
-    PQclear(j->h.res);
+    hist_release(&j->h);
     if (rc) store_history_list_free(j->h.out);
     j->done(j->done_arg, rc, err);
     free(j);
