@@ -108,7 +108,7 @@ struct px {
     /* Set-based gap status changes (gap_status_send): the group's gap status operations, in
      * order, sent as ONE statement by gx_pipeline_end (gap_set_send); its result, from which each
      * body takes its own row (matched by its ordinal in gset). */
-    struct gap_status_arg **gset;
+    void **gset; /* struct gap_status_arg * */
     size_t ngset, capgset;
     int gset_sent;
     size_t gset_idx; /* its position among the statements sent */
@@ -116,7 +116,7 @@ struct px {
     /* Set-based member history reads (hist_send): the group's audited history reads, in order,
      * read by ONE statement (hist_set, sent by gx_pipeline_end before gap_move_set); its result
      * is shared with the bodies (struct hist_shared), each taking its own rows. */
-    struct hist_arg **hset;
+    void **hset; /* struct hist_arg * */
     size_t nhset, caphset;
     int hset_sent;
     size_t hset_idx;
@@ -3017,39 +3017,83 @@ static void gap_allowed_from(enum store_gap_status to, char *out, size_t cap)
                                     store_gap_status_name(st));
 }
 
-/* Queues gap_move_set for the operations collected in x->gset (pipeline mode). */
-static int gap_set_send(struct px *x)
+/* The text[] columns of a set statement (gap_move_set, hist_set): column c holds each
+ * operation's value c, as row(op, scratch, v) gives them (v[c] may point into scratch). */
+#define SET_COLS 4
+typedef void (*set_row_fn)(const void *op, char scratch[SET_COLS][96], const char *v[SET_COLS]);
+
+/* Queues the set statement st over the n operations ops (pipeline mode); *sent and *idx record
+ * that it went out and its position among the statements sent. what words an out-of-memory
+ * error. */
+static int set_send(struct px *x, const struct stmt *st, void *const *ops, size_t n,
+                    set_row_fn row, const char *what, int *sent, size_t *idx)
 {
-    struct sg_buf col[4];
+    int ncols = st->nparams;
+    struct sg_buf col[SET_COLS];
     struct params p;
     int rc = SG_OK;
-    for (int c = 0; c < 4; c++) sg_buf_init(&col[c], (size_t)1 << 24);
-    for (size_t i = 0; i < x->ngset && !rc; i++) {
-        const struct gap_status_arg *ga = x->gset[i];
-        char allowed[96], today[STORE_DATE_LEN];
-        gap_allowed_from(ga->to, allowed, sizeof allowed);
-        store_date_of(ga->now, today);
-        const char *v[4] = {ga->gap_id, store_gap_status_name(ga->to), today, allowed};
-        for (int c = 0; c < 4 && !rc; c++) {
+    for (int c = 0; c < ncols; c++) sg_buf_init(&col[c], (size_t)1 << 24);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char scratch[SET_COLS][96];
+        const char *v[SET_COLS] = {NULL};
+        row(ops[i], scratch, v);
+        for (int c = 0; c < ncols && !rc; c++) {
             if (i == 0) rc = sg_buf_puts(&col[c], "{");
             if (!rc) rc = arr_text(&col[c], v[c] ? v[c] : "", i == 0);
         }
     }
-    for (int c = 0; c < 4 && !rc; c++) rc = sg_buf_puts(&col[c], "}");
+    for (int c = 0; c < ncols && !rc; c++) rc = sg_buf_puts(&col[c], "}");
     if (rc) {
-        rc = sg_errf(x->err, x->errlen, rc, "gap: out of memory for the group's status changes");
+        rc = sg_errf(x->err, x->errlen, rc, "%s: out of memory for the group's operations", what);
     } else {
         p_init(&p);
-        for (int c = 0; c < 4; c++) p_raw(&p, sg_buf_str(&col[c]));
+        for (int c = 0; c < ncols; c++) p_raw(&p, sg_buf_str(&col[c]));
         size_t before = x->nsent;
-        rc = pipe_send(x, &gap_move_set, &p);
+        rc = pipe_send(x, st, &p);
         if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
-            x->gset_sent = 1;
-            x->gset_idx = before;
+            *sent = 1;
+            *idx = before;
         }
     }
-    for (int c = 0; c < 4; c++) sg_buf_fini(&col[c]);
+    for (int c = 0; c < ncols; c++) sg_buf_fini(&col[c]);
     return rc;
+}
+
+/* Appends op to a group's set (*ops, *n of *cap) and gives it its 1-based ordinal *ord (0 when
+ * out of memory: SG_ENOMEM, err filled with what). */
+static int set_collect(void ***ops, size_t *n, size_t *cap, void *op, size_t *ord,
+                       const char *what, char *err, size_t errlen)
+{
+    *ord = 0;
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        void **a = realloc(*ops, c * sizeof *a);
+        if (!a) return sg_errf(err, errlen, SG_ENOMEM, "%s: out of memory", what);
+        *ops = a;
+        *cap = c;
+    }
+    (*ops)[(*n)++] = op;
+    *ord = *n;
+    return SG_OK;
+}
+
+/* A gap status change's values in gap_move_set: id, new status, date, allowed old statuses. */
+static void gap_set_values(const void *op, char scratch[SET_COLS][96], const char *v[SET_COLS])
+{
+    const struct gap_status_arg *ga = op;
+    gap_allowed_from(ga->to, scratch[0], sizeof scratch[0]);
+    store_date_of(ga->now, scratch[1]);
+    v[0] = ga->gap_id;
+    v[1] = store_gap_status_name(ga->to);
+    v[2] = scratch[1];
+    v[3] = scratch[0];
+}
+
+/* Queues gap_move_set for the operations collected in x->gset (pipeline mode). */
+static int gap_set_send(struct px *x)
+{
+    return set_send(x, &gap_move_set, x->gset, x->ngset, gap_set_values, "gap",
+                    &x->gset_sent, &x->gset_idx);
 }
 
 /* gap_move_fast's parameters; from and today are the caller's buffers the params point into. */
@@ -3151,17 +3195,7 @@ static int gap_status_send(void *conn, void *arg, char *err, size_t errlen)
 {
     struct px *x = gx_conn(conn, err, errlen);
     struct gap_status_arg *ga = arg;
-    ga->set_ord = 0;
-    if (x->ngset == x->capgset) {
-        size_t cap = x->capgset ? 2 * x->capgset : 64;
-        struct gap_status_arg **g = realloc(x->gset, cap * sizeof *g);
-        if (!g) return sg_errf(err, errlen, SG_ENOMEM, "gap: out of memory");
-        x->gset = g;
-        x->capgset = cap;
-    }
-    x->gset[x->ngset++] = ga;
-    ga->set_ord = x->ngset;
-    return SG_OK;
+    return set_collect(&x->gset, &x->ngset, &x->capgset, ga, &ga->set_ord, "gap", err, errlen);
 }
 
 static int pg_gap_update_status(struct store *st, const struct store_actor *a, const char *gap_id,
@@ -4828,52 +4862,26 @@ static int hist_send(void *conn, void *arg, char *err, size_t errlen)
 {
     struct px *x = gx_conn(conn, err, errlen);
     struct hist_arg *h = arg;
-    h->set_ord = 0;
-    if (x->nhset == x->caphset) {
-        size_t cap = x->caphset ? 2 * x->caphset : 64;
-        struct hist_arg **a = realloc(x->hset, cap * sizeof *a);
-        if (!a) return sg_errf(err, errlen, SG_ENOMEM, "member history: out of memory");
-        x->hset = a;
-        x->caphset = cap;
-    }
-    x->hset[x->nhset++] = h;
-    h->set_ord = x->nhset;
-    return SG_OK;
+    return set_collect(&x->hset, &x->nhset, &x->caphset, h, &h->set_ord, "member history", err,
+                       errlen);
+}
+
+/* A history read's values in hist_set: member hash, limit, offset. */
+static void hist_set_values(const void *op, char scratch[SET_COLS][96], const char *v[SET_COLS])
+{
+    const struct hist_arg *h = op;
+    snprintf(scratch[0], sizeof scratch[0], "%ld", h->pg->limit);
+    snprintf(scratch[1], sizeof scratch[1], "%ld", h->pg->offset);
+    v[0] = h->member_hash;
+    v[1] = scratch[0];
+    v[2] = scratch[1];
 }
 
 /* Queues hist_set for the reads collected in x->hset (pipeline mode). */
 static int hist_set_send(struct px *x)
 {
-    struct sg_buf col[3];
-    struct params p;
-    int rc = SG_OK;
-    for (int c = 0; c < 3; c++) sg_buf_init(&col[c], (size_t)1 << 24);
-    for (size_t i = 0; i < x->nhset && !rc; i++) {
-        const struct hist_arg *h = x->hset[i];
-        char lim[24], off[24];
-        snprintf(lim, sizeof lim, "%ld", h->pg->limit);
-        snprintf(off, sizeof off, "%ld", h->pg->offset);
-        const char *v[3] = {h->member_hash, lim, off};
-        for (int c = 0; c < 3 && !rc; c++) {
-            if (i == 0) rc = sg_buf_puts(&col[c], "{");
-            if (!rc) rc = arr_text(&col[c], v[c], i == 0);
-        }
-    }
-    for (int c = 0; c < 3 && !rc; c++) rc = sg_buf_puts(&col[c], "}");
-    if (rc) {
-        rc = sg_errf(x->err, x->errlen, rc, "member history: out of memory for the group's reads");
-    } else {
-        p_init(&p);
-        for (int c = 0; c < 3; c++) p_raw(&p, sg_buf_str(&col[c]));
-        size_t before = x->nsent;
-        rc = pipe_send(x, &hist_set, &p);
-        if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
-            x->hset_sent = 1;
-            x->hset_idx = before;
-        }
-    }
-    for (int c = 0; c < 3; c++) sg_buf_fini(&col[c]);
-    return rc;
+    return set_send(x, &hist_set, x->hset, x->nhset, hist_set_values,
+                    "member history", &x->hset_sent, &x->hset_idx);
 }
 
 static int hist_read(struct px *x, struct hist_arg *h)
