@@ -104,7 +104,7 @@ struct px {
     size_t begin_at;      /* sent after begin_at statements (read-only ones go before it) */
     size_t nsent;
     PGresult **stash;
-    size_t nstash, stash_pos;
+    size_t nstash;
     /* Set-based gap status changes (gap_status_send): the group's gap status operations, in
      * order, sent as ONE statement by gx_pipeline_end (gap_set_send); its result, from which each
      * body takes its own row (matched by its ordinal in gset). */
@@ -908,7 +908,7 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
         x->broken = 1; /* results left unread: the connection cannot be reused */
         return sg_errf(err, errlen, SG_ENOMEM, "pipeline: out of memory");
     }
-    x->nstash = x->stash_pos = 0;
+    x->nstash = 0;
     for (size_t i = 0; i <= x->nsent; i++) {
         if (x->pipe_begin && i == x->begin_at) { /* BEGIN's result, then the end of its results */
             x->pipe_begin = 0;
@@ -972,12 +972,6 @@ static int gx_pipeline_end(void *conn, char *err, size_t errlen)
     return rc;
 }
 
-/* Most statements queued in one pipeline: the connection is in blocking mode and the results
- * are read only after the Sync, so the statements and their results must fit the socket
- * buffers (about 1 KB each here; a socket buffer holds 200 KB). Bodies beyond the cap find no
- * kept result and run their statement themselves. */
-#define PIPE_MAX 128
-
 static int pipe_prepare_all(struct px *x);
 
 /* Queues a prepared statement in pipeline mode (entering it on the first send of the group,
@@ -987,7 +981,6 @@ static int pipe_prepare_all(struct px *x);
  * pipelining). */
 static int pipe_send(struct px *x, const struct stmt *st, const struct params *p)
 {
-    if (x->nsent >= PIPE_MAX) return SG_OK;
     if (!x->pipe) {
         int rc = pipe_prepare_all(x);
         if (!rc) rc = pg_pool_prepare(x->c, st->name, st->sql, st->nparams, x->err, x->errlen);
@@ -1027,7 +1020,7 @@ static void gx_end(void *ctx, void *conn)
     x->err = NULL;
     x->errlen = 0;
     if (x->pipe) x->broken = 1; /* left in pipeline mode by a failure: results unread */
-    for (size_t i = x->stash_pos; i < x->nstash; i++) PQclear(x->stash[i]);
+    for (size_t i = 0; i < x->nstash; i++) PQclear(x->stash[i]);
     free(x->stash);
     PQclear(x->gset_res);
     free(x->gset);
@@ -3048,12 +3041,9 @@ static int set_send(struct px *x, const struct stmt *st, void *const *ops, size_
     } else {
         p_init(&p);
         for (int c = 0; c < ncols; c++) p_raw(&p, sg_buf_str(&col[c]));
-        size_t before = x->nsent;
+        *idx = x->nsent;
         rc = pipe_send(x, st, &p);
-        if (!rc && x->nsent > before) { /* (not sent when the pipeline is full) */
-            *sent = 1;
-            *idx = before;
-        }
+        *sent = rc == SG_OK;
     }
     for (int c = 0; c < ncols; c++) sg_buf_fini(&col[c]);
     return rc;
