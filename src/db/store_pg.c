@@ -4874,12 +4874,10 @@ static int hist_set_send(struct px *x)
                     "member history", &x->hset_sent, &x->hset_idx);
 }
 
-static int hist_read(struct px *x, struct hist_arg *h)
+/* The page of h from the group's set statement, or from its own statements (hist_page, then
+ * hist_count or hist_all); h->rc SG_ENOTFOUND for a missing member. */
+static int hist_page_read(struct px *x, struct hist_arg *h)
 {
-    struct params p;
-    h->rc = SG_OK;
-    hist_release(h); /* a body may run twice (store_group.h, optimistic) */
-    h->first = h->nt = h->c0 = 0;
     /* The group's set statement: a page shorter than its limit and not empty is complete (the
      * total is offset + rows); any other page runs the statements below. */
     size_t ord = h->set_ord;
@@ -4893,14 +4891,12 @@ static int hist_read(struct px *x, struct hist_arg *h)
         h->nt = sh->count[ord];
         h->c0 = 1;
         h->total = h->pg->offset + h->nt;
-        return h->a ? px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history",
-                               NULL, h->now)
-                    : SG_OK;
+        return SG_OK;
     }
+    struct params p;
     hist_params(h, &p);
     PGresult *r = NULL;
-    int rc = SG_OK;
-    rc = px_exec(x, &hist_page, &p, &r);
+    int rc = px_exec(x, &hist_page, &p, &r);
     /* A page shorter than the limit holds the rest of the history; a full page is followed by
      * hist_count; an empty page (no such member, no history, or an offset past the end) takes
      * hist_all for existence and total. */
@@ -4937,6 +4933,16 @@ static int hist_read(struct px *x, struct hist_arg *h)
         h->c0 = c0;
         h->total = total;
     }
+    return rc;
+}
+
+/* One read: its page, then (audited, member found) its access row. */
+static int hist_read(struct px *x, struct hist_arg *h)
+{
+    h->rc = SG_OK;
+    hist_release(h); /* a body may run twice (store_group.h, optimistic) */
+    h->first = h->nt = h->c0 = 0;
+    int rc = hist_page_read(x, h);
     if (!rc && !h->rc && h->a)
         rc = px_audit(x, h->a, "data_access", "member", h->member_hash, "read_history", NULL, h->now);
     return rc;
